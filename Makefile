@@ -1,0 +1,72 @@
+# webleads-tracker: `make run` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Debian packages the test suite uses (real PostgreSQL, redis for the addok geocoder,
+# Chromium for the console's browser tests, wrk for the webhook benchmark).
+SYSTEM_PACKAGES := postgresql redis-server chromium wrk
+
+.PHONY: run test install install-test system-deps lint format messages bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/webleads init-db
+	$(BIN)/webleads seed-demo
+	$(BIN)/webleads run
+
+# Installs the missing Debian packages when we may (root with apt-get); otherwise the
+# tests that need them are skipped with the reason, except under CI where they fail.
+system-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing:$$missing"; \
+		apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
+	else \
+		echo "Missing Debian packages:$$missing (sudo apt-get install$$missing); their tests will be skipped."; \
+	fi
+
+test: install-test system-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Extracts the texts, merges them into the French catalog, compiles it.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k t -k N_ -k translate:2 -k _ --no-location \
+		--sort-output -o instance/messages.pot .
+	$(BIN)/pybabel update -i instance/messages.pot -d bot/translations --no-location \
+		--no-fuzzy-matching --omit-header
+	$(BIN)/pybabel compile -d bot/translations --statistics
+
+bench: install-test
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) instance/webleads.db* .pytest_cache

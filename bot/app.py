@@ -1,0 +1,51 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from sqlalchemy import text
+
+from bot.catalog import CatalogCache
+from bot.config import load_settings
+from bot.geo import make_geocoder
+from bot.runtime import Runtime, current_runtime
+from models.db import Database
+
+# Webhooks never need more: a Telegram update or a Twilio form is a few kilobytes
+# (photos are fetched by URL). Larger bodies are refused before they are read.
+MAX_BODY_BYTES = 1 * 1024 * 1024
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Builds the app: settings, database, channels, console."""
+    test_config = dict(test_config or {})
+    settings = load_settings(test_config, dotenv=not test_config.get("TESTING"))
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(
+        SECRET_KEY=settings.SECRET_KEY,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.PUBLIC_BASE_URL.startswith("https://"),
+    )
+    app.config.update({k: v for k, v in test_config.items() if k.isupper()})
+    db = Database(settings.DATABASE_URL)
+    app.extensions["webleads"] = Runtime(
+        settings=settings,
+        db=db,
+        catalog=CatalogCache(),
+        geocoder=make_geocoder(settings),
+    )
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz():
+        try:
+            with current_runtime().db.reading() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # the point is to say so, not to crash
+            return jsonify(status="error", database=type(exc).__name__), 503
+        return jsonify(status="ok")

@@ -1,0 +1,49 @@
+"""Threads that run beside the web server in `webleads run`, and the worker loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+
+from bot.outbox import OutboxWorker
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def channel_senders(rt: Runtime) -> dict:
+    """Builds a sender for every channel this town has configured."""
+    senders: dict = {}
+    if rt.settings.telegram_enabled:
+        from webhooks.telegram import TelegramSender
+
+        senders["telegram"] = TelegramSender(rt.settings)
+    if rt.settings.sms_enabled:
+        from webhooks.sms import SmsSender
+
+        senders["sms"] = SmsSender(rt)
+    return senders
+
+
+def run_worker(rt: Runtime, stop: threading.Event) -> None:
+    senders = channel_senders(rt)
+    if not senders:
+        log.info("no channel configured (Telegram, SMS): the worker has nothing to send")
+    OutboxWorker(rt, senders).run_forever(stop)
+
+
+def start_all(app: Flask, stop: threading.Event) -> list[threading.Thread]:
+    """Starts the outbox worker and, when Telegram has no webhook, long polling."""
+    rt = app.extensions["webleads"]
+    threads = [threading.Thread(target=run_worker, args=(rt, stop), name="outbox", daemon=True)]
+    if rt.settings.telegram_enabled:
+        from webhooks.telegram import poll_forever
+
+        threads.append(
+            threading.Thread(target=poll_forever, args=(app, stop), name="telegram", daemon=True)
+        )
+    for thread in threads:
+        thread.start()
+    return threads

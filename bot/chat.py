@@ -1,0 +1,75 @@
+"""`webleads chat`: a citizen's conversation with the bot, in a terminal."""
+
+from __future__ import annotations
+
+import threading
+from typing import TextIO
+
+from bot.engine import handle
+from bot.runtime import Runtime
+from models.citizen import find_citizen, update_citizen
+from webhooks import dev
+
+POLL_SECONDS = 1.0
+
+
+class TerminalChat:
+    def __init__(self, rt: Runtime, name: str, lang: str | None) -> None:
+        self.rt = rt
+        self.name = name
+        self.lang = lang
+        self._print_lock = threading.Lock()
+
+    def run(self, stdin: TextIO, stdout: TextIO) -> None:
+        """Reads lines, hands them to the engine, prints replies and later updates."""
+        self.out = stdout
+        self._set_language()
+        interactive = stdin.isatty()
+        self._say(
+            f"You are {self.name}, a citizen on the dev channel. Type your message "
+            "(a number picks a choice); Ctrl-D to quit.\n"
+        )
+        stop = threading.Event()
+        watcher = threading.Thread(target=self._watch, args=(stop,), daemon=True)
+        watcher.start()
+        try:
+            while True:
+                if interactive:
+                    self._say("> ", newline=False)
+                line = stdin.readline()
+                if not line:
+                    break
+                text = line.strip()
+                if not text:
+                    continue
+                handle(dev.inbound(self.name, text, name=self.name, lang=self.lang), self.rt)
+                self._show(dev.drain(self.rt, self.name))
+        finally:
+            stop.set()
+            watcher.join(timeout=2)
+            self._show(dev.drain(self.rt, self.name))
+
+    def _watch(self, stop: threading.Event) -> None:
+        """Shows status updates queued by agents while the citizen is typing."""
+        while not stop.wait(POLL_SECONDS):
+            try:
+                self._show(dev.drain(self.rt, self.name))
+            except Exception as exc:  # a busy database must not kill the terminal
+                self._say(f"(could not check for updates: {exc})")
+
+    def _set_language(self) -> None:
+        if not self.lang:
+            return
+        with self.rt.db.transaction() as session:
+            citizen = find_citizen(session, dev.CHANNEL, self.name)
+            if citizen is not None and citizen.language != self.lang:
+                update_citizen(session, citizen.id, language=self.lang)
+
+    def _show(self, messages: list[str]) -> None:
+        for text in messages:
+            self._say("bot: " + text.replace("\n", "\n     "))
+
+    def _say(self, text: str, newline: bool = True) -> None:
+        with self._print_lock:
+            self.out.write(text + ("\n" if newline else ""))
+            self.out.flush()

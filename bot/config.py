@@ -1,0 +1,108 @@
+"""Settings of the public contract, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+LANGUAGES = ("fr", "en")
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every variable of the public contract (DESIGN.md), with its default."""
+
+    DATABASE_URL: str = "sqlite:///instance/webleads.db"
+    SECRET_KEY: str = ""
+    PUBLIC_BASE_URL: str = "http://localhost:5000"
+    DEFAULT_LANGUAGE: str = "fr"
+    TELEGRAM_BOT_TOKEN: str = ""
+    TELEGRAM_WEBHOOK_SECRET: str = ""
+    TELEGRAM_API_BASE_URL: str = "https://api.telegram.org"
+    TWILIO_ACCOUNT_SID: str = ""
+    TWILIO_AUTH_TOKEN: str = ""
+    TWILIO_FROM_NUMBER: str = ""
+    TWILIO_MESSAGING_SERVICE_SID: str = ""
+    TWILIO_API_BASE_URL: str = "https://api.twilio.com"
+    GEOCODER: str = "ban"
+    GEOCODER_URL: str = ""
+    MEDIA_DIR: str = "instance/media"
+    # Beyond the contract: tuning knobs with safe defaults.
+    ENV: str = "development"
+    NEARBY_METRES: int = 50
+    OUTBOX_MAX_ATTEMPTS: int = 8
+    DEFAULT_REGION: str = "FR"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.ENV == "production"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.TELEGRAM_BOT_TOKEN)
+
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN)
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def load_settings(overrides: dict | None = None, *, dotenv: bool = True) -> Settings:
+    """Builds the settings from `.env`, the environment, then `overrides`."""
+    if dotenv:
+        load_dotenv(Path.cwd() / ".env", override=False)
+    values: dict = {}
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        raw = os.environ.get(f.name)
+        if raw is not None and raw != "":
+            values[f.name] = int(raw) if f.type == "int" else raw.strip()
+    values.update(
+        {k: v for k, v in (overrides or {}).items() if k in Settings.__dataclass_fields__}
+    )
+    settings = Settings(**values)
+    return _checked(settings)
+
+
+def _checked(settings: Settings) -> Settings:
+    if settings.DEFAULT_LANGUAGE not in LANGUAGES:
+        raise ConfigError(f"DEFAULT_LANGUAGE must be one of {LANGUAGES}")
+    if settings.GEOCODER not in {"ban", "nominatim", "none"}:
+        raise ConfigError("GEOCODER must be ban, nominatim or none")
+    if settings.telegram_enabled and not settings.TELEGRAM_WEBHOOK_SECRET:
+        raise ConfigError(
+            "TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_BOT_TOKEN is set "
+            "(any random string of letters, digits, _ and -)"
+        )
+    if not settings.SECRET_KEY:
+        if settings.is_production:
+            raise ConfigError("SECRET_KEY is required in production")
+        # Development: one key kept under instance/, so `webleads run` and `webleads chat`
+        # (two processes) agree on signed links and sessions survive a restart.
+        object.__setattr__(settings, "SECRET_KEY", _dev_secret_key())
+    return settings
+
+
+def _dev_secret_key() -> str:
+    path = Path("instance") / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

@@ -1,0 +1,195 @@
+"""The conversation, as data: state -> accepted input kind -> step function.
+
+```mermaid
+stateDiagram-v2
+    [*] --> menu: first message / start (welcome)
+    menu --> description: category chosen (or idea)
+    description --> photo: text
+    description --> description: photo or pin sent early (kept)
+    photo --> location: photo / skip
+    location --> location_confirm: typed address found
+    location_confirm --> location: no / none of these
+    location --> nearby: pin (or address kept as text)
+    location_confirm --> nearby: yes
+    nearby --> idle: "yes, the same" (follows #N)
+    nearby --> confirm: no / nothing close
+    confirm --> idle: send (#number) / cancel
+    idle --> add_to_report: free message while a report is open
+    add_to_report --> idle: add to #N
+    add_to_report --> menu: new report
+    idle --> menu: free message, nothing open
+```
+Fallbacks, at every state: help, cancel, menu, my reports, `#1042` / status,
+language, STOP / START. A step that already has its answer (a photo sent with the
+description, a pin sent early) is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot import commands
+from bot.context import Ctx
+from bot.texts import N_, fold
+from bot.types import CHOICE, LOCATION, OTHER, PHOTO, TEXT, Inbound, Outcome, Reply
+from handlers import (
+    commands as command_handlers,
+)
+from handlers import (
+    confirm,
+    description,
+    idle,
+    location,
+    menu,
+    nearby,
+    photo,
+)
+
+Step = Callable[[Ctx, Inbound], Outcome]
+
+
+@dataclass(frozen=True)
+class State:
+    """A state: the question it asks, and the step for each input kind it accepts."""
+
+    prompt: Callable[[Ctx], list[Reply]] | None
+    accepts: dict[str, Step] = field(default_factory=dict)
+
+
+FLOW: dict[str, State] = {
+    "start": State(None, dict.fromkeys((TEXT, CHOICE, PHOTO, LOCATION, OTHER), menu.welcome)),
+    "menu": State(menu.ask, {CHOICE: menu.choose, TEXT: menu.choose_text}),
+    "description": State(
+        description.ask,
+        {
+            TEXT: description.take,
+            PHOTO: description.take_photo,
+            LOCATION: description.take_location,
+        },
+    ),
+    "photo": State(
+        photo.ask,
+        {PHOTO: photo.take, CHOICE: photo.skip, TEXT: photo.text, LOCATION: location.take_pin},
+    ),
+    "location": State(
+        location.ask,
+        {LOCATION: location.take_pin, TEXT: location.take_address, CHOICE: location.skip},
+    ),
+    "location_confirm": State(
+        location.ask_candidates,
+        {CHOICE: location.confirm_candidate, TEXT: location.retype, LOCATION: location.take_pin},
+    ),
+    "nearby": State(None, {CHOICE: nearby.answer}),
+    "confirm": State(confirm.ask, {CHOICE: confirm.answer}),
+    "idle": State(
+        None, {TEXT: idle.free_message, PHOTO: idle.free_message, CHOICE: idle.free_message}
+    ),
+    "add_to_report": State(None, {CHOICE: idle.add_choice, TEXT: idle.free_message}),
+}
+
+COMMANDS: dict[str, Callable[[Ctx, Inbound, str | None], Outcome]] = {
+    "help": command_handlers.help,
+    "cancel": command_handlers.cancel,
+    "menu": command_handlers.show_menu,
+    "my_reports": command_handlers.my_reports_command,
+    "status": command_handlers.status,
+    "language": command_handlers.language,
+    "stop": command_handlers.stop,
+    "start": command_handlers.start,
+}
+# Commands after which the current question is asked again, so the citizen goes on.
+REPROMPT_AFTER = {"help", "my_reports", "status", "language"}
+
+YES_WORDS = {"oui", "o", "yes", "y", "ok", "d'accord", "daccord", "ouais"}
+NO_WORDS = {"non", "n", "no", "nope"}
+SKIP_WORDS = {"passer", "passe", "skip", "sans photo", "pas de photo"}
+
+REASKS = {
+    PHOTO: N_("I cannot use a picture at this step."),
+    LOCATION: N_("I do not need a location at this step."),
+    CHOICE: N_("That button is no longer active."),
+    OTHER: N_("Sorry, I can only read text, photos and locations."),
+    TEXT: N_("Please answer with one of the choices."),
+}
+
+
+def step(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Runs the step for this message: a command, or the current state's handler."""
+    command = commands.parse(msg.text) if msg.kind == TEXT else None
+    if command is not None:
+        return run_command(ctx, msg, command)
+    msg = resolve_choice(ctx, msg)
+    if msg.choice and msg.choice.startswith("lang:"):
+        outcome = command_handlers.set_language(ctx, msg.choice.removeprefix("lang:"))
+        return with_reprompt(ctx, outcome)
+    state = FLOW.get(ctx.state, FLOW["idle"])
+    handler = state.accepts.get(msg.kind)
+    if handler is None:
+        return reask(ctx, msg)
+    return handler(ctx, msg)
+
+
+def run_command(ctx: Ctx, msg: Inbound, command: commands.Command) -> Outcome:
+    outcome = COMMANDS[command.name](ctx, msg, command.arg)
+    if command.name in REPROMPT_AFTER:
+        return with_reprompt(ctx, outcome)
+    return outcome
+
+
+def with_reprompt(ctx: Ctx, outcome: Outcome) -> Outcome:
+    """Appends the pending question, when the citizen is in the middle of a report."""
+    state = FLOW.get(outcome.state)
+    if state is not None and state.prompt is not None and outcome.state not in ("start", "idle"):
+        return Outcome([*outcome.replies, *state.prompt(ctx)], outcome.state)
+    return outcome
+
+
+def reask(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Says politely that this input does not fit, and asks the question again."""
+    state = FLOW.get(ctx.state)
+    replies = [Reply(ctx.t(REASKS[msg.kind]))]
+    if state is not None and state.prompt is not None:
+        replies += state.prompt(ctx)
+    elif ctx.state in ("nearby", "add_to_report"):
+        replies += [Reply(ctx.t("Please answer with one of the numbers above."))]
+    return Outcome(replies, ctx.state)
+
+
+def resolve_choice(ctx: Ctx, msg: Inbound) -> Inbound:
+    """Turns a typed answer ('2', 'oui', 'passer', a label) into the offered choice."""
+    offered: list[list[str]] = ctx.draft.get("_offered") or []
+    if msg.kind != TEXT or not offered:
+        return msg
+    values = [value for value, _ in offered]
+    word = fold(msg.text or "").strip(" .!")
+    value = None
+    if word.isdigit() and 1 <= int(word) <= len(values):
+        value = values[int(word) - 1]
+    elif word in SKIP_WORDS and "skip" in values:
+        value = "skip"
+    elif word in YES_WORDS:
+        value = next((v for v in values if v in ("yes", "place:0")), None)
+    elif word in NO_WORDS:
+        value = "no" if "no" in values else None
+    if value is None:
+        value = next((v for v, label in offered if fold(label) == word), None)
+    if value is None:
+        return msg
+    return Inbound(
+        msg.channel,
+        msg.sender,
+        msg.external_id,
+        choice=value,
+        display_name=msg.display_name,
+        language_code=msg.language_code,
+        meta=msg.meta,
+    )
+
+
+def offered_choices(replies: list[Reply]) -> list[list[str]]:
+    """Remembers the last choices offered, so a typed number can select one."""
+    for reply in reversed(replies):
+        if reply.choices:
+            return [list(c) for c in reply.choices]
+    return []

@@ -1,0 +1,91 @@
+"""A report's public change -> one personalised message per follower, in the outbox."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bot.texts import N_, translate
+from models.catalog import Category, Service
+from models.citizen import Citizen, citizens_by_id
+from models.messaging import PRIORITY_NOTIFICATION, queue_messages
+from models.report import Report, ReportEvent, follower_ids
+
+# The message a follower gets when a report reaches a status.
+STATUS_TEMPLATES = {
+    "acknowledged": N_(
+        "{greeting} your report {ref} ({about}) has been received by the {service} service."
+    ),
+    "in_progress": N_(
+        "{greeting} work on your report {ref} ({about}) has started: the "
+        "{service} service is on it."
+    ),
+    "resolved": N_(
+        "{greeting} your report {ref} ({about}) has been resolved by the {service} "
+        "service. Thank you for reporting it!"
+    ),
+    "closed": N_(
+        "{greeting} your report {ref} ({about}) has been closed by the {service} service."
+    ),
+    "duplicate": N_(
+        "{greeting} your report {ref} ({about}) is the same problem as {other}: "
+        "you will now get the updates of {other}."
+    ),
+}
+REPLY_TEMPLATE = N_("{greeting} news from the {service} service about your report {ref} ({about}).")
+AGENT_WORDS = N_("Their message: {message}")
+
+
+def personalised_text(
+    citizen: Citizen,
+    report: Report,
+    event: ReportEvent,
+    category: Category,
+    service: Service,
+) -> str:
+    """Writes the update for one follower, in their language, with their name."""
+    lang = citizen.language
+    greeting = (
+        translate(lang, "Hello {name},", name=citizen.display_name)
+        if citizen.display_name
+        else translate(lang, "Hello,")
+    )
+    about = category.name(lang)
+    if report.address:
+        about += f", {report.address}"
+    template = STATUS_TEMPLATES.get(event.to_status or "", REPLY_TEMPLATE)
+    text = translate(
+        lang,
+        template,
+        greeting=greeting,
+        ref=report.ref,
+        about=about,
+        service=service.name(lang),
+        other=f"#{report.duplicate_of_id}" if report.duplicate_of_id else "",
+    )
+    if event.public_message:
+        text += "\n" + translate(lang, AGENT_WORDS, message=event.public_message.strip())
+    return text
+
+
+def queue_for_followers(session: Session, report: Report, event: ReportEvent) -> int:
+    """Queues the update for every follower who can receive it; returns how many."""
+    citizens = citizens_by_id(session, follower_ids(session, report.id))
+    category = session.get(Category, report.category_id)
+    service = session.get(Service, report.service_id)
+    rows = []
+    for citizen in citizens.values():
+        if not citizen.can_receive:
+            continue
+        rows.append(
+            {
+                "citizen_id": citizen.id,
+                "channel": citizen.channel,
+                "address": citizen.address,
+                "payload": {"text": personalised_text(citizen, report, event, category, service)},
+                "priority": PRIORITY_NOTIFICATION,
+                "report_id": report.id,
+                "event_id": event.id,
+            }
+        )
+    queue_messages(session, rows)
+    return len(rows)

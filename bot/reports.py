@@ -1,0 +1,178 @@
+"""What happens to reports: filed, followed, commented, moved through their statuses."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bot import notify
+from bot.catalog import CategoryInfo
+from models.citizen import Citizen
+from models.db import utcnow
+from models.report import (
+    REASON_REQUIRED,
+    STATUSES,
+    TRANSITIONS,
+    Follower,
+    Report,
+    ReportEvent,
+    attach_media,
+    get_report,
+    is_follower,
+    lock_report,
+)
+
+
+class ReportError(ValueError):
+    """A change that is not allowed; the message says why, for the agent."""
+
+
+def file_report(session: Session, citizen: Citizen, draft: dict, category: CategoryInfo) -> Report:
+    """Creates the report from a finished draft; its author follows it."""
+    now = utcnow()
+    report = Report(
+        category_id=category.id,
+        service_id=category.service_id,
+        citizen_id=citizen.id,
+        channel=citizen.channel,
+        description=draft.get("description", ""),
+        lat=draft.get("lat"),
+        lon=draft.get("lon"),
+        address=draft.get("address"),
+        geolocated=bool(draft.get("geolocated")),
+        status="new",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(report)
+    session.flush()
+    session.add(Follower(report_id=report.id, citizen_id=citizen.id, is_author=True))
+    session.add(
+        ReportEvent(report_id=report.id, kind="created", citizen_id=citizen.id, to_status="new")
+    )
+    attach_media(session, draft.get("media_ids", []), report.id)
+    session.flush()
+    return report
+
+
+def join_report(session: Session, report: Report, citizen: Citizen, draft: dict) -> None:
+    """Makes the citizen a follower of an existing report, with their words on it."""
+    if not is_follower(session, report.id, citizen.id):
+        session.add(Follower(report_id=report.id, citizen_id=citizen.id))
+        session.add(ReportEvent(report_id=report.id, kind="follower", citizen_id=citizen.id))
+    add_citizen_message(
+        session, report, citizen, draft.get("description", ""), draft.get("media_ids", [])
+    )
+
+
+def add_citizen_message(
+    session: Session, report: Report, citizen: Citizen, text: str, media_ids: list[int]
+) -> None:
+    """Records what a citizen added to a report (words and photos) in its thread."""
+    if text or media_ids:
+        session.add(
+            ReportEvent(
+                report_id=report.id,
+                kind="citizen_message",
+                citizen_id=citizen.id,
+                public_message=text or None,
+            )
+        )
+    attach_media(session, media_ids, report.id)
+    session.flush()
+
+
+def change_status(
+    session: Session,
+    number: int,
+    status: str,
+    *,
+    message: str | None = None,
+    note: str | None = None,
+    agent_id: int | None = None,
+    duplicate_of: int | None = None,
+) -> ReportEvent:
+    """Moves a report to a status, records the event and tells its followers."""
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(f"There is no report #{number}.")
+    if status not in STATUSES:
+        raise ReportError(f"Unknown status {status!r}; use one of: {', '.join(STATUSES)}.")
+    if status not in TRANSITIONS[report.status]:
+        allowed = ", ".join(sorted(TRANSITIONS[report.status])) or "none"
+        raise ReportError(
+            f"Report #{number} is {report.status}: it cannot become {status} (allowed: {allowed})."
+        )
+    message = (message or "").strip() or None
+    if status in REASON_REQUIRED and not message:
+        raise ReportError(f"Closing #{number} needs a public message saying why.")
+    if status == "duplicate":
+        _merge_into(session, report, duplicate_of)
+    now = utcnow()
+    old = report.status
+    report.status = status
+    report.updated_at = report.last_public_update_at = now
+    column = STATUSES[status].timestamp_column
+    if column and getattr(report, column) is None:
+        setattr(report, column, now)
+    if STATUSES[old].kind != "open" and STATUSES[status].kind == "open":
+        report.reopened_count += 1
+    session.add(report)
+    event = ReportEvent(
+        report_id=report.id,
+        kind="status",
+        agent_id=agent_id,
+        from_status=old,
+        to_status=status,
+        public_message=message,
+        internal_note=(note or "").strip() or None,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    notify.queue_for_followers(session, report, event)
+    return event
+
+
+def reply(
+    session: Session, number: int, message: str, *, agent_id: int | None = None
+) -> ReportEvent:
+    """Sends the agent's words to the followers without changing the status."""
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(f"There is no report #{number}.")
+    message = (message or "").strip()
+    if not message:
+        raise ReportError("A reply needs a message.")
+    report.updated_at = report.last_public_update_at = utcnow()
+    session.add(report)
+    event = ReportEvent(
+        report_id=report.id, kind="reply", agent_id=agent_id, public_message=message
+    )
+    session.add(event)
+    session.flush()
+    notify.queue_for_followers(session, report, event)
+    return event
+
+
+def _merge_into(session: Session, report: Report, target_number: int | None) -> None:
+    if target_number is None:
+        raise ReportError(f"Merging #{report.id} needs the number of the report it duplicates.")
+    target = get_report(session, target_number)
+    if target is None or target.id == report.id:
+        raise ReportError(f"#{target_number} is not another report.")
+    if target.status == "duplicate":
+        raise ReportError(f"#{target.id} is itself merged into #{target.duplicate_of_id}.")
+    report.duplicate_of_id = target.id
+    from models.report import follower_ids
+
+    for citizen_id in follower_ids(session, report.id):
+        if not is_follower(session, target.id, citizen_id):
+            session.add(Follower(report_id=target.id, citizen_id=citizen_id))
+
+
+def parse_ref(ref: str) -> int:
+    """Reads a report reference as agents and citizens write it: `1042` or `#1042`."""
+    text = ref.strip().lstrip("#").strip()
+    if not text.isdigit():
+        raise ReportError(f"{ref!r} is not a report number (write 1042 or #1042).")
+    return int(text)

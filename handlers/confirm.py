@@ -1,0 +1,67 @@
+"""The summary, then the report is filed and its number given."""
+
+from __future__ import annotations
+
+from bot import reports
+from bot.context import Ctx
+from bot.types import Inbound, Outcome, Reply
+
+YES, NO = "yes", "no"
+
+
+def ask(ctx: Ctx) -> list[Reply]:
+    """Shows the summary and asks to send it."""
+    draft = ctx.draft
+    category = ctx.category
+    if draft.get("address"):
+        place = draft["address"]
+        if not draft.get("geolocated"):
+            place += " " + ctx.t("(not located on the map)")
+    elif draft.get("lat") is not None:
+        place = f"{draft['lat']:.5f}, {draft['lon']:.5f}"
+    else:
+        place = ctx.t("none")
+    photos = len(draft.get("media_ids", []))
+    lines = [
+        ctx.t("Your report:"),
+        ctx.t("Category: {name}", name=category.name(ctx.lang) if category else "?"),
+        ctx.t("Description: {text}", text=_shorten(draft.get("description", ""), 300)),
+        ctx.t("Photo: {answer}", answer=ctx.t("yes") if photos else ctx.t("no")),
+        ctx.t("Place: {place}", place=place),
+        ctx.t("Shall I send it?"),
+    ]
+    choices = [(YES, ctx.t("Send")), (NO, ctx.t("Cancel"))]
+    return [Reply("\n".join(lines), choices=choices, remove_keyboard=True)]
+
+
+def answer(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Files the report (yes) or drops the draft (no)."""
+    if msg.choice == YES:
+        if ctx.category is None:  # the category was deactivated meanwhile
+            ctx.reset_draft()
+            return Outcome([Reply(ctx.t("Sorry, this category is no longer available."))], "idle")
+        category = ctx.category
+        report = reports.file_report(ctx.session, ctx.citizen, ctx.draft, category)
+        ctx.reset_draft()
+        if category.is_idea:
+            text = ctx.t(
+                "Thank you! Your idea {ref} is registered. You will hear from us here.",
+                ref=report.ref,
+            )
+        else:
+            text = ctx.t(
+                "Thank you! Your report {ref} is registered. You will get its updates "
+                "here; send {ref} at any time to see its status.",
+                ref=report.ref,
+            )
+        return Outcome([Reply(text)], "idle")
+    if msg.choice == NO:
+        ctx.reset_draft()
+        return Outcome(
+            [Reply(ctx.t("Cancelled: nothing was sent. Send MENU to start again."))], "idle"
+        )
+    return Outcome([Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], "confirm")
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

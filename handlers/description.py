@@ -1,0 +1,81 @@
+"""The description: what is the problem, in the citizen's words?"""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.types import Inbound, Outcome, Reply
+from handlers import photo
+from models.report import add_media
+
+MIN_LENGTH = 3
+MAX_LENGTH = 2000
+
+
+def ask(ctx: Ctx) -> list[Reply]:
+    """Asks the citizen to describe the problem or the idea."""
+    category = ctx.category
+    if category is not None and category.is_idea:
+        return [Reply(ctx.t("Describe your idea in a few sentences."), remove_keyboard=True)]
+    return [
+        Reply(
+            ctx.t("Describe the problem in a few words (what, and since when)."),
+            remove_keyboard=True,
+        )
+    ]
+
+
+def take(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Stores the description and asks for a photo."""
+    text = (msg.text or "").strip()
+    if len(text) < MIN_LENGTH:
+        return Outcome(
+            [Reply(ctx.t("Please write a few words so the service understands the problem."))],
+            "description",
+        )
+    if len(text) > MAX_LENGTH:
+        return Outcome(
+            [
+                Reply(
+                    ctx.t(
+                        "That is a bit long ({length} characters): please keep it under "
+                        "{limit} characters.",
+                        length=len(text),
+                        limit=MAX_LENGTH,
+                    )
+                )
+            ],
+            "description",
+        )
+    ctx.draft["description"] = text
+    return photo.next_step(ctx)
+
+
+def take_photo(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Keeps a photo sent early; its caption, if any, is the description."""
+    if msg.photo is None:
+        return photo.refuse(ctx, msg, "description")
+    keep_photo(ctx, msg)
+    if msg.text and len(msg.text.strip()) >= MIN_LENGTH:
+        return take(ctx, msg)
+    return Outcome(
+        [Reply(ctx.t("Thanks for the photo. Now describe the problem in a few words."))],
+        "description",
+    )
+
+
+def take_location(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Keeps a location sent early and asks again for the description."""
+    from handlers import location
+
+    refused = location.place_pin(ctx, msg)
+    if refused:
+        return Outcome(refused, "description")
+    return Outcome(
+        [Reply(ctx.t("Thanks, I have the place. Now describe the problem in a few words."))],
+        "description",
+    )
+
+
+def keep_photo(ctx: Ctx, msg: Inbound) -> None:
+    media_id = add_media(ctx.session, msg.photo, ctx.citizen.id)
+    ctx.draft["media_ids"] = [*ctx.draft.get("media_ids", []), media_id]

@@ -1,0 +1,53 @@
+"""Messages outside a conversation: add them to an open report, or start a new one."""
+
+from __future__ import annotations
+
+from bot import reports
+from bot.context import Ctx
+from bot.types import Inbound, Outcome, Reply
+from handlers import menu
+from handlers.description import keep_photo
+from models.report import get_report, is_follower, open_reports_of_citizen
+
+NEW = "new"
+OFFER_LIMIT = 3
+
+
+def free_message(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Offers to add a message to the citizen's open report, or shows the menu."""
+    open_reports = open_reports_of_citizen(ctx.session, ctx.citizen.id)[:OFFER_LIMIT]
+    if msg.photo is not None:
+        keep_photo(ctx, msg)
+    elif msg.photo_error:
+        from handlers.photo import refuse
+
+        return refuse(ctx, msg, "idle")
+    if not open_reports or (not msg.text and msg.photo is None):
+        return Outcome(menu.ask(ctx), "menu")
+    ctx.draft["pending_text"] = (msg.text or "").strip()[:2000]
+    refs = ", ".join(r.ref for r in open_reports)
+    choices = [(f"add:{r.id}", ctx.t("Add to {ref}", ref=r.ref)) for r in open_reports]
+    choices.append((NEW, ctx.t("New report")))
+    text = ctx.t("Is this about your report {refs}, or something new?", refs=refs)
+    return Outcome([Reply(text, choices=choices)], "add_to_report")
+
+
+def add_choice(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Adds the pending message to the chosen report, or starts a new report."""
+    choice = msg.choice or ""
+    if choice.startswith("add:") and choice.removeprefix("add:").isdigit():
+        report = get_report(ctx.session, int(choice.removeprefix("add:")))
+        if report is not None and is_follower(ctx.session, report.id, ctx.citizen.id):
+            reports.add_citizen_message(
+                ctx.session,
+                report,
+                ctx.citizen,
+                ctx.draft.get("pending_text") or "",
+                ctx.draft.get("media_ids", []),
+            )
+            ctx.reset_draft()
+            text = ctx.t("Added to {ref}. The service will see it.", ref=report.ref)
+            return Outcome([Reply(text)], "idle")
+    # A new report keeps the photo already sent; the text is not a category choice.
+    ctx.reset_draft(**({"media_ids": ctx.draft["media_ids"]} if ctx.draft.get("media_ids") else {}))
+    return Outcome(menu.ask(ctx), "menu")

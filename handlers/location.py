@@ -1,0 +1,180 @@
+"""The location: a pin, or a typed address (geocoded and confirmed when possible)."""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.geo import GeocoderUnavailable
+from bot.texts import fold
+from bot.types import Inbound, Outcome, Reply
+from handlers import nearby
+
+SKIP = "skip"
+SKIP_WORDS = {"skip", "passer", "passe", "aucun", "none", "non", "no"}
+MIN_ADDRESS = 3
+
+
+def next_step(ctx: Ctx) -> Outcome:
+    """Asks for the place, unless the citizen already gave it."""
+    if "lat" in ctx.draft or "address" in ctx.draft:
+        return nearby.next_step(ctx)
+    return Outcome(ask(ctx), "location")
+
+
+def ask(ctx: Ctx) -> list[Reply]:
+    """Asks where it is: a pin (Telegram button) or an address."""
+    category = ctx.category
+    if category is not None and category.is_idea:
+        return [
+            Reply(
+                ctx.t(
+                    "Is your idea about a particular place? Share it or type the address, "
+                    "or choose Skip."
+                ),
+                choices=[(SKIP, ctx.t("Skip"))],
+                request_location=True,
+            )
+        ]
+    return [
+        Reply(
+            ctx.t(
+                "Where is it? Share your location, or type the address "
+                "(for example: 12 rue de la Poterie)."
+            ),
+            request_location=True,
+        )
+    ]
+
+
+def take_pin(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Stores the shared location and moves on."""
+    refused = place_pin(ctx, msg)
+    if refused:
+        return Outcome([*refused, *ask(ctx)], "location")
+    return nearby.next_step(ctx)
+
+
+def place_pin(ctx: Ctx, msg: Inbound) -> list[Reply]:
+    """Checks a pin against the town's zones and keeps it; returns a refusal, if any."""
+    lat, lon = msg.location  # type: ignore[misc]
+    refusal = zone_refusal(ctx, lat, lon)
+    if refusal:
+        return [refusal]
+    address = None
+    geocoder = ctx.rt.geocoder
+    if geocoder is not None and geocoder.enabled:
+        try:
+            place = geocoder.reverse(lat, lon)
+            address = place.label if place else None
+        except GeocoderUnavailable:
+            address = None  # the pin is what matters; agents see the map
+    ctx.draft.update(lat=lat, lon=lon, address=address, geolocated=True)
+    return []
+
+
+def zone_refusal(ctx: Ctx, lat: float, lon: float) -> Reply | None:
+    zones = ctx.rt.zones
+    if zones is None:
+        return None
+    outside = zones.refusal(lat, lon)
+    if outside is None:
+        return None
+    return Reply(
+        ctx.t(
+            "This place is outside the area the service covers ({area}). "
+            "Please give a place in {area}.",
+            area=outside,
+        )
+    )
+
+
+def skip(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Goes on without a place (ideas only); any other button is out of date."""
+    category = ctx.category
+    if msg.choice == SKIP and category is not None and category.is_idea:
+        return nearby.next_step(ctx)
+    return Outcome([Reply(ctx.t("That button is no longer active.")), *ask(ctx)], "location")
+
+
+def take_address(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Geocodes a typed address and asks the citizen to confirm it."""
+    text = (msg.text or "").strip()
+    category = ctx.category
+    if fold(text) in SKIP_WORDS and category is not None and category.is_idea:
+        return nearby.next_step(ctx)
+    if len(text) < MIN_ADDRESS:
+        return Outcome(
+            [Reply(ctx.t("Please type an address, or share your location."))], "location"
+        )
+    geocoder = ctx.rt.geocoder
+    if geocoder is None or not geocoder.enabled:
+        return keep_unlocated(ctx, text)
+    try:
+        places = geocoder.search(text)
+    except GeocoderUnavailable:
+        return keep_unlocated(ctx, text)
+    places = [p for p in places if zone_refusal(ctx, p.lat, p.lon) is None][:3]
+    if not places:
+        town = ctx.catalog.town_name or ctx.t("the town")
+        return Outcome(
+            [
+                Reply(
+                    ctx.t(
+                        "I could not find this address in {town}. Check it and type it again, "
+                        "or share your location.",
+                        town=town,
+                    ),
+                    request_location=True,
+                )
+            ],
+            "location",
+        )
+    ctx.draft["candidates"] = [[p.label, p.lat, p.lon] for p in places]
+    return Outcome(ask_candidates(ctx), "location_confirm")
+
+
+def keep_unlocated(ctx: Ctx, text: str) -> Outcome:
+    """Keeps the address as typed, flagged for the agents as not geolocated."""
+    ctx.draft.update(address=text[:255], geolocated=False)
+    return nearby.next_step(ctx)
+
+
+def ask_candidates(ctx: Ctx) -> list[Reply]:
+    candidates = ctx.draft.get("candidates", [])
+    if len(candidates) == 1:
+        return [
+            Reply(
+                ctx.t("Is it {address}?", address=candidates[0][0]),
+                choices=[("place:0", ctx.t("Yes")), ("no", ctx.t("No, another address"))],
+            )
+        ]
+    choices = [(f"place:{i}", c[0]) for i, c in enumerate(candidates)]
+    choices.append(("no", ctx.t("None of these")))
+    return [Reply(ctx.t("Which of these addresses is it?"), choices=choices)]
+
+
+def confirm_candidate(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Takes the confirmed address, or asks for another one."""
+    choice = msg.choice or ""
+    candidates = ctx.draft.get("candidates", [])
+    if choice.startswith("place:"):
+        index = int(choice.removeprefix("place:") or 0)
+        if 0 <= index < len(candidates):
+            label, lat, lon = candidates[index]
+            ctx.draft.pop("candidates", None)
+            ctx.draft.update(lat=lat, lon=lon, address=label, geolocated=True)
+            return nearby.next_step(ctx)
+    ctx.draft.pop("candidates", None)
+    return Outcome(
+        [
+            Reply(
+                ctx.t("Then type the address again, or share your location."), request_location=True
+            )
+        ],
+        "location",
+    )
+
+
+def retype(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Takes a new address typed instead of answering the confirmation."""
+    ctx.draft.pop("candidates", None)
+    return take_address(ctx, msg)

@@ -1,0 +1,66 @@
+"""The welcome and the main menu: what does the citizen want to report?"""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.texts import fold
+from bot.types import Inbound, Outcome, Reply
+from handlers import description, my_reports
+
+MINE = "mine"
+IDEA = "idea"
+
+
+def welcome(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Greets a citizen and shows the menu."""
+    hello = (
+        ctx.t("Hello {name}!", name=ctx.citizen.display_name)
+        if ctx.citizen.display_name
+        else ctx.t("Hello!")
+    )
+    intro = ctx.t(
+        "I am the town's reporting assistant. Tell me about a problem in a public place "
+        "or share an idea, and follow it until it is dealt with."
+    )
+    return Outcome([Reply(f"{hello} {intro}"), *ask(ctx)], "menu")
+
+
+def ask(ctx: Ctx) -> list[Reply]:
+    """Asks what the citizen wants to report."""
+    choices = [(f"cat:{c.code}", c.name(ctx.lang)) for c in ctx.catalog.problems]
+    if ctx.catalog.ideas:
+        choices.append((IDEA, ctx.t("Propose an idea")))
+    choices.append((MINE, ctx.t("My reports")))
+    return [Reply(ctx.t("What would you like to report?"), choices=choices)]
+
+
+def choose(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Takes the chosen category (or idea, or my reports) and asks for a description."""
+    value = msg.choice or ""
+    if value == MINE:
+        return Outcome([*my_reports.listing(ctx), *ask(ctx)], "menu")
+    if value == IDEA:
+        ideas = ctx.catalog.ideas
+        if len(ideas) > 1:
+            choices = [(f"cat:{c.code}", c.name(ctx.lang)) for c in ideas]
+            return Outcome([Reply(ctx.t("What is your idea about?"), choices=choices)], "menu")
+        value = f"cat:{ideas[0].code}" if ideas else ""
+    category = ctx.catalog.by_code.get(value.removeprefix("cat:"))
+    if category is None:
+        return Outcome(
+            [Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], "menu"
+        )
+    ctx.draft["category"] = category.code
+    return Outcome(description.ask(ctx), "description")
+
+
+def choose_text(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Matches a typed word to a category ('lampadaire', 'pothole')."""
+    words = fold(msg.text or "")
+    if words:
+        for category in ctx.catalog.categories:
+            names = (fold(category.name_fr), fold(category.name_en), fold(category.code))
+            if any(words == n or (len(words) >= 4 and words in n) for n in names):
+                return choose(ctx, Inbound(msg.channel, msg.sender, choice=f"cat:{category.code}"))
+    reply = Reply(ctx.t("Sorry, I did not understand. Choose a number from the list."))
+    return Outcome([reply, *ask(ctx)], "menu")

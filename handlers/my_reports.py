@@ -1,0 +1,53 @@
+"""My reports, and the status of one report (#1042)."""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.texts import status_name
+from bot.types import Inbound, Outcome, Reply
+from models.report import get_report, is_follower, reports_of_citizen
+
+LIST_LIMIT = 5
+
+
+def listing(ctx: Ctx) -> list[Reply]:
+    """Lists the citizen's latest reports with their status."""
+    mine = reports_of_citizen(ctx.session, ctx.citizen.id, limit=LIST_LIMIT)
+    if not mine:
+        return [Reply(ctx.t("You have no reports yet."))]
+    lines = [ctx.t("Your reports:")]
+    for report in mine:
+        lines.append(
+            f"{report.ref} {_category_name(ctx, report)}: {status_name(ctx.lang, report.status)}"
+        )
+    lines.append(ctx.t("Send a number such as {ref} for details.", ref=mine[0].ref))
+    return [Reply("\n".join(lines))]
+
+
+def show(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Lists the citizen's reports."""
+    return Outcome(listing(ctx), ctx.state)
+
+
+def status(ctx: Ctx, number: int) -> list[Reply]:
+    """Tells one report's status; followers also see where and when it changed."""
+    report = get_report(ctx.session, number)
+    if report is None:
+        return [Reply(ctx.t("I find no report #{number}. Check the number.", number=number))]
+    text = ctx.t(
+        "Report {ref} ({category}): {status}.",
+        ref=report.ref,
+        category=_category_name(ctx, report),
+        status=status_name(ctx.lang, report.status),
+    )
+    if is_follower(ctx.session, report.id, ctx.citizen.id):
+        changed = report.updated_at.strftime("%d/%m/%Y")
+        text += " " + ctx.t("Last change: {date}.", date=changed)
+        if report.duplicate_of_id:
+            text += " " + ctx.t("Follow {ref} instead.", ref=f"#{report.duplicate_of_id}")
+    return [Reply(text)]
+
+
+def _category_name(ctx: Ctx, report) -> str:
+    info = ctx.catalog.by_id.get(report.category_id)
+    return info.name(ctx.lang) if info else ""

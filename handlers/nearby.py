@@ -1,0 +1,77 @@
+"""Nearby reports: is it a problem someone already reported?"""
+
+from __future__ import annotations
+
+from babel.dates import format_timedelta
+
+from bot import reports
+from bot.context import Ctx
+from bot.texts import status_name
+from bot.types import Inbound, Outcome, Reply
+from handlers import confirm
+from models.db import utcnow
+from models.report import get_report, open_reports_near
+
+
+def next_step(ctx: Ctx) -> Outcome:
+    """Offers open reports of the same category close by, or goes to the summary."""
+    category = ctx.category
+    lat, lon = ctx.draft.get("lat"), ctx.draft.get("lon")
+    if category is None or category.is_idea or lat is None or lon is None:
+        return Outcome(confirm.ask(ctx), "confirm")
+    metres = ctx.rt.settings.NEARBY_METRES
+    near = open_reports_near(ctx.session, lat, lon, category.id, metres)
+    if not near:
+        return Outcome(confirm.ask(ctx), "confirm")
+    ctx.draft["nearby"] = [report.id for report, _ in near]
+    return Outcome(ask(ctx, [report for report, _ in near]), "nearby")
+
+
+def ask(ctx: Ctx, candidates) -> list[Reply]:
+    """Asks whether the problem is one already reported."""
+    now = utcnow()
+
+    def describe(report) -> str:
+        age = format_timedelta(report.created_at - now, add_direction=True, locale=ctx.lang)
+        return ctx.t(
+            "{ref}, reported {age}, {status}",
+            ref=report.ref,
+            age=age,
+            status=status_name(ctx.lang, report.status),
+        )
+
+    if len(candidates) == 1:
+        text = ctx.t(
+            "This problem may already be known: {report}. Is it the same one?",
+            report=describe(candidates[0]),
+        )
+        choices = [
+            (f"follow:{candidates[0].id}", ctx.t("Yes, the same")),
+            ("no", ctx.t("No, another problem")),
+        ]
+    else:
+        lines = [f"{i}. {describe(r)}" for i, r in enumerate(candidates, 1)]
+        text = ctx.t("Similar problems were reported close by:") + "\n" + "\n".join(lines)
+        choices = [(f"follow:{r.id}", ctx.t("It is {ref}", ref=r.ref)) for r in candidates]
+        choices.append(("no", ctx.t("No, another problem")))
+    return [Reply(text, choices=choices)]
+
+
+def answer(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Follows the existing report, or goes on to file a new one."""
+    choice = msg.choice or ""
+    offered = ctx.draft.get("nearby", [])
+    if choice.startswith("follow:") and choice.removeprefix("follow:").isdigit():
+        number = int(choice.removeprefix("follow:"))
+        report = get_report(ctx.session, number) if number in offered else None
+        if report is not None:
+            reports.join_report(ctx.session, report, ctx.citizen, ctx.draft)
+            ctx.reset_draft()
+            text = ctx.t(
+                "Thank you! You now follow {ref} and will get its updates here. "
+                "Your description was added to it.",
+                ref=report.ref,
+            )
+            return Outcome([Reply(text)], "idle")
+    ctx.draft.pop("nearby", None)
+    return Outcome(confirm.ask(ctx), "confirm")

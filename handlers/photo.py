@@ -1,0 +1,77 @@
+"""The photo: optional for most categories, required for some."""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.texts import N_
+from bot.types import Inbound, Outcome, Reply
+from handlers import location
+
+SKIP = "skip"
+
+PHOTO_ERRORS = {
+    "too_big": N_(
+        "This picture is too large (the limit is {limit} MB). Please send a smaller one."
+    ),
+    "not_image": N_("I can only use pictures (JPEG, PNG, WebP). Please send a photo."),
+    "download_failed": N_("I could not get your picture. Please send it again."),
+    "unsupported_channel": N_("Pictures cannot be received this way. Choose Skip."),
+}
+
+
+def next_step(ctx: Ctx) -> Outcome:
+    """Asks for a photo, unless the citizen already sent one."""
+    if ctx.draft.get("media_ids"):
+        return location.next_step(ctx)
+    return Outcome(ask(ctx), "photo")
+
+
+def ask(ctx: Ctx) -> list[Reply]:
+    """Asks for a photo, with a way to skip when the category allows it."""
+    category = ctx.category
+    if category is not None and category.photo_required:
+        return [Reply(ctx.t("A photo is needed for this kind of problem. Please send one."))]
+    return [
+        Reply(
+            ctx.t("Can you add a photo? It helps the service a lot. Send it, or choose Skip."),
+            choices=[(SKIP, ctx.t("Skip"))],
+        )
+    ]
+
+
+def take(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Stores the photo and asks for the location."""
+    if msg.photo is None:
+        return refuse(ctx, msg, "photo")
+    from handlers.description import keep_photo
+
+    keep_photo(ctx, msg)
+    return location.next_step(ctx)
+
+
+def skip(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Goes on without a photo, unless the category requires one."""
+    if msg.choice != SKIP:
+        return Outcome(
+            [Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], "photo"
+        )
+    category = ctx.category
+    if category is not None and category.photo_required:
+        return Outcome(ask(ctx), "photo")
+    return location.next_step(ctx)
+
+
+def text(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Adds words typed at the photo step to the description, then asks again."""
+    words = (msg.text or "").strip()
+    if len(words) >= 3:
+        ctx.draft["description"] = f"{ctx.draft.get('description', '')}\n{words}".strip()[:4000]
+        return Outcome([Reply(ctx.t("I added that to the description.")), *ask(ctx)], "photo")
+    return Outcome(ask(ctx), "photo")
+
+
+def refuse(ctx: Ctx, msg: Inbound, state: str) -> Outcome:
+    """Says why a picture could not be taken and asks again."""
+    msgid = PHOTO_ERRORS.get(msg.photo_error or "", PHOTO_ERRORS["download_failed"])
+    reply = Reply(ctx.t(msgid, limit=msg.meta.get("limit_mb", 20)))
+    return Outcome([reply, *(ask(ctx) if state == "photo" else [])], state)

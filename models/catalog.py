@@ -1,0 +1,65 @@
+"""The town's services and the categories citizens choose from."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Field, Session, SQLModel
+
+PROBLEM = "problem"
+IDEA = "idea"
+
+
+class Service(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name_fr: str = Field(max_length=128)
+    name_en: str = Field(max_length=128)
+    active: bool = True
+
+    def name(self, language: str) -> str:
+        return self.name_en if language == "en" else self.name_fr
+
+
+class Category(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name_fr: str = Field(max_length=128)
+    name_en: str = Field(max_length=128)
+    service_id: int = Field(foreign_key="service.id")
+    # "problem" (something to fix) or "idea" (a proposal).
+    kind: str = Field(default=PROBLEM, max_length=16)
+    active: bool = True
+    sla_hours: int = 72
+    photo_required: bool = False
+    # After "resolved", ask the followers whether it is really fixed.
+    ask_if_fixed: bool = True
+    position: int = 0
+
+    def name(self, language: str) -> str:
+        return self.name_en if language == "en" else self.name_fr
+
+
+def active_categories(session: Session) -> list[Category]:
+    """Returns the categories a citizen may choose, problems first, in menu order."""
+    stmt = (
+        select(Category)
+        .where(Category.active.is_(True))
+        .order_by(Category.kind.desc(), Category.position, Category.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def category_by_code(session: Session, code: str) -> Category | None:
+    return session.scalar(select(Category).where(Category.code == code))
+
+
+def service_by_code(session: Session, code: str) -> Service | None:
+    return session.scalar(select(Service).where(Service.code == code))
+
+
+def all_services(session: Session) -> list[Service]:
+    return list(session.scalars(select(Service).order_by(Service.id)))
+
+
+def all_categories(session: Session) -> list[Category]:
+    return list(session.scalars(select(Category).order_by(Category.position, Category.id)))

@@ -1,0 +1,137 @@
+"""Citizens (one per channel identity) and their conversation with the bot."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, UniqueConstraint, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, Session, SQLModel
+
+from models.db import utcnow
+
+
+class Citizen(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_citizen_identity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    # The channel's own identity: a Telegram chat id, an E.164 phone number, a dev name.
+    address: str = Field(max_length=64)
+    display_name: str | None = Field(default=None, max_length=128)
+    language: str = Field(default="fr", max_length=2)
+    opted_out: bool = False
+    # The provider said it can never deliver (bot blocked, number invalid).
+    unreachable: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    erased_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        """Returns the contact key, e.g. `telegram:3527065` or `sms:+33612345678`."""
+        return f"{self.channel}:{self.address}"
+
+    @property
+    def can_receive(self) -> bool:
+        return not (self.opted_out or self.unreachable or self.erased_at)
+
+
+class Conversation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    citizen_id: int = Field(foreign_key="citizen.id", unique=True, ondelete="CASCADE")
+    state: str = Field(default="start", max_length=32)
+    draft: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+def _insert(session: Session):
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def lock_citizen(
+    session: Session,
+    channel: str,
+    address: str,
+    *,
+    display_name: str | None,
+    language: str,
+) -> tuple[Citizen, Conversation, bool]:
+    """Loads (or creates) the citizen and their conversation, row-locked until commit.
+
+    Returns (citizen, conversation, created). On PostgreSQL the conversation row is
+    locked FOR UPDATE, so two messages of one citizen are handled one after the other.
+    """
+    row = _select_locked(session, channel, address)
+    created = False
+    if row is None:
+        insert = _insert(session)
+        now = utcnow()
+        session.execute(
+            insert(Citizen.__table__)
+            .values(
+                channel=channel,
+                address=address,
+                display_name=display_name,
+                language=language,
+                opted_out=False,
+                unreachable=False,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "address"])
+        )
+        citizen_id = session.scalar(
+            select(Citizen.id).where(Citizen.channel == channel, Citizen.address == address)
+        )
+        session.execute(
+            insert(Conversation.__table__)
+            .values(citizen_id=citizen_id, state="start", draft={}, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["citizen_id"])
+        )
+        row = _select_locked(session, channel, address)
+        created = True
+    citizen, conversation = row
+    return citizen, conversation, created
+
+
+def _select_locked(session: Session, channel: str, address: str):
+    stmt = (
+        select(Citizen, Conversation)
+        .join(Conversation, Conversation.citizen_id == Citizen.id)
+        .where(Citizen.channel == channel, Citizen.address == address)
+        .with_for_update(of=Conversation)
+    )
+    return session.execute(stmt).one_or_none()
+
+
+def save_conversation(session: Session, conversation: Conversation) -> None:
+    """Writes the conversation's state and draft in one UPDATE."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id)
+        .values(state=conversation.state, draft=conversation.draft, updated_at=utcnow())
+    )
+
+
+def update_citizen(session: Session, citizen_id: int, **values) -> None:
+    session.execute(update(Citizen).where(Citizen.id == citizen_id).values(**values))
+
+
+def find_citizen(session: Session, channel: str, address: str) -> Citizen | None:
+    return session.scalar(
+        select(Citizen).where(Citizen.channel == channel, Citizen.address == address)
+    )
+
+
+def citizens_by_id(session: Session, ids: list[int]) -> dict[int, Citizen]:
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Citizen).where(Citizen.id.in_(ids)))}
+
+
+def count_citizens(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Citizen)) or 0
+
+
+def conversation_of(session: Session, citizen_id: int) -> Conversation | None:
+    return session.scalar(select(Conversation).where(Conversation.citizen_id == citizen_id))

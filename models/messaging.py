@@ -1,0 +1,175 @@
+"""Inbound message log (deduplication) and the outbox of messages to send."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, Session, SQLModel
+
+from models.db import utcnow
+
+# Replies in a live conversation go before bulk notifications.
+PRIORITY_REPLY = 0
+PRIORITY_NOTIFICATION = 10
+
+QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED = (
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "dead",
+    "cancelled",
+)
+
+
+class InboundMessage(SQLModel, table=True):
+    """The provider's id of every message handled: a redelivery is recognised here."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_inbound_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class Outbox(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
+        Index("ix_outbox_citizen", "citizen_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    citizen_id: int = Field(foreign_key="citizen.id", ondelete="CASCADE")
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=64)
+    # {"text": ..., "choices": [[value, label], ...], "request_location": bool, ...}
+    payload: dict = Field(sa_column=Column(JSON, nullable=False))
+    priority: int = PRIORITY_REPLY
+    status: str = Field(default=QUEUED, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    # A claimed message is leased: if its worker dies, the lease expires and it is retried.
+    locked_until: datetime | None = None
+    provider_message_id: str | None = Field(default=None, max_length=64, index=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    event_id: int | None = Field(default=None, foreign_key="reportevent.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+def record_inbound(session: Session, channel: str, external_id: str) -> bool:
+    """Logs an inbound message id; returns False when it was already handled."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    result = session.execute(
+        insert(InboundMessage.__table__)
+        .values(channel=channel, external_id=external_id, received_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(InboundMessage.__table__.c.id)
+    )
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT that returns rows.
+    return result.scalar() is not None
+
+
+def queue_messages(session: Session, rows: list[dict]) -> None:
+    """Adds messages to the outbox in one INSERT (part of the caller's transaction)."""
+    if rows:
+        now = utcnow()
+        for row in rows:
+            row.setdefault("status", QUEUED)
+            row.setdefault("attempts", 0)
+            row.setdefault("next_attempt_at", now)
+            row.setdefault("created_at", now)
+            row.setdefault("priority", PRIORITY_REPLY)
+        session.execute(Outbox.__table__.insert(), rows)
+
+
+def claim_due(
+    session: Session,
+    *,
+    channels: list[str],
+    limit: int,
+    lease: timedelta,
+    citizen_id: int | None = None,
+) -> list[Outbox]:
+    """Claims due messages for sending; several workers never claim the same one."""
+    now = utcnow()
+    due = or_(
+        (Outbox.status == QUEUED) & (Outbox.next_attempt_at <= now),
+        (Outbox.status == SENDING) & (Outbox.locked_until < now),
+    )
+    stmt = select(Outbox).where(due, Outbox.channel.in_(channels))
+    if citizen_id is not None:
+        stmt = stmt.where(Outbox.citizen_id == citizen_id)
+    stmt = stmt.order_by(Outbox.priority, Outbox.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = list(session.scalars(stmt))
+    if rows:
+        session.execute(
+            update(Outbox)
+            .where(Outbox.id.in_([r.id for r in rows]))
+            .values(status=SENDING, locked_until=now + lease, attempts=Outbox.attempts + 1)
+        )
+        for r in rows:
+            r.status, r.attempts = SENDING, r.attempts + 1
+    return rows
+
+
+def mark_sent(session: Session, message_id: int, provider_message_id: str | None) -> None:
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id == message_id)
+        .values(
+            status=SENT,
+            sent_at=utcnow(),
+            provider_message_id=provider_message_id,
+            locked_until=None,
+            last_error=None,
+        )
+    )
+
+
+def mark_retry(session: Session, message_id: int, when: datetime, error: str) -> None:
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id == message_id)
+        .values(status=QUEUED, next_attempt_at=when, locked_until=None, last_error=error[:500])
+    )
+
+
+def mark_dead(session: Session, message_id: int, error: str, status: str = DEAD) -> None:
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id == message_id)
+        .values(status=status, locked_until=None, last_error=error[:500])
+    )
+
+
+def cancel_queued_for(session: Session, citizen_id: int, reason: str) -> None:
+    """Cancels what is still waiting for a citizen who can no longer receive it."""
+    session.execute(
+        update(Outbox)
+        .where(Outbox.citizen_id == citizen_id, Outbox.status == QUEUED)
+        .values(status=CANCELLED, last_error=reason)
+    )
+
+
+def messages_for_report(session: Session, report_id: int) -> list[Outbox]:
+    stmt = select(Outbox).where(Outbox.report_id == report_id).order_by(Outbox.id)
+    return list(session.scalars(stmt))
+
+
+def messages_for_citizen(session: Session, citizen_id: int, after_id: int = 0) -> list[Outbox]:
+    stmt = (
+        select(Outbox)
+        .where(Outbox.citizen_id == citizen_id, Outbox.id > after_id)
+        .order_by(Outbox.id)
+    )
+    return list(session.scalars(stmt))

@@ -1,0 +1,261 @@
+"""Reports, their history (events), their followers and their photos."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Identity, Index, Text, func, select, update
+from sqlmodel import Column, Field, Session, SQLModel
+
+from models.db import utcnow
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    label: str
+    kind: str  # "open", "fixed" or "closed"
+    timestamp_column: str | None
+
+
+# Stored labels, their type and the step timestamp they set. Display names are in texts.
+STATUSES: dict[str, StatusInfo] = {
+    "new": StatusInfo("new", "open", None),
+    "acknowledged": StatusInfo("acknowledged", "open", "acknowledged_at"),
+    "in_progress": StatusInfo("in_progress", "open", "in_progress_at"),
+    "resolved": StatusInfo("resolved", "fixed", "resolved_at"),
+    "closed": StatusInfo("closed", "closed", "closed_at"),
+    "duplicate": StatusInfo("duplicate", "closed", "closed_at"),
+}
+OPEN_STATUSES = tuple(s for s, info in STATUSES.items() if info.kind == "open")
+
+# from -> the statuses an agent may move a report to.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"acknowledged", "in_progress", "resolved", "closed", "duplicate"}),
+    "acknowledged": frozenset({"in_progress", "resolved", "closed", "duplicate"}),
+    "in_progress": frozenset({"acknowledged", "resolved", "closed", "duplicate"}),
+    # Reopening: the work was not done after all, or a closed report deserves action.
+    "resolved": frozenset({"in_progress", "closed"}),
+    "closed": frozenset({"acknowledged", "in_progress"}),
+    "duplicate": frozenset(),
+}
+# A status change to these needs a public reason, said to the citizen.
+REASON_REQUIRED = frozenset({"closed"})
+
+
+def is_open(status: str) -> bool:
+    return STATUSES[status].kind == "open"
+
+
+def can_transition(old: str, new: str) -> bool:
+    return new in TRANSITIONS.get(old, frozenset())
+
+
+class Report(SQLModel, table=True):
+    # SQLite: AUTOINCREMENT so numbers are never reused after a delete.
+    __table_args__ = (
+        Index("ix_report_lat_lon", "lat", "lon"),
+        Index("ix_report_status_service", "status", "service_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    # The report's number is its key: citizens and agents say "#1042". Starts at 1001.
+    id: int | None = Field(
+        default=None,
+        sa_column_args=[Identity(start=1001)],
+        primary_key=True,
+    )
+    category_id: int = Field(foreign_key="category.id")
+    service_id: int = Field(foreign_key="service.id")
+    citizen_id: int | None = Field(default=None, foreign_key="citizen.id", ondelete="SET NULL")
+    channel: str = Field(max_length=16)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = Field(default=None, max_length=255)
+    geolocated: bool = False
+    status: str = Field(default="new", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    acknowledged_at: datetime | None = None
+    in_progress_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    last_public_update_at: datetime | None = None
+    assigned_agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    duplicate_of_id: int | None = Field(default=None, foreign_key="report.id")
+    reopened_count: int = 0
+
+    @property
+    def number(self) -> int:
+        return self.id  # type: ignore[return-value]
+
+    @property
+    def ref(self) -> str:
+        return f"#{self.id}"
+
+    @property
+    def is_open(self) -> bool:
+        return is_open(self.status)
+
+
+class ReportEvent(SQLModel, table=True):
+    """One row per thing that happened to a report: the thread and the audit trail."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    # created, status, reply, note, citizen_message, follower, assigned, recategorised
+    kind: str = Field(max_length=24)
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    citizen_id: int | None = Field(default=None, foreign_key="citizen.id", ondelete="SET NULL")
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    public_message: str | None = Field(default=None, sa_column=Column(Text))
+    internal_note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Follower(SQLModel, table=True):
+    report_id: int = Field(foreign_key="report.id", primary_key=True)
+    citizen_id: int = Field(foreign_key="citizen.id", primary_key=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+    is_author: bool = False
+
+
+class Media(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
+    citizen_id: int | None = Field(default=None, foreign_key="citizen.id", ondelete="SET NULL")
+    sha256: str = Field(max_length=64)
+    path: str = Field(max_length=255)
+    content_type: str = Field(max_length=64)
+    size: int
+    width: int | None = None
+    height: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- named queries -------------------------------------------------------------------
+
+
+def get_report(session: Session, number: int) -> Report | None:
+    return session.get(Report, number)
+
+
+def lock_report(session: Session, number: int) -> Report | None:
+    """Loads a report, row-locked until commit (PostgreSQL), before changing it."""
+    return session.scalar(select(Report).where(Report.id == number).with_for_update())
+
+
+def reports_of_citizen(session: Session, citizen_id: int, limit: int = 10) -> list[Report]:
+    """Returns the reports a citizen wrote or follows, newest first."""
+    stmt = (
+        select(Report)
+        .join(Follower, Follower.report_id == Report.id)
+        .where(Follower.citizen_id == citizen_id)
+        .order_by(Report.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def open_reports_of_citizen(session: Session, citizen_id: int) -> list[Report]:
+    stmt = (
+        select(Report)
+        .join(Follower, Follower.report_id == Report.id)
+        .where(Follower.citizen_id == citizen_id, Report.status.in_(OPEN_STATUSES))
+        .order_by(Report.id.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def follower_ids(session: Session, report_id: int) -> list[int]:
+    stmt = select(Follower.citizen_id).where(Follower.report_id == report_id)
+    return list(session.scalars(stmt))
+
+
+def is_follower(session: Session, report_id: int, citizen_id: int) -> bool:
+    stmt = select(Follower.citizen_id).where(
+        Follower.report_id == report_id, Follower.citizen_id == citizen_id
+    )
+    return session.scalar(stmt) is not None
+
+
+def report_events(session: Session, report_id: int) -> list[ReportEvent]:
+    stmt = (
+        select(ReportEvent)
+        .where(ReportEvent.report_id == report_id)
+        .order_by(ReportEvent.created_at, ReportEvent.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def attach_media(session: Session, media_ids: list[int], report_id: int) -> None:
+    if media_ids:
+        session.execute(update(Media).where(Media.id.in_(media_ids)).values(report_id=report_id))
+
+
+def media_of_report(session: Session, report_id: int) -> list[Media]:
+    return list(session.scalars(select(Media).where(Media.report_id == report_id)))
+
+
+def count_reports(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Report)) or 0
+
+
+def add_media(session: Session, photo, citizen_id: int | None) -> int:
+    """Records a stored photo (not yet attached to a report); returns its id."""
+    media = Media(
+        citizen_id=citizen_id,
+        sha256=photo.sha256,
+        path=photo.path,
+        content_type=photo.content_type,
+        size=photo.size,
+        width=photo.width,
+        height=photo.height,
+    )
+    session.add(media)
+    session.flush()
+    return media.id  # type: ignore[return-value]
+
+
+def open_reports_near(
+    session: Session,
+    lat: float,
+    lon: float,
+    category_id: int,
+    metres: float,
+    limit: int = 3,
+) -> list[tuple[Report, float]]:
+    """Returns open reports of a category within `metres`, nearest first, with distances.
+
+    A bounding box on the indexed (lat, lon) narrows the rows; the exact distance is
+    computed on the few that remain.
+    """
+    dlat = metres / METRES_PER_DEGREE
+    dlon = metres / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+    stmt = select(Report).where(
+        Report.lat.between(lat - dlat, lat + dlat),
+        Report.lon.between(lon - dlon, lon + dlon),
+        Report.category_id == category_id,
+        Report.status.in_(OPEN_STATUSES),
+    )
+    near = []
+    for report in session.scalars(stmt):
+        distance = haversine_metres(lat, lon, report.lat, report.lon)
+        if distance <= metres:
+            near.append((report, distance))
+    near.sort(key=lambda pair: pair[1])
+    return near[:limit]
+
+
+METRES_PER_DEGREE = 111_320.0
+EARTH_RADIUS_METRES = 6_371_000.0
+
+
+def haversine_metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = math.radians(lat2 - lat1), math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_METRES * math.asin(math.sqrt(a))

@@ -1,0 +1,121 @@
+"""Fixtures: the app on a real SQLite file and on a real PostgreSQL (throwaway cluster)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+
+import pytest
+
+from bot.app import create_app
+from bot.seed import seed_demo
+from models import migrate
+from models.db import Database
+from tests.pg import PostgresCluster, find_bindir
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+TEST_SECRET = "test-secret-key"
+
+
+def base_config(database_url: str, tmp_path) -> dict:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET,
+        "MEDIA_DIR": str(tmp_path / "media"),
+        "GEOCODER": "none",
+        "PUBLIC_BASE_URL": "https://webleads.example.org",
+    }
+
+
+def _migrate_and_seed(url: str) -> None:
+    db = Database(url)
+    migrate.upgrade(db.engine)
+    with db.transaction() as session:
+        seed_demo(session)
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL server for the whole session (or TEST_DATABASE_URL's server)."""
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the PostgreSQL tests, but initdb/pg_ctl were not found")
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install postgresql")
+    cluster = PostgresCluster(bindir).start()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster) -> str:
+    """A migrated, seeded database that each test copies (CREATE DATABASE ... TEMPLATE)."""
+    _migrate_and_seed(pg_cluster.create_database("webleads_template"))
+    return "webleads_template"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    _migrate_and_seed(f"sqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> str:
+    """A fresh database with the demo town, on each backend in turn."""
+    if request.param == "sqlite":
+        target = tmp_path / "webleads.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite:///{target}"
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    template = request.getfixturevalue("pg_template")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    import psycopg
+
+    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield cluster.url(name)
+    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path, sqlite_template) -> str:
+    target = tmp_path / "webleads.db"
+    shutil.copyfile(sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+def _make_app(url: str, tmp_path, **overrides):
+    app = create_app({**base_config(url, tmp_path), **overrides})
+    return app
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = _make_app(database_url, tmp_path)
+    yield app
+    app.extensions["webleads"].db.dispose()
+
+
+@pytest.fixture
+def sqlite_app(sqlite_url, tmp_path):
+    """The app on SQLite only, for tests of logic that does not depend on the database."""
+    app = _make_app(sqlite_url, tmp_path)
+    yield app
+    app.extensions["webleads"].db.dispose()
+
+
+@pytest.fixture
+def rt(app):
+    return app.extensions["webleads"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

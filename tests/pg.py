@@ -1,0 +1,149 @@
+"""A throwaway PostgreSQL cluster for the test session, from the installed binaries."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+
+def find_bindir() -> Path | None:
+    """Finds initdb/pg_ctl: PG_BINDIR, then PATH, then Debian's /usr/lib/postgresql/N/bin."""
+    candidates = []
+    if os.environ.get("PG_BINDIR"):
+        candidates.append(Path(os.environ["PG_BINDIR"]))
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(initdb).resolve().parent)
+    candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]
+    for bindir in candidates:
+        if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
+            return bindir
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PostgresCluster:
+    """initdb + pg_ctl start on a free loopback port; stop() removes everything."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.port = _free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="webleads-pg-"))
+        self.datadir = self.root / "data"
+        self.user = None
+        # PostgreSQL refuses to run as root: use the `postgres` account then.
+        if os.geteuid() == 0:
+            self.user = pwd.getpwnam("postgres")
+            os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [str(self.bindir / args[0]), *args[1:]]
+        kwargs: dict = {"capture_output": True, "text": True, "check": check}
+        if self.user is not None:
+            uid, gid = self.user.pw_uid, self.user.pw_gid
+
+            def demote() -> None:
+                os.setgid(gid)
+                os.setuid(uid)
+
+            kwargs["preexec_fn"] = demote
+            kwargs["cwd"] = str(self.root)
+        return subprocess.run(cmd, **kwargs)
+
+    def start(self) -> PostgresCluster:
+        self._run(
+            "initdb",
+            "-D",
+            str(self.datadir),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-instructions",
+        )
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200 -c timezone=UTC"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+        self._wait()
+        return self
+
+    def _wait(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(self.dsn("postgres"), connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def dsn(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "stop", check=False)
+
+    def restart(self) -> None:
+        """Stops and starts the server (same port, same data): for fault tests."""
+        self.stop()
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c max_connections=200 -c timezone=UTC"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "start",
+        )
+        self._wait()
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,146 @@
+"""The `webleads` command line, in-process and as a newcomer runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import cli
+from models import migrate
+from models.agent import agent_by_email
+from models.db import Database
+
+
+def invoke(app, *args, input=None):
+    return app.test_cli_runner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def test_init_db_migrates_an_empty_database(tmp_path) -> None:
+    from bot.app import create_app
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "x"})
+    result = invoke(app, "init-db")
+    assert result.exit_code == 0 and "revision 0001" in result.output
+    assert migrate.current_revision(Database(url).engine) is not None
+
+
+def test_seed_demo_is_idempotent_and_prints_the_password_once(tmp_path) -> None:
+    from bot.app import create_app
+
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}", "SECRET_KEY": "x"}
+    )
+    invoke(app, "init-db")
+    first = invoke(app, "seed-demo")
+    second = invoke(app, "seed-demo")
+    assert "password:" in first.output
+    assert "password:" not in second.output and "exists" in second.output
+
+
+def test_create_agent_then_update(app) -> None:
+    result = invoke(
+        app,
+        "create-agent",
+        "Lea@Vitre.example",
+        "--password",
+        "correct horse 1",
+        "--role",
+        "agent",
+        "--service",
+        "voirie",
+    )
+    assert result.exit_code == 0, result.output
+    assert "created" in result.output
+    again = invoke(app, "create-agent", "lea@vitre.example", "--password", "another horse 2")
+    assert "updated" in again.output
+    with app.extensions["webleads"].db.reading() as session:
+        assert agent_by_email(session, "lea@vitre.example").role == "agent"
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["not-an-email", "--password", "long enough pw"], "not an email"),
+        (["a@b.fr", "--password", "short"], "at least 10"),
+        (["a@b.fr", "--password", "long enough pw", "--service", "nope"], "no service"),
+    ],
+)
+def test_create_agent_refuses_bad_input(app, args, error) -> None:
+    result = app.test_cli_runner().invoke(cli, ["create-agent", *args])
+    assert result.exit_code != 0 and error in result.output
+
+
+def test_create_agent_prompts_for_the_password(app) -> None:
+    result = invoke(
+        app, "create-agent", "x@vitre.example", input="a long password\na long password\n"
+    )
+    assert result.exit_code == 0 and "created" in result.output
+
+
+def test_chat_and_set_status(app) -> None:
+    chat = invoke(
+        app,
+        "chat",
+        "--as",
+        "Marie",
+        input="bonjour\n1\nUn trou devant la poste\npasser\n3 rue de Paris\noui\n",
+    )
+    assert "Votre signalement #1001 est enregistré" in chat.output
+    done = invoke(app, "report", "set-status", "#1001", "in_progress", "--message", "On arrive.")
+    assert done.exit_code == 0 and "new -> in_progress; 1 message(s) queued" in done.output
+    later = invoke(app, "chat", "--as", "Marie", input="")
+    assert "Bonjour Marie, le traitement de votre signalement #1001" in later.output
+    assert "Son message : On arrive." in later.output
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["9999", "resolved"], "no report #9999"),
+        (["1001", "new"], "cannot become new"),
+        (["abc", "resolved"], "not a report number"),
+        (["1001", "closed"], "needs a public message"),
+    ],
+)
+def test_set_status_refusals_are_clear(app, args, error) -> None:
+    invoke(app, "chat", "--as", "Marie", input="bonjour\n1\nUn trou\npasser\nrue de Paris\noui\n")
+    result = app.test_cli_runner().invoke(cli, ["report", "set-status", *args])
+    assert result.exit_code == 1
+    assert error in result.output
+
+
+def test_newcomer_path_with_the_installed_command(tmp_path) -> None:
+    """init-db, seed-demo, chat, set-status, chat: the README's story, as processes."""
+    webleads = Path(sys.executable).parent / "webleads"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "GEOCODER": "none"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    env.pop("TWILIO_ACCOUNT_SID", None)
+
+    def run(*args, input=None):
+        done = subprocess.run(
+            [str(webleads), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    run("init-db")
+    assert re.search(r"password: \S+", run("seed-demo"))
+    out = run(
+        "chat", "--as", "Zoé", input="salut\n4\nLampadaire éteint\npasser\n1 rue Pasteur\n1\n"
+    )
+    assert "#1001 est enregistré" in out
+    run("report", "set-status", "1001", "resolved", "--message", "Ampoule changée.")
+    out = run("chat", "--as", "Zoé", input="")
+    assert "Bonjour Zoé, votre signalement #1001" in out and "Ampoule changée." in out
