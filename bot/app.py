@@ -41,6 +41,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    import console
+    from webhooks import sms, telegram
+
+    app.register_blueprint(telegram.bp)
+    app.register_blueprint(sms.bp)
+    console.init_app(app)
+
     @app.get("/healthz")
     def healthz():
         try:

@@ -29,6 +29,15 @@ cli.add_command(shell_command)
 cli.add_command(routes_command)
 
 
+def _add_channel_commands() -> None:
+    from webhooks.telegram import telegram_cli
+
+    cli.add_command(telegram_cli)
+
+
+_add_channel_commands()
+
+
 @cli.command("init-db")
 def init_db() -> None:
     """Migrates the database to the latest schema."""
