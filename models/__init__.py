@@ -7,6 +7,7 @@ from models.db import Database, utcnow
 from models.messaging import InboundMessage, Outbox
 from models.report import Follower, Media, Report, ReportEvent
 from models.settings import TownSetting
+from models.zone import Zone
 
 __all__ = [
     "Agent",
@@ -23,5 +24,6 @@ __all__ = [
     "ReportEvent",
     "Service",
     "TownSetting",
+    "Zone",
     "utcnow",
 ]
