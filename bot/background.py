@@ -19,7 +19,7 @@ def channel_senders(rt: Runtime) -> dict:
     if rt.settings.telegram_enabled:
         from webhooks.telegram import TelegramSender
 
-        senders["telegram"] = TelegramSender(rt.settings)
+        senders["telegram"] = TelegramSender(rt.settings, rt.db)
     if rt.settings.sms_enabled:
         from webhooks.sms import SmsSender
 
@@ -27,11 +27,29 @@ def channel_senders(rt: Runtime) -> dict:
     return senders
 
 
+PLACING_EVERY_SECONDS = 300.0
+
+
 def run_worker(rt: Runtime, stop: threading.Event) -> None:
     senders = channel_senders(rt)
     if not senders:
         log.info("no channel configured (Telegram, SMS): the worker has nothing to send")
+    placing = threading.Thread(target=place_periodically, args=(rt, stop), daemon=True)
+    placing.start()
     OutboxWorker(rt, senders).run_forever(stop)
+
+
+def place_periodically(rt: Runtime, stop: threading.Event) -> None:
+    """Retries, every few minutes, the addresses the geocoder could not place."""
+    from bot.placing import place_unlocated
+
+    while not stop.wait(PLACING_EVERY_SECONDS):
+        try:
+            placed, _ = place_unlocated(rt)
+            if placed:
+                log.info("placed %s report(s) on the map", placed)
+        except Exception:
+            log.exception("placing reports failed; will retry")
 
 
 def start_all(app: Flask, stop: threading.Event) -> list[threading.Thread]:

@@ -1,4 +1,4 @@
-"""An in-process snapshot of the services and categories, refreshed every few seconds.
+"""An in-process snapshot of the catalog (services, categories, zones, town settings).
 
 Every menu needs the categories; reading them once per message would be a query per
 step for data that changes a few times a year. Admin edits call `invalidate()`; other
@@ -11,8 +11,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+from bot.geo import Town, Zones
 from models.catalog import PROBLEM, Category, Service, active_categories, all_services
 from models.settings import all_settings
+from models.zone import BOUNDARY, PILOT, active_zones
 
 TTL_SECONDS = 30.0
 
@@ -55,6 +57,8 @@ class Snapshot:
     by_id: dict[int, CategoryInfo]
     services: dict[int, ServiceInfo]
     settings: dict
+    zones: Zones
+    town: Town
 
     @property
     def town_name(self) -> str:
@@ -87,6 +91,14 @@ def _service(s: Service) -> ServiceInfo:
     return ServiceInfo(s.id, s.code, s.name_fr, s.name_en)
 
 
+def _zones(session) -> Zones:
+    rows = active_zones(session)
+    return Zones(
+        [(z.name, z.geometry) for z in rows if z.kind == BOUNDARY],
+        [(z.name, z.geometry) for z in rows if z.kind == PILOT],
+    )
+
+
 class CatalogCache:
     def __init__(self, ttl: float = TTL_SECONDS) -> None:
         self.ttl = ttl
@@ -100,12 +112,17 @@ class CatalogCache:
         if self._snapshot is None or now - self._loaded_at > self.ttl:
             categories = tuple(_category(c) for c in active_categories(session))
             services = {s.id: _service(s) for s in all_services(session)}
+            settings = all_settings(session)
+            zones = _zones(session)
+            town = zones.town(settings.get("town_name") or "", settings.get("town_insee") or "")
             snapshot = Snapshot(
                 categories,
                 {c.code: c for c in categories},
                 {c.id: c for c in categories},
                 services,
-                all_settings(session),
+                settings,
+                zones,
+                town,
             )
             with self._lock:
                 self._snapshot, self._loaded_at = snapshot, now

@@ -189,6 +189,104 @@ def set_status(
     )
 
 
+@cli.group("zone")
+def zone_group() -> None:
+    """The town's boundary and pilot zones (GeoJSON polygons)."""
+
+
+@zone_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", type=click.Choice(["boundary", "pilot"]), required=True)
+@click.option("--name", required=True, help="How the zone is named to citizens and agents.")
+def zone_import(path: str, kind: str, name: str) -> None:
+    """Loads a GeoJSON Polygon/MultiPolygon (Feature or FeatureCollection) as a zone."""
+    from bot.geo import ZoneError
+    from bot.placing import import_zone
+
+    rt = current_runtime()
+    try:
+        with rt.db.transaction() as session:
+            _, created = import_zone(session, path, kind, name)
+    except ZoneError as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+    rt.catalog.invalidate()
+    click.echo(f"Zone {name!r} ({kind}) {'imported' if created else 'replaced'}.")
+
+
+@zone_group.command("list")
+def zone_list() -> None:
+    """Lists the zones and whether they are active."""
+    from shapely.geometry import shape
+
+    from models.zone import all_zones
+
+    with current_runtime().db.reading() as session:
+        zones = all_zones(session)
+    if not zones:
+        click.echo("No zones: every place is accepted.")
+    for zone in zones:
+        area = shape(zone.geometry)
+        south, west, north, east = area.bounds[1], area.bounds[0], area.bounds[3], area.bounds[2]
+        click.echo(f"{zone.kind:8} {'active' if zone.active else 'off':6} {zone.name}  "
+                   f"({south:.4f}..{north:.4f} N, {west:.4f}..{east:.4f} E)")  # fmt: skip
+
+
+@zone_group.command("activate")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["boundary", "pilot"]), default="pilot")
+@click.option("--off", is_flag=True, help="Deactivate instead.")
+def zone_activate(name: str, kind: str, off: bool) -> None:
+    """Turns a zone on (or off with --off): a pilot zone off opens the whole town."""
+    from models.zone import zone_by_name
+
+    rt = current_runtime()
+    with rt.db.transaction() as session:
+        zone = zone_by_name(session, name, kind)
+        if zone is None:
+            raise click.ClickException(f"No {kind} zone named {name!r}.")
+        zone.active = not off
+        session.add(zone)
+    rt.catalog.invalidate()
+    click.echo(f"Zone {name!r} is now {'off' if off else 'active'}.")
+
+
+@cli.group("geo")
+def geo_group() -> None:
+    """Geocoding: check an address, place the reports kept as text."""
+
+
+@geo_group.command("search")
+@click.argument("address")
+def geo_search(address: str) -> None:
+    """Shows what the geocoder finds for an address in the town."""
+    from bot.geo import GeocoderUnavailable
+
+    rt = current_runtime()
+    if not rt.geocoder.enabled:
+        raise click.ClickException("GEOCODER is none: addresses are kept as typed.")
+    with rt.db.reading() as session:
+        town = rt.catalog.get(session).town
+    try:
+        found = rt.geocoder.search(address, town)
+    except GeocoderUnavailable as exc:
+        raise click.ClickException(f"The geocoder does not answer: {exc}") from exc
+    if found.elsewhere:
+        click.echo(f"Not in the town: that address is in {found.elsewhere}.")
+    for place in found.places:
+        click.echo(f"{place.score:.2f}  {place.label}  ({place.lat:.5f}, {place.lon:.5f})")
+    if not found.places and not found.elsewhere:
+        click.echo("Nothing found in the town.")
+
+
+@geo_group.command("retry")
+def geo_retry() -> None:
+    """Places on the map the reports whose address was kept as text."""
+    from bot.placing import place_unlocated
+
+    placed, left = place_unlocated(current_runtime())
+    click.echo(f"{placed} report(s) placed on the map; {left} left for an agent to place.")
+
+
 def main() -> None:
     cli(prog_name="webleads")
 

@@ -170,6 +170,8 @@ def resolve_choice(ctx: Ctx, msg: Inbound) -> Inbound:
         value = "skip"
     elif word in YES_WORDS:
         value = next((v for v in values if v in ("yes", "place:0")), None)
+        if value is None and len(values) == 2 and values[1] == "no":
+            value = values[0]  # "Is it this one, #1042?" -> yes, that one
     elif word in NO_WORDS:
         value = "no" if "no" in values else None
     if value is None:

@@ -18,7 +18,6 @@ class Runtime:
     db: Database
     catalog: CatalogCache = field(default_factory=CatalogCache)
     geocoder: object = None  # bot.geo.Geocoder
-    zones: object = None  # bot.geo.Zones
     # Set when new outbox messages are committed, so a worker in this process wakes now.
     outbox_ready: threading.Event = field(default_factory=threading.Event)
     senders: dict = field(default_factory=dict)  # channel -> sender

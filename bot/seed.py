@@ -1,15 +1,18 @@
-"""The demo town, Vitré (Ille-et-Vilaine, 35500, INSEE 35360): services and categories."""
+"""The demo town, Vitré (Ille-et-Vilaine, 35500, INSEE 35360): services, categories, boundary."""
 
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 from sqlmodel import Session
 
+from bot.placing import import_zone
 from bot.security import hash_password
 from models.agent import Agent, AgentService, agent_by_email
 from models.catalog import IDEA, PROBLEM, Category, Service, category_by_code, service_by_code
 from models.settings import set_setting
+from models.zone import BOUNDARY, zone_by_name
 
 TOWN = {"town_name": "Vitré", "town_insee": "35360", "town_postcode": "35500"}
 
@@ -50,6 +53,7 @@ CATEGORIES = [
 ]
 
 ADMIN_EMAIL = "admin@vitre.example"
+BOUNDARY_FILE = Path(__file__).parent / "data" / "vitre-boundary.geojson"
 
 
 def seed_demo(session: Session) -> str | None:
@@ -78,6 +82,8 @@ def seed_demo(session: Session) -> str | None:
                     position=position,
                 )
             )
+    if zone_by_name(session, TOWN["town_name"], BOUNDARY) is None:
+        import_zone(session, BOUNDARY_FILE, BOUNDARY, TOWN["town_name"])
     password = None
     if agent_by_email(session, ADMIN_EMAIL) is None:
         password = secrets.token_urlsafe(12)

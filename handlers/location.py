@@ -72,10 +72,7 @@ def place_pin(ctx: Ctx, msg: Inbound) -> list[Reply]:
 
 
 def zone_refusal(ctx: Ctx, lat: float, lon: float) -> Reply | None:
-    zones = ctx.rt.zones
-    if zones is None:
-        return None
-    outside = zones.refusal(lat, lon)
+    outside = ctx.catalog.zones.refusal(lat, lon, ctx.catalog.town_name)
     if outside is None:
         return None
     return Reply(
@@ -109,12 +106,34 @@ def take_address(ctx: Ctx, msg: Inbound) -> Outcome:
     if geocoder is None or not geocoder.enabled:
         return keep_unlocated(ctx, text)
     try:
-        places = geocoder.search(text)
+        found = geocoder.search(text, ctx.catalog.town)
     except GeocoderUnavailable:
-        return keep_unlocated(ctx, text)
-    places = [p for p in places if zone_refusal(ctx, p.lat, p.lon) is None][:3]
+        outcome = keep_unlocated(ctx, text)
+        note = Reply(
+            ctx.t(
+                "I cannot check addresses right now: I keep yours as you wrote it, "
+                "and the service will place it on the map."
+            )
+        )
+        return Outcome([note, *outcome.replies], outcome.state)
+    places = [p for p in found.places if zone_refusal(ctx, p.lat, p.lon) is None][:3]
+    town = ctx.catalog.town_name or ctx.t("the town")
+    if not places and found.elsewhere:
+        return Outcome(
+            [
+                Reply(
+                    ctx.t(
+                        "This address is in {city}, outside {town}. Please give a place in "
+                        "{town}, or share your location.",
+                        city=found.elsewhere,
+                        town=town,
+                    ),
+                    request_location=True,
+                )
+            ],
+            "location",
+        )
     if not places:
-        town = ctx.catalog.town_name or ctx.t("the town")
         return Outcome(
             [
                 Reply(

@@ -67,7 +67,7 @@ class Outbox(SQLModel, table=True):
 def record_inbound(session: Session, channel: str, external_id: str) -> bool:
     """Logs an inbound message id; returns False when it was already handled."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(
+    result = session.connection().execute(
         insert(InboundMessage.__table__)
         .values(channel=channel, external_id=external_id, received_at=utcnow())
         .on_conflict_do_nothing(index_elements=["channel", "external_id"])
@@ -87,7 +87,7 @@ def queue_messages(session: Session, rows: list[dict]) -> None:
             row.setdefault("next_attempt_at", now)
             row.setdefault("created_at", now)
             row.setdefault("priority", PRIORITY_REPLY)
-        session.execute(Outbox.__table__.insert(), rows)
+        session.connection().execute(Outbox.__table__.insert(), rows)
 
 
 def claim_due(

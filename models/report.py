@@ -259,3 +259,14 @@ def haversine_metres(lat1: float, lon1: float, lat2: float, lon2: float) -> floa
     dphi, dlambda = math.radians(lat2 - lat1), math.radians(lon2 - lon1)
     a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
     return 2 * EARTH_RADIUS_METRES * math.asin(math.sqrt(a))
+
+
+def unlocated_reports(session: Session, limit: int = 100) -> list[Report]:
+    """Reports whose typed address could not be placed on the map yet."""
+    stmt = (
+        select(Report)
+        .where(Report.geolocated.is_(False), Report.lat.is_(None), Report.address.is_not(None))
+        .order_by(Report.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

@@ -109,3 +109,21 @@ class TalkingCitizen:
         match = re.search(r"#(\d+)", replies[-1].text)
         assert match, replies[-1].text
         return int(match.group(1))
+
+
+def make_report(session, category: str = "nid-de-poule", *, lat: float | None = 48.1246,
+                lon: float | None = -1.2082, status: str = "new", description: str = "x",
+                created_at=None):  # fmt: skip
+    """Inserts a report directly (no conversation), for tests of queries and pages."""
+    from models.catalog import category_by_code
+    from models.db import utcnow
+    from models.report import Report
+
+    info = category_by_code(session, category)
+    now = created_at or utcnow()
+    report = Report(category_id=info.id, service_id=info.service_id, channel="dev",
+                    description=description, lat=lat, lon=lon, geolocated=lat is not None,
+                    status=status, created_at=now, updated_at=now)  # fmt: skip
+    session.add(report)
+    session.flush()
+    return report
