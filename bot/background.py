@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from flask import Flask
 
@@ -28,28 +29,33 @@ def channel_senders(rt: Runtime) -> dict:
 
 
 PLACING_EVERY_SECONDS = 300.0
+REMINDERS_EVERY_SECONDS = 600.0
 
 
 def run_worker(rt: Runtime, stop: threading.Event) -> None:
     senders = channel_senders(rt)
     if not senders:
         log.info("no channel configured (Telegram, SMS): the worker has nothing to send")
-    placing = threading.Thread(target=place_periodically, args=(rt, stop), daemon=True)
-    placing.start()
+    periodic = threading.Thread(target=run_periodic, args=(rt, stop), daemon=True)
+    periodic.start()
     OutboxWorker(rt, senders).run_forever(stop)
 
 
-def place_periodically(rt: Runtime, stop: threading.Event) -> None:
-    """Retries, every few minutes, the addresses the geocoder could not place."""
+def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None:
+    """Every few minutes: place addresses kept as text, remind about silent reports."""
+    from bot.feedback import remind_silent_reports
     from bot.placing import place_unlocated
 
-    while not stop.wait(PLACING_EVERY_SECONDS):
-        try:
-            placed, _ = place_unlocated(rt)
-            if placed:
-                log.info("placed %s report(s) on the map", placed)
-        except Exception:
-            log.exception("placing reports failed; will retry")
+    tasks = {place_unlocated: PLACING_EVERY_SECONDS, remind_silent_reports: REMINDERS_EVERY_SECONDS}
+    due = {task: time.monotonic() + every for task, every in tasks.items()}
+    while not stop.wait(tick):
+        for task, every in tasks.items():
+            if time.monotonic() >= due[task]:
+                due[task] = time.monotonic() + every
+                try:
+                    task(rt)
+                except Exception:
+                    log.exception("%s failed; will retry", task.__name__)
 
 
 def start_all(app: Flask, stop: threading.Event) -> list[threading.Thread]:

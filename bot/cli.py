@@ -287,6 +287,17 @@ def geo_retry() -> None:
     click.echo(f"{placed} report(s) placed on the map; {left} left for an agent to place.")
 
 
+@cli.command("remind")
+def remind_command() -> None:
+    """Tells the followers of reports silent past their SLA that they are still handled."""
+    from bot.feedback import remind_silent_reports
+
+    rt = current_runtime()
+    count = remind_silent_reports(rt)
+    rt.wake_worker()
+    click.echo(f"{count} report(s) past their SLA: followers told they are still handled.")
+
+
 def main() -> None:
     cli(prog_name="webleads")
 

@@ -18,6 +18,10 @@ stateDiagram-v2
     add_to_report --> idle: add to #N
     add_to_report --> menu: new report
     idle --> menu: free message, nothing open
+    idle --> is_fixed: report resolved (asked by the notification)
+    is_fixed --> idle: yes (satisfaction recorded)
+    is_fixed --> feedback_words: no / partly
+    feedback_words --> idle: words recorded, report reopened
 ```
 Fallbacks, at every state: help, cancel, menu, my reports, `#1042` / status,
 language, STOP / START. A step that already has its answer (a photo sent with the
@@ -39,6 +43,7 @@ from handlers import (
 from handlers import (
     confirm,
     description,
+    feedback,
     idle,
     location,
     menu,
@@ -86,6 +91,10 @@ FLOW: dict[str, State] = {
         None, {TEXT: idle.free_message, PHOTO: idle.free_message, CHOICE: idle.free_message}
     ),
     "add_to_report": State(None, {CHOICE: idle.add_choice, TEXT: idle.free_message}),
+    "is_fixed": State(
+        None, {CHOICE: feedback.answer, TEXT: idle.free_message, PHOTO: idle.free_message}
+    ),
+    "feedback_words": State(None, {TEXT: feedback.take_words}),
 }
 
 COMMANDS: dict[str, Callable[[Ctx, Inbound, str | None], Outcome]] = {
@@ -123,6 +132,8 @@ def step(ctx: Ctx, msg: Inbound) -> Outcome:
     if msg.choice and msg.choice.startswith("lang:"):
         outcome = command_handlers.set_language(ctx, msg.choice.removeprefix("lang:"))
         return with_reprompt(ctx, outcome)
+    if msg.choice and msg.choice.startswith("fixed:"):
+        return feedback.answer(ctx, msg)  # buttons under a "resolved" message, any time
     state = FLOW.get(ctx.state, FLOW["idle"])
     handler = state.accepts.get(msg.kind)
     if handler is None:
@@ -169,11 +180,11 @@ def resolve_choice(ctx: Ctx, msg: Inbound) -> Inbound:
     elif word in SKIP_WORDS and "skip" in values:
         value = "skip"
     elif word in YES_WORDS:
-        value = next((v for v in values if v in ("yes", "place:0")), None)
+        value = next((v for v in values if v in ("yes", "place:0") or v.endswith(":yes")), None)
         if value is None and len(values) == 2 and values[1] == "no":
             value = values[0]  # "Is it this one, #1042?" -> yes, that one
     elif word in NO_WORDS:
-        value = "no" if "no" in values else None
+        value = next((v for v in values if v == "no" or v.endswith(":no")), None)
     if value is None:
         value = next((v for v, label in offered if fold(label) == word), None)
     if value is None:

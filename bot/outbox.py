@@ -1,21 +1,40 @@
-"""The outbox worker: sends queued messages through each channel's sender, with retries."""
+"""The outbox worker: sends queued messages through each channel's sender.
+
+Delivery is at-least-once. A message is claimed (leased for LEASE), sent, then marked
+sent. If the worker dies between the provider's answer and the mark, the lease expires
+and the message is sent again: in that rare worst case a citizen gets the same message
+twice, never zero times. (At-most-once would risk silence, which is worse for a citizen
+waiting for news about their report.)
+
+Limits are honoured before the provider has to say so: an overall rate per channel and a
+rate per recipient (Telegram: about 30 messages/s, 1/s per chat with a small burst so a
+conversation's two or three replies go out at once; SMS: SMS_RATE_PER_SECOND). A 429
+still happens (another bot on the same token, a provider's bad day): its retry_after is
+obeyed. Temporary failures back off exponentially with jitter; after the last try a
+message is dead and listed in the console. Permanent failures (bot blocked, number
+unsubscribed or invalid) stop at once and mark the citizen.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
+import select
 import threading
 from datetime import timedelta
 from typing import Protocol
 
+from bot.ratelimit import ChannelLimiter
 from bot.runtime import Runtime
 from models.citizen import update_citizen
 from models.db import utcnow
 from models.messaging import (
     FAILED,
+    NOTIFY_CHANNEL,
     Outbox,
     cancel_queued_for,
     claim_due,
+    defer,
     mark_dead,
     mark_retry,
     mark_sent,
@@ -60,12 +79,23 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     return delay * random.uniform(0.5, 1.5)
 
 
+def default_limiters(settings) -> dict[str, ChannelLimiter]:
+    """The providers' published limits, a little under them."""
+    sms_rate = float(getattr(settings, "SMS_RATE_PER_SECOND", 1.0) or 1.0)
+    return {
+        "telegram": ChannelLimiter(29.5, per_recipient=1.0, recipient_burst=3),
+        "sms": ChannelLimiter(sms_rate),
+    }
+
+
 class OutboxWorker:
-    def __init__(self, rt: Runtime, senders: dict[str, Sender], *, batch: int = 50) -> None:
+    def __init__(self, rt: Runtime, senders: dict[str, Sender], *, batch: int = 50,
+                 limiters: dict[str, ChannelLimiter] | None = None) -> None:  # fmt: skip
         self.rt = rt
         self.senders = senders
         self.batch = batch
         self.max_attempts = rt.settings.OUTBOX_MAX_ATTEMPTS
+        self.limiters = default_limiters(rt.settings) if limiters is None else limiters
 
     def run_once(self) -> int:
         """Sends one batch of due messages; returns how many were tried."""
@@ -75,13 +105,16 @@ class OutboxWorker:
             messages = claim_due(
                 session, channels=list(self.senders), limit=self.batch, lease=LEASE
             )
-        held: set[int] = set()  # citizens whose earlier message failed: keep their order
         for message in messages:
-            if message.citizen_id in held:
-                self._record(lambda s, m=message: mark_retry(s, m.id, utcnow(), "waiting"))
-                continue
-            if not self._deliver(message):
-                held.add(message.citizen_id)
+            limiter = self.limiters.get(message.channel)
+            if limiter is not None:
+                wait = limiter.recipient_wait(message.address)
+                if wait > 0:
+                    when = utcnow() + timedelta(seconds=wait)
+                    self._record(lambda s, m=message, w=when: defer(s, m.id, w))
+                    continue
+                limiter.acquire(message.address)
+            self._deliver(message)
         return len(messages)
 
     def _deliver(self, message: Outbox) -> bool:
@@ -103,9 +136,8 @@ class OutboxWorker:
 
     def _retry_or_bury(self, message: Outbox, reason: str, retry_after: float | None) -> None:
         if message.attempts >= self.max_attempts:
-            log.warning(
-                "outbox message %s is dead after %s tries: %s", message.id, message.attempts, reason
-            )
+            log.warning("outbox message %s is dead after %s tries: %s", message.id,
+                        message.attempts, reason)  # fmt: skip
             self._record(lambda s: mark_dead(s, message.id, reason))
             return
         when = utcnow() + timedelta(seconds=backoff(message.attempts, retry_after))
@@ -124,15 +156,79 @@ class OutboxWorker:
         with self.rt.db.transaction() as session:
             change(session)
 
-    def run_forever(self, stop: threading.Event, idle_wait: float = 2.0) -> None:
-        """Sends until `stop` is set; wakes at once when the engine queues a message."""
-        while not stop.is_set():
+    def run_forever(self, stop: threading.Event, idle_wait: float | None = None) -> None:
+        """Sends until `stop` is set; wakes at once when a message is queued."""
+        waiter = _Waiter(self.rt, stop)
+        try:
+            while not stop.is_set():
+                try:
+                    tried = self.run_once()
+                except Exception:
+                    log.exception("outbox batch failed; retrying shortly")
+                    tried = 0
+                    stop.wait(1.0)
+                if tried == 0:
+                    waiter.wait(idle_wait)
+        finally:
+            waiter.close()
+
+
+class _Waiter:
+    """Waits for new messages: PostgreSQL NOTIFY from any process, or this process's event.
+
+    SQLite has no notifications: a separate worker process polls every half second (a
+    worker inside `webleads run` is woken at once by the engine's in-process event).
+    """
+
+    def __init__(self, rt: Runtime, stop: threading.Event) -> None:
+        self.rt = rt
+        self.stop = stop
+        self.conn = None
+        if rt.db.is_postgres:
             try:
-                tried = self.run_once()
+                self.conn = self._listen()
             except Exception:
-                log.exception("outbox batch failed; retrying shortly")
-                tried = 0
-                stop.wait(idle_wait)
-            if tried == 0:
-                self.rt.outbox_ready.wait(timeout=idle_wait)
+                log.exception("LISTEN failed; polling instead")
+
+    def _listen(self):
+        import psycopg
+
+        url = self.rt.db.engine.url.set(drivername="postgresql")
+        conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        return conn
+
+    def wait(self, timeout: float | None) -> None:
+        if self.conn is not None:
+            self._wait_notify(timeout or 5.0)
+            return
+        event = self.rt.outbox_ready
+        event.wait(timeout=timeout or 0.5)
+        event.clear()
+
+    def _wait_notify(self, timeout: float) -> None:
+        # Wake on a notification, on this process's event, or at the timeout.
+        deadline_step = 0.25
+        waited = 0.0
+        while waited < timeout and not self.stop.is_set():
+            if self.rt.outbox_ready.is_set():
                 self.rt.outbox_ready.clear()
+                return
+            try:
+                ready, _, _ = select.select([self.conn.fileno()], [], [], deadline_step)
+                if ready:
+                    drained = list(self.conn.notifies(timeout=0, stop_after=100))
+                    if drained:
+                        return
+            except Exception:
+                log.exception("lost the LISTEN connection; polling")
+                self.close()
+                return
+            waited += deadline_step
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None

@@ -152,3 +152,18 @@ def count_citizens(session: Session) -> int:
 
 def conversation_of(session: Session, citizen_id: int) -> Conversation | None:
     return session.scalar(select(Conversation).where(Conversation.citizen_id == citizen_id))
+
+
+def park_idle_conversations(
+    session: Session, citizen_ids: list[int], state: str, draft: dict
+) -> None:
+    """Moves the conversations of citizens who are not in the middle of a report."""
+    if citizen_ids:
+        session.connection().execute(
+            Conversation.__table__.update()
+            .where(
+                Conversation.__table__.c.citizen_id.in_(citizen_ids),
+                Conversation.__table__.c.state.in_(("start", "idle")),
+            )
+            .values(state=state, draft=draft, updated_at=utcnow())
+        )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, or_, select, update
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, exists, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import utcnow
@@ -14,6 +15,9 @@ from models.db import utcnow
 # Replies in a live conversation go before bulk notifications.
 PRIORITY_REPLY = 0
 PRIORITY_NOTIFICATION = 10
+
+# The channel a PostgreSQL worker LISTENs on: queued messages wake it at once.
+NOTIFY_CHANNEL = "webleads_outbox"
 
 QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED = (
     "queued",
@@ -87,7 +91,11 @@ def queue_messages(session: Session, rows: list[dict]) -> None:
             row.setdefault("next_attempt_at", now)
             row.setdefault("created_at", now)
             row.setdefault("priority", PRIORITY_REPLY)
-        session.connection().execute(Outbox.__table__.insert(), rows)
+        connection = session.connection()
+        connection.execute(Outbox.__table__.insert(), rows)
+        if connection.dialect.name == "postgresql":
+            # Delivered at commit, to every worker listening, in whatever process.
+            connection.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
 
 def claim_due(
@@ -98,13 +106,23 @@ def claim_due(
     lease: timedelta,
     citizen_id: int | None = None,
 ) -> list[Outbox]:
-    """Claims due messages for sending; several workers never claim the same one."""
+    """Claims due messages for sending; several workers never claim the same one.
+
+    A citizen's messages go out in the order they were queued: a message waits while an
+    earlier one to the same citizen is unsent (being sent, or waiting for a retry).
+    """
     now = utcnow()
     due = or_(
         (Outbox.status == QUEUED) & (Outbox.next_attempt_at <= now),
         (Outbox.status == SENDING) & (Outbox.locked_until < now),
     )
-    stmt = select(Outbox).where(due, Outbox.channel.in_(channels))
+    earlier = aliased(Outbox)
+    waiting_behind = exists().where(
+        earlier.citizen_id == Outbox.citizen_id,
+        earlier.id < Outbox.id,
+        earlier.status.in_((QUEUED, SENDING)),
+    )
+    stmt = select(Outbox).where(due, Outbox.channel.in_(channels), ~waiting_behind)
     if citizen_id is not None:
         stmt = stmt.where(Outbox.citizen_id == citizen_id)
     stmt = stmt.order_by(Outbox.priority, Outbox.id).limit(limit)
@@ -142,6 +160,37 @@ def mark_retry(session: Session, message_id: int, when: datetime, error: str) ->
         .where(Outbox.id == message_id)
         .values(status=QUEUED, next_attempt_at=when, locked_until=None, last_error=error[:500])
     )
+
+
+def defer(session: Session, message_id: int, when: datetime) -> None:
+    """Puts a claimed message back for later without counting a try (rate limits)."""
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id == message_id)
+        .values(status=QUEUED, next_attempt_at=when, locked_until=None,
+                attempts=Outbox.attempts - 1)
+    )  # fmt: skip
+
+
+def requeue(session: Session, message_id: int) -> bool:
+    """Gives a dead or failed message a new series of tries (the console's retry button)."""
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.id == message_id, Outbox.status.in_((DEAD, FAILED)))
+        .values(status=QUEUED, attempts=0, next_attempt_at=utcnow(), last_error=None)
+        .returning(Outbox.id)
+    )
+    return result.scalar() is not None
+
+
+def dead_messages(session: Session, limit: int = 100) -> list[Outbox]:
+    stmt = (
+        select(Outbox)
+        .where(Outbox.status.in_((DEAD, FAILED)))
+        .order_by(Outbox.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
 
 
 def mark_dead(session: Session, message_id: int, error: str, status: str = DEAD) -> None:

@@ -270,3 +270,29 @@ def unlocated_reports(session: Session, limit: int = 100) -> list[Report]:
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def silent_reports(session: Session, now, limit: int = 500) -> list[Report]:
+    """Open reports with no public update for longer than their category's SLA."""
+    from datetime import timedelta
+
+    from models.catalog import Category
+
+    found: list[Report] = []
+    for category in session.scalars(select(Category)):
+        cutoff = now - timedelta(hours=category.sla_hours)
+        last_update = func.coalesce(Report.last_public_update_at, Report.created_at)
+        stmt = (
+            select(Report)
+            .where(
+                Report.category_id == category.id,
+                Report.status.in_(OPEN_STATUSES),
+                last_update < cutoff,
+            )
+            .order_by(Report.id)
+            .limit(limit - len(found))
+        )
+        found += session.scalars(stmt)
+        if len(found) >= limit:
+            break
+    return found

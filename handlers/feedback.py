@@ -1,0 +1,51 @@
+"""'Is it really fixed?': the citizen's answer after a report is resolved."""
+
+from __future__ import annotations
+
+from bot import feedback
+from bot.context import Ctx
+from bot.types import Inbound, Outcome, Reply
+from models.report import get_report, is_follower
+
+VERDICTS = ("yes", "no", "partly")
+
+
+def answer(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Records 'yes', or asks what is still wrong for 'no' and 'partly'."""
+    _, number, verdict = (msg.choice or "::").split(":", 2)
+    report = get_report(ctx.session, int(number)) if number.isdigit() else None
+    if (
+        report is None
+        or verdict not in VERDICTS
+        or not is_follower(ctx.session, report.id, ctx.citizen.id)
+    ):
+        return Outcome([Reply(ctx.t("That button is no longer active."))], _after(ctx))
+    if report.status != "resolved":
+        text = ctx.t("Thank you. {ref} is no longer marked as resolved: the service is on it.",
+                     ref=report.ref)  # fmt: skip
+        return Outcome([Reply(text)], _after(ctx))
+    if verdict == "yes":
+        feedback.record_fixed(ctx.session, report, ctx.citizen)
+        return Outcome([Reply(ctx.t("Thank you for confirming!"))], "idle")
+    ctx.reset_draft(report=report.id, verdict=verdict)
+    return Outcome([Reply(ctx.t("What is still wrong? A few words help the service."))],
+                   "feedback_words")  # fmt: skip
+
+
+def take_words(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Reopens the report with the citizen's words and puts it back in the queue."""
+    report = get_report(ctx.session, int(ctx.draft.get("report", 0)))
+    words = (msg.text or "").strip()[:2000]
+    if report is None:
+        ctx.reset_draft()
+        return Outcome([Reply(ctx.t("Sorry, I did not understand your choice."))], "idle")
+    if report.status == "resolved":
+        feedback.reopen(ctx.session, report, ctx.citizen, ctx.draft.get("verdict", "no"), words)
+    ctx.reset_draft()
+    text = ctx.t("Thank you. {ref} is reopened and back with the service, with your words.",
+                 ref=report.ref)  # fmt: skip
+    return Outcome([Reply(text)], "idle")
+
+
+def _after(ctx: Ctx) -> str:
+    return "idle" if ctx.state in ("is_fixed", "feedback_words", "start") else ctx.state
