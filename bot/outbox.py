@@ -83,7 +83,7 @@ def default_limiters(settings) -> dict[str, ChannelLimiter]:
     """The providers' published limits, a little under them."""
     sms_rate = float(getattr(settings, "SMS_RATE_PER_SECOND", 1.0) or 1.0)
     return {
-        "telegram": ChannelLimiter(29.5, per_recipient=1.0, recipient_burst=3),
+        "telegram": ChannelLimiter(29.8, per_recipient=1.0, recipient_burst=3),
         "sms": ChannelLimiter(sms_rate),
     }
 
