@@ -17,6 +17,7 @@ unsubscribed or invalid) stop at once and mark the citizen.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import select
@@ -24,8 +25,10 @@ import threading
 from datetime import timedelta
 from typing import Protocol
 
+from bot import wakeup
 from bot.ratelimit import ChannelLimiter
 from bot.runtime import Runtime
+from bot.wakeup import socket_path
 from models.citizen import update_citizen
 from models.db import utcnow
 from models.messaging import (
@@ -174,21 +177,26 @@ class OutboxWorker:
 
 
 class _Waiter:
-    """Waits for new messages: PostgreSQL NOTIFY from any process, or this process's event.
+    """Waits for new messages: this process's event, or a wake-up from another process.
 
-    SQLite has no notifications: a separate worker process polls every half second (a
-    worker inside `webleads run` is woken at once by the engine's in-process event).
+    PostgreSQL: LISTEN/NOTIFY (any process, any host). SQLite: a datagram socket next to
+    the database file (bot/wakeup.py). Either way a timeout bounds the wait, so a lost
+    wake-up delays a message by seconds, never loses it.
     """
 
     def __init__(self, rt: Runtime, stop: threading.Event) -> None:
         self.rt = rt
         self.stop = stop
         self.conn = None
-        if rt.db.is_postgres:
-            try:
+        self.listener = None
+        try:
+            if rt.db.is_postgres:
                 self.conn = self._listen()
-            except Exception:
-                log.exception("LISTEN failed; polling instead")
+            else:
+                path = socket_path(rt.db.url)
+                self.listener = wakeup.Listener(path) if path else None
+        except Exception:
+            log.exception("cannot listen for wake-ups; polling instead")
 
     def _listen(self):
         import psycopg
@@ -199,36 +207,34 @@ class _Waiter:
         return conn
 
     def wait(self, timeout: float | None) -> None:
-        if self.conn is not None:
-            self._wait_notify(timeout or 5.0)
-            return
-        event = self.rt.outbox_ready
-        event.wait(timeout=timeout or 0.5)
-        event.clear()
-
-    def _wait_notify(self, timeout: float) -> None:
-        # Wake on a notification, on this process's event, or at the timeout.
-        deadline_step = 0.25
-        waited = 0.0
+        timeout = timeout or 2.0
+        source = self.conn or self.listener
+        fileno = source.fileno() if source is not None else None
+        step, waited = 0.1, 0.0
         while waited < timeout and not self.stop.is_set():
             if self.rt.outbox_ready.is_set():
                 self.rt.outbox_ready.clear()
                 return
-            try:
-                ready, _, _ = select.select([self.conn.fileno()], [], [], deadline_step)
-                if ready:
-                    drained = list(self.conn.notifies(timeout=0, stop_after=100))
-                    if drained:
-                        return
-            except Exception:
-                log.exception("lost the LISTEN connection; polling")
-                self.close()
+            if fileno is None:
+                self.stop.wait(step)
+            elif select.select([fileno], [], [], step)[0]:
+                self._drain()
                 return
-            waited += deadline_step
+            waited += step
+
+    def _drain(self) -> None:
+        try:
+            if self.conn is not None:
+                list(self.conn.notifies(timeout=0, stop_after=1000))
+            elif self.listener is not None:
+                self.listener.drain()
+        except Exception:
+            log.exception("lost the wake-up channel; polling")
+            self.close()
 
     def close(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            finally:
-                self.conn = None
+        for thing in (self.conn, self.listener):
+            if thing is not None:
+                with contextlib.suppress(Exception):
+                    thing.close()
+        self.conn = self.listener = None

@@ -9,6 +9,7 @@ from flask import current_app
 
 from bot.catalog import CatalogCache
 from bot.config import Settings
+from bot.wakeup import ping, socket_path
 from models.db import Database
 
 
@@ -23,7 +24,9 @@ class Runtime:
     senders: dict = field(default_factory=dict)  # channel -> sender
 
     def wake_worker(self) -> None:
+        """Wakes the outbox worker: in this process, and in another one on SQLite."""
         self.outbox_ready.set()
+        ping(socket_path(self.db.url))
 
 
 def current_runtime() -> Runtime:
