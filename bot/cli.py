@@ -10,6 +10,7 @@ import threading
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command
+from werkzeug.serving import run_simple
 
 from bot.app import create_app
 from bot.runtime import current_runtime
@@ -103,7 +104,8 @@ def run_command(host: str, port: int) -> None:
     background.start_all(app, stop)
     click.echo(f"Console: http://{host}:{port}/console/  (health: /healthz)")
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        # Not app.run(): Flask ignores it when called from its own CLI.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         stop.set()
 

@@ -130,13 +130,15 @@ def claim_due(
         stmt = stmt.with_for_update(skip_locked=True)
     rows = list(session.scalars(stmt))
     if rows:
-        session.execute(
-            update(Outbox)
-            .where(Outbox.id.in_([r.id for r in rows]))
-            .values(status=SENDING, locked_until=now + lease, attempts=Outbox.attempts + 1)
+        # Core UPDATE: the ORM one would also bump the loaded rows, counting a try twice.
+        table = Outbox.__table__
+        session.connection().execute(
+            table.update()
+            .where(table.c.id.in_([r.id for r in rows]))
+            .values(status=SENDING, locked_until=now + lease, attempts=table.c.attempts + 1)
         )
         for r in rows:
-            r.status, r.attempts = SENDING, r.attempts + 1
+            r.status, r.attempts, r.locked_until = SENDING, r.attempts + 1, now + lease
     return rows
 
 

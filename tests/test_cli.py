@@ -144,3 +144,43 @@ def test_newcomer_path_with_the_installed_command(tmp_path) -> None:
     run("report", "set-status", "1001", "resolved", "--message", "Ampoule changée.")
     out = run("chat", "--as", "Zoé", input="")
     assert "Bonjour Zoé, votre signalement #1001" in out and "Ampoule changée." in out
+
+
+def test_run_serves_the_app(tmp_path) -> None:
+    """`webleads run` really serves (Flask ignores app.run() inside its own CLI)."""
+    import http.client
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    webleads = Path(sys.executable).parent / "webleads"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "GEOCODER": "none"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    subprocess.run(
+        [str(webleads), "init-db"], env=env, cwd=tmp_path, check=True, capture_output=True
+    )
+    proc = subprocess.Popen(
+        [str(webleads), "run", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/healthz")
+                response = conn.getresponse()
+                break
+            except OSError:
+                assert proc.poll() is None, "webleads run exited"
+                assert time.monotonic() < deadline, "webleads run never answered"
+                time.sleep(0.2)
+        assert response.status == 200 and b'"ok"' in response.read()
+    finally:
+        proc.terminate()
+        proc.wait(10)
