@@ -59,7 +59,7 @@ def handle(inbound: Inbound, rt: Runtime | None = None) -> Handled:
             **({"_offered": offered} if offered else {}),
         }
         save_conversation(session, conversation)
-        _queue_replies(session, citizen, outcome.replies)
+        _queue_replies(session, citizen, [*_rewrites(inbound), *outcome.replies])
     rt.wake_worker()
     return Handled(citizen_id=citizen.id, state=outcome.state, replies=len(outcome.replies))
 
@@ -81,6 +81,14 @@ def _queue_replies(session, citizen: Citizen, replies: list[Reply]) -> None:
             for reply in replies
         ],
     )
+
+
+def _rewrites(inbound: Inbound) -> list[Reply]:
+    """Rewrites the message whose button was pressed, when the channel asks (Telegram)."""
+    edit = inbound.meta.get("edit_message")
+    if not edit:
+        return []
+    return [Reply(edit["text"], edit_message_id=edit["id"])]
 
 
 def _allowed_when_opted_out(inbound: Inbound) -> bool:

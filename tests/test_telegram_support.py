@@ -1,0 +1,169 @@
+"""Shared by the Telegram tests: the fake Bot API, an app wired to it, fixture payloads.
+
+The test modules import the fixtures from here (pytest finds them in each module's
+namespace); this module has no tests of its own.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bot.app import create_app
+from bot.outbox import OutboxWorker
+from tests.conftest import base_config
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.helpers import TalkingCitizen
+from webhooks.telegram import TelegramSender
+
+FIXTURES = Path(__file__).parent / "fixtures" / "telegram"
+SECRET = "webhook-secret_0123456789"
+CHAT = 3527065  # the citizen of every fixture (a private chat: chat id = user id)
+URL = "/webhooks/telegram"
+LOCATION_IN_TOWN = (48.1246, -1.2082)  # 12 rue de la Poterie, Vitré
+
+
+@pytest.fixture(scope="module")
+def telegram_server():
+    with FakeTelegramAPI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(telegram_server: FakeTelegramAPI) -> FakeTelegramAPI:
+    telegram_server.reset()
+    return telegram_server
+
+
+def telegram_config(fake: FakeTelegramAPI) -> dict:
+    return {
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+    }
+
+
+@pytest.fixture
+def tg_app(database_url, tmp_path, fake):
+    """The app on each backend, its Telegram channel pointed at the fake."""
+    app = create_app({**base_config(database_url, tmp_path), **telegram_config(fake)})
+    yield app
+    app.extensions["webleads"].db.dispose()
+
+
+@pytest.fixture
+def tg_rt(tg_app):
+    return tg_app.extensions["webleads"]
+
+
+@pytest.fixture
+def tg_client(tg_app):
+    return tg_app.test_client()
+
+
+def payload(name: str, **changes: Any) -> dict:
+    """A fixture update; `changes` replace keys of its message (or callback query)."""
+    update = json.loads((FIXTURES / f"{name}.json").read_text())
+    body = next(v for k, v in update.items() if k != "update_id")
+    body.update(copy.deepcopy(changes))
+    return update
+
+
+def text_update(text: str, update_id: int, message_id: int | None = None) -> dict:
+    """The citizen types `text`."""
+    return with_ids(payload("text_message", text=text), update_id, message_id)
+
+
+def with_ids(update: dict, update_id: int, message_id: int | None = None) -> dict:
+    update = copy.deepcopy(update)
+    update["update_id"] = update_id
+    if message_id is not None:
+        next(v for k, v in update.items() if k != "update_id")["message_id"] = message_id
+    return update
+
+
+def callback_update(message: dict, data: str, update_id: int) -> dict:
+    """The citizen presses the button `data` of `message` (a message the bot sent)."""
+    update = payload("callback_query", message=message, data=data)
+    update["callback_query"]["id"] = f"cbq-{update_id}"
+    update["update_id"] = update_id
+    return update
+
+
+def post(client, update: dict | str | bytes, secret: str | None = SECRET):
+    """Posts an update to the webhook as Telegram does."""
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    body = update if isinstance(update, str | bytes) else json.dumps(update)
+    return client.post(URL, data=body, headers=headers, content_type="application/json")
+
+
+def deliver(rt, sender: TelegramSender | None = None) -> int:
+    """Runs the outbox worker with the real sender until nothing is due; returns how many."""
+    worker = OutboxWorker(rt, {"telegram": sender or TelegramSender(rt.settings, rt.db)})
+    if hasattr(worker, "limiters"):
+        # The worker's own pacing (1 message/s per chat) is not what these tests are
+        # about, and the fake only enforces Telegram's limits when asked to.
+        worker.limiters = {}
+    total = 0
+    while tried := worker.run_once():
+        total += tried
+    return total
+
+
+def citizen(rt, language_code: str = "en") -> TalkingCitizen:
+    """The fixtures' citizen, seen from the engine's side (state, replies queued)."""
+    return TalkingCitizen(
+        rt, str(CHAT), channel="telegram", name="Yann", language_code=language_code
+    )
+
+
+# How to bring the citizen to each state (through the engine, not Telegram).
+STEPS_TO = {
+    "menu": [dict(text="/start")],
+    "idle": [dict(text="/start"), dict(text="/annuler")],
+    "description": [dict(text="/start"), dict(choice="cat:nid-de-poule")],
+    "photo": [
+        dict(text="/start"),
+        dict(choice="cat:nid-de-poule"),
+        dict(text="Deep pothole in front of number 12"),
+    ],
+    "location": [
+        dict(text="/start"),
+        dict(choice="cat:nid-de-poule"),
+        dict(text="Deep pothole in front of number 12"),
+        dict(choice="skip"),
+    ],
+    "confirm": [
+        dict(text="/start"),
+        dict(choice="cat:nid-de-poule"),
+        dict(text="Deep pothole in front of number 12"),
+        dict(choice="skip"),
+        dict(location=LOCATION_IN_TOWN),
+    ],
+}
+
+
+def citizen_at(rt, state: str) -> TalkingCitizen:
+    """The citizen, brought to `state`, with the replies so far already read."""
+    talker = citizen(rt)
+    for said in STEPS_TO[state]:
+        talker.say(**said)
+    assert talker.state == state
+    return talker
+
+
+def jpeg_with_gps(width: int = 640, height: int = 480) -> bytes:
+    """A real phone-like JPEG whose EXIF says where it was taken."""
+    image = Image.new("RGB", (width, height), (90, 90, 95))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x8825] = {1: "N", 2: (48.0, 7.0, 28.0), 3: "W", 4: (1.0, 12.0, 30.0)}  # GPSInfo
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()

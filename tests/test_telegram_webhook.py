@@ -1,0 +1,273 @@
+"""The Telegram webhook: real payload shapes in, the engine's answers (or none) out."""
+
+# ruff: noqa: F811  (the fixtures imported from test_telegram_support are parameters here)
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from models.citizen import find_citizen
+from tests.test_telegram_support import (  # noqa: F401  (fixtures)
+    CHAT,
+    FIXTURES,
+    SECRET,
+    citizen,
+    citizen_at,
+    fake,
+    jpeg_with_gps,
+    payload,
+    post,
+    telegram_server,
+    text_update,
+    tg_app,
+    tg_client,
+    tg_rt,
+    with_ids,
+)
+
+NOT_READABLE = "Sorry, I can only read text, photos and locations."
+NO_PICTURE_HERE = "I cannot use a picture at this step."
+TOO_BIG = "This picture is too large (the limit is 20 MB). Please send a smaller one."
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    fixture: str
+    before: str | None  # the conversation state before; None: the citizen never wrote
+    status: int = 200
+    says: str | None = None  # the first reply, or None when nothing is answered
+    after: str | None = None  # the state after (None: as before)
+    file: str | None = None  # a file the fake serves for this update (file_id)
+
+
+ROWS = [
+    Row("text", "text_message", None, says="Hello Yann! I am the town's", after="menu"),
+    Row("start-deep-link", "start_deep_link", None, says="Bonjour Yann !", after="menu"),
+    Row("start-again", "start_deep_link", "idle", says="Hello Yann!", after="menu"),
+    Row("callback", "callback_query", "menu", says="What would you like to report?\n\n→ Pothole",
+        after="description"),
+    Row("location", "location", "location", says="Your report:", after="confirm"),
+    Row("venue", "venue", "location", says="Your report:", after="confirm"),
+    Row("photo-with-caption", "photo_with_caption", "description", says="Where is it?",
+        after="location", file="AgACAgQAAxkBAAIBZ2dzXlarge"),
+    Row("image-as-document", "image_as_document", "photo", says="Where is it?",
+        after="location", file="BQACAgQAAxkBAAIBaWdocument"),
+    Row("photo-too-big", "photo_too_big", "photo", says=TOO_BIG),
+    Row("pdf-document", "document_pdf", "photo", says=NOT_READABLE),
+    Row("sticker", "sticker", "description", says=NOT_READABLE),
+    Row("voice", "voice", "location", says=NOT_READABLE),
+    Row("edited-message", "edited_message", "photo",
+        says="Changes to a message already sent are not taken into account."),
+    Row("live-location-moves", "edited_live_location", "location"),
+    Row("unknown-kind", "my_chat_member", None),
+    Row("group-chat", "group_message", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.label for r in ROWS])
+def test_payload_table(tg_client, tg_rt, fake, row: Row) -> None:
+    talker = citizen_at(tg_rt, row.before) if row.before else citizen(tg_rt)
+    if row.file:
+        fake.add_file(row.file, jpeg_with_gps())
+
+    response = post(tg_client, payload(row.fixture))
+
+    assert response.status_code == row.status
+    replies = talker.new_messages()
+    if row.says is None:
+        assert replies == []
+    else:
+        assert replies and replies[0].text.startswith(row.says), replies
+    if row.before is None and row.says is None:
+        assert talker.citizen is None  # nobody was created
+    else:
+        assert talker.state == (row.after or row.before)
+
+
+REFUSED = [
+    ("malformed-json", (FIXTURES / "malformed.json").read_bytes(), SECRET, 400),
+    ("not-an-update", b'{"ok": true}', SECRET, 400),
+    ("json-array", b"[1, 2]", SECRET, 400),
+    ("bad-secret", (FIXTURES / "text_message.json").read_bytes(), "wrong", 403),
+    ("missing-secret", (FIXTURES / "text_message.json").read_bytes(), None, 403),
+    ("secret-prefix", (FIXTURES / "text_message.json").read_bytes(), SECRET[:7], 403),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "secret", "status"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED]
+)
+def test_refused_bodies_change_nothing(tg_client, tg_rt, body, secret, status) -> None:
+    response = post(tg_client, body, secret=secret)
+    assert response.status_code == status
+    assert citizen(tg_rt).citizen is None
+
+
+def test_redelivered_update_has_no_second_effect(tg_client, tg_rt, fake) -> None:
+    talker = citizen_at(tg_rt, "menu")
+    update = payload("callback_query")
+
+    first = post(tg_client, update)
+    replies = talker.new_messages()
+    again = post(tg_client, update)
+
+    assert first.status_code == again.status_code == 200
+    assert [r.edit_message_id for r in replies] == [103, None]  # the menu edit, the question
+    assert talker.new_messages() == []
+    assert talker.state == "description"
+
+
+def test_redelivered_photo_is_stored_once(tg_client, tg_rt, fake, tmp_path) -> None:
+    talker = citizen_at(tg_rt, "photo")
+    fake.add_file("AgACAgQAAxkBAAIBZ2dzXlarge", jpeg_with_gps())
+    update = payload("photo_with_caption", caption=None)
+
+    post(tg_client, update)
+    post(tg_client, update)
+
+    replies = talker.new_messages()
+    assert [r.text.split("?")[0] for r in replies] == ["Where is it"]
+    assert len(list((tmp_path / "media").rglob("*.jpg"))) == 1
+
+
+def test_callback_is_answered_and_the_menu_shows_the_choice(tg_client, tg_rt, fake) -> None:
+    talker = citizen_at(tg_rt, "menu")
+    post(tg_client, payload("callback_query"))
+
+    answered = fake.wait_for("answerCallbackQuery")
+    assert answered == [{"callback_query_id": "15149011853029155"}]
+    edit = talker.new_messages()[0]
+    assert (edit.edit_message_id, edit.text, edit.choices) == (
+        103,
+        "What would you like to report?\n\n→ Pothole",
+        [],
+    )
+
+
+def test_type_an_address_button_asks_for_the_address(tg_client, tg_rt) -> None:
+    talker = citizen_at(tg_rt, "location")
+
+    post(tg_client, text_update("⌨️ Type an address instead", 900001))
+    [reply] = talker.new_messages()
+    post(tg_client, text_update("12 rue de la Poterie", 900002))
+
+    assert reply.text == "Type the address (for example: 12 rue de la Poterie)."
+    assert reply.remove_keyboard
+    assert talker.state == "confirm"
+    assert "12 rue de la Poterie" in talker.new_messages()[-1].text
+
+
+COMMANDS = [
+    ("/aide", "What I understand:"),
+    ("/help", "What I understand:"),
+    ("/suivi 1042", "I find no report #1042"),
+    ("/status@webleads_test_bot 1042", "I find no report #1042"),
+    ("/mesdemandes", "You have no reports yet."),
+    ("/myreports", "You have no reports yet."),
+    ("/langue", "Which language?"),
+    ("/language", "Which language?"),
+    ("/annuler", "Cancelled"),
+    ("/cancel", "Cancelled"),
+]
+
+
+def test_commands_in_french_and_english(tg_client, tg_rt) -> None:
+    for n, (text, first_words) in enumerate(COMMANDS):
+        talker = citizen_at(tg_rt, "description")
+        post(tg_client, text_update(text, 910000 + n))
+        replies = talker.new_messages()
+        assert replies and replies[0].text.startswith(first_words), (text, replies)
+
+
+WRONG_INPUTS = {
+    "sticker": ("sticker", {}),
+    "voice": ("voice", {}),
+    "pdf": ("document_pdf", {}),
+    "too-big-photo": ("photo_too_big", {}),
+    "photo": ("photo_with_caption", {"caption": None}),
+}
+# state -> what each wrong input gets as first answer (the question is then asked again)
+EXPECTED = {
+    "menu": {"photo": NO_PICTURE_HERE, "too-big-photo": NO_PICTURE_HERE},
+    "description": {"too-big-photo": TOO_BIG},
+    "photo": {"too-big-photo": TOO_BIG},
+    "location": {"photo": NO_PICTURE_HERE, "too-big-photo": NO_PICTURE_HERE},
+    "confirm": {"photo": NO_PICTURE_HERE, "too-big-photo": NO_PICTURE_HERE},
+}
+
+
+@pytest.mark.parametrize("state", list(EXPECTED))
+def test_wrong_input_at_every_step(tg_client, tg_rt, fake, state) -> None:
+    talker = citizen_at(tg_rt, state)
+    fake.add_file("AgACAgQAAxkBAAIBZ2dzXlarge", jpeg_with_gps())
+    for n, (label, (fixture, changes)) in enumerate(WRONG_INPUTS.items()):
+        if label == "photo" and state in ("description", "photo"):
+            continue  # a photo is welcome there
+        response = post(tg_client, with_ids(payload(fixture, **changes), 920000 + n, 500 + n))
+        replies = talker.new_messages()
+
+        assert response.status_code == 200
+        expected = EXPECTED[state].get(label, NOT_READABLE)
+        assert replies[0].text.startswith(expected), (label, [r.text for r in replies])
+        if expected != TOO_BIG:
+            assert len(replies) >= 2, "the question is asked again"
+        assert talker.state == state, label
+    # Telegram said how big those photos were: nothing was fetched for them.
+    assert not [c for c in fake.calls_to("getFile") if "huge" in c["file_id"]]
+
+
+def test_largest_photo_that_telegram_lets_a_bot_download(tg_client, tg_rt, fake) -> None:
+    talker = citizen_at(tg_rt, "photo")
+    sizes = [
+        {"file_id": file_id, "file_unique_id": file_id[0], "file_size": size, "width": w,
+         "height": h}
+        for file_id, size, w, h in [
+            ("small", 5_000, 320, 240),
+            ("fits", 19_000_000, 1280, 960),
+            ("huge", 21_000_000, 2560, 1920),
+        ]
+    ]  # fmt: skip
+    fake.add_file("fits", jpeg_with_gps())
+    post(tg_client, payload("photo_with_caption", photo=sizes, caption=None))
+
+    assert [c["file_id"] for c in fake.calls_to("getFile")] == ["fits"]
+    assert talker.state == "location"
+
+
+def test_failed_download_asks_for_the_photo_again(tg_client, tg_rt, fake) -> None:
+    talker = citizen_at(tg_rt, "photo")  # the fake does not know the file: getFile fails
+    response = post(tg_client, payload("photo_with_caption", caption=None))
+    replies = talker.new_messages()
+    assert response.status_code == 200
+    assert replies[0].text == "I could not get your picture. Please send it again."
+    assert talker.state == "photo"
+
+
+def test_not_a_picture_sent_as_an_image_document(tg_client, tg_rt, fake) -> None:
+    talker = citizen_at(tg_rt, "photo")
+    fake.add_file("BQACAgQAAxkBAAIBaWdocument", b"%PDF-1.7 pretending to be a JPEG")
+    post(tg_client, payload("image_as_document"))
+    replies = talker.new_messages()
+    assert replies[0].text.startswith("I can only use pictures (JPEG, PNG, WebP).")
+    assert talker.state == "photo"
+
+
+def test_language_comes_from_the_telegram_client(tg_client, tg_rt) -> None:
+    post(tg_client, payload("start_deep_link"))  # language_code "fr"
+    with tg_rt.db.reading() as session:
+        assert find_citizen(session, "telegram", str(CHAT)).language == "fr"
+
+
+def test_no_telegram_channel_without_a_token(sqlite_url, tmp_path) -> None:
+    from bot.app import create_app
+    from tests.conftest import base_config
+
+    app = create_app(base_config(sqlite_url, tmp_path))
+    try:
+        response = post(app.test_client(), payload("text_message"))
+    finally:
+        app.extensions["webleads"].db.dispose()
+    assert response.status_code == 404
