@@ -1,0 +1,305 @@
+"""Benchmark: the Telegram webhook under load, against a bare reference, and reply latency.
+
+(b) Throughput: gunicorn with as many sync workers as cores serves the real app
+(`bot.app:create_app()`); wrk posts realistic Telegram updates (a first "bonjour", then
+more messages, from thousands of distinct chats, each with its own update_id) to
+/webhooks/telegram. The reference is bench/reference_app.py in the same gunicorn setup:
+it parses the same body and does one select, one update, one insert and one commit on
+the same database. Runs alternate (reference, webhook, reference, webhook); the best of
+each is kept. Prints requests/s, p50 and p99 latency, errors, and the ratios.
+
+(c) Latency to the citizen: with `webleads worker` running beside gunicorn, updates are
+posted one at a time from new chats; the time from the POST to the reply reaching the
+(local stand-in) Bot API is measured. Prints p50 and p99.
+
+Needs wrk (apt-get install wrk). On SQLite and on PostgreSQL (a throwaway cluster).
+
+    python bench/webhook.py [--seconds 10] [--rounds 2] [--only sqlite|postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.seed import seed_demo  # noqa: E402
+from models import migrate  # noqa: E402
+from models.db import Database  # noqa: E402
+from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
+
+SECRET = "bench-secret"
+BIN = Path(sys.executable).parent
+
+WRK_SCRIPT = """
+local counter = 0
+local base = 0
+local texts = {"bonjour", "1", "Un trou profond devant la boulangerie", "passer", "#1001"}
+function setup(thread)
+  thread:set("id", math.random(1, 2000000))
+end
+function init(args)
+  base = id * 1000000
+  math.randomseed(id)
+end
+request = function()
+  counter = counter + 1
+  local chat = 100000 + math.random(1, 5000)
+  local text = texts[(counter % #texts) + 1]
+  local body = string.format('{"update_id": %d, "message": {"message_id": %d, ' ..
+    '"date": 1764100000, "chat": {"id": %d, "type": "private", "first_name": "Camille"}, ' ..
+    '"from": {"id": %d, ' ..
+    '"is_bot": false, "first_name": "Camille", "language_code": "fr"}, "text": "%s"}}',
+    base + counter, counter, chat, chat, text)
+  return wrk.format("POST", "/webhooks/telegram", {
+    ["Content-Type"] = "application/json",
+    ["X-Telegram-Bot-Api-Secret-Token"] = "%s"}, body)
+end
+""".replace('%s"}, body)', SECRET + '"}, body)')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port: int, path: str = "/healthz", timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", path)
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+def start_gunicorn(app: str, env: dict, port: int) -> subprocess.Popen:
+    workers = os.cpu_count() or 2
+    return subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app,
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def run_wrk(port: int, seconds: int, script: Path) -> dict:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            "-c8",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/webhooks/telegram",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1))
+    p99 = _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": rps,
+        "p50": p50,
+        "p99": p99,
+        "errors": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def throughput(label: str, env: dict, seconds: int, rounds: int, script: Path) -> None:
+    best = {"webhook": None, "reference": None}
+    for _ in range(rounds):
+        for name, app in (
+            ("reference", "bench.reference_app:create_app()"),
+            ("webhook", "bot.app:create_app()"),
+        ):
+            port = free_port()
+            proc = start_gunicorn(app, env, port)
+            try:
+                wait_http(port, "/healthz" if name == "webhook" else "/")
+                result = run_wrk(port, seconds, script)
+            finally:
+                stop(proc)
+            if best[name] is None or result["rps"] > best[name]["rps"]:
+                best[name] = result
+    ref, real = best["reference"], best["webhook"]
+    for name, r in (("reference", ref), ("webhook", real)):
+        print(
+            f"{label:10} {name:9} {r['rps']:7.0f} req/s  p50 {r['p50']:6.2f} ms  "
+            f"p99 {r['p99']:6.2f} ms  errors {r['errors']} {r['socket_errors']}"
+        )
+    print(
+        f"{label:10} webhook/reference: {real['rps'] / ref['rps']:.1%} of the requests/s, "
+        f"p99 x{real['p99'] / ref['p99']:.2f}"
+    )
+
+
+def latency(label: str, env: dict, api: FakeTelegramAPI, count: int = 150) -> None:
+    port = free_port()
+    web = start_gunicorn("bot.app:create_app()", env, port)
+    worker = subprocess.Popen(
+        [str(BIN / "webleads"), "worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(port)
+        time.sleep(1.0)  # the worker's start-up
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        took = []
+        for i in range(count):
+            chat = 900_000 + i
+            body = json.dumps(
+                {
+                    "update_id": 5_000_000 + i,
+                    "message": {
+                        "message_id": 1,
+                        "date": 1764100000,
+                        "text": "bonjour",
+                        "chat": {"id": chat, "type": "private", "first_name": "Léa"},
+                        "from": {"id": chat, "is_bot": False, "first_name": "Léa"},
+                    },
+                }
+            )
+            start = time.perf_counter()
+            conn.request(
+                "POST",
+                "/webhooks/telegram",
+                body,
+                {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
+            )
+            conn.getresponse().read()
+            api.wait_for(
+                "sendMessage",
+                predicate=lambda p, c=chat: str(p.get("chat_id")) == str(c),
+                timeout=10,
+            )
+            took.append((time.perf_counter() - start) * 1000)
+            time.sleep(0.02)
+        took.sort()
+        print(
+            f"{label:10} webhook -> reply at the Bot API: p50 {statistics.median(took):.1f} ms, "
+            f"p99 {took[int(len(took) * 0.99) - 1]:.1f} ms ({count} messages, worker in its "
+            "own process)"
+        )
+    finally:
+        stop(worker)
+        stop(web)
+
+
+def prepared(url: str) -> str:
+    db = Database(url)
+    migrate.upgrade(db.engine)
+    with db.transaction() as session:
+        seed_demo(session)
+    db.dispose()
+    return url
+
+
+def bench(label: str, new_database, seconds: int, rounds: int, script: Path) -> None:
+    """Runs both measures, each on a fresh database (the load leaves a long outbox)."""
+    with FakeTelegramAPI() as api:
+        env = {
+            **os.environ,
+            "SECRET_KEY": "bench",
+            "GEOCODER": "none",
+            "TELEGRAM_BOT_TOKEN": api.bot_kwargs["token"],
+            "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "TELEGRAM_API_BASE_URL": api.base_url,
+            "PYTHONPATH": str(ROOT),
+        }
+        throughput(
+            label, {**env, "DATABASE_URL": prepared(new_database("load"))}, seconds, rounds, script
+        )
+        latency(label, {**env, "DATABASE_URL": prepared(new_database("latency"))}, api)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--only", choices=["sqlite", "postgres"])
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "updates.lua"
+        script.write_text(WRK_SCRIPT)
+        print(
+            f"gunicorn, {os.cpu_count()} sync workers; wrk -t2 -c8 for {args.seconds} s; "
+            f"best of {args.rounds} alternating rounds"
+        )
+        if args.only in (None, "sqlite"):
+            bench(
+                "SQLite",
+                lambda name: f"sqlite:///{tmp}/{name}.db",
+                args.seconds,
+                args.rounds,
+                script,
+            )
+        if args.only in (None, "postgres"):
+            from tests.pg import PostgresCluster, find_bindir
+
+            bindir = find_bindir()
+            if bindir is None:
+                print("PostgreSQL: skipped (no initdb/pg_ctl)")
+                return
+            cluster = PostgresCluster(bindir).start()
+            try:
+                bench("PostgreSQL", cluster.create_database, args.seconds, args.rounds, script)
+            finally:
+                cluster.destroy()
+
+
+if __name__ == "__main__":
+    main()
