@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from bot.catalog import CatalogCache
 from bot.config import load_settings
@@ -47,6 +48,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(telegram.bp)
     app.register_blueprint(sms.bp)
     console.init_app(app)
+
+    @app.errorhandler(DBAPIError)
+    def database_unavailable(exc):
+        # The transaction was rolled back: nothing is half-written. 503 tells Telegram and
+        # Twilio to deliver the message again later, which then succeeds.
+        current_app.logger.warning("database error, answered 503: %s", exc)
+        return jsonify(status="error", error="database unavailable"), 503, {"Retry-After": "5"}
 
     @app.get("/healthz")
     def healthz():

@@ -39,6 +39,8 @@ class Settings:
     ENV: str = "development"
     NEARBY_METRES: int = 50
     OUTBOX_MAX_ATTEMPTS: int = 8
+    # How long a worker holds a claimed message; a dead worker's messages are retried after.
+    OUTBOX_LEASE_SECONDS: int = 120
     DEFAULT_REGION: str = "FR"
     extra: dict = field(default_factory=dict)
 

@@ -1,6 +1,6 @@
 """The outbox worker: sends queued messages through each channel's sender.
 
-Delivery is at-least-once. A message is claimed (leased for LEASE), sent, then marked
+Delivery is at-least-once. A message is claimed (leased for OUTBOX_LEASE_SECONDS), sent, then marked
 sent. If the worker dies between the provider's answer and the mark, the lease expires
 and the message is sent again: in that rare worst case a citizen gets the same message
 twice, never zero times. (At-most-once would risk silence, which is worse for a citizen
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 BASE_DELAY = 5.0  # seconds before the first retry
 MAX_DELAY = 3600.0
-LEASE = timedelta(minutes=2)
 
 
 class TemporaryFailure(Exception):
@@ -99,6 +98,7 @@ class OutboxWorker:
         self.batch = batch
         self.max_attempts = rt.settings.OUTBOX_MAX_ATTEMPTS
         self.limiters = default_limiters(rt.settings) if limiters is None else limiters
+        self.lease = timedelta(seconds=rt.settings.OUTBOX_LEASE_SECONDS)
 
     def run_once(self) -> int:
         """Sends one batch of due messages; returns how many were tried."""
@@ -106,7 +106,7 @@ class OutboxWorker:
             return 0
         with self.rt.db.transaction() as session:
             messages = claim_due(
-                session, channels=list(self.senders), limit=self.batch, lease=LEASE
+                session, channels=list(self.senders), limit=self.batch, lease=self.lease
             )
         for message in messages:
             limiter = self.limiters.get(message.channel)

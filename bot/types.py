@@ -9,6 +9,15 @@ from typing import Any
 TEXT, CHOICE, PHOTO, LOCATION, OTHER = "text", "choice", "photo", "location", "other"
 
 
+_CONTROLS = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+_CONTROLS.update(dict.fromkeys(range(0x7F, 0xA0)))  # DEL and the C1 controls
+
+
+def clean_text(value: str) -> str:
+    """Drops NUL and other control characters (tab and newlines stay)."""
+    return value.translate(_CONTROLS) if isinstance(value, str) else value
+
+
 @dataclass(frozen=True)
 class StoredPhoto:
     """A picture a channel already downloaded, checked and stored under MEDIA_DIR."""
@@ -40,6 +49,14 @@ class Inbound:
     language_code: str | None = None
     # Channel details a sender may need to answer in place (e.g. a Telegram message id).
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # PostgreSQL refuses NUL in text, and control characters are never meant: a
+        # message carrying them would fail on every redelivery, so they go here.
+        for name in ("text", "choice", "display_name", "language_code", "sender"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, clean_text(value))
 
     @property
     def kind(self) -> str:

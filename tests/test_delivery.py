@@ -1,0 +1,229 @@
+"""Delivery that loses nothing: faults at the provider, at the worker, at the database."""
+
+# ruff: noqa: F811  (fixtures imported from the Telegram test support)
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot import reports
+from bot.outbox import OutboxWorker
+from models.citizen import Citizen
+from models.report import Follower
+from tests.helpers import TalkingCitizen, make_report
+from tests.test_telegram_support import (  # noqa: F401
+    fake,
+    post,
+    telegram_config,
+    telegram_server,
+    text_update,
+    tg_app,
+    tg_client,
+    tg_rt,
+)
+from webhooks.telegram import TelegramSender
+
+
+def worker_for(rt, limiters: dict | None = None) -> OutboxWorker:
+    """The real worker and sender; the pacing buckets off unless a test is about them."""
+    return OutboxWorker(
+        rt,
+        {"telegram": TelegramSender(rt.settings, rt.db)},
+        limiters={} if limiters is None else limiters,
+    )
+
+
+def drain(worker: OutboxWorker, until: float = 20.0) -> None:
+    deadline = time.monotonic() + until
+    while worker.run_once() and time.monotonic() < deadline:
+        pass
+
+
+def time_passes(rt) -> None:
+    """Makes every waiting retry due now (as if its backoff had elapsed)."""
+    with rt.db.transaction() as session:
+        session.execute(
+            text("UPDATE outbox SET next_attempt_at = created_at WHERE status = 'queued'")
+        )
+
+
+def statuses(rt) -> dict[str, int]:
+    with rt.db.reading() as session:
+        rows = session.execute(text("SELECT status, count(*) FROM outbox GROUP BY status"))
+        return dict(rows.all())
+
+
+def queued_texts(rt, chat: int) -> list[str]:
+    with rt.db.reading() as session:
+        rows = session.execute(
+            text("SELECT payload FROM outbox WHERE address = :a ORDER BY id"), {"a": str(chat)}
+        )
+        import json
+
+        return [(p if isinstance(p, dict) else json.loads(p))["text"] for (p,) in rows]
+
+
+def citizens_talking(rt, count: int = 3) -> list[int]:
+    """Several Telegram citizens each say a few things: replies queue up for them."""
+    chats = [4_100_000 + i for i in range(count)]
+    for chat in chats:
+        citizen = TalkingCitizen(rt, str(chat), channel="telegram", name="Ana")
+        citizen.say("/start")
+        citizen.say(choice="cat:lampadaire")
+        citizen.say("Le lampadaire clignote")
+    return chats
+
+
+def test_provider_down_then_back_everything_arrives_in_order(tg_rt, fake) -> None:
+    chats = citizens_talking(tg_rt)
+    worker = worker_for(tg_rt)
+    fake.set_down(True)
+    drain(worker)
+    assert statuses(tg_rt) == {"queued": sum(len(queued_texts(tg_rt, c)) for c in chats)}
+    fake.set_down(False)
+    for _ in range(3):
+        time_passes(tg_rt)
+        drain(worker)
+    assert set(statuses(tg_rt)) == {"sent"}
+    for chat in chats:
+        received = [m["text"] for m in fake.sent_messages(chat)]
+        assert received == queued_texts(tg_rt, chat)  # all of them, in order
+
+
+def test_a_429_storm_delays_but_loses_nothing(tg_rt, fake) -> None:
+    chats = citizens_talking(tg_rt, 2)
+    fake.fail_next(6, status=429, retry_after=1, method="sendMessage")
+    worker = worker_for(tg_rt)
+    deadline = time.monotonic() + 30
+    while statuses(tg_rt).get("queued") or statuses(tg_rt).get("sending"):
+        assert time.monotonic() < deadline, statuses(tg_rt)
+        drain(worker)
+        time.sleep(0.3)  # retry_after is obeyed: nothing is retried before a second
+    assert set(statuses(tg_rt)) == {"sent"}
+    for chat in chats:
+        assert [m["text"] for m in fake.sent_messages(chat)] == queued_texts(tg_rt, chat)
+
+
+def test_blocked_bot_stops_at_once_and_marks_the_citizen(tg_rt, fake) -> None:
+    [chat] = citizens_talking(tg_rt, 1)
+    fake.block_chat(chat)
+    drain(worker_for(tg_rt))
+    counts = statuses(tg_rt)
+    assert counts.get("failed") == 1 and counts.get("cancelled", 0) >= 1
+    assert "queued" not in counts and "sending" not in counts
+    assert TalkingCitizen(tg_rt, str(chat), channel="telegram").citizen.unreachable
+    assert len(fake.calls_to("sendMessage")) == 1  # tried once, never again
+
+
+def _broadcast(rt, count: int) -> list[int]:
+    """`count` reports each followed by one Telegram citizen, then all move on at once."""
+    chats = []
+    with rt.db.transaction() as session:
+        for i in range(count):
+            chat = 5_000_000 + i
+            citizen = Citizen(channel="telegram", address=str(chat), display_name=f"C{i}")
+            session.add(citizen)
+            report = make_report(session, "graffiti")
+            session.flush()
+            session.add(Follower(report_id=report.id, citizen_id=citizen.id, is_author=True))
+            chats.append((chat, report.id))
+    for _, number in chats:
+        with rt.db.transaction() as session:
+            reports.change_status(session, number, "acknowledged")
+    return [chat for chat, _ in chats]
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgres_never_send_twice(tg_rt, fake) -> None:
+    if not tg_rt.db.is_postgres:
+        pytest.skip("SQLite runs one worker")
+    chats = _broadcast(tg_rt, 150)
+    workers = [worker_for(tg_rt), worker_for(tg_rt)]
+    for w in workers:
+        w.batch = 10
+    threads = [threading.Thread(target=drain, args=(w, 60)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    sent = [m["chat_id"] for m in fake.sent_messages()]
+    assert sorted(int(c) for c in sent) == sorted(chats)  # each once, none twice
+    assert statuses(tg_rt) == {"sent": 150}
+
+
+def test_worker_killed_mid_batch_loses_nothing(tg_app, tg_rt, fake, database_url) -> None:
+    """SIGKILL in the middle of a batch: after a restart every message is sent."""
+    chats = _broadcast(tg_rt, 60)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "x",
+        "GEOCODER": "none",
+        "OUTBOX_LEASE_SECONDS": "2",
+        **telegram_config(fake),
+    }
+    webleads = str(Path(sys.executable).parent / "webleads")
+
+    def start():
+        return subprocess.Popen(
+            [webleads, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    worker = start()
+    try:
+        deadline = time.monotonic() + 30
+        while fake.accepted < 15:  # paced at ~30/s: a batch of 50 takes more than a second
+            assert time.monotonic() < deadline, "the worker sent nothing"
+            time.sleep(0.02)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        assert statuses(tg_rt).get("sending", 0) > 0  # claimed, not sent: the worst case
+        worker = start()
+        deadline = time.monotonic() + 40
+        while {int(m["chat_id"]) for m in fake.sent_messages()} != set(chats):
+            assert time.monotonic() < deadline, statuses(tg_rt)
+            time.sleep(0.1)
+        duplicates = len(fake.sent_messages()) - len(chats)
+        assert duplicates <= 1  # at-least-once: at most the one in flight at the kill
+    finally:
+        worker.kill()
+        worker.wait(10)
+
+
+@pytest.mark.postgres
+def test_database_restart_under_the_webhook(tg_rt, tg_client, request) -> None:
+    """Requests fail cleanly while the database is down; Telegram's redelivery succeeds."""
+    if not tg_rt.db.is_postgres:
+        pytest.skip("the restart is of the PostgreSQL server")
+    cluster = request.getfixturevalue("pg_cluster")
+    updates = [text_update("bonjour", 8_000 + i) for i in range(30)]
+    for update, i in zip(updates, range(30), strict=True):
+        update["message"]["chat"]["id"] = update["message"]["from"]["id"] = 6_000_000 + i
+    answers = {}
+    restarter = threading.Thread(target=cluster.restart)
+    for i, update in enumerate(updates):
+        if i == 5:
+            restarter.start()
+        answers[update["update_id"]] = post(tg_client, update).status_code
+    restarter.join(60)
+    assert set(answers.values()) <= {200, 503}, answers  # never a 500, never a hang
+    failed = [u for u in updates if answers[u["update_id"]] != 200]
+    for update in failed:  # Telegram delivers again
+        assert post(tg_client, update).status_code == 200
+    for update in updates:  # and a redelivery of a handled one is a no-op
+        assert post(tg_client, update).status_code == 200
+    with tg_rt.db.reading() as session:
+        handled = session.execute(
+            text("SELECT count(*) FROM inboundmessage WHERE channel = 'telegram'")
+        ).scalar()
+        citizens = session.execute(text("SELECT count(*) FROM citizen")).scalar()
+        conversations = session.execute(text("SELECT count(*) FROM conversation")).scalar()
+    assert handled == 30 and citizens == conversations == 30
