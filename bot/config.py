@@ -42,6 +42,10 @@ class Settings:
     # How long a worker holds a claimed message; a dead worker's messages are retried after.
     OUTBOX_LEASE_SECONDS: int = 120
     DEFAULT_REGION: str = "FR"
+    # Twilio messages per second from one worker (a French long code takes about 1).
+    SMS_RATE_PER_SECOND: int = 1
+    # Map tiles of the SMS citizens' link page (/r/...); "none" = a map without background.
+    LINK_TILE_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     extra: dict = field(default_factory=dict)
 
     @property

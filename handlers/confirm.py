@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import reports
+from bot import links, reports
 from bot.context import Ctx
 from bot.types import Inbound, Outcome, Reply
 
@@ -42,6 +42,7 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
             return Outcome([Reply(ctx.t("Sorry, this category is no longer available."))], "idle")
         category = ctx.category
         report = reports.file_report(ctx.session, ctx.citizen, ctx.draft, category)
+        had_photo = bool(ctx.draft.get("media_ids"))
         ctx.reset_draft()
         if category.is_idea:
             text = ctx.t(
@@ -54,13 +55,28 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
                 "here; send {ref} at any time to see its status.",
                 ref=report.ref,
             )
-        return Outcome([Reply(text)], "idle")
+        return Outcome([Reply(text), *_link_by_sms(ctx, report, had_photo)], "idle")
     if msg.choice == NO:
         ctx.reset_draft()
         return Outcome(
             [Reply(ctx.t("Cancelled: nothing was sent. Send MENU to start again."))], "idle"
         )
     return Outcome([Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], "confirm")
+
+
+def _link_by_sms(ctx: Ctx, report, had_photo: bool) -> list[Reply]:
+    """By SMS: the one-time link to add a photo and a pin, when the report lacks either."""
+    if ctx.citizen.channel != "sms" or (report.geolocated and had_photo):
+        return []
+    settings = ctx.rt.settings
+    link = links.report_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id)
+    text = ctx.t(
+        "Add a photo and pin the exact place of {ref} on a map (link valid for 24 hours, "
+        "single use): {link}",
+        ref=report.ref,
+        link=link,
+    )
+    return [Reply(text)]
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -8,6 +8,7 @@ from bot.types import Inbound, Outcome, Reply
 from handlers import location
 
 SKIP = "skip"
+SMS = "sms"
 
 PHOTO_ERRORS = {
     "too_big": N_(
@@ -29,6 +30,8 @@ def next_step(ctx: Ctx) -> Outcome:
 def ask(ctx: Ctx) -> list[Reply]:
     """Asks for a photo, with a way to skip when the category allows it."""
     category = ctx.category
+    if ctx.citizen.channel == SMS:
+        return [_ask_by_sms(ctx, required=category is not None and category.photo_required)]
     if category is not None and category.photo_required:
         return [Reply(ctx.t("A photo is needed for this kind of problem. Please send one."))]
     return [
@@ -37,6 +40,29 @@ def ask(ctx: Ctx) -> list[Reply]:
             choices=[(SKIP, ctx.t("Skip"))],
         )
     ]
+
+
+def _ask_by_sms(ctx: Ctx, required: bool) -> Reply:
+    """By SMS: a picture by MMS, or PASSER and the photo comes later through the link.
+
+    Many numbers (all French ones) receive no MMS, so even a required photo may be
+    skipped here: the done message brings the one-time link to add it from a phone.
+    """
+    skip_word = ctx.t("Skip").upper()
+    text = (
+        ctx.t(
+            "A photo is needed for this kind of problem. Send it by MMS, or reply {skip} "
+            "and add it with the link you will get at the end.",
+            skip=skip_word,
+        )
+        if required
+        else ctx.t(
+            "Can you add a photo? It helps the service a lot. Send it by MMS, or reply "
+            "{skip}: you will get a link to add it from your phone at the end.",
+            skip=skip_word,
+        )
+    )
+    return Reply(text, choices=[(SKIP, ctx.t("Skip"))])
 
 
 def take(ctx: Ctx, msg: Inbound) -> Outcome:
@@ -56,7 +82,8 @@ def skip(ctx: Ctx, msg: Inbound) -> Outcome:
             [Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], "photo"
         )
     category = ctx.category
-    if category is not None and category.photo_required:
+    # By SMS the photo may follow through the link (see _ask_by_sms).
+    if category is not None and category.photo_required and ctx.citizen.channel != SMS:
         return Outcome(ask(ctx), "photo")
     return location.next_step(ctx)
 

@@ -16,6 +16,7 @@ import ipaddress
 from typing import TypeGuard
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
 from requests.adapters import HTTPAdapter
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -144,3 +145,57 @@ def make_client(
     else:
         http_client = TwilioHttpClient(timeout=timeout)
     return Client(account_sid, auth_token, http_client=http_client)
+
+
+class MediaTooBig(ValueError):
+    """The media is larger than the caller accepts; it was not read to the end."""
+
+
+def fetch_media(
+    url: str,
+    account_sid: str,
+    auth_token: str,
+    api_base_url: str | None,
+    *,
+    max_bytes: int,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> tuple[bytes, str]:
+    """Download an inbound MMS's media; return (bytes, content type).
+
+    Media URLs are Twilio API URLs behind the account's Basic auth (moved onto
+    `api_base_url` like every other call); Twilio answers with a redirect to a
+    short-lived CDN URL, which is followed (requests drops the credentials when
+    the host changes). The credentials are only ever sent to Twilio or to
+    `api_base_url`: any other URL raises ValueError. More than `max_bytes`
+    raises MediaTooBig without reading the rest. Network errors and HTTP errors
+    raise requests exceptions.
+    """
+    target = rebase_url(url, api_base_url)
+    if not _is_ours(target, api_base_url):
+        raise ValueError(f"not a Twilio media URL: {url!r}")
+    with requests.Session() as session:
+        session.trust_env = not _is_loopback(target)
+        with session.get(
+            target, auth=(account_sid, auth_token), stream=True, timeout=timeout
+        ) as response:
+            response.raise_for_status()
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise MediaTooBig(declared)
+            data = bytearray()
+            for chunk in response.iter_content(64 * 1024):
+                data += chunk
+                if len(data) > max_bytes:
+                    raise MediaTooBig(str(len(data)))
+            content_type = response.headers.get("Content-Type", "")
+    return bytes(data), content_type.split(";")[0].strip().lower()
+
+
+def _is_ours(url: str, api_base_url: str | None) -> bool:
+    parts = urlsplit(url)
+    if parts.hostname and is_twilio_host(parts.hostname) and parts.scheme == "https":
+        return True
+    if not needs_rebase(api_base_url):
+        return False
+    base = urlsplit(api_base_url)
+    return (parts.scheme, parts.netloc) == (base.scheme, base.netloc)
