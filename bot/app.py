@@ -43,10 +43,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     import console
-    from webhooks import sms, telegram
+    from webhooks import open311, sms, telegram
 
     app.register_blueprint(telegram.bp)
     app.register_blueprint(sms.bp)
+    app.register_blueprint(open311.bp)
     console.init_app(app)
 
     @app.errorhandler(DBAPIError)

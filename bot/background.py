@@ -30,6 +30,7 @@ def channel_senders(rt: Runtime) -> dict:
 
 PLACING_EVERY_SECONDS = 300.0
 REMINDERS_EVERY_SECONDS = 600.0
+PURGE_EVERY_SECONDS = 86400.0
 
 
 def run_worker(rt: Runtime, stop: threading.Event) -> None:
@@ -42,11 +43,16 @@ def run_worker(rt: Runtime, stop: threading.Event) -> None:
 
 
 def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None:
-    """Every few minutes: place addresses kept as text, remind about silent reports."""
+    """Places addresses and reminds (every few minutes); purges old personal data (daily)."""
     from bot.feedback import remind_silent_reports
     from bot.placing import place_unlocated
+    from bot.privacy import purge
 
-    tasks = {place_unlocated: PLACING_EVERY_SECONDS, remind_silent_reports: REMINDERS_EVERY_SECONDS}
+    tasks = {
+        place_unlocated: PLACING_EVERY_SECONDS,
+        remind_silent_reports: REMINDERS_EVERY_SECONDS,
+        purge: PURGE_EVERY_SECONDS,
+    }
     due = {task: time.monotonic() + every for task, every in tasks.items()}
     while not stop.wait(tick):
         for task, every in tasks.items():

@@ -300,6 +300,333 @@ def remind_command() -> None:
     click.echo(f"{count} report(s) past their SLA: followers told they are still handled.")
 
 
+# --- issue 8: pilot, Open311 keys, privacy, launch kit, audit ------------------------------
+
+
+@cli.group("pilot", invoke_without_command=True)
+@click.pass_context
+def pilot_group(ctx: click.Context) -> None:
+    """The pilot: open the service to a zone, some services or a group first."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(pilot_status)
+
+
+def _pilot_change(change) -> None:
+    """Runs a change to the pilot in a transaction; a PilotError becomes a CLI error."""
+    from bot.pilot import PilotError
+
+    rt = current_runtime()
+    try:
+        with rt.db.transaction() as session:
+            result = change(session)
+    except PilotError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rt.catalog.invalidate()
+    return result
+
+
+@pilot_group.command("status")
+def pilot_status() -> None:
+    """Says what the pilot restricts now."""
+    from bot.pilot import describe
+
+    rt = current_runtime()
+    rt.catalog.invalidate()
+    with rt.db.reading() as session:
+        rules = rt.catalog.get(session).pilot
+    click.echo("\n".join(describe(rules)))
+
+
+@pilot_group.command("on")
+def pilot_on() -> None:
+    """Turns the pilot on: its zones, services and groups apply again."""
+    from bot.pilot import switch
+
+    _pilot_change(lambda session: switch(session, True))
+    click.echo("The pilot is on (other processes follow within 30 seconds).")
+    pilot_status.callback()
+
+
+@pilot_group.command("off")
+def pilot_off() -> None:
+    """Turns the pilot off: the service opens to everyone, its rules kept for later."""
+    from bot.pilot import switch
+
+    _pilot_change(lambda session: switch(session, False))
+    click.echo(
+        "The pilot is off: the service is open to everyone "
+        "(other processes follow within 30 seconds)."
+    )
+
+
+@pilot_group.command("services")
+@click.argument("codes", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Offer every service again.")
+def pilot_services(codes: tuple[str, ...], everything: bool) -> None:
+    """Offers only these services' categories while the pilot is on (voirie eclairage)."""
+    from bot.pilot import set_services
+
+    if not codes and not everything:
+        with current_runtime().db.reading() as session:
+            offered = current_runtime().catalog.get(session).pilot.services
+        click.echo(f"Services offered: {', '.join(sorted(offered)) or 'all'}.")
+        return
+    chosen = _pilot_change(lambda session: set_services(session, [] if everything else list(codes)))
+    click.echo(f"Services offered during the pilot: {', '.join(chosen) or 'all'}.")
+
+
+@pilot_group.command("opens-on")
+@click.argument("text", required=False)
+def pilot_opens_on(text: str | None) -> None:
+    """Tells citizens when the service opens to everyone ("1er juin"); no TEXT clears it."""
+    from bot.pilot import set_opening
+
+    _pilot_change(lambda session: set_opening(session, text))
+    click.echo(f"Opening date: {text or 'not said'}.")
+
+
+@pilot_group.group("code", invoke_without_command=True)
+@click.pass_context
+def pilot_code(ctx: click.Context) -> None:
+    """Invite codes: t.me/<bot>?start=CODE, or the code alone by SMS."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(pilot_code_list)
+
+
+@pilot_code.command("add")
+@click.argument("code")
+@click.option("--label", default="", help="Who the code is for (a district, an association).")
+def pilot_code_add(code: str, label: str) -> None:
+    """Creates (or reactivates) an invite code; codes are case-insensitive."""
+    from bot.pilot import add_code
+
+    invite = _pilot_change(lambda session: add_code(session, code, label))
+    click.echo(
+        f"Invite code {invite.code} is active{f' ({invite.label})' if invite.label else ''}."
+    )
+
+
+@pilot_code.command("off")
+@click.argument("code")
+def pilot_code_off(code: str) -> None:
+    """Deactivates an invite code (citizens it let in stay in)."""
+    from bot.pilot import deactivate_code
+
+    invite = _pilot_change(lambda session: deactivate_code(session, code))
+    click.echo(f"Invite code {invite.code} is off.")
+
+
+@pilot_code.command("list")
+def pilot_code_list() -> None:
+    """Lists the invite codes and how many citizens each let in."""
+    from models.pilot import all_invites
+
+    with current_runtime().db.reading() as session:
+        invites = all_invites(session)
+    if not invites:
+        click.echo("No invite codes.")
+    for invite in invites:
+        click.echo(
+            f"{invite.code:20} {'active' if invite.active else 'off':6} "
+            f"{invite.uses:5} use(s)  {invite.label}"
+        )
+
+
+@pilot_group.command("allow")
+@click.argument("identity")
+@click.option("--label", default="", help="Whose it is (kept for the admins).")
+def pilot_allow(identity: str, label: str) -> None:
+    """Lets a phone number (06..., +33...) or a Telegram user id into the pilot."""
+    from bot.pilot import allow
+
+    region = current_runtime().settings.DEFAULT_REGION
+    entry = _pilot_change(lambda session: allow(session, identity, label, region))
+    click.echo(f"Allowed: {entry.channel} {entry.address}.")
+
+
+@pilot_group.command("disallow")
+@click.argument("identity")
+def pilot_disallow(identity: str) -> None:
+    """Removes a phone number or Telegram user id from the allowlist."""
+    from bot.pilot import disallow
+
+    region = current_runtime().settings.DEFAULT_REGION
+    removed = _pilot_change(lambda session: disallow(session, identity, region))
+    click.echo("Removed from the allowlist." if removed else "It was not on the allowlist.")
+
+
+@pilot_group.command("allowlist")
+def pilot_allowlist() -> None:
+    """Lists the allowlisted phone numbers and Telegram users."""
+    from models.pilot import all_allowed
+
+    with current_runtime().db.reading() as session:
+        entries = all_allowed(session)
+    if not entries:
+        click.echo("The allowlist is empty.")
+    for entry in entries:
+        click.echo(f"{entry.channel:9} {entry.address:20} {entry.label}")
+
+
+@pilot_group.command("demand")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660))
+def pilot_demand(days: int) -> None:
+    """Counts the contacts the pilot turned away, per day, channel and reason."""
+    from bot.pilot import demand
+    from models.pilot import admitted_counts
+
+    with current_runtime().db.reading() as session:
+        rows = demand(session, days)
+        admitted = admitted_counts(session)
+    total = sum(r.contacts for r in rows)
+    click.echo(f"Turned away over {days} day(s): {total} contact(s) (one per citizen per day).")
+    for row in rows:
+        click.echo(f"{row.day.isoformat()}  {row.channel:9} {row.reason:8} {row.contacts:5}")
+    if admitted:
+        parts = ", ".join(f"{via or '?'}: {n}" for via, n in sorted(admitted.items()))
+        click.echo(f"Let in so far: {parts}.")
+
+
+@cli.group("api-key")
+def api_key_group() -> None:
+    """API keys of the town's other tools (Open311 clients)."""
+
+
+@api_key_group.command("create")
+@click.argument("name")
+def api_key_create(name: str) -> None:
+    """Creates a key for the tool NAME and prints it once (it is stored hashed)."""
+    from models.api_key import create_key, key_by_name
+
+    name = name.strip()
+    if not name:
+        raise click.ClickException("Give the key a name (the tool that uses it).")
+    with current_runtime().db.transaction() as session:
+        if key_by_name(session, name) is not None:
+            raise click.ClickException(
+                f"A key named {name!r} exists; revoke it or pick another name."
+            )
+        _, key = create_key(session, name)
+    click.echo(f"API key for {name} (shown only now, keep it safe):")
+    click.echo(key)
+
+
+@api_key_group.command("list")
+def api_key_list() -> None:
+    """Lists the keys (names and first characters only)."""
+    from models.api_key import all_keys
+
+    with current_runtime().db.reading() as session:
+        keys = all_keys(session)
+    if not keys:
+        click.echo("No API keys.")
+    for key in keys:
+        used = key.last_used_at.strftime("%Y-%m-%d") if key.last_used_at else "never"
+        state = "active" if key.active else "revoked"
+        click.echo(f"{key.name:24} {key.hint}...  {state:7}  last used: {used}")
+
+
+@api_key_group.command("revoke")
+@click.argument("name")
+def api_key_revoke(name: str) -> None:
+    """Revokes the key named NAME at once."""
+    from models.api_key import revoke_key
+
+    with current_runtime().db.transaction() as session:
+        revoked = revoke_key(session, name.strip())
+    if not revoked:
+        raise click.ClickException(f"No active key named {name!r}.")
+    click.echo(f"Key {name} revoked.")
+
+
+@cli.group("privacy")
+def privacy_group() -> None:
+    """Personal data: the retention purge (docs/privacy.md)."""
+
+
+@privacy_group.command("purge")
+def privacy_purge() -> None:
+    """Forgets identities past RETENTION_DAYS and trims the message logs (idempotent)."""
+    from bot.privacy import purge
+
+    rt = current_runtime()
+    click.echo(f"Retention: {rt.settings.RETENTION_DAYS} day(s). {purge(rt)}")
+
+
+@cli.command("launch-kit")
+@click.option(
+    "--out", "out_dir", default="launch-kit", show_default=True, type=click.Path(file_okay=False)
+)
+@click.option(
+    "--code",
+    default=None,
+    help="The invite code for the Telegram QR code "
+    "(default: the pilot's first active code, while it restricts groups).",
+)
+def launch_kit(out_dir: str, code: str | None) -> None:
+    """Writes the A4 poster, the A5 flyer and the agents' guide (PDF, French)."""
+    from bot.launchkit import LaunchKitError, kit_for, write_kit
+    from bot.texts import fold
+
+    rt = current_runtime()
+    try:
+        with rt.db.reading() as session:
+            kit = kit_for(rt, session, fold(code) if code else None)
+        paths = write_kit(kit, out_dir)
+    except LaunchKitError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in paths.values():
+        click.echo(f"Wrote {path}")
+    for label, url in (("Telegram", kit.telegram_url), ("SMS", kit.sms_url)):
+        if url:
+            click.echo(f"{label} QR code: {url}")
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The audit log of agents' actions."""
+
+
+@audit_group.command("export")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day included (YYYY-MM-DD, UTC).",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day excluded (YYYY-MM-DD, UTC).",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    show_default=True,
+    help="The CSV file ('-': the terminal).",
+)
+def audit_export(since, until, out_file: str) -> None:
+    """Exports agents' actions (when, agent, report, action, from, to, messages) as CSV."""
+    import io
+    from pathlib import Path
+
+    from bot.audit import export_csv
+
+    buffer = io.StringIO()
+    with current_runtime().db.reading() as session:
+        count = export_csv(
+            session, buffer, since.date() if since else None, until.date() if until else None
+        )
+    if out_file == "-":
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    Path(out_file).write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    click.echo(f"{count} action(s) written to {out_file}.")
+
+
 def main() -> None:
     cli(prog_name="webleads")
 

@@ -21,6 +21,8 @@ COMMAND_WORDS: dict[str, str] = {
     **dict.fromkeys(["start", "unstop", "demarrer"], "start"),
     **dict.fromkeys(["menu", "nouveau", "signaler", "new"], "menu"),
     **dict.fromkeys(["suivi", "status", "statut"], "status"),
+    # Erase my data (GDPR), confirmed before anything is removed.
+    **dict.fromkeys(["supprimer", "delete", "effacer"], "erase"),
 }
 DIRECT_LANGUAGE = {"english": "en", "anglais": "en", "francais": "fr", "french": "fr"}
 STATUS_RE = re.compile(

@@ -42,10 +42,17 @@ class Settings:
     # How long a worker holds a claimed message; a dead worker's messages are retried after.
     OUTBOX_LEASE_SECONDS: int = 120
     DEFAULT_REGION: str = "FR"
+    # Map tiles of the console ({s}, {z}, {x}, {y} placeholders); "none" = maps without tiles.
+    CONSOLE_TILE_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     # Twilio messages per second from one worker (a French long code takes about 1).
     SMS_RATE_PER_SECOND: int = 1
     # Map tiles of the SMS citizens' link page (/r/...); "none" = a map without background.
     LINK_TILE_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Days after a citizen's last report ended (and their last message) before their phone
+    # number or chat identity is forgotten (`webleads privacy purge`, daily in the worker).
+    RETENTION_DAYS: int = 365
+    # The bot's @username without the @, for t.me links in the launch kit (else getMe).
+    TELEGRAM_BOT_USERNAME: str = ""
     extra: dict = field(default_factory=dict)
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot import flow
+from bot import flow, pilot
 from bot.context import Ctx
 from bot.runtime import Runtime, current_runtime
 from bot.texts import pick_language
@@ -51,7 +51,8 @@ def handle(inbound: Inbound, rt: Runtime | None = None) -> Handled:
         ctx = Ctx(session, rt, citizen, conversation, rt.catalog.get(session))
         if citizen.opted_out and not _allowed_when_opted_out(inbound):
             return Handled(citizen_id=citizen.id, state=conversation.state)
-        outcome = flow.step(ctx, inbound)
+        # After STOP/START, so STOP always works; someone outside the pilot is answered.
+        outcome = pilot.gate(ctx, inbound) or flow.step(ctx, inbound)
         conversation.state = outcome.state
         offered = flow.offered_choices(outcome.replies)
         conversation.draft = {
@@ -65,6 +66,8 @@ def handle(inbound: Inbound, rt: Runtime | None = None) -> Handled:
 
 
 def _queue_replies(session, citizen: Citizen, replies: list[Reply]) -> None:
+    # `citizen` is as loaded before the step: one who just erased their data still gets
+    # the confirmation, at the address they wrote from.
     if citizen.unreachable or citizen.erased_at:
         return
     # The STOP confirmation is the one message an opted-out citizen still gets.

@@ -22,10 +22,14 @@ stateDiagram-v2
     is_fixed --> idle: yes (satisfaction recorded)
     is_fixed --> feedback_words: no / partly
     feedback_words --> idle: words recorded, report reopened
+    erase_confirm --> start: yes (data erased)
+    erase_confirm --> idle: no (or back to the question pending)
 ```
 Fallbacks, at every state: help, cancel, menu, my reports, `#1042` / status,
-language, STOP / START. A step that already has its answer (a photo sent with the
-description, a pin sent early) is skipped.
+language, STOP / START, erase (`/supprimer`, SMS SUPPRIMER: asks `erase_confirm`).
+A step that already has its answer (a photo sent with the description, a pin sent
+early) is skipped. Before any step, the pilot's gate (bot/pilot.py, called by the
+engine) may answer someone outside the pilot instead.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from handlers import (
 from handlers import (
     confirm,
     description,
+    erase,
     feedback,
     idle,
     location,
@@ -95,6 +100,7 @@ FLOW: dict[str, State] = {
         None, {CHOICE: feedback.answer, TEXT: idle.free_message, PHOTO: idle.free_message}
     ),
     "feedback_words": State(None, {TEXT: feedback.take_words}),
+    "erase_confirm": State(erase.prompt, {CHOICE: erase.answer, TEXT: erase.answer}),
 }
 
 COMMANDS: dict[str, Callable[[Ctx, Inbound, str | None], Outcome]] = {
@@ -106,6 +112,7 @@ COMMANDS: dict[str, Callable[[Ctx, Inbound, str | None], Outcome]] = {
     "language": command_handlers.language,
     "stop": command_handlers.stop,
     "start": command_handlers.start,
+    "erase": erase.ask,
 }
 # Commands after which the current question is asked again, so the citizen goes on.
 REPROMPT_AFTER = {"help", "my_reports", "status", "language"}
@@ -138,6 +145,8 @@ def step(ctx: Ctx, msg: Inbound) -> Outcome:
     handler = state.accepts.get(msg.kind)
     if handler is None:
         return reask(ctx, msg)
+    if ctx.state == "erase_confirm":
+        return with_reprompt(ctx, handler(ctx, msg))  # "no": back to the pending question
     return handler(ctx, msg)
 
 

@@ -176,3 +176,137 @@ def parse_ref(ref: str) -> int:
     if not text.isdigit():
         raise ReportError(f"{ref!r} is not a report number (write 1042 or #1042).")
     return int(text)
+
+
+# --- console actions (issue 6) ------------------------------------------------------
+
+
+def add_note(session: Session, number: int, note: str, *, agent_id: int | None) -> ReportEvent:
+    """Records an internal note on a report; nothing is sent to anyone."""
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(f"There is no report #{number}.")
+    note = (note or "").strip()
+    if not note:
+        raise ReportError("A note needs some text.")
+    report.updated_at = utcnow()
+    session.add(report)
+    event = ReportEvent(report_id=report.id, kind="note", agent_id=agent_id, internal_note=note)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def assign(
+    session: Session,
+    number: int,
+    *,
+    service_id: int,
+    assignee_id: int | None,
+    agent_id: int | None,
+) -> ReportEvent:
+    """Hands a report to a service and, optionally, to one of its agents (internal).
+
+    The event's internal note keeps what changed as JSON (`service_id`, `from_service_id`,
+    `assignee_id`, `from_assignee_id`), for the console to show in the thread.
+    """
+    from models.agent import Agent, services_of_agent
+    from models.catalog import Service
+
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(f"There is no report #{number}.")
+    if session.get(Service, service_id) is None:
+        raise ReportError(f"There is no service {service_id}.")
+    if assignee_id is not None:
+        assignee = session.get(Agent, assignee_id)
+        if assignee is None or not assignee.active:
+            raise ReportError("That agent does not exist or is deactivated.")
+        if assignee.role != "admin" and service_id not in services_of_agent(session, assignee_id):
+            raise ReportError(f"{assignee.display_name} does not belong to that service.")
+    change = {
+        "service_id": service_id,
+        "from_service_id": report.service_id,
+        "assignee_id": assignee_id,
+        "from_assignee_id": report.assigned_agent_id,
+    }
+    report.service_id, report.assigned_agent_id = service_id, assignee_id
+    return _internal_event(session, report, "assigned", change, agent_id)
+
+
+def recategorise(
+    session: Session, number: int, category_id: int, *, agent_id: int | None
+) -> ReportEvent:
+    """Moves a report to another category, and to that category's service (internal)."""
+    from models.catalog import Category
+
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(f"There is no report #{number}.")
+    category = session.get(Category, category_id)
+    if category is None:
+        raise ReportError(f"There is no category {category_id}.")
+    if category.id == report.category_id:
+        raise ReportError(f"Report #{number} is already in that category.")
+    change = {
+        "category_id": category.id,
+        "from_category_id": report.category_id,
+        "service_id": category.service_id,
+        "from_service_id": report.service_id,
+    }
+    report.category_id, report.service_id = category.id, category.service_id
+    return _internal_event(session, report, "recategorised", change, agent_id)
+
+
+def _internal_event(
+    session: Session, report: Report, kind: str, change: dict, agent_id: int | None
+) -> ReportEvent:
+    import json
+
+    report.updated_at = utcnow()
+    session.add(report)
+    event = ReportEvent(
+        report_id=report.id, kind=kind, agent_id=agent_id, internal_note=json.dumps(change)
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+# --- reports filed by the town's other tools (issue 8: Open311) -------------------------
+
+
+def file_external_report(
+    session: Session,
+    category: CategoryInfo,
+    *,
+    channel: str,
+    description: str,
+    lat: float | None,
+    lon: float | None,
+    address: str | None,
+    note: str | None = None,
+) -> Report:
+    """Creates a report sent by another tool (no citizen follows it in the chat)."""
+    now = utcnow()
+    report = Report(
+        category_id=category.id,
+        service_id=category.service_id,
+        citizen_id=None,
+        channel=channel,
+        description=description,
+        lat=lat,
+        lon=lon,
+        address=address,
+        geolocated=lat is not None,
+        status="new",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(report)
+    session.flush()
+    session.add(
+        ReportEvent(report_id=report.id, kind="created", to_status="new", internal_note=note)
+    )
+    session.flush()
+    return report

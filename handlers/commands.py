@@ -1,4 +1,7 @@
-"""Commands available at every step: help, cancel, my reports, status, language, stop."""
+"""Commands available at every step: help, cancel, my reports, status, language, stop.
+
+Erasing one's data (`/supprimer`) is a command too; its steps are in handlers/erase.py.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +21,14 @@ def help(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
         text = ctx.t(
             "What I understand:\n/start: report a problem or an idea\n"
             "/mesdemandes: your reports\n/suivi 1042: status of report #1042\n"
-            "/annuler: cancel the report in progress\n/langue: Français or English"
+            "/annuler: cancel the report in progress\n/langue: Français or English\n"
+            "/supprimer: delete your data"
         )
     else:
         text = ctx.t(
             "Send MENU to report, MES DEMANDES for your reports, #1042 for a status, "
             "ANNULER to cancel, ENGLISH or FRANCAIS for the language, STOP to stop "
-            "messages."
+            "messages, SUPPRIMER to delete your data."
         )
     return Outcome([Reply(text)], ctx.state)
 

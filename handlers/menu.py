@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot import pilot
 from bot.context import Ctx
 from bot.texts import fold
 from bot.types import Inbound, Outcome, Reply
@@ -26,9 +27,9 @@ def welcome(ctx: Ctx, msg: Inbound) -> Outcome:
 
 
 def ask(ctx: Ctx) -> list[Reply]:
-    """Asks what the citizen wants to report."""
-    choices = [(f"cat:{c.code}", c.name(ctx.lang)) for c in ctx.catalog.problems]
-    if ctx.catalog.ideas:
+    """Asks what the citizen wants to report (during a pilot, only what it covers)."""
+    choices = [(f"cat:{c.code}", c.name(ctx.lang)) for c in ctx.catalog.offered_problems]
+    if ctx.catalog.offered_ideas:
         choices.append((IDEA, ctx.t("Propose an idea")))
     choices.append((MINE, ctx.t("My reports")))
     return [Reply(ctx.t("What would you like to report?"), choices=choices)]
@@ -40,7 +41,7 @@ def choose(ctx: Ctx, msg: Inbound) -> Outcome:
     if value == MINE:
         return Outcome([*my_reports.listing(ctx), *ask(ctx)], "menu")
     if value == IDEA:
-        ideas = ctx.catalog.ideas
+        ideas = ctx.catalog.offered_ideas
         if len(ideas) > 1:
             choices = [(f"cat:{c.code}", c.name(ctx.lang)) for c in ideas]
             return Outcome([Reply(ctx.t("What is your idea about?"), choices=choices)], "menu")
@@ -50,6 +51,8 @@ def choose(ctx: Ctx, msg: Inbound) -> Outcome:
         return Outcome(
             [Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], "menu"
         )
+    if not ctx.catalog.offers(category):
+        return Outcome([pilot.service_refusal(ctx), *ask(ctx)], "menu")
     ctx.draft["category"] = category.code
     return Outcome(description.ask(ctx), "description")
 

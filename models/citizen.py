@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Column, UniqueConstraint, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,6 +26,11 @@ class Citizen(SQLModel, table=True):
     unreachable: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     erased_at: datetime | None = None
+    # Pilot (bot/pilot.py): when and how the citizen was let in; a citizen admitted once
+    # stays admitted. `refused_on` counts a refused contact once per citizen per day.
+    admitted_at: datetime | None = None
+    admitted_via: str | None = Field(default=None, max_length=48)
+    refused_on: date | None = None
 
     @property
     def key(self) -> str:

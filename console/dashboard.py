@@ -1,0 +1,198 @@
+"""The team dashboard: do the services keep up? Flows, response times, backlog, SLA."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask import current_app, render_template, request
+from flask_babel import format_timedelta, get_locale
+from flask_login import current_user
+
+from bot.runtime import current_runtime
+from console import bp
+from console.queue import load_lookups
+from models.console_queries import backlog, filed_since, reports_closed_per_day
+from models.db import utcnow
+
+PERIODS = (7, 30, 90, 365)
+CACHE_SECONDS = 60
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0..1) with linear interpolation; None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass
+class Line:
+    """One row of the table: a service, or one of its categories."""
+
+    name: str
+    reports_in: int = 0
+    closed: int = 0
+    open: int = 0
+    overdue: int = 0
+    reopened: int = 0
+    ack_hours: list[float] = field(default_factory=list)
+    resolve_hours: list[float] = field(default_factory=list)
+    categories: dict = field(default_factory=dict)
+
+    @property
+    def reopened_share(self) -> float | None:
+        return self.reopened / self.reports_in if self.reports_in else None
+
+    def duration(self, which: str, q: float) -> str:
+        values = self.ack_hours if which == "ack" else self.resolve_hours
+        values.sort()  # in place, once: the next percentiles of this list sort nothing
+        hours = percentile(values, q)
+        if hours is None:
+            return "—"
+        return format_timedelta(timedelta(hours=hours), threshold=1.5, add_direction=False)
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _week(day: date) -> str:
+    """The week a day belongs to, named by its Monday (ISO 8601 weeks)."""
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+@bp.get("/dashboard")
+def dashboard():
+    """Shows reports in and closed, response times, backlog and overdue, per service."""
+    days = request.args.get("days", type=int)
+    days = days if days in PERIODS else 30
+    figures = cached_figures(days, current_user.visible_services, str(get_locale()))
+    return render_template("console/dashboard.html", days=days, periods=PERIODS, **figures)
+
+
+def cached_figures(days: int, scope: tuple[int, ...] | None, locale: str) -> dict:
+    """The figures of a period, computed at most once a minute per period and scope.
+
+    At a million reports a month's figures read tens of thousands of rows; a dashboard a
+    minute old is as useful, and the next agents who open it get it at once.
+    """
+    cache = current_app.extensions.setdefault("console_dashboard", {})
+    key = (days, scope, locale)
+    hit = cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    figures = compute_figures(days, scope)
+    cache[key] = (time.monotonic(), figures)
+    return figures
+
+
+def clear_cache(app) -> None:
+    """Forgets the cached figures (after a benchmark's request, or in tests)."""
+    app.extensions.pop("console_dashboard", None)
+
+
+def compute_figures(days: int, scope: tuple[int, ...] | None) -> dict:
+    """Reads and aggregates everything the dashboard shows."""
+    now = utcnow()
+    since = datetime.combine(now.date() - timedelta(days=days - 1), datetime.min.time(), now.tzinfo)
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        lookups = load_lookups(db)
+        filed = filed_since(db, since, scope)
+        closures = reports_closed_per_day(db, since, scope)
+        pending = backlog(db, scope, now)
+    arrivals = _per_day(filed)
+    table = _table(lookups, arrivals, closures, filed, pending)
+    charts = _charts(lookups, since.date(), now.date(), arrivals, closures, table)
+    total = Line("total")
+    for line in table.values():
+        for name in ("reports_in", "closed", "open", "overdue", "reopened"):
+            setattr(total, name, getattr(total, name) + getattr(line, name))
+        total.ack_hours += line.ack_hours
+        total.resolve_hours += line.resolve_hours
+    return {"table": table, "total": total, "charts": charts, "since": since, "as_of": now}
+
+
+def _per_day(filed) -> list[tuple]:
+    """Counts the filed reports per (day, service, category)."""
+    counts: dict[tuple, int] = defaultdict(int)
+    for day, service_id, category_id, *_ in filed:
+        counts[day, service_id, category_id] += 1
+    return [(*key, n) for key, n in counts.items()]
+
+
+def _table(lookups, arrivals, closures, times, pending) -> dict[int, Line]:
+    table: dict[int, Line] = {}
+
+    def line(service_id: int, category_id: int) -> tuple[Line, Line]:
+        # Called once per report of the period: names are looked up on first sight only.
+        service = table.get(service_id)
+        if service is None:
+            service = table[service_id] = Line(lookups.service_name(service_id))
+        category = service.categories.get(category_id)
+        if category is None:
+            category = service.categories[category_id] = Line(lookups.category_name(category_id))
+        return service, category
+
+    for _day, service_id, category_id, n in arrivals:
+        for target in line(service_id, category_id):
+            target.reports_in += n
+    for _day, service_id, category_id, n in closures:
+        for target in line(service_id, category_id):
+            target.closed += n
+    for service_id, category_id, n, late in pending:
+        for target in line(service_id, category_id):
+            target.open += n
+            target.overdue += late
+    for _day, service_id, category_id, ack, resolve, reopened in times:
+        for target in line(service_id, category_id):
+            if ack is not None:
+                target.ack_hours.append(float(ack))
+            if resolve is not None:
+                target.resolve_hours.append(float(resolve))
+            target.reopened += bool(reopened)
+    return dict(sorted(table.items(), key=lambda item: item[1].name))
+
+
+def _charts(lookups, first: date, last: date, arrivals, closures, table) -> dict:
+    """The figures the chart library draws, as plain JSON."""
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    weeks = sorted({_week(d) for d in days})
+    per_day_in: dict[date, int] = defaultdict(int)
+    per_day_closed: dict[date, int] = defaultdict(int)
+    week_in: dict[tuple[int, str], int] = defaultdict(int)
+    week_closed: dict[tuple[int, str], int] = defaultdict(int)
+    for day, service_id, _category_id, n in arrivals:
+        d = _as_date(day)
+        per_day_in[d] += n
+        week_in[service_id, _week(d)] += n
+    for day, service_id, _category_id, n in closures:
+        d = _as_date(day)
+        per_day_closed[d] += n
+        week_closed[service_id, _week(d)] += n
+    services = list(table)
+    return {
+        "daily": {
+            "labels": [d.isoformat() for d in days],
+            "in": [per_day_in[d] for d in days],
+            "closed": [per_day_closed[d] for d in days],
+        },
+        "weekly": {
+            "labels": weeks,
+            "services": [lookups.service_name(s) for s in services],
+            "in": [[week_in[s, w] for w in weeks] for s in services],
+            "closed": [[week_closed[s, w] for w in weeks] for s in services],
+        },
+        "backlog": {
+            "labels": [table[s].name for s in services],
+            "open": [table[s].open for s in services],
+            "overdue": [table[s].overdue for s in services],
+        },
+    }

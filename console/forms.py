@@ -1,0 +1,243 @@
+"""The console's forms: every one carries its CSRF token (Flask-WTF)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from bot.agents import EMAIL_RE
+from models.agent import ROLES
+from models.catalog import IDEA, PROBLEM
+from models.zone import ZONE_KINDS
+
+MESSAGE_MAX = 1500  # an SMS update stays within a few segments; Telegram allows 4096
+
+
+def _coerce_optional_int(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
+# --- report actions ------------------------------------------------------------------
+
+
+class StatusForm(FlaskForm):
+    status = SelectField(_l("New status"), validators=[DataRequired()])
+    message = TextAreaField(
+        _l("Message to the citizen"), validators=[Optional(), Length(max=MESSAGE_MAX)]
+    )
+    note = TextAreaField(_l("Internal note (not sent)"), validators=[Optional(), Length(max=4000)])
+
+
+class ReplyForm(FlaskForm):
+    message = TextAreaField(
+        _l("Message to the citizen"), validators=[DataRequired(), Length(max=MESSAGE_MAX)]
+    )
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField(_l("Internal note"), validators=[DataRequired(), Length(max=4000)])
+
+
+class AssignForm(FlaskForm):
+    service = SelectField(_l("Service"), coerce=int, validators=[DataRequired()])
+    assignee = SelectField(_l("Agent"), coerce=_coerce_optional_int, validators=[Optional()])
+
+
+class RecategoriseForm(FlaskForm):
+    category = SelectField(_l("Category"), coerce=int, validators=[DataRequired()])
+
+
+class MergeForm(FlaskForm):
+    target = StringField(
+        _l("Duplicate of report"),
+        validators=[DataRequired(), Regexp(r"^\s*#?\d+\s*$", message=_l("Write a number: #1042"))],
+    )
+    message = TextAreaField(
+        _l("Message to the citizen"), validators=[Optional(), Length(max=MESSAGE_MAX)]
+    )
+
+
+# --- admin ---------------------------------------------------------------------------
+
+CODE = Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lower-case letters, digits and dashes."))
+
+
+class ServiceForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32), CODE])
+    name_fr = StringField(_l("Name (French)"), validators=[DataRequired(), Length(max=128)])
+    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=128)])
+    active = BooleanField(_l("Active"), default=True)
+
+
+class CategoryForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32), CODE])
+    name_fr = StringField(_l("Name (French)"), validators=[DataRequired(), Length(max=128)])
+    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=128)])
+    service_id = SelectField(_l("Service"), coerce=int, validators=[DataRequired()])
+    kind = SelectField(
+        _l("Kind"), choices=[(PROBLEM, _l("Problem")), (IDEA, _l("Idea"))], default=PROBLEM
+    )
+    sla_hours = IntegerField(
+        _l("SLA (hours)"), default=72, validators=[InputRequired(), NumberRange(1, 24 * 365)]
+    )
+    position = IntegerField(_l("Menu position"), default=0, validators=[Optional()])
+    photo_required = BooleanField(_l("Photo required"))
+    ask_if_fixed = BooleanField(_l("Ask the citizen whether it is fixed"), default=True)
+    active = BooleanField(_l("Active"), default=True)
+
+
+class AgentForm(FlaskForm):
+    email = EmailField(
+        _l("Email"),
+        validators=[DataRequired(), Length(max=255), Regexp(EMAIL_RE, message=_l("Not an email."))],
+    )
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=128)])
+    role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES], default="agent")
+    services = SelectMultipleField(_l("Services"), coerce=int)
+    password = PasswordField(
+        _l("Password (leave empty to keep it)"), validators=[Optional(), Length(min=10, max=512)]
+    )
+    active = BooleanField(_l("Active"), default=True)
+
+
+class TemplateForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=128)])
+    status = SelectField(_l("For the status"), validators=[Optional()])
+    category_id = SelectField(
+        _l("For the category"), coerce=_coerce_optional_int, validators=[Optional()]
+    )
+    body = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=MESSAGE_MAX)])
+    active = BooleanField(_l("Active"), default=True)
+
+    def validate_body(self, field) -> None:
+        import string
+
+        from console.present import PLACEHOLDERS
+
+        try:
+            names = {n for _, n, _, _ in string.Formatter().parse(field.data) if n is not None}
+        except ValueError as exc:
+            raise ValidationError(_l("Unbalanced braces in the message.")) from exc
+        unknown = names - set(PLACEHOLDERS)
+        if unknown:
+            raise ValidationError(
+                _l("Unknown placeholder(s): %(names)s", names=", ".join(sorted(unknown)))
+            )
+
+
+class ZoneForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=128)])
+    kind = SelectField(_l("Kind"), choices=[(k, k) for k in ZONE_KINDS], default="pilot")
+    geojson = FileField(
+        _l("GeoJSON file"),
+        validators=[FileRequired(), FileAllowed(["geojson", "json"], _l("A .geojson file."))],
+    )
+
+
+# --- rollout: the pilot, API keys, the audit log ---------------------------------------
+
+
+class PilotSwitchForm(FlaskForm):
+    on = HiddenField(validators=[AnyOf(("1", "0"))])
+
+
+class PilotServicesForm(FlaskForm):
+    services = SelectMultipleField(
+        _l("Services offered during the pilot"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        description=_l("None ticked: every service is offered."),
+    )
+
+
+class PilotOpeningForm(FlaskForm):
+    opens_on = StringField(
+        _l("Opens to everyone on"),
+        validators=[Optional(), Length(max=64)],
+        description=_l("As residents will read it, e.g. “1er juin 2026”. Empty: “soon”."),
+    )
+
+
+class InviteForm(FlaskForm):
+    code = StringField(_l("Invite code"), validators=[DataRequired(), Length(max=32)])
+    label = StringField(_l("Label"), validators=[Optional(), Length(max=128)])
+
+    def validate_code(self, field) -> None:
+        from bot import commands
+        from bot.pilot import PilotError, normalise_code
+        from bot.texts import fold
+
+        try:
+            normalise_code(field.data)
+        except PilotError as exc:
+            if commands.parse(fold(field.data).strip()) is not None:
+                raise ValidationError(
+                    _l("The bot already understands this word: choose another code.")
+                ) from exc
+            raise ValidationError(
+                _l("3 to 32 letters, digits, “-” or “_”, with at least one letter.")
+            ) from exc
+
+
+class AllowForm(FlaskForm):
+    identity = StringField(
+        _l("Phone number or Telegram user id"), validators=[DataRequired(), Length(max=64)]
+    )
+    label = StringField(_l("Label"), validators=[Optional(), Length(max=128)])
+
+    def validate_identity(self, field) -> None:
+        from bot.pilot import PilotError, identity
+        from bot.runtime import current_runtime
+
+        try:
+            identity(field.data, current_runtime().settings.DEFAULT_REGION)
+        except PilotError as exc:
+            raise ValidationError(
+                _l("Neither a valid phone number nor a Telegram user id (digits only).")
+            ) from exc
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField(
+        _l("Name of the tool"),
+        validators=[DataRequired(), Length(max=128)],
+        description=_l("Who will use the key, e.g. “GMAO voirie”."),
+    )
+
+
+class AuditForm(FlaskForm):
+    """The audit export's period (a GET download: nothing changes, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    since = DateField(_l("From"), validators=[DataRequired()])
+    until = DateField(_l("To (included)"), validators=[DataRequired()])
+
+    def validate_until(self, field) -> None:
+        if self.since.data and field.data and field.data < self.since.data:
+            raise ValidationError(_l("The end comes before the start."))

@@ -1,0 +1,186 @@
+"""How the console shows things: status names, masked phones, SLA clocks, the thread."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import phonenumbers
+from flask_babel import format_timedelta
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from models.report import Report
+
+STATUS_LABELS = {
+    "new": _l("New"),
+    "acknowledged": _l("Acknowledged"),
+    "in_progress": _l("In progress"),
+    "resolved": _l("Resolved"),
+    "closed": _l("Closed"),
+    "duplicate": _l("Duplicate"),
+}
+# The outbox's words for where a message is: what the agent needs to know.
+DELIVERY_LABELS = {
+    "queued": _l("queued"),
+    "sending": _l("sending"),
+    "sent": _l("sent"),
+    "delivered": _l("delivered"),
+    "failed": _l("failed"),
+    "dead": _l("not delivered"),
+    "cancelled": _l("cancelled"),
+}
+CHANNEL_LABELS = {
+    "telegram": "Telegram",
+    "sms": "SMS",
+    "dev": _l("Simulator"),
+    "open311": "Open311",
+}
+EVENT_LABELS = {
+    "created": _l("Report filed"),
+    "citizen_message": _l("Citizen's message"),
+    "status": _l("Status change"),
+    "reply": _l("Reply to the citizen"),
+    "note": _l("Internal note"),
+    "follower": _l("New follower"),
+    "assigned": _l("Assignment"),
+    "recategorised": _l("Category changed"),
+    "reopened": _l("Reopened by the citizen"),
+    "feedback": _l("Citizen's feedback"),
+    "reminder": _l("Waiting message to the followers"),
+    "geocoded": _l("Placed on the map"),
+}
+# The citizen's answer to "is it really fixed?" (kept as "fixed: <verdict>" in the note).
+VERDICT_LABELS = {
+    "yes": _l("The citizen confirms it is fixed."),
+    "no": _l("The citizen says it is not fixed."),
+    "partly": _l("The citizen says it is only partly fixed."),
+}
+# How the bot words a report's placing on the map (bot/placing.py, models/sms_queries.py),
+# and how the console says it; an unknown wording is shown as it is.
+GEOCODED_NOTES = (
+    (
+        re.compile(r"^Placed on the map from the typed address: (?P<label>.+) \(score [\d.]+\)\.$"),
+        _l("Placed from the typed address: %(label)s."),
+    ),
+    (
+        re.compile(
+            r"^The citizen placed the pin from the link sent by SMS: "
+            r"(?P<lat>[-\d.]+), (?P<lon>[-\d.]+) \(before: .*\)\.$"
+        ),
+        _l("The citizen placed the pin from the link sent by SMS (%(lat)s, %(lon)s)."),
+    ),
+)
+# Placeholders a response template may use, and what fills them.
+PLACEHOLDERS = ("name", "ref", "category", "address", "service")
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
+
+
+def mask_phone(number: str) -> str:
+    """Shows a phone number with the middle hidden: +33 6 ** ** ** 78."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+        shown = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        shown = number
+    groups = shown.split()
+    if len(groups) < 3:
+        digits = number[-2:] if len(number) > 4 else ""
+        return "*" * max(0, len(number) - 2) + digits
+    head, tail = groups[:2], groups[-1]
+    middle = ["*" * len(g) for g in groups[2:-1]]
+    return " ".join([*head, *middle, "*" * (len(tail) - 2) + tail[-2:]])
+
+
+def citizen_contact(citizen) -> str:
+    """What the agent may see of how to reach the citizen."""
+    if citizen is None:
+        return _("(erased)")
+    if citizen.erased_at:
+        return _("(erased)")
+    if citizen.channel == "sms":
+        return mask_phone(citizen.address)
+    return str(CHANNEL_LABELS.get(citizen.channel, citizen.channel))
+
+
+@dataclass(frozen=True)
+class SlaClock:
+    state: str  # "ok", "soon" (last quarter), "overdue", "met", "missed"
+    deadline: datetime
+    text: str
+
+
+def sla_clock(report: Report, sla_hours: int, now: datetime) -> SlaClock:
+    """Says where a report stands against its category's SLA."""
+    deadline = report.created_at + timedelta(hours=sla_hours)
+    if not report.is_open:
+        done = report.resolved_at or report.closed_at or report.updated_at
+        took = format_timedelta(done - report.created_at, threshold=1.1)
+        if done <= deadline:
+            return SlaClock("met", deadline, _("Dealt with in %(took)s (SLA met)", took=took))
+        return SlaClock("missed", deadline, _("Dealt with in %(took)s (SLA missed)", took=took))
+    left = deadline - now
+    if left < timedelta(0):
+        late = format_timedelta(-left, threshold=1.1)
+        return SlaClock("overdue", deadline, _("Overdue by %(late)s", late=late))
+    state = "soon" if left < timedelta(hours=sla_hours) / 4 else "ok"
+    return SlaClock(state, deadline, _("%(left)s left", left=format_timedelta(left, threshold=1.1)))
+
+
+def is_overdue(report: Report, sla_hours: int, now: datetime) -> bool:
+    return report.is_open and now - report.created_at > timedelta(hours=sla_hours)
+
+
+class _Blank(dict):
+    """Leaves unknown placeholders as written, so a typo shows instead of failing."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill_template(body: str, values: dict) -> str:
+    """Fills a response template's placeholders ({name}, {ref}...) for one report."""
+    try:
+        return body.format_map(_Blank(values))
+    except (ValueError, IndexError):  # a stray brace: show the template as it is
+        return body
+
+
+def event_detail(event) -> str | None:
+    """Says in words what a citizen's verdict or a placing on the map was; None otherwise."""
+    note = event.internal_note or ""
+    if event.kind in ("feedback", "reopened"):
+        default = "yes" if event.kind == "feedback" else "no"
+        verdict = note.removeprefix("fixed:").strip() or default
+        return str(VERDICT_LABELS.get(verdict, note))
+    if event.kind == "geocoded":
+        for pattern, text in GEOCODED_NOTES:
+            match = pattern.match(note)
+            if match:
+                return str(text) % match.groupdict()
+        return note
+    return None
+
+
+def mask_address(channel: str, address: str) -> str:
+    """What an agent may see of a message's address: a phone number is partly hidden."""
+    if channel == "sms":
+        return mask_phone(address)
+    if channel == "telegram" and len(address) > 4:
+        return "•" * (len(address) - 3) + address[-3:]
+    return address
+
+
+def event_change(event) -> dict:
+    """Reads what an assignment or recategorisation changed (kept as JSON in the note)."""
+    if event.kind not in ("assigned", "recategorised") or not event.internal_note:
+        return {}
+    try:
+        return json.loads(event.internal_note)
+    except ValueError:
+        return {}

@@ -1,0 +1,319 @@
+"""The queue: the reports an agent may see, filtered, sorted, paged; its map; CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+import shapely
+from flask import (
+    Response,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import format_number, get_locale
+from flask_login import current_user
+from shapely.geometry import shape
+
+from bot.runtime import current_runtime
+from console import bp
+from console.present import CHANNEL_LABELS, STATUS_LABELS, is_overdue, status_label
+from models.catalog import Category, Service, all_categories, all_services
+from models.console_queries import (
+    COUNT_CAP,
+    SORTS,
+    QueueFilter,
+    agents_by_id,
+    awaiting_after_reopening,
+    iter_queue,
+    map_points,
+    queue_page,
+    status_counts,
+)
+from models.db import utcnow
+from models.report import OPEN_STATUSES, STATUSES
+from models.zone import Zone, all_zones
+
+STATUS_CHOICES = ("open", *STATUSES, "all")
+CHANNELS = ("telegram", "sms", "open311", "dev")
+CSV_COLUMNS = (
+    "number",
+    "created_at",
+    "status",
+    "category",
+    "service",
+    "channel",
+    "address",
+    "lat",
+    "lon",
+    "geolocated",
+    "description",
+    "assigned_to",
+    "updated_at",
+    "resolved_at",
+    "closed_at",
+    "overdue",
+)
+
+
+@dataclass
+class Lookups:
+    """The small tables every console page names things from."""
+
+    services: dict[int, Service]
+    categories: dict[int, Category]
+    agents: dict
+    zones: dict[int, Zone]
+
+    def service_name(self, service_id: int) -> str:
+        service = self.services.get(service_id)
+        return service.name(lang()) if service else "?"
+
+    def category_name(self, category_id: int) -> str:
+        category = self.categories.get(category_id)
+        return category.name(lang()) if category else "?"
+
+    def agent_name(self, agent_id: int | None) -> str:
+        agent = self.agents.get(agent_id) if agent_id else None
+        return agent.display_name if agent else ""
+
+    def sla_hours(self, category_id: int) -> int:
+        category = self.categories.get(category_id)
+        return category.sla_hours if category else 72
+
+    def visible_services(self) -> list[Service]:
+        ids = current_user.visible_services
+        return [s for s in self.services.values() if ids is None or s.id in ids]
+
+
+def lang() -> str:
+    return str(get_locale() or "fr")[:2]
+
+
+def load_lookups(db) -> Lookups:
+    return Lookups(
+        {s.id: s for s in all_services(db)},
+        {c.id: c for c in all_categories(db)},
+        agents_by_id(db),
+        {z.id: z for z in all_zones(db)},
+    )
+
+
+def _int(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def read_filter(lookups: Lookups) -> tuple[QueueFilter, dict]:
+    """Reads the queue filter from the query string; returns it and the raw values."""
+    args = request.args
+    status = args.get("status", "open")
+    status = status if status in STATUS_CHOICES else "open"
+    statuses = {"open": OPEN_STATUSES, "all": ()}.get(status, (status,))
+    service, category, zone_id = _int("service"), _int("category"), _int("zone")
+    zone = lookups.zones.get(zone_id) if zone_id else None
+    channel = args.get("channel") if args.get("channel") in CHANNELS else None
+    sort = args.get("sort") if args.get("sort") in SORTS else "newest"
+    f = QueueFilter(
+        statuses=tuple(statuses),
+        service_ids=(service,) if service else (),
+        category_ids=(category,) if category else (),
+        channel=channel,
+        overdue=args.get("overdue") == "1",
+        assigned_to=current_user.id if args.get("mine") == "1" else None,
+        search=args.get("q", "").strip()[:200],
+        zone=_zone_shape(zone) if zone else None,
+        visible_services=current_user.visible_services,
+        sort=sort,
+    )
+    raw = {
+        "status": status,
+        "service": service or "",
+        "category": category or "",
+        "zone": zone.id if zone else "",
+        "channel": channel or "",
+        "overdue": "1" if f.overdue else "",
+        "mine": "1" if f.assigned_to else "",
+        "q": f.search,
+        "sort": sort,
+    }
+    return f, raw
+
+
+_shapes: dict[tuple[int, str], object] = {}
+
+
+def _zone_shape(zone: Zone):
+    """The zone's polygon, prepared once per version for fast point tests."""
+    key = (zone.id, str(zone.created_at))
+    if key not in _shapes:
+        geometry = shape(zone.geometry)
+        shapely.prepare(geometry)
+        _shapes[key] = geometry
+    return _shapes[key]
+
+
+def filter_args(raw: dict, **changes) -> dict:
+    """The query string of the current filter, with some values changed (for links)."""
+    merged = {**raw, **changes}
+    return {k: v for k, v in merged.items() if v not in ("", None)}
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("console.queue"))
+
+
+@bp.get("/reports")
+def queue():
+    """Lists the reports of the filter, one keyset page at a time, with counts per status."""
+    rt = current_runtime()
+    now = utcnow()
+    with rt.db.reading() as db:
+        lookups = load_lookups(db)
+        f, raw = read_filter(lookups)
+        page = queue_page(
+            db, f, after=request.args.get("after"), before=request.args.get("before"), now=now
+        )
+        counts = status_counts(db, f, now)
+        reopened = awaiting_after_reopening(db, [r.id for r in page.reports if r.reopened_count])
+    counts["open"] = sum(counts[s] for s in OPEN_STATUSES)
+    counts["all"] = sum(counts[s] for s in STATUSES)
+    more = {s for s in STATUSES if counts[s] > COUNT_CAP}
+    shown = {s: count_label(counts[s], s in more) for s in STATUSES}
+    shown["open"] = count_label(counts["open"], bool(more & set(OPEN_STATUSES)))
+    shown["all"] = count_label(counts["all"], bool(more))
+    return render_template(
+        "console/queue.html",
+        page=page,
+        reopened=reopened,
+        counts=shown,
+        raw=raw,
+        lookups=lookups,
+        now=now,
+        status_tabs=[("open", _open_label()), *STATUS_LABELS.items(), ("all", _all_label())],
+        status_label=status_label,
+        is_overdue=is_overdue,
+        channels=CHANNELS,
+        channel_labels=CHANNEL_LABELS,
+        sorts=SORTS,
+        filter_args=filter_args,
+    )
+
+
+def count_label(n: int, more: bool) -> str:
+    """A tab's count: exact, or "10 000+" when a status has more than the cap."""
+    return format_number(min(n, COUNT_CAP) if more else n) + ("+" if more else "")
+
+
+def _open_label() -> str:
+    from flask_babel import gettext as _
+
+    return _("Open")
+
+
+def _all_label() -> str:
+    from flask_babel import gettext as _
+
+    return _("All")
+
+
+@bp.get("/map")
+def queue_map():
+    """Shows the reports of the same filter on a map."""
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        lookups = load_lookups(db)
+        _f, raw = read_filter(lookups)
+    return render_template(
+        "console/map.html",
+        raw=raw,
+        lookups=lookups,
+        channels=CHANNELS,
+        channel_labels=CHANNEL_LABELS,
+        filter_args=filter_args,
+        data_url=url_for("console.queue_points", **filter_args(raw)),
+    )
+
+
+@bp.get("/reports.json")
+def queue_points():
+    """The filter's located reports, as GeoJSON points for the map."""
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        lookups = load_lookups(db)
+        f, _ = read_filter(lookups)
+        points = map_points(db, f)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {
+                "number": number,
+                "status": status,
+                "status_label": status_label(status),
+                "category": lookups.category_name(category_id),
+                "url": url_for("console.report_page", number=number),
+            },
+        }
+        for number, lat, lon, status, category_id in points
+    ]
+    return jsonify(type="FeatureCollection", features=features)
+
+
+@bp.get("/reports.csv")
+def export_csv():
+    """Streams every report of the filter as CSV (UTF-8 with BOM, for spreadsheets)."""
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        lookups = load_lookups(db)
+        f, _ = read_filter(lookups)
+
+    def rows():
+        now = utcnow()
+        yield "\ufeff" + _csv_line(CSV_COLUMNS)
+        with rt.db.reading() as db:
+            for r in iter_queue(db, f):
+                yield _csv_line(_csv_row(r, lookups, now))
+
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    return Response(
+        stream_with_context(rows()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="reports-{stamp}.csv"'},
+    )
+
+
+def _csv_row(r, lookups: Lookups, now) -> list:
+    agent = lookups.agents.get(r.assigned_agent_id) if r.assigned_agent_id else None
+    return [
+        r.id,
+        r.created_at.isoformat(),
+        r.status,
+        lookups.category_name(r.category_id),
+        lookups.service_name(r.service_id),
+        r.channel,
+        r.address or "",
+        "" if r.lat is None else r.lat,
+        "" if r.lon is None else r.lon,
+        int(r.geolocated),
+        r.description,
+        agent.email if agent else "",
+        r.updated_at.isoformat(),
+        r.resolved_at.isoformat() if r.resolved_at else "",
+        r.closed_at.isoformat() if r.closed_at else "",
+        int(is_overdue(r, lookups.sla_hours(r.category_id), now)),
+    ]
+
+
+def _csv_line(values) -> str:
+    out = io.StringIO()
+    # A cell starting with = + - @ would be run as a formula by a spreadsheet.
+    cells = [f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in values]
+    csv.writer(out).writerow(cells)
+    return out.getvalue()

@@ -1,0 +1,349 @@
+"""A report's page (thread, photos, map, SLA, deliveries) and the actions on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import abort, flash, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from bot import reports
+from bot.runtime import current_runtime
+from console import bp
+from console.forms import AssignForm, MergeForm, NoteForm, RecategoriseForm, ReplyForm, StatusForm
+from console.present import (
+    CHANNEL_LABELS,
+    DELIVERY_LABELS,
+    EVENT_LABELS,
+    citizen_contact,
+    event_change,
+    event_detail,
+    fill_template,
+    sla_clock,
+    status_label,
+)
+from console.queue import Lookups, lang, load_lookups
+from models.citizen import Citizen, citizens_by_id
+from models.console import templates_for
+from models.console_queries import (
+    awaiting_after_reopening,
+    follower_count,
+    merged_into,
+    service_ids_by_agent,
+)
+from models.db import utcnow
+from models.messaging import DEAD, FAILED, messages_for_report
+from models.report import (
+    REASON_REQUIRED,
+    TRANSITIONS,
+    Media,
+    Report,
+    get_report,
+    media_of_report,
+    report_events,
+)
+from webhooks.media import PhotoError, media_path
+
+
+def visible_report(db, number: int) -> Report:
+    """The report, if this agent may see it; 404 otherwise (its existence stays private)."""
+    report = get_report(db, number)
+    if report is None or not current_user.can_see(report):
+        abort(404)
+    return report
+
+
+@bp.get("/reports/<int:number>")
+def report_page(number: int):
+    """Shows everything about one report, and the forms to act on it."""
+    rt = current_runtime()
+    now = utcnow()
+    with rt.db.reading() as db:
+        report = visible_report(db, number)
+        lookups = load_lookups(db)
+        citizen = db.get(Citizen, report.citizen_id) if report.citizen_id else None
+        events = report_events(db, number)
+        messages = messages_for_report(db, number)
+        recipients = citizens_by_id(db, sorted({m.citizen_id for m in messages}))
+        event_citizens = citizens_by_id(db, sorted({e.citizen_id for e in events if e.citizen_id}))
+        context = {
+            "report": report,
+            "citizen": citizen,
+            "contact": citizen_contact(citizen),
+            "events": events,
+            "messages_by_event": _group(messages, lambda m: m.event_id),
+            "messages": messages,
+            "recipients": recipients,
+            "event_citizens": event_citizens,
+            "photos": media_of_report(db, number),
+            "followers": follower_count(db, number),
+            "duplicates": merged_into(db, number),
+            "templates": _templates(db, report, citizen, lookups),
+            "agent_services": service_ids_by_agent(db),
+            "awaiting_reopen": bool(
+                report.reopened_count and awaiting_after_reopening(db, [number])
+            ),
+        }
+    category = lookups.categories.get(report.category_id)
+    forms = _forms(report, lookups, context["agent_services"])
+    return render_template(
+        "console/report.html",
+        **context,
+        **forms,
+        lookups=lookups,
+        now=now,
+        sla=sla_clock(report, category.sla_hours if category else 72, now),
+        status_label=status_label,
+        event_labels=EVENT_LABELS,
+        delivery_labels=DELIVERY_LABELS,
+        channel_labels=CHANNEL_LABELS,
+        event_change=event_change,
+        event_detail=event_detail,
+        retriable=(DEAD, FAILED),
+        reason_required=sorted(REASON_REQUIRED),
+    )
+
+
+def _group(items, key: Callable) -> dict:
+    grouped: dict = {}
+    for item in items:
+        grouped.setdefault(key(item), []).append(item)
+    return grouped
+
+
+def _templates(db, report: Report, citizen: Citizen | None, lookups: Lookups) -> list[dict]:
+    """The templates that fit this report, their placeholders filled for it."""
+    values = {
+        "name": (citizen.display_name if citizen else "") or "",
+        "ref": f"#{report.id}",
+        "category": lookups.category_name(report.category_id),
+        "address": report.address or "",
+        "service": lookups.service_name(report.service_id),
+    }
+    return [
+        {
+            "id": t.id,
+            "title": t.title,
+            "status": t.status or "",
+            "body": fill_template(t.body, values),
+        }
+        for t in templates_for(db, report.category_id)
+    ]
+
+
+def _forms(report: Report, lookups: Lookups, agent_services: dict) -> dict:
+    status_form = StatusForm(prefix="status")
+    status_form.status.choices = [
+        (s, status_label(s)) for s in _ordered_statuses(TRANSITIONS[report.status] - {"duplicate"})
+    ]
+    assign_form = AssignForm(prefix="assign", service=report.service_id)
+    assign_form.service.choices = [
+        (s.id, s.name(lang())) for s in lookups.services.values() if s.active
+    ]
+    assign_form.assignee.choices = [("", _("Nobody"))] + [
+        (a.id, a.display_name)
+        for a in lookups.agents.values()
+        if a.active and (a.role == "admin" or report.service_id in agent_services.get(a.id, []))
+    ]
+    assign_form.assignee.data = report.assigned_agent_id
+    recategorise_form = RecategoriseForm(prefix="recat", category=report.category_id)
+    recategorise_form.category.choices = [
+        (c.id, f"{c.name(lang())} — {lookups.service_name(c.service_id)}")
+        for c in lookups.categories.values()
+        if c.active or c.id == report.category_id
+    ]
+    return {
+        "status_form": status_form,
+        "reply_form": ReplyForm(prefix="reply"),
+        "note_form": NoteForm(prefix="note"),
+        "assign_form": assign_form,
+        "recategorise_form": recategorise_form,
+        "merge_form": MergeForm(prefix="merge"),
+    }
+
+
+def _ordered_statuses(statuses) -> list[str]:
+    order = ["new", "acknowledged", "in_progress", "resolved", "closed", "duplicate"]
+    return [s for s in order if s in statuses]
+
+
+# --- actions -------------------------------------------------------------------------
+
+
+def _act(number: int, action: Callable, success: str, *, public: bool):
+    """Runs one action in one transaction on a report the agent may see, then goes back.
+
+    A public action's messages to the followers are queued in that same transaction.
+    """
+    rt = current_runtime()
+    try:
+        with rt.db.transaction() as db:
+            visible_report(db, number)
+            action(db)
+    except reports.ReportError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("console.report_page", number=number)), 303
+    if public:
+        rt.wake_worker()
+    flash(success, "success")
+    return redirect(url_for("console.report_page", number=number) + "#thread"), 303
+
+
+def _invalid(form, number: int):
+    for field, errors in form.errors.items():
+        label = getattr(form, field).label.text if hasattr(form, field) else field
+        flash(f"{label}: {' '.join(str(e) for e in errors)}", "error")
+    return redirect(url_for("console.report_page", number=number)), 303
+
+
+@bp.post("/reports/<int:number>/status")
+def change_status(number: int):
+    """Moves the report to a new status and tells its followers."""
+    form = StatusForm(prefix="status")
+    form.status.choices = [(s, s) for s in TRANSITIONS]
+    if not form.validate():
+        return _invalid(form, number)
+    status = form.status.data
+    if status in REASON_REQUIRED and not (form.message.data or "").strip():
+        flash(_("Closing a report needs a message to the citizen saying why."), "error")
+        return redirect(url_for("console.report_page", number=number)), 303
+
+    def action(db):
+        current = get_report(db, number).status
+        if status not in TRANSITIONS[current]:
+            raise reports.ReportError(
+                _(
+                    "A report “%(old)s” cannot become “%(new)s”.",
+                    old=status_label(current),
+                    new=status_label(status),
+                )
+            )
+        reports.change_status(
+            db,
+            number,
+            status,
+            message=form.message.data,
+            note=form.note.data,
+            agent_id=current_user.id,
+        )
+
+    return _act(
+        number,
+        action,
+        _(
+            "Status changed to “%(status)s”; the followers are being told.",
+            status=status_label(status),
+        ),
+        public=True,
+    )
+
+
+@bp.post("/reports/<int:number>/reply")
+def reply(number: int):
+    """Sends the agent's words to the followers, status unchanged."""
+    form = ReplyForm(prefix="reply")
+    if not form.validate():
+        return _invalid(form, number)
+    return _act(
+        number,
+        lambda db: reports.reply(db, number, form.message.data, agent_id=current_user.id),
+        _("Reply sent to the followers."),
+        public=True,
+    )
+
+
+@bp.post("/reports/<int:number>/note")
+def note(number: int):
+    """Adds an internal note (never sent)."""
+    form = NoteForm(prefix="note")
+    if not form.validate():
+        return _invalid(form, number)
+    return _act(
+        number,
+        lambda db: reports.add_note(db, number, form.note.data, agent_id=current_user.id),
+        _("Note added."),
+        public=False,
+    )
+
+
+@bp.post("/reports/<int:number>/assign")
+def assign(number: int):
+    """Hands the report to a service and, optionally, one of its agents."""
+    form = AssignForm(prefix="assign")
+    form.service.choices = None
+    form.assignee.choices = None
+    form.service.validate_choice = form.assignee.validate_choice = False
+    if not form.validate():
+        return _invalid(form, number)
+    return _act(
+        number,
+        lambda db: reports.assign(
+            db,
+            number,
+            service_id=form.service.data,
+            assignee_id=form.assignee.data,
+            agent_id=current_user.id,
+        ),
+        _("Assignment saved."),
+        public=False,
+    )
+
+
+@bp.post("/reports/<int:number>/category")
+def recategorise(number: int):
+    """Moves the report to another category (and its service)."""
+    form = RecategoriseForm(prefix="recat")
+    form.category.validate_choice = False
+    if not form.validate():
+        return _invalid(form, number)
+    return _act(
+        number,
+        lambda db: reports.recategorise(db, number, form.category.data, agent_id=current_user.id),
+        _("Category changed."),
+        public=False,
+    )
+
+
+@bp.post("/reports/<int:number>/merge")
+def merge(number: int):
+    """Merges the report into another as a duplicate; its followers move over, each told."""
+    form = MergeForm(prefix="merge")
+    if not form.validate():
+        return _invalid(form, number)
+    target = reports.parse_ref(form.target.data)
+
+    def action(db):
+        other = get_report(db, target)
+        if other is None or not current_user.can_see(other):
+            raise reports.ReportError(_("There is no report #%(n)d you can see.", n=target))
+        reports.change_status(
+            db,
+            number,
+            "duplicate",
+            message=form.message.data,
+            agent_id=current_user.id,
+            duplicate_of=target,
+        )
+
+    return _act(
+        number, action, _("Merged into #%(n)d; its followers now follow it.", n=target), public=True
+    )
+
+
+@bp.get("/media/<int:media_id>")
+def media(media_id: int):
+    """Serves a report's photo to the agents who may see the report."""
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        item = db.get(Media, media_id)
+        if item is None or item.report_id is None:
+            abort(404)
+        visible_report(db, item.report_id)
+    try:
+        path = media_path(rt.settings.MEDIA_DIR, item.path)
+    except PhotoError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype=item.content_type, max_age=3600, conditional=True)

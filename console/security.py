@@ -1,0 +1,95 @@
+"""Guards on every console URL: login, CSRF on POST, security headers."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_login import current_user
+
+from bot.runtime import current_runtime
+from console import bp, csrf
+from console.auth import login_manager
+
+# What may be reached without a session: the login form and the stylesheets it needs.
+PUBLIC_ENDPOINTS = {"console.login", "console.language", "console.static"}
+
+
+@bp.before_request
+def require_login():
+    """Sends strangers to the login page (pages) or answers 401 (actions, data)."""
+    if request.endpoint not in PUBLIC_ENDPOINTS and not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if request.method == "POST":
+        csrf.protect()
+    return None
+
+
+def content_security_policy() -> str:
+    """Only our own files; map tiles from the configured tile server, if any."""
+    images = ["'self'", "data:"]
+    tile_origin = _origin(current_runtime().settings.CONSOLE_TILE_URL)
+    if tile_origin:
+        images.append(tile_origin)
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src {' '.join(images)}",
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def _origin(url: str) -> str:
+    """Turns `https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png` into an origin CSP accepts."""
+    if not url or "://" not in url:
+        return ""
+    scheme, rest = url.split("://", 1)
+    host = rest.split("/", 1)[0].replace("{s}", "*")
+    return f"{scheme}://{host}"
+
+
+def _headers(response):
+    if not request.path.startswith(bp.url_prefix or "/console"):
+        return response
+    response.headers["Content-Security-Policy"] = content_security_policy()
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.endpoint != "console.static":
+        # Pages show citizens' data: never kept by a shared cache or the back button.
+        response.headers["Cache-Control"] = "no-store"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_headers)
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+def error_page(error):
+    """Says what went wrong in the console's own layout (JSON for the simulator's calls)."""
+    from flask import jsonify, render_template
+    from flask_babel import gettext as _
+
+    code = getattr(error, "code", 400) or 400
+    if request.is_json or request.path.startswith(f"{bp.url_prefix}/simulator/"):
+        return jsonify(error=getattr(error, "description", "")), code
+    titles = {
+        400: (_("Request refused"), _("The form had expired or was incomplete. Please try again.")),
+        403: (_("Not allowed"), _("This page is for administrators.")),
+        404: (_("Not found"), _("This page does not exist, or you may not see it.")),
+    }
+    title, text = titles.get(code, titles[400])
+    return render_template("console/error.html", code=code, title=title, text=text), code

@@ -1,0 +1,125 @@
+"""The simulator: an agent talks to the bot as a citizen would, on the dev channel.
+
+It trains agents and demos the service without Telegram or Twilio: the same engine,
+the same outbox; the page plays the provider and takes the messages waiting for its
+citizen (`sim-<agent id>`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from flask import jsonify, render_template, request
+from flask_login import current_user
+
+from bot.engine import handle
+from bot.runtime import current_runtime
+from bot.types import Inbound, Reply
+from console import bp
+from models.citizen import find_citizen, update_citizen
+from models.messaging import claim_due, mark_sent, messages_for_citizen
+from webhooks import dev
+
+HISTORY = 30  # messages shown when the page opens
+MAX_REPLIES = 100  # taken per call
+
+
+def sender() -> str:
+    return f"sim-{current_user.id}"
+
+
+@bp.get("/simulator")
+def simulator():
+    """Shows the phone, with the latest messages the bot sent to this agent's citizen."""
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        citizen = find_citizen(db, dev.CHANNEL, sender())
+        history = messages_for_citizen(db, citizen.id)[-HISTORY:] if citizen else []
+    return render_template(
+        "console/simulator.html",
+        history=[Reply.from_payload(m.payload) for m in history],
+        language=citizen.language if citizen else rt.settings.DEFAULT_LANGUAGE,
+    )
+
+
+@bp.post("/simulator/say")
+def simulator_say():
+    """Hands what the agent typed, tapped or pinned to the bot; returns its replies."""
+    data = request.get_json(silent=True) or {}
+    inbound = Inbound(
+        dev.CHANNEL,
+        sender(),
+        external_id=uuid.uuid4().hex,
+        display_name=current_user.display_name,
+        language_code=data.get("lang") if data.get("lang") in ("fr", "en") else None,
+    )
+    if data.get("choice"):
+        inbound.choice = str(data["choice"])[:64]
+    elif isinstance(data.get("location"), list) and len(data["location"]) == 2:
+        lat, lon = (float(v) for v in data["location"])
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            return jsonify(error="bad location"), 400
+        inbound.location = (lat, lon)
+    elif str(data.get("text", "")).strip():
+        inbound.text = str(data["text"]).strip()[:2000]
+    else:
+        return jsonify(error="nothing to say"), 400
+    rt = current_runtime()
+    handle(inbound, rt)
+    return jsonify(replies=take_replies(rt))
+
+
+@bp.post("/simulator/poll")
+def simulator_poll():
+    """Returns what reached the citizen since (status updates from agents)."""
+    return jsonify(replies=take_replies(current_runtime()))
+
+
+@bp.post("/simulator/language")
+def simulator_language():
+    """Switches the simulated citizen's language (fr or en)."""
+    code = (request.get_json(silent=True) or {}).get("lang")
+    if code not in ("fr", "en"):
+        return jsonify(error="fr or en"), 400
+    rt = current_runtime()
+    with rt.db.transaction() as db:
+        citizen = find_citizen(db, dev.CHANNEL, sender())
+        if citizen is not None:
+            update_citizen(db, citizen.id, language=code)
+    return jsonify(lang=code)
+
+
+def take_replies(rt) -> list[dict]:
+    """Takes the messages queued for the simulated citizen and marks them sent.
+
+    Like webhooks.dev.drain, but keeps the choices as buttons instead of a numbered list.
+    """
+    with rt.db.transaction() as db:
+        citizen = find_citizen(db, dev.CHANNEL, sender())
+        if citizen is None:
+            return []
+        messages: list = []
+        # A citizen's messages are claimed in order, one at a time: take them all.
+        while len(messages) < MAX_REPLIES:
+            claimed = claim_due(
+                db,
+                channels=[dev.CHANNEL],
+                limit=MAX_REPLIES,
+                lease=timedelta(minutes=1),
+                citizen_id=citizen.id,
+            )
+            if not claimed:
+                break
+            for message in claimed:
+                mark_sent(db, message.id, f"sim-{message.id}")
+            messages += claimed
+    return [_bubble(Reply.from_payload(m.payload)) for m in messages]
+
+
+def _bubble(reply: Reply) -> dict:
+    return {
+        "text": reply.text,
+        "choices": [{"value": v, "label": label} for v, label in reply.choices],
+        "request_location": reply.request_location,
+    }

@@ -1,0 +1,48 @@
+"""Erase my data (`/supprimer`, SMS SUPPRIMER or DELETE): asked, confirmed, done."""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.privacy import erase_citizen
+from bot.types import Inbound, Outcome, Reply
+
+YES, NO = "erase:yes", "erase:no"
+# Where the citizen was, to go back there when they say no.
+RETURN_TO = "_before_erase"
+
+
+def ask(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
+    """Says what erasing removes and asks to confirm."""
+    if ctx.state != "erase_confirm":
+        ctx.draft[RETURN_TO] = ctx.state
+    return Outcome(prompt(ctx), "erase_confirm")
+
+
+def prompt(ctx: Ctx) -> list[Reply]:
+    """Asks to confirm the erasure."""
+    text = ctx.t(
+        "Delete your data? Your name, your number or chat identity and our conversation "
+        "will be deleted. Your reports stay with the town, without your name, and you will "
+        "no longer get their news. This cannot be undone."
+    )
+    choices = [(YES, ctx.t("Yes, delete")), (NO, ctx.t("No, keep"))]
+    return [Reply(text, choices=choices, remove_keyboard=True)]
+
+
+def answer(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Erases the citizen's data (yes), or goes back to where they were (no)."""
+    back = ctx.draft.pop(RETURN_TO, None) or "idle"
+    if msg.choice == YES:
+        erase_citizen(ctx.session, ctx.citizen.id, ctx.rt.settings.MEDIA_DIR)
+        ctx.reset_draft()
+        text = ctx.t(
+            "Done: your data is deleted. Your reports stay with the town without your name. "
+            "You can write again at any time to start afresh."
+        )
+        return Outcome([Reply(text, remove_keyboard=True)], "start")
+    if msg.choice == NO:
+        return Outcome([Reply(ctx.t("Nothing was deleted."))], back)
+    ctx.draft[RETURN_TO] = back
+    return Outcome(
+        [Reply(ctx.t("Please answer with one of the choices.")), *prompt(ctx)], "erase_confirm"
+    )
