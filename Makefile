@@ -57,13 +57,16 @@ format: install-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Extracts the texts, merges them into the French catalog, compiles it.
+# Extracts the texts, merges them into the French catalogs (bot, console), compiles them.
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k t -k N_ -k translate:2 -k _ --no-location \
 		--sort-output -o instance/messages.pot .
 	$(BIN)/pybabel update -i instance/messages.pot -d bot/translations --no-location \
 		--no-fuzzy-matching --omit-header
 	$(BIN)/pybabel compile -d bot/translations --statistics
+	$(BIN)/pybabel extract -F console/babel.cfg -k _ -k _l -o instance/console.pot .
+	$(BIN)/pybabel update -i instance/console.pot -d console/translations --omit-header
+	$(BIN)/pybabel compile -d console/translations --statistics
 
 bench: install-test
 	$(BIN)/python bench/engine.py

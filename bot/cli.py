@@ -50,13 +50,16 @@ def init_db() -> None:
 @cli.command("seed-demo")
 def seed_demo_command() -> None:
     """Sets up the demo town, Vitré (idempotent)."""
-    from bot.seed import ADMIN_EMAIL, seed_demo
+    from bot.seed import ADMIN_EMAIL, seed_demo, seed_demo_reports
 
     rt = current_runtime()
     with rt.db.transaction() as session:
         password = seed_demo(session)
+        filed = seed_demo_reports(session)
     rt.catalog.invalidate()
-    click.echo("Demo town Vitré is ready (services, categories, admin agent).")
+    click.echo("Demo town Vitré is ready (services, categories, boundary, admin agent).")
+    if filed:
+        click.echo(f"{filed} demo reports filed, in every status, for the console.")
     if password:
         click.echo(f"Admin login: {ADMIN_EMAIL} / password: {password}  (shown only now)")
     else:

@@ -10,7 +10,7 @@ from bot.context import Ctx
 from bot.runtime import Runtime, current_runtime
 from bot.texts import pick_language
 from bot.types import Inbound, Reply
-from models.citizen import Citizen, lock_citizen, save_conversation
+from models.citizen import Citizen, lock_citizen, save_conversation, update_citizen
 from models.messaging import PRIORITY_REPLY, queue_messages, record_inbound
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,10 @@ def handle(inbound: Inbound, rt: Runtime | None = None) -> Handled:
             display_name=_clean_name(inbound.display_name),
             language=language,
         )
+        if citizen.unreachable:
+            # They write again (unblocked the bot, got their number back): answer them.
+            citizen.unreachable = False
+            update_citizen(session, citizen.id, unreachable=False)
         ctx = Ctx(session, rt, citizen, conversation, rt.catalog.get(session))
         if citizen.opted_out and not _allowed_when_opted_out(inbound):
             return Handled(citizen_id=citizen.id, state=conversation.state)

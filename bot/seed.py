@@ -99,3 +99,164 @@ def seed_demo(session: Session) -> str | None:
             session.add(AgentService(agent_id=admin.id, service_id=service.id))
     session.flush()
     return password
+
+
+# A few reports for the console to show on first run: (days ago, category, description,
+# address, lat, lon, statuses it went through, agent's public words at the last one).
+DEMO_REPORTS = [
+    (
+        21,
+        "nid-de-poule",
+        "Gros nid-de-poule devant la boulangerie, les vélos l'évitent.",
+        "3 Rue de Paris 35500 Vitré",
+        48.12440,
+        -1.20520,
+        ["acknowledged", "in_progress", "resolved"],
+        "Rebouché à l'enrobé à froid ce matin.",
+    ),
+    (
+        16,
+        "lampadaire",
+        "Le lampadaire clignote toute la nuit.",
+        "12 Rue de la Poterie 35500 Vitré",
+        48.12460,
+        -1.20820,
+        ["acknowledged", "resolved"],
+        "Ampoule et ballast changés.",
+    ),
+    (
+        12,
+        "dechets",
+        "Sacs poubelle déposés au pied du conteneur à verre.",
+        "Place de la République 35500 Vitré",
+        48.12284,
+        -1.20632,
+        ["acknowledged", "closed"],
+        "Le dépôt relève de la collecte du jeudi : il a été enlevé lors de la tournée.",
+    ),
+    (
+        9,
+        "graffiti",
+        "Tag sur le mur de l'école, côté cour.",
+        "5 Rue Garangeau 35500 Vitré",
+        48.12330,
+        -1.20930,
+        ["acknowledged", "in_progress"],
+        "L'entreprise de nettoyage passe lundi.",
+    ),
+    (
+        6,
+        "trottoir",
+        "Dalle du trottoir soulevée par une racine, risque de chute.",
+        "2 Allée des Tilleuls 35500 Vitré",
+        48.11745,
+        -1.21640,
+        ["acknowledged"],
+        None,
+    ),
+    (
+        4,
+        "espaces-verts",
+        "Branche cassée au-dessus de l'aire de jeux.",
+        "Boulevard des Rochers 35500 Vitré",
+        48.11900,
+        -1.20260,
+        ["in_progress"],
+        "Zone balisée ; élagage prévu jeudi.",
+    ),
+    (
+        3,
+        "signalisation",
+        "Panneau stop tourné vers le mur.",
+        "1 Rue de Fougères 35500 Vitré",
+        48.12525,
+        -1.20890,
+        [],
+        None,
+    ),
+    (
+        2,
+        "lampadaire",
+        "Trois lampadaires éteints d'affilée.",
+        "Boulevard de Laval 35500 Vitré",
+        48.12293,
+        -1.20293,
+        [],
+        None,
+    ),
+    (
+        1,
+        "nid-de-poule",
+        "Trou profond à l'entrée du parking.",
+        "Place du Château 35500 Vitré",
+        48.12379,
+        -1.21052,
+        [],
+        None,
+    ),
+    (
+        0,
+        "idee",
+        "Des bancs à l'ombre le long du boulevard Louis Giroux.",
+        None,
+        None,
+        None,
+        [],
+        None,
+    ),
+]
+STATUS_COLUMNS = {
+    "acknowledged": "acknowledged_at",
+    "in_progress": "in_progress_at",
+    "resolved": "resolved_at",
+    "closed": "closed_at",
+}
+DEMO_CITIZENS = ["Camille", "Louis", "Manon", "Hugo", "Léa", "Nathan", "Chloé", "Jules"]
+
+
+def seed_demo_reports(session: Session) -> int:
+    """Files the demo reports once (only into a town that has none); returns how many."""
+    from datetime import timedelta
+
+    from bot import reports
+    from bot.catalog import _category
+    from models.citizen import Citizen, Conversation
+    from models.db import utcnow
+    from models.report import count_reports, report_events
+
+    if count_reports(session):
+        return 0
+    now = utcnow()
+    for i, (days, code, text, address, lat, lon, steps, words) in enumerate(DEMO_REPORTS):
+        citizen = Citizen(
+            channel="dev", address=f"demo-{i}", display_name=DEMO_CITIZENS[i % len(DEMO_CITIZENS)]
+        )
+        session.add(citizen)
+        session.flush()
+        session.add(Conversation(citizen_id=citizen.id, state="idle"))
+        draft = {
+            "description": text,
+            "address": address,
+            "lat": lat,
+            "lon": lon,
+            "geolocated": lat is not None,
+        }
+        report = reports.file_report(
+            session, citizen, draft, _category(category_by_code(session, code))
+        )
+        report.created_at = report.updated_at = now - timedelta(days=days, hours=3)
+        session.add(report)
+        for n, status in enumerate(steps):
+            last = n == len(steps) - 1
+            reports.change_status(session, report.id, status, message=words if last else None)
+        # The story took days: spread its events and step times after the filing.
+        for k, event in enumerate(report_events(session, report.id)):
+            event.created_at = min(report.created_at + timedelta(hours=20 * k), now)
+            session.add(event)
+            column = STATUS_COLUMNS.get(event.to_status or "")
+            if column and k:
+                setattr(report, column, event.created_at)
+                report.updated_at = report.last_public_update_at = event.created_at
+        session.add(report)
+    session.flush()
+    return len(DEMO_REPORTS)

@@ -117,6 +117,9 @@ def take_address(ctx: Ctx, msg: Inbound) -> Outcome:
         )
         return Outcome([note, *outcome.replies], outcome.state)
     places = [p for p in found.places if zone_refusal(ctx, p.lat, p.lon) is None][:3]
+    if found.places and not places:  # found, but outside the boundary or the pilot zones
+        refusal = zone_refusal(ctx, found.places[0].lat, found.places[0].lon)
+        return Outcome([refusal, *ask(ctx)], "location")
     town = ctx.catalog.town_name or ctx.t("the town")
     if not places and found.elsewhere:
         return Outcome(

@@ -331,3 +331,16 @@ def test_several_nearby_reports_are_numbered(rt) -> None:
     reply = citizen.say(location=POTERIE)[-1]
     assert reply.text.startswith("Des problèmes semblables ont été signalés tout près")
     assert [v for v, _ in reply.choices] == [f"follow:{a.id}", f"follow:{b.id}", "no"]
+
+
+def test_typed_address_outside_the_pilot_zone_is_said_plainly(geo_app, geo_rt, tmp_path) -> None:
+    path = tmp_path / "centre.geojson"
+    path.write_text(json.dumps(SQUARE))
+    geo_app.test_cli_runner().invoke(
+        cli, ["zone", "import", str(path), "--kind", "pilot", "--name", "Centre historique"]
+    )
+    citizen = TalkingCitizen(geo_rt)
+    to_location(citizen)
+    text = citizen.texts("2 allée des Tilleuls")  # in Vitré, outside the pilot's square
+    assert "en dehors de la zone couverte par le service (Centre historique)" in text
+    assert citizen.state == "location"

@@ -144,8 +144,8 @@ def test_set_webhook_then_info_then_delete(cli_app, fake) -> None:
     assert fake.webhook["allowed_updates"] == ["message", "edited_message", "callback_query"]
     french = [c["command"] for c in fake.commands()]
     english = [c["command"] for c in fake.commands("en")]
-    assert french == ["start", "aide", "annuler", "mesdemandes", "suivi", "langue"]
-    assert english == ["start", "help", "cancel", "myreports", "status", "language"]
+    assert french == ["start", "aide", "annuler", "mesdemandes", "suivi", "langue", "supprimer"]
+    assert english == ["start", "help", "cancel", "myreports", "status", "language", "delete"]
     assert all(c["description"] for c in fake.commands() + fake.commands("en"))
     assert fake.commands("en")[4]["description"] == "Status of one report, e.g. /status 1042"
 

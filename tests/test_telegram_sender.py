@@ -280,14 +280,24 @@ def test_blocked_bot_marks_the_citizen_unreachable_and_stops(tg_rt, fake) -> Non
 
     deliver(tg_rt)
     deliver(tg_rt)
-    talker.say("/aide")  # nothing more is even queued for an unreachable citizen
-    deliver(tg_rt)
 
     assert len(fake.calls_to("sendMessage")) == 2 + 1  # the earlier two, the refused one
     with tg_rt.db.reading() as session:
         assert find_citizen(session, "telegram", str(CHAT)).unreachable
         rows = messages_for_citizen(session, talker.citizen.id)
     assert [(m.id, m.status) for m in rows if m.status != SENT] == [(message_id, FAILED)]
+
+
+def test_a_citizen_who_unblocks_the_bot_is_answered_again(tg_rt, fake) -> None:
+    talker, _ = citizen_with_one_message_queued(tg_rt)
+    fake.block_chat(CHAT)
+    deliver(tg_rt)
+    fake.unblock_chat(CHAT)  # a blocked bot receives nothing: writing again means unblocked
+    talker.say("/aide")
+    deliver(tg_rt)
+    assert "/mesdemandes" in fake.sent_messages(CHAT)[-1]["text"]
+    with tg_rt.db.reading() as session:
+        assert not find_citizen(session, "telegram", str(CHAT)).unreachable
 
 
 def test_location_buttons_speak_the_citizen_language(tg_rt, fake) -> None:

@@ -7,6 +7,7 @@ drains the outbox for that citizen and shows the messages.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from bot.runtime import Runtime
 from bot.types import Inbound, Reply
@@ -14,6 +15,7 @@ from models.citizen import find_citizen
 from models.messaging import claim_due, mark_sent
 
 CHANNEL = "dev"
+LEASE = timedelta(minutes=1)
 
 
 def inbound(sender: str, text: str, *, name: str | None = None, lang: str | None = None) -> Inbound:
@@ -40,19 +42,17 @@ def render(payload: dict) -> str:
 
 def drain(rt: Runtime, sender: str) -> list[str]:
     """Takes the messages waiting for this dev citizen, marks them sent, renders them."""
-    with rt.db.transaction() as session:
-        citizen = find_citizen(session, CHANNEL, sender)
-        if citizen is None:
-            return []
-        from datetime import timedelta
-
-        messages = claim_due(
-            session,
-            channels=[CHANNEL],
-            limit=100,
-            lease=timedelta(minutes=1),
-            citizen_id=citizen.id,
-        )
-        for message in messages:
-            mark_sent(session, message.id, f"dev-{message.id}")
-    return [render(m.payload) for m in messages]
+    rendered: list[str] = []
+    while True:  # the outbox hands out one citizen's messages one at a time, in order
+        with rt.db.transaction() as session:
+            citizen = find_citizen(session, CHANNEL, sender)
+            if citizen is None:
+                return rendered
+            messages = claim_due(
+                session, channels=[CHANNEL], limit=100, lease=LEASE, citizen_id=citizen.id
+            )
+            for message in messages:
+                mark_sent(session, message.id, f"dev-{message.id}")
+        if not messages:
+            return rendered
+        rendered += [render(m.payload) for m in messages]

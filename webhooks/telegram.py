@@ -49,6 +49,7 @@ COMMAND_MENU = [
     ("mesdemandes", "myreports", N_("Your reports and their status")),
     ("suivi", "status", N_("Status of one report, e.g. /{command} 1042")),
     ("langue", "language", N_("Français or English")),
+    ("supprimer", "delete", N_("Erase my data")),
 ]
 
 bp = Blueprint("telegram", __name__)
