@@ -258,18 +258,11 @@ def main() -> None:
     if args.only != "sqlite" and args.postgres_url:
         run(args.postgres_url, args.size, args.repeat, "PostgreSQL", tmp)
     elif args.only != "sqlite":
-        from tests.pg import PostgresCluster, find_bindir
+        from tests.pg import throwaway_database
 
-        bindir = find_bindir()
-        if bindir is None:
-            print("\nPostgreSQL: skipped (initdb/pg_ctl not found)")
-            return
-        cluster = PostgresCluster(bindir).start()
-        try:
-            url = cluster.create_database("bench_console")
-            run(url, args.size, args.repeat, "PostgreSQL", tmp)
-        finally:
-            cluster.destroy()
+        with throwaway_database("bench_console") as url:
+            if url:
+                run(url, args.size, args.repeat, "PostgreSQL", tmp)
 
 
 if __name__ == "__main__":

@@ -150,17 +150,11 @@ def main() -> None:
         if args.only in (None, "sqlite"):
             bench(f"sqlite:///{tmp}/bench.db", "SQLite", args.citizens, args.rounds)
         if args.only in (None, "postgres"):
-            from tests.pg import PostgresCluster, find_bindir
+            from tests.pg import throwaway_database
 
-            bindir = find_bindir()
-            if bindir is None:
-                print("PostgreSQL: skipped (no initdb/pg_ctl; apt-get install postgresql)")
-                return
-            cluster = PostgresCluster(bindir).start()
-            try:
-                bench(cluster.create_database("bench"), "PostgreSQL", args.citizens, args.rounds)
-            finally:
-                cluster.destroy()
+            with throwaway_database("bench") as url:
+                if url:
+                    bench(url, "PostgreSQL", args.citizens, args.rounds)
 
 
 if __name__ == "__main__":

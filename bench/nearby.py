@@ -113,18 +113,11 @@ def main() -> None:
         if args.only in (None, "sqlite"):
             bench(f"sqlite:///{tmp}/nearby.db", "SQLite", args.sizes, args.lookups)
         if args.only in (None, "postgres"):
-            from tests.pg import PostgresCluster, find_bindir
+            from tests.pg import throwaway_database
 
-            bindir = find_bindir()
-            if bindir is None:
-                print("PostgreSQL: skipped (no initdb/pg_ctl; apt-get install postgresql)")
-                return
-            cluster = PostgresCluster(bindir).start()
-            try:
-                url = cluster.create_database("nearby")
-                bench(url, "PostgreSQL", args.sizes, args.lookups)
-            finally:
-                cluster.destroy()
+            with throwaway_database("nearby") as url:
+                if url:
+                    bench(url, "PostgreSQL", args.sizes, args.lookups)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, exists, or_, select, text, update
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -16,7 +16,8 @@ from models.db import utcnow
 PRIORITY_REPLY = 0
 PRIORITY_NOTIFICATION = 10
 
-# The channel a PostgreSQL worker LISTENs on: queued messages wake it at once.
+# The channel a PostgreSQL worker LISTENs on: queued messages wake it at once (a trigger,
+# models/migrations/versions/0005_outbox_notify.py, notifies it).
 NOTIFY_CHANNEL = "webleads_outbox"
 
 QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED = (
@@ -91,11 +92,8 @@ def queue_messages(session: Session, rows: list[dict]) -> None:
             row.setdefault("next_attempt_at", now)
             row.setdefault("created_at", now)
             row.setdefault("priority", PRIORITY_REPLY)
-        connection = session.connection()
-        connection.execute(Outbox.__table__.insert(), rows)
-        if connection.dialect.name == "postgresql":
-            # Delivered at commit, to every worker listening, in whatever process.
-            connection.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        # On PostgreSQL a trigger NOTIFYs the workers (migration 0005), delivered at commit.
+        session.connection().execute(Outbox.__table__.insert(), rows)
 
 
 def claim_due(

@@ -51,6 +51,28 @@ def pg_cluster():
 
 
 @pytest.fixture(scope="session")
+def addok_server():
+    """A real addok geocoder (BAN's software) with the demo town's addresses."""
+    from tests.fakes.addok_server import AddokServer
+
+    ok, reason = AddokServer.available()
+    if not ok:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the geocoder tests: {reason}")
+        pytest.skip(reason)
+    with AddokServer() as server:
+        yield server
+
+
+@pytest.fixture
+def addok(addok_server):
+    """The geocoder, answering (a test may have paused it to simulate an outage)."""
+    if addok_server.paused:
+        addok_server.resume()
+    return addok_server
+
+
+@pytest.fixture(scope="session")
 def pg_template(pg_cluster) -> str:
     """A migrated, seeded database that each test copies (CREATE DATABASE ... TEMPLATE)."""
     _migrate_and_seed(pg_cluster.create_database("webleads_template"))

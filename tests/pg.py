@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -77,24 +78,7 @@ class PostgresCluster:
             "UTF8",
             "--no-instructions",
         )
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200 -c timezone=UTC"
-        )
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.datadir),
-            "-o",
-            options,
-            "-l",
-            str(self.root / "log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        self._start_server()
         self._wait()
         return self
 
@@ -127,23 +111,37 @@ class PostgresCluster:
     def restart(self) -> None:
         """Stops and starts the server (same port, same data): for fault tests."""
         self.stop()
+        self._start_server()
+        self._wait()
+
+    def _start_server(self) -> None:
+        # Durability off: a throwaway cluster trades it for speed.
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c max_connections=200 -c timezone=UTC"
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200 -c timezone=UTC"
         )
+        log = str(self.root / "log")
         self._run(
-            "pg_ctl",
-            "-D",
-            str(self.datadir),
-            "-o",
-            options,
-            "-l",
-            str(self.root / "log"),
-            "-w",
-            "start",
+            "pg_ctl", "-D", str(self.datadir), "-o", options, "-l", log, "-w", "-t", "60", "start"
         )
-        self._wait()
 
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def throwaway_database(name: str):
+    """Yields the URL of a database on a cluster started for the occasion, or None
+    (with a message) when PostgreSQL's binaries are missing. For the benchmarks."""
+    bindir = find_bindir()
+    if bindir is None:
+        print("PostgreSQL: skipped (no initdb/pg_ctl; apt-get install postgresql)")
+        yield None
+        return
+    cluster = PostgresCluster(bindir).start()
+    try:
+        yield cluster.create_database(name)
+    finally:
+        cluster.destroy()

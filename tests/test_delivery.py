@@ -227,3 +227,27 @@ def test_database_restart_under_the_webhook(tg_rt, tg_client, request) -> None:
         citizens = session.execute(text("SELECT count(*) FROM citizen")).scalar()
         conversations = session.execute(text("SELECT count(*) FROM conversation")).scalar()
     assert handled == 30 and citizens == conversations == 30
+
+
+@pytest.mark.postgres
+def test_postgres_wakes_listening_workers_on_every_queued_message(rt) -> None:
+    """The engine, the console's retry, any path: the database itself notifies."""
+    if not rt.db.is_postgres:
+        pytest.skip("SQLite workers are woken through a socket")
+    import psycopg
+
+    from models.messaging import NOTIFY_CHANNEL, mark_dead, requeue
+
+    url = rt.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        citizen = TalkingCitizen(rt)
+        citizen.say("bonjour")
+        assert list(listener.notifies(timeout=2, stop_after=1))
+        with rt.db.transaction() as session:
+            message_id = session.execute(text("SELECT max(id) FROM outbox")).scalar()
+            mark_dead(session, message_id, "gave up")
+        assert not list(listener.notifies(timeout=0.3, stop_after=1))  # dead: no wake-up
+        with rt.db.transaction() as session:
+            assert requeue(session, message_id)
+        assert list(listener.notifies(timeout=2, stop_after=1))

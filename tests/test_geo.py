@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -11,7 +10,6 @@ from bot.cli import cli
 from bot.geo import BanGeocoder, GeocoderUnavailable, Town, ZoneError, Zones, parse_geometry
 from models.report import get_report, report_events
 from tests.conftest import base_config
-from tests.fakes.addok_server import AddokServer
 from tests.helpers import TalkingCitizen, make_report
 
 VITRE = Town("Vitré", "35360", (48.123, -1.212), (48.08, -1.29, 48.17, -1.14))
@@ -19,23 +17,10 @@ POTERIE = (48.1246, -1.2082)
 PARIS = (48.8566, 2.3522)
 
 
-@pytest.fixture(scope="module")
-def addok():
-    ok, reason = AddokServer.available()
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the geocoder tests: {reason}")
-        pytest.skip(reason)
-    with AddokServer() as server:
-        yield server
-
-
 @pytest.fixture
 def geo_app(database_url, tmp_path, addok):
     from bot.app import create_app
 
-    if addok.paused:
-        addok.resume()
     app = create_app({**base_config(database_url, tmp_path), "GEOCODER": "ban",
                       "GEOCODER_URL": addok.base_url})  # fmt: skip
     yield app

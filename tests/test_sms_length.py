@@ -6,31 +6,19 @@ category, a 1,990-character description, a 255-character address typed while the
 geocoder is down, a long agent message), each message goes through the real SmsSender
 composer, and its cost is counted by the composer and by the Twilio stand-in's own
 counter. Every notification template is also filled with the same long values.
-
-French is measured with the translations of tests' time: the compiled catalog plus the
-pending fragments (bot/translations/fr/pending-*.po) not merged yet.
 """
 
 from __future__ import annotations
 
-import io
-import os
-from pathlib import Path
-
 import pytest
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
 from sqlalchemy import update
 
-import bot.texts
 from bot import notify, reports
 from bot.types import Reply
 from models.catalog import Category, Service, category_by_code
 from models.citizen import Citizen
 from models.messaging import messages_for_citizen
 from models.report import Report, ReportEvent, reports_of_citizen
-from tests.fakes.addok_server import AddokServer
 from tests.fakes.twilio_api import count_segments
 from tests.helpers import TalkingCitizen, make_report
 from tests.test_sms import fake, make_sms_app, twilio_api  # noqa: F401  (fixtures)
@@ -68,37 +56,8 @@ WORDS = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def addok():
-    ok, reason = AddokServer.available()
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the geocoder tests: {reason}")
-        pytest.skip(reason)
-    with AddokServer() as server:
-        yield server
-
-
 @pytest.fixture
-def french_with_pending(monkeypatch):
-    """The French catalog as it will be once the pending fragments are merged."""
-    merged = Translations.load(str(bot.texts.TRANSLATIONS_DIR), ["fr"], bot.texts.DOMAIN)
-    for po in sorted(Path(bot.texts.TRANSLATIONS_DIR, "fr").glob("pending-*.po")):
-        with po.open("rb") as source:
-            catalog = read_po(source, locale="fr")
-        buffer = io.BytesIO()
-        write_mo(buffer, catalog)
-        buffer.seek(0)
-        merged.merge(Translations(buffer))
-    original = bot.texts.catalog
-    monkeypatch.setattr(bot.texts, "catalog", lambda lang: merged if lang == "fr" else
-                        original(lang))  # fmt: skip
-
-
-@pytest.fixture
-def length_app(database_url, tmp_path, fake, addok, french_with_pending):
-    if addok.paused:
-        addok.resume()
+def length_app(database_url, tmp_path, fake, addok):
     app = make_sms_app(database_url, tmp_path, fake, GEOCODER="ban",
                        GEOCODER_URL=addok.base_url)  # fmt: skip
     yield app
@@ -194,7 +153,7 @@ def test_every_sms_of_a_whole_conversation_fits_in_two_segments(length_app, addo
     assert elided  # the long values did need it
 
 
-def test_every_notification_template_fits_with_long_values(sqlite_app, french_with_pending):
+def test_every_notification_template_fits_with_long_values(sqlite_app):
     """All templates (status, reply, reminder), long address and long agent message."""
     templates = [*notify.STATUS_TEMPLATES, "reply", "reminder"]
     with sqlite_app.extensions["webleads"].db.reading() as session:

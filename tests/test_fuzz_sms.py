@@ -1,0 +1,76 @@
+"""Bad input at the SMS webhooks: generated, validly signed forms never get a 5xx."""
+
+# ruff: noqa: F811  (fixtures imported from the SMS tests)
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.test_fuzz import consistent
+from tests.test_sms import (  # noqa: F401
+    fake,
+    post_signed,
+    sms_app,
+    twilio_api,
+    twilio_form,
+)
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+text = st.text(max_size=200)
+phone = st.one_of(
+    st.from_regex(r"\+33[67][0-9]{8}", fullmatch=True),
+    st.sampled_from(["+15005550006", "0612345678", "38100", "whatsapp:+33612345678", ""]),
+    text,
+)
+media_url = st.one_of(
+    st.just("https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0"),
+    st.just("http://169.254.169.254/latest/meta-data/"),  # must never be fetched
+    text,
+)
+form = st.fixed_dictionaries(
+    {
+        "MessageSid": st.one_of(st.from_regex(r"SM[0-9a-f]{32}", fullmatch=True), text),
+        "From": phone,
+        "Body": st.one_of(text, st.sampled_from(["STOP", "aide", "1", "oui", "#1001", "passer"])),
+    },
+    optional={
+        "NumMedia": st.one_of(st.sampled_from(["0", "1", "3", "-1", "abc"]), text),
+        "MediaUrl0": media_url,
+        "MediaContentType0": st.one_of(st.sampled_from(["image/jpeg", "text/plain"]), text),
+        "To": phone,
+        "Junk": text,
+    },
+)
+status_form = st.fixed_dictionaries(
+    {
+        "MessageSid": st.one_of(st.from_regex(r"SM[0-9a-f]{32}", fullmatch=True), text),
+        "MessageStatus": st.one_of(
+            st.sampled_from(["queued", "sent", "delivered", "undelivered", "failed", "read"]),
+            text,
+        ),
+    },
+    optional={"ErrorCode": st.one_of(st.sampled_from(["30003", "30008"]), text)},
+)
+
+
+@FUZZ
+@given(changes=form)
+def test_generated_twilio_messages(sms_app, fake, changes) -> None:
+    body = {**twilio_form("inbound_sms"), **changes}
+    client = sms_app.test_client()
+    response = post_signed(client, "/webhooks/sms", body, fake.auth_token)
+    assert response.status_code < 500, (response.status_code, body)
+    consistent(sms_app.extensions["webleads"])
+
+
+@FUZZ
+@given(changes=status_form)
+def test_generated_twilio_status_callbacks(sms_app, fake, changes) -> None:
+    body = {**twilio_form("status_delivered"), **changes}
+    response = post_signed(sms_app.test_client(), "/webhooks/sms/status", body, fake.auth_token)
+    assert response.status_code < 500, (response.status_code, body)
