@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 # Input kinds a step may accept (the columns of the flow table).
@@ -83,8 +83,14 @@ class Reply:
     edit_message_id: int | None = None
 
     def to_payload(self) -> dict:
-        payload = asdict(self)
-        payload["choices"] = [list(c) for c in self.choices]
+        """The JSON stored in the outbox: only what is set."""
+        payload = {
+            "text": self.text,
+            "choices": [list(c) for c in self.choices],
+            "request_location": self.request_location,
+            "remove_keyboard": self.remove_keyboard,
+            "edit_message_id": self.edit_message_id,
+        }
         return {k: v for k, v in payload.items() if v not in (None, False, [])}
 
     @classmethod

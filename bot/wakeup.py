@@ -8,6 +8,7 @@ commit that queued messages (a few microseconds, never blocking), the worker wai
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 
+@functools.cache
 def socket_path(database_url: str) -> Path | None:
     """The wake-up socket of a SQLite database (None for other databases or :memory:)."""
     url = make_url(database_url)
@@ -31,14 +33,19 @@ def socket_path(database_url: str) -> Path | None:
     return candidate
 
 
+_sender: socket.socket | None = None
+
+
 def ping(path: Path | None) -> None:
     """Tells the worker (if one listens) that there is something to send."""
+    global _sender
     if path is None:
         return
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.setblocking(False)
-        with contextlib.suppress(OSError):  # no worker listening, or its queue is full
-            sock.sendto(b"", str(path))
+    if _sender is None:  # one socket per process: sendto() is safe from any thread
+        _sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        _sender.setblocking(False)
+    with contextlib.suppress(OSError):  # no worker listening, or its queue is full
+        _sender.sendto(b"", str(path))
 
 
 class Listener:

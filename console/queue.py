@@ -33,6 +33,7 @@ from models.console_queries import (
     iter_queue,
     map_points,
     queue_page,
+    reminded_without_news,
     status_counts,
 )
 from models.db import utcnow
@@ -182,6 +183,7 @@ def queue():
         )
         counts = status_counts(db, f, now)
         reopened = awaiting_after_reopening(db, [r.id for r in page.reports if r.reopened_count])
+        silent = reminded_without_news(db, [r.id for r in page.reports if r.is_open])
     counts["open"] = sum(counts[s] for s in OPEN_STATUSES)
     counts["all"] = sum(counts[s] for s in STATUSES)
     more = {s for s in STATUSES if counts[s] > COUNT_CAP}
@@ -192,6 +194,7 @@ def queue():
         "console/queue.html",
         page=page,
         reopened=reopened,
+        silent=silent,
         counts=shown,
         raw=raw,
         lookups=lookups,

@@ -30,6 +30,7 @@ from models.console_queries import (
     awaiting_after_reopening,
     follower_count,
     merged_into,
+    reminded_without_news,
     service_ids_by_agent,
 )
 from models.db import utcnow
@@ -84,6 +85,7 @@ def report_page(number: int):
             "awaiting_reopen": bool(
                 report.reopened_count and awaiting_after_reopening(db, [number])
             ),
+            "silent": bool(report.is_open and reminded_without_news(db, [number])),
         }
     category = lookups.categories.get(report.category_id)
     forms = _forms(report, lookups, context["agent_services"])

@@ -50,10 +50,6 @@ class Conversation(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-def _insert(session: Session):
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def lock_citizen(
     session: Session,
     channel: str,
@@ -68,39 +64,90 @@ def lock_citizen(
     locked FOR UPDATE, so two messages of one citizen are handled one after the other.
     """
     row = _select_locked(session, channel, address)
-    created = False
-    if row is None:
-        insert = _insert(session)
-        now = utcnow()
-        session.execute(
-            insert(Citizen.__table__)
-            .values(
-                channel=channel,
-                address=address,
-                display_name=display_name,
-                language=language,
-                opted_out=False,
-                unreachable=False,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "address"])
+    if row is not None:
+        citizen, conversation = row
+        # Detached: the engine writes changes with explicit UPDATEs (save_conversation,
+        # update_citizen), so the unit of work must not flush them a second time.
+        session.expunge(citizen)
+        session.expunge(conversation)
+        return citizen, conversation, False
+    return _create(session, channel, address, display_name, language)
+
+
+def _create(session: Session, channel: str, address: str, display_name, language: str):
+    """A first message: creates the citizen and conversation (or waits for a twin's)."""
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    now = utcnow()
+    citizen = Citizen(
+        channel=channel,
+        address=address,
+        display_name=display_name,
+        language=language,
+        opted_out=False,
+        unreachable=False,
+        created_at=now,
+    )
+    citizen.id = connection.execute(
+        _INSERT_CITIZEN[postgres],
+        {
+            "channel": channel,
+            "address": address,
+            "display_name": display_name,
+            "language": language,
+            "now": now,
+        },
+    ).scalar()
+    conversation_id = None
+    if citizen.id is not None:
+        conversation_id = connection.execute(
+            _INSERT_CONVERSATION[postgres], {"citizen_id": citizen.id, "now": now}
+        ).scalar()
+    if conversation_id is None:
+        # Another message of the same citizen created them at the same time: wait for
+        # its transaction (the row lock), then go on from what it left.
+        citizen, conversation = _select_locked(session, channel, address)
+        session.expunge(citizen)
+        session.expunge(conversation)
+        return citizen, conversation, False
+    # Rows this transaction inserted are locked by it until commit: no need to select.
+    conversation = Conversation(
+        id=conversation_id, citizen_id=citizen.id, state="start", draft={}, updated_at=now
+    )
+    return citizen, conversation, True
+
+
+def _inserts(insert) -> tuple:
+    citizens, conversations = Citizen.__table__, Conversation.__table__
+    new_citizen = (
+        insert(citizens)
+        .values(
+            channel=bindparam("channel"),
+            address=bindparam("address"),
+            display_name=bindparam("display_name"),
+            language=bindparam("language"),
+            opted_out=False,
+            unreachable=False,
+            created_at=bindparam("now"),
         )
-        citizen_id = session.scalar(
-            select(Citizen.id).where(Citizen.channel == channel, Citizen.address == address)
+        .on_conflict_do_nothing(index_elements=["channel", "address"])
+        .returning(citizens.c.id)
+    )
+    new_conversation = (
+        insert(conversations)
+        .values(
+            citizen_id=bindparam("citizen_id"), state="start", draft={}, updated_at=bindparam("now")
         )
-        session.execute(
-            insert(Conversation.__table__)
-            .values(citizen_id=citizen_id, state="start", draft={}, updated_at=now)
-            .on_conflict_do_nothing(index_elements=["citizen_id"])
-        )
-        row = _select_locked(session, channel, address)
-        created = True
-    citizen, conversation = row
-    # Detached: the engine writes changes with explicit UPDATEs (save_conversation,
-    # update_citizen), so the unit of work must not flush them a second time.
-    session.expunge(citizen)
-    session.expunge(conversation)
-    return citizen, conversation, created
+        .on_conflict_do_nothing(index_elements=["citizen_id"])
+        .returning(conversations.c.id)
+    )
+    return new_citizen, new_conversation
+
+
+_INSERT_CITIZEN, _INSERT_CONVERSATION = (
+    {postgres: _inserts(pg_insert if postgres else sqlite_insert)[i] for postgres in (False, True)}
+    for i in (0, 1)
+)
 
 
 # Built once: the hot path of every inbound message (see bench/engine.py).

@@ -430,3 +430,24 @@ def awaiting_after_reopening(session: Session, numbers: list[int]) -> set[int]:
     )
     last = dict(session.execute(stmt).all())  # later rows overwrite earlier ones
     return {number for number, kind in last.items() if kind == "reopened"}
+
+
+# The events that are news for the citizen, and the watchdog's automatic reminder.
+NEWS_OR_REMINDER = ("status", "reply", "reminder")
+
+
+def reminded_without_news(session: Session, numbers: list[int]) -> set[int]:
+    """Of these reports, those whose last news to the citizen is the watchdog's reminder.
+
+    The silence watchdog (bot/feedback.py) tells followers a report past its SLA is still
+    being handled; the queue flags it until an agent says something real.
+    """
+    if not numbers:
+        return set()
+    stmt = (
+        select(ReportEvent.report_id, ReportEvent.kind)
+        .where(ReportEvent.report_id.in_(numbers), ReportEvent.kind.in_(NEWS_OR_REMINDER))
+        .order_by(ReportEvent.report_id, ReportEvent.created_at, ReportEvent.id)
+    )
+    last = dict(session.execute(stmt).all())  # later rows overwrite earlier ones
+    return {number for number, kind in last.items() if kind == "reminder"}

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, exists, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Index,
+    UniqueConstraint,
+    bindparam,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -69,15 +79,30 @@ class Outbox(SQLModel, table=True):
     delivered_at: datetime | None = None
 
 
+def _record_inbound(insert):
+    table = InboundMessage.__table__
+    return (
+        insert(table)
+        .values(
+            channel=bindparam("channel"),
+            external_id=bindparam("external_id"),
+            received_at=bindparam("received_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(table.c.id)
+    )
+
+
+# Built once (the first statement of every inbound message), per dialect.
+_RECORD_INBOUND = {False: _record_inbound(sqlite_insert), True: _record_inbound(pg_insert)}
+
+
 def record_inbound(session: Session, channel: str, external_id: str) -> bool:
     """Logs an inbound message id; returns False when it was already handled."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.connection().execute(
-        insert(InboundMessage.__table__)
-        .values(channel=channel, external_id=external_id, received_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        .returning(InboundMessage.__table__.c.id)
-    )
+    connection = session.connection()
+    statement = _RECORD_INBOUND[connection.dialect.name == "postgresql"]
+    values = {"channel": channel, "external_id": external_id, "received_at": utcnow()}
+    result = connection.execute(statement, values)
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT that returns rows.
     return result.scalar() is not None
 

@@ -12,7 +12,7 @@ from bot.app import create_app
 from bot.seed import seed_demo
 from models import migrate
 from models.db import Database
-from tests.pg import PostgresCluster, find_bindir
+from tests.pg import ExistingServer, PostgresCluster, find_bindir
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 TEST_SECRET = "test-secret-key"
@@ -40,6 +40,9 @@ def _migrate_and_seed(url: str) -> None:
 @pytest.fixture(scope="session")
 def pg_cluster():
     """A PostgreSQL server for the whole session (or TEST_DATABASE_URL's server)."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield ExistingServer(os.environ["TEST_DATABASE_URL"])
+        return
     bindir = find_bindir()
     if bindir is None:
         if os.environ.get("CI"):

@@ -40,6 +40,8 @@ def _free_port() -> int:
 class PostgresCluster:
     """initdb + pg_ctl start on a free loopback port; stop() removes everything."""
 
+    can_restart = True
+
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
         self.port = _free_port()
@@ -129,6 +131,34 @@ class PostgresCluster:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class ExistingServer:
+    """A server the tests are given (TEST_DATABASE_URL, e.g. a CI service): the tests
+    create and drop their databases on it, through the URL's user."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url).set(drivername="postgresql")
+        self._admin = parsed.set(database="postgres")
+        self._base = parsed
+
+    def dsn(self, database: str) -> str:
+        return self._admin.set(database=database).render_as_string(hide_password=False)
+
+    def url(self, database: str) -> str:
+        return self._base.set(drivername="postgresql+psycopg", database=database).render_as_string(
+            hide_password=False
+        )
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    can_restart = False  # not ours to stop
 
 
 @contextlib.contextmanager

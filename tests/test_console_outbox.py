@@ -285,3 +285,20 @@ def test_only_dead_or_failed_messages_can_be_retried(sqlite_app, status):
     client = logged_in(sqlite_app, admin_id(rt))
     retry(client, sent.dead)
     assert message(rt, sent.dead).status == status
+
+
+def test_reports_reminded_by_the_watchdog_are_flagged_until_an_agent_speaks(app) -> None:
+    rt = app.extensions["webleads"]
+    number = TalkingCitizen(rt, "marie", name="Marie").file_report()
+    with rt.db.transaction() as session:
+        report = get_report(session, number)
+        report.created_at = report.created_at - timedelta(days=10)  # silent past its SLA
+    flag = "Sans nouvelles : relance automatique envoyée"
+    client = logged_in(app, admin_id(rt))
+    assert flag not in client.get("/console/reports").get_data(as_text=True)
+    assert remind_silent_reports(rt) == 1
+    assert flag in client.get("/console/reports").get_data(as_text=True)
+    assert flag in client.get(f"/console/reports/{number}").get_data(as_text=True)
+    with rt.db.transaction() as session:
+        reports.reply(session, number, "L'équipe passe demain.", agent_id=admin_id(rt))
+    assert flag not in client.get("/console/reports").get_data(as_text=True)
