@@ -11,7 +11,7 @@ from sqlmodel import Session
 from bot.geo import SURE_SCORE, GeocoderUnavailable, ZoneError, parse_geometry
 from bot.runtime import Runtime
 from models.db import utcnow
-from models.report import ReportEvent, unlocated_reports
+from models.report import ReportEvent, lock_report, unlocated_reports
 from models.zone import ZONE_KINDS, Zone, zone_by_name
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,6 @@ def place_unlocated(rt: Runtime, limit: int = 100) -> tuple[int, int]:
 
 
 def _place(session: Session, number: int, place) -> None:
-    from models.report import lock_report
-
     report = lock_report(session, number)
     if report is None or report.lat is not None:
         return

@@ -16,6 +16,7 @@ from models.report import (
     Report,
     ReportEvent,
     attach_media,
+    follower_ids,
     get_report,
     is_follower,
     lock_report,
@@ -163,8 +164,6 @@ def _merge_into(session: Session, report: Report, target_number: int | None) -> 
     if target.status == "duplicate":
         raise ReportError(f"#{target.id} is itself merged into #{target.duplicate_of_id}.")
     report.duplicate_of_id = target.id
-    from models.report import follower_ids
-
     for citizen_id in follower_ids(session, report.id):
         if not is_follower(session, target.id, citizen_id):
             session.add(Follower(report_id=target.id, citizen_id=citizen_id))

@@ -421,15 +421,20 @@ def awaiting_after_reopening(session: Session, numbers: list[int]) -> set[int]:
     The service answers with a status change or a reply to the citizen; until then the
     queue flags the report.
     """
+    last = _last_event_kinds(session, numbers, REOPEN_ANSWERS)
+    return {number for number, kind in last.items() if kind == "reopened"}
+
+
+def _last_event_kinds(session: Session, numbers: list[int], kinds: tuple[str, ...]) -> dict:
+    """Report number -> the kind of its latest event among `kinds`."""
     if not numbers:
-        return set()
+        return {}
     stmt = (
         select(ReportEvent.report_id, ReportEvent.kind)
-        .where(ReportEvent.report_id.in_(numbers), ReportEvent.kind.in_(REOPEN_ANSWERS))
+        .where(ReportEvent.report_id.in_(numbers), ReportEvent.kind.in_(kinds))
         .order_by(ReportEvent.report_id, ReportEvent.created_at, ReportEvent.id)
     )
-    last = dict(session.execute(stmt).all())  # later rows overwrite earlier ones
-    return {number for number, kind in last.items() if kind == "reopened"}
+    return dict(session.execute(stmt).all())  # later rows overwrite earlier ones
 
 
 # The events that are news for the citizen, and the watchdog's automatic reminder.
@@ -442,12 +447,5 @@ def reminded_without_news(session: Session, numbers: list[int]) -> set[int]:
     The silence watchdog (bot/feedback.py) tells followers a report past its SLA is still
     being handled; the queue flags it until an agent says something real.
     """
-    if not numbers:
-        return set()
-    stmt = (
-        select(ReportEvent.report_id, ReportEvent.kind)
-        .where(ReportEvent.report_id.in_(numbers), ReportEvent.kind.in_(NEWS_OR_REMINDER))
-        .order_by(ReportEvent.report_id, ReportEvent.created_at, ReportEvent.id)
-    )
-    last = dict(session.execute(stmt).all())  # later rows overwrite earlier ones
+    last = _last_event_kinds(session, numbers, NEWS_OR_REMINDER)
     return {number for number, kind in last.items() if kind == "reminder"}
