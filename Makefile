@@ -2,23 +2,35 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# pytest-xdist workers: one per core (each starts its own PostgreSQL, addok and stand-ins).
+TEST_WORKERS ?= auto
 # Debian packages the test suite uses (real PostgreSQL, redis for the addok geocoder,
 # Chromium for the console's browser tests, wrk for the webhook benchmark).
 SYSTEM_PACKAGES := postgresql redis-server chromium wrk
 
-.PHONY: run test install install-test system-deps lint format messages bench clean
+.PHONY: run test install install-test system-deps lint format messages bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Installs come from the lock (every package of the tree pinned, with its hashes);
+# pyproject.toml keeps the floors. `make lock` refreshes the lock from them.
+$(VENV)/.installed: requirements/run.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/run.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: requirements/test.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet --require-hashes -r requirements/test.txt
 	touch $@
+
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+		--quiet $(LOCK_ARGS) -o requirements/run.txt
+	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 \
+		--quiet $(LOCK_ARGS) -o requirements/test.txt
 
 install: $(VENV)/.installed
 
@@ -47,7 +59,7 @@ system-deps:
 
 test: install-test system-deps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .
@@ -61,8 +73,7 @@ format: install-test
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k t -k N_ -k translate:2 -k _ --no-location \
 		--sort-output -o instance/messages.pot .
-	$(BIN)/pybabel update -i instance/messages.pot -d bot/translations --no-location \
-		--no-fuzzy-matching --omit-header
+	$(BIN)/pybabel update -i instance/messages.pot -d bot/translations --no-fuzzy-matching -w 100
 	$(BIN)/pybabel compile -d bot/translations --statistics
 	$(BIN)/pybabel extract -F console/babel.cfg -k _ -k _l -o instance/console.pot .
 	$(BIN)/pybabel update -i instance/console.pot -d console/translations --omit-header
