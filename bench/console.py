@@ -228,11 +228,13 @@ def run(url: str, size: int, repeat: int, name: str, tmp: Path) -> None:
     )
     rt = app.extensions["webleads"]
     from bot.agents import save_agent
+    from bot.audit import Actor
     from models.agent import agent_by_email
 
+    bench = Actor.command_line()
     with rt.db.transaction() as session:
-        save_agent(session, "bench-admin@vitre.example", "x" * 12, "admin", [])
-        save_agent(session, "bench-voirie@vitre.example", "x" * 12, "agent", ["voirie"])
+        save_agent(session, bench, "bench-admin@vitre.example", "x" * 12, "admin", [])
+        save_agent(session, bench, "bench-voirie@vitre.example", "x" * 12, "agent", ["voirie"])
         admin = agent_by_email(session, "bench-admin@vitre.example").id
         agent = agent_by_email(session, "bench-voirie@vitre.example").id
     for who, agent_id in (("admin", admin), ("roads agent", agent)):

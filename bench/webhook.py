@@ -12,14 +12,26 @@ each is kept. Prints requests/s, p50 and p99 latency, errors, and the ratios.
 posted one at a time from new chats; the time from the POST to the reply reaching the
 (local stand-in) Bot API is measured. Prints p50 and p99.
 
-Needs wrk (apt-get install wrk). On SQLite and on PostgreSQL (a throwaway cluster).
+(d) Slow services (bench/slow_services.py): the same webhook while the geocoder (a real
+addok) answers after 1.5 s and Telegram's files take 2 s to download, beside a normal run
+of the same load. Prints the plain citizens' webhook p50/p99 in both runs and the ratio,
+the typists' and photographer's own webhooks, and the time from a typed address to the
+bot's question. `--app-root PATH` measures another checkout (e.g. the code before a
+change, extracted with `git archive HEAD | tar -x -C PATH`) with this venv.
 
-    python bench/webhook.py [--seconds 10] [--rounds 2] [--only sqlite|postgres]
+Needs wrk (apt-get install wrk) for (b), redis-server and addok for (d). On SQLite and on
+PostgreSQL (a throwaway cluster).
+
+    python bench/webhook.py [--seconds N] [--rounds 2] [--only sqlite|postgres]
+        [--only-measure throughput|latency|slow] [--app-root PATH]
+
+--seconds is wrk's duration (default 10) and the slow measure's per run (default 15).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -37,6 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import slow_services  # noqa: E402
 from bot.seed import seed_demo  # noqa: E402
 from models import migrate  # noqa: E402
 from models.db import Database  # noqa: E402
@@ -254,8 +267,17 @@ def prepared(url: str) -> str:
     return url
 
 
-def bench(label: str, new_database, seconds: int, rounds: int, script: Path) -> None:
-    """Runs both measures, each on a fresh database (the load leaves a long outbox)."""
+def bench(label: str, new_database, args, script: Path, addok) -> None:
+    """Runs the measures asked for, each on a fresh database (the load leaves a long outbox)."""
+    if args.only_measure in (None, "throughput", "latency"):
+        classic(label, new_database, args, script)
+    if args.only_measure in (None, "slow"):
+        slow_services.measure(label, new_database, args, addok)
+
+
+def classic(label: str, new_database, args, script: Path) -> None:
+    """The throughput (b) and latency (c) measures."""
+    seconds, rounds = args.seconds or 10, args.rounds
     with FakeTelegramAPI() as api:
         env = {
             **os.environ,
@@ -266,34 +288,39 @@ def bench(label: str, new_database, seconds: int, rounds: int, script: Path) -> 
             "TELEGRAM_API_BASE_URL": api.base_url,
             "PYTHONPATH": str(ROOT),
         }
-        throughput(
-            label, {**env, "DATABASE_URL": prepared(new_database("load"))}, seconds, rounds, script
-        )
-        latency(label, {**env, "DATABASE_URL": prepared(new_database("latency"))}, api)
+        if args.only_measure in (None, "throughput"):
+            url = prepared(new_database("load"))
+            throughput(label, {**env, "DATABASE_URL": url}, seconds, rounds, script)
+        if args.only_measure in (None, "latency"):
+            latency(label, {**env, "DATABASE_URL": prepared(new_database("latency"))}, api)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", choices=["sqlite", "postgres"])
+    parser.add_argument("--only-measure", choices=["throughput", "latency", "slow"])
+    slow_services.add_arguments(parser)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    if args.app_root and args.only_measure != "slow":
+        sys.exit("--app-root applies to the slow measure: add --only-measure slow")
+    args.slow_seconds = args.seconds or 15
+    if args.only_measure in (None, "throughput") and shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         script = Path(tmp) / "updates.lua"
-        print(
-            f"gunicorn, {os.cpu_count()} sync workers; wrk -t2 -c8 for {args.seconds} s; "
-            f"best of {args.rounds} alternating rounds"
-        )
-        if args.only in (None, "sqlite"):
-            bench(
-                "SQLite",
-                lambda name: f"sqlite:///{tmp}/{name}.db",
-                args.seconds,
-                args.rounds,
-                script,
+        if args.only_measure in (None, "throughput"):
+            print(
+                f"gunicorn, {os.cpu_count()} sync workers; wrk -t2 -c8 for "
+                f"{args.seconds or 10} s; best of {args.rounds} alternating rounds"
             )
+        addok = None
+        if args.only_measure in (None, "slow"):
+            print(slow_services.describe(args))
+            addok = stack.enter_context(slow_services.geocoder())
+        if args.only in (None, "sqlite"):
+            bench("SQLite", lambda name: f"sqlite:///{tmp}/{name}.db", args, script, addok)
         if args.only in (None, "postgres"):
             from tests.pg import PostgresCluster, find_bindir
 
@@ -303,7 +330,7 @@ def main() -> None:
                 return
             cluster = PostgresCluster(bindir).start()
             try:
-                bench("PostgreSQL", cluster.create_database, args.seconds, args.rounds, script)
+                bench("PostgreSQL", cluster.create_database, args, script, addok)
             finally:
                 cluster.destroy()
 

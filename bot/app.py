@@ -35,7 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         settings=settings,
         db=db,
         catalog=CatalogCache(),
-        geocoder=make_geocoder(settings),
+        geocoder=make_geocoder(settings, db),
     )
     _register_blueprints(app)
     return app

@@ -1,21 +1,28 @@
-"""The audit log: every agent action on a report, exported as CSV for the admins.
+"""The audit log: every agent action on a report, exported as CSV for the admins, and
+every admin change to how the service runs, written where it is saved.
 
-Each action already is a row of the report's history (ReportEvent: who, when, from, to,
-the public message, the internal note); this module selects and formats them.
+Each action on a report already is a row of the report's history (ReportEvent: who,
+when, from, to, the public message, the internal note); this module selects and formats
+them. An admin change (a role, a service, a category, a zone, the pilot, an API key, a
+template) writes an AdminChange row through `record`, in the change's own transaction:
+when the row cannot be written, the change is not saved either.
 """
 
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, time
+from enum import StrEnum
 from typing import IO
 
 from sqlmodel import Session
 
+from models.audit import AdminChange, add_admin_change
 from models.catalog import all_categories, all_services
 from models.console_queries import agents_by_id
 from models.privacy_queries import agent_events
@@ -66,7 +73,7 @@ def write_csv(rows: Iterable[AuditRow], out: IO[str]) -> int:
     writer.writerow(HEADER)
     count = 0
     for row in rows:
-        writer.writerow([_safe(value) for value in astuple(row)])
+        writer.writerow([spreadsheet_cell(value) for value in astuple(row)])
         count += 1
     return count
 
@@ -108,16 +115,109 @@ def _note(kind: str, note: str | None, names: dict[str, dict[int, str]]) -> str:
     return "; ".join(parts)
 
 
-def _safe(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) else value
+def spreadsheet_cell(value):
+    """A CSV cell a spreadsheet shows as written: text starting like a formula is defused.
+
+    Every CSV the product writes goes through here; an empty cell stays empty and a
+    number, its sign included, stays a number.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_line(values: Iterable) -> str:
+    """One CSV line, its line end included, every cell made safe for spreadsheets."""
+    out = io.StringIO()
+    csv.writer(out).writerow([spreadsheet_cell(v) for v in values])
+    return out.getvalue()
 
 
 def iter_lines(rows: list[AuditRow]) -> Iterator[str]:
     """Yields the CSV line by line (for a streamed download in the console)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    for values in [HEADER, *([_safe(v) for v in astuple(row)] for row in rows)]:
+    for values in [HEADER, *([spreadsheet_cell(v) for v in astuple(row)] for row in rows)]:
         writer.writerow(values)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate(0)
+
+
+# --- admin changes ---------------------------------------------------------------------
+
+
+class Thing(StrEnum):
+    """What an admin change is about."""
+
+    SERVICE = "service"
+    CATEGORY = "category"
+    AGENT = "agent"
+    TEMPLATE = "template"
+    ZONE = "zone"
+    PILOT = "pilot"
+    INVITE_CODE = "invite code"
+    ALLOWLIST = "allowlist"
+    API_KEY = "api key"
+
+
+class Action(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes an admin change: a console agent, or someone at the command line."""
+
+    name: str
+    agent_id: int | None = None
+
+    @classmethod
+    def agent(cls, agent) -> Actor:
+        """The console's logged-in agent (anything with an id and an email)."""
+        return cls(agent.email, agent.id)
+
+    @classmethod
+    def command_line(cls) -> Actor:
+        """The shell user running `webleads` (the CLI has no login of its own)."""
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no login name in this environment
+            user = "unknown user"
+        return cls(f"command line ({user})")
+
+
+def changed(before: dict, after: dict) -> dict[str, list]:
+    """The fields whose value differs, as field -> [before, after]."""
+    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+
+
+def record(
+    session: Session, actor: Actor, thing: Thing, name: str, action: Action, changes: dict
+) -> AdminChange | None:
+    """Writes the audit row of an admin change in the caller's transaction (None: no change).
+
+    Call it in the transaction that saves the change: it writes at once, so a row that
+    cannot be written raises there and the whole change is rolled back with it.
+    """
+    if not changes:
+        return None
+    row = AdminChange(
+        agent_id=actor.agent_id,
+        actor=actor.name[:255],
+        thing=str(thing),
+        name=name[:255],
+        action=str(action),
+        changes=changes,
+    )
+    add_admin_change(session, row)
+    return row
+
+
+def mask(address: str) -> str:
+    """A citizen's address as the audit trail keeps it: its last two characters only."""
+    if len(address) <= 4:
+        return "•" * len(address)
+    return "•" * (len(address) - 2) + address[-2:]

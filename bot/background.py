@@ -8,7 +8,8 @@ import time
 
 from flask import Flask
 
-from bot.outbox import OutboxWorker
+from bot.jobs import JobRunner
+from bot.outbox import OutboxWorker, relay_wake_ups
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,21 @@ def channel_senders(rt: Runtime) -> dict:
     return senders
 
 
+def channel_fetchers(rt: Runtime) -> dict:
+    """How the worker downloads a citizen's picture, for every channel configured."""
+    fetchers: dict = {}
+    if rt.settings.telegram_enabled:
+        from webhooks.telegram_client import client_for
+        from webhooks.telegram_inbound import fetch_picture
+
+        fetchers["telegram"] = lambda media: fetch_picture(rt, client_for(rt.settings), media)
+    if rt.settings.sms_enabled:
+        from webhooks.sms import fetch_picture as fetch_mms
+
+        fetchers["sms"] = lambda media: fetch_mms(media, rt.settings)
+    return fetchers
+
+
 PLACING_EVERY_SECONDS = 300.0
 REMINDERS_EVERY_SECONDS = 600.0
 PURGE_EVERY_SECONDS = 86400.0
@@ -39,6 +55,10 @@ def run_worker(rt: Runtime, stop: threading.Event) -> None:
         log.info("no channel configured (Telegram, SMS): the worker has nothing to send")
     periodic = threading.Thread(target=run_periodic, args=(rt, stop), daemon=True)
     periodic.start()
+    # One listener for wake-ups from other processes, for both loops below.
+    threading.Thread(target=relay_wake_ups, args=(rt, stop), name="wake-ups", daemon=True).start()
+    jobs = JobRunner(rt)
+    threading.Thread(target=jobs.run_forever, args=(stop,), name="jobs", daemon=True).start()
     OutboxWorker(rt, senders).run_forever(stop)
 
 

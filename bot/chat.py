@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from pathlib import Path
 from typing import TextIO
 
 from bot.engine import handle
+from bot.jobs import JobRunner
 from bot.runtime import Runtime
 from models.citizen import find_citizen, update_citizen
 from webhooks import dev
 
 POLL_SECONDS = 1.0
+
+
+def log_to_file(path: str) -> None:
+    """Sends every log line to `path` instead of the terminal (the chat shows replies only)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # With a handler on the root logger, Python no longer prints warnings to stderr.
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
 
 
 class TerminalChat:
@@ -42,7 +56,11 @@ class TerminalChat:
                 text = line.strip()
                 if not text:
                     continue
-                handle(dev.inbound(self.name, text, name=self.name, lang=self.lang), self.rt)
+                handled = handle(
+                    dev.inbound(self.name, text, name=self.name, lang=self.lang), self.rt
+                )
+                if handled.waiting:  # a geocoder to ask: the worker's part, done here
+                    JobRunner(self.rt, fetchers={}).run_until_idle()
                 self._show(dev.drain(self.rt, self.name))
         finally:
             stop.set()

@@ -80,13 +80,16 @@ def create_agent(
 ) -> None:
     """Creates an agent, or updates the password, role and services of an existing one."""
     from bot.agents import AgentError, save_agent
+    from bot.audit import Actor
 
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     rt = current_runtime()
     try:
         with rt.db.transaction() as session:
-            created = save_agent(session, email, password, role, list(services), name)
+            created = save_agent(
+                session, Actor.command_line(), email, password, role, list(services), name
+            )
     except AgentError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Agent {email.strip().lower()} {'created' if created else 'updated'} ({role}).")
@@ -131,12 +134,21 @@ def worker_command() -> None:
 @cli.command("chat")
 @click.option("--as", "name", default=None, help="Your name as a citizen (default: your login).")
 @click.option("--lang", type=click.Choice(["fr", "en"]), default=None)
-def chat_command(name: str | None, lang: str | None) -> None:
+@click.option("--verbose", is_flag=True, help="Show log lines here instead of in the log file.")
+def chat_command(name: str | None, lang: str | None, verbose: bool) -> None:
     """Talks to the bot in this terminal, as a citizen on the dev channel."""
-    from bot.chat import TerminalChat
+    from bot.chat import TerminalChat, log_to_file
 
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    else:
+        log_to_file(CHAT_LOG)
     name = name or getpass.getuser()
     TerminalChat(current_runtime(), name, lang).run(sys.stdin, sys.stdout)
+
+
+# Where `webleads chat` writes its log lines, so the terminal shows the conversation only.
+CHAT_LOG = "instance/chat.log"
 
 
 @cli.group("report")
@@ -205,13 +217,14 @@ def zone_group() -> None:
 @click.option("--name", required=True, help="How the zone is named to citizens and agents.")
 def zone_import(path: str, kind: str, name: str) -> None:
     """Loads a GeoJSON Polygon/MultiPolygon (Feature or FeatureCollection) as a zone."""
+    from bot.admin import import_zone
+    from bot.audit import Actor
     from bot.geo import ZoneError
-    from bot.placing import import_zone
 
     rt = current_runtime()
     try:
         with rt.db.transaction() as session:
-            _, created = import_zone(session, path, kind, name)
+            _, created = import_zone(session, Actor.command_line(), path, kind, name)
     except ZoneError as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
     rt.catalog.invalidate()
@@ -242,6 +255,8 @@ def zone_list() -> None:
 @click.option("--off", is_flag=True, help="Deactivate instead.")
 def zone_activate(name: str, kind: str, off: bool) -> None:
     """Turns a zone on (or off with --off): a pilot zone off opens the whole town."""
+    from bot.admin import set_zone_active
+    from bot.audit import Actor
     from models.zone import zone_by_name
 
     rt = current_runtime()
@@ -249,8 +264,7 @@ def zone_activate(name: str, kind: str, off: bool) -> None:
         zone = zone_by_name(session, name, kind)
         if zone is None:
             raise click.ClickException(f"No {kind} zone named {name!r}.")
-        zone.active = not off
-        session.add(zone)
+        set_zone_active(session, Actor.command_line(), zone, not off)
     rt.catalog.invalidate()
     click.echo(f"Zone {name!r} is now {'off' if off else 'active'}.")
 
@@ -281,6 +295,30 @@ def geo_search(address: str) -> None:
         click.echo(f"{place.score:.2f}  {place.label}  ({place.lat:.5f}, {place.lon:.5f})")
     if not found.places and not found.elsewhere:
         click.echo("Nothing found in the town.")
+
+
+@geo_group.command("import-ban")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def geo_import_ban(path: str) -> None:
+    """Imports the BAN's address CSV (.csv or .csv.gz) for GEOCODER=local."""
+    from bot.geo_local import BanFileError, import_ban
+
+    done = []
+
+    def imported(commune) -> None:
+        done.append(commune)
+        click.echo(f"{commune.citycode} {commune.city}: {commune.addresses} addresses, "
+                   f"{commune.streets} streets")  # fmt: skip
+
+    try:
+        result = import_ban(current_runtime().db, path, on_commune=imported)
+    except BanFileError as exc:
+        kept = f"the {len(done)} commune(s) above are imported" if done else "nothing imported"
+        raise click.ClickException(f"{exc} ({kept}).") from exc
+    skipped = ""
+    if result.skipped:
+        skipped = f"; {result.skipped} line(s) skipped (no position or street name)"
+    click.echo(f"{result.addresses} addresses in {len(result.communes)} commune(s){skipped}.")
 
 
 @geo_group.command("retry")
@@ -315,13 +353,17 @@ def pilot_group(ctx: click.Context) -> None:
 
 
 def _pilot_change(change) -> None:
-    """Runs a change to the pilot in a transaction; a PilotError becomes a CLI error."""
+    """Runs a change to the pilot in a transaction, as the command line's user.
+
+    `change(session, actor)` writes its audit row; a PilotError becomes a CLI error.
+    """
+    from bot.audit import Actor
     from bot.pilot import PilotError
 
     rt = current_runtime()
     try:
         with rt.db.transaction() as session:
-            result = change(session)
+            result = change(session, Actor.command_line())
     except PilotError as exc:
         raise click.ClickException(str(exc)) from exc
     rt.catalog.invalidate()
@@ -345,7 +387,7 @@ def pilot_on() -> None:
     """Turns the pilot on: its zones, services and groups apply again."""
     from bot.pilot import switch
 
-    _pilot_change(lambda session: switch(session, True))
+    _pilot_change(lambda session, actor: switch(session, actor, True))
     click.echo("The pilot is on (other processes follow within 30 seconds).")
     pilot_status.callback()
 
@@ -355,7 +397,7 @@ def pilot_off() -> None:
     """Turns the pilot off: the service opens to everyone, its rules kept for later."""
     from bot.pilot import switch
 
-    _pilot_change(lambda session: switch(session, False))
+    _pilot_change(lambda session, actor: switch(session, actor, False))
     click.echo(
         "The pilot is off: the service is open to everyone "
         "(other processes follow within 30 seconds)."
@@ -374,7 +416,9 @@ def pilot_services(codes: tuple[str, ...], everything: bool) -> None:
             offered = current_runtime().catalog.get(session).pilot.services
         click.echo(f"Services offered: {', '.join(sorted(offered)) or 'all'}.")
         return
-    chosen = _pilot_change(lambda session: set_services(session, [] if everything else list(codes)))
+    chosen = _pilot_change(
+        lambda session, actor: set_services(session, actor, [] if everything else list(codes))
+    )
     click.echo(f"Services offered during the pilot: {', '.join(chosen) or 'all'}.")
 
 
@@ -384,7 +428,7 @@ def pilot_opens_on(text: str | None) -> None:
     """Tells citizens when the service opens to everyone ("1er juin"); no TEXT clears it."""
     from bot.pilot import set_opening
 
-    _pilot_change(lambda session: set_opening(session, text))
+    _pilot_change(lambda session, actor: set_opening(session, actor, text))
     click.echo(f"Opening date: {text or 'not said'}.")
 
 
@@ -403,7 +447,7 @@ def pilot_code_add(code: str, label: str) -> None:
     """Creates (or reactivates) an invite code; codes are case-insensitive."""
     from bot.pilot import add_code
 
-    invite = _pilot_change(lambda session: add_code(session, code, label))
+    invite = _pilot_change(lambda session, actor: add_code(session, actor, code, label))
     click.echo(
         f"Invite code {invite.code} is active{f' ({invite.label})' if invite.label else ''}."
     )
@@ -415,7 +459,7 @@ def pilot_code_off(code: str) -> None:
     """Deactivates an invite code (citizens it let in stay in)."""
     from bot.pilot import deactivate_code
 
-    invite = _pilot_change(lambda session: deactivate_code(session, code))
+    invite = _pilot_change(lambda session, actor: deactivate_code(session, actor, code))
     click.echo(f"Invite code {invite.code} is off.")
 
 
@@ -443,7 +487,7 @@ def pilot_allow(identity: str, label: str) -> None:
     from bot.pilot import allow
 
     region = current_runtime().settings.DEFAULT_REGION
-    entry = _pilot_change(lambda session: allow(session, identity, label, region))
+    entry = _pilot_change(lambda session, actor: allow(session, actor, identity, label, region))
     click.echo(f"Allowed: {entry.channel} {entry.address}.")
 
 
@@ -454,7 +498,7 @@ def pilot_disallow(identity: str) -> None:
     from bot.pilot import disallow
 
     region = current_runtime().settings.DEFAULT_REGION
-    removed = _pilot_change(lambda session: disallow(session, identity, region))
+    removed = _pilot_change(lambda session, actor: disallow(session, actor, identity, region))
     click.echo("Removed from the allowlist." if removed else "It was not on the allowlist.")
 
 
@@ -499,17 +543,15 @@ def api_key_group() -> None:
 @click.argument("name")
 def api_key_create(name: str) -> None:
     """Creates a key for the tool NAME and prints it once (it is stored hashed)."""
-    from models.api_key import create_key, key_by_name
+    from bot.admin import AdminError, create_api_key
+    from bot.audit import Actor
 
     name = name.strip()
-    if not name:
-        raise click.ClickException("Give the key a name (the tool that uses it).")
-    with current_runtime().db.transaction() as session:
-        if key_by_name(session, name) is not None:
-            raise click.ClickException(
-                f"A key named {name!r} exists; revoke it or pick another name."
-            )
-        _, key = create_key(session, name)
+    try:
+        with current_runtime().db.transaction() as session:
+            _, key = create_api_key(session, Actor.command_line(), name)
+    except AdminError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"API key for {name} (shown only now, keep it safe):")
     click.echo(key)
 
@@ -533,10 +575,11 @@ def api_key_list() -> None:
 @click.argument("name")
 def api_key_revoke(name: str) -> None:
     """Revokes the key named NAME at once."""
-    from models.api_key import revoke_key
+    from bot.admin import revoke_api_key
+    from bot.audit import Actor
 
     with current_runtime().db.transaction() as session:
-        revoked = revoke_key(session, name.strip())
+        revoked = revoke_api_key(session, Actor.command_line(), name)
     if not revoked:
         raise click.ClickException(f"No active key named {name!r}.")
     click.echo(f"Key {name} revoked.")
@@ -573,8 +616,7 @@ def launch_kit(out_dir: str, code: str | None) -> None:
 
     rt = current_runtime()
     try:
-        with rt.db.reading() as session:
-            kit = kit_for(rt, session, fold(code) if code else None)
+        kit = kit_for(rt, fold(code) if code else None)
         paths = write_kit(kit, out_dir)
     except LaunchKitError as exc:
         raise click.ClickException(str(exc)) from exc

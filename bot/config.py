@@ -32,7 +32,8 @@ class Settings:
     TWILIO_FROM_NUMBER: str = ""
     TWILIO_MESSAGING_SERVICE_SID: str = ""
     TWILIO_API_BASE_URL: str = "https://api.twilio.com"
-    GEOCODER: str = "ban"
+    # Empty: ban, except in development once addresses are imported (bot.geo.make_geocoder).
+    GEOCODER: str = ""
     GEOCODER_URL: str = ""
     MEDIA_DIR: str = "instance/media"
     # Beyond the contract: tuning knobs with safe defaults.
@@ -93,8 +94,10 @@ def load_settings(overrides: dict | None = None, *, dotenv: bool = True) -> Sett
 def _checked(settings: Settings) -> Settings:
     if settings.DEFAULT_LANGUAGE not in LANGUAGES:
         raise ConfigError(f"DEFAULT_LANGUAGE must be one of {LANGUAGES}")
-    if settings.GEOCODER not in {"ban", "nominatim", "none"}:
-        raise ConfigError("GEOCODER must be ban, nominatim or none")
+    if settings.GEOCODER not in {"", "ban", "nominatim", "local", "none"}:
+        raise ConfigError("GEOCODER must be ban, nominatim, local or none")
+    if not settings.GEOCODER and settings.is_production:
+        object.__setattr__(settings, "GEOCODER", "ban")  # the documented default
     if settings.telegram_enabled and not settings.TELEGRAM_WEBHOOK_SECRET:
         raise ConfigError(
             "TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_BOT_TOKEN is set "

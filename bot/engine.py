@@ -1,22 +1,40 @@
-"""The engine: one inbound message -> one step -> replies in the outbox, one transaction."""
+"""The engine: one inbound message -> one step -> replies in the outbox, one transaction.
+
+A step that needs the network (a picture to download, an address to geocode) does not
+wait for it: it returns a `Wait`, the engine queues a job for the worker and the
+conversation waits on it. The citizen's next messages are held, in order, until the
+worker hands the result back (`resume`), so nothing a citizen says is reordered and no
+transaction is ever open during a network call.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
+from sqlmodel import Session
+
 from bot import flow, pilot
 from bot.context import Ctx
 from bot.runtime import Runtime, current_runtime
 from bot.texts import pick_language
-from bot.types import Inbound, Reply
-from models.citizen import Citizen, lock_citizen, save_conversation, update_citizen
+from bot.types import EVENT, Inbound, Outcome, Reply, Wait
+from models.citizen import (
+    Citizen,
+    lock_citizen,
+    lock_citizen_by_id,
+    save_conversation,
+    update_citizen,
+)
+from models.jobs import JobKind, drop_held, finish_job, hold_inbound, next_held, queue_job
 from models.messaging import PRIORITY_REPLY, queue_messages, record_inbound
 
 log = logging.getLogger(__name__)
 
 # What an opted-out citizen may still say; anything else is not answered (SMS rules).
 ALLOWED_WHEN_OPTED_OUT = {"start", "help"}
+# Honoured at once, even while the conversation waits on the worker.
+JUMPS_THE_QUEUE = {"stop"}
 
 
 @dataclass(frozen=True)
@@ -25,14 +43,16 @@ class Handled:
     citizen_id: int | None = None
     state: str | None = None
     replies: int = 0
+    # Held behind work the worker is doing for this citizen, or waiting for it.
+    waiting: bool = False
 
 
 def handle(inbound: Inbound, rt: Runtime | None = None) -> Handled:
     """Handles one inbound message end to end; a redelivered message has no effect.
 
-    Everything (dedupe row, citizen, conversation, report, replies) commits together:
-    an exception anywhere leaves the database as it was, and the provider's redelivery
-    gets a clean second chance.
+    Everything (dedupe row, citizen, conversation, report, replies, jobs) commits
+    together: an exception anywhere leaves the database as it was, and the provider's
+    redelivery gets a clean second chance.
     """
     rt = rt or current_runtime()
     with rt.db.transaction() as session:
@@ -52,21 +72,86 @@ def handle(inbound: Inbound, rt: Runtime | None = None) -> Handled:
             # They write again (unblocked the bot, got their number back): answer them.
             citizen.unreachable = False
             update_citizen(session, citizen.id, unreachable=False)
+        if conversation.waiting_on is not None:
+            if not _jumps_the_queue(inbound):
+                hold_inbound(session, citizen.id, inbound.to_dict())
+                return Handled(citizen_id=citizen.id, state=conversation.state, waiting=True)
+            # STOP: the pending work and what was said meanwhile are dropped with it.
+            conversation.waiting_on = None
+            drop_held(session, citizen.id)
         ctx = Ctx(session, rt, citizen, conversation, rt.catalog.get(session))
-        if citizen.opted_out and not _allowed_when_opted_out(inbound):
-            return Handled(citizen_id=citizen.id, state=conversation.state)
-        # After STOP/START, so STOP always works; someone outside the pilot is answered.
-        outcome = pilot.gate(ctx, inbound) or flow.step(ctx, inbound)
-        conversation.state = outcome.state
-        offered = flow.offered_choices(outcome.replies)
-        conversation.draft = {
-            **{k: v for k, v in ctx.draft.items() if k != "_offered"},
-            **({"_offered": offered} if offered else {}),
-        }
-        save_conversation(session, conversation)
-        _queue_replies(session, citizen, [*_rewrites(inbound), *outcome.replies])
+        replies = _run(ctx, inbound)
+        _save(session, ctx, citizen, replies)
     rt.wake_worker()
-    return Handled(citizen_id=citizen.id, state=outcome.state, replies=len(outcome.replies))
+    return Handled(
+        citizen_id=citizen.id,
+        state=conversation.state,
+        replies=len(replies),
+        waiting=conversation.waiting_on is not None,
+    )
+
+
+def resume(rt: Runtime, job_id: int, citizen_id: int, *, event: dict | None = None,
+           inbound: Inbound | None = None) -> bool:  # fmt: skip
+    """Hands the worker's result back: an EVENT, or the message with its picture.
+
+    Then replays the messages held meanwhile, in order, until one needs the worker
+    again. Returns False when the conversation no longer waits on this job (the
+    citizen said STOP or erased their data meanwhile): the result is dropped.
+    """
+    with rt.db.transaction() as session:
+        finish_job(session, job_id)
+        locked = lock_citizen_by_id(session, citizen_id)
+        if locked is None or locked[1].waiting_on != job_id:
+            return False
+        citizen, conversation = locked
+        conversation.waiting_on = None
+        ctx = Ctx(session, rt, citizen, conversation, rt.catalog.get(session))
+        if inbound is None:
+            inbound = Inbound(citizen.channel, citizen.address, event=event)
+        replies = _run(ctx, inbound)
+        while conversation.waiting_on is None:
+            held = next_held(session, citizen.id)
+            if held is None:
+                break
+            replies += _run(ctx, Inbound.from_dict(held))
+        _save(session, ctx, citizen, replies)
+    rt.wake_worker()
+    return True
+
+
+def _run(ctx: Ctx, inbound: Inbound) -> list[Reply]:
+    """Steps the conversation with one message (or queues the download it needs)."""
+    conversation = ctx.conversation
+    if ctx.citizen.opted_out and not _allowed_when_opted_out(inbound):
+        return []
+    if inbound.awaits_download:
+        _wait(ctx, Wait(JobKind.FETCH_MEDIA, {"inbound": inbound.to_dict()}))
+        return []
+    # After STOP/START, so STOP always works; someone outside the pilot is answered
+    # (a result coming back from the worker was let through with its message).
+    gated = None if inbound.kind == EVENT else pilot.gate(ctx, inbound)
+    outcome: Outcome = gated or flow.step(ctx, inbound)
+    conversation.state = outcome.state
+    offered = flow.offered_choices(outcome.replies)
+    conversation.draft = {
+        **{k: v for k, v in ctx.draft.items() if k != "_offered"},
+        **({"_offered": offered} if offered else {}),
+    }
+    if outcome.wait is not None:
+        _wait(ctx, outcome.wait)
+    return [*_rewrites(inbound), *outcome.replies]
+
+
+def _wait(ctx: Ctx, wait: Wait) -> None:
+    ctx.conversation.waiting_on = queue_job(
+        ctx.session, JobKind(wait.kind), wait.payload, citizen_id=ctx.citizen.id
+    )
+
+
+def _save(session: Session, ctx: Ctx, citizen: Citizen, replies: list[Reply]) -> None:
+    save_conversation(session, ctx.conversation)
+    _queue_replies(session, citizen, replies)
 
 
 def _queue_replies(session, citizen: Citizen, replies: list[Reply]) -> None:
@@ -91,16 +176,29 @@ def _queue_replies(session, citizen: Citizen, replies: list[Reply]) -> None:
 
 
 def _rewrites(inbound: Inbound) -> list[Reply]:
-    """Rewrites the message whose button was pressed, when the channel asks (Telegram)."""
+    """Channel-level answers to the message itself, when the channel asks (Telegram).
+
+    The pressed button's spinner is stopped and its message rewritten to show the
+    choice: through the outbox, so a redelivered update (deduplicated above) does
+    neither twice.
+    """
+    replies = []
+    if inbound.meta.get("answer_callback"):
+        replies.append(Reply("", answer_callback=inbound.meta["answer_callback"]))
     edit = inbound.meta.get("edit_message")
-    if not edit:
-        return []
-    return [Reply(edit["text"], edit_message_id=edit["id"])]
+    if edit:
+        replies.append(Reply(edit["text"], edit_message_id=edit["id"]))
+    return replies
 
 
 def _allowed_when_opted_out(inbound: Inbound) -> bool:
     command = flow.commands.parse(inbound.text) if inbound.text else None
     return command is not None and command.name in ALLOWED_WHEN_OPTED_OUT
+
+
+def _jumps_the_queue(inbound: Inbound) -> bool:
+    command = flow.commands.parse(inbound.text) if inbound.text else None
+    return command is not None and command.name in JUMPS_THE_QUEUE
 
 
 def _clean_name(name: str | None) -> str | None:

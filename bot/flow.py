@@ -7,9 +7,10 @@ stateDiagram-v2
     description --> photo: text
     description --> description: photo or pin sent early (kept)
     photo --> location: photo / skip
-    location --> location_confirm: typed address found
+    location --> location: typed address or pin (the worker looks it up)
+    location --> location_confirm: address looked up (event)
     location_confirm --> location: no / none of these
-    location --> nearby: pin (or address kept as text)
+    location --> nearby: pin named (event), or address kept as text
     location_confirm --> nearby: yes
     nearby --> idle: "yes, the same" (follows #N)
     nearby --> confirm: no / nothing close
@@ -25,6 +26,10 @@ stateDiagram-v2
     erase_confirm --> start: yes (data erased)
     erase_confirm --> idle: no (or back to the question pending)
 ```
+Events: a step that needs the network (geocoding, reverse geocoding, a picture to
+download) returns a `Wait`; the worker does the call outside any transaction and its
+result comes back as an EVENT to the state the step returned (bot/jobs.py). The
+citizen's messages meanwhile are held and replayed after it, in order.
 Fallbacks, at every state: help, cancel, menu, my reports, `#1042` / status,
 language, STOP / START, erase (`/supprimer`, SMS SUPPRIMER: asks `erase_confirm`).
 A step that already has its answer (a photo sent with the description, a pin sent
@@ -40,7 +45,7 @@ from dataclasses import dataclass, field
 from bot import commands
 from bot.context import Ctx
 from bot.texts import N_, fold
-from bot.types import CHOICE, LOCATION, OTHER, PHOTO, TEXT, Inbound, Outcome, Reply
+from bot.types import CHOICE, EVENT, LOCATION, OTHER, PHOTO, TEXT, Inbound, Outcome, Reply
 from handlers import (
     commands as command_handlers,
 )
@@ -76,6 +81,7 @@ FLOW: dict[str, State] = {
             TEXT: description.take,
             PHOTO: description.take_photo,
             LOCATION: description.take_location,
+            EVENT: description.pin_named,
         },
     ),
     "photo": State(
@@ -84,7 +90,12 @@ FLOW: dict[str, State] = {
     ),
     "location": State(
         location.ask,
-        {LOCATION: location.take_pin, TEXT: location.take_address, CHOICE: location.skip},
+        {
+            LOCATION: location.take_pin,
+            TEXT: location.take_address,
+            CHOICE: location.skip,
+            EVENT: location.looked_up,
+        },
     ),
     "location_confirm": State(
         location.ask_candidates,
@@ -143,6 +154,8 @@ def step(ctx: Ctx, msg: Inbound) -> Outcome:
         return feedback.answer(ctx, msg)  # buttons under a "resolved" message, any time
     state = FLOW.get(ctx.state, FLOW["idle"])
     handler = state.accepts.get(msg.kind)
+    if handler is None and msg.kind == EVENT:
+        return Outcome([], ctx.state)  # the worker's answer to a question no longer asked
     if handler is None:
         return reask(ctx, msg)
     if ctx.state == "erase_confirm":

@@ -115,6 +115,7 @@ class NoGeocoder:
     """GEOCODER=none: typed addresses are kept as text, flagged 'not geolocated'."""
 
     enabled = False
+    needs_network = False
 
     def search(self, text: str, town: Town) -> Found:
         return Found([])
@@ -136,6 +137,8 @@ class _AddokClient(BANFrance):
 
 class _Geocoder:
     enabled = True
+    # Calls another service: run in the worker, never inside a conversation step.
+    needs_network = True
 
     def __init__(self) -> None:
         self.breaker = _Breaker(BREAKER_SECONDS)
@@ -264,13 +267,55 @@ def _split_url(url: str | None, scheme: str, domain: str) -> tuple[str, str]:
     return parts.scheme, (parts.netloc + parts.path).rstrip("/")
 
 
-def make_geocoder(settings) -> NoGeocoder | BanGeocoder | NominatimGeocoder:
-    """Builds the geocoder GEOCODER names (ban, nominatim, none)."""
-    if settings.GEOCODER == "ban":
+def geocoder_enabled(rt) -> bool:
+    """Whether typed addresses and pins are looked up at all (GEOCODER is not none)."""
+    return rt.geocoder is not None and getattr(rt.geocoder, "enabled", False)
+
+
+def needs_network(geocoder) -> bool:
+    """A geocoder that calls another service runs in the worker, never in a step."""
+    return getattr(geocoder, "needs_network", True)
+
+
+def make_geocoder(settings, db=None):
+    """Builds the geocoder GEOCODER names (ban, nominatim, local, none; unset: see below)."""
+    choice = settings.GEOCODER or _unset_choice(settings, db)
+    if choice == "ban":
         return BanGeocoder(settings.GEOCODER_URL or None)
-    if settings.GEOCODER == "nominatim":
+    if choice == "nominatim":
         return NominatimGeocoder(settings.GEOCODER_URL or None)
+    if choice == "local":
+        from bot.geo_local import LocalGeocoder
+
+        if db is None:
+            raise ValueError("GEOCODER=local searches the database: make_geocoder needs db")
+        return LocalGeocoder(db)
     return NoGeocoder()
+
+
+def _unset_choice(settings, db) -> str:
+    """GEOCODER left unset: ban, except in development once addresses are imported.
+
+    `make run` then geocodes the demo town's addresses (seed-demo imports them) without
+    network; production keeps the documented default, the national address service.
+    """
+    if settings.is_production or db is None:
+        return "ban"
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.address import has_addresses
+
+    try:
+        with db.reading() as session:
+            imported = has_addresses(session)
+    except SQLAlchemyError:  # not migrated yet (`webleads init-db` is running)
+        return "ban"
+    if not imported:
+        return "ban"
+    log.warning("GEOCODER is not set: searching the addresses imported with geo import-ban "
+                "or seed-demo (GEOCODER=local, no network); set GEOCODER=ban for the "
+                "national address service")  # fmt: skip
+    return "local"
 
 
 # --- zones -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ else in a town's name is written with its closest Latin-1 spelling.
 
 from __future__ import annotations
 
+import functools
 import json
 import urllib.request
 from dataclasses import dataclass
@@ -78,18 +79,23 @@ class Kit:
         return f"sms:{self.sms_number}?body={quote(SMS_GREETING)}" if self.sms_number else None
 
 
-def kit_for(rt: Runtime, session: Session, code: str | None = None) -> Kit:
-    """Gathers what the kit prints, from the settings, the catalog and the pilot."""
-    snapshot = rt.catalog.get(session)
-    rules = snapshot.pilot
-    if code is None and rules.groups and rules.codes:
-        code = _first_code(session)
+def kit_for(rt: Runtime, code: str | None = None) -> Kit:
+    """Gathers what the kit prints, from the settings, the catalog and the pilot.
+
+    The bot's name may have to be asked from Telegram: that is done first, with no
+    database session open.
+    """
     settings = rt.settings
     username = (
         bot_username(settings)
         if settings.telegram_enabled or settings.TELEGRAM_BOT_USERNAME
         else None
     )
+    with rt.db.reading() as session:
+        snapshot = rt.catalog.get(session)
+        rules = snapshot.pilot
+        if code is None and rules.groups and rules.codes:
+            code = _first_code(session)
     telegram = f"https://t.me/{username}" if username else None
     if telegram and code:
         telegram += f"?start={code}"
@@ -118,10 +124,16 @@ def _first_code(session: Session) -> str | None:
 
 
 def bot_username(settings: Settings) -> str:
-    """The bot's @username: TELEGRAM_BOT_USERNAME, or asked from Telegram (getMe)."""
+    """The bot's @username: TELEGRAM_BOT_USERNAME, or asked from Telegram (getMe) once."""
     if settings.TELEGRAM_BOT_USERNAME:
         return settings.TELEGRAM_BOT_USERNAME.lstrip("@")
-    url = f"{settings.TELEGRAM_API_BASE_URL.rstrip('/')}/bot{settings.TELEGRAM_BOT_TOKEN}/getMe"
+    return _asked_username(settings.TELEGRAM_API_BASE_URL, settings.TELEGRAM_BOT_TOKEN)
+
+
+@functools.lru_cache(maxsize=8)
+def _asked_username(api_base_url: str, token: str) -> str:
+    """getMe, remembered per token: a bot's username does not change under its token."""
+    url = f"{api_base_url.rstrip('/')}/bot{token}/getMe"
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
             answer = json.load(response)

@@ -22,6 +22,7 @@ import logging
 import random
 import select
 import threading
+import time
 from datetime import timedelta
 from typing import Protocol
 
@@ -110,7 +111,8 @@ class OutboxWorker:
             )
         for message in messages:
             limiter = self.limiters.get(message.channel)
-            if limiter is not None:
+            # Answering a button press is not a message to the chat: no per-chat pace.
+            if limiter is not None and not message.payload.get("answer_callback"):
                 wait = limiter.recipient_wait(message.address)
                 if wait > 0:
                     when = utcnow() + timedelta(seconds=wait)
@@ -159,34 +161,43 @@ class OutboxWorker:
         with self.rt.db.transaction() as session:
             change(session)
 
-    def run_forever(self, stop: threading.Event, idle_wait: float | None = None) -> None:
+    def run_forever(self, stop: threading.Event, idle_wait: float = 2.0) -> None:
         """Sends until `stop` is set; wakes at once when a message is queued."""
-        waiter = _Waiter(self.rt, stop)
-        try:
-            while not stop.is_set():
-                try:
-                    tried = self.run_once()
-                except Exception:
-                    log.exception("outbox batch failed; retrying shortly")
-                    tried = 0
-                    stop.wait(1.0)
-                if tried == 0:
-                    waiter.wait(idle_wait)
-        finally:
-            waiter.close()
+        while not stop.is_set():
+            try:
+                tried = self.run_once()
+            except Exception:
+                log.exception("outbox batch failed; retrying shortly")
+                tried = 0
+                stop.wait(1.0)
+            if tried == 0:
+                self.rt.outbox_ready.wait(idle_wait)
+                self.rt.outbox_ready.clear()
 
 
-class _Waiter:
-    """Waits for new messages: this process's event, or a wake-up from another process.
+def relay_wake_ups(rt: Runtime, stop: threading.Event) -> None:
+    """Hears "something was queued" from other processes and wakes this process's loops.
 
-    PostgreSQL: LISTEN/NOTIFY (any process, any host). SQLite: a datagram socket next to
-    the database file (bot/wakeup.py). Either way a timeout bounds the wait, so a lost
-    wake-up delays a message by seconds, never loses it.
+    PostgreSQL: LISTEN/NOTIFY (any process, any host; triggers on the outbox and job
+    tables). SQLite: a datagram socket next to the database file (bot/wakeup.py). One
+    listener serves both the outbox worker and the job runner, each waiting on its own
+    event; their waits are bounded, so a lost wake-up delays by seconds, never loses.
     """
+    source = _WakeSource(rt)
+    try:
+        while not stop.is_set():
+            if source.wait(0.5):
+                rt.outbox_ready.set()
+                rt.jobs_ready.set()
+    finally:
+        source.close()
 
-    def __init__(self, rt: Runtime, stop: threading.Event) -> None:
+
+class _WakeSource:
+    """The file descriptor wake-ups arrive on, or nothing (then the loops poll)."""
+
+    def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.stop = stop
         self.conn = None
         self.listener = None
         try:
@@ -206,21 +217,16 @@ class _Waiter:
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
         return conn
 
-    def wait(self, timeout: float | None) -> None:
-        timeout = timeout or 2.0
+    def wait(self, timeout: float) -> bool:
+        """True when a wake-up came within `timeout` seconds."""
         source = self.conn or self.listener
-        fileno = source.fileno() if source is not None else None
-        step, waited = 0.1, 0.0
-        while waited < timeout and not self.stop.is_set():
-            if self.rt.outbox_ready.is_set():
-                self.rt.outbox_ready.clear()
-                return
-            if fileno is None:
-                self.stop.wait(step)
-            elif select.select([fileno], [], [], step)[0]:
-                self._drain()
-                return
-            waited += step
+        if source is None:
+            time.sleep(timeout)
+            return False
+        if not select.select([source.fileno()], [], [], timeout)[0]:
+            return False
+        self._drain()
+        return True
 
     def _drain(self) -> None:
         try:

@@ -25,7 +25,8 @@ import phonenumbers
 from shapely.geometry import Point
 from sqlmodel import Session
 
-from bot import commands
+from bot import audit, commands
+from bot.audit import Actor
 from bot.catalog import PILOT_ON, PILOT_OPENS_ON, PILOT_SERVICES, PilotRules
 from bot.context import Ctx
 from bot.texts import N_, fold
@@ -47,7 +48,7 @@ from models.pilot import (
     invite_by_code,
     is_allowed,
 )
-from models.settings import set_setting
+from models.settings import get_setting, set_setting
 
 # Commands that work for someone outside the pilot (STOP is honoured before the gate).
 OPEN_COMMANDS = {"stop", "erase", "language"}
@@ -182,19 +183,25 @@ def service_refusal(ctx: Ctx) -> Reply:
 
 
 # --- administration (CLI, console) --------------------------------------------------------
+# Each change writes its audit row (bot/audit.py) in the caller's transaction.
 
 
-def switch(session: Session, on: bool) -> None:
+def switch(session: Session, actor: Actor, on: bool) -> None:
     """Turns the pilot on (its rules apply) or off (open to everyone, rules kept)."""
+    before = get_setting(session, PILOT_ON) is not False  # on unless turned off
     set_setting(session, PILOT_ON, on)
+    _record_setting(session, actor, "on", before, on)
 
 
-def set_opening(session: Session, text: str | None) -> None:
+def set_opening(session: Session, actor: Actor, text: str | None) -> None:
     """Sets when the service opens to everyone ('1er juin 2026'), as citizens read it."""
-    set_setting(session, PILOT_OPENS_ON, (text or "").strip()[:64] or None)
+    value = (text or "").strip()[:64] or None
+    before = get_setting(session, PILOT_OPENS_ON)
+    set_setting(session, PILOT_OPENS_ON, value)
+    _record_setting(session, actor, "opens_on", before, value)
 
 
-def set_services(session: Session, codes: list[str]) -> list[str]:
+def set_services(session: Session, actor: Actor, codes: list[str]) -> list[str]:
     """Limits the pilot to these services' categories (empty: all); returns the codes."""
     known = {s.code for s in all_services(session)}
     codes = [c.strip().lower() for c in codes if c.strip()]
@@ -203,8 +210,16 @@ def set_services(session: Session, codes: list[str]) -> list[str]:
         raise PilotError(
             f"No service {', '.join(unknown)}; the services are: {', '.join(sorted(known))}."
         )
-    set_setting(session, PILOT_SERVICES, sorted(set(codes)) or None)
-    return sorted(set(codes))
+    chosen = sorted(set(codes))
+    before = sorted(get_setting(session, PILOT_SERVICES) or [])
+    set_setting(session, PILOT_SERVICES, chosen or None)
+    _record_setting(session, actor, "services", before, chosen)
+    return chosen
+
+
+def _record_setting(session: Session, actor: Actor, field: str, before, after) -> None:
+    changes = audit.changed({field: before}, {field: after})
+    audit.record(session, actor, audit.Thing.PILOT, "pilot", audit.Action.UPDATED, changes)
 
 
 def normalise_code(code: str) -> str:
@@ -219,25 +234,36 @@ def normalise_code(code: str) -> str:
     return folded
 
 
-def add_code(session: Session, code: str, label: str = "") -> PilotInvite:
+def add_code(session: Session, actor: Actor, code: str, label: str = "") -> PilotInvite:
     """Creates an invite code, or reactivates it with its new label."""
     folded = normalise_code(code)
     invite = invite_by_code(session, folded)
+    created = invite is None
+    before = {} if invite is None else {"active": invite.active, "label": invite.label}
     if invite is None:
         invite = PilotInvite(code=folded, label=label.strip()[:128])
     else:
         invite.active, invite.label = True, label.strip()[:128] or invite.label
     session.add(invite)
     session.flush()
+    changes = audit.changed(before, {"active": invite.active, "label": invite.label})
+    action = audit.Action.CREATED if created else audit.Action.UPDATED
+    audit.record(session, actor, audit.Thing.INVITE_CODE, invite.code, action, changes)
     return invite
 
 
-def deactivate_code(session: Session, code: str) -> PilotInvite:
+def deactivate_code(session: Session, actor: Actor, code: str) -> PilotInvite:
+    """Stops an invite code from letting new residents in (those let in stay in)."""
     invite = invite_by_code(session, fold(code).strip())
     if invite is None:
         raise PilotError(f"No invite code {code!r}.")
+    changes = audit.changed({"active": invite.active}, {"active": False})
     invite.active = False
     session.add(invite)
+    session.flush()
+    audit.record(
+        session, actor, audit.Thing.INVITE_CODE, invite.code, audit.Action.UPDATED, changes
+    )
     return invite
 
 
@@ -255,7 +281,9 @@ def identity(text: str, region: str = "FR") -> tuple[str, str]:
     return "sms", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def allow(session: Session, text: str, label: str = "", region: str = "FR") -> PilotAllow:
+def allow(
+    session: Session, actor: Actor, text: str, label: str = "", region: str = "FR"
+) -> PilotAllow:
     """Adds a phone number (E.164) or a Telegram user id to the allowlist."""
     channel, address = identity(text, region)
     entry = allowed_entry(session, channel, address)
@@ -263,16 +291,31 @@ def allow(session: Session, text: str, label: str = "", region: str = "FR") -> P
         entry = PilotAllow(channel=channel, address=address, label=label.strip()[:128])
         session.add(entry)
         session.flush()
+        changes = audit.changed({}, {"channel": channel, "label": entry.label})
+        audit.record(
+            session, actor, audit.Thing.ALLOWLIST, _entry_name(entry), audit.Action.CREATED, changes
+        )
     return entry
 
 
-def disallow(session: Session, text: str, region: str = "FR") -> bool:
+def disallow(session: Session, actor: Actor, text: str, region: str = "FR") -> bool:
+    """Takes an identity off the allowlist (a resident already let in stays in)."""
     channel, address = identity(text, region)
     entry = allowed_entry(session, channel, address)
     if entry is None:
         return False
+    changes = {"channel": [channel, None], "label": [entry.label, None]}
     session.delete(entry)
+    session.flush()
+    audit.record(
+        session, actor, audit.Thing.ALLOWLIST, _entry_name(entry), audit.Action.REMOVED, changes
+    )
     return True
+
+
+def _entry_name(entry: PilotAllow) -> str:
+    """An allowlisted identity as the audit trail keeps it: masked, it outlives the entry."""
+    return f"{entry.channel} {audit.mask(entry.address)}"
 
 
 @dataclass(frozen=True)

@@ -309,3 +309,15 @@ def file_external_report(
     )
     session.flush()
     return report
+
+
+def name_report_place(
+    session: Session, number: int | None, lat: float, lon: float, label: str | None
+) -> None:
+    """Gives a pinned report the address the geocoder found, if the pin is still there."""
+    report = lock_report(session, number) if number is not None else None
+    if report is None or not label or (report.lat, report.lon) != (lat, lon):
+        return
+    report.address = label[:255]
+    report.updated_at = utcnow()
+    session.add(report)

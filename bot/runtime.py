@@ -21,11 +21,14 @@ class Runtime:
     geocoder: object = None  # bot.geo.Geocoder
     # Set when new outbox messages are committed, so a worker in this process wakes now.
     outbox_ready: threading.Event = field(default_factory=threading.Event)
+    # Set when jobs (bot/jobs.py) may be waiting, so the job runner looks now.
+    jobs_ready: threading.Event = field(default_factory=threading.Event)
     senders: dict = field(default_factory=dict)  # channel -> sender
 
     def wake_worker(self) -> None:
-        """Wakes the outbox worker: in this process, and in another one on SQLite."""
+        """Wakes the worker (messages, jobs): in this process, and in another on SQLite."""
         self.outbox_ready.set()
+        self.jobs_ready.set()
         ping(socket_path(self.db.url))
 
 

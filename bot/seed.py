@@ -54,6 +54,9 @@ CATEGORIES = [
 
 ADMIN_EMAIL = "admin@vitre.example"
 BOUNDARY_FILE = Path(__file__).parent / "data" / "vitre-boundary.geojson"
+# The demo town's addresses in the BAN's CSV format (and a neighbour's, Fougères, so that
+# "rue de Vitré" is said to be there), for GEOCODER=local.
+ADDRESSES_FILE = Path(__file__).parent / "data" / "adresses-demo.csv"
 
 
 def seed_demo(session: Session) -> str | None:
@@ -84,6 +87,7 @@ def seed_demo(session: Session) -> str | None:
             )
     if zone_by_name(session, TOWN["town_name"], BOUNDARY) is None:
         import_zone(session, BOUNDARY_FILE, BOUNDARY, TOWN["town_name"])
+    seed_addresses(session)
     password = None
     if agent_by_email(session, ADMIN_EMAIL) is None:
         password = secrets.token_urlsafe(12)
@@ -99,6 +103,22 @@ def seed_demo(session: Session) -> str | None:
             session.add(AgentService(agent_id=admin.id, service_id=service.id))
     session.flush()
     return password
+
+
+def seed_addresses(session: Session) -> int:
+    """Imports the demo communes' addresses, except for a commune that has some already."""
+    from bot.geo_local import import_ban_rows, open_ban
+    from models.address import commune_counts
+
+    known: dict[str, bool] = {}
+
+    def missing(row: dict) -> bool:
+        code = row["code_insee"]
+        if code not in known:
+            known[code] = commune_counts(session, code)[0] > 0
+        return not known[code]
+
+    return import_ban_rows(session, filter(missing, open_ban(ADDRESSES_FILE))).addresses
 
 
 # A few reports for the console to show on first run: (days ago, category, description,

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Input kinds a step may accept (the columns of the flow table).
-TEXT, CHOICE, PHOTO, LOCATION, OTHER = "text", "choice", "photo", "location", "other"
+# Input kinds a step may accept (the columns of the flow table). EVENT is not a
+# citizen's message: it is the result of work done in the worker (an address looked up,
+# a pin named) coming back to the conversation.
+TEXT, CHOICE, PHOTO, LOCATION, OTHER, EVENT = (
+    "text",
+    "choice",
+    "photo",
+    "location",
+    "other",
+    "event",
+)
 
 
 _CONTROLS = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
@@ -43,12 +52,18 @@ class Inbound:
     photo: StoredPhoto | None = None
     # Why a picture the citizen sent could not be taken ("too_big", "not_image", ...).
     photo_error: str | None = None
+    # A picture still at the provider: {"file_id": ..., "size": ...} (Telegram) or
+    # {"url": ..., "content_type": ...} (Twilio). The worker downloads it, outside the
+    # webhook and any transaction, then hands the message on with `photo` set.
+    media: dict[str, Any] | None = None
     # A message kind the bot cannot use (sticker, voice, contact...).
     unsupported: str | None = None
     display_name: str | None = None
     language_code: str | None = None
     # Channel details a sender may need to answer in place (e.g. a Telegram message id).
     meta: dict[str, Any] = field(default_factory=dict)
+    # EVENT: what the worker found, e.g. {"kind": "address_found", "places": [...]}.
+    event: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # PostgreSQL refuses NUL in text, and control characters are never meant: a
@@ -60,6 +75,8 @@ class Inbound:
 
     @property
     def kind(self) -> str:
+        if self.event is not None:
+            return EVENT
         if self.choice is not None:
             return CHOICE
         if self.photo is not None or self.photo_error is not None:
@@ -69,6 +86,39 @@ class Inbound:
         if self.text is not None and not self.unsupported:
             return TEXT
         return OTHER
+
+    @property
+    def awaits_download(self) -> bool:
+        """A picture is still to be fetched from the provider (by the worker)."""
+        return self.media is not None and self.photo is None and self.photo_error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The message as JSON, to wait in the database behind the citizen's earlier one."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["photo"] = asdict(self.photo) if self.photo is not None else None
+        data["location"] = list(self.location) if self.location is not None else None
+        return {k: v for k, v in data.items() if v not in (None, {})}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Inbound:
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if values.get("photo") is not None:
+            values["photo"] = StoredPhoto(**values["photo"])
+        if values.get("location") is not None:
+            values["location"] = tuple(values["location"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Work a step needs from the network, done by the worker (bot/jobs.py).
+
+    The conversation waits: the citizen's next messages are held, in order, until the
+    result comes back as an EVENT to the state the step returned.
+    """
+
+    kind: str
+    payload: dict[str, Any]
 
 
 @dataclass
@@ -81,6 +131,8 @@ class Reply:
     remove_keyboard: bool = False
     # Telegram: rewrite the message whose button was pressed instead of sending anew.
     edit_message_id: int | None = None
+    # Telegram: stop the spinner of the button pressed (answerCallbackQuery), no text.
+    answer_callback: str | None = None
 
     def to_payload(self) -> dict:
         """The JSON stored in the outbox: only what is set."""
@@ -90,6 +142,7 @@ class Reply:
             "request_location": self.request_location,
             "remove_keyboard": self.remove_keyboard,
             "edit_message_id": self.edit_message_id,
+            "answer_callback": self.answer_callback,
         }
         return {k: v for k, v in payload.items() if v not in (None, False, [])}
 
@@ -107,3 +160,4 @@ class Outcome:
 
     replies: list[Reply]
     state: str
+    wait: Wait | None = None

@@ -13,7 +13,9 @@ from shapely.geometry import shape
 from shapely.validation import explain_validity
 from sqlalchemy.exc import IntegrityError
 
-from bot.agents import AgentError, save_agent
+from bot import admin
+from bot.agents import edit_agent
+from bot.audit import Actor
 from bot.runtime import current_runtime
 from console import bp
 from console.auth import admin_required
@@ -23,7 +25,7 @@ from console.queue import lang
 from models.agent import Agent, agent_by_email
 from models.catalog import Category, Service, all_categories, all_services
 from models.console import ResponseTemplate, all_templates
-from models.console_queries import all_agents, service_ids_by_agent, set_agent_services
+from models.console_queries import all_agents, service_ids_by_agent
 from models.zone import Zone, all_zones
 
 MAX_ZONE_BYTES = 512 * 1024  # within the app's 1 MB body limit
@@ -177,7 +179,7 @@ def admin_edit(section: str, item_id: int | None):
         try:
             with rt.db.transaction() as db:
                 saved = SAVERS[section](db, form, item_id)
-        except (AgentError, ValueError) as exc:
+        except ValueError as exc:  # AgentError, AdminError, and the savers' own checks
             flash(str(exc), "error")
         except IntegrityError:
             flash(_("That code or email is already used."), "error")
@@ -213,74 +215,76 @@ def _choices(db, form, section: str, item) -> None:
             form.status.data = item.status or ""
 
 
-def _copy(form, obj, names: tuple[str, ...]) -> None:
-    for name in names:
-        value = getattr(form, name).data
-        setattr(obj, name, value.strip() if isinstance(value, str) else value)
+def _actor() -> Actor:
+    return Actor.agent(current_user)
 
 
 def _save_service(db, form: ServiceForm, item_id: int | None) -> str:
-    service = db.get(Service, item_id) if item_id else Service(code="", name_fr="", name_en="")
-    _copy(form, service, ("code", "name_fr", "name_en", "active"))
-    db.add(service)
-    db.flush()
+    service = admin.save_service(
+        db,
+        _actor(),
+        item_id,
+        code=form.code.data,
+        name_fr=form.name_fr.data,
+        name_en=form.name_en.data,
+        active=form.active.data,
+    )
     return service.name(lang())
 
 
 def _save_category(db, form: CategoryForm, item_id: int | None) -> str:
-    category = (
-        db.get(Category, item_id)
-        if item_id
-        else Category(code="", name_fr="", name_en="", service_id=form.service_id.data)
+    category = admin.save_category(
+        db,
+        _actor(),
+        item_id,
+        code=form.code.data,
+        name_fr=form.name_fr.data,
+        name_en=form.name_en.data,
+        service_id=form.service_id.data,
+        kind=form.kind.data,
+        sla_hours=form.sla_hours.data,
+        photo_required=form.photo_required.data,
+        ask_if_fixed=form.ask_if_fixed.data,
+        position=form.position.data or 0,
+        active=form.active.data,
     )
-    _copy(
-        form,
-        category,
-        ("code", "name_fr", "name_en", "service_id", "kind", "sla_hours", "photo_required"),
-    )
-    _copy(form, category, ("ask_if_fixed", "active"))
-    category.position = form.position.data or 0
-    db.add(category)
-    db.flush()
     return category.name(lang())
 
 
 def _save_agent(db, form: AgentForm, item_id: int | None) -> str:
     email = form.email.data.strip().lower()
-    agent = db.get(Agent, item_id) if item_id else None
     other = agent_by_email(db, email)
-    if other is not None and (agent is None or other.id != agent.id):
+    if other is not None and other.id != item_id:
         raise ValueError(_("That code or email is already used."))
-    if agent is None:
-        if not form.password.data:
-            raise ValueError(_("A new agent needs a password."))
-        save_agent(db, email, form.password.data, form.role.data, [], form.name.data or "")
-        agent = agent_by_email(db, email)
-    else:
-        if agent.id == current_user.id and (form.role.data != "admin" or not form.active.data):
-            raise ValueError(_("You cannot remove your own admin role or deactivate yourself."))
-        agent.email, agent.role = email, form.role.data
-        agent.name = form.name.data or ""
-        if form.password.data:
-            from bot.security import hash_password
-
-            agent.password_hash = hash_password(form.password.data)
-    agent.active = form.active.data
-    db.add(agent)
-    db.flush()
-    set_agent_services(db, agent.id, form.services.data or [])
+    if item_id is None and not form.password.data:
+        raise ValueError(_("A new agent needs a password."))
+    if item_id == current_user.id and (form.role.data != "admin" or not form.active.data):
+        raise ValueError(_("You cannot remove your own admin role or deactivate yourself."))
+    agent = edit_agent(
+        db,
+        _actor(),
+        item_id,
+        email=email,
+        name=form.name.data or "",
+        role=form.role.data,
+        active=form.active.data,
+        service_ids=form.services.data or [],
+        password=form.password.data or None,
+    )
     return agent.email
 
 
 def _save_template(db, form: TemplateForm, item_id: int | None) -> str:
-    template = db.get(ResponseTemplate, item_id) if item_id else ResponseTemplate(title="", body="")
-    template.title = form.title.data.strip()
-    template.status = form.status.data or None
-    template.category_id = form.category_id.data
-    template.body = form.body.data.strip()
-    template.active = form.active.data
-    db.add(template)
-    db.flush()
+    template = admin.save_template(
+        db,
+        _actor(),
+        item_id,
+        title=form.title.data,
+        status=form.status.data or None,
+        category_id=form.category_id.data,
+        body=form.body.data,
+        active=form.active.data,
+    )
     return template.title
 
 
@@ -356,7 +360,7 @@ def admin_zone_upload():
         return _zones_page(form, 400)
     rt = current_runtime()
     with rt.db.transaction() as db:
-        db.add(Zone(name=form.name.data.strip(), kind=form.kind.data, geometry=geometry))
+        admin.add_zone(db, _actor(), form.name.data, form.kind.data, geometry)
     _zones_changed(rt)
     flash(_("Zone “%(name)s” added.", name=form.name.data.strip()), "success")
     return redirect(url_for("console.admin_list", section="zones")), 303
@@ -369,8 +373,7 @@ def admin_zone_toggle(zone_id: int):
     rt = current_runtime()
     with rt.db.transaction() as db:
         zone = db.get(Zone, zone_id) or abort(404)
-        zone.active = not zone.active
-        db.add(zone)
+        admin.set_zone_active(db, _actor(), zone, not zone.active)
     _zones_changed(rt)
     return redirect(url_for("console.admin_list", section="zones")), 303
 

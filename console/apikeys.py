@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
+from bot import admin
+from bot.audit import Actor
 from bot.runtime import current_runtime
 from console import bp
 from console.admin import admin_nav
 from console.auth import admin_required
 from console.forms import ApiKeyForm
-from models.api_key import ApiKey, all_keys, create_key, key_by_name, revoke_key
+from models.api_key import ApiKey, all_keys
 
 OPEN311_ROOT = "/open311/v2"  # the public contract's path (DESIGN.md)
 
@@ -53,11 +56,8 @@ def admin_api_key_create():
     rt = current_runtime()
     try:
         with rt.db.transaction() as db:
-            if key_by_name(db, name) is not None:
-                form.name.errors = [_("A key with this name already exists.")]
-                return _page(form, status=400)
-            _row, key = create_key(db, name)
-    except IntegrityError:  # created by someone else meanwhile
+            _row, key = admin.create_api_key(db, Actor.agent(current_user), name)
+    except (admin.AdminError, IntegrityError):  # IntegrityError: made by someone meanwhile
         form.name.errors = [_("A key with this name already exists.")]
         return _page(form, status=400)
     return _page(ApiKeyForm(formdata=None), new_key=(name, key), status=201)
@@ -71,7 +71,7 @@ def admin_api_key_revoke(key_id: int):
     with rt.db.transaction() as db:
         row = db.get(ApiKey, key_id) or abort(404)
         name = row.name
-        revoked = revoke_key(db, name)
+        revoked = admin.revoke_api_key(db, Actor.agent(current_user), name)
     if revoked:
         flash(_("The key “%(name)s” is revoked.", name=name), "success")
     else:

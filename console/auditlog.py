@@ -1,4 +1,6 @@
-"""Admin › Audit log: every agent action on a report, between two dates, as CSV."""
+"""Admin › Audit log: every agent action on a report, between two dates, as CSV; and the
+latest admin changes to how the service runs (roles, services, zones, pilot, keys...).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, render_template, request, stream_with_context
 from flask_babel import get_timezone
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from bot import audit
 from bot.runtime import current_runtime
@@ -14,9 +18,27 @@ from console import bp
 from console.admin import admin_nav
 from console.auth import admin_required
 from console.forms import AuditForm
+from models.audit import admin_changes
 from models.db import utcnow
 
 DEFAULT_DAYS = 30
+RECENT_CHANGES = 200  # the page's list; each change also shows on the page it was made
+THING_LABELS = {
+    audit.Thing.SERVICE: _l("Service"),
+    audit.Thing.CATEGORY: _l("Category"),
+    audit.Thing.AGENT: _l("Agent"),
+    audit.Thing.TEMPLATE: _l("Response template"),
+    audit.Thing.ZONE: _l("Zone"),
+    audit.Thing.PILOT: _l("Pilot"),
+    audit.Thing.INVITE_CODE: _l("Invite code"),
+    audit.Thing.ALLOWLIST: _l("Allowlist"),
+    audit.Thing.API_KEY: _l("API key"),
+}
+ACTION_LABELS = {
+    audit.Action.CREATED: _l("created"),
+    audit.Action.UPDATED: _l("changed"),
+    audit.Action.REMOVED: _l("removed"),
+}
 
 
 @bp.get("/admin/audit")
@@ -43,6 +65,8 @@ def _midnight(day: date) -> datetime:
 
 
 def _page(form: AuditForm, status: int = 200):
+    with current_runtime().db.reading() as db:
+        changes = admin_changes(db, limit=RECENT_CHANGES)
     return render_template(
         "console/admin/audit.html",
         sections=admin_nav(),
@@ -50,7 +74,26 @@ def _page(form: AuditForm, status: int = 200):
         tab="audit",
         form=form,
         header=audit.HEADER,
+        changes=[(change, describe(change.changes)) for change in changes],
+        limit=RECENT_CHANGES,
+        thing_labels=THING_LABELS,
+        action_labels=ACTION_LABELS,
     ), status
+
+
+def describe(changes: dict) -> str:
+    """Says what an admin change changed: `sla_hours: 72 → 96; active: yes → no`."""
+    return "; ".join(
+        f"{field}: {_shown(before)} → {_shown(after)}" for field, (before, after) in changes.items()
+    )
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    return "—" if value in (None, "") else str(value)
 
 
 @bp.get("/admin/audit.csv")

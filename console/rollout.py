@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from bot import launchkit, pilot
+from bot.audit import Actor
 from bot.catalog import CatalogCache, PilotRules
 from bot.runtime import current_runtime
 from bot.texts import fold
@@ -192,6 +194,10 @@ def _admitted(counts: dict[str, int]) -> list[tuple[str, int]]:
     return rows
 
 
+def _actor() -> Actor:
+    return Actor.agent(current_user)
+
+
 def _change(change: Callable, success: str, form=None, field=None, name: str = ""):
     """Runs one change to the pilot in a transaction, then reloads the catalog.
 
@@ -225,7 +231,7 @@ def admin_pilot_switch():
         if on
         else _("The pilot is off: the service is open to everyone.")
     )
-    return _change(lambda db: pilot.switch(db, on), success)
+    return _change(lambda db: pilot.switch(db, _actor(), on), success)
 
 
 @bp.post("/admin/pilot/services")
@@ -239,7 +245,7 @@ def admin_pilot_services():
         return _pilot_page({"services": form}, 400)
     codes = form.services.data or []
     return _change(
-        lambda db: pilot.set_services(db, codes),
+        lambda db: pilot.set_services(db, _actor(), codes),
         _("Services of the pilot saved."),
         form,
         form.services,
@@ -255,7 +261,7 @@ def admin_pilot_opening():
     if not form.validate():
         return _pilot_page({"opening": form}, 400)
     text = form.opens_on.data or ""
-    return _change(lambda db: pilot.set_opening(db, text), _("Opening date saved."))
+    return _change(lambda db: pilot.set_opening(db, _actor(), text), _("Opening date saved."))
 
 
 @bp.post("/admin/pilot/codes")
@@ -267,7 +273,7 @@ def admin_pilot_add_code():
         return _pilot_page({"invite": form}, 400)
     code, label = form.code.data, form.label.data or ""
     return _change(
-        lambda db: pilot.add_code(db, code, label),
+        lambda db: pilot.add_code(db, _actor(), code, label),
         _("Invite code %(code)s is active.", code=fold(code).strip()),
         form,
         form.code,
@@ -280,7 +286,7 @@ def admin_pilot_add_code():
 def admin_pilot_deactivate_code(code: str):
     """Stops an invite code from letting new residents in (those let in stay in)."""
     return _change(
-        lambda db: pilot.deactivate_code(db, code),
+        lambda db: pilot.deactivate_code(db, _actor(), code),
         _("Invite code %(code)s is deactivated.", code=code),
     )
 
@@ -295,7 +301,7 @@ def admin_pilot_allow():
     region = current_runtime().settings.DEFAULT_REGION
     text, label = form.identity.data, form.label.data or ""
     return _change(
-        lambda db: pilot.allow(db, text, label, region),
+        lambda db: pilot.allow(db, _actor(), text, label, region),
         _("Added to the allowlist."),
         form,
         form.identity,
@@ -312,7 +318,9 @@ def admin_pilot_disallow(entry_id: int):
         entry = db.get(PilotAllow, entry_id) or abort(404)
         address = entry.address
     region = rt.settings.DEFAULT_REGION
-    return _change(lambda db: pilot.disallow(db, address, region), _("Removed from the allowlist."))
+    return _change(
+        lambda db: pilot.disallow(db, _actor(), address, region), _("Removed from the allowlist.")
+    )
 
 
 # --- the launch kit ------------------------------------------------------------------------
@@ -328,13 +336,13 @@ def admin_launch_kit():
     kit = None
     with rt.db.reading() as db:
         codes = [i.code for i in all_invites(db) if i.active]
-        try:
-            kit = launchkit.kit_for(rt, db, code)
-        except launchkit.LaunchKitError:
-            error = _(
-                "Nothing to print yet: the bot's Telegram name (TELEGRAM_BOT_USERNAME) or the "
-                "town's SMS number (TWILIO_FROM_NUMBER) must be set first."
-            )
+    try:
+        kit = launchkit.kit_for(rt, code)
+    except launchkit.LaunchKitError:
+        error = _(
+            "Nothing to print yet: the bot's Telegram name (TELEGRAM_BOT_USERNAME) or the "
+            "town's SMS number (TWILIO_FROM_NUMBER) must be set first."
+        )
     return render_template(
         "console/admin/launch_kit.html",
         sections=admin_nav(),
@@ -366,8 +374,7 @@ def admin_launch_kit_pdf(document: str):
     rt = current_runtime()
     code = _chosen_code()
     try:
-        with rt.db.reading() as db:
-            kit = launchkit.kit_for(rt, db, code)
+        kit = launchkit.kit_for(rt, code)
     except launchkit.LaunchKitError as exc:
         flash(_("The launch kit cannot be made: %(why)s", why=str(exc)), "error")
         return redirect(url_for("console.admin_launch_kit")), 303

@@ -67,9 +67,24 @@ def take_location(ctx: Ctx, msg: Inbound) -> Outcome:
     """Keeps a location sent early and asks again for the description."""
     from handlers import location
 
-    refused = location.place_pin(ctx, msg)
-    if refused:
-        return Outcome(refused, "description")
+    refusal = location.zone_refusal(ctx, *msg.location)  # type: ignore[misc]
+    if refusal:
+        return Outcome([refusal], "description")
+    wait = location.place_pin(ctx, msg)
+    if wait is not None:
+        return Outcome([], "description", wait=wait)
+    return have_place(ctx)
+
+
+def pin_named(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Names the pin sent early, then asks again for the description."""
+    from handlers import location
+
+    location.name_pin(ctx, msg.event or {})
+    return have_place(ctx)
+
+
+def have_place(ctx: Ctx) -> Outcome:
     return Outcome(
         [Reply(ctx.t("Thanks, I have the place. Now describe the problem in a few words."))],
         "description",

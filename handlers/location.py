@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from bot.context import Ctx
-from bot.geo import GeocoderUnavailable
+from bot.geo import Found, GeocoderUnavailable, Place, geocoder_enabled, needs_network
 from bot.texts import fold
-from bot.types import Inbound, Outcome, Reply
+from bot.types import Inbound, Outcome, Reply, Wait
 from handlers import nearby
+from models.jobs import JobKind
 
 SKIP = "skip"
 SKIP_WORDS = {"skip", "passer", "passe", "aucun", "none", "non", "no"}
@@ -46,29 +47,48 @@ def ask(ctx: Ctx) -> list[Reply]:
 
 
 def take_pin(ctx: Ctx, msg: Inbound) -> Outcome:
-    """Stores the shared location and moves on."""
-    refused = place_pin(ctx, msg)
-    if refused:
-        return Outcome([*refused, *ask(ctx)], "location")
+    """Stores the shared location and moves on (once the pin has a name)."""
+    refusal = zone_refusal(ctx, *msg.location)  # type: ignore[misc]
+    if refusal:
+        return Outcome([refusal, *ask(ctx)], "location")
+    wait = place_pin(ctx, msg)
+    if wait is not None:
+        return Outcome([], "location", wait=wait)
     return nearby.next_step(ctx)
 
 
-def place_pin(ctx: Ctx, msg: Inbound) -> list[Reply]:
-    """Checks a pin against the town's zones and keeps it; returns a refusal, if any."""
+def place_pin(ctx: Ctx, msg: Inbound) -> Wait | None:
+    """Keeps a pin inside the zones; names it now, or returns the lookup to wait for."""
     lat, lon = msg.location  # type: ignore[misc]
-    refusal = zone_refusal(ctx, lat, lon)
-    if refusal:
-        return [refusal]
-    address = None
-    geocoder = ctx.rt.geocoder
-    if geocoder is not None and geocoder.enabled:
-        try:
-            place = geocoder.reverse(lat, lon)
-            address = place.label if place else None
-        except GeocoderUnavailable:
-            address = None  # the pin is what matters; agents see the map
-    ctx.draft.update(lat=lat, lon=lon, address=address, geolocated=True)
-    return []
+    ctx.draft.update(lat=lat, lon=lon, address=None, geolocated=True)
+    if not geocoder_enabled(ctx.rt):
+        return None
+    if needs_network(ctx.rt.geocoder):
+        return Wait(JobKind.NAME_PIN, {"lat": lat, "lon": lon})
+    try:
+        place = ctx.rt.geocoder.reverse(lat, lon)
+    except GeocoderUnavailable:
+        place = None  # the pin is what matters; agents see the map
+    name_pin(ctx, {"lat": lat, "lon": lon, "label": place.label if place else None})
+    return None
+
+
+def name_pin(ctx: Ctx, event: dict) -> None:
+    """Gives the draft's pin the address found for it, if it is still the same pin."""
+    if (ctx.draft.get("lat"), ctx.draft.get("lon")) == (event["lat"], event["lon"]):
+        ctx.draft["address"] = event.get("label")
+
+
+def looked_up(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Goes on with what the worker found: the pin's address, or the typed address's."""
+    event = msg.event or {}
+    if event.get("kind") == "pin_named":
+        name_pin(ctx, event)
+        return nearby.next_step(ctx)
+    if event.get("unavailable"):
+        return found_places(ctx, event["text"], None)
+    places = [Place(**place) for place in event.get("places", [])]
+    return found_places(ctx, event["text"], Found(places, event.get("elsewhere")))
 
 
 def zone_refusal(ctx: Ctx, lat: float, lon: float) -> Reply | None:
@@ -102,12 +122,20 @@ def take_address(ctx: Ctx, msg: Inbound) -> Outcome:
         return Outcome(
             [Reply(ctx.t("Please type an address, or share your location."))], "location"
         )
-    geocoder = ctx.rt.geocoder
-    if geocoder is None or not geocoder.enabled:
+    if not geocoder_enabled(ctx.rt):
         return keep_unlocated(ctx, text)
+    if needs_network(ctx.rt.geocoder):
+        return Outcome([], "location", wait=Wait(JobKind.FIND_ADDRESS, {"text": text}))
     try:
-        found = geocoder.search(text, ctx.catalog.town)
+        found = ctx.rt.geocoder.search(text, ctx.catalog.town)
     except GeocoderUnavailable:
+        found = None
+    return found_places(ctx, text, found)
+
+
+def found_places(ctx: Ctx, text: str, found: Found | None) -> Outcome:
+    """Asks the citizen to confirm what the geocoder found (None: it did not answer)."""
+    if found is None:
         outcome = keep_unlocated(ctx, text)
         note = Reply(
             ctx.t(

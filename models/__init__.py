@@ -1,11 +1,14 @@
 """SQLModel tables and the named queries beside them. No select() outside models/."""
 
+from models.address import Address, NameWord, Street, StreetWord
 from models.agent import Agent, AgentService
 from models.api_key import ApiKey
+from models.audit import AdminChange
 from models.catalog import Category, Service
 from models.citizen import Citizen, Conversation
 from models.console import LoginAttempt, ResponseTemplate
 from models.db import Database, utcnow
+from models.jobs import HeldInbound, Job
 from models.messaging import InboundMessage, Outbox
 from models.pilot import PilotAllow, PilotDemand, PilotInvite
 from models.report import Follower, Media, Report, ReportEvent
@@ -13,6 +16,8 @@ from models.settings import TownSetting
 from models.zone import Zone
 
 __all__ = [
+    "Address",
+    "AdminChange",
     "Agent",
     "AgentService",
     "ApiKey",
@@ -21,9 +26,12 @@ __all__ = [
     "Conversation",
     "Database",
     "Follower",
+    "HeldInbound",
     "InboundMessage",
+    "Job",
     "LoginAttempt",
     "Media",
+    "NameWord",
     "Outbox",
     "PilotAllow",
     "PilotDemand",
@@ -32,6 +40,8 @@ __all__ = [
     "ReportEvent",
     "ResponseTemplate",
     "Service",
+    "Street",
+    "StreetWord",
     "TownSetting",
     "Zone",
     "utcnow",

@@ -48,6 +48,10 @@ class Conversation(SQLModel, table=True):
     state: str = Field(default="start", max_length=32)
     draft: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow)
+    # The job (models/jobs.py) whose result the conversation waits for; meanwhile the
+    # citizen's messages are held, in order. No foreign key: a purged job must not
+    # take the conversation with it, and a stale id is simply never answered.
+    waiting_on: int | None = None
 
 
 def lock_citizen(
@@ -160,12 +164,33 @@ _SELECT_LOCKED = (
 _SAVE_CONVERSATION = (
     Conversation.__table__.update()
     .where(Conversation.__table__.c.id == bindparam("conversation_id"))
-    .values(state=bindparam("state"), draft=bindparam("draft"), updated_at=bindparam("now"))
+    .values(
+        state=bindparam("state"),
+        draft=bindparam("draft"),
+        waiting_on=bindparam("waiting_on"),
+        updated_at=bindparam("now"),
+    )
 )
 
 
 def _select_locked(session: Session, channel: str, address: str):
     return session.execute(_SELECT_LOCKED, {"channel": channel, "address": address}).one_or_none()
+
+
+def lock_citizen_by_id(session: Session, citizen_id: int) -> tuple[Citizen, Conversation] | None:
+    """Loads a citizen and their conversation, row-locked, for work coming back to it."""
+    row = session.execute(
+        select(Citizen, Conversation)
+        .join(Conversation, Conversation.citizen_id == Citizen.id)
+        .where(Citizen.id == citizen_id)
+        .with_for_update(of=Conversation)
+    ).one_or_none()
+    if row is None:
+        return None
+    citizen, conversation = row
+    session.expunge(citizen)
+    session.expunge(conversation)
+    return citizen, conversation
 
 
 def save_conversation(session: Session, conversation: Conversation) -> None:
@@ -177,6 +202,7 @@ def save_conversation(session: Session, conversation: Conversation) -> None:
             "conversation_id": conversation.id,
             "state": conversation.state,
             "draft": conversation.draft,
+            "waiting_on": conversation.waiting_on,
             "now": utcnow(),
         },
     )

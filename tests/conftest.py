@@ -12,9 +12,24 @@ from bot.app import create_app
 from bot.seed import seed_demo
 from models import migrate
 from models.db import Database
+from tests import network_guard
 from tests.pg import ExistingServer, PostgresCluster, find_bindir
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+network_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def no_network_inside_transactions():
+    """Fails a test during which any network call was made inside a transaction."""
+    network_guard.take()
+    yield
+    found = network_guard.take()
+    if found:
+        pytest.fail("\n\n".join(found[:3]), pytrace=False)
+
+
 TEST_SECRET = "test-secret-key"
 
 

@@ -26,6 +26,13 @@ def a_photo() -> StoredPhoto:
     )
 
 
+def run_jobs(rt: Runtime) -> int:
+    """Does the worker's pending network work now (geocoding, downloads), as it would."""
+    from bot.jobs import JobRunner
+
+    return JobRunner(rt).run_until_idle()
+
+
 class TalkingCitizen:
     """A citizen on a channel: `say()` hands a message to the engine, returns the replies."""
 
@@ -56,6 +63,7 @@ class TalkingCitizen:
             **kwargs,
         )
         handle(inbound, self.rt)
+        run_jobs(self.rt)
         return self.new_messages()
 
     def texts(self, text: str | None = None, **kwargs) -> str:
@@ -70,7 +78,8 @@ class TalkingCitizen:
             rows = messages_for_citizen(session, citizen.id, after_id=self._seen)
         if rows:
             self._seen = rows[-1].id
-        return [Reply.from_payload(r.payload) for r in rows]
+        # Answers to a pressed button (its spinner) carry no words for the citizen.
+        return [Reply.from_payload(r.payload) for r in rows if not r.payload.get("answer_callback")]
 
     @property
     def citizen(self):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -145,6 +146,34 @@ def test_newcomer_path_with_the_installed_command(tmp_path) -> None:
     run("report", "set-status", number, "resolved", "--message", "Ampoule changée.")
     out = run("chat", "--as", "Zoé", input="")
     assert f"Bonjour Zoé, votre signalement #{number}" in out and "Ampoule changée." in out
+
+
+def test_chat_shows_the_conversation_and_logs_go_to_the_log_file(tmp_path) -> None:
+    """A geocoder that cannot be reached is logged, not printed between the replies."""
+    with socket.socket() as s:  # a port nobody listens on: the geocoder is "down"
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    webleads = Path(sys.executable).parent / "webleads"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}", "GEOCODER": "ban",
+           "GEOCODER_URL": f"http://127.0.0.1:{port}"}  # fmt: skip
+    for name in ("TELEGRAM_BOT_TOKEN", "TWILIO_ACCOUNT_SID"):
+        env.pop(name, None)
+    said = "salut\n1\nUn trou profond\npasser\n12 rue de la Poterie\n"
+
+    def run(*args, input=None):
+        return subprocess.run([str(webleads), *args], input=input, capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=60)  # fmt: skip
+
+    assert run("init-db").returncode == 0 and run("seed-demo").returncode == 0
+    quiet, verbose = (
+        run("chat", "--as", "Léa", input=said),
+        run("chat", "--verbose", "--as", "Noé", input=said),
+    )
+
+    assert "je garde la vôtre telle que vous l'avez écrite" in quiet.stdout
+    assert "geocoder unavailable" not in quiet.stdout + quiet.stderr
+    assert "geocoder unavailable" in (tmp_path / "instance" / "chat.log").read_text()
+    assert "geocoder unavailable" in verbose.stderr
 
 
 def test_run_serves_the_app(tmp_path) -> None:

@@ -8,6 +8,7 @@ import zxingcpp
 
 from bot import pilot
 from bot.app import create_app
+from bot.audit import Actor
 from bot.cli import cli
 from bot.launchkit import LaunchKitError, agent_guide_pdf, flyer_pdf, kit_for, poster_pdf
 from tests.conftest import base_config
@@ -45,9 +46,7 @@ def read_pdf(data: bytes) -> tuple[list[str], str]:
 
 
 def kit(app, code=None):
-    rt = app.extensions["webleads"]
-    with rt.db.reading() as session:
-        return kit_for(rt, session, code)
+    return kit_for(app.extensions["webleads"], code)
 
 
 @pytest.mark.parametrize("make", [poster_pdf, flyer_pdf], ids=["poster A4", "flyer A5"])
@@ -62,8 +61,8 @@ def test_the_qr_codes_open_the_bot_and_the_sms(kit_app, make) -> None:
 def test_during_a_pilot_the_telegram_code_carries_the_invitation(kit_app) -> None:
     rt = kit_app.extensions["webleads"]
     with rt.db.transaction() as session:
-        pilot.add_code(session, "Centre", "Quartier du centre")
-        pilot.set_opening(session, "1er juin 2026")
+        pilot.add_code(session, Actor("admin@vitre.example"), "Centre", "Quartier du centre")
+        pilot.set_opening(session, Actor("admin@vitre.example"), "1er juin 2026")
     rt.catalog.invalidate()
     codes, text = read_pdf(poster_pdf(kit(kit_app)))
     assert codes == ["https://t.me/VitreBot?start=centre", SMS_URL]
@@ -93,6 +92,7 @@ def test_the_bot_name_comes_from_telegram_when_not_set(sqlite_url, tmp_path) -> 
         finally:
             app.extensions["webleads"].db.dispose()
     assert codes == [f"https://t.me/{DEFAULT_BOT_USERNAME}"]
+    assert len(fake.calls_to("getMe")) == 1  # asked once, with no database session open
 
 
 def test_the_command_writes_the_three_files(kit_app, tmp_path) -> None:

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 import models  # noqa: F401
 from models import migrate
+from models.address import declared_in_models
 from models.db import Database
 
 
@@ -25,7 +26,9 @@ def test_upgrade_from_empty_matches_the_models(empty_url) -> None:
     db = Database(empty_url)
     migrate.upgrade(db.engine)
     with db.engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        # SQLite's FTS5 address index is not a model table: skipped as env.py does.
+        context = MigrationContext.configure(connection, opts={"include_name": declared_in_models})
+        diff = compare_metadata(context, SQLModel.metadata)
     assert diff == []
     assert "report" in inspect(db.engine).get_table_names()
     db.dispose()

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot import pilot
+from bot.audit import Actor
 from bot.cli import cli
 from models.citizen import update_citizen
 from models.db import utcnow
@@ -25,6 +26,7 @@ POTERIE = (48.1246, -1.2082)  # in the centre
 IN_TOWN_OUTSIDE_CENTRE = (48.105, -1.24)
 PHONE = "+33612345678"
 INTRO = "open to a first group of residents"
+ADMIN = Actor("admin@vitre.example")
 
 
 def change(rt, fn) -> None:
@@ -35,7 +37,7 @@ def change(rt, fn) -> None:
 
 
 def with_code(rt, code: str = "centre") -> None:
-    change(rt, lambda s: pilot.add_code(s, code, "Quartier du centre"))
+    change(rt, lambda s: pilot.add_code(s, ADMIN, code, "Quartier du centre"))
 
 
 def demand_rows(rt) -> list[tuple[str, str, int]]:
@@ -59,8 +61,8 @@ def test_no_pilot_rule_means_open_to_everyone(rt) -> None:
 
 def test_outside_the_group_gets_a_friendly_answer_and_is_counted_once_a_day(rt) -> None:
     with_code(rt)
-    change(rt, lambda s: pilot.set_opening(s, "1 June 2026"))
-    change(rt, lambda s: pilot.set_services(s, ["voirie"]))
+    change(rt, lambda s: pilot.set_opening(s, ADMIN, "1 June 2026"))
+    change(rt, lambda s: pilot.set_services(s, ADMIN, ["voirie"]))
     citizen = english(rt)
     text = citizen.texts("hello")
     assert INTRO in text
@@ -118,8 +120,8 @@ def test_admitted_once_stays_admitted(rt) -> None:
     with_code(rt)
     citizen = english(rt, PHONE, "sms")
     citizen.say("centre")
-    change(rt, lambda s: pilot.deactivate_code(s, "CENTRE"))
-    change(rt, lambda s: pilot.allow(s, "0611111111"))  # the pilot still restricts groups
+    change(rt, lambda s: pilot.deactivate_code(s, ADMIN, "CENTRE"))
+    change(rt, lambda s: pilot.allow(s, ADMIN, "0611111111"))  # the pilot still restricts groups
     assert citizen.say("menu")[-1].text == "What would you like to report?"
     newcomer = english(rt, "+33612345670", "sms")
     assert INTRO in newcomer.texts("centre")  # the code is off now
@@ -134,7 +136,7 @@ def test_admitted_once_stays_admitted(rt) -> None:
     ],
 )
 def test_the_allowlist_lets_people_in(rt, entry, channel, sender) -> None:
-    change(rt, lambda s: pilot.allow(s, entry, "Conseil de quartier"))
+    change(rt, lambda s: pilot.allow(s, ADMIN, entry, "Conseil de quartier"))
     citizen = english(rt, sender, channel)
     assert citizen.say("hello")[-1].text == "What would you like to report?"
     assert citizen.citizen.admitted_via == "allowlist"
@@ -171,7 +173,7 @@ def test_stop_and_erase_work_outside_the_pilot(rt) -> None:
 
 
 def test_only_the_pilot_services_are_offered(rt) -> None:
-    change(rt, lambda s: pilot.set_services(s, ["voirie"]))
+    change(rt, lambda s: pilot.set_services(s, ADMIN, ["voirie"]))
     citizen = english(rt)
     menu = citizen.say("hello")[-1]
     offered = [value for value, _ in menu.choices]
@@ -217,10 +219,10 @@ def test_a_place_outside_the_pilot_zone_is_refused_and_counted(rt) -> None:
 def test_turning_the_pilot_off_opens_everything_at_once(rt) -> None:
     with_code(rt)
     change(rt, pilot_zone)
-    change(rt, lambda s: pilot.set_services(s, ["voirie"]))
+    change(rt, lambda s: pilot.set_services(s, ADMIN, ["voirie"]))
     citizen = english(rt)
     assert INTRO in citizen.texts("hello")
-    change(rt, lambda s: pilot.switch(s, False))
+    change(rt, lambda s: pilot.switch(s, ADMIN, False))
     menu = citizen.say("hello")[-1]
     assert "cat:lampadaire" in [value for value, _ in menu.choices]
     citizen.say(choice="cat:lampadaire")
@@ -228,7 +230,7 @@ def test_turning_the_pilot_off_opens_everything_at_once(rt) -> None:
     citizen.say(choice="skip")
     assert "Your report" in citizen.texts(location=IN_TOWN_OUTSIDE_CENTRE)
     assert citizen.citizen.admitted_at is None  # open to all: nobody needs letting in
-    change(rt, lambda s: pilot.switch(s, True))
+    change(rt, lambda s: pilot.switch(s, ADMIN, True))
     assert INTRO in english(rt, "other").texts("hello")
 
 

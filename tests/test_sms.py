@@ -28,6 +28,7 @@ from models.report import get_report, media_of_report
 from tests import test_media
 from tests.conftest import base_config
 from tests.fakes.twilio_api import FakeTwilioAPI, count_segments
+from tests.helpers import run_jobs
 from webhooks.sms import SmsSender, normalise_phone, render
 
 PUBLIC = "https://town.example.org"
@@ -137,6 +138,7 @@ class Phone:
         form.update(fields)
         response = post_signed(self.client, "/webhooks/sms", form, self.fake.auth_token)
         assert response.status_code == 200, response.get_data(as_text=True)
+        run_jobs(self.rt)  # the worker's part: an MMS picture is downloaded there
         return response
 
     def mms(self, data: bytes, content_type: str = "image/jpeg", body: str = "", **kw):

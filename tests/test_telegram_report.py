@@ -199,4 +199,8 @@ def test_complete_report_then_its_status_change(tg_client, tg_rt, fake, tmp_path
     with tg_rt.db.reading() as session:
         rows = messages_for_citizen(session, citizen(tg_rt).citizen.id)
     assert {r.status for r in rows} == {SENT}
-    assert all(re.fullmatch(rf"{CHAT}:\d+", r.provider_message_id) for r in rows)
+    # Messages are "chat:message"; answers to a pressed button name the callback query.
+    assert all(re.fullmatch(rf"{CHAT}:\d+|callback:cbq-\d+", r.provider_message_id) for r in rows)
+    assert sum(r.provider_message_id.startswith("callback:") for r in rows) == len(
+        fake.calls_to("answerCallbackQuery")
+    )

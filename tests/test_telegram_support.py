@@ -19,7 +19,7 @@ from bot.app import create_app
 from bot.outbox import OutboxWorker
 from tests.conftest import base_config
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.helpers import TalkingCitizen
+from tests.helpers import TalkingCitizen, run_jobs
 from webhooks.telegram import TelegramSender
 
 FIXTURES = Path(__file__).parent / "fixtures" / "telegram"
@@ -96,11 +96,18 @@ def callback_update(message: dict, data: str, update_id: int) -> dict:
     return update
 
 
-def post(client, update: dict | str | bytes, secret: str | None = SECRET):
-    """Posts an update to the webhook as Telegram does."""
+def post(client, update: dict | str | bytes, secret: str | None = SECRET, *, worker: bool = True):
+    """Posts an update to the webhook as Telegram does; then the worker does its part.
+
+    The webhook answers at once; a picture to download is the worker's (bot/jobs.py),
+    run here as it would run beside the web server, unless `worker` is False.
+    """
     headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
     body = update if isinstance(update, str | bytes) else json.dumps(update)
-    return client.post(URL, data=body, headers=headers, content_type="application/json")
+    response = client.post(URL, data=body, headers=headers, content_type="application/json")
+    if worker:
+        run_jobs(client.application.extensions["webleads"])
+    return response
 
 
 def deliver(rt, sender: TelegramSender | None = None) -> int:

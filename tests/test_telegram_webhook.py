@@ -15,6 +15,7 @@ from tests.test_telegram_support import (  # noqa: F401  (fixtures)
     SECRET,
     citizen,
     citizen_at,
+    deliver,
     fake,
     jpeg_with_gps,
     payload,
@@ -26,6 +27,8 @@ from tests.test_telegram_support import (  # noqa: F401  (fixtures)
     tg_rt,
     with_ids,
 )
+from webhooks.telegram_inbound import ALLOWED_UPDATES
+from webhooks.telegram_shape import HANDLED_KINDS
 
 NOT_READABLE = "Sorry, I can only read text, photos and locations."
 NO_PICTURE_HERE = "I cannot use a picture at this step."
@@ -64,6 +67,13 @@ ROWS = [
     Row("live-location-moves", "edited_live_location", "location"),
     Row("unknown-kind", "my_chat_member", None),
     Row("group-chat", "group_message", None),
+    # Kinds and shapes the bot cannot use: acknowledged (Telegram retries anything else).
+    Row("poll-of-another-api-version", "poll_future_api", None),
+    Row("message-without-chat", "message_without_chat", None),
+    Row("text-is-a-list", "text_is_list", "description"),
+    Row("callback-without-message", "callback_without_message", "menu"),
+    Row("photo-size-not-a-number", "photo_size_not_a_number", "photo"),
+    Row("date-out-of-range", "date_out_of_range", "description"),
 ]  # fmt: skip
 
 
@@ -91,6 +101,12 @@ REFUSED = [
     ("malformed-json", (FIXTURES / "malformed.json").read_bytes(), SECRET, 400),
     ("not-an-update", b'{"ok": true}', SECRET, 400),
     ("json-array", b"[1, 2]", SECRET, 400),
+    (
+        "update-id-not-an-integer",
+        (FIXTURES / "text_message.json").read_bytes().replace(b"704519001", b"true"),
+        SECRET,
+        400,
+    ),
     ("bad-secret", (FIXTURES / "text_message.json").read_bytes(), "wrong", 403),
     ("missing-secret", (FIXTURES / "text_message.json").read_bytes(), None, 403),
     ("secret-prefix", (FIXTURES / "text_message.json").read_bytes(), SECRET[:7], 403),
@@ -135,10 +151,14 @@ def test_redelivered_photo_is_stored_once(tg_client, tg_rt, fake, tmp_path) -> N
 
 def test_callback_is_answered_and_the_menu_shows_the_choice(tg_client, tg_rt, fake) -> None:
     talker = citizen_at(tg_rt, "menu")
-    post(tg_client, payload("callback_query"))
+    # Telegram redelivers an update it got no answer for: the same one, three times.
+    responses = [post(tg_client, payload("callback_query")) for _ in range(3)]
+    webhook_calls = len(fake.calls)
+    deliver(tg_rt)
 
-    answered = fake.wait_for("answerCallbackQuery")
-    assert answered == [{"callback_query_id": "15149011853029155"}]
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert webhook_calls == 0  # the webhook itself calls no Bot API method
+    assert fake.calls_to("answerCallbackQuery") == [{"callback_query_id": "15149011853029155"}]
     edit = talker.new_messages()[0]
     assert (edit.edit_message_id, edit.text, edit.choices) == (
         103,
@@ -271,3 +291,17 @@ def test_no_telegram_channel_without_a_token(sqlite_url, tmp_path) -> None:
     finally:
         app.extensions["webleads"].db.dispose()
     assert response.status_code == 404
+
+
+def test_an_update_the_bot_cannot_use_is_logged_once(tg_client, tg_rt, caplog) -> None:
+    response = post(tg_client, payload("text_is_list"))
+    lines = [r.getMessage() for r in caplog.records if "704519019" in r.getMessage()]
+    assert response.status_code == 200
+    assert lines == [
+        "telegram: update 704519019 ignored, fields of the wrong type: "
+        "message.text: Input should be a valid string"
+    ]
+
+
+def test_the_shape_check_knows_the_kinds_the_bot_asks_for() -> None:
+    assert list(HANDLED_KINDS) == ALLOWED_UPDATES

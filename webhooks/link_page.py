@@ -20,11 +20,12 @@ from shapely.geometry import mapping
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import reports
-from bot.geo import GeocoderUnavailable
+from bot.geo import GeocoderUnavailable, geocoder_enabled, needs_network
 from bot.links import LINK_PATH, LinkClaim, LinkError, read_token
 from bot.runtime import Runtime, current_runtime
 from bot.texts import N_, pick_language, translate
 from models.db import utcnow
+from models.jobs import JobKind, queue_job
 from models.messaging import record_inbound
 from models.report import add_media, attach_media, get_report, lock_report
 from models.sms_queries import inbound_seen, pin_report, report_author
@@ -147,6 +148,7 @@ def _receive(rt: Runtime, claim: LinkClaim, language: str, view: dict) -> Respon
         return _page(rt, "link/page.html", language, view, error=error, status=400)
     address = _address_of(rt, pin) if pin else None
     _apply(rt, claim, photo, pin, address, language)
+    rt.wake_worker()
     done = {**view, "photo_added": photo is not None, "pin_added": pin is not None}
     return _page(rt, "link/done.html", language, done)
 
@@ -233,9 +235,13 @@ def _check(rt: Runtime, photo: bytes, pin, view: dict) -> str | None:
 
 
 def _address_of(rt: Runtime, pin: tuple[float, float]) -> str | None:
-    """A readable address for the pin, when the geocoder answers."""
+    """A readable address for the pin, from a geocoder that needs no network.
+
+    A network geocoder is asked by the worker instead (a NAME_REPORT_PLACE job queued
+    with the pin): the citizen's page does not wait on it.
+    """
     geocoder = rt.geocoder
-    if geocoder is None or not getattr(geocoder, "enabled", False):
+    if not geocoder_enabled(rt) or needs_network(geocoder):
         return None
     try:
         place = geocoder.reverse(*pin)
@@ -263,6 +269,9 @@ def _apply(rt: Runtime, claim: LinkClaim, photo, pin, address, language: str) ->
         if pin is not None:
             pin_report(session, report, pin[0], pin[1], address,
                        author.id if author else None, utcnow())  # fmt: skip
+            if address is None and geocoder_enabled(rt) and needs_network(rt.geocoder):
+                queue_job(session, JobKind.NAME_REPORT_PLACE, {"lat": pin[0], "lon": pin[1]},
+                          report_id=report.id)  # fmt: skip
 
 
 def _texts(language: str, values: dict) -> dict[str, str]:

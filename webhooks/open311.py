@@ -31,6 +31,7 @@ from shapely.geometry import Point
 from bot import reports
 from bot.catalog import Snapshot
 from bot.runtime import current_runtime
+from bot.types import clean_text
 from models.api_key import ApiKey, check_key
 from models.db import utcnow
 from models.open311_queries import (
@@ -186,7 +187,8 @@ def one_request(number: str, fmt: str) -> Response:
 @bp.post(f"/requests.<{FORMATS}:fmt>")
 def create_request(fmt: str) -> Response:
     """Files a report sent by a tool holding an api_key; returns its number and token."""
-    form = request.values
+    # Control characters (NUL among them, which PostgreSQL refuses) are never meant.
+    form = {name: clean_text(value) for name, value in request.values.items()}
     rt = current_runtime()
     try:
         with rt.db.transaction() as session:

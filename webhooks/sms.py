@@ -29,7 +29,7 @@ from bot.texts import N_, translate
 from bot.types import Inbound, Reply, StoredPhoto
 from models.db import utcnow
 from models.messaging import DELIVERED, FAILED, SENT, Outbox
-from models.sms_queries import citizen_language, inbound_seen, record_delivery
+from models.sms_queries import citizen_language, record_delivery
 from webhooks import gsm, link_page
 from webhooks.media import PhotoError, store_photo
 from webhooks.twilio_http import MediaTooBig, fetch_media, make_client
@@ -99,18 +99,24 @@ def inbound() -> Response:
     if not signature_is_valid(rt.settings):
         abort(403)
     form = request.form
-    message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    message_sid = message_sid_of(form)
     phone = normalise_phone(form.get("From", ""), rt.settings.DEFAULT_REGION)
     if not message_sid or phone is None:
         log.warning("SMS without a usable MessageSid or From ignored: %r", form.get("From"))
         return twiml()
-    with rt.db.reading() as session:
-        seen = inbound_seen(session, CHANNEL, message_sid)
-    # A redelivery is recognised before its pictures are downloaded again; the engine
-    # dedupes on MessageSid as well, so two copies racing here still count once.
-    if not seen:
-        handle(parse_inbound(form, message_sid, phone, rt.settings), rt)
+    # The engine dedupes on MessageSid: a redelivery has no second effect.
+    handle(parse_inbound(form, message_sid, phone, rt.settings), rt)
     return twiml()
+
+
+def message_sid_of(form) -> str:
+    """The message's SID, or "" when it is not one Twilio could have sent.
+
+    Twilio's SIDs are 34 ASCII letters and digits; anything else (NUL, 5,000 characters)
+    is no message of Twilio's and is never stored.
+    """
+    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    return sid if sid.isascii() and sid.isalnum() and len(sid) <= 64 else ""
 
 
 def twiml() -> Response:
@@ -156,39 +162,45 @@ def normalise_phone(raw: str, region: str) -> str | None:
 
 
 def parse_inbound(form, message_sid: str, phone: str, settings: Settings) -> Inbound:
-    """Builds the engine's Inbound from Twilio's form (text, and the first MMS picture)."""
+    """Builds the engine's Inbound from Twilio's form: the text, and the first picture.
+
+    The picture is not downloaded here: the Inbound names it and the worker fetches it
+    (`fetch_picture`), so the webhook answers Twilio at once.
+    """
     body = (form.get("Body") or "").strip()
-    photo, photo_error = _first_picture(form, settings)
-    has_media = photo is not None or photo_error is not None
+    media, photo_error = _first_picture(form)
+    has_media = media is not None or photo_error is not None
     return Inbound(
         CHANNEL,
         phone,
         external_id=message_sid,
         # An MMS without words is a picture, not an empty text.
         text=None if has_media and not body else body,
-        photo=photo,
+        media=media,
         photo_error=photo_error,
-        meta={"limit_mb": MAX_MMS_MB} if photo_error == "too_big" else {},
+        meta={"limit_mb": MAX_MMS_MB},
     )
 
 
-def _first_picture(form, settings: Settings) -> tuple[StoredPhoto | None, str | None]:
-    """Downloads and stores the first picture of an MMS; returns (photo, why not)."""
+def _first_picture(form) -> tuple[dict | None, str | None]:
+    """The first picture of an MMS, to fetch; or why there is none to keep."""
     declared_count = form.get("NumMedia") or "0"
     count = min(int(declared_count), MAX_MEDIA) if declared_count.isdigit() else 0
-    if count == 0:
-        return None, None
-    error = "not_image"
     for index in range(count):
         url = form.get(f"MediaUrl{index}", "")
         declared = (form.get(f"MediaContentType{index}") or "").lower()
-        if not url or not declared.startswith("image/"):
-            continue  # a vCard, a sound, a video: not something the bot can keep
-        try:
-            return _store_media(url, settings), None
-        except PhotoError as exc:
-            error = exc.reason
-    return None, error
+        if url and declared.startswith("image/"):
+            return {"url": url, "content_type": declared}, None
+    # A vCard, a sound, a video: not something the bot can keep.
+    return None, ("not_image" if count else None)
+
+
+def fetch_picture(media: dict, settings: Settings) -> tuple[StoredPhoto | None, str | None]:
+    """Downloads and stores an MMS picture (in the worker); returns (photo, why not)."""
+    try:
+        return _store_media(media["url"], settings), None
+    except PhotoError as exc:
+        return None, exc.reason
 
 
 def _store_media(url: str, settings: Settings) -> StoredPhoto:
@@ -220,7 +232,7 @@ def status_callback() -> Response:
     if not signature_is_valid(rt.settings):
         abort(403)
     form = request.form
-    message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    message_sid = message_sid_of(form)
     twilio_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     status = STATUS_MAP.get(twilio_status)
     if message_sid and status is not None:

@@ -13,13 +13,14 @@ import contextlib
 import hmac
 import logging
 import threading
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
 from flask import Blueprint, Flask, request
 from flask.cli import with_appcontext
-from telegram import Bot, BotCommand, Update
+from telegram import Bot, BotCommand
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, TelegramError
 
 from bot.runtime import Runtime, current_runtime
@@ -27,6 +28,7 @@ from bot.texts import N_, translate
 from webhooks.telegram_client import TelegramClient, client_for, describe
 from webhooks.telegram_inbound import ALLOWED_UPDATES, handle_update, parse_update
 from webhooks.telegram_outbound import TelegramSender
+from webhooks.telegram_shape import NotAnUpdate
 
 __all__ = ["TelegramSender", "bp", "poll_forever", "telegram_cli"]
 
@@ -52,6 +54,10 @@ COMMAND_MENU = [
     ("supprimer", "delete", N_("Erase my data")),
 ]
 
+# Long polling asks getUpdates for raw JSON (Poller._get_updates) on purpose; PTB warns
+# that Bot.get_updates exists, which parses the whole batch at once.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'")
+
 bp = Blueprint("telegram", __name__)
 
 
@@ -67,10 +73,12 @@ def webhook():
         return "Telegram is not configured here.", 404
     if not secret_matches(request.headers.get(SECRET_HEADER), settings.TELEGRAM_WEBHOOK_SECRET):
         return "", 403
-    update = parse_update(request.get_json(force=True, silent=True))
-    if update is None:
+    try:
+        update = parse_update(request.get_json(force=True, silent=True))
+    except NotAnUpdate:
         return "Not a Telegram update.", 400
-    handle_update(rt, update, lambda: client_for(settings))
+    if update is not None:  # None: acknowledged all the same, or Telegram retries it
+        handle_update(rt, update)
     return "", 200
 
 
@@ -133,11 +141,7 @@ class Poller:
         """Handles batches of updates until stopped or in conflict."""
         while not self.stop.is_set():
             try:
-                updates = self.wait(
-                    lambda bot: bot.get_updates(
-                        offset=self.offset, timeout=POLL_SECONDS, allowed_updates=ALLOWED_UPDATES
-                    )
-                )
+                updates = self.wait(self._get_updates)
             except Conflict as exc:  # a webhook was set, or another process polls
                 log.warning("telegram: %s", exc.message)
                 self.stop.wait(RETRY_SECONDS)
@@ -150,19 +154,35 @@ class Poller:
                 if self.stop.is_set() or not self.handle(update):
                     break
 
-    def handle(self, update: Update) -> bool:
+    async def _get_updates(self, bot: Bot) -> list:
+        """getUpdates as raw JSON: each update is then checked and parsed on its own, as
+        the webhook does, so one that PTB cannot parse never holds up the others."""
+        params = {"timeout": POLL_SECONDS, "allowed_updates": ALLOWED_UPDATES}
+        if self.offset is not None:
+            params["offset"] = self.offset
+        return await bot.do_api_request(
+            "getUpdates", api_kwargs=params, read_timeout=POLL_SECONDS + 10
+        )
+
+    def handle(self, data: dict) -> bool:
         """Handles one update; False to fetch it again (the engine failed on it)."""
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            log.warning("telegram: getUpdates returned something that is no update: %.200r", data)
+            return True
         try:
-            handle_update(self.rt, update, lambda: self.client)
+            update = parse_update(data)  # None (logged) for a kind or shape not handled
+            if update is not None:
+                handle_update(self.rt, update)
         except Exception:
-            tries = self.failures[update.update_id] = self.failures.get(update.update_id, 0) + 1
+            tries = self.failures[update_id] = self.failures.get(update_id, 0) + 1
             if tries < MAX_UPDATE_TRIES:
-                log.exception("telegram: update %s failed (try %s)", update.update_id, tries)
+                log.exception("telegram: update %s failed (try %s)", update_id, tries)
                 self.stop.wait(min(2**tries, 30))
                 return False
-            log.exception("telegram: update %s failed %s times: skipped", update.update_id, tries)
-        self.failures.pop(update.update_id, None)
-        self.offset = update.update_id + 1
+            log.exception("telegram: update %s failed %s times: skipped", update_id, tries)
+        self.failures.pop(update_id, None)
+        self.offset = update_id + 1
         return True
 
     def wait(self, fn: Callable[[Bot], Awaitable[T]]) -> T | None:

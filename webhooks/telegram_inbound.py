@@ -7,7 +7,6 @@ the conversation: the engine does, in its own transaction, deduplicating on upda
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from telegram import CallbackQuery, Message, PhotoSize, Update
@@ -22,6 +21,7 @@ from models.citizen import find_citizen
 from models.messaging import PRIORITY_REPLY, queue_messages, record_inbound
 from webhooks.media import PhotoError, store_photo
 from webhooks.telegram_client import MAX_DOWNLOAD_BYTES, FileTooBig, TelegramClient, describe
+from webhooks.telegram_shape import NotAnUpdate, Verdict, check_update
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +60,30 @@ MAX_TEXT = 4096
 
 
 def parse_update(data: Any) -> Update | None:
-    """Parses a webhook body into an Update, or None when it is not one."""
-    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+    """Parses an update the bot can use; None (logged) for a kind or shape it cannot use.
+
+    Raises NotAnUpdate when `data` is no update at all. Only the kinds the bot handles
+    reach PTB, and only once their shape is checked (webhooks.telegram_shape).
+    """
+    checked = check_update(data)
+    if checked.verdict is Verdict.NOT_AN_UPDATE:
+        raise NotAnUpdate
+    if not checked.usable:
         return None
     try:
-        return Update.de_json(data, None)
-    except (TypeError, KeyError, ValueError, AttributeError):
+        return Update.de_json(checked.data, None)
+    except Exception as exc:  # foreign data: whatever PTB trips on, the update is unusable
+        log.warning("telegram: update %s ignored, PTB cannot parse it: %r", data["update_id"], exc)
         return None
 
 
-def handle_update(rt: Runtime, update: Update, client: Callable[[], TelegramClient]) -> str:
-    """Hands one update to the engine (or answers it directly); returns what it did."""
+def handle_update(rt: Runtime, update: Update) -> str:
+    """Hands one update to the engine (or answers it directly); returns what it did.
+
+    Nothing here calls Telegram: a webhook verifies, parses, stores and answers.
+    """
     if update.callback_query is not None:
-        return _handle_callback(rt, update, update.callback_query, client)
+        return _handle_callback(rt, update, update.callback_query)
     if update.edited_message is not None:
         return _handle_edit(rt, update, update.edited_message)
     message = update.message
@@ -82,16 +93,18 @@ def handle_update(rt: Runtime, update: Update, client: Callable[[], TelegramClie
         return queue_notice(
             rt, update, str(message.chat.id), TYPE_ADDRESS_PROMPT, remove_keyboard=True
         )
-    inbound = message_inbound(update, message, lambda *a: fetch_picture(rt, client(), *a))
+    inbound = message_inbound(update, message)
     if inbound is None:
         return IGNORED
     return DUPLICATE if engine.handle(inbound, rt).duplicate else HANDLED
 
 
-def message_inbound(
-    update: Update, message: Message, fetch: Callable[[str, int | None], tuple]
-) -> Inbound | None:
-    """Maps a citizen's message to an Inbound; None for service messages."""
+def message_inbound(update: Update, message: Message) -> Inbound | None:
+    """Maps a citizen's message to an Inbound; None for service messages.
+
+    A picture is not downloaded here: the Inbound names it (`media`) and the worker
+    fetches it, so the webhook answers Telegram at once.
+    """
     user = message.from_user
     inbound = Inbound(
         CHANNEL,
@@ -106,14 +119,14 @@ def message_inbound(
         place = message.venue.location if message.venue is not None else message.location
         inbound.location = (place.latitude, place.longitude)
     elif message.photo:
-        _take_picture(inbound, fetch, *_largest_photo(message.photo))
+        _take_picture(inbound, *_largest_photo(message.photo))
         inbound.text = message.caption
     elif unsupported := next((k for k in UNSUPPORTED_CONTENT if getattr(message, k)), None):
         inbound.unsupported = unsupported
     elif message.document is not None:
         document = message.document
         if (document.mime_type or "").startswith("image/"):
-            _take_picture(inbound, fetch, document.file_id, document.file_size)
+            _take_picture(inbound, document.file_id, document.file_size)
             inbound.text = message.caption
         else:
             inbound.unsupported = "document"
@@ -131,17 +144,17 @@ def _largest_photo(sizes: tuple[PhotoSize, ...]) -> tuple[str | None, int | None
     return fitting[-1].file_id, fitting[-1].file_size
 
 
-def _take_picture(inbound: Inbound, fetch, file_id: str | None, file_size: int | None) -> None:
+def _take_picture(inbound: Inbound, file_id: str | None, file_size: int | None) -> None:
+    inbound.meta["limit_mb"] = MAX_DOWNLOAD_BYTES // (1024 * 1024)
     if file_id is None or (file_size or 0) > MAX_DOWNLOAD_BYTES:
         inbound.photo_error = "too_big"
     else:
-        inbound.photo, inbound.photo_error = fetch(file_id, file_size)
-    if inbound.photo_error == "too_big":
-        inbound.meta["limit_mb"] = MAX_DOWNLOAD_BYTES // (1024 * 1024)
+        inbound.media = {"file_id": file_id, "size": file_size}
 
 
-def fetch_picture(rt: Runtime, client: TelegramClient, file_id: str, file_size: int | None):
-    """Downloads and stores a picture; returns (StoredPhoto, None) or (None, reason)."""
+def fetch_picture(rt: Runtime, client: TelegramClient, media: dict):
+    """Downloads and stores a picture (in the worker); returns (photo, None) or (None, why)."""
+    file_id = media["file_id"]
     try:
         data = client.download(file_id)
     except FileTooBig:
@@ -157,11 +170,12 @@ def fetch_picture(rt: Runtime, client: TelegramClient, file_id: str, file_size: 
         return None, exc.reason
 
 
-def _handle_callback(
-    rt: Runtime, update: Update, query: CallbackQuery, client: Callable[[], TelegramClient]
-) -> str:
-    """Stops the button's spinner, then hands the choice to the engine."""
-    client().fire(lambda bot: bot.answer_callback_query(query.id), "answerCallbackQuery")
+def _handle_callback(rt: Runtime, update: Update, query: CallbackQuery) -> str:
+    """Hands the choice to the engine, which also has the button's spinner stopped.
+
+    The answer to the callback query goes through the outbox like every reply, after
+    the engine's dedupe: a redelivered update does not answer it twice.
+    """
     message = query.message
     if not query.data or message is None or message.chat.type != "private":
         return IGNORED
@@ -172,7 +186,7 @@ def _handle_callback(
         choice=query.data,
         display_name=query.from_user.first_name,
         language_code=query.from_user.language_code,
-        meta=_show_choice(message, query.data),
+        meta={"answer_callback": query.id, **_show_choice(message, query.data)},
     )
     return DUPLICATE if engine.handle(inbound, rt).duplicate else HANDLED
 

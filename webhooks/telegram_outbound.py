@@ -55,6 +55,8 @@ class TelegramSender:
         """Sends (or edits) one message; returns "chat_id:message_id"."""
         reply = Reply.from_payload(message.payload)
         chat_id = _chat_id(message.address)
+        if reply.answer_callback:
+            return self._answer_callback(reply.answer_callback)
         try:
             markup = reply_markup(reply, self._language(message) if reply.request_location else "")
         except ValueError as exc:
@@ -66,6 +68,18 @@ class TelegramSender:
         except concurrent.futures.TimeoutError as exc:
             raise TemporaryFailure("Telegram did not answer in time") from exc
         return f"{chat_id}:{message_id}"
+
+    def _answer_callback(self, query_id: str) -> str:
+        """Stops a pressed button's spinner; a query too old to answer is no failure."""
+        try:
+            self.client.call(lambda bot: bot.answer_callback_query(query_id))
+        except BadRequest:
+            pass  # "query is too old": the spinner has long stopped by itself
+        except TelegramError as exc:
+            raise failure_for(exc) from exc
+        except concurrent.futures.TimeoutError as exc:
+            raise TemporaryFailure("Telegram did not answer in time") from exc
+        return f"callback:{query_id}"
 
     def _language(self, message: Outbox) -> str:
         if self.db is not None:

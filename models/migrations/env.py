@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers every table on the metadata)
+from models.address import declared_in_models
 from models.db import make_engine
 
 config = context.config
@@ -39,6 +40,7 @@ def _run(connection) -> None:
         # SQLite cannot ALTER most things: batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=declared_in_models,  # autogenerate leaves SQLite's FTS5 tables alone
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.agents import save_agent
+from bot.audit import Actor
 from models.agent import agent_by_email
 from tests.helpers import TalkingCitizen
 
@@ -17,7 +18,7 @@ def make_agent(
 ) -> int:
     """Creates an agent (argon2 hash, as the CLI does); returns its id."""
     with rt.db.transaction() as session:
-        save_agent(session, email, PASSWORD, role, list(services), name)
+        save_agent(session, Actor.command_line(), email, PASSWORD, role, list(services), name)
         return agent_by_email(session, email).id
 
 

@@ -223,6 +223,7 @@ def test_the_pilot_and_its_launch_kit(page, live, town):
     from dataclasses import replace
 
     from bot import pilot
+    from bot.audit import Actor
 
     rt = live.rt
     settings = rt.settings
@@ -257,5 +258,6 @@ def test_the_pilot_and_its_launch_kit(page, live, town):
     finally:
         rt.settings = settings
         with rt.db.transaction() as session, suppress(pilot.PilotError):
-            pilot.deactivate_code(session, "quartier-gare")  # the town open again for others
+            # The town open again for others.
+            pilot.deactivate_code(session, Actor("admin@vitre.example"), "quartier-gare")
         rt.catalog.invalidate()

@@ -11,10 +11,11 @@ import asyncio
 import datetime as dtm
 import io
 import json
+import re
+import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,7 +45,7 @@ from telegram.error import (
     RetryAfter,
 )
 
-from .telegram_api import MAX_DOWNLOAD_BYTES, FakeTelegramAPI, UploadedFile
+from .telegram_api import MAX_DOWNLOAD_BYTES, FakeTelegramAPI, UploadedFile, _Handler
 
 # A token with ':' so file URLs carry it percent-encoded, as with a real token.
 TOKEN = "123456789:AAH-fake_token_for_tests_0123456789ab"
@@ -629,23 +630,63 @@ def test_wait_for_sees_calls_from_another_thread(fake: FakeTelegramAPI) -> None:
         fake.wait_for("editMessageText", timeout=0.05)
 
 
-def test_sequential_sends_have_no_nagle_delay(
-    fake: FakeTelegramAPI, capsys: pytest.CaptureFixture[str]
+def test_an_answer_leaves_at_once_in_one_write_without_nagle(
+    fake: FakeTelegramAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Prints the per-call latency (about 1-2 ms; ~40 ms would mean Nagle)."""
-    calls = 200
+    """Nagle's algorithm holds a write back until the last one is ACKed, and the client
+    delays that ACK: a response in two writes, or without TCP_NODELAY, costs ~40 ms a call
+    (bench/telegram_fake.py prints the figure; this checks the two causes, without a clock).
+    """
+    writes: list[bytes] = []
+    setup = _Handler.setup
 
-    async def scenario(bot: Bot) -> float:
-        await bot.send_message(CITIZEN, "warm-up")
-        started = time.perf_counter()
-        for n in range(calls):
-            await bot.send_message(CITIZEN, f"message {n}")
-        return time.perf_counter() - started
+    def counting_setup(handler: _Handler) -> None:
+        setup(handler)
+        handler.wfile = _CountingWriter(handler.wfile, writes)
 
-    elapsed = run(fake, scenario)
+    monkeypatch.setattr(_Handler, "setup", counting_setup)
+    request = f"POST /bot{TOKEN}/getMe HTTP/1.1\r\nHost: {fake.host}\r\nContent-Length: 0\r\n\r\n"
+    with socket.create_connection((fake.host, fake.port), timeout=10) as client:
+        client.sendall(request.encode())
+        answer = _read_response(client)
+        # Still connected (keep-alive): the server's end of this connection.
+        with fake._lock:
+            (served,) = [c for c in fake._connections if c.getpeername() == client.getsockname()]
+        nodelay = served.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
-    with capsys.disabled():
-        print(f"\n{calls} sequential send_message: {elapsed / calls * 1000:.2f} ms per call")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b'"is_bot": true' in answer
+    assert nodelay != 0
+    assert writes == [answer]  # status line, headers and body: one write, one segment
+
+
+class _CountingWriter:
+    """The handler's socket writer, noting each write."""
+
+    def __init__(self, raw: Any, writes: list[bytes]) -> None:
+        self._raw, self._writes = raw, writes
+
+    def write(self, data: bytes) -> int:
+        self._writes.append(bytes(data))
+        return self._raw.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    """Reads one HTTP response with a Content-Length (the stand-in always sends one)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536) or _closed()
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head)[1])
+    while len(body) < length:
+        body += sock.recv(65536) or _closed()
+    return head + b"\r\n\r\n" + body
+
+
+def _closed() -> bytes:
+    raise ConnectionError("the stand-in closed the connection mid-response")
 
 
 def test_runs_standalone() -> None:

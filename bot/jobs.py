@@ -1,0 +1,201 @@
+"""The worker's network work: downloads and geocoding, outside any transaction.
+
+A step that needs another service queues a job (bot/engine.py); here a job is claimed
+in one short transaction, its network call made with no transaction open, and its
+result handed back to the conversation in another (`engine.resume`), which then replays
+what the citizen said meanwhile. A webhook therefore never waits on a geocoder or a
+provider's media server, and a slow one delays only the citizen who needs it.
+
+Every kind of job has a fallback result used after its last try, so a conversation
+never stays waiting: an address kept as typed, a pin without a name, a picture that
+"could not be fetched, please send it again".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from bot import engine, reports
+from bot.geo import GeocoderUnavailable
+from bot.outbox import backoff
+from bot.runtime import Runtime
+from bot.types import Inbound, StoredPhoto
+from models.db import utcnow
+from models.jobs import Job, JobKind, claim_jobs, finish_job, retry_job
+
+log = logging.getLogger(__name__)
+
+# A job's worker has this long before another may take it over (a download of 20 MB
+# on a slow link, a geocoder's timeout, with room to spare).
+LEASE = timedelta(seconds=120)
+MAX_ATTEMPTS = 5
+THREADS = 4
+
+# channel -> fetch(media) -> (StoredPhoto | None, why not | None)
+Fetcher = Callable[[dict], tuple[StoredPhoto | None, str | None]]
+
+
+class JobRunner:
+    def __init__(self, rt: Runtime, fetchers: dict[str, Fetcher] | None = None,
+                 threads: int = THREADS) -> None:  # fmt: skip
+        from bot.background import channel_fetchers
+
+        self.rt = rt
+        self.fetchers = channel_fetchers(rt) if fetchers is None else fetchers
+        self.threads = threads
+
+    def run_once(self, limit: int | None = None) -> int:
+        """Runs due jobs one after the other; returns how many were run."""
+        with self.rt.db.transaction() as session:
+            jobs = claim_jobs(session, limit=limit or self.threads, lease=LEASE)
+        for job in jobs:
+            self.run(job)
+        return len(jobs)
+
+    def run_until_idle(self, max_rounds: int = 100) -> int:
+        """Runs jobs until none is due (tests, `webleads chat`); returns how many."""
+        done = 0
+        for _ in range(max_rounds):
+            ran = self.run_once()
+            if not ran:
+                break
+            done += ran
+        return done
+
+    def run_forever(self, stop: threading.Event, idle_wait: float = 2.0) -> None:
+        """Runs jobs on a few threads until `stop`; a slow one holds up only its own."""
+        running = threading.Semaphore(self.threads)
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="job") as pool:
+            while not stop.is_set():
+                claimed = self._claim_free(running)
+                for job in claimed:
+                    pool.submit(self._run_and_release, job, running)
+                if not claimed:
+                    self.rt.jobs_ready.wait(idle_wait)
+                    self.rt.jobs_ready.clear()
+
+    def _claim_free(self, running: threading.Semaphore) -> list[Job]:
+        free = 0
+        while free < self.threads and running.acquire(blocking=False):
+            free += 1
+        if not free:
+            running.acquire()  # all busy: wait for one to finish
+            free = 1
+        try:
+            with self.rt.db.transaction() as session:
+                jobs = claim_jobs(session, limit=free, lease=LEASE)
+        except Exception:
+            log.exception("claiming jobs failed; retrying shortly")
+            jobs = []
+        for _ in range(free - len(jobs)):
+            running.release()
+        return jobs
+
+    def _run_and_release(self, job: Job, running: threading.Semaphore) -> None:
+        try:
+            self.run(job)
+        finally:
+            running.release()
+
+    def run(self, job: Job) -> None:
+        """Does one job's work and hands its result on; retries it on a failure."""
+        last_try = job.attempts >= MAX_ATTEMPTS
+        try:
+            result = fallback(job) if last_try else WORK[JobKind(job.kind)](self, job)
+            self._hand_back(job, result)
+        except Exception as exc:
+            log.exception("job %s (%s) failed (try %s)", job.id, job.kind, job.attempts)
+            if last_try:
+                return  # the fallback itself failed: the lease expiry brings it back
+            when = utcnow() + timedelta(seconds=backoff(job.attempts))
+            with self.rt.db.transaction() as session:
+                retry_job(session, job.id, when, f"{type(exc).__name__}: {exc}")
+
+    def _hand_back(self, job: Job, result: dict[str, Any]) -> None:
+        if job.kind == JobKind.NAME_REPORT_PLACE:
+            with self.rt.db.transaction() as session:
+                reports.name_report_place(
+                    session, job.report_id, job.payload["lat"], job.payload["lon"], result["label"]
+                )
+                finish_job(session, job.id)
+            return
+        if job.citizen_id is None:
+            with self.rt.db.transaction() as session:
+                finish_job(session, job.id)
+            return
+        if job.kind == JobKind.FETCH_MEDIA:
+            engine.resume(self.rt, job.id, job.citizen_id, inbound=_with_photo(job, result))
+        else:
+            engine.resume(self.rt, job.id, job.citizen_id, event=result)
+
+
+# --- the work of each kind (no transaction open) ---------------------------------------
+
+
+def find_address(runner: JobRunner, job: Job) -> dict[str, Any]:
+    """Geocodes a typed address within the town."""
+    rt, text = runner.rt, job.payload["text"]
+    with rt.db.reading() as session:
+        town = rt.catalog.get(session).town
+    try:
+        found = rt.geocoder.search(text, town)
+    except GeocoderUnavailable:
+        return {"kind": "address_found", "text": text, "unavailable": True}
+    return {
+        "kind": "address_found",
+        "text": text,
+        "places": [asdict(place) for place in found.places],
+        "elsewhere": found.elsewhere,
+    }
+
+
+def name_pin(runner: JobRunner, job: Job) -> dict[str, Any]:
+    """Turns a shared location into a readable address, when the geocoder knows one."""
+    lat, lon = job.payload["lat"], job.payload["lon"]
+    try:
+        place = runner.rt.geocoder.reverse(lat, lon)
+    except GeocoderUnavailable:
+        place = None  # the pin is what matters; agents see the map
+    return {"kind": "pin_named", "lat": lat, "lon": lon, "label": place.label if place else None}
+
+
+def fetch_media(runner: JobRunner, job: Job) -> dict[str, Any]:
+    """Downloads the citizen's picture from the provider and stores it, checked."""
+    inbound = job.payload["inbound"]
+    fetch = runner.fetchers.get(inbound["channel"])
+    if fetch is None:  # the channel was switched off meanwhile
+        return {"photo": None, "error": "download_failed"}
+    photo, error = fetch(inbound["media"])
+    return {"photo": asdict(photo) if photo else None, "error": error}
+
+
+WORK: dict[JobKind, Callable[[JobRunner, Job], dict[str, Any]]] = {
+    JobKind.FIND_ADDRESS: find_address,
+    JobKind.NAME_PIN: name_pin,
+    JobKind.NAME_REPORT_PLACE: name_pin,
+    JobKind.FETCH_MEDIA: fetch_media,
+}
+
+
+def fallback(job: Job) -> dict[str, Any]:
+    """The result after the last try: the conversation goes on without the service."""
+    payload = job.payload
+    if job.kind == JobKind.FIND_ADDRESS:
+        return {"kind": "address_found", "text": payload["text"], "unavailable": True}
+    if job.kind == JobKind.FETCH_MEDIA:
+        return {"photo": None, "error": "download_failed"}
+    return {"kind": "pin_named", "lat": payload["lat"], "lon": payload["lon"], "label": None}
+
+
+def _with_photo(job: Job, result: dict[str, Any]) -> Inbound:
+    inbound = Inbound.from_dict(job.payload["inbound"])
+    inbound.media = None
+    inbound.photo = StoredPhoto(**result["photo"]) if result.get("photo") else None
+    inbound.photo_error = None if inbound.photo else (result.get("error") or "download_failed")
+    return inbound
