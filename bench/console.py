@@ -185,9 +185,14 @@ def pages(client) -> list[tuple[str, str]]:
 
 
 def time_pages(app, agent_id: int, repeat: int) -> list[tuple[str, float, float]]:
+    from console.auth import session_user_id
+    from models.agent import Agent
+
     client = app.test_client()
+    with app.extensions["webleads"].db.reading() as db:
+        version = db.get(Agent, agent_id).session_version
     with client.session_transaction() as session:
-        session["_user_id"] = str(agent_id)
+        session["_user_id"] = session_user_id(agent_id, version)
     results = []
     for label, url in pages(client):
         client.get(url)  # warm

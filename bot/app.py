@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify
+from flask import Flask, Response, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bot import access_log
 from bot.catalog import CatalogCache
 from bot.config import load_settings
 from bot.geo import make_geocoder
@@ -15,6 +17,24 @@ from models.db import Database
 # Webhooks never need more: a Telegram update or a Twilio form is a few kilobytes
 # (photos are fetched by URL). Larger bodies are refused before they are read.
 MAX_BODY_BYTES = 1 * 1024 * 1024
+
+# Every response carries these; a blueprint with stricter needs sets its own first (the
+# console: console/security.py; the link page: webhooks/link_page.py's _secured).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    # The link page asks for the citizen's position ("use my position"): ours alone may.
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(self)",
+}
+# A page may load our own files; anything else (JSON, XML, feeds) loads nothing at all.
+PAGE_POLICY = (
+    "default-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
+HSTS = "max-age=31536000"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -38,7 +58,30 @@ def create_app(test_config: dict | None = None) -> Flask:
         geocoder=make_geocoder(settings, db),
     )
     _register_blueprints(app)
+    _secure(app, settings.PUBLIC_BASE_URL.startswith("https://"))
+    if settings.PROXY_FIX_HOPS:
+        # Behind nginx, the client's address, scheme and host come from X-Forwarded-*
+        # (the login's throttle counts per client). Only that many hops are believed: a
+        # client cannot pass for another by sending the headers itself.
+        hops = settings.PROXY_FIX_HOPS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    access_log.install(app.logger)
     return app
+
+
+def _secure(app: Flask, https: bool) -> None:
+    """Adds the security headers to every response, HSTS when the public URL is https."""
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        policy = PAGE_POLICY if response.mimetype == "text/html" else DATA_POLICY
+        response.headers.setdefault("Content-Security-Policy", policy)
+        # From the setting, not request.is_secure: behind the proxy, the app speaks HTTP.
+        if https:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        return response
 
 
 def _register_blueprints(app: Flask) -> None:

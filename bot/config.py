@@ -54,6 +54,9 @@ class Settings:
     RETENTION_DAYS: int = 365
     # The bot's @username without the @, for t.me links in the launch kit (else getMe).
     TELEGRAM_BOT_USERNAME: str = ""
+    # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host (nginx: 1).
+    # 0 trusts none: the client's address is the connection's (ProxyFix, bot.app).
+    PROXY_FIX_HOPS: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -98,6 +101,8 @@ def _checked(settings: Settings) -> Settings:
         raise ConfigError("GEOCODER must be ban, nominatim, local or none")
     if not settings.GEOCODER and settings.is_production:
         object.__setattr__(settings, "GEOCODER", "ban")  # the documented default
+    if settings.PROXY_FIX_HOPS < 0:
+        raise ConfigError("PROXY_FIX_HOPS is the number of proxies in front of the app: 0 or more")
     if settings.telegram_enabled and not settings.TELEGRAM_WEBHOOK_SECRET:
         raise ConfigError(
             "TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_BOT_TOKEN is set "

@@ -23,6 +23,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 bp = Blueprint(
     "console",
@@ -35,7 +36,17 @@ bp = Blueprint(
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 LANGUAGES = ("fr", "en")
+# The largest key of a table (PostgreSQL's integer, SQLite takes more).
+MAX_ROW_ID = 2**31 - 1
 csrf = CSRFProtect()
+
+
+class RowId(IntegerConverter):
+    """`<int:...>` in a URL: a row's id. A larger number is a 404, never a database error."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def init_app(app: Flask) -> None:
@@ -63,6 +74,8 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     Babel(app, locale_selector=_locale)
     auth.login_manager.init_app(app)
+    # Before the blueprint: its rules take the converter when they are added.
+    app.url_map.converters["int"] = RowId
     app.register_blueprint(bp)
     security.init_app(app)
 

@@ -1,13 +1,16 @@
-"""Who is using the console: login (rate-limited), logout, roles, what an agent may see."""
+"""Who is using the console: login (throttled: console/throttle.py), sessions that end
+with a logout, a password reset, a role change or a deactivation, roles, what an agent
+may see."""
 
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
-from functools import wraps
+from datetime import datetime
+from functools import cache, wraps
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_user, logout_user
@@ -16,16 +19,12 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from bot.runtime import current_runtime
-from bot.security import verify_password
-from console import LANGUAGES, bp
-from models.agent import Agent, agent_by_email, services_of_agent
-from models.console import clear_failures, recent_failures, record_failure
+from bot.security import hash_password, verify_password
+from console import LANGUAGES, bp, throttle
+from models.agent import Agent, agent_by_email, end_sessions, services_of_agent
+from models.console import count_attempt, forget_attempt, throttle_ends
 from models.db import utcnow
 from models.report import Report
-
-# Five wrong passwords for one email from one address: wait until the oldest is 15 min old.
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
 
 # Data for scripts and downloads: a 401 there, where a redirect would feed them a form.
 DATA_SUFFIXES = (".json", ".csv")
@@ -45,13 +44,14 @@ class ConsoleUser:
     name: str
     role: str
     service_ids: tuple[int, ...]
+    session_version: int = 0
 
     is_authenticated = True
     is_active = True
     is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return session_user_id(self.id, self.session_version)
 
     @property
     def is_admin(self) -> bool:
@@ -70,20 +70,37 @@ class ConsoleUser:
         return self.is_admin or report.service_id in self.service_ids
 
 
+def session_user_id(agent_id: int, session_version: int) -> str:
+    """Names the agent in a session: its id, and the version the session was opened under."""
+    return f"{agent_id}:{session_version}"
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> ConsoleUser | None:
-    """Loads the agent of the session; a deactivated agent is logged out at once."""
-    if not user_id.isdigit():
+    """Loads the agent of the session, unless the session has ended since it was opened.
+
+    It ends with the agent's logout, password reset, role change or deactivation (they
+    move `agent.session_version`): a copied cookie dies with it.
+    """
+    agent_id, _colon, version = user_id.partition(":")
+    if not (agent_id.isdigit() and version.isdigit()):
         return None
     with current_runtime().db.reading() as db:
-        agent = db.get(Agent, int(user_id))
-        if agent is None or not agent.active:
+        agent = db.get(Agent, int(agent_id))
+        if agent is None or not agent.active or agent.session_version != int(version):
             return None
         return _user(agent, services_of_agent(db, agent.id))
 
 
 def _user(agent: Agent, service_ids: list[int]) -> ConsoleUser:
-    return ConsoleUser(agent.id, agent.email, agent.name, agent.role, tuple(sorted(service_ids)))
+    return ConsoleUser(
+        agent.id,
+        agent.email,
+        agent.name,
+        agent.role,
+        tuple(sorted(service_ids)),
+        agent.session_version,
+    )
 
 
 @login_manager.unauthorized_handler
@@ -118,55 +135,98 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("console.queue"))
     form = LoginForm()
-    status = 200
+    status, headers = 200, {}
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        error, user = _check_credentials(email, form.password.data, _client_ip())
-        if user is not None:
-            session.clear()  # a fresh session: nothing from before the login survives
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
-        flash(error, "error")
-        status = 429 if "minute" in error else 401
+        outcome = _check_credentials(email, form.password.data)
+        if outcome.user is not None:
+            return _logged_in(outcome.user)
+        if outcome.retry_at is None:
+            flash(_("Wrong email or password."), "error")
+            status = 401
+        else:
+            minutes = max(1, math.ceil((outcome.retry_at - utcnow()).total_seconds() / 60))
+            flash(
+                _("Too many failed attempts. Please try again in %(n)d minutes.", n=minutes),
+                "error",
+            )
+            status, headers = 429, {"Retry-After": str(minutes * 60)}
     elif request.method == "POST":
         status = 400
-    return render_template("console/login.html", form=form), status
+    return render_template("console/login.html", form=form), status, headers
 
 
-def _check_credentials(email: str, password: str, ip: str) -> tuple[str, ConsoleUser | None]:
-    """Returns (error, None) or ("", the user); counts failures per email and address."""
+@dataclass(frozen=True)
+class LoginOutcome:
+    """The agent logged in (user), or when a throttled client may try again, or neither."""
+
+    user: ConsoleUser | None = None
+    retry_at: datetime | None = None
+
+
+def _check_credentials(email: str, password: str) -> LoginOutcome:
+    """Counts the attempt, then checks the password: the same work for any email."""
     rt = current_runtime()
+    secret = current_app.secret_key
+    known_browser = throttle.is_known_browser(request, secret, email)
+    caps = throttle.caps_for(
+        secret, email, throttle.client_of(request.remote_addr), known_browser=known_browser
+    )
     with rt.db.transaction() as db:
-        failures = recent_failures(db, email, ip, FAILURE_WINDOW)
-        if len(failures) >= MAX_FAILURES:
-            wait = failures[-MAX_FAILURES] + FAILURE_WINDOW - utcnow()
-            minutes = max(1, math.ceil(wait.total_seconds() / 60))
-            return _(
-                "Too many failed attempts. Please try again in %(n)d minutes.", n=minutes
-            ), None
+        over = count_attempt(db, caps, throttle.WINDOW)
+        if over is not None:
+            return LoginOutcome(retry_at=throttle_ends(db, over, throttle.WINDOW))
         agent = agent_by_email(db, email)
-        if agent is None or not agent.active or not verify_password(agent.password_hash, password):
-            record_failure(db, email, ip)
-            return _("Wrong email or password."), None
-        clear_failures(db, email, ip, older_than=FAILURE_WINDOW)
-        return "", _user(agent, services_of_agent(db, agent.id))
+    # After the commit: argon2 takes tens of milliseconds, and an open transaction holds
+    # SQLite's one write lock. An unknown email is checked against a stand-in hash, so it
+    # answers in the same time as a known one (and an inactive agent's own hash too).
+    stored = agent.password_hash if agent is not None else _stand_in_hash()
+    if not verify_password(stored, password) or agent is None or not agent.active:
+        return LoginOutcome()  # the attempt stays counted
+    with rt.db.transaction() as db:
+        forget_attempt(db, list(caps))
+        agent = db.get(Agent, agent.id)
+        if agent is None or not agent.active:
+            return LoginOutcome()
+        return LoginOutcome(user=_user(agent, services_of_agent(db, agent.id)))
 
 
-def _client_ip() -> str:
-    # Behind a proxy, the deployment sets ProxyFix so remote_addr is the client's.
-    return request.remote_addr or "unknown"
+@cache
+def _stand_in_hash() -> str:
+    """A hash of a password nobody knows, made with the same argon2 cost as agents' ones."""
+    return hash_password(secrets.token_urlsafe(24))
+
+
+def _logged_in(user: ConsoleUser):
+    """Opens a fresh session for the agent and remembers the browser."""
+    session.clear()  # nothing from before the login survives
+    login_user(user)
+    response = redirect(_safe_next(request.args.get("next")))
+    throttle.remember_browser(
+        response,
+        request,
+        current_app.secret_key,
+        user.email,
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+    )
+    return response
 
 
 def _safe_next(target: str | None) -> str:
-    """Follows `next` only to a console page of this site (no open redirect)."""
-    if target and target.startswith("/console/") and not target.startswith("//"):
+    """Follows `next` only to a console page of this site (no open redirect).
+
+    A control character (CR/LF) cannot go in a Location header: such a `next` is ignored.
+    """
+    if target and target.startswith("/console/") and target.isprintable():
         return target
     return url_for("console.queue")
 
 
 @bp.post("/logout")
 def logout():
-    """Logs the agent out."""
+    """Logs the agent out, on every browser: a copy of the session cookie ends too."""
+    with current_runtime().db.transaction() as db:
+        end_sessions(db, current_user.id)
     logout_user()
     session.clear()
     flash(_("You are logged out."), "info")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
+from datetime import datetime
 
 import shapely
 from flask import (
@@ -20,8 +19,9 @@ from flask_babel import format_number, get_locale
 from flask_login import current_user
 from shapely.geometry import shape
 
+from bot.audit import csv_line
 from bot.runtime import current_runtime
-from console import bp
+from console import MAX_ROW_ID, bp
 from console.present import CHANNEL_LABELS, STATUS_LABELS, is_overdue, status_label
 from models.catalog import Category, Service, all_categories, all_services
 from models.console_queries import (
@@ -41,6 +41,8 @@ from models.report import OPEN_STATUSES, STATUSES
 from models.zone import Zone, all_zones
 
 STATUS_CHOICES = ("open", *STATUSES, "all")
+# The query parameters of the queue's filter (read_filter), kept by the Map link.
+FILTER_NAMES = ("status", "service", "category", "zone", "channel", "overdue", "mine", "q", "sort")
 CHANNELS = ("telegram", "sms", "open311", "dev")
 CSV_COLUMNS = (
     "number",
@@ -105,9 +107,36 @@ def load_lookups(db) -> Lookups:
     )
 
 
+def row_id(text: str | None) -> int | None:
+    """A table key written in a URL (ASCII digits, within the databases' integers), or None."""
+    if not text or not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_ROW_ID else None
+
+
 def _int(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return row_id(request.args.get(name))
+
+
+def read_cursor(f: QueueFilter, name: str) -> str | None:
+    """A paging cursor of the query string, if it is one the queue writes for this sort.
+
+    Anything else (edited by hand, or from another sort) gives the first page.
+    """
+    value = request.args.get(name)
+    if value is None:
+        return None
+    column, _ = SORTS.get(f.sort, SORTS["newest"])
+    stamp, bar, number = value.rpartition("|")
+    if row_id(number) is None or bool(bar) != (column is not None):
+        return None
+    if column is not None:
+        try:
+            datetime.fromisoformat(stamp)
+        except ValueError:
+            return None
+    return value
 
 
 def read_filter(lookups: Lookups) -> tuple[QueueFilter, dict]:
@@ -127,7 +156,8 @@ def read_filter(lookups: Lookups) -> tuple[QueueFilter, dict]:
         channel=channel,
         overdue=args.get("overdue") == "1",
         assigned_to=current_user.id if args.get("mine") == "1" else None,
-        search=args.get("q", "").strip()[:200],
+        # PostgreSQL takes no NUL in text, and a search has no use for one.
+        search=args.get("q", "").replace("\x00", "").strip()[:200],
         zone=_zone_shape(zone) if zone else None,
         visible_services=current_user.visible_services,
         sort=sort,
@@ -159,6 +189,16 @@ def _zone_shape(zone: Zone):
     return _shapes[key]
 
 
+@bp.context_processor
+def _queue_filter() -> dict:
+    def queue_filter() -> dict[str, str]:
+        """The filter in this page's query string, and nothing else of it (url_for's own
+        arguments, such as `endpoint` or `_method`, are not for a visitor to set)."""
+        return {name: request.args[name] for name in FILTER_NAMES if request.args.get(name)}
+
+    return {"queue_filter": queue_filter}
+
+
 def filter_args(raw: dict, **changes) -> dict:
     """The query string of the current filter, with some values changed (for links)."""
     merged = {**raw, **changes}
@@ -179,7 +219,7 @@ def queue():
         lookups = load_lookups(db)
         f, raw = read_filter(lookups)
         page = queue_page(
-            db, f, after=request.args.get("after"), before=request.args.get("before"), now=now
+            db, f, after=read_cursor(f, "after"), before=read_cursor(f, "before"), now=now
         )
         counts = status_counts(db, f, now)
         reopened = awaiting_after_reopening(db, [r.id for r in page.reports if r.reopened_count])
@@ -279,10 +319,10 @@ def export_csv():
 
     def rows():
         now = utcnow()
-        yield "\ufeff" + _csv_line(CSV_COLUMNS)
+        yield "\ufeff" + csv_line(CSV_COLUMNS)
         with rt.db.reading() as db:
             for r in iter_queue(db, f):
-                yield _csv_line(_csv_row(r, lookups, now))
+                yield csv_line(_csv_row(r, lookups, now))
 
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     return Response(
@@ -312,11 +352,3 @@ def _csv_row(r, lookups: Lookups, now) -> list:
         r.closed_at.isoformat() if r.closed_at else "",
         int(is_overdue(r, lookups.sla_hours(r.category_id), now)),
     ]
-
-
-def _csv_line(values) -> str:
-    out = io.StringIO()
-    # A cell starting with = + - @ would be run as a formula by a spreadsheet.
-    cells = [f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in values]
-    csv.writer(out).writerow(cells)
-    return out.getvalue()

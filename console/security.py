@@ -55,6 +55,7 @@ def _origin(url: str) -> str:
 
 
 def _headers(response):
+    """The console's own, stricter than every response's (bot.app adds the rest, and HSTS)."""
     if not request.path.startswith(bp.url_prefix or "/console"):
         return response
     response.headers["Content-Security-Policy"] = content_security_policy()
@@ -66,8 +67,6 @@ def _headers(response):
     if request.endpoint != "console.static":
         # Pages show citizens' data: never kept by a shared cache or the back button.
         response.headers["Cache-Control"] = "no-store"
-    if request.is_secure:
-        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
 
 

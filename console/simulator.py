@@ -46,7 +46,7 @@ def simulator():
 @bp.post("/simulator/say")
 def simulator_say():
     """Hands what the agent typed, tapped or pinned to the bot; returns its replies."""
-    data = request.get_json(silent=True) or {}
+    data = _json_object()
     inbound = Inbound(
         dev.CHANNEL,
         sender(),
@@ -54,15 +54,16 @@ def simulator_say():
         display_name=current_user.display_name,
         language_code=data.get("lang") if data.get("lang") in ("fr", "en") else None,
     )
-    if data.get("choice"):
-        inbound.choice = str(data["choice"])[:64]
-    elif isinstance(data.get("location"), list) and len(data["location"]) == 2:
-        lat, lon = (float(v) for v in data["location"])
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+    choice, text = data.get("choice"), data.get("text")
+    if isinstance(choice, str) and choice:
+        inbound.choice = choice[:64]
+    elif "location" in data:
+        location = _location(data["location"])
+        if location is None:
             return jsonify(error="bad location"), 400
-        inbound.location = (lat, lon)
-    elif str(data.get("text", "")).strip():
-        inbound.text = str(data["text"]).strip()[:2000]
+        inbound.location = location
+    elif isinstance(text, str) and text.strip():
+        inbound.text = text.strip()[:2000]
     else:
         return jsonify(error="nothing to say"), 400
     rt = current_runtime()
@@ -79,7 +80,7 @@ def simulator_poll():
 @bp.post("/simulator/language")
 def simulator_language():
     """Switches the simulated citizen's language (fr or en)."""
-    code = (request.get_json(silent=True) or {}).get("lang")
+    code = _json_object().get("lang")
     if code not in ("fr", "en"):
         return jsonify(error="fr or en"), 400
     rt = current_runtime()
@@ -88,6 +89,25 @@ def simulator_language():
         if citizen is not None:
             update_citizen(db, citizen.id, language=code)
     return jsonify(lang=code)
+
+
+def _json_object() -> dict:
+    """The request's JSON object; anything else (a list, a string, no JSON) is empty."""
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+def _location(value) -> tuple[float, float] | None:
+    """[lat, lon] as the page sends them (numbers, or numbers written as text), or None."""
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    try:
+        lat, lon = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # NaN fails both too
+        return None
+    return lat, lon
 
 
 def take_replies(rt) -> list[dict]:

@@ -14,6 +14,10 @@ PHOTO_ERRORS = {
     "too_big": N_(
         "This picture is too large (the limit is {limit} MB). Please send a smaller one."
     ),
+    "too_many_pixels": N_(
+        "This picture is too large to be used (too many pixels). Please send a smaller "
+        "version of it, for example a screenshot."
+    ),
     "not_image": N_("I can only use pictures (JPEG, PNG, WebP). Please send a photo."),
     "download_failed": N_("I could not get your picture. Please send it again."),
     "unsupported_channel": N_("Pictures cannot be received this way. Choose Skip."),

@@ -6,7 +6,7 @@ from models.api_key import ApiKey
 from models.audit import AdminChange
 from models.catalog import Category, Service
 from models.citizen import Citizen, Conversation
-from models.console import LoginAttempt, ResponseTemplate
+from models.console import LoginThrottle, ResponseTemplate
 from models.db import Database, utcnow
 from models.jobs import HeldInbound, Job
 from models.messaging import InboundMessage, Outbox
@@ -29,7 +29,7 @@ __all__ = [
     "HeldInbound",
     "InboundMessage",
     "Job",
-    "LoginAttempt",
+    "LoginThrottle",
     "Media",
     "NameWord",
     "Outbox",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import event, inspect, select, update
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import utcnow
@@ -20,6 +20,9 @@ class Agent(SQLModel, table=True):
     role: str = Field(default="agent", max_length=16)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # A console session remembers the version it was opened under and ends when it moves
+    # (console.auth): logout, and any change of the fields in SESSION_FIELDS, move it.
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     @property
     def display_name(self) -> str:
@@ -29,6 +32,29 @@ class Agent(SQLModel, table=True):
 class AgentService(SQLModel, table=True):
     agent_id: int = Field(foreign_key="agent.id", primary_key=True, ondelete="CASCADE")
     service_id: int = Field(foreign_key="service.id", primary_key=True, ondelete="CASCADE")
+
+
+# What a session was opened under: when one changes, every session of the agent ends.
+SESSION_FIELDS = ("password_hash", "role", "active")
+
+
+@event.listens_for(Agent, "before_update")
+def _end_sessions_on_change(_mapper, _connection, agent: Agent) -> None:
+    # Here rather than in each writer (console admin, `webleads create-agent`, what comes
+    # next): a password reset that forgot to end the sessions would leave a stolen one open.
+    state = inspect(agent)
+    if any(state.attrs[name].history.has_changes() for name in SESSION_FIELDS):
+        agent.session_version = Agent.session_version + 1  # in SQL: no lost update
+
+
+def end_sessions(session: Session, agent_id: int) -> None:
+    """Ends every console session of the agent, on every browser."""
+    session.execute(
+        update(Agent)
+        .where(Agent.id == agent_id)
+        .values(session_version=Agent.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def agent_by_email(session: Session, email: str) -> Agent | None:

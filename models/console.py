@@ -1,10 +1,12 @@
-"""What the agents' console keeps of its own: response templates and login attempts."""
+"""What the agents' console keeps of its own: response templates and login throttling."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Index, Text, delete, func, or_, select
+from sqlalchemy import Index, Text, case, delete, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Column, Field, Session, SQLModel
 
 from models.db import utcnow
@@ -61,15 +63,18 @@ class ResponseTemplate(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class LoginAttempt(SQLModel, table=True):
-    """A failed console login: counted per email and address to slow down guessing."""
+class LoginThrottle(SQLModel, table=True):
+    """Failed console logins in the current window of one key (console.auth names the keys).
 
-    __table_args__ = (Index("ix_loginattempt_email_ip", "email", "ip", "created_at"),)
+    A key is what is counted: one client guessing one account, one client, one account,
+    the whole site. Its value is a keyed hash: no email or address is stored here.
+    """
 
-    id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=255)
-    ip: str = Field(max_length=64)
-    created_at: datetime = Field(default_factory=utcnow)
+    __table_args__ = (Index("ix_loginthrottle_window_start", "window_start"),)
+
+    key: str = Field(primary_key=True, max_length=48)
+    window_start: datetime = Field(default_factory=utcnow)
+    failures: int = 0
 
 
 # --- response templates --------------------------------------------------------------
@@ -96,38 +101,79 @@ def templates_for(session: Session, category_id: int) -> list[ResponseTemplate]:
     return list(session.scalars(stmt))
 
 
-# --- login attempts ------------------------------------------------------------------
+# --- login throttling ---------------------------------------------------------------
 
 
-def recent_failures(session: Session, email: str, ip: str, window: timedelta) -> list[datetime]:
-    """Returns when the failed logins of this email from this address happened, oldest first."""
-    stmt = (
-        select(LoginAttempt.created_at)
-        .where(
-            LoginAttempt.email == email,
-            LoginAttempt.ip == ip,
-            LoginAttempt.created_at > utcnow() - window,
-        )
-        .order_by(LoginAttempt.created_at)
+def count_attempt(session: Session, caps: dict[str, int], window: timedelta) -> str | None:
+    """Counts one login attempt against every key, or against none when one is at its cap.
+
+    Returns the key at its cap, if any. Each key is counted in one statement that also
+    checks the cap, and holds the key's row until the transaction ends, so concurrent
+    attempts cannot all read "4 failures so far" and all go on (PostgreSQL and SQLite).
+    """
+    now = utcnow()
+    new_window = False
+    savepoint = session.begin_nested()
+    for key, cap in caps.items():
+        failures = session.scalar(_count_one(session, key, cap, now, now - window))
+        if failures is None:
+            savepoint.rollback()
+            return key
+        new_window = new_window or failures == 1
+    savepoint.commit()
+    if new_window:  # a window starts: forget the ended ones, so attackers' keys do not pile up
+        _forget_ended(session, now - window)
+    return None
+
+
+def _forget_ended(session: Session, ended: datetime) -> None:
+    # SKIP LOCKED: a row another login holds is left for later rather than waited on (that
+    # login may be waiting on one of ours). SQLite has one writer and ignores the clause.
+    ended_keys = (
+        select(LoginThrottle.key)
+        .where(LoginThrottle.window_start <= ended)
+        .with_for_update(skip_locked=True)
     )
-    return list(session.scalars(stmt))
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(ended_keys)))
 
 
-def record_failure(session: Session, email: str, ip: str) -> None:
-    session.add(LoginAttempt(email=email[:255], ip=ip[:64]))
-
-
-def clear_failures(session: Session, email: str, ip: str, older_than: timedelta) -> None:
-    """Forgets this pair's failures after a success, and everyone's stale ones."""
-    session.execute(
-        delete(LoginAttempt).where(
-            or_(
-                (LoginAttempt.email == email) & (LoginAttempt.ip == ip),
-                LoginAttempt.created_at < utcnow() - older_than,
-            )
+def _count_one(session: Session, key: str, cap: int, now: datetime, ended: datetime):
+    table = LoginThrottle.__table__
+    column = table.c
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stale = column.window_start <= ended
+    return (
+        insert(table)
+        .values(key=key, window_start=now, failures=1)
+        .on_conflict_do_update(
+            index_elements=[column.key],
+            set_={
+                "failures": case((stale, 1), else_=column.failures + 1),
+                "window_start": case(
+                    (stale, literal(now, column.window_start.type)), else_=column.window_start
+                ),
+            },
+            where=stale | (column.failures < cap),
         )
+        .returning(column.failures)
     )
 
 
-def count_failures(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(LoginAttempt)) or 0
+def throttle_ends(session: Session, key: str, window: timedelta) -> datetime:
+    """Returns when the key's current window ends (its attempts count again from zero)."""
+    started = session.scalar(select(LoginThrottle.window_start).where(LoginThrottle.key == key))
+    return (started or utcnow()) + window
+
+
+def forget_attempt(session: Session, keys: list[str]) -> None:
+    """Takes back a counted attempt that succeeded; the first key's count starts afresh."""
+    # One key at a time, in count_attempt's order: two transactions never wait on each
+    # other's rows in opposite orders (no deadlock on PostgreSQL).
+    first, *others = keys
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key == first))
+    for key in others:
+        session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key == key, LoginThrottle.failures > 0)
+            .values(failures=LoginThrottle.failures - 1)
+        )

@@ -80,6 +80,9 @@ TEXTS = {
     "bad_coordinates": N_("These coordinates are not valid: tap the map instead."),
     "outside": N_("This place is outside the area the service covers ({area})."),
     "too_big": N_("This picture is too large (the limit is {limit} MB). Choose a smaller one."),
+    "too_many_pixels": N_(
+        "This picture is too large (too many pixels). Choose a smaller version of it."
+    ),
     "not_image": N_("This file is not a picture we can use (JPEG, PNG or WebP)."),
     "invalid_title": N_("This link does not work"),
     "invalid": N_("This link is not valid. Check that you opened the whole link from the SMS."),

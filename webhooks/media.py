@@ -16,13 +16,22 @@ from bot.types import StoredPhoto
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
 # Plenty for an agent to see the problem; bigger pictures are scaled down.
 MAX_SIDE = 4096
-# A decompression bomb (a tiny file that expands to gigapixels) is refused.
-Image.MAX_IMAGE_PIXELS = 80_000_000
+# The most pixels a picture may claim, by format: read from its header, so a decompression
+# bomb (a small file that claims gigapixels) is refused before a pixel is decoded. A JPEG
+# larger than MAX_DECODED_PIXELS is decoded straight at half scale: the 48 and 50 MP
+# photos of phone cameras cost about 90 MB. A PNG or a WebP (screenshots, pictures saved
+# from the web) is decoded whole, a WebP at twice a PNG's cost. Whatever is accepted costs
+# at most about 200 MB while it is scaled down (bench/photo_memory.py measures it).
+MAX_PIXELS = {"JPEG": 50_000_000, "PNG": 16_000_000, "WEBP": 10_000_000}
+MAX_DECODED_PIXELS = 24_000_000
+# Pillow's own check, for any other code of this process: it warns above this figure and
+# refuses above twice it.
+Image.MAX_IMAGE_PIXELS = max(MAX_PIXELS.values())
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 
 class PhotoError(ValueError):
-    """Why a picture cannot be kept: "too_big", "not_image" (the Inbound's photo_error)."""
+    """Why a picture cannot be kept: "too_big" (bytes), "too_many_pixels", "not_image"."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -38,15 +47,11 @@ def store_photo(data: bytes, media_dir: str | os.PathLike) -> StoredPhoto:
     if len(data) > MAX_PHOTO_BYTES:
         raise PhotoError("too_big")
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            probe.verify()
-        image = Image.open(io.BytesIO(data))
-        if image.format not in ACCEPTED_FORMATS:
-            raise PhotoError("not_image")
-        image = ImageOps.exif_transpose(image)  # keep the orientation the EXIF said
-        image.thumbnail((MAX_SIDE, MAX_SIDE))
+        image = _decoded(data)
         clean = _encode_without_metadata(image)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise PhotoError("too_many_pixels") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise PhotoError("not_image") from exc
     digest = hashlib.sha256(clean).hexdigest()
     relative = f"{digest[:2]}/{digest}.jpg"
@@ -67,11 +72,36 @@ def store_photo(data: bytes, media_dir: str | os.PathLike) -> StoredPhoto:
     )
 
 
+def _decoded(data: bytes) -> Image.Image:
+    """Decodes an accepted picture, upright and at most MAX_SIDE; refuses it from its header.
+
+    Image.open reads the header only: the format and the size are checked before any
+    pixel is decoded, so a bomb costs a few kilobytes.
+    """
+    with Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS)) as probe:
+        if probe.format not in ACCEPTED_FORMATS:
+            raise PhotoError("not_image")
+        if probe.width * probe.height > MAX_PIXELS[probe.format]:
+            raise PhotoError("too_many_pixels")
+        probe.verify()
+    image = Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS))
+    # A JPEG decodes straight at 1/2, 1/4 or 1/8 scale (a no-op for the other formats):
+    # the largest scale at which it fits in MAX_DECODED_PIXELS.
+    scale = 1
+    while scale < 8 and image.width * image.height > MAX_DECODED_PIXELS * scale * scale:
+        scale *= 2
+    if scale > 1:
+        image.draft(None, (image.width // scale, image.height // scale))
+    image.thumbnail((MAX_SIDE, MAX_SIDE))
+    ImageOps.exif_transpose(image, in_place=True)  # keep the orientation the EXIF said
+    return image
+
+
 def _encode_without_metadata(image: Image.Image) -> bytes:
     if image.mode not in ("RGB", "L"):
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         background = Image.new("RGB", image.size, "white")
-        rgba = image.convert("RGBA")
-        background.paste(rgba, mask=rgba.split()[-1])
+        background.paste(rgba, mask=rgba.getchannel("A"))  # one band, not four
         image = background
     out = io.BytesIO()
     # A fresh JPEG with no exif/icc/comment: nothing of the original metadata survives.

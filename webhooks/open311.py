@@ -5,10 +5,12 @@ reports and file new ones here. Vocabulary: an Open311 *service* is one of our
 categories (`service_code` = the category's code, `group` = the town's service), a
 *service request* is a report (`service_request_id` = its number).
 
-Privacy: anyone may read a request's category, place, status and the agents' public
-words (`status_notes`); the citizen's own description goes only to callers with an
-`api_key`; photos stay in the console (no `media_url`); contact fields sent with a new
-request (email, names, phone) are not stored.
+Privacy: a read without `api_key` shows the report's public view (bot/public_view.py):
+category, pin, the geocoder's street, status, dates and the agents' public words
+(`status_notes`) without anyone's name, number or typed address. A tool with an `api_key`
+(the town's own) reads the report as the town keeps it: the citizen's description, the
+address as given, the agents' words as sent. Photos stay in the console (no
+`media_url`); contact fields sent with a new request (email, names, phone) are not stored.
 
 The OpenAPI description is `open311.yaml` beside this module, served at
 /open311/v2/openapi.json.
@@ -30,6 +32,7 @@ from shapely.geometry import Point
 
 from bot import reports
 from bot.catalog import Snapshot
+from bot.public_view import PublicReport, public_reports
 from bot.runtime import current_runtime
 from bot.types import clean_text
 from models.api_key import ApiKey, check_key
@@ -163,10 +166,10 @@ def list_requests(fmt: str) -> Response:
     """Reports matching the standard filters (90 days and 1000 requests at most)."""
     try:
         reader = _reader(request.args.get("api_key"))
-        found = _find(_filter(request.args))
+        found = _requests(_filter(request.args), reader)
     except Open311Error as exc:
         return _errors(fmt, exc)
-    return _list(fmt, "service_requests", "request", _requests(found, reader))
+    return _list(fmt, "service_requests", "request", found)
 
 
 @bp.get(f"/requests/<number>.<{FORMATS}:fmt>")
@@ -176,12 +179,12 @@ def one_request(number: str, fmt: str) -> Response:
         reader = _reader(request.args.get("api_key"))
         if not _is_number(number):
             raise Open311Error(404, f"service_request_id {number} not found")
-        found = _find(RequestFilter(ids=(int(number),)))
+        found = _requests(RequestFilter(ids=(int(number),)), reader)
         if not found:
             raise Open311Error(404, f"service_request_id {number} not found")
     except Open311Error as exc:
         return _errors(fmt, exc)
-    return _list(fmt, "service_requests", "request", _requests(found, reader))
+    return _list(fmt, "service_requests", "request", found)
 
 
 @bp.post(f"/requests.<{FORMATS}:fmt>")
@@ -278,7 +281,7 @@ def _service(snapshot: Snapshot, category, language: str) -> dict:
 
 
 def _reader(api_key: str | None) -> ApiKey | None:
-    """The tool reading, when it gave its api_key (it then sees the descriptions)."""
+    """The tool reading, when it gave its api_key (it then reads the town's record)."""
     if api_key is None:
         return None
     with current_runtime().db.transaction() as session:
@@ -305,7 +308,8 @@ def _filter(args) -> RequestFilter:
         anchor, window = end or utcnow(), timedelta(days=DEFAULT_DAYS)
         start = anchor - window if anchor > EARLIEST + window else EARLIEST
     return RequestFilter(
-        service_codes=tuple(_split(args.get("service_code"))),
+        # No code has a NUL, and PostgreSQL refuses one in a query.
+        service_codes=tuple(_split((args.get("service_code") or "").replace("\x00", ""))),
         start=start,
         end=end,
         statuses=tuple(sorted(statuses)),
@@ -346,23 +350,46 @@ def _date(args, name: str) -> datetime | None:
         )
 
 
-def _find(f: RequestFilter) -> list[tuple]:
+def _requests(f: RequestFilter, reader: ApiKey | None) -> list[dict]:
+    """The requests the filter finds: their public view, or the town's record for a key."""
     rt = current_runtime()
+    language = rt.settings.DEFAULT_LANGUAGE
     with rt.db.reading() as session:
         rows = find_requests(session, f)
-        notes = last_public_messages(session, [report.id for report, _, _ in rows])
         postcode = rt.catalog.get(session).settings.get("town_postcode")
-    language = rt.settings.DEFAULT_LANGUAGE
-    return [(r, c, s, notes.get(r.id), postcode, language) for r, c, s in rows]
+        if reader is None:
+            views = public_reports(session, rows)
+            return [_public_request(view, postcode, language) for view in views]
+        notes = last_public_messages(session, [report.id for report, _, _ in rows])
+    return [_request(*row, notes.get(row[0].id), postcode, language) for row in rows]
 
 
-def _requests(found: list[tuple], reader: ApiKey | None) -> list[dict]:
-    return [_request(*row, with_description=reader is not None) for row in found]
+def _public_request(view: PublicReport, postcode, language: str) -> dict:
+    """A request as anyone may read it: the report's public view."""
+    values = {
+        "service_request_id": str(view.number),
+        "status": STATUS_MAP[view.status],
+        "status_notes": view.latest_words,
+        "service_name": view.category_names[language],
+        "service_code": view.category_code,
+        "description": None,  # the citizen's words: for the town's tools only
+        "agency_responsible": view.service_names[language],
+        "service_notice": None,
+        "requested_datetime": _w3c(view.created_at),
+        "updated_datetime": _w3c(view.updated_at),
+        "expected_datetime": _w3c(view.expected_at) if view.expected_at else None,
+        "address": view.place.label,
+        "address_id": None,
+        "zipcode": postcode,
+        "lat": view.place.lat,
+        "long": view.place.lon,
+        "media_url": None,  # no photo is public yet
+    }
+    return {name: values[name] for name in REQUEST_FIELDS}
 
 
-def _request(
-    report: Report, category, service, notes, postcode, language: str, *, with_description: bool
-) -> dict:
+def _request(report: Report, category, service, notes, postcode, language: str) -> dict:
+    """A request as the town keeps it, for a tool holding an api_key."""
     status = STATUS_MAP[report.status]
     expected = (
         _w3c(report.created_at + timedelta(hours=category.sla_hours)) if status == "open" else None
@@ -373,7 +400,7 @@ def _request(
         "status_notes": notes,
         "service_name": category.name(language),
         "service_code": category.code,
-        "description": report.description if with_description else None,
+        "description": report.description,
         "agency_responsible": service.name(language),
         "service_notice": None,
         "requested_datetime": _w3c(report.created_at),

@@ -31,8 +31,13 @@ def admin_id(rt) -> int:
 
 def log_in_as(client, agent_id: int) -> None:
     """Opens a console session for the agent without the password round trip."""
+    from console.auth import session_user_id
+    from models.agent import Agent
+
+    with client.application.extensions["webleads"].db.reading() as db:
+        version = db.get(Agent, agent_id).session_version
     with client.session_transaction() as session:
-        session["_user_id"] = str(agent_id)
+        session["_user_id"] = session_user_id(agent_id, version)
         session["_fresh"] = True
 
 

@@ -19,6 +19,12 @@
     var el = byId(id);
     return el ? JSON.parse(el.textContent) : null;
   }
+  // Leaflet puts a string content (tooltip, popup) in innerHTML: give it a node instead.
+  function asText(value) {
+    var span = document.createElement("span");
+    span.textContent = value;
+    return span;
+  }
 
   /* --- maps ---------------------------------------------------------------------- */
 
@@ -84,7 +90,7 @@
     zones.forEach(function (z) {
       L.geoJSON(z.geometry, {
         style: { color: z.kind === "boundary" ? "#1c7ed6" : "#e67700", weight: 2, fillOpacity: 0.08 }
-      }).bindTooltip(z.name).addTo(group);
+      }).bindTooltip(asText(z.name)).addTo(group);
     });
     group.addTo(map);
     if (zones.length) { map.fitBounds(group.getBounds(), { animate: false }); }

@@ -1,0 +1,186 @@
+"""Decompression bombs: a small file that claims gigapixels is refused from its header,
+politely, before any pixel is decoded, on every path that keeps a picture."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from functools import cache
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from webhooks import media
+from webhooks.media import MAX_PIXELS, PhotoError, store_photo
+
+ROOT = Path(__file__).resolve().parents[1]
+# The review's picture: 627 KiB on disk, 158 megapixels (476 MB of RGB) once decoded.
+BOMB_SIDE = 12_600
+MAX_GROWTH_MB = 100
+
+
+@cache
+def flat_png(width: int, height: int) -> bytes:
+    """A grey RGB PNG of any size, built without ever holding its pixels.
+
+    Every row is deflated alone after a full flush, so the compressed row is the same
+    bytes each time: the file is that unit repeated, framed by zlib's header and checksum.
+    """
+    row = b"\x00" + b"\x80\x80\x80" * width  # filter byte "none", then the pixels
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    unit = deflate.compress(row) + deflate.flush(zlib.Z_FULL_FLUSH)
+    assert deflate.compress(row) + deflate.flush(zlib.Z_FULL_FLUSH) == unit
+    checksum = 1
+    for _ in range(height):
+        checksum = zlib.adler32(row, checksum)
+    stream = b"\x78\xda" + unit * height + deflate.flush() + struct.pack(">I", checksum)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream) + chunk(b"IEND", b"")
+    )
+
+
+def test_the_generated_bomb_is_small_and_a_real_png() -> None:
+    data = flat_png(BOMB_SIDE, BOMB_SIDE)
+    assert len(data) < 1024 * 1024
+    with Image.open(io.BytesIO(flat_png(300, 200))) as small:
+        small.load()  # the same construction decodes to what it says
+        assert small.size == (300, 200) and small.getpixel((299, 199)) == (128, 128, 128)
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A tiny JPEG whose header claims another size: how a JPEG bomb looks."""
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), "grey").save(out, format="JPEG")
+    data = bytearray(out.getvalue())
+    frame = data.index(b"\xff\xc0")  # SOF0: length, precision, height, width
+    data[frame + 5 : frame + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def webp(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "grey").save(out, format="WEBP", lossless=True)
+    return out.getvalue()
+
+
+def over(kind: str) -> tuple[int, int]:
+    """A size one row over the format's cap."""
+    side = int(MAX_PIXELS[kind] ** 0.5)
+    return side, MAX_PIXELS[kind] // side + 1
+
+
+BOMBS = [
+    ("the review's PNG, 158 MP", lambda: flat_png(BOMB_SIDE, BOMB_SIDE)),
+    ("a PNG of 64 MP", lambda: flat_png(8_000, 8_000)),
+    ("a PNG just over its cap", lambda: flat_png(*over("PNG"))),
+    ("a JPEG claiming 60 000 x 60 000", lambda: jpeg_claiming(60_000, 60_000)),
+    ("a JPEG just over its cap", lambda: jpeg_claiming(*over("JPEG"))),
+    ("a WebP just over its cap", lambda: webp(*over("WEBP"))),
+]
+
+
+@pytest.mark.parametrize(("label", "make"), BOMBS, ids=[b[0] for b in BOMBS])
+def test_too_many_pixels_is_refused_as_too_big(tmp_path, label, make) -> None:
+    with pytest.raises(PhotoError) as refused:
+        store_photo(make(), tmp_path)
+    assert refused.value.reason == "too_many_pixels"
+    assert not list(tmp_path.rglob("*.jpg"))
+
+
+def test_the_cap_is_on_pixels_not_on_sides(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(media.MAX_PIXELS, "PNG", 1_000_000)
+    assert store_photo(flat_png(1000, 1000), tmp_path).width == 1000
+    assert store_photo(flat_png(5000, 200), tmp_path).width == 4096  # long, thin: fine
+    with pytest.raises(PhotoError) as refused:
+        store_photo(flat_png(1001, 1000), tmp_path)
+    assert refused.value.reason == "too_many_pixels"
+
+
+def test_a_large_photo_is_decoded_at_reduced_scale(tmp_path) -> None:
+    """A 48 MP JPEG is kept (phones take them), half size: decoding it whole is not needed."""
+    out = io.BytesIO()
+    Image.new("RGB", (8064, 6048), (90, 120, 60)).save(out, format="JPEG", quality=70)
+    photo = store_photo(out.getvalue(), tmp_path)
+    assert (photo.width, photo.height) == (4032, 3024)
+
+
+# What the server process does with the review's picture, measured in a process of its own:
+# VmHWM is the peak resident memory of its address space (Pillow's buffers are invisible to
+# tracemalloc, and ru_maxrss would start from the peak of the pytest process that forked it).
+SERVER = """
+import io, json, sys, time
+from pathlib import Path
+
+from bot.app import create_app
+from bot.links import mint_token
+from tests.conftest import base_config
+from tests.helpers import make_report
+
+url, tmp, bomb, small = sys.argv[1:5]
+app = create_app({**base_config(url, Path(tmp)), "DEBUG": False})
+rt = app.extensions["webleads"]
+with rt.db.transaction() as session:
+    warm_up, target = make_report(session).id, make_report(session).id
+client = app.test_client()
+
+
+def peak_kib():
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0])
+
+
+def upload(number, path):
+    page = "/r/" + mint_token(rt.settings.SECRET_KEY, number)
+    assert client.get(page).status_code == 200
+    data = {"photo": (io.BytesIO(Path(path).read_bytes()), "photo.png", "image/png")}
+    return client.post(page, data=data, content_type="multipart/form-data")
+
+
+assert upload(warm_up, small).status_code == 200  # templates, Pillow's codecs: loaded
+before = peak_kib()
+started = time.monotonic()
+response = upload(target, bomb)
+seconds = time.monotonic() - started
+after = peak_kib()
+with rt.db.reading() as session:
+    from models.report import media_of_report
+    kept = len(media_of_report(session, target))
+rt.db.dispose()
+print(json.dumps({"status": response.status_code, "page": response.get_data(as_text=True),
+                  "growth_mb": (after - before) / 1024, "seconds": seconds, "kept": kept}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_the_reviews_bomb_through_the_link_page_is_refused_in_bounded_memory(
+    database_url, tmp_path
+) -> None:
+    bomb, small = tmp_path / "bomb.png", tmp_path / "small.png"
+    bomb.write_bytes(flat_png(BOMB_SIDE, BOMB_SIDE))
+    small.write_bytes(flat_png(640, 480))
+    run = subprocess.run(
+        [sys.executable, "-c", SERVER, database_url, str(tmp_path), str(bomb), str(small)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["kept"] == 0, result["growth_mb"]
+    assert result["status"] == 400
+    assert "Cette image est trop grande (trop de pixels)" in result["page"]  # the town's language
+    assert 'id="link-form"' in result["page"]  # the form again, to choose another picture
+    assert result["growth_mb"] < MAX_GROWTH_MB, result
