@@ -8,38 +8,37 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from bot import notify
+from bot.reports import move_status
 from bot.runtime import Runtime
 from models.citizen import Citizen
 from models.db import utcnow
-from models.report import Report, ReportEvent, lock_report, silent_reports
+from models.report import EventKind, Report, ReportEvent, Status, lock_report, silent_reports
 
 log = logging.getLogger(__name__)
 
 
 def record_fixed(session: Session, report: Report, citizen: Citizen) -> None:
     """Records that a follower confirms the problem is fixed (satisfaction)."""
-    session.add(ReportEvent(report_id=report.id, kind="feedback", citizen_id=citizen.id,
+    session.add(ReportEvent(report_id=report.id, kind=EventKind.FEEDBACK, citizen_id=citizen.id,
                             public_message=None, internal_note="fixed: yes"))  # fmt: skip
 
 
 def reopen(session: Session, report: Report, citizen: Citizen, verdict: str, words: str) -> None:
     """Puts a resolved report back in its service's queue, flagged as reopened."""
     report = lock_report(session, report.id)
-    if report is None or report.status != "resolved":
+    if report is None or report.status != Status.RESOLVED:
         return
     now = utcnow()
-    report.status = "in_progress"
-    report.reopened_count += 1
-    report.resolved_at = None
-    report.updated_at = now
+    move_status(report, Status.IN_PROGRESS, now)
+    report.resolved_at = None  # resolved again later, it is timed from then
     session.add(report)
     session.add(
         ReportEvent(
             report_id=report.id,
-            kind="reopened",
+            kind=EventKind.REOPENED,
             citizen_id=citizen.id,
-            from_status="resolved",
-            to_status="in_progress",
+            from_status=Status.RESOLVED,
+            to_status=Status.IN_PROGRESS,
             public_message=words or None,
             internal_note=f"fixed: {verdict}",
             created_at=now,
@@ -77,7 +76,7 @@ def _remind(session: Session, number: int, now) -> bool:
         return False
     report.last_public_update_at = now
     session.add(report)
-    event = ReportEvent(report_id=report.id, kind="reminder", created_at=now)
+    event = ReportEvent(report_id=report.id, kind=EventKind.REMINDER, created_at=now)
     session.add(event)
     session.flush()
     notify.queue_for_followers(session, report, event)

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from bot.texts import N_, translate
 from models.catalog import Category, Service
-from models.citizen import Citizen, citizens_by_id, park_idle_conversations
+from models.citizen import Citizen, State, citizens_by_id, park_idle_conversations
 from models.messaging import PRIORITY_NOTIFICATION, queue_messages
 from models.report import Report, ReportEvent, follower_ids
 
@@ -127,4 +127,4 @@ def _ask_if_fixed(session: Session, report: Report, rows: list[dict], citizens: 
     # A typed "1" must mean "yes" for that report: the conversation remembers the choices.
     for language, ids in by_language.items():
         draft = {"report": report.id, "_offered": fixed_choices(report.id, language)}
-        park_idle_conversations(session, ids, "is_fixed", draft)
+        park_idle_conversations(session, ids, State.IS_FIXED, draft)

@@ -32,7 +32,7 @@ from bot.context import Ctx
 from bot.texts import N_, fold
 from bot.types import LOCATION, TEXT, Inbound, Outcome, Reply
 from models.catalog import all_services
-from models.citizen import update_citizen
+from models.citizen import State, update_citizen
 from models.db import utcnow
 from models.pilot import (
     REFUSED_GROUP,
@@ -53,7 +53,7 @@ from models.settings import get_setting, set_setting
 # Commands that work for someone outside the pilot (STOP is honoured before the gate).
 OPEN_COMMANDS = {"stop", "erase", "language"}
 # States in which a shared location is taken as the report's place.
-PLACE_STATES = {"description", "photo", "location", "location_confirm"}
+PLACE_STATES = {State.DESCRIPTION, State.PHOTO, State.LOCATION, State.LOCATION_CONFIRM}
 # Telegram deep-link parameters: A-Z, a-z, 0-9, _ and -, up to 64; we keep 32, lower case.
 CODE_RE = re.compile(r"^[a-z0-9_-]{3,32}$")
 TELEGRAM_ID_RE = re.compile(r"^[1-9][0-9]{4,15}$")
@@ -87,7 +87,7 @@ def gate(ctx: Ctx, msg: Inbound) -> Outcome | None:
     if not rules.groups or ctx.citizen.admitted_at is not None:
         return None
     command = commands.parse(msg.text) if msg.kind == TEXT else None
-    if ctx.state == "erase_confirm" or (command and command.name in OPEN_COMMANDS):
+    if ctx.state == State.ERASE_CONFIRM or (command and command.name in OPEN_COMMANDS):
         return None
     code = _code_in(msg, command)
     if code and code in rules.codes:
@@ -109,7 +109,7 @@ def _refusal(ctx: Ctx, command: commands.Command | None, code: str | None) -> Ou
         # START undoes STOP even outside the pilot, so the citizen can send a code later.
         update_citizen(ctx.session, ctx.citizen.id, opted_out=False)
     lines = [ctx.t(BAD_CODE)] if starting and code else []
-    return Outcome([Reply("\n".join([*lines, *coverage(ctx)]), remove_keyboard=True)], "start")
+    return Outcome([Reply("\n".join([*lines, *coverage(ctx)]), remove_keyboard=True)], State.START)
 
 
 def _code_in(msg: Inbound, command: commands.Command | None) -> str | None:

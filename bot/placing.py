@@ -11,7 +11,7 @@ from sqlmodel import Session
 from bot.geo import SURE_SCORE, GeocoderUnavailable, ZoneError, parse_geometry
 from bot.runtime import Runtime
 from models.db import utcnow
-from models.report import ReportEvent, lock_report, unlocated_reports
+from models.report import EventKind, ReportEvent, lock_report, unlocated_reports
 from models.zone import ZONE_KINDS, Zone, zone_by_name
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def _place(session: Session, number: int, place) -> None:
     session.add(
         ReportEvent(
             report_id=number,
-            kind="geocoded",
+            kind=EventKind.GEOCODED,
             internal_note=f"Placed on the map from the typed address: {place.label} "
             f"(score {place.score:.2f}).",
         )

@@ -12,13 +12,16 @@ from models.report import (
     REASON_REQUIRED,
     STATUSES,
     TRANSITIONS,
+    EventKind,
     Follower,
     Report,
     ReportEvent,
+    Status,
     attach_media,
     follower_ids,
     get_report,
     is_follower,
+    is_open,
     lock_report,
 )
 
@@ -40,7 +43,7 @@ def file_report(session: Session, citizen: Citizen, draft: dict, category: Categ
         lon=draft.get("lon"),
         address=draft.get("address"),
         geolocated=bool(draft.get("geolocated")),
-        status="new",
+        status=Status.NEW,
         created_at=now,
         updated_at=now,
     )
@@ -48,7 +51,9 @@ def file_report(session: Session, citizen: Citizen, draft: dict, category: Categ
     session.flush()
     session.add(Follower(report_id=report.id, citizen_id=citizen.id, is_author=True))
     session.add(
-        ReportEvent(report_id=report.id, kind="created", citizen_id=citizen.id, to_status="new")
+        ReportEvent(
+            report_id=report.id, kind=EventKind.CREATED, citizen_id=citizen.id, to_status=Status.NEW
+        )
     )
     attach_media(session, draft.get("media_ids", []), report.id)
     session.flush()
@@ -59,7 +64,9 @@ def join_report(session: Session, report: Report, citizen: Citizen, draft: dict)
     """Makes the citizen a follower of an existing report, with their words on it."""
     if not is_follower(session, report.id, citizen.id):
         session.add(Follower(report_id=report.id, citizen_id=citizen.id))
-        session.add(ReportEvent(report_id=report.id, kind="follower", citizen_id=citizen.id))
+        session.add(
+            ReportEvent(report_id=report.id, kind=EventKind.FOLLOWER, citizen_id=citizen.id)
+        )
     add_citizen_message(
         session, report, citizen, draft.get("description", ""), draft.get("media_ids", [])
     )
@@ -73,7 +80,7 @@ def add_citizen_message(
         session.add(
             ReportEvent(
                 report_id=report.id,
-                kind="citizen_message",
+                kind=EventKind.CITIZEN_MESSAGE,
                 citizen_id=citizen.id,
                 public_message=text or None,
             )
@@ -98,29 +105,19 @@ def change_status(
         raise ReportError(f"There is no report #{number}.")
     if status not in STATUSES:
         raise ReportError(f"Unknown status {status!r}; use one of: {', '.join(STATUSES)}.")
-    if status not in TRANSITIONS[report.status]:
-        allowed = ", ".join(sorted(TRANSITIONS[report.status])) or "none"
-        raise ReportError(
-            f"Report #{number} is {report.status}: it cannot become {status} (allowed: {allowed})."
-        )
+    check_transition(report, status)
     message = (message or "").strip() or None
     if status in REASON_REQUIRED and not message:
         raise ReportError(f"Closing #{number} needs a public message saying why.")
-    if status == "duplicate":
+    if status == Status.DUPLICATE:
         _merge_into(session, report, duplicate_of)
     now = utcnow()
-    old = report.status
-    report.status = status
-    report.updated_at = report.last_public_update_at = now
-    column = STATUSES[status].timestamp_column
-    if column and getattr(report, column) is None:
-        setattr(report, column, now)
-    if STATUSES[old].kind != "open" and STATUSES[status].kind == "open":
-        report.reopened_count += 1
+    old = move_status(report, status, now)
+    report.last_public_update_at = now
     session.add(report)
     event = ReportEvent(
         report_id=report.id,
-        kind="status",
+        kind=EventKind.STATUS,
         agent_id=agent_id,
         from_status=old,
         to_status=status,
@@ -132,6 +129,35 @@ def change_status(
     session.flush()
     notify.queue_for_followers(session, report, event)
     return event
+
+
+def check_transition(report: Report, status: str) -> None:
+    """Raises ReportError unless the transition table allows this move."""
+    if status not in TRANSITIONS[report.status]:
+        allowed = ", ".join(sorted(TRANSITIONS[report.status])) or "none"
+        raise ReportError(
+            f"Report {report.ref} is {report.status}: it cannot become {status} "
+            f"(allowed: {allowed})."
+        )
+
+
+def move_status(report: Report, status: str, now) -> str:
+    """Moves a report along the transition table; returns the status it had.
+
+    The one place a report's status changes (an agent's change, a citizen reopening):
+    the step's timestamp is set the first time, and a report that comes back to an open
+    status counts as reopened.
+    """
+    check_transition(report, status)
+    old = report.status
+    report.status = status
+    report.updated_at = now
+    column = STATUSES[status].timestamp_column
+    if column and getattr(report, column) is None:
+        setattr(report, column, now)
+    if not is_open(old) and is_open(status):
+        report.reopened_count += 1
+    return old
 
 
 def reply(
@@ -147,7 +173,7 @@ def reply(
     report.updated_at = report.last_public_update_at = utcnow()
     session.add(report)
     event = ReportEvent(
-        report_id=report.id, kind="reply", agent_id=agent_id, public_message=message
+        report_id=report.id, kind=EventKind.REPLY, agent_id=agent_id, public_message=message
     )
     session.add(event)
     session.flush()
@@ -190,7 +216,9 @@ def add_note(session: Session, number: int, note: str, *, agent_id: int | None) 
         raise ReportError("A note needs some text.")
     report.updated_at = utcnow()
     session.add(report)
-    event = ReportEvent(report_id=report.id, kind="note", agent_id=agent_id, internal_note=note)
+    event = ReportEvent(
+        report_id=report.id, kind=EventKind.NOTE, agent_id=agent_id, internal_note=note
+    )
     session.add(event)
     session.flush()
     return event
@@ -230,7 +258,7 @@ def assign(
         "from_assignee_id": report.assigned_agent_id,
     }
     report.service_id, report.assigned_agent_id = service_id, assignee_id
-    return _internal_event(session, report, "assigned", change, agent_id)
+    return _internal_event(session, report, EventKind.ASSIGNED, change, agent_id)
 
 
 def recategorise(
@@ -254,7 +282,7 @@ def recategorise(
         "from_service_id": report.service_id,
     }
     report.category_id, report.service_id = category.id, category.service_id
-    return _internal_event(session, report, "recategorised", change, agent_id)
+    return _internal_event(session, report, EventKind.RECATEGORISED, change, agent_id)
 
 
 def _internal_event(
@@ -298,14 +326,16 @@ def file_external_report(
         lon=lon,
         address=address,
         geolocated=lat is not None,
-        status="new",
+        status=Status.NEW,
         created_at=now,
         updated_at=now,
     )
     session.add(report)
     session.flush()
     session.add(
-        ReportEvent(report_id=report.id, kind="created", to_status="new", internal_note=note)
+        ReportEvent(
+            report_id=report.id, kind=EventKind.CREATED, to_status=Status.NEW, internal_note=note
+        )
     )
     session.flush()
     return report

@@ -240,7 +240,7 @@ def seed_demo_reports(session: Session) -> int:
 
     from bot import reports
     from bot.catalog import _category
-    from models.citizen import Citizen, Conversation
+    from models.citizen import Citizen, Conversation, State
     from models.db import utcnow
     from models.report import count_reports, report_events
 
@@ -253,7 +253,7 @@ def seed_demo_reports(session: Session) -> int:
         )
         session.add(citizen)
         session.flush()
-        session.add(Conversation(citizen_id=citizen.id, state="idle"))
+        session.add(Conversation(citizen_id=citizen.id, state=State.IDLE))
         draft = {
             "description": text,
             "address": address,

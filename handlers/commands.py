@@ -9,7 +9,7 @@ from bot.context import Ctx
 from bot.texts import translate
 from bot.types import Inbound, Outcome, Reply
 from handlers import menu, my_reports
-from models.citizen import update_citizen
+from models.citizen import State, update_citizen
 from models.messaging import cancel_queued_for
 
 LANGUAGE_CHOICES = [("lang:fr", "Français"), ("lang:en", "English")]
@@ -42,13 +42,13 @@ def cancel(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
         if had_draft
         else ctx.t("There is nothing to cancel. Send MENU to report a problem.")
     )
-    return Outcome([Reply(text, remove_keyboard=True)], "idle")
+    return Outcome([Reply(text, remove_keyboard=True)], State.IDLE)
 
 
 def show_menu(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
     """Starts over at the menu (the draft is dropped)."""
     ctx.reset_draft()
-    return Outcome(menu.ask(ctx), "menu")
+    return Outcome(menu.ask(ctx), State.MENU)
 
 
 def my_reports_command(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
@@ -84,7 +84,7 @@ def stop(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
     cancel_queued_for(ctx.session, ctx.citizen.id, "opted out")
     ctx.reset_draft()
     text = ctx.t("You will no longer receive messages from us. Send START to receive them again.")
-    return Outcome([Reply(text, remove_keyboard=True)], "idle")
+    return Outcome([Reply(text, remove_keyboard=True)], State.IDLE)
 
 
 def start(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import links, reports
 from bot.context import Ctx
 from bot.types import Inbound, Outcome, Reply
+from models.citizen import State
 
 YES, NO = "yes", "no"
 
@@ -39,7 +40,9 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
     if msg.choice == YES:
         if ctx.category is None:  # the category was deactivated meanwhile
             ctx.reset_draft()
-            return Outcome([Reply(ctx.t("Sorry, this category is no longer available."))], "idle")
+            return Outcome(
+                [Reply(ctx.t("Sorry, this category is no longer available."))], State.IDLE
+            )
         category = ctx.category
         report = reports.file_report(ctx.session, ctx.citizen, ctx.draft, category)
         had_photo = bool(ctx.draft.get("media_ids"))
@@ -55,13 +58,15 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
                 "here; send {ref} at any time to see its status.",
                 ref=report.ref,
             )
-        return Outcome([Reply(text), *_link_by_sms(ctx, report, had_photo)], "idle")
+        return Outcome([Reply(text), *_link_by_sms(ctx, report, had_photo)], State.IDLE)
     if msg.choice == NO:
         ctx.reset_draft()
         return Outcome(
-            [Reply(ctx.t("Cancelled: nothing was sent. Send MENU to start again."))], "idle"
+            [Reply(ctx.t("Cancelled: nothing was sent. Send MENU to start again."))], State.IDLE
         )
-    return Outcome([Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], "confirm")
+    return Outcome(
+        [Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], State.CONFIRM
+    )
 
 
 def _link_by_sms(ctx: Ctx, report, had_photo: bool) -> list[Reply]:

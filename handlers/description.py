@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.context import Ctx
 from bot.types import Inbound, Outcome, Reply
 from handlers import photo
+from models.citizen import State
 from models.report import add_media
 
 MIN_LENGTH = 3
@@ -30,7 +31,7 @@ def take(ctx: Ctx, msg: Inbound) -> Outcome:
     if len(text) < MIN_LENGTH:
         return Outcome(
             [Reply(ctx.t("Please write a few words so the service understands the problem."))],
-            "description",
+            State.DESCRIPTION,
         )
     if len(text) > MAX_LENGTH:
         return Outcome(
@@ -44,7 +45,7 @@ def take(ctx: Ctx, msg: Inbound) -> Outcome:
                     )
                 )
             ],
-            "description",
+            State.DESCRIPTION,
         )
     ctx.draft["description"] = text
     return photo.next_step(ctx)
@@ -53,13 +54,13 @@ def take(ctx: Ctx, msg: Inbound) -> Outcome:
 def take_photo(ctx: Ctx, msg: Inbound) -> Outcome:
     """Keeps a photo sent early; its caption, if any, is the description."""
     if msg.photo is None:
-        return photo.refuse(ctx, msg, "description")
+        return photo.refuse(ctx, msg, State.DESCRIPTION)
     keep_photo(ctx, msg)
     if msg.text and len(msg.text.strip()) >= MIN_LENGTH:
         return take(ctx, msg)
     return Outcome(
         [Reply(ctx.t("Thanks for the photo. Now describe the problem in a few words."))],
-        "description",
+        State.DESCRIPTION,
     )
 
 
@@ -69,10 +70,10 @@ def take_location(ctx: Ctx, msg: Inbound) -> Outcome:
 
     refusal = location.zone_refusal(ctx, *msg.location)  # type: ignore[misc]
     if refusal:
-        return Outcome([refusal], "description")
+        return Outcome([refusal], State.DESCRIPTION)
     wait = location.place_pin(ctx, msg)
     if wait is not None:
-        return Outcome([], "description", wait=wait)
+        return Outcome([], State.DESCRIPTION, wait=wait)
     return have_place(ctx)
 
 
@@ -87,7 +88,7 @@ def pin_named(ctx: Ctx, msg: Inbound) -> Outcome:
 def have_place(ctx: Ctx) -> Outcome:
     return Outcome(
         [Reply(ctx.t("Thanks, I have the place. Now describe the problem in a few words."))],
-        "description",
+        State.DESCRIPTION,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.context import Ctx
 from bot.privacy import erase_citizen
 from bot.types import Inbound, Outcome, Reply
+from models.citizen import State
 
 YES, NO = "erase:yes", "erase:no"
 # Where the citizen was, to go back there when they say no.
@@ -13,9 +14,9 @@ RETURN_TO = "_before_erase"
 
 def ask(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
     """Says what erasing removes and asks to confirm."""
-    if ctx.state != "erase_confirm":
+    if ctx.state != State.ERASE_CONFIRM:
         ctx.draft[RETURN_TO] = ctx.state
-    return Outcome(prompt(ctx), "erase_confirm")
+    return Outcome(prompt(ctx), State.ERASE_CONFIRM)
 
 
 def prompt(ctx: Ctx) -> list[Reply]:
@@ -31,7 +32,7 @@ def prompt(ctx: Ctx) -> list[Reply]:
 
 def answer(ctx: Ctx, msg: Inbound) -> Outcome:
     """Erases the citizen's data (yes), or goes back to where they were (no)."""
-    back = ctx.draft.pop(RETURN_TO, None) or "idle"
+    back = ctx.draft.pop(RETURN_TO, None) or State.IDLE
     if msg.choice == YES:
         erase_citizen(ctx.session, ctx.citizen.id, ctx.rt.settings.MEDIA_DIR)
         ctx.reset_draft()
@@ -39,10 +40,10 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
             "Done: your data is deleted. Your reports stay with the town without your name. "
             "You can write again at any time to start afresh."
         )
-        return Outcome([Reply(text, remove_keyboard=True)], "start")
+        return Outcome([Reply(text, remove_keyboard=True)], State.START)
     if msg.choice == NO:
         return Outcome([Reply(ctx.t("Nothing was deleted."))], back)
     ctx.draft[RETURN_TO] = back
     return Outcome(
-        [Reply(ctx.t("Please answer with one of the choices.")), *prompt(ctx)], "erase_confirm"
+        [Reply(ctx.t("Please answer with one of the choices.")), *prompt(ctx)], State.ERASE_CONFIRM
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import feedback
 from bot.context import Ctx
 from bot.types import Inbound, Outcome, Reply
+from models.citizen import State
 from models.report import get_report, is_follower
 
 VERDICTS = ("yes", "no", "partly")
@@ -26,10 +27,10 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
         return Outcome([Reply(text)], _after(ctx))
     if verdict == "yes":
         feedback.record_fixed(ctx.session, report, ctx.citizen)
-        return Outcome([Reply(ctx.t("Thank you for confirming!"))], "idle")
+        return Outcome([Reply(ctx.t("Thank you for confirming!"))], State.IDLE)
     ctx.reset_draft(report=report.id, verdict=verdict)
     return Outcome([Reply(ctx.t("What is still wrong? A few words help the service."))],
-                   "feedback_words")  # fmt: skip
+                   State.FEEDBACK_WORDS)  # fmt: skip
 
 
 def take_words(ctx: Ctx, msg: Inbound) -> Outcome:
@@ -38,14 +39,18 @@ def take_words(ctx: Ctx, msg: Inbound) -> Outcome:
     words = (msg.text or "").strip()[:2000]
     if report is None:
         ctx.reset_draft()
-        return Outcome([Reply(ctx.t("Sorry, I did not understand your choice."))], "idle")
+        return Outcome([Reply(ctx.t("Sorry, I did not understand your choice."))], State.IDLE)
     if report.status == "resolved":
         feedback.reopen(ctx.session, report, ctx.citizen, ctx.draft.get("verdict", "no"), words)
     ctx.reset_draft()
     text = ctx.t("Thank you. {ref} is reopened and back with the service, with your words.",
                  ref=report.ref)  # fmt: skip
-    return Outcome([Reply(text)], "idle")
+    return Outcome([Reply(text)], State.IDLE)
 
 
 def _after(ctx: Ctx) -> str:
-    return "idle" if ctx.state in ("is_fixed", "feedback_words", "start") else ctx.state
+    return (
+        State.IDLE
+        if ctx.state in (State.IS_FIXED, State.FEEDBACK_WORDS, State.START)
+        else ctx.state
+    )

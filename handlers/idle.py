@@ -7,6 +7,7 @@ from bot.context import Ctx
 from bot.types import Inbound, Outcome, Reply
 from handlers import menu
 from handlers.description import keep_photo
+from models.citizen import State
 from models.report import get_report, is_follower, open_reports_of_citizen
 
 NEW = "new"
@@ -21,15 +22,15 @@ def free_message(ctx: Ctx, msg: Inbound) -> Outcome:
     elif msg.photo_error:
         from handlers.photo import refuse
 
-        return refuse(ctx, msg, "idle")
+        return refuse(ctx, msg, State.IDLE)
     if not open_reports or (not msg.text and msg.photo is None):
-        return Outcome(menu.ask(ctx), "menu")
+        return Outcome(menu.ask(ctx), State.MENU)
     ctx.draft["pending_text"] = (msg.text or "").strip()[:2000]
     refs = ", ".join(r.ref for r in open_reports)
     choices = [(f"add:{r.id}", ctx.t("Add to {ref}", ref=r.ref)) for r in open_reports]
     choices.append((NEW, ctx.t("New report")))
     text = ctx.t("Is this about your report {refs}, or something new?", refs=refs)
-    return Outcome([Reply(text, choices=choices)], "add_to_report")
+    return Outcome([Reply(text, choices=choices)], State.ADD_TO_REPORT)
 
 
 def add_choice(ctx: Ctx, msg: Inbound) -> Outcome:
@@ -47,7 +48,7 @@ def add_choice(ctx: Ctx, msg: Inbound) -> Outcome:
             )
             ctx.reset_draft()
             text = ctx.t("Added to {ref}. The service will see it.", ref=report.ref)
-            return Outcome([Reply(text)], "idle")
+            return Outcome([Reply(text)], State.IDLE)
     # A new report keeps the photo already sent; the text is not a category choice.
     ctx.reset_draft(**({"media_ids": ctx.draft["media_ids"]} if ctx.draft.get("media_ids") else {}))
-    return Outcome(menu.ask(ctx), "menu")
+    return Outcome(menu.ask(ctx), State.MENU)

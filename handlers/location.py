@@ -7,6 +7,7 @@ from bot.geo import Found, GeocoderUnavailable, Place, geocoder_enabled, needs_n
 from bot.texts import fold
 from bot.types import Inbound, Outcome, Reply, Wait
 from handlers import nearby
+from models.citizen import State
 from models.jobs import JobKind
 
 SKIP = "skip"
@@ -18,7 +19,7 @@ def next_step(ctx: Ctx) -> Outcome:
     """Asks for the place, unless the citizen already gave it."""
     if "lat" in ctx.draft or "address" in ctx.draft:
         return nearby.next_step(ctx)
-    return Outcome(ask(ctx), "location")
+    return Outcome(ask(ctx), State.LOCATION)
 
 
 def ask(ctx: Ctx) -> list[Reply]:
@@ -50,10 +51,10 @@ def take_pin(ctx: Ctx, msg: Inbound) -> Outcome:
     """Stores the shared location and moves on (once the pin has a name)."""
     refusal = zone_refusal(ctx, *msg.location)  # type: ignore[misc]
     if refusal:
-        return Outcome([refusal, *ask(ctx)], "location")
+        return Outcome([refusal, *ask(ctx)], State.LOCATION)
     wait = place_pin(ctx, msg)
     if wait is not None:
-        return Outcome([], "location", wait=wait)
+        return Outcome([], State.LOCATION, wait=wait)
     return nearby.next_step(ctx)
 
 
@@ -109,7 +110,7 @@ def skip(ctx: Ctx, msg: Inbound) -> Outcome:
     category = ctx.category
     if msg.choice == SKIP and category is not None and category.is_idea:
         return nearby.next_step(ctx)
-    return Outcome([Reply(ctx.t("That button is no longer active.")), *ask(ctx)], "location")
+    return Outcome([Reply(ctx.t("That button is no longer active.")), *ask(ctx)], State.LOCATION)
 
 
 def take_address(ctx: Ctx, msg: Inbound) -> Outcome:
@@ -120,12 +121,12 @@ def take_address(ctx: Ctx, msg: Inbound) -> Outcome:
         return nearby.next_step(ctx)
     if len(text) < MIN_ADDRESS:
         return Outcome(
-            [Reply(ctx.t("Please type an address, or share your location."))], "location"
+            [Reply(ctx.t("Please type an address, or share your location."))], State.LOCATION
         )
     if not geocoder_enabled(ctx.rt):
         return keep_unlocated(ctx, text)
     if needs_network(ctx.rt.geocoder):
-        return Outcome([], "location", wait=Wait(JobKind.FIND_ADDRESS, {"text": text}))
+        return Outcome([], State.LOCATION, wait=Wait(JobKind.FIND_ADDRESS, {"text": text}))
     try:
         found = ctx.rt.geocoder.search(text, ctx.catalog.town)
     except GeocoderUnavailable:
@@ -147,7 +148,7 @@ def found_places(ctx: Ctx, text: str, found: Found | None) -> Outcome:
     places = [p for p in found.places if zone_refusal(ctx, p.lat, p.lon) is None][:3]
     if found.places and not places:  # found, but outside the boundary or the pilot zones
         refusal = zone_refusal(ctx, found.places[0].lat, found.places[0].lon)
-        return Outcome([refusal, *ask(ctx)], "location")
+        return Outcome([refusal, *ask(ctx)], State.LOCATION)
     town = ctx.catalog.town_name or ctx.t("the town")
     if not places and found.elsewhere:
         return Outcome(
@@ -162,7 +163,7 @@ def found_places(ctx: Ctx, text: str, found: Found | None) -> Outcome:
                     request_location=True,
                 )
             ],
-            "location",
+            State.LOCATION,
         )
     if not places:
         return Outcome(
@@ -176,10 +177,10 @@ def found_places(ctx: Ctx, text: str, found: Found | None) -> Outcome:
                     request_location=True,
                 )
             ],
-            "location",
+            State.LOCATION,
         )
     ctx.draft["candidates"] = [[p.label, p.lat, p.lon] for p in places]
-    return Outcome(ask_candidates(ctx), "location_confirm")
+    return Outcome(ask_candidates(ctx), State.LOCATION_CONFIRM)
 
 
 def keep_unlocated(ctx: Ctx, text: str) -> Outcome:
@@ -220,7 +221,7 @@ def confirm_candidate(ctx: Ctx, msg: Inbound) -> Outcome:
                 ctx.t("Then type the address again, or share your location."), request_location=True
             )
         ],
-        "location",
+        State.LOCATION,
     )
 
 

@@ -7,6 +7,7 @@ from bot.context import Ctx
 from bot.texts import fold
 from bot.types import Inbound, Outcome, Reply
 from handlers import description, my_reports
+from models.citizen import State
 
 MINE = "mine"
 IDEA = "idea"
@@ -23,7 +24,7 @@ def welcome(ctx: Ctx, msg: Inbound) -> Outcome:
         "I am the town's reporting assistant. Tell me about a problem in a public place "
         "or share an idea, and follow it until it is dealt with."
     )
-    return Outcome([Reply(f"{hello} {intro}"), *ask(ctx)], "menu")
+    return Outcome([Reply(f"{hello} {intro}"), *ask(ctx)], State.MENU)
 
 
 def ask(ctx: Ctx) -> list[Reply]:
@@ -39,22 +40,22 @@ def choose(ctx: Ctx, msg: Inbound) -> Outcome:
     """Takes the chosen category (or idea, or my reports) and asks for a description."""
     value = msg.choice or ""
     if value == MINE:
-        return Outcome([*my_reports.listing(ctx), *ask(ctx)], "menu")
+        return Outcome([*my_reports.listing(ctx), *ask(ctx)], State.MENU)
     if value == IDEA:
         ideas = ctx.catalog.offered_ideas
         if len(ideas) > 1:
             choices = [(f"cat:{c.code}", c.name(ctx.lang)) for c in ideas]
-            return Outcome([Reply(ctx.t("What is your idea about?"), choices=choices)], "menu")
+            return Outcome([Reply(ctx.t("What is your idea about?"), choices=choices)], State.MENU)
         value = f"cat:{ideas[0].code}" if ideas else ""
     category = ctx.catalog.by_code.get(value.removeprefix("cat:"))
     if category is None:
         return Outcome(
-            [Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], "menu"
+            [Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], State.MENU
         )
     if not ctx.catalog.offers(category):
-        return Outcome([pilot.service_refusal(ctx), *ask(ctx)], "menu")
+        return Outcome([pilot.service_refusal(ctx), *ask(ctx)], State.MENU)
     ctx.draft["category"] = category.code
-    return Outcome(description.ask(ctx), "description")
+    return Outcome(description.ask(ctx), State.DESCRIPTION)
 
 
 def choose_text(ctx: Ctx, msg: Inbound) -> Outcome:
@@ -66,4 +67,4 @@ def choose_text(ctx: Ctx, msg: Inbound) -> Outcome:
             if any(words == n or (len(words) >= 4 and words in n) for n in names):
                 return choose(ctx, Inbound(msg.channel, msg.sender, choice=f"cat:{category.code}"))
     reply = Reply(ctx.t("Sorry, I did not understand. Choose a number from the list."))
-    return Outcome([reply, *ask(ctx)], "menu")
+    return Outcome([reply, *ask(ctx)], State.MENU)

@@ -9,6 +9,7 @@ from bot.context import Ctx
 from bot.texts import status_name
 from bot.types import Inbound, Outcome, Reply
 from handlers import confirm
+from models.citizen import State
 from models.db import utcnow
 from models.report import get_report, open_reports_near
 
@@ -18,13 +19,13 @@ def next_step(ctx: Ctx) -> Outcome:
     category = ctx.category
     lat, lon = ctx.draft.get("lat"), ctx.draft.get("lon")
     if category is None or category.is_idea or lat is None or lon is None:
-        return Outcome(confirm.ask(ctx), "confirm")
+        return Outcome(confirm.ask(ctx), State.CONFIRM)
     metres = ctx.rt.settings.NEARBY_METRES
     near = open_reports_near(ctx.session, lat, lon, category.id, metres)
     if not near:
-        return Outcome(confirm.ask(ctx), "confirm")
+        return Outcome(confirm.ask(ctx), State.CONFIRM)
     ctx.draft["nearby"] = [report.id for report, _ in near]
-    return Outcome(ask(ctx, [report for report, _ in near]), "nearby")
+    return Outcome(ask(ctx, [report for report, _ in near]), State.NEARBY)
 
 
 def ask(ctx: Ctx, candidates) -> list[Reply]:
@@ -72,6 +73,6 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
                 "Your description was added to it.",
                 ref=report.ref,
             )
-            return Outcome([Reply(text)], "idle")
+            return Outcome([Reply(text)], State.IDLE)
     ctx.draft.pop("nearby", None)
-    return Outcome(confirm.ask(ctx), "confirm")
+    return Outcome(confirm.ask(ctx), State.CONFIRM)

@@ -6,6 +6,7 @@ from bot.context import Ctx
 from bot.texts import N_
 from bot.types import Inbound, Outcome, Reply
 from handlers import location
+from models.citizen import State
 
 SKIP = "skip"
 SMS = "sms"
@@ -28,7 +29,7 @@ def next_step(ctx: Ctx) -> Outcome:
     """Asks for a photo, unless the citizen already sent one."""
     if ctx.draft.get("media_ids"):
         return location.next_step(ctx)
-    return Outcome(ask(ctx), "photo")
+    return Outcome(ask(ctx), State.PHOTO)
 
 
 def ask(ctx: Ctx) -> list[Reply]:
@@ -72,7 +73,7 @@ def _ask_by_sms(ctx: Ctx, required: bool) -> Reply:
 def take(ctx: Ctx, msg: Inbound) -> Outcome:
     """Stores the photo and asks for the location."""
     if msg.photo is None:
-        return refuse(ctx, msg, "photo")
+        return refuse(ctx, msg, State.PHOTO)
     from handlers.description import keep_photo
 
     keep_photo(ctx, msg)
@@ -83,12 +84,12 @@ def skip(ctx: Ctx, msg: Inbound) -> Outcome:
     """Goes on without a photo, unless the category requires one."""
     if msg.choice != SKIP:
         return Outcome(
-            [Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], "photo"
+            [Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], State.PHOTO
         )
     category = ctx.category
     # By SMS the photo may follow through the link (see _ask_by_sms).
     if category is not None and category.photo_required and ctx.citizen.channel != SMS:
-        return Outcome(ask(ctx), "photo")
+        return Outcome(ask(ctx), State.PHOTO)
     return location.next_step(ctx)
 
 
@@ -97,12 +98,12 @@ def text(ctx: Ctx, msg: Inbound) -> Outcome:
     words = (msg.text or "").strip()
     if len(words) >= 3:
         ctx.draft["description"] = f"{ctx.draft.get('description', '')}\n{words}".strip()[:4000]
-        return Outcome([Reply(ctx.t("I added that to the description.")), *ask(ctx)], "photo")
-    return Outcome(ask(ctx), "photo")
+        return Outcome([Reply(ctx.t("I added that to the description.")), *ask(ctx)], State.PHOTO)
+    return Outcome(ask(ctx), State.PHOTO)
 
 
 def refuse(ctx: Ctx, msg: Inbound, state: str) -> Outcome:
     """Says why a picture could not be taken and asks again."""
     msgid = PHOTO_ERRORS.get(msg.photo_error or "", PHOTO_ERRORS["download_failed"])
     reply = Reply(ctx.t(msgid, limit=msg.meta.get("limit_mb", 20)))
-    return Outcome([reply, *(ask(ctx) if state == "photo" else [])], state)
+    return Outcome([reply, *(ask(ctx) if state == State.PHOTO else [])], state)

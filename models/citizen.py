@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Column, UniqueConstraint, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -10,6 +11,24 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import utcnow
+
+
+class State(StrEnum):
+    """Where a citizen's conversation is: the rows of the flow table (bot/flow.py)."""
+
+    START = "start"
+    MENU = "menu"
+    DESCRIPTION = "description"
+    PHOTO = "photo"
+    LOCATION = "location"
+    LOCATION_CONFIRM = "location_confirm"
+    NEARBY = "nearby"
+    CONFIRM = "confirm"
+    IDLE = "idle"
+    ADD_TO_REPORT = "add_to_report"
+    IS_FIXED = "is_fixed"
+    FEEDBACK_WORDS = "feedback_words"
+    ERASE_CONFIRM = "erase_confirm"
 
 
 class Citizen(SQLModel, table=True):
@@ -45,7 +64,7 @@ class Citizen(SQLModel, table=True):
 class Conversation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     citizen_id: int = Field(foreign_key="citizen.id", unique=True, ondelete="CASCADE")
-    state: str = Field(default="start", max_length=32)
+    state: str = Field(default=State.START, max_length=32)
     draft: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow)
     # The job (models/jobs.py) whose result the conversation waits for; meanwhile the
@@ -116,7 +135,7 @@ def _create(session: Session, channel: str, address: str, display_name, language
         return citizen, conversation, False
     # Rows this transaction inserted are locked by it until commit: no need to select.
     conversation = Conversation(
-        id=conversation_id, citizen_id=citizen.id, state="start", draft={}, updated_at=now
+        id=conversation_id, citizen_id=citizen.id, state=State.START, draft={}, updated_at=now
     )
     return citizen, conversation, True
 
@@ -140,7 +159,10 @@ def _inserts(insert) -> tuple:
     new_conversation = (
         insert(conversations)
         .values(
-            citizen_id=bindparam("citizen_id"), state="start", draft={}, updated_at=bindparam("now")
+            citizen_id=bindparam("citizen_id"),
+            state=State.START,
+            draft={},
+            updated_at=bindparam("now"),
         )
         .on_conflict_do_nothing(index_elements=["citizen_id"])
         .returning(conversations.c.id)
@@ -241,7 +263,7 @@ def park_idle_conversations(
             Conversation.__table__.update()
             .where(
                 Conversation.__table__.c.citizen_id.in_(citizen_ids),
-                Conversation.__table__.c.state.in_(("start", "idle")),
+                Conversation.__table__.c.state.in_((State.START, State.IDLE)),
             )
             .values(state=state, draft=draft, updated_at=utcnow())
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Identity, Index, Text, func, select, update
 from sqlmodel import Column, Field, Session, SQLModel
@@ -19,29 +20,63 @@ class StatusInfo:
     timestamp_column: str | None
 
 
+class Status(StrEnum):
+    """A report's stored status; display names are in the texts."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"  # not resolved: out of scope, no action (a reason is required)
+    DUPLICATE = "duplicate"  # merged into another report
+
+
+class EventKind(StrEnum):
+    """What a row of a report's history records."""
+
+    CREATED = "created"
+    STATUS = "status"
+    REPLY = "reply"
+    NOTE = "note"
+    CITIZEN_MESSAGE = "citizen_message"
+    FOLLOWER = "follower"
+    ASSIGNED = "assigned"
+    RECATEGORISED = "recategorised"
+    GEOCODED = "geocoded"
+    FEEDBACK = "feedback"
+    REOPENED = "reopened"
+    REMINDER = "reminder"
+
+
 # Stored labels, their type and the step timestamp they set. Display names are in texts.
-STATUSES: dict[str, StatusInfo] = {
-    "new": StatusInfo("new", "open", None),
-    "acknowledged": StatusInfo("acknowledged", "open", "acknowledged_at"),
-    "in_progress": StatusInfo("in_progress", "open", "in_progress_at"),
-    "resolved": StatusInfo("resolved", "fixed", "resolved_at"),
-    "closed": StatusInfo("closed", "closed", "closed_at"),
-    "duplicate": StatusInfo("duplicate", "closed", "closed_at"),
+STATUSES: dict[Status, StatusInfo] = {
+    Status.NEW: StatusInfo("new", "open", None),
+    Status.ACKNOWLEDGED: StatusInfo("acknowledged", "open", "acknowledged_at"),
+    Status.IN_PROGRESS: StatusInfo("in_progress", "open", "in_progress_at"),
+    Status.RESOLVED: StatusInfo("resolved", "fixed", "resolved_at"),
+    Status.CLOSED: StatusInfo("closed", "closed", "closed_at"),
+    Status.DUPLICATE: StatusInfo("duplicate", "closed", "closed_at"),
 }
 OPEN_STATUSES = tuple(s for s, info in STATUSES.items() if info.kind == "open")
 
-# from -> the statuses an agent may move a report to.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "new": frozenset({"acknowledged", "in_progress", "resolved", "closed", "duplicate"}),
-    "acknowledged": frozenset({"in_progress", "resolved", "closed", "duplicate"}),
-    "in_progress": frozenset({"acknowledged", "resolved", "closed", "duplicate"}),
+# from -> the statuses a report may move to (bot/reports.py move_status is the one writer).
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset(
+        {Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED, Status.DUPLICATE}
+    ),
+    Status.ACKNOWLEDGED: frozenset(
+        {Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED, Status.DUPLICATE}
+    ),
+    Status.IN_PROGRESS: frozenset(
+        {Status.ACKNOWLEDGED, Status.RESOLVED, Status.CLOSED, Status.DUPLICATE}
+    ),
     # Reopening: the work was not done after all, or a closed report deserves action.
-    "resolved": frozenset({"in_progress", "closed"}),
-    "closed": frozenset({"acknowledged", "in_progress"}),
-    "duplicate": frozenset(),
+    Status.RESOLVED: frozenset({Status.IN_PROGRESS, Status.CLOSED}),
+    Status.CLOSED: frozenset({Status.ACKNOWLEDGED, Status.IN_PROGRESS}),
+    Status.DUPLICATE: frozenset(),
 }
 # A status change to these needs a public reason, said to the citizen.
-REASON_REQUIRED = frozenset({"closed"})
+REASON_REQUIRED = frozenset({Status.CLOSED})
 
 
 def is_open(status: str) -> bool:
@@ -75,7 +110,7 @@ class Report(SQLModel, table=True):
     lon: float | None = None
     address: str | None = Field(default=None, max_length=255)
     geolocated: bool = False
-    status: str = Field(default="new", max_length=16)
+    status: str = Field(default=Status.NEW, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
     acknowledged_at: datetime | None = None
@@ -106,8 +141,7 @@ class ReportEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     report_id: int = Field(foreign_key="report.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
-    # created, status, reply, note, citizen_message, follower, assigned, recategorised
-    kind: str = Field(max_length=24)
+    kind: str = Field(max_length=24)  # an EventKind
     agent_id: int | None = Field(default=None, foreign_key="agent.id")
     citizen_id: int | None = Field(default=None, foreign_key="citizen.id", ondelete="SET NULL")
     from_status: str | None = Field(default=None, max_length=16)

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from models.citizen import Citizen
 from models.messaging import DELIVERED, FAILED, QUEUED, SENDING, SENT, InboundMessage, Outbox
-from models.report import Report, ReportEvent
+from models.report import EventKind, Report, ReportEvent
 
 # A receipt only moves a message forward: Twilio's callbacks may arrive out of order
 # ("sent" after "delivered"), and a late one must not undo an earlier, later state.
@@ -90,7 +90,7 @@ def pin_report(
         ReportEvent(
             report_id=report.id,
             # The kind bot.placing uses when a report gets its place on the map.
-            kind="geocoded",
+            kind=EventKind.GEOCODED,
             citizen_id=citizen_id,
             internal_note=(
                 f"The citizen placed the pin from the link sent by SMS: {lat:.5f}, {lon:.5f} "
