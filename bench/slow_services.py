@@ -53,7 +53,8 @@ sys.path.insert(0, str(ROOT))
 from tests.fakes.addok_server import DEFAULT_DATA_FILE, AddokServer  # noqa: E402
 from tests.fakes.slow_proxy import SlowProxy  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
-from tests.test_telegram_support import jpeg_with_gps, payload  # noqa: E402
+from tests.helpers import jpeg_with_gps  # noqa: E402
+from tests.telegram_support import payload  # noqa: E402
 
 SECRET = "bench-secret"
 BIN = Path(sys.executable).parent

@@ -159,3 +159,77 @@ def rt(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# --- the channels' stand-ins (tests/fakes/) and the app wired to each ---------------------
+
+
+@pytest.fixture(scope="module")
+def telegram_server():
+    from tests.fakes.telegram_api import FakeTelegramAPI
+
+    with FakeTelegramAPI() as server:
+        yield server
+
+
+@pytest.fixture
+def telegram(telegram_server):
+    """The fake Telegram Bot API, emptied for each test."""
+    telegram_server.reset()
+    return telegram_server
+
+
+@pytest.fixture
+def tg_app(database_url, tmp_path, telegram):
+    """The app on each backend, its Telegram channel pointed at the fake."""
+    from tests.telegram_support import telegram_config
+
+    app = _make_app(database_url, tmp_path, **telegram_config(telegram))
+    yield app
+    app.extensions["webleads"].db.dispose()
+
+
+@pytest.fixture
+def tg_rt(tg_app):
+    return tg_app.extensions["webleads"]
+
+
+@pytest.fixture
+def tg_client(tg_app):
+    return tg_app.test_client()
+
+
+@pytest.fixture(scope="session")
+def twilio_api():
+    from tests.fakes.twilio_api import FakeTwilioAPI
+
+    with FakeTwilioAPI() as api:
+        yield api
+
+
+@pytest.fixture
+def twilio(twilio_api):
+    """The Twilio stand-in, answering and emptied for each test."""
+    twilio_api.set_down(False)
+    twilio_api.reset()
+    return twilio_api
+
+
+@pytest.fixture
+def sms_app(database_url, tmp_path, twilio):
+    """The app with the SMS channel on, on SQLite and on PostgreSQL."""
+    from tests.sms_support import make_sms_app
+
+    app = make_sms_app(database_url, tmp_path, twilio)
+    yield app
+    app.extensions["webleads"].db.dispose()
+
+
+@pytest.fixture
+def sms_sqlite_app(sqlite_url, tmp_path, twilio):
+    """The same on SQLite only, for tables of cases whose logic does not depend on the DB."""
+    from tests.sms_support import make_sms_app
+
+    app = make_sms_app(sqlite_url, tmp_path, twilio)
+    yield app
+    app.extensions["webleads"].db.dispose()

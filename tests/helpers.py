@@ -1,13 +1,21 @@
-"""Test helpers: a citizen talking to the engine, and small factories."""
+"""Test helpers: a citizen talking to the engine, small factories, console agents and logins."""
 
 from __future__ import annotations
 
+import io
 import itertools
+import re
 import uuid
 
+from PIL import Image
+from sqlalchemy import text
+
+from bot.agents import save_agent
+from bot.audit import Actor
 from bot.engine import handle
 from bot.runtime import Runtime
 from bot.types import Inbound, Reply, StoredPhoto
+from models.agent import agent_by_email
 from models.citizen import find_citizen
 from models.messaging import messages_for_citizen
 
@@ -113,8 +121,6 @@ class TalkingCitizen:
         else:
             self.say("12 rue de la Poterie")
         replies = self.say(choice="yes")
-        import re
-
         match = re.search(r"#(\d+)", replies[-1].text)
         assert match, replies[-1].text
         return int(match.group(1))
@@ -136,3 +142,128 @@ def make_report(session, category: str = "nid-de-poule", *, lat: float | None = 
     session.add(report)
     session.flush()
     return report
+
+
+def jpeg_with_gps(width: int = 640, height: int = 480) -> bytes:
+    """A real phone-like JPEG whose EXIF says where it was taken."""
+    image = Image.new("RGB", (width, height), (200, 120, 40))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x8825] = {1: "N", 2: (48.0, 7.0, 28.0), 3: "W", 4: (1.0, 12.0, 30.0)}  # GPSInfo
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+# Half states, each a query that must find nothing.
+HALF_STATES = {
+    "citizen without a conversation": "SELECT count(*) FROM citizen c WHERE NOT EXISTS "
+    "(SELECT 1 FROM conversation v WHERE v.citizen_id = c.id)",
+    "conversation without its citizen": "SELECT count(*) FROM conversation v WHERE NOT EXISTS "
+    "(SELECT 1 FROM citizen c WHERE c.id = v.citizen_id)",
+    "outbox message without a citizen": "SELECT count(*) FROM outbox o WHERE NOT EXISTS "
+    "(SELECT 1 FROM citizen c WHERE c.id = o.citizen_id)",
+    "citizen's report they do not follow": "SELECT count(*) FROM report r WHERE "
+    "r.citizen_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM follower f "
+    "WHERE f.report_id = r.id AND f.citizen_id = r.citizen_id)",
+    "report without its created event": "SELECT count(*) FROM report r WHERE NOT EXISTS "
+    "(SELECT 1 FROM reportevent e WHERE e.report_id = r.id AND e.kind = 'created')",
+}
+
+
+def consistent(rt) -> None:
+    """Whatever was accepted left a whole state: no citizen without a conversation, etc."""
+    with rt.db.reading() as session:
+        found = {label: session.execute(text(sql)).scalar() for label, sql in HALF_STATES.items()}
+    assert {label: n for label, n in found.items() if n} == {}
+
+
+# --- the console's agents and sessions (test client and browser) ---
+
+PASSWORD = "correct horse battery"
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|data-csrf="([^"]+)"')
+
+
+def make_agent(
+    rt, email: str, *, role: str = "agent", services: tuple[str, ...] = ("voirie",), name=""
+) -> int:
+    """Creates an agent (argon2 hash, as the CLI does); returns its id."""
+    with rt.db.transaction() as session:
+        save_agent(session, Actor.command_line(), email, PASSWORD, role, list(services), name)
+        return agent_by_email(session, email).id
+
+
+def admin_id(rt) -> int:
+    from bot.seed import ADMIN_EMAIL
+
+    with rt.db.reading() as session:
+        return agent_by_email(session, ADMIN_EMAIL).id
+
+
+def log_in_as(client, agent_id: int) -> None:
+    """Opens a console session for the agent without the password round trip."""
+    from console.auth import session_user_id
+    from models.agent import Agent
+
+    with client.application.extensions["webleads"].db.reading() as db:
+        version = db.get(Agent, agent_id).session_version
+    with client.session_transaction() as session:
+        session["_user_id"] = session_user_id(agent_id, version)
+        session["_fresh"] = True
+
+
+def csrf_token(client) -> str:
+    """Reads the session's CSRF token from a console page, as a browser form would carry it.
+
+    Read once per client (the token lasts the session): reading a page shows, and so
+    consumes, the flashed messages a test may want to see later.
+    """
+    if getattr(client, "csrf", None) is None:
+        page = client.get("/console/simulator").get_data(as_text=True)
+        match = CSRF_RE.search(page)
+        assert match, page[:500]
+        client.csrf = match.group(1) or match.group(2)
+    return client.csrf
+
+
+def report_by(rt, sender: str, *, category: str = "cat:nid-de-poule", **kwargs) -> int:
+    """A citizen files a report through the real conversation; returns its number."""
+    return TalkingCitizen(rt, sender, name=sender.capitalize()).file_report(
+        category_choice=category, **kwargs
+    )
+
+
+def add_reports(rt, specs: list[dict]) -> list[int]:
+    """Inserts reports directly (fast, for queue tests); each spec names a category code.
+
+    Defaults: roads pothole, dev channel, now, open ("new"), at the town hall.
+    """
+    from datetime import timedelta
+
+    from models.catalog import category_by_code
+    from models.db import utcnow
+    from models.report import Report
+
+    now = utcnow()
+    numbers = []
+    with rt.db.transaction() as session:
+        for i, spec in enumerate(specs):
+            spec = dict(spec)
+            category = category_by_code(session, spec.pop("category", "nid-de-poule"))
+            created = spec.pop("created_at", now - timedelta(minutes=len(specs) - i))
+            report = Report(
+                category_id=category.id,
+                service_id=category.service_id,
+                channel=spec.pop("channel", "dev"),
+                description=spec.pop("description", f"Signalement {i}"),
+                lat=spec.pop("lat", 48.1246),
+                lon=spec.pop("lon", -1.2082),
+                geolocated=True,
+                created_at=created,
+                updated_at=spec.pop("updated_at", created),
+                **spec,
+            )
+            session.add(report)
+            session.flush()
+            numbers.append(report.id)
+    return numbers

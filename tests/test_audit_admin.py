@@ -32,7 +32,7 @@ from models.catalog import category_by_code, service_by_code
 from models.console import all_templates
 from models.pilot import allowed_entry, invite_by_code
 from models.zone import zone_by_name
-from tests.browser.support import PASSWORD, admin_id, csrf_token, log_in_as
+from tests.helpers import PASSWORD, admin_id, csrf_token, log_in_as
 
 SETUP = Actor("test setup")
 SQUARE = {

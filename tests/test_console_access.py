@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from models.report import report_events
-from tests.browser.support import (
+from tests.helpers import (
     PASSWORD,
     admin_id,
     csrf_token,

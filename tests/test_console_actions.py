@@ -11,8 +11,7 @@ import pytest
 from models.console import ResponseTemplate
 from models.messaging import messages_for_report
 from models.report import follower_ids, get_report, report_events
-from tests.browser.support import csrf_token, log_in_as, make_agent, report_by
-from tests.helpers import TalkingCitizen
+from tests.helpers import TalkingCitizen, csrf_token, log_in_as, make_agent, report_by
 from webhooks import dev
 
 

@@ -12,7 +12,7 @@ from models.agent import agent_by_email, services_of_agent
 from models.catalog import category_by_code, service_by_code
 from models.console import all_templates
 from models.zone import all_zones
-from tests.browser.support import admin_id, csrf_token, log_in_as
+from tests.helpers import admin_id, csrf_token, log_in_as
 
 
 @pytest.fixture

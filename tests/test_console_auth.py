@@ -24,8 +24,8 @@ import pytest
 from bot.app import create_app
 from bot.cli import cli
 from models.agent import Agent, agent_by_email, services_of_agent
-from tests.browser.support import PASSWORD, make_agent, report_by
 from tests.conftest import base_config
+from tests.helpers import PASSWORD, make_agent, report_by
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|data-csrf="([^"]+)"')
 LEA = "lea@vitre.example"

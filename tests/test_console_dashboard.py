@@ -9,7 +9,7 @@ from datetime import timedelta
 from console.dashboard import percentile
 from models.db import utcnow
 from models.report import get_report
-from tests.browser.support import add_reports, admin_id, csrf_token, log_in_as, make_agent
+from tests.helpers import add_reports, admin_id, csrf_token, log_in_as, make_agent
 
 
 def test_percentile_interpolates():

@@ -14,8 +14,7 @@ from models.citizen import Citizen, find_citizen
 from models.db import utcnow
 from models.messaging import Outbox, mark_dead, messages_for_report, queue_messages
 from models.report import ReportEvent, get_report
-from tests.browser.support import add_reports, admin_id, csrf_token, log_in_as, make_agent
-from tests.helpers import TalkingCitizen
+from tests.helpers import TalkingCitizen, add_reports, admin_id, csrf_token, log_in_as, make_agent
 
 BLOCKED = "Forbidden: bot was blocked by the user"
 

@@ -7,7 +7,7 @@ import pytest
 from console.present import mask_address
 from models.citizen import Citizen
 from models.messaging import mark_dead, messages_for_citizen, queue_messages
-from tests.browser.support import admin_id, log_in_as
+from tests.helpers import admin_id, log_in_as
 
 MASKS = [
     # label, channel, address, what the agent sees

@@ -12,7 +12,7 @@ import pytest
 from models.console_queries import QueueFilter, queue_page
 from models.db import utcnow
 from models.zone import Zone
-from tests.browser.support import add_reports, admin_id, log_in_as, make_agent
+from tests.helpers import add_reports, admin_id, log_in_as, make_agent
 
 NUMBER_RE = re.compile(r'<tr class="[^"]*" data-number="(\d+)">')
 

@@ -15,9 +15,8 @@ from bot.app import create_app
 from models.api_key import all_keys, check_key
 from models.db import utcnow
 from models.pilot import all_allowed, invite_by_code
-from tests.browser.support import admin_id, csrf_token, log_in_as, make_agent, report_by
 from tests.conftest import base_config
-from tests.helpers import TalkingCitizen
+from tests.helpers import TalkingCitizen, admin_id, csrf_token, log_in_as, make_agent, report_by
 
 BOT_NAME = "VitreBot"
 TOWN_NUMBER = "+33612345678"

@@ -9,7 +9,7 @@ import pytest
 
 from bot import reports
 from bot.audit import csv_line
-from tests.browser.support import add_reports, admin_id, log_in_as
+from tests.helpers import add_reports, admin_id, log_in_as
 
 # (what is written, what a spreadsheet reads back)
 CELLS = [

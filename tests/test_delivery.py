@@ -1,6 +1,5 @@
 """Delivery that loses nothing: faults at the provider, at the worker, at the database."""
 
-# ruff: noqa: F811  (fixtures imported from the Telegram test support)
 from __future__ import annotations
 
 import os
@@ -19,16 +18,7 @@ from bot.outbox import OutboxWorker
 from models.citizen import Citizen
 from models.report import Follower
 from tests.helpers import TalkingCitizen, make_report
-from tests.test_telegram_support import (  # noqa: F401
-    fake,
-    post,
-    telegram_config,
-    telegram_server,
-    text_update,
-    tg_app,
-    tg_client,
-    tg_rt,
-)
+from tests.telegram_support import post, telegram_config, text_update
 from webhooks.telegram import TelegramSender
 
 
@@ -82,25 +72,25 @@ def citizens_talking(rt, count: int = 3) -> list[int]:
     return chats
 
 
-def test_provider_down_then_back_everything_arrives_in_order(tg_rt, fake) -> None:
+def test_provider_down_then_back_everything_arrives_in_order(tg_rt, telegram) -> None:
     chats = citizens_talking(tg_rt)
     worker = worker_for(tg_rt)
-    fake.set_down(True)
+    telegram.set_down(True)
     drain(worker)
     assert statuses(tg_rt) == {"queued": sum(len(queued_texts(tg_rt, c)) for c in chats)}
-    fake.set_down(False)
+    telegram.set_down(False)
     for _ in range(3):
         time_passes(tg_rt)
         drain(worker)
     assert set(statuses(tg_rt)) == {"sent"}
     for chat in chats:
-        received = [m["text"] for m in fake.sent_messages(chat)]
+        received = [m["text"] for m in telegram.sent_messages(chat)]
         assert received == queued_texts(tg_rt, chat)  # all of them, in order
 
 
-def test_a_429_storm_delays_but_loses_nothing(tg_rt, fake) -> None:
+def test_a_429_storm_delays_but_loses_nothing(tg_rt, telegram) -> None:
     chats = citizens_talking(tg_rt, 2)
-    fake.fail_next(6, status=429, retry_after=1, method="sendMessage")
+    telegram.fail_next(6, status=429, retry_after=1, method="sendMessage")
     worker = worker_for(tg_rt)
     deadline = time.monotonic() + 30
     while statuses(tg_rt).get("queued") or statuses(tg_rt).get("sending"):
@@ -109,18 +99,18 @@ def test_a_429_storm_delays_but_loses_nothing(tg_rt, fake) -> None:
         time.sleep(0.3)  # retry_after is obeyed: nothing is retried before a second
     assert set(statuses(tg_rt)) == {"sent"}
     for chat in chats:
-        assert [m["text"] for m in fake.sent_messages(chat)] == queued_texts(tg_rt, chat)
+        assert [m["text"] for m in telegram.sent_messages(chat)] == queued_texts(tg_rt, chat)
 
 
-def test_blocked_bot_stops_at_once_and_marks_the_citizen(tg_rt, fake) -> None:
+def test_blocked_bot_stops_at_once_and_marks_the_citizen(tg_rt, telegram) -> None:
     [chat] = citizens_talking(tg_rt, 1)
-    fake.block_chat(chat)
+    telegram.block_chat(chat)
     drain(worker_for(tg_rt))
     counts = statuses(tg_rt)
     assert counts.get("failed") == 1 and counts.get("cancelled", 0) >= 1
     assert "queued" not in counts and "sending" not in counts
     assert TalkingCitizen(tg_rt, str(chat), channel="telegram").citizen.unreachable
-    assert len(fake.calls_to("sendMessage")) == 1  # tried once, never again
+    assert len(telegram.calls_to("sendMessage")) == 1  # tried once, never again
 
 
 def _broadcast(rt, count: int) -> list[int]:
@@ -142,7 +132,7 @@ def _broadcast(rt, count: int) -> list[int]:
 
 
 @pytest.mark.postgres
-def test_two_workers_on_postgres_never_send_twice(tg_rt, fake) -> None:
+def test_two_workers_on_postgres_never_send_twice(tg_rt, telegram) -> None:
     if not tg_rt.db.is_postgres:
         pytest.skip("SQLite runs one worker")
     chats = _broadcast(tg_rt, 150)
@@ -154,12 +144,12 @@ def test_two_workers_on_postgres_never_send_twice(tg_rt, fake) -> None:
         t.start()
     for t in threads:
         t.join(90)
-    sent = [m["chat_id"] for m in fake.sent_messages()]
+    sent = [m["chat_id"] for m in telegram.sent_messages()]
     assert sorted(int(c) for c in sent) == sorted(chats)  # each once, none twice
     assert statuses(tg_rt) == {"sent": 150}
 
 
-def test_worker_killed_mid_batch_loses_nothing(tg_app, tg_rt, fake, database_url) -> None:
+def test_worker_killed_mid_batch_loses_nothing(tg_app, tg_rt, telegram, database_url) -> None:
     """SIGKILL in the middle of a batch: after a restart every message is sent."""
     chats = _broadcast(tg_rt, 60)
     env = {
@@ -168,7 +158,7 @@ def test_worker_killed_mid_batch_loses_nothing(tg_app, tg_rt, fake, database_url
         "SECRET_KEY": "x",
         "GEOCODER": "none",
         "OUTBOX_LEASE_SECONDS": "2",
-        **telegram_config(fake),
+        **telegram_config(telegram),
     }
     webleads = str(Path(sys.executable).parent / "webleads")
 
@@ -180,7 +170,7 @@ def test_worker_killed_mid_batch_loses_nothing(tg_app, tg_rt, fake, database_url
     worker = start()
     try:
         deadline = time.monotonic() + 30
-        while fake.accepted < 15:  # paced at ~30/s: a batch of 50 takes more than a second
+        while telegram.accepted < 15:  # paced at ~30/s: a batch of 50 takes more than a second
             assert time.monotonic() < deadline, "the worker sent nothing"
             time.sleep(0.02)
         worker.send_signal(signal.SIGKILL)
@@ -188,10 +178,10 @@ def test_worker_killed_mid_batch_loses_nothing(tg_app, tg_rt, fake, database_url
         assert statuses(tg_rt).get("sending", 0) > 0  # claimed, not sent: the worst case
         worker = start()
         deadline = time.monotonic() + 40
-        while {int(m["chat_id"]) for m in fake.sent_messages()} != set(chats):
+        while {int(m["chat_id"]) for m in telegram.sent_messages()} != set(chats):
             assert time.monotonic() < deadline, statuses(tg_rt)
             time.sleep(0.1)
-        duplicates = len(fake.sent_messages()) - len(chats)
+        duplicates = len(telegram.sent_messages()) - len(chats)
         assert duplicates <= 1  # at-least-once: at most the one in flight at the kill
     finally:
         worker.kill()

@@ -1,24 +1,15 @@
 """Bad input at the webhooks: generated updates never get a 5xx nor leave half a state."""
 
-# ruff: noqa: F811  (fixtures imported from the Telegram test support)
 from __future__ import annotations
 
 import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 
+from tests.helpers import consistent
 from tests.mutate import json_combos
-from tests.test_telegram_support import (  # noqa: F401
-    SECRET,
-    fake,
-    post,
-    telegram_server,
-    tg_app,
-    tg_client,
-    tg_rt,
-)
+from tests.telegram_support import SECRET, is_update, post
 
 FUZZ = settings(
     max_examples=60,
@@ -111,34 +102,6 @@ junk = st.fixed_dictionaries(
 # Well-formed updates with some fields changed to any other JSON value, removed, added.
 damaged = well_formed.flatmap(json_combos).map(lambda mutant: mutant.body)
 update = st.one_of(well_formed, well_formed, damaged, junk)
-
-
-# Half states, each a query that must find nothing.
-HALF_STATES = {
-    "citizen without a conversation": "SELECT count(*) FROM citizen c WHERE NOT EXISTS "
-    "(SELECT 1 FROM conversation v WHERE v.citizen_id = c.id)",
-    "conversation without its citizen": "SELECT count(*) FROM conversation v WHERE NOT EXISTS "
-    "(SELECT 1 FROM citizen c WHERE c.id = v.citizen_id)",
-    "outbox message without a citizen": "SELECT count(*) FROM outbox o WHERE NOT EXISTS "
-    "(SELECT 1 FROM citizen c WHERE c.id = o.citizen_id)",
-    "citizen's report they do not follow": "SELECT count(*) FROM report r WHERE "
-    "r.citizen_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM follower f "
-    "WHERE f.report_id = r.id AND f.citizen_id = r.citizen_id)",
-    "report without its created event": "SELECT count(*) FROM report r WHERE NOT EXISTS "
-    "(SELECT 1 FROM reportevent e WHERE e.report_id = r.id AND e.kind = 'created')",
-}
-
-
-def consistent(rt) -> None:
-    """Whatever was accepted left a whole state: no citizen without a conversation, etc."""
-    with rt.db.reading() as session:
-        found = {label: session.execute(text(sql)).scalar() for label, sql in HALF_STATES.items()}
-    assert {label: n for label, n in found.items() if n} == {}
-
-
-def is_update(body) -> bool:
-    """What Telegram's webhook sends: an object with an integer update_id."""
-    return isinstance(body, dict) and type(body.get("update_id")) is int
 
 
 @FUZZ

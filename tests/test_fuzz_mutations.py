@@ -9,13 +9,11 @@ wrong. The worker then does its part without raising, and the database holds no 
 state.
 """
 
-# ruff: noqa: F811  (fixtures imported from the Telegram and SMS test support)
 from __future__ import annotations
 
 import io
 import itertools
 import json
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,33 +25,20 @@ from werkzeug.datastructures import MultiDict
 
 from bot.links import LINK_PATH, mint_token
 from models.api_key import create_key
-from tests import test_media
-from tests.helpers import TalkingCitizen, run_jobs
+from tests.helpers import TalkingCitizen, consistent, jpeg_with_gps, run_jobs
 from tests.mutate import LONG, Mutant, form_combos, form_mutants, json_combos, json_mutants
-from tests.test_fuzz import consistent, is_update
-from tests.test_sms import FIXTURES as TWILIO_FIXTURES
-from tests.test_sms import (  # noqa: F401
-    PUBLIC,
-    Phone,
-    make_sms_app,
-    signature,
-    twilio_api,
-    twilio_form,
-)
-from tests.test_telegram_support import (  # noqa: F401
+from tests.sms_support import FIXTURES as TWILIO_FIXTURES
+from tests.sms_support import PUBLIC, Phone, signature, twilio_form
+from tests.telegram_support import (
     CHAT,
     SECRET,
     STEPS_TO,
     URL,
-    fake,
-    telegram_server,
+    Polling,
+    is_update,
     text_update,
-    tg_app,
-    tg_client,
-    tg_rt,
 )
-from tests.test_telegram_support import FIXTURES as TELEGRAM_FIXTURES
-from webhooks.telegram import poll_forever
+from tests.telegram_support import FIXTURES as TELEGRAM_FIXTURES
 
 COMBOS = settings(
     max_examples=150,
@@ -105,7 +90,7 @@ STARTS = {
 }
 # The pictures of the fixtures, served by the fake Bot API (small: hundreds are stored).
 FILES = ["AgACAgQAAxkBAAIBZ2dzXlarge", "AgACAgQAAxkBAAIBZ2dzXmedium", "BQACAgQAAxkBAAIBaWdocument"]
-PICTURE = test_media.jpeg_with_gps(64, 48)
+PICTURE = jpeg_with_gps(64, 48)
 update_ids = itertools.count(800_000_000)
 
 
@@ -119,10 +104,10 @@ def telegram_payload(fixture: str) -> dict:
     return json.loads(text.replace(str(CHAT), str(chat_of(fixture))))
 
 
-def start_citizen(rt, fake, fixture: str) -> None:
+def start_citizen(rt, telegram, fixture: str) -> None:
     """Serves the fixtures' pictures; brings the fixture's citizen to its step."""
     for file_id in FILES:
-        fake.add_file(file_id, PICTURE)
+        telegram.add_file(file_id, PICTURE)
     talker = TalkingCitizen(
         rt, str(chat_of(fixture)), channel="telegram", name="Yann", language_code="en"
     )
@@ -154,8 +139,8 @@ def post_telegram(client, rt, mutant: Mutant, original: dict) -> str | None:
 
 
 @pytest.mark.parametrize("fixture", TELEGRAM)
-def test_every_mutant_of_a_telegram_update(tg_client, tg_rt, fake, fixture) -> None:
-    start_citizen(tg_rt, fake, fixture)
+def test_every_mutant_of_a_telegram_update(tg_client, tg_rt, telegram, fixture) -> None:
+    start_citizen(tg_rt, telegram, fixture)
     original = telegram_payload(fixture)
     failures = [
         failure
@@ -173,27 +158,11 @@ telegram_combos = st.sampled_from(TELEGRAM).flatmap(
 
 @COMBOS
 @given(case=telegram_combos)
-def test_combined_mutants_of_telegram_updates(tg_client, tg_rt, fake, case) -> None:
+def test_combined_mutants_of_telegram_updates(tg_client, tg_rt, telegram, case) -> None:
     fixture, mutant = case
     failure = post_telegram(tg_client, tg_rt, mutant, telegram_payload(fixture))
     assert failure is None, f"{fixture}: {failure}"
     consistent(tg_rt)
-
-
-class Polling:
-    """poll_forever in a thread, as `webleads run` starts it."""
-
-    def __init__(self, app) -> None:
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=poll_forever, args=(app, self.stop), daemon=True)
-
-    def __enter__(self) -> Polling:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(5)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -205,52 +174,37 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
     return True
 
 
-def test_polling_skips_an_update_of_the_wrong_shape(tg_app, tg_rt, fake) -> None:
+def test_polling_skips_an_update_of_the_wrong_shape(tg_app, tg_rt, telegram) -> None:
     bad = text_update("Hello", 41)
     bad["message"]["text"] = ["not", "a", "text"]  # PTB parses it; the bot cannot use it
-    fake.push_update(bad)
-    fake.push_update(text_update("/start", 42))
+    telegram.push_update(bad)
+    telegram.push_update(text_update("/start", 42))
     talker = TalkingCitizen(tg_rt, str(CHAT), channel="telegram")
 
     with Polling(tg_app) as polling:
-        assert wait_until(lambda: fake.pending_updates == []), "the updates were not confirmed"
+        assert wait_until(lambda: telegram.pending_updates == []), "the updates were not confirmed"
         assert polling.thread.is_alive()
     replies = talker.new_messages()
     assert replies and replies[0].text.startswith("Hello Yann!")  # /start, after the bad one
 
 
-def test_polling_survives_an_update_ptb_cannot_parse(tg_app, tg_rt, fake) -> None:
+def test_polling_survives_an_update_ptb_cannot_parse(tg_app, tg_rt, telegram) -> None:
     """Each update of a getUpdates batch is parsed on its own (it killed the poller before)."""
     talker = TalkingCitizen(tg_rt, str(CHAT), channel="telegram")
     bad = text_update("Hello", 43)
     bad["message"]["date"] = "yesterday"
-    fake.push_update(bad)
-    fake.push_update(text_update("/start", 44))
+    telegram.push_update(bad)
+    telegram.push_update(text_update("/start", 44))
 
     with Polling(tg_app) as polling:
-        wait_until(lambda: fake.pending_updates == [] or not polling.thread.is_alive())
+        wait_until(lambda: telegram.pending_updates == [] or not polling.thread.is_alive())
         alive = polling.thread.is_alive()
-    assert alive and fake.pending_updates == []
+    assert alive and telegram.pending_updates == []
     replies = talker.new_messages()
     assert replies and replies[0].text.startswith("Hello Yann!")  # /start, after the bad one
 
 
 # --- Twilio (SMS and delivery receipts) ------------------------------------------------------
-
-
-@pytest.fixture
-def twilio(twilio_api):
-    """The fake Twilio (`fake` is the fake Bot API in this module)."""
-    twilio_api.set_down(False)
-    twilio_api.reset()
-    return twilio_api
-
-
-@pytest.fixture
-def sms_app(database_url, tmp_path, twilio):
-    app = make_sms_app(database_url, tmp_path, twilio)
-    yield app
-    app.extensions["webleads"].db.dispose()
 
 
 TWILIO = sorted(p.stem for p in TWILIO_FIXTURES.glob("*.txt"))
@@ -267,22 +221,22 @@ def twilio_path(fixture: str) -> str:
     return "/webhooks/sms/status" if fixture.startswith("status_") else "/webhooks/sms"
 
 
-def sent_sid(app, fake) -> str:
+def sent_sid(app, twilio) -> str:
     """The MessageSid of an SMS the app really sent; the MMS picture served (once per app)."""
     state = app.extensions.setdefault("fuzz", {})
     if "sid" not in state:
-        fake.add_media(*MMS_MEDIA, PICTURE, "image/jpeg")
-        phone = Phone(app, fake, RECEIPT_PHONE)
+        twilio.add_media(*MMS_MEDIA, PICTURE, "image/jpeg")
+        phone = Phone(app, twilio, RECEIPT_PHONE)
         phone.text("Hello")
         phone.inbox()
-        state["sid"] = fake.sent_to(RECEIPT_PHONE)[-1]["sid"]
+        state["sid"] = twilio.sent_to(RECEIPT_PHONE)[-1]["sid"]
     return state["sid"]
 
 
-def with_sids(app, fake, fixture: str, form: dict) -> dict:
+def with_sids(app, twilio, fixture: str, form: dict) -> dict:
     """The mutant naming a message of its own (inbound: the engine dedupes) or a message
     really sent (receipts), unless the sid is what was changed."""
-    sent = sent_sid(app, fake)
+    sent = sent_sid(app, twilio)
     sid = sent if fixture.startswith("status_") else f"SM{next(message_sids):032x}"
     original = twilio_form(fixture)
     return {k: sid if k in SID_FIELDS and v == original.get(k) else v for k, v in form.items()}
@@ -295,11 +249,11 @@ def multidict(form: dict) -> MultiDict:
     )
 
 
-def post_twilio(app, fake, fixture: str, mutant: Mutant) -> str | None:
+def post_twilio(app, twilio, fixture: str, mutant: Mutant) -> str | None:
     """Posts a validly signed mutant; says what was wrong with the answer, or None."""
-    form = multidict(with_sids(app, fake, fixture, mutant.body))
+    form = multidict(with_sids(app, twilio, fixture, mutant.body))
     path = twilio_path(fixture)
-    headers = {"X-Twilio-Signature": signature(form, PUBLIC + path, fake.auth_token)}
+    headers = {"X-Twilio-Signature": signature(form, PUBLIC + path, twilio.auth_token)}
     client = app.test_client()
     status, error = exchange(
         app.extensions["webleads"], lambda: client.post(path, data=form, headers=headers)
@@ -339,10 +293,10 @@ def test_combined_mutants_of_twilio_forms(sms_app, twilio, case) -> None:
 LINK_FORM = {"lat": "48.1246", "lon": "-1.2082"}
 # What can come in the photo field.
 PHOTOS: dict[str, Callable[[], Any] | None] = {
-    "a picture": lambda: (io.BytesIO(test_media.jpeg_with_gps()), "photo.jpg", "image/jpeg"),
+    "a picture": lambda: (io.BytesIO(jpeg_with_gps()), "photo.jpg", "image/jpeg"),
     "not a picture": lambda: (io.BytesIO(b"%PDF-1.7 not an image"), "photo.jpg", "image/jpeg"),
     "an empty file": lambda: (io.BytesIO(b""), "photo.jpg", "image/jpeg"),
-    "a file without a name": lambda: (io.BytesIO(test_media.jpeg_with_gps()), ""),
+    "a file without a name": lambda: (io.BytesIO(jpeg_with_gps()), ""),
     "text instead of a file": lambda: "not a file",
     "a huge file": lambda: (io.BytesIO(b"\xff" * (21 * 1024 * 1024)), "big.jpg", "image/jpeg"),
     "no photo field": None,
@@ -350,11 +304,11 @@ PHOTOS: dict[str, Callable[[], Any] | None] = {
 LINK_STATUSES = {200, 400, 413}  # thanked; the form again, saying what is wrong; too big
 
 
-def link_report(app, fake) -> int:
+def link_report(app, twilio) -> int:
     """An SMS report whose links the mutants use (each mutant on a fresh link), once per app."""
     state = app.extensions.setdefault("fuzz", {})
     if "report" not in state:
-        phone = Phone(app, fake)
+        phone = Phone(app, twilio)
         for body in ("Hello", "1", "Deep hole in front of number 12", "skip",
                      "12 rue de la Poterie", "1"):  # fmt: skip
             phone.text(body)

@@ -1,19 +1,12 @@
 """Bad input at the SMS webhooks: generated, validly signed forms never get a 5xx."""
 
-# ruff: noqa: F811  (fixtures imported from the SMS tests)
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_fuzz import consistent
-from tests.test_sms import (  # noqa: F401
-    fake,
-    post_signed,
-    sms_app,
-    twilio_api,
-    twilio_form,
-)
+from tests.helpers import consistent
+from tests.sms_support import post_signed, twilio_form
 
 FUZZ = settings(
     max_examples=60,
@@ -60,17 +53,17 @@ status_form = st.fixed_dictionaries(
 
 @FUZZ
 @given(changes=form)
-def test_generated_twilio_messages(sms_app, fake, changes) -> None:
+def test_generated_twilio_messages(sms_app, twilio, changes) -> None:
     body = {**twilio_form("inbound_sms"), **changes}
     client = sms_app.test_client()
-    response = post_signed(client, "/webhooks/sms", body, fake.auth_token)
+    response = post_signed(client, "/webhooks/sms", body, twilio.auth_token)
     assert response.status_code < 500, (response.status_code, body)
     consistent(sms_app.extensions["webleads"])
 
 
 @FUZZ
 @given(changes=status_form)
-def test_generated_twilio_status_callbacks(sms_app, fake, changes) -> None:
+def test_generated_twilio_status_callbacks(sms_app, twilio, changes) -> None:
     body = {**twilio_form("status_delivered"), **changes}
-    response = post_signed(sms_app.test_client(), "/webhooks/sms/status", body, fake.auth_token)
+    response = post_signed(sms_app.test_client(), "/webhooks/sms/status", body, twilio.auth_token)
     assert response.status_code < 500, (response.status_code, body)

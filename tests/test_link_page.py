@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from tests.test_sms are used as arguments)
 """The one-time page of an SMS report (/r/<token>): a photo and a pin, once, for 24 hours.
 
 The link comes from the SMS the citizen received at the end of a report; the page is
@@ -22,16 +21,8 @@ from werkzeug.serving import make_server
 
 from bot import links, reports
 from models.report import get_report, media_of_report, report_events
-from tests import test_media
-from tests.test_sms import (  # noqa: F401  (fixtures)
-    Phone,
-    fake,
-    file_by_sms,
-    make_sms_app,
-    sms_app,
-    sms_sqlite_app,
-    twilio_api,
-)
+from tests.helpers import jpeg_with_gps
+from tests.sms_support import Phone, make_sms_app
 
 POTERIE = (48.1246, -1.2082)
 PARIS = (48.8566, 2.3522)
@@ -85,8 +76,8 @@ def expired_token(secret: str, number: int) -> str:
 # --- over HTTP -----------------------------------------------------------------------------
 
 
-def test_the_link_adds_a_photo_and_a_pin_once(sms_app, fake) -> None:
-    phone = Phone(sms_app, fake)
+def test_the_link_adds_a_photo_and_a_pin_once(sms_app, twilio) -> None:
+    phone = Phone(sms_app, twilio)
     number, path = report_with_link(phone)
     client = phone.client
 
@@ -114,7 +105,7 @@ def test_the_link_adds_a_photo_and_a_pin_once(sms_app, fake) -> None:
 
     again = client.get(path)
     assert again.status_code == 410 and "This link was already used" in text_of(again)
-    replay = post(client, path, photo=test_media.jpeg_with_gps(), pin=PARIS)
+    replay = post(client, path, photo=jpeg_with_gps(), pin=PARIS)
     assert replay.status_code == 410
     with rt.db.reading() as session:
         assert len(media_of_report(session, number)) == 1
@@ -138,9 +129,9 @@ def test_the_link_adds_a_photo_and_a_pin_once(sms_app, fake) -> None:
     ],
     ids=lambda value: value if isinstance(value, str) and " " in value else None,
 )  # fmt: skip
-def test_links_that_cannot_be_used_say_so(sms_sqlite_app, fake, label, make_path, status,
+def test_links_that_cannot_be_used_say_so(sms_sqlite_app, twilio, label, make_path, status,
                                           says) -> None:  # fmt: skip
-    phone = Phone(sms_sqlite_app, fake)
+    phone = Phone(sms_sqlite_app, twilio)
     number, _ = report_with_link(phone)
     path = make_path(number, phone.rt.settings.SECRET_KEY)
     for response in (phone.client.get(path), post(phone.client, path, pin=POTERIE)):
@@ -150,8 +141,8 @@ def test_links_that_cannot_be_used_say_so(sms_sqlite_app, fake, label, make_path
         assert get_report(session, number).lat is None
 
 
-def test_a_closed_report_takes_nothing_more(sms_sqlite_app, fake) -> None:
-    phone = Phone(sms_sqlite_app, fake)
+def test_a_closed_report_takes_nothing_more(sms_sqlite_app, twilio) -> None:
+    phone = Phone(sms_sqlite_app, twilio)
     number, path = report_with_link(phone)
     with phone.rt.db.transaction() as session:
         reports.change_status(session, number, "resolved")
@@ -174,9 +165,9 @@ def test_a_closed_report_takes_nothing_more(sms_sqlite_app, fake) -> None:
          "This picture is too large (the limit is 20 MB)."),
     ],
 )  # fmt: skip
-def test_a_wrong_form_is_explained_and_the_link_still_works(sms_sqlite_app, fake, label, form,
+def test_a_wrong_form_is_explained_and_the_link_still_works(sms_sqlite_app, twilio, label, form,
                                                             status, says) -> None:  # fmt: skip
-    phone = Phone(sms_sqlite_app, fake)
+    phone = Phone(sms_sqlite_app, twilio)
     _, path = report_with_link(phone)
     response = post(phone.client, path, **form)
     assert response.status_code == status, label
@@ -185,21 +176,27 @@ def test_a_wrong_form_is_explained_and_the_link_still_works(sms_sqlite_app, fake
     assert post(phone.client, path, pin=POTERIE).status_code == 200
 
 
-def test_the_link_is_only_sent_when_something_is_missing(sms_sqlite_app, fake) -> None:
-    phone = Phone(sms_sqlite_app, fake)
+def test_the_link_is_only_sent_when_something_is_missing(sms_sqlite_app, twilio) -> None:
+    phone = Phone(sms_sqlite_app, twilio)
     for body in ("Hello", "1", "Deep hole in front of number 12"):
         phone.text(body)
-    phone.mms(test_media.jpeg_with_gps())
+    phone.mms(jpeg_with_gps())
     phone.text("12 rue de la Poterie")  # no geocoder here: kept as typed, not on the map
     phone.text("1")
     assert "/r/" in phone.inbox()[-1]
 
 
-def test_leaflet_is_served_from_the_project(sms_sqlite_app) -> None:
-    client = sms_sqlite_app.test_client()
-    for name in ("vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css",
-                 "vendor/leaflet/images/marker-icon.png", "link/page.js"):  # fmt: skip
-        assert client.get(f"/r-static/{name}").status_code == 200, name
+def test_leaflet_is_served_from_the_project(sms_sqlite_app, twilio) -> None:
+    """The page's map and scripts come from this server (one vendored Leaflet, the console's)."""
+    phone = Phone(sms_sqlite_app, twilio)
+    _, path = report_with_link(phone)
+    page = phone.client.get(path).get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="(/[^"]+\.(?:js|css))"', page)
+    assert "/console/static/vendor/leaflet/leaflet.js" in assets, assets
+    assert "/console/static/vendor/leaflet/leaflet.css" in assets, assets
+    for url in [*assets, "/console/static/vendor/leaflet/images/marker-icon.png"]:
+        assert phone.client.get(url).status_code == 200, url  # no session needed
+    assert "/r-static/link/page.js" in assets
 
 
 # --- in a real browser --------------------------------------------------------------------------
@@ -212,10 +209,10 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def live_server(database_url, tmp_path, fake):
+def live_server(database_url, tmp_path, twilio):
     """The app served on 127.0.0.1 in a thread; its map tiles cannot load (closed port)."""
     tiles = f"http://127.0.0.1:{closed_port()}/{{z}}/{{x}}/{{y}}.png"
-    app = make_sms_app(database_url, tmp_path, fake, LINK_TILE_URL=tiles)
+    app = make_sms_app(database_url, tmp_path, twilio, LINK_TILE_URL=tiles)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -249,11 +246,11 @@ def browser():
         browser.close()
 
 
-def test_in_a_browser_the_pin_is_dropped_and_the_photo_sent(live_server, fake, browser) -> None:
+def test_in_a_browser_the_pin_is_dropped_and_the_photo_sent(live_server, twilio, browser) -> None:
     from playwright.sync_api import expect
 
     app, base = live_server
-    phone = Phone(app, fake)
+    phone = Phone(app, twilio)
     number, path = report_with_link(phone)
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
     page = context.new_page()
@@ -275,7 +272,7 @@ def test_in_a_browser_the_pin_is_dropped_and_the_photo_sent(live_server, fake, b
         page.fill("#lon", str(POTERIE[1]))
         expect(page.locator("#pin-status")).to_contain_text("48.12460, -1.20820")
         page.set_input_files("#photo", files=[{"name": "hole.jpg", "mimeType": "image/jpeg",
-                                               "buffer": test_media.jpeg_with_gps()}])  # fmt: skip
+                                               "buffer": jpeg_with_gps()}])  # fmt: skip
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "link_page.png"), full_page=True)
         with page.expect_navigation():

@@ -7,18 +7,8 @@ import io
 import pytest
 from PIL import Image
 
+from tests.helpers import jpeg_with_gps
 from webhooks.media import MAX_PHOTO_BYTES, PhotoError, media_path, store_photo
-
-
-def jpeg_with_gps(width=640, height=480) -> bytes:
-    image = Image.new("RGB", (width, height), (200, 120, 40))
-    exif = Image.Exif()
-    exif[0x010F] = "PhoneMaker"  # Make
-    gps = {1: "N", 2: (48.0, 7.0, 28.0), 3: "W", 4: (1.0, 12.0, 30.0)}
-    exif[0x8825] = gps  # GPSInfo
-    out = io.BytesIO()
-    image.save(out, format="JPEG", exif=exif)
-    return out.getvalue()
 
 
 def test_jpeg_is_stored_without_exif(tmp_path) -> None:

@@ -21,8 +21,15 @@ from models.api_key import create_key
 from models.console import ResponseTemplate
 from models.report import add_media, attach_media
 from models.zone import PILOT, Zone
-from tests.browser.support import admin_id, csrf_token, log_in_as, make_agent
-from tests.helpers import TalkingCitizen, a_photo, make_report
+from tests.helpers import (
+    TalkingCitizen,
+    a_photo,
+    admin_id,
+    csrf_token,
+    log_in_as,
+    make_agent,
+    make_report,
+)
 
 HUGE = "99999999999999999999"  # past any database integer
 # Values of path parameters, by parameter name: valid ones first (filled in per app).

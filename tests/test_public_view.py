@@ -20,9 +20,8 @@ from models.citizen import Citizen
 from models.console import ResponseTemplate
 from models.db import utcnow
 from models.report import Report, get_report
-from tests.browser.support import admin_id, csrf_token, log_in_as
 from tests.conftest import base_config
-from tests.helpers import TalkingCitizen
+from tests.helpers import TalkingCitizen, admin_id, csrf_token, log_in_as
 
 BASE = "/open311/v2"
 HUGO, HUGO_CHAT = "Hugo Lemoine", "3527065"

@@ -9,197 +9,39 @@ the public URL, while they are posted to the app under test.
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 import pytest
 from sqlalchemy import update
-from twilio.request_validator import RequestValidator
 
 from bot import reports
-from bot.app import create_app
-from bot.outbox import OutboxWorker
 from bot.types import Reply
-from models.citizen import conversation_of, find_citizen
+from models.citizen import find_citizen
 from models.db import utcnow
 from models.messaging import Outbox, messages_for_citizen
 from models.report import get_report, media_of_report
-from tests import test_media
-from tests.conftest import base_config
-from tests.fakes.twilio_api import FakeTwilioAPI, count_segments
-from tests.helpers import run_jobs
-from webhooks.sms import SmsSender, normalise_phone, render
-
-PUBLIC = "https://town.example.org"
-TOWN_NUMBER = "+33939000001"
-CITIZEN = "+33612345678"
-STATUS_CALLBACK = PUBLIC + "/webhooks/sms/status"
-FIXTURES = Path(__file__).parent / "fixtures" / "twilio"
-
-
-# --- fixtures and helpers (test_sms_length.py and test_link_page.py use them too) -----------
-
-
-def twilio_form(name: str, **changes: str) -> dict[str, str]:
-    """A real Twilio form body from tests/fixtures/twilio/<name>.txt, some fields changed."""
-    text = (FIXTURES / f"{name}.txt").read_text(encoding="utf-8").strip()
-    form = dict(parse_qsl(text, keep_blank_values=True))
-    form.update(changes)
-    return form
-
-
-def signature(form: dict, url: str, token: str) -> str:
-    return RequestValidator(token).compute_signature(url, form)
-
-
-def post_signed(client, path: str, form: dict, token: str, *, url: str | None = None):
-    """Posts `form` as Twilio would, signed for the public URL (or `url`)."""
-    headers = {"X-Twilio-Signature": signature(form, url or PUBLIC + path, token)}
-    return client.post(path, data=form, headers=headers)
-
-
-def sms_settings(fake: FakeTwilioAPI, **extra) -> dict:
-    return {
-        "TWILIO_ACCOUNT_SID": fake.account_sid,
-        "TWILIO_AUTH_TOKEN": fake.auth_token,
-        "TWILIO_FROM_NUMBER": TOWN_NUMBER,
-        "TWILIO_API_BASE_URL": fake.base_url,
-        "PUBLIC_BASE_URL": PUBLIC,
-        "SMS_RATE_PER_SECOND": 1000,  # the rate limiter has its own test
-        "DEFAULT_LANGUAGE": "en",
-        **extra,
-    }
-
-
-@pytest.fixture(scope="session")
-def twilio_api():
-    with FakeTwilioAPI() as api:
-        yield api
-
-
-@pytest.fixture
-def fake(twilio_api):
-    twilio_api.set_down(False)
-    twilio_api.reset()
-    return twilio_api
-
-
-def make_sms_app(database_url: str, tmp_path, fake: FakeTwilioAPI, **extra):
-    return create_app({**base_config(database_url, tmp_path), **sms_settings(fake, **extra)})
-
-
-@pytest.fixture
-def sms_app(database_url, tmp_path, fake):
-    """The app with the SMS channel on, on SQLite and on PostgreSQL."""
-    app = make_sms_app(database_url, tmp_path, fake)
-    yield app
-    app.extensions["webleads"].db.dispose()
-
-
-@pytest.fixture
-def sms_sqlite_app(sqlite_url, tmp_path, fake):
-    """The same on SQLite only, for tables of cases whose logic does not depend on the DB."""
-    app = make_sms_app(sqlite_url, tmp_path, fake)
-    yield app
-    app.extensions["webleads"].db.dispose()
-
-
-def deliver(rt, sender: SmsSender | None = None) -> int:
-    """Runs the outbox worker with the real SmsSender until nothing is due."""
-    worker = OutboxWorker(rt, {"sms": sender or SmsSender(rt)})
-    total = 0
-    for _ in range(20):
-        tried = worker.run_once()
-        total += tried
-        if not tried:
-            break
-    return total
-
-
-class Phone:
-    """A citizen's phone texting the town's number, through the signed webhook."""
-
-    def __init__(self, app, fake: FakeTwilioAPI, number: str = CITIZEN) -> None:
-        self.app = app
-        self.rt = app.extensions["webleads"]
-        self.fake = fake
-        self.number = number
-        self.client = app.test_client()
-        self.sender = SmsSender(self.rt)
-        self._read = 0
-
-    def text(self, body: str, *, sid: str | None = None, fixture: str = "inbound_sms", **fields):
-        """Texts `body`; returns the webhook's response."""
-        sid = sid or "SM" + uuid.uuid4().hex
-        form = twilio_form(
-            fixture, Body=body, From=self.number, MessageSid=sid, SmsSid=sid, SmsMessageSid=sid
-        )
-        form.update(fields)
-        response = post_signed(self.client, "/webhooks/sms", form, self.fake.auth_token)
-        assert response.status_code == 200, response.get_data(as_text=True)
-        run_jobs(self.rt)  # the worker's part: an MMS picture is downloaded there
-        return response
-
-    def mms(self, data: bytes, content_type: str = "image/jpeg", body: str = "", **kw):
-        """Sends a picture message; the picture waits on the fake Twilio, as on Twilio."""
-        sid, media = "MM" + uuid.uuid4().hex, "ME" + uuid.uuid4().hex
-        self.fake.add_media(sid, media, data, content_type)
-        url = (
-            f"https://api.twilio.com/2010-04-01/Accounts/{self.fake.account_sid}"
-            f"/Messages/{sid}/Media/{media}"
-        )
-        return self.text(
-            body, sid=sid, fixture="inbound_mms", MediaUrl0=url, MediaContentType0=content_type
-        )
-
-    def inbox(self) -> list[str]:
-        """The SMS that reached this phone since the last look (the worker runs first)."""
-        deliver(self.rt, self.sender)
-        bodies = [m["Body"] for m in self.fake.sent_to(self.number)]
-        new, self._read = bodies[self._read :], len(bodies)
-        return new
-
-    def says(self, body: str, **kw) -> str:
-        """Texts `body` and returns what came back, joined."""
-        self.text(body, **kw)
-        return "\n---\n".join(self.inbox())
-
-    @property
-    def citizen(self):
-        with self.rt.db.reading() as session:
-            return find_citizen(session, "sms", self.number)
-
-    @property
-    def state(self) -> str:
-        with self.rt.db.reading() as session:
-            return conversation_of(session, self.citizen.id).state
-
-    def outbox(self) -> list[Outbox]:
-        with self.rt.db.reading() as session:
-            return messages_for_citizen(session, self.citizen.id)
-
-
-def file_by_sms(phone: Phone, address: str = "12 rue de la Poterie") -> int:
-    """Goes through a whole report by SMS (no geocoder: the address is kept as typed)."""
-    for body in ("Hello", "1", "Deep hole in front of number 12", "skip", address, "1"):
-        phone.text(body)
-    done = phone.inbox()
-    ref = next(text for text in done if "is registered" in text)
-    return int(ref.split("#", 1)[1].split(" ", 1)[0])
-
-
-def receipt(client, fake: FakeTwilioAPI, name: str, message_sid: str, **changes):
-    """Posts a signed delivery receipt (tests/fixtures/twilio/status_*.txt) for a message."""
-    form = twilio_form(name, MessageSid=message_sid, SmsSid=message_sid, **changes)
-    return post_signed(client, "/webhooks/sms/status", form, fake.auth_token)
-
+from tests.fakes.twilio_api import count_segments
+from tests.helpers import jpeg_with_gps
+from tests.sms_support import (
+    CITIZEN,
+    PUBLIC,
+    STATUS_CALLBACK,
+    TOWN_NUMBER,
+    Phone,
+    file_by_sms,
+    make_sms_app,
+    post_signed,
+    receipt,
+    signature,
+    twilio_form,
+)
+from webhooks.sms import normalise_phone, render
 
 # --- a whole report, then its follow-up ---------------------------------------------------------
 
 
-def test_a_report_by_sms_from_first_message_to_its_delivered_update(sms_app, fake) -> None:
-    phone = Phone(sms_app, fake)
+def test_a_report_by_sms_from_first_message_to_its_delivered_update(sms_app, twilio) -> None:
+    phone = Phone(sms_app, twilio)
     response = phone.text("Hello")
     assert response.mimetype == "text/xml"
     assert response.get_data(as_text=True).endswith("<Response />")
@@ -211,7 +53,7 @@ def test_a_report_by_sms_from_first_message_to_its_delivered_update(sms_app, fak
         "4 Broken streetlight\n5 Litter or overflowing bin\n6 Graffiti\n"
         "7 Park, tree or green space\n8 Propose an idea\n9 My reports"
     )
-    first = fake.messages[0]
+    first = twilio.messages[0]
     assert {k: v for k, v in first.items() if k != "sid"} == {
         "To": CITIZEN,
         "From": TOWN_NUMBER,
@@ -254,28 +96,30 @@ def test_a_report_by_sms_from_first_message_to_its_delivered_update(sms_app, fak
         f"Hello, work on your report #{number} (Pothole, 12 rue de la Poterie) has started: "
         "the Roads service is on it.\nTheir message: A team comes on Monday."
     )
-    sid = fake.sent_to(CITIZEN)[-1]["sid"]
-    assert fake.message(sid)["num_segments"] == "1"
+    sid = twilio.sent_to(CITIZEN)[-1]["sid"]
+    assert twilio.message(sid)["num_segments"] == "1"
     for name in ("status_sent", "status_delivered", "status_sent"):  # the late "sent" is stale
-        assert receipt(phone.client, fake, name, sid).status_code == 200
+        assert receipt(phone.client, twilio, name, sid).status_code == 200
     with rt.db.reading() as session:
         row = next(m for m in messages_for_citizen(session, phone.citizen.id)
                    if m.provider_message_id == sid)  # fmt: skip
     assert row.status == "delivered" and row.delivered_at is not None
 
 
-def test_french_is_written_in_gsm7(sqlite_url, tmp_path, fake) -> None:
-    app = make_sms_app(sqlite_url, tmp_path, fake, DEFAULT_LANGUAGE="fr")
-    phone = Phone(app, fake)
+def test_french_is_written_in_gsm7(sqlite_url, tmp_path, twilio) -> None:
+    app = make_sms_app(sqlite_url, tmp_path, twilio, DEFAULT_LANGUAGE="fr")
+    phone = Phone(app, twilio)
     phone.text("Bonjour")
     welcome, menu = phone.inbox()
     app.extensions["webleads"].db.dispose()
     assert welcome.startswith("Bonjour ! Je suis")
     assert "2 Trottoir abimé" in menu  # î has no GSM-7 form, é has one
     assert "5 Dépot sauvage ou poubelle pleine" in menu
-    for message in fake.sent_to(CITIZEN):
-        assert fake.message(message["sid"])["num_segments"] == str(count_segments(message["Body"]))
-        assert int(fake.message(message["sid"])["num_segments"]) <= 2
+    for message in twilio.sent_to(CITIZEN):
+        assert twilio.message(message["sid"])["num_segments"] == str(
+            count_segments(message["Body"])
+        )
+        assert int(twilio.message(message["sid"])["num_segments"]) <= 2
 
 
 # --- signatures -----------------------------------------------------------------------------
@@ -297,11 +141,11 @@ def test_french_is_written_in_gsm7(sqlite_url, tmp_path, fake) -> None:
 )
 @pytest.mark.parametrize("path", ["/webhooks/sms", "/webhooks/sms/status"])
 def test_only_twilio_signed_requests_are_taken(
-    sms_sqlite_app, fake, path, label, how, expected
+    sms_sqlite_app, twilio, path, label, how, expected
 ) -> None:
     client = sms_sqlite_app.test_client()
     form = twilio_form("inbound_sms" if path == "/webhooks/sms" else "status_delivered")
-    token, url, headers = fake.auth_token, PUBLIC + path, {}
+    token, url, headers = twilio.auth_token, PUBLIC + path, {}
     if how == "other-token":
         token = "not-the-auth-token"
     elif how == "other-url":
@@ -324,12 +168,12 @@ def test_only_twilio_signed_requests_are_taken(
     assert (citizen is not None) is (expected == 200 and path == "/webhooks/sms")
 
 
-def test_query_string_is_part_of_the_signed_url(sms_sqlite_app, fake) -> None:
+def test_query_string_is_part_of_the_signed_url(sms_sqlite_app, twilio) -> None:
     client = sms_sqlite_app.test_client()
     form = twilio_form("inbound_sms")
     path = "/webhooks/sms?town=vitre"
-    assert post_signed(client, path, form, fake.auth_token).status_code == 200
-    wrong = post_signed(client, path, form, fake.auth_token, url=PUBLIC + "/webhooks/sms")
+    assert post_signed(client, path, form, twilio.auth_token).status_code == 200
+    wrong = post_signed(client, path, form, twilio.auth_token, url=PUBLIC + "/webhooks/sms")
     assert wrong.status_code == 403
 
 
@@ -342,8 +186,8 @@ def test_without_twilio_settings_the_webhooks_do_not_exist(sqlite_app) -> None:
 # --- replays, opt-out -------------------------------------------------------------------------
 
 
-def test_a_redelivered_message_has_one_effect(sms_app, fake) -> None:
-    phone = Phone(sms_app, fake)
+def test_a_redelivered_message_has_one_effect(sms_app, twilio) -> None:
+    phone = Phone(sms_app, twilio)
     phone.text("Hello", sid="SM" + "1" * 32)
     phone.text("Hello", sid="SM" + "1" * 32)
     assert len(phone.inbox()) == 2  # welcome + menu, once
@@ -355,8 +199,8 @@ def test_a_redelivered_message_has_one_effect(sms_app, fake) -> None:
 
 @pytest.mark.parametrize("word", ["STOP", "stop", "Arrêt", "ARRET", "STOPALL", "Unsubscribe",
                                   "END", "quit", "Stop."])  # fmt: skip
-def test_every_opt_out_word_is_answered_once_then_silence(sms_sqlite_app, fake, word) -> None:
-    phone = Phone(sms_sqlite_app, fake)
+def test_every_opt_out_word_is_answered_once_then_silence(sms_sqlite_app, twilio, word) -> None:
+    phone = Phone(sms_sqlite_app, twilio)
     phone.text("Hello")
     phone.inbox()
     phone.text(word, fixture="inbound_stop")
@@ -369,8 +213,8 @@ def test_every_opt_out_word_is_answered_once_then_silence(sms_sqlite_app, fake, 
     assert phone.inbox() == []
 
 
-def test_stop_then_nothing_even_a_status_change_and_start_subscribes_again(sms_app, fake) -> None:
-    phone = Phone(sms_app, fake)
+def test_stop_then_nothing_even_a_status_change_and_start_subscribes_again(sms_app, twilio) -> None:
+    phone = Phone(sms_app, twilio)
     number = file_by_sms(phone)
     phone.text("STOP", fixture="inbound_stop")
     assert len(phone.inbox()) == 1
@@ -385,8 +229,8 @@ def test_stop_then_nothing_even_a_status_change_and_start_subscribes_again(sms_a
     assert any(f"your report #{number}" in text for text in phone.inbox())
 
 
-def test_aide_and_help_list_the_commands(sms_sqlite_app, fake) -> None:
-    phone = Phone(sms_sqlite_app, fake)
+def test_aide_and_help_list_the_commands(sms_sqlite_app, twilio) -> None:
+    phone = Phone(sms_sqlite_app, twilio)
     phone.text("Hello")
     phone.inbox()
     for word in ("AIDE", "help"):
@@ -395,9 +239,9 @@ def test_aide_and_help_list_the_commands(sms_sqlite_app, fake) -> None:
         assert text.endswith("9 My reports")  # the pending question comes back
 
 
-def test_opted_out_by_twilio_21610_marks_the_citizen(sms_app, fake) -> None:
-    phone = Phone(sms_app, fake)
-    fake.unsubscribe(CITIZEN)  # the citizen texted STOP to Twilio's own opt-out filter
+def test_opted_out_by_twilio_21610_marks_the_citizen(sms_app, twilio) -> None:
+    phone = Phone(sms_app, twilio)
+    twilio.unsubscribe(CITIZEN)  # the citizen texted STOP to Twilio's own opt-out filter
     phone.text("Hello")
     assert phone.inbox() == []
     assert phone.citizen.opted_out
@@ -406,9 +250,9 @@ def test_opted_out_by_twilio_21610_marks_the_citizen(sms_app, fake) -> None:
     assert all(m.last_error.startswith("Twilio error 21610") for m in rows)
 
 
-def test_invalid_number_21211_marks_the_citizen_unreachable(sms_sqlite_app, fake) -> None:
-    phone = Phone(sms_sqlite_app, fake)
-    fake.invalid_number(CITIZEN)
+def test_invalid_number_21211_marks_the_citizen_unreachable(sms_sqlite_app, twilio) -> None:
+    phone = Phone(sms_sqlite_app, twilio)
+    twilio.invalid_number(CITIZEN)
     phone.text("Hello")
     assert phone.inbox() == []
     assert phone.citizen.unreachable and not phone.citizen.opted_out
@@ -418,33 +262,33 @@ def test_invalid_number_21211_marks_the_citizen_unreachable(sms_sqlite_app, fake
     ("label", "outage"),
     [("429 too many requests", 429), ("503 from Twilio", 503), ("network down", "down")],
 )
-def test_temporary_failures_are_retried_later(sms_sqlite_app, fake, label, outage) -> None:
-    phone = Phone(sms_sqlite_app, fake)
+def test_temporary_failures_are_retried_later(sms_sqlite_app, twilio, label, outage) -> None:
+    phone = Phone(sms_sqlite_app, twilio)
     if outage == "down":
-        fake.set_down(True)
+        twilio.set_down(True)
     else:
-        fake.fail_next(1, status=outage)
+        twilio.fail_next(1, status=outage)
     phone.text("Hello")
     assert phone.inbox() == []
     rows = phone.outbox()
     assert {m.status for m in rows} == {"queued"}
     assert rows[0].next_attempt_at > utcnow() and "Twilio" in rows[0].last_error
-    fake.set_down(False)
+    twilio.set_down(False)
     with phone.rt.db.transaction() as session:  # the backoff is over
         session.execute(update(Outbox).values(next_attempt_at=utcnow()))
     assert len(phone.inbox()) == 2, label
 
 
-def test_a_messaging_service_sends_instead_of_a_number(sqlite_url, tmp_path, fake) -> None:
+def test_a_messaging_service_sends_instead_of_a_number(sqlite_url, tmp_path, twilio) -> None:
     service = "MG" + "ab" * 16
-    app = make_sms_app(sqlite_url, tmp_path, fake, TWILIO_MESSAGING_SERVICE_SID=service)
+    app = make_sms_app(sqlite_url, tmp_path, twilio, TWILIO_MESSAGING_SERVICE_SID=service)
     try:
-        phone = Phone(app, fake)
+        phone = Phone(app, twilio)
         phone.text("Hello")
         assert len(phone.inbox()) == 2
-        sent = fake.messages[0]
+        sent = twilio.messages[0]
         assert sent["MessagingServiceSid"] == service and "From" not in sent
-        assert fake.message(sent["sid"])["status"] == "accepted"
+        assert twilio.message(sent["sid"])["status"] == "accepted"
     finally:
         app.extensions["webleads"].db.dispose()
 
@@ -462,20 +306,20 @@ def test_a_messaging_service_sends_instead_of_a_number(sqlite_url, tmp_path, fak
         ("status_failed", "failed", "Twilio failed: error 30008"),
     ],
 )
-def test_delivery_receipts_are_recorded(sms_sqlite_app, fake, fixture, status, error) -> None:
-    phone = Phone(sms_sqlite_app, fake)
+def test_delivery_receipts_are_recorded(sms_sqlite_app, twilio, fixture, status, error) -> None:
+    phone = Phone(sms_sqlite_app, twilio)
     phone.text("Hello")
     phone.inbox()
-    sid = fake.messages[0]["sid"]
-    assert receipt(phone.client, fake, fixture, sid).status_code == 200
+    sid = twilio.messages[0]["sid"]
+    assert receipt(phone.client, twilio, fixture, sid).status_code == 200
     row = next(m for m in phone.outbox() if m.provider_message_id == sid)
     assert (row.status, row.last_error) == (status, error)
     assert (row.delivered_at is not None) is (status == "delivered")
 
 
-def test_a_receipt_for_an_unknown_message_is_ignored(sms_sqlite_app, fake) -> None:
+def test_a_receipt_for_an_unknown_message_is_ignored(sms_sqlite_app, twilio) -> None:
     client = sms_sqlite_app.test_client()
-    response = receipt(client, fake, "status_delivered", "SM" + "f" * 32)
+    response = receipt(client, twilio, "status_delivered", "SM" + "f" * 32)
     assert response.status_code == 200
 
 
@@ -488,10 +332,10 @@ def to_photo_step(phone: Phone) -> None:
     phone.inbox()
 
 
-def test_an_mms_picture_is_kept_without_its_exif(sms_app, fake) -> None:
-    phone = Phone(sms_app, fake)
+def test_an_mms_picture_is_kept_without_its_exif(sms_app, twilio) -> None:
+    phone = Phone(sms_app, twilio)
     to_photo_step(phone)
-    where = phone.mms(test_media.jpeg_with_gps())
+    where = phone.mms(jpeg_with_gps())
     assert where.status_code == 200
     assert phone.inbox()[0].startswith("Where is it?")
     phone.text("12 rue de la Poterie")
@@ -516,9 +360,9 @@ def test_an_mms_picture_is_kept_without_its_exif(sms_app, fake) -> None:
          "I can only use pictures (JPEG, PNG, WebP). Please send a photo."),
     ],
 )  # fmt: skip
-def test_unusable_mms_are_refused_politely(sms_sqlite_app, fake, label, data, content_type,
+def test_unusable_mms_are_refused_politely(sms_sqlite_app, twilio, label, data, content_type,
                                            answer) -> None:  # fmt: skip
-    phone = Phone(sms_sqlite_app, fake)
+    phone = Phone(sms_sqlite_app, twilio)
     to_photo_step(phone)
     phone.mms(data, content_type)
     refusal, again = phone.inbox()
@@ -528,10 +372,10 @@ def test_unusable_mms_are_refused_politely(sms_sqlite_app, fake, label, data, co
     assert not list(Path(phone.rt.settings.MEDIA_DIR).rglob("*.jpg"))
 
 
-def test_a_picture_twilio_cannot_give_back_is_asked_again(sms_sqlite_app, fake) -> None:
-    phone = Phone(sms_sqlite_app, fake)
+def test_a_picture_twilio_cannot_give_back_is_asked_again(sms_sqlite_app, twilio) -> None:
+    phone = Phone(sms_sqlite_app, twilio)
     to_photo_step(phone)
-    url = f"https://api.twilio.com/2010-04-01/Accounts/{fake.account_sid}/Messages/MMx/Media/MEx"
+    url = f"https://api.twilio.com/2010-04-01/Accounts/{twilio.account_sid}/Messages/MMx/Media/MEx"
     phone.text("", fixture="inbound_mms", MediaUrl0=url)
     assert phone.inbox()[0] == "I could not get your picture. Please send it again."
 
@@ -570,15 +414,15 @@ WRONG_INPUT = [
 @pytest.mark.parametrize(("label", "before", "wrong", "answer", "state"), WRONG_INPUT,
                          ids=[row[0] for row in WRONG_INPUT])  # fmt: skip
 def test_wrong_input_is_answered_and_the_question_asked_again(
-    sms_sqlite_app, fake, label, before, wrong, answer, state
+    sms_sqlite_app, twilio, label, before, wrong, answer, state
 ) -> None:
-    phone = Phone(sms_sqlite_app, fake)
+    phone = Phone(sms_sqlite_app, twilio)
     for body in before:
         phone.text(body)
     phone.inbox()
     if isinstance(wrong, tuple):
         jpeg = wrong[1] == "image/jpeg"
-        data = test_media.jpeg_with_gps() if jpeg else b"BEGIN:VCARD\r\nEND:VCARD"
+        data = jpeg_with_gps() if jpeg else b"BEGIN:VCARD\r\nEND:VCARD"
         phone.mms(data, wrong[1])
     else:
         phone.text(wrong)
@@ -615,15 +459,15 @@ def test_choices_named_in_the_text_are_not_listed_again() -> None:
     assert render(listed) == "Shall I send it?\n1 Send\n2 Cancel"
 
 
-def test_the_worker_keeps_to_sms_rate_per_second(sqlite_url, tmp_path, fake) -> None:
-    app = make_sms_app(sqlite_url, tmp_path, fake, SMS_RATE_PER_SECOND=10)
+def test_the_worker_keeps_to_sms_rate_per_second(sqlite_url, tmp_path, twilio) -> None:
+    app = make_sms_app(sqlite_url, tmp_path, twilio, SMS_RATE_PER_SECOND=10)
     try:
-        fake.enforce_limits(10)  # Twilio would answer 429 beyond 10 a second
-        phone = Phone(app, fake)
+        twilio.enforce_limits(10)  # Twilio would answer 429 beyond 10 a second
+        phone = Phone(app, twilio)
         phone.text("Hello")  # welcome + menu
         phone.text("AIDE")  # help + the menu again
         start = time.monotonic()
         assert len(phone.inbox()) == 4
-        assert time.monotonic() - start >= 0.25 and fake.rejected_429 == 0
+        assert time.monotonic() - start >= 0.25 and twilio.rejected_429 == 0
     finally:
         app.extensions["webleads"].db.dispose()

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from tests.test_sms are used as arguments)
 """Every SMS the bot can send fits in two segments, in French and in English.
 
 The conversation is walked by an SMS citizen with realistic worst cases (the longest
@@ -21,7 +20,7 @@ from models.messaging import messages_for_citizen
 from models.report import Report, ReportEvent, reports_of_citizen
 from tests.fakes.twilio_api import count_segments
 from tests.helpers import TalkingCitizen, make_report
-from tests.test_sms import fake, make_sms_app, twilio_api  # noqa: F401  (fixtures)
+from tests.sms_support import make_sms_app
 from webhooks import gsm
 from webhooks.sms import SmsSender, render
 
@@ -57,8 +56,8 @@ WORDS = {
 
 
 @pytest.fixture
-def length_app(database_url, tmp_path, fake, addok):
-    app = make_sms_app(database_url, tmp_path, fake, GEOCODER="ban",
+def length_app(database_url, tmp_path, twilio, addok):
+    app = make_sms_app(database_url, tmp_path, twilio, GEOCODER="ban",
                        GEOCODER_URL=addok.base_url)  # fmt: skip
     yield app
     app.extensions["webleads"].db.dispose()

@@ -1,10 +1,7 @@
 """Long polling (development without a public URL) and the `webleads telegram` commands."""
 
-# ruff: noqa: F811  (the fixtures imported from test_telegram_support are parameters here)
-
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -12,20 +9,16 @@ import pytest
 from bot.app import create_app
 from bot.cli import cli
 from tests.conftest import base_config
-from tests.test_telegram_support import (  # noqa: F401  (fixtures)
+from tests.telegram_support import (
     CHAT,
     SECRET,
+    Polling,
     citizen,
     deliver,
-    fake,
     payload,
     telegram_config,
-    telegram_server,
     text_update,
-    tg_app,
-    tg_rt,
 )
-from webhooks.telegram import poll_forever
 from webhooks.telegram_client import client_for
 
 WEBHOOK_URL = "https://webleads.example.org/webhooks/telegram"
@@ -38,88 +31,64 @@ def wait_until(condition, timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
-class Polling:
-    """poll_forever in a thread, as `webleads run` starts it."""
-
-    def __init__(self, app) -> None:
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=poll_forever, args=(app, self.stop), daemon=True)
-
-    def __enter__(self) -> Polling:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(5)
-
-    def stop_now(self) -> float:
-        """Stops polling; returns how long the thread took to end."""
-        started = time.monotonic()
-        self.stop.set()
-        self.thread.join(5)
-        assert not self.thread.is_alive()
-        return time.monotonic() - started
-
-
-def test_polling_feeds_the_engine_and_confirms_the_offset(tg_app, tg_rt, fake) -> None:
+def test_polling_feeds_the_engine_and_confirms_the_offset(tg_app, tg_rt, telegram) -> None:
     talker = citizen(tg_rt)
-    first = fake.push_update(text_update("/start", 1, 1))
+    first = telegram.push_update(text_update("/start", 1, 1))
     button = {"text": "Pothole", "callback_data": "cat:nid-de-poule"}
     menu = {
         "message_id": 2,
-        "from": fake.bot_user,
+        "from": telegram.bot_user,
         "chat": {"id": CHAT, "type": "private"},
         "date": 1764130000,
         "text": "What would you like to report?",
         "reply_markup": {"inline_keyboard": [[button]]},
     }
-    last = fake.push_update(
+    last = telegram.push_update(
         {"callback_query": {**payload("callback_query")["callback_query"], "message": menu}}
     )
 
     with Polling(tg_app) as polling:
         wait_until(lambda: talker.citizen is not None and talker.state == "description")
-        wait_until(lambda: fake.pending_updates == [])  # confirmed by the next getUpdates
+        wait_until(lambda: telegram.pending_updates == [])  # confirmed by the next getUpdates
         took = polling.stop_now()
 
-    polls = fake.calls_to("getUpdates")
+    polls = telegram.calls_to("getUpdates")
     assert polls[0]["timeout"] == 25
     assert polls[0]["allowed_updates"] == ["message", "edited_message", "callback_query"]
     assert {p.get("offset") for p in polls[1:]} == {last + 1} and first < last
     deliver(tg_rt)  # the outbox worker stops the button's spinner
-    assert len(fake.calls_to("answerCallbackQuery")) == 1
+    assert len(telegram.calls_to("answerCallbackQuery")) == 1
     print(f"\npolling stopped {took * 1000:.0f} ms after the stop event")
 
 
-def test_a_redelivered_update_is_handled_once(tg_app, tg_rt, fake) -> None:
+def test_a_redelivered_update_is_handled_once(tg_app, tg_rt, telegram) -> None:
     talker = citizen(tg_rt)
-    fake.push_update(text_update("/start", 7, 1))
+    telegram.push_update(text_update("/start", 7, 1))
     with Polling(tg_app):
-        wait_until(lambda: fake.pending_updates == [] and talker.citizen is not None)
+        wait_until(lambda: telegram.pending_updates == [] and talker.citizen is not None)
     replies = talker.new_messages()
-    fake.push_update(text_update("/start", 7, 1))  # a restart before the offset was confirmed
+    telegram.push_update(text_update("/start", 7, 1))  # a restart before the offset was confirmed
     with Polling(tg_app):
-        wait_until(lambda: fake.pending_updates == [])
+        wait_until(lambda: telegram.pending_updates == [])
     assert replies and talker.new_messages() == []
 
 
-def test_polling_stops_promptly_in_a_long_poll(tg_app, fake) -> None:
+def test_polling_stops_promptly_in_a_long_poll(tg_app, telegram) -> None:
     with Polling(tg_app) as polling:
-        fake.wait_for("getUpdates")
+        telegram.wait_for("getUpdates")
         assert polling.stop_now() < 1.0
 
 
-def test_no_polling_while_a_webhook_is_set(tg_app, fake) -> None:
+def test_no_polling_while_a_webhook_is_set(tg_app, telegram) -> None:
     client = client_for(tg_app.extensions["webleads"].settings)
     client.call(lambda bot: bot.set_webhook(WEBHOOK_URL, secret_token=SECRET))
-    fake.push_update(text_update("/start", 9, 1))
+    telegram.push_update(text_update("/start", 9, 1))
 
     with Polling(tg_app) as polling:
         polling.thread.join(2)
         assert not polling.thread.is_alive()  # it looked, saw the webhook, and left
-    assert fake.calls_to("getUpdates") == []
-    assert len(fake.pending_updates) == 1
+    assert telegram.calls_to("getUpdates") == []
+    assert len(telegram.pending_updates) == 1
 
 
 # -- webleads telegram ... --------------------------------------------------------------
@@ -130,26 +99,26 @@ def invoke(app, *args):
 
 
 @pytest.fixture
-def cli_app(sqlite_url, tmp_path, fake):
-    app = create_app({**base_config(sqlite_url, tmp_path), **telegram_config(fake)})
+def cli_app(sqlite_url, tmp_path, telegram):
+    app = create_app({**base_config(sqlite_url, tmp_path), **telegram_config(telegram)})
     yield app
     app.extensions["webleads"].db.dispose()
 
 
-def test_set_webhook_then_info_then_delete(cli_app, fake) -> None:
+def test_set_webhook_then_info_then_delete(cli_app, telegram) -> None:
     result = invoke(cli_app, "set-webhook")
     assert result.exit_code == 0, result.output
     assert f"Webhook set: {WEBHOOK_URL}" in result.output
 
-    assert fake.webhook["url"] == WEBHOOK_URL
-    assert fake.webhook["secret_token"] == SECRET
-    assert fake.webhook["allowed_updates"] == ["message", "edited_message", "callback_query"]
-    french = [c["command"] for c in fake.commands()]
-    english = [c["command"] for c in fake.commands("en")]
+    assert telegram.webhook["url"] == WEBHOOK_URL
+    assert telegram.webhook["secret_token"] == SECRET
+    assert telegram.webhook["allowed_updates"] == ["message", "edited_message", "callback_query"]
+    french = [c["command"] for c in telegram.commands()]
+    english = [c["command"] for c in telegram.commands("en")]
     assert french == ["start", "aide", "annuler", "mesdemandes", "suivi", "langue", "supprimer"]
     assert english == ["start", "help", "cancel", "myreports", "status", "language", "delete"]
-    assert all(c["description"] for c in fake.commands() + fake.commands("en"))
-    assert fake.commands("en")[4]["description"] == "Status of one report, e.g. /status 1042"
+    assert all(c["description"] for c in telegram.commands() + telegram.commands("en"))
+    assert telegram.commands("en")[4]["description"] == "Status of one report, e.g. /status 1042"
 
     info = invoke(cli_app, "info")
     assert info.exit_code == 0, info.output
@@ -158,7 +127,7 @@ def test_set_webhook_then_info_then_delete(cli_app, fake) -> None:
     assert "allowed updates: message, edited_message, callback_query" in info.output
 
     deleted = invoke(cli_app, "delete-webhook")
-    assert deleted.exit_code == 0 and fake.webhook is None
+    assert deleted.exit_code == 0 and telegram.webhook is None
     assert "Webhook: none" in invoke(cli_app, "info").output
 
 
@@ -172,8 +141,10 @@ def test_set_webhook_then_info_then_delete(cli_app, fake) -> None:
         ("http-url", ["set-webhook"], "Telegram only calls https URLs"),
     ],
 )
-def test_cli_errors_are_plain_sentences(sqlite_url, tmp_path, fake, setup, args, message) -> None:
-    config = {**base_config(sqlite_url, tmp_path), **telegram_config(fake)}
+def test_cli_errors_are_plain_sentences(
+    sqlite_url, tmp_path, telegram, setup, args, message
+) -> None:
+    config = {**base_config(sqlite_url, tmp_path), **telegram_config(telegram)}
     if setup == "no-token":
         config["TELEGRAM_BOT_TOKEN"] = ""
     if setup == "wrong-token":
@@ -182,11 +153,11 @@ def test_cli_errors_are_plain_sentences(sqlite_url, tmp_path, fake, setup, args,
         config["PUBLIC_BASE_URL"] = "http://localhost:5000"
     app = create_app(config)
     if setup == "api-down":
-        fake.set_down()
+        telegram.set_down()
     try:
         result = invoke(app, *args)
     finally:
-        fake.set_down(False)
+        telegram.set_down(False)
         app.extensions["webleads"].db.dispose()
     assert result.exit_code == 1
     assert message in result.output

@@ -5,8 +5,6 @@ really sent) and then runs the worker, so the assertions are on the exact reques
 Telegram receives.
 """
 
-# ruff: noqa: F811  (the fixtures imported from test_telegram_support are parameters here)
-
 from __future__ import annotations
 
 import io
@@ -20,21 +18,16 @@ from bot.seed import CATEGORIES
 from models.catalog import PROBLEM
 from models.messaging import SENT, messages_for_citizen
 from models.report import get_report, media_of_report
-from tests.test_telegram_support import (  # noqa: F401  (fixtures)
+from tests.helpers import jpeg_with_gps
+from tests.telegram_support import (
     CHAT,
     LOCATION_IN_TOWN,
     callback_update,
     citizen,
     deliver,
-    fake,
-    jpeg_with_gps,
     payload,
     post,
-    telegram_server,
     text_update,
-    tg_app,
-    tg_client,
-    tg_rt,
     with_ids,
 )
 
@@ -65,23 +58,25 @@ def menu_keyboard() -> dict:
     return {"inline_keyboard": rows}
 
 
-def test_complete_report_then_its_status_change(tg_client, tg_rt, fake, tmp_path) -> None:
+def test_complete_report_then_its_status_change(tg_client, tg_rt, telegram, tmp_path) -> None:
     ids = itertools.count(800001)
 
     def send(update: dict) -> list[dict]:
         """The citizen sends `update`; returns what the bot then sent (sendMessage)."""
-        before = len(fake.sent_messages(CHAT))
+        before = len(telegram.sent_messages(CHAT))
         assert post(tg_client, update).status_code == 200
         deliver(tg_rt)
-        return fake.sent_messages(CHAT)[before:]
+        return telegram.sent_messages(CHAT)[before:]
 
     def press(data: str) -> list[dict]:
         """The citizen presses a button of the bot's last message with buttons."""
-        menu = [m for m in fake.chat_messages(CHAT) if "reply_markup" in m][-1]
+        menu = [m for m in telegram.chat_messages(CHAT) if "reply_markup" in m][-1]
         update_id = next(ids)
         sent = send(callback_update(menu, data, update_id))
         query_id = f"cbq-{update_id}"
-        fake.wait_for("answerCallbackQuery", predicate=lambda p: p["callback_query_id"] == query_id)
+        telegram.wait_for(
+            "answerCallbackQuery", predicate=lambda p: p["callback_query_id"] == query_id
+        )
         return sent
 
     # /start: the welcome, then the categories as inline buttons.
@@ -94,18 +89,18 @@ def test_complete_report_then_its_status_change(tg_client, tg_rt, fake, tmp_path
             "reply_markup": menu_keyboard(),
         },
     ]
-    menu_id = fake.chat_messages(CHAT)[-1]["message_id"]
+    menu_id = telegram.chat_messages(CHAT)[-1]["message_id"]
 
     # A category button: answered, the menu shows the choice without its buttons.
     sent = press("cat:nid-de-poule")
-    assert fake.calls_to("editMessageText") == [
+    assert telegram.calls_to("editMessageText") == [
         {
             "chat_id": CHAT,
             "message_id": menu_id,
             "text": "What would you like to report?\n\n→ Pothole",
         }
     ]
-    edited = next(m for m in fake.chat_messages(CHAT) if m["message_id"] == menu_id)
+    edited = next(m for m in telegram.chat_messages(CHAT) if m["message_id"] == menu_id)
     assert "reply_markup" not in edited
     assert sent == [
         {
@@ -127,7 +122,7 @@ def test_complete_report_then_its_status_change(tg_client, tg_rt, fake, tmp_path
 
     # A real JPEG with GPS in its EXIF, in two sizes: the larger is fetched.
     picture = jpeg_with_gps(1280, 960)
-    fake.add_file("photo-big", picture, "photos/file_7.jpg")
+    telegram.add_file("photo-big", picture, "photos/file_7.jpg")
     sizes = [
         {"file_id": "photo-small", "file_unique_id": "ps", "file_size": 900, "width": 320,
          "height": 240},
@@ -136,7 +131,7 @@ def test_complete_report_then_its_status_change(tg_client, tg_rt, fake, tmp_path
     ]  # fmt: skip
     photo = with_ids(payload("photo_with_caption", photo=sizes, caption=None), next(ids), 3)
     sent = send(photo)
-    assert fake.downloads == ["photos/file_7.jpg"]
+    assert telegram.downloads == ["photos/file_7.jpg"]
     assert sent == [
         {
             "chat_id": CHAT,
@@ -157,7 +152,7 @@ def test_complete_report_then_its_status_change(tg_client, tg_rt, fake, tmp_path
         "disable_notification": True,
         "reply_markup": {"remove_keyboard": True},
     }
-    assert fake.calls_to("deleteMessage")[-1]["chat_id"] == CHAT
+    assert telegram.calls_to("deleteMessage")[-1]["chat_id"] == CHAT
     assert summary["text"].startswith("Your report:\nCategory: Pothole\n")
     assert "Photo: yes" in summary["text"]
     assert summary["reply_markup"] == {
@@ -174,7 +169,7 @@ def test_complete_report_then_its_status_change(tg_client, tg_rt, fake, tmp_path
         "text": f"Thank you! Your report #{number} is registered. You will get its updates "
         f"here; send #{number} at any time to see its status.",
     }
-    assert fake.calls_to("editMessageText")[-1]["text"].endswith("\n\n→ Send")
+    assert telegram.calls_to("editMessageText")[-1]["text"].endswith("\n\n→ Send")
     with tg_rt.db.reading() as session:
         report = get_report(session, number)
         [media] = media_of_report(session, report.id)
@@ -188,9 +183,9 @@ def test_complete_report_then_its_status_change(tg_client, tg_rt, fake, tmp_path
     # An agent changes the status: the personalised message reaches the same chat.
     with tg_rt.db.transaction() as session:
         reports.change_status(session, number, "in_progress", message="A team comes tomorrow.")
-    before = len(fake.sent_messages(CHAT))
+    before = len(telegram.sent_messages(CHAT))
     deliver(tg_rt)
-    [update] = fake.sent_messages(CHAT)[before:]
+    [update] = telegram.sent_messages(CHAT)[before:]
     assert update["chat_id"] == CHAT and set(update) == {"chat_id", "text"}
     assert update["text"].startswith(f"Hello Yann, work on your report #{number} (Pothole")
     assert update["text"].endswith("Their message: A team comes tomorrow.")
@@ -202,5 +197,5 @@ def test_complete_report_then_its_status_change(tg_client, tg_rt, fake, tmp_path
     # Messages are "chat:message"; answers to a pressed button name the callback query.
     assert all(re.fullmatch(rf"{CHAT}:\d+|callback:cbq-\d+", r.provider_message_id) for r in rows)
     assert sum(r.provider_message_id.startswith("callback:") for r in rows) == len(
-        fake.calls_to("answerCallbackQuery")
+        telegram.calls_to("answerCallbackQuery")
     )

@@ -1,7 +1,5 @@
 """The Telegram sender: each Reply as the exact request Telegram gets, and each failure."""
 
-# ruff: noqa: F811  (the fixtures imported from test_telegram_support are parameters here)
-
 from __future__ import annotations
 
 import statistics
@@ -15,16 +13,7 @@ from bot.outbox import PermanentFailure, TemporaryFailure
 from models.citizen import find_citizen
 from models.db import utcnow
 from models.messaging import FAILED, QUEUED, SENT, Outbox, messages_for_citizen
-from tests.test_telegram_support import (  # noqa: F401  (fixtures)
-    CHAT,
-    SECRET,
-    citizen,
-    deliver,
-    fake,
-    telegram_server,
-    tg_app,
-    tg_rt,
-)
+from tests.telegram_support import CHAT, SECRET, citizen, deliver
 from webhooks.telegram import TelegramSender
 
 LOCATION_KEYBOARD = [
@@ -34,12 +23,12 @@ LOCATION_KEYBOARD = [
 
 
 @pytest.fixture
-def sender(fake) -> TelegramSender:
+def sender(telegram) -> TelegramSender:
     """A sender without a database: buttons are worded in DEFAULT_LANGUAGE (en here)."""
     settings = Settings(
-        TELEGRAM_BOT_TOKEN=fake.token,
+        TELEGRAM_BOT_TOKEN=telegram.token,
         TELEGRAM_WEBHOOK_SECRET=SECRET,
-        TELEGRAM_API_BASE_URL=fake.base_url,
+        TELEGRAM_API_BASE_URL=telegram.base_url,
         DEFAULT_LANGUAGE="en",
     )
     return TelegramSender(settings)
@@ -163,28 +152,28 @@ RENDERING = [
 @pytest.mark.parametrize(
     ("payload", "calls"), [r[1:] for r in RENDERING], ids=[r[0] for r in RENDERING]
 )
-def test_each_reply_is_the_exact_request_telegram_gets(fake, sender, payload, calls) -> None:
+def test_each_reply_is_the_exact_request_telegram_gets(telegram, sender, payload, calls) -> None:
     provider_id = sender.send(outbox(payload))
 
-    assert fake.calls == [(method, {"chat_id": CHAT, **params}) for method, params in calls]
-    expected_id = payload.get("edit_message_id") or fake.chat_messages(CHAT)[-1]["message_id"]
+    assert telegram.calls == [(method, {"chat_id": CHAT, **params}) for method, params in calls]
+    expected_id = payload.get("edit_message_id") or telegram.chat_messages(CHAT)[-1]["message_id"]
     assert provider_id == f"{CHAT}:{expected_id}"
 
 
-def test_user_text_arrives_verbatim(fake, sender) -> None:
+def test_user_text_arrives_verbatim(telegram, sender) -> None:
     text = "Tag <script>alert(1)</script> & *étoile* près du n°12 — 🚧"
     sender.send(outbox({"text": text}))
-    assert fake.chat_messages(CHAT)[-1]["text"] == text
-    assert "entities" not in fake.chat_messages(CHAT)[-1]
+    assert telegram.chat_messages(CHAT)[-1]["text"] == text
+    assert "entities" not in telegram.chat_messages(CHAT)[-1]
 
 
-def test_a_very_long_text_is_cut_to_telegram_limit(fake, sender) -> None:
+def test_a_very_long_text_is_cut_to_telegram_limit(telegram, sender) -> None:
     sender.send(outbox({"text": "é" * 5000}))
-    text = fake.chat_messages(CHAT)[-1]["text"]
+    text = telegram.chat_messages(CHAT)[-1]["text"]
     assert len(text) <= 4096 and text.endswith("…")
 
 
-def test_a_redelivered_edit_that_changes_nothing_is_not_a_failure(fake, sender) -> None:
+def test_a_redelivered_edit_that_changes_nothing_is_not_a_failure(telegram, sender) -> None:
     message = outbox({"text": "What?\n\n→ Pothole", "edit_message_id": 7})
     assert sender.send(message) == sender.send(message) == f"{CHAT}:7"
 
@@ -208,9 +197,9 @@ FAILURES = [
     ids=[r[0] for r in FAILURES],
 )
 def test_telegram_errors_become_retry_or_give_up(
-    fake, sender, injected, error, retry_after, flag
+    telegram, sender, injected, error, retry_after, flag
 ) -> None:
-    fake.fail_next(1, method="sendMessage", **injected)
+    telegram.fail_next(1, method="sendMessage", **injected)
     with pytest.raises(error) as excinfo:
         sender.send(outbox({"text": "Hello"}))
     if error is TemporaryFailure:
@@ -219,20 +208,20 @@ def test_telegram_errors_become_retry_or_give_up(
         assert excinfo.value.citizen_flag == flag
 
 
-def test_telegram_unreachable_is_temporary(fake, sender) -> None:
-    fake.set_down()
+def test_telegram_unreachable_is_temporary(telegram, sender) -> None:
+    telegram.set_down()
     try:
         with pytest.raises(TemporaryFailure, match="NetworkError"):
             sender.send(outbox({"text": "Hello"}))
     finally:
-        fake.set_down(False)
+        telegram.set_down(False)
     assert sender.send(outbox({"text": "Hello"})).startswith(f"{CHAT}:")
 
 
-def test_a_choice_too_long_for_a_button_is_refused_without_calling(fake, sender) -> None:
+def test_a_choice_too_long_for_a_button_is_refused_without_calling(telegram, sender) -> None:
     with pytest.raises(PermanentFailure, match="callback data"):
         sender.send(outbox({"text": "Pick", "choices": [["x" * 65, "Too long"]]}))
-    assert fake.calls == []
+    assert telegram.calls == []
 
 
 # -- through the outbox worker and the database ---------------------------------------
@@ -250,9 +239,9 @@ def citizen_with_one_message_queued(rt):
     return talker, queued[0].id
 
 
-def test_429_is_retried_after_the_time_telegram_asks(tg_rt, fake) -> None:
+def test_429_is_retried_after_the_time_telegram_asks(tg_rt, telegram) -> None:
     talker, message_id = citizen_with_one_message_queued(tg_rt)
-    fake.fail_next(1, method="sendMessage", status=429, retry_after=1)
+    telegram.fail_next(1, method="sendMessage", status=429, retry_after=1)
     failed_at = utcnow()
 
     deliver(tg_rt)
@@ -262,45 +251,45 @@ def test_429_is_retried_after_the_time_telegram_asks(tg_rt, fake) -> None:
         [row] = [m for m in messages_for_citizen(session, talker.citizen.id) if m.id == message_id]
     assert row.status == QUEUED and "RetryAfter" in row.last_error
     assert row.next_attempt_at >= failed_at + timedelta(seconds=0.9)
-    assert len(fake.calls_to("sendMessage")) == 2 + 1  # the earlier two, the refused one
+    assert len(telegram.calls_to("sendMessage")) == 2 + 1  # the earlier two, the refused one
 
     time.sleep(1.05)
     deliver(tg_rt)
 
-    assert fake.sent_messages(CHAT)[-1]["text"].startswith("Cancelled")
-    assert len(fake.calls_to("sendMessage")) == 2 + 2  # refused once, then accepted
+    assert telegram.sent_messages(CHAT)[-1]["text"].startswith("Cancelled")
+    assert len(telegram.calls_to("sendMessage")) == 2 + 2  # refused once, then accepted
     with tg_rt.db.reading() as session:
         [row] = [m for m in messages_for_citizen(session, talker.citizen.id) if m.id == message_id]
     assert row.status == SENT
 
 
-def test_blocked_bot_marks_the_citizen_unreachable_and_stops(tg_rt, fake) -> None:
+def test_blocked_bot_marks_the_citizen_unreachable_and_stops(tg_rt, telegram) -> None:
     talker, message_id = citizen_with_one_message_queued(tg_rt)
-    fake.block_chat(CHAT)
+    telegram.block_chat(CHAT)
 
     deliver(tg_rt)
     deliver(tg_rt)
 
-    assert len(fake.calls_to("sendMessage")) == 2 + 1  # the earlier two, the refused one
+    assert len(telegram.calls_to("sendMessage")) == 2 + 1  # the earlier two, the refused one
     with tg_rt.db.reading() as session:
         assert find_citizen(session, "telegram", str(CHAT)).unreachable
         rows = messages_for_citizen(session, talker.citizen.id)
     assert [(m.id, m.status) for m in rows if m.status != SENT] == [(message_id, FAILED)]
 
 
-def test_a_citizen_who_unblocks_the_bot_is_answered_again(tg_rt, fake) -> None:
+def test_a_citizen_who_unblocks_the_bot_is_answered_again(tg_rt, telegram) -> None:
     talker, _ = citizen_with_one_message_queued(tg_rt)
-    fake.block_chat(CHAT)
+    telegram.block_chat(CHAT)
     deliver(tg_rt)
-    fake.unblock_chat(CHAT)  # a blocked bot receives nothing: writing again means unblocked
+    telegram.unblock_chat(CHAT)  # a blocked bot receives nothing: writing again means unblocked
     talker.say("/aide")
     deliver(tg_rt)
-    assert "/mesdemandes" in fake.sent_messages(CHAT)[-1]["text"]
+    assert "/mesdemandes" in telegram.sent_messages(CHAT)[-1]["text"]
     with tg_rt.db.reading() as session:
         assert not find_citizen(session, "telegram", str(CHAT)).unreachable
 
 
-def test_location_buttons_speak_the_citizen_language(tg_rt, fake) -> None:
+def test_location_buttons_speak_the_citizen_language(tg_rt, telegram) -> None:
     talker = citizen(tg_rt, language_code="fr")
     for said in [dict(text="/start"), dict(choice="cat:nid-de-poule"),
                  dict(text="Un trou profond"), dict(choice="skip")]:  # fmt: skip
@@ -308,12 +297,12 @@ def test_location_buttons_speak_the_citizen_language(tg_rt, fake) -> None:
     deliver(tg_rt)
     from bot.texts import translate
 
-    keyboard = fake.sent_messages(CHAT)[-1]["reply_markup"]["keyboard"]
+    keyboard = telegram.sent_messages(CHAT)[-1]["reply_markup"]["keyboard"]
     assert keyboard[0][0]["text"] == translate("fr", "📍 Share my location")
     assert keyboard[1][0]["text"] == translate("fr", "⌨️ Type an address instead")
 
 
-def test_send_latency(fake, sender, capsys) -> None:
+def test_send_latency(telegram, sender, capsys) -> None:
     """Measures one message through the sender to the fake (printed, not asserted)."""
     sender.send(outbox({"text": "warm-up"}))
     timings = []
@@ -328,4 +317,4 @@ def test_send_latency(fake, sender, capsys) -> None:
             f"p90 {sorted(timings)[int(len(timings) * 0.9)]:.2f} ms, "
             f"max {max(timings):.2f} ms"
         )
-    assert len(fake.sent_messages(CHAT)) == 26
+    assert len(telegram.sent_messages(CHAT)) == 26

@@ -1,7 +1,5 @@
 """The Telegram webhook: real payload shapes in, the engine's answers (or none) out."""
 
-# ruff: noqa: F811  (the fixtures imported from test_telegram_support are parameters here)
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,22 +7,17 @@ from dataclasses import dataclass
 import pytest
 
 from models.citizen import find_citizen
-from tests.test_telegram_support import (  # noqa: F401  (fixtures)
+from tests.helpers import jpeg_with_gps
+from tests.telegram_support import (
     CHAT,
     FIXTURES,
     SECRET,
     citizen,
     citizen_at,
     deliver,
-    fake,
-    jpeg_with_gps,
     payload,
     post,
-    telegram_server,
     text_update,
-    tg_app,
-    tg_client,
-    tg_rt,
     with_ids,
 )
 from webhooks.telegram_inbound import ALLOWED_UPDATES
@@ -78,10 +71,10 @@ ROWS = [
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.label for r in ROWS])
-def test_payload_table(tg_client, tg_rt, fake, row: Row) -> None:
+def test_payload_table(tg_client, tg_rt, telegram, row: Row) -> None:
     talker = citizen_at(tg_rt, row.before) if row.before else citizen(tg_rt)
     if row.file:
-        fake.add_file(row.file, jpeg_with_gps())
+        telegram.add_file(row.file, jpeg_with_gps())
 
     response = post(tg_client, payload(row.fixture))
 
@@ -122,7 +115,7 @@ def test_refused_bodies_change_nothing(tg_client, tg_rt, body, secret, status) -
     assert citizen(tg_rt).citizen is None
 
 
-def test_redelivered_update_has_no_second_effect(tg_client, tg_rt, fake) -> None:
+def test_redelivered_update_has_no_second_effect(tg_client, tg_rt, telegram) -> None:
     talker = citizen_at(tg_rt, "menu")
     update = payload("callback_query")
 
@@ -136,9 +129,9 @@ def test_redelivered_update_has_no_second_effect(tg_client, tg_rt, fake) -> None
     assert talker.state == "description"
 
 
-def test_redelivered_photo_is_stored_once(tg_client, tg_rt, fake, tmp_path) -> None:
+def test_redelivered_photo_is_stored_once(tg_client, tg_rt, telegram, tmp_path) -> None:
     talker = citizen_at(tg_rt, "photo")
-    fake.add_file("AgACAgQAAxkBAAIBZ2dzXlarge", jpeg_with_gps())
+    telegram.add_file("AgACAgQAAxkBAAIBZ2dzXlarge", jpeg_with_gps())
     update = payload("photo_with_caption", caption=None)
 
     post(tg_client, update)
@@ -149,16 +142,16 @@ def test_redelivered_photo_is_stored_once(tg_client, tg_rt, fake, tmp_path) -> N
     assert len(list((tmp_path / "media").rglob("*.jpg"))) == 1
 
 
-def test_callback_is_answered_and_the_menu_shows_the_choice(tg_client, tg_rt, fake) -> None:
+def test_callback_is_answered_and_the_menu_shows_the_choice(tg_client, tg_rt, telegram) -> None:
     talker = citizen_at(tg_rt, "menu")
     # Telegram redelivers an update it got no answer for: the same one, three times.
     responses = [post(tg_client, payload("callback_query")) for _ in range(3)]
-    webhook_calls = len(fake.calls)
+    webhook_calls = len(telegram.calls)
     deliver(tg_rt)
 
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert webhook_calls == 0  # the webhook itself calls no Bot API method
-    assert fake.calls_to("answerCallbackQuery") == [{"callback_query_id": "15149011853029155"}]
+    assert telegram.calls_to("answerCallbackQuery") == [{"callback_query_id": "15149011853029155"}]
     edit = talker.new_messages()[0]
     assert (edit.edit_message_id, edit.text, edit.choices) == (
         103,
@@ -220,9 +213,9 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("state", list(EXPECTED))
-def test_wrong_input_at_every_step(tg_client, tg_rt, fake, state) -> None:
+def test_wrong_input_at_every_step(tg_client, tg_rt, telegram, state) -> None:
     talker = citizen_at(tg_rt, state)
-    fake.add_file("AgACAgQAAxkBAAIBZ2dzXlarge", jpeg_with_gps())
+    telegram.add_file("AgACAgQAAxkBAAIBZ2dzXlarge", jpeg_with_gps())
     for n, (label, (fixture, changes)) in enumerate(WRONG_INPUTS.items()):
         if label == "photo" and state in ("description", "photo"):
             continue  # a photo is welcome there
@@ -236,10 +229,10 @@ def test_wrong_input_at_every_step(tg_client, tg_rt, fake, state) -> None:
             assert len(replies) >= 2, "the question is asked again"
         assert talker.state == state, label
     # Telegram said how big those photos were: nothing was fetched for them.
-    assert not [c for c in fake.calls_to("getFile") if "huge" in c["file_id"]]
+    assert not [c for c in telegram.calls_to("getFile") if "huge" in c["file_id"]]
 
 
-def test_largest_photo_that_telegram_lets_a_bot_download(tg_client, tg_rt, fake) -> None:
+def test_largest_photo_that_telegram_lets_a_bot_download(tg_client, tg_rt, telegram) -> None:
     talker = citizen_at(tg_rt, "photo")
     sizes = [
         {"file_id": file_id, "file_unique_id": file_id[0], "file_size": size, "width": w,
@@ -250,14 +243,14 @@ def test_largest_photo_that_telegram_lets_a_bot_download(tg_client, tg_rt, fake)
             ("huge", 21_000_000, 2560, 1920),
         ]
     ]  # fmt: skip
-    fake.add_file("fits", jpeg_with_gps())
+    telegram.add_file("fits", jpeg_with_gps())
     post(tg_client, payload("photo_with_caption", photo=sizes, caption=None))
 
-    assert [c["file_id"] for c in fake.calls_to("getFile")] == ["fits"]
+    assert [c["file_id"] for c in telegram.calls_to("getFile")] == ["fits"]
     assert talker.state == "location"
 
 
-def test_failed_download_asks_for_the_photo_again(tg_client, tg_rt, fake) -> None:
+def test_failed_download_asks_for_the_photo_again(tg_client, tg_rt, telegram) -> None:
     talker = citizen_at(tg_rt, "photo")  # the fake does not know the file: getFile fails
     response = post(tg_client, payload("photo_with_caption", caption=None))
     replies = talker.new_messages()
@@ -266,9 +259,9 @@ def test_failed_download_asks_for_the_photo_again(tg_client, tg_rt, fake) -> Non
     assert talker.state == "photo"
 
 
-def test_not_a_picture_sent_as_an_image_document(tg_client, tg_rt, fake) -> None:
+def test_not_a_picture_sent_as_an_image_document(tg_client, tg_rt, telegram) -> None:
     talker = citizen_at(tg_rt, "photo")
-    fake.add_file("BQACAgQAAxkBAAIBaWdocument", b"%PDF-1.7 pretending to be a JPEG")
+    telegram.add_file("BQACAgQAAxkBAAIBaWdocument", b"%PDF-1.7 pretending to be a JPEG")
     post(tg_client, payload("image_as_document"))
     replies = talker.new_messages()
     assert replies[0].text.startswith("I can only use pictures (JPEG, PNG, WebP).")

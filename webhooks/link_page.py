@@ -3,8 +3,8 @@
 An SMS carries neither a picture (no inbound MMS in France) nor a location, so the done
 message of an SMS report brings a signed link (bot.links): 24 hours, that report only,
 used once. The page works on any phone browser: a file field for the photo, a Leaflet
-map (vendored under static/vendor/leaflet, never a CDN) to drop the pin, coordinates
-that can be typed, and no JavaScript needed for the photo. When the map tiles cannot
+map (the console's copy, console/static/vendor/leaflet, never a CDN) to drop the pin,
+coordinates that can be typed, and no JavaScript needed for the photo. When the map tiles cannot
 load (no network to the tile server, LINK_TILE_URL=none), the pin still works on a
 blank map and the photo alone can be sent.
 """

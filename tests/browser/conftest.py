@@ -31,7 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 @dataclass
@@ -92,11 +91,3 @@ def page(browser):
     yield page
     context.close()
     assert errors == []
-
-
-def screenshot(page, name: str) -> Path:
-    """Saves a full-page screenshot under tests/artifacts/ (kept out of git)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

@@ -11,9 +11,8 @@ from bot import reports
 from models.console import ResponseTemplate
 from models.messaging import messages_for_report
 from models.report import get_report
-from tests.browser.conftest import screenshot
-from tests.browser.support import PASSWORD, make_agent
-from tests.helpers import TalkingCitizen
+from tests.browser.support import log_in, screenshot
+from tests.helpers import PASSWORD, TalkingCitizen, make_agent
 from webhooks import dev
 
 
@@ -70,14 +69,6 @@ def drain(rt, sender: str) -> None:
     """Plays the dev channel's provider: takes every message waiting for the citizen."""
     while dev.drain(rt, sender):
         pass
-
-
-def log_in(page, live, email: str, password: str) -> None:
-    page.goto(f"{live.url}/console/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/console/reports"))
 
 
 def test_login_and_filter_the_queue(page, live, town):

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from models.zone import PILOT, Zone
-from tests.browser.test_console_browser import log_in
+from tests.browser.support import log_in
 
 STATIC = Path(__file__).resolve().parents[2] / "console" / "static" / "console"
 TRAP = '<img src="x" onerror="document.title=\'pwned\'"><b>Centre</b>'

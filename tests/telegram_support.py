@@ -1,26 +1,22 @@
-"""Shared by the Telegram tests: the fake Bot API, an app wired to it, fixture payloads.
+"""Helpers of the Telegram tests: fixture payloads, posting them, the outbox worker.
 
-The test modules import the fixtures from here (pytest finds them in each module's
-namespace); this module has no tests of its own.
+The fixtures (`telegram`, the fake Bot API; `tg_app`, `tg_rt`, `tg_client`) are in
+tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import copy
-import io
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-from PIL import Image
-
-from bot.app import create_app
 from bot.outbox import OutboxWorker
-from tests.conftest import base_config
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.helpers import TalkingCitizen, run_jobs
-from webhooks.telegram import TelegramSender
+from webhooks.telegram import TelegramSender, poll_forever
 
 FIXTURES = Path(__file__).parent / "fixtures" / "telegram"
 SECRET = "webhook-secret_0123456789"
@@ -29,42 +25,12 @@ URL = "/webhooks/telegram"
 LOCATION_IN_TOWN = (48.1246, -1.2082)  # 12 rue de la Poterie, Vitré
 
 
-@pytest.fixture(scope="module")
-def telegram_server():
-    with FakeTelegramAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(telegram_server: FakeTelegramAPI) -> FakeTelegramAPI:
-    telegram_server.reset()
-    return telegram_server
-
-
-def telegram_config(fake: FakeTelegramAPI) -> dict:
+def telegram_config(telegram: FakeTelegramAPI) -> dict:
     return {
-        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_BOT_TOKEN": telegram.token,
         "TELEGRAM_WEBHOOK_SECRET": SECRET,
-        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_API_BASE_URL": telegram.base_url,
     }
-
-
-@pytest.fixture
-def tg_app(database_url, tmp_path, fake):
-    """The app on each backend, its Telegram channel pointed at the fake."""
-    app = create_app({**base_config(database_url, tmp_path), **telegram_config(fake)})
-    yield app
-    app.extensions["webleads"].db.dispose()
-
-
-@pytest.fixture
-def tg_rt(tg_app):
-    return tg_app.extensions["webleads"]
-
-
-@pytest.fixture
-def tg_client(tg_app):
-    return tg_app.test_client()
 
 
 def payload(name: str, **changes: Any) -> dict:
@@ -165,12 +131,30 @@ def citizen_at(rt, state: str) -> TalkingCitizen:
     return talker
 
 
-def jpeg_with_gps(width: int = 640, height: int = 480) -> bytes:
-    """A real phone-like JPEG whose EXIF says where it was taken."""
-    image = Image.new("RGB", (width, height), (90, 90, 95))
-    exif = Image.Exif()
-    exif[0x010F] = "PhoneMaker"  # Make
-    exif[0x8825] = {1: "N", 2: (48.0, 7.0, 28.0), 3: "W", 4: (1.0, 12.0, 30.0)}  # GPSInfo
-    out = io.BytesIO()
-    image.save(out, format="JPEG", exif=exif)
-    return out.getvalue()
+def is_update(body) -> bool:
+    """What Telegram's webhook sends: an object with an integer update_id."""
+    return isinstance(body, dict) and type(body.get("update_id")) is int
+
+
+class Polling:
+    """poll_forever in a thread, as `webleads run` starts it."""
+
+    def __init__(self, app) -> None:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=poll_forever, args=(app, self.stop), daemon=True)
+
+    def __enter__(self) -> Polling:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+    def stop_now(self) -> float:
+        """Stops polling; returns how long the thread took to end."""
+        started = time.monotonic()
+        self.stop.set()
+        self.thread.join(5)
+        assert not self.thread.is_alive()
+        return time.monotonic() - started
