@@ -105,6 +105,15 @@ class TalkingCitizen:
     def state(self) -> str:
         return self.conversation.state
 
+    def to_location_question(
+        self, category: str = "cat:nid-de-poule", description: str = "Un trou profond"
+    ) -> None:
+        """Goes through the conversation up to "where is it?" (no photo)."""
+        self.say("bonjour")
+        self.say(choice=category)
+        self.say(description)
+        self.say(choice="skip")
+
     def file_report(
         self,
         category_choice: str = "cat:nid-de-poule",

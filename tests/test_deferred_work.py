@@ -66,14 +66,6 @@ def telegram_citizen(rt, chat_id: int) -> TalkingCitizen:
     return TalkingCitizen(rt, str(chat_id), channel="telegram", name="Yann", language_code="fr")
 
 
-def to_the_location_question(talker: TalkingCitizen) -> None:
-    """Brings a citizen to the question "where is it?", replies read."""
-    for said in ("bonjour", {"choice": "cat:nid-de-poule"}, "Un trou profond", {"choice": "skip"}):
-        talker.say(**said) if isinstance(said, dict) else talker.say(said)
-    assert talker.state == "location"
-    talker.new_messages()
-
-
 def timed_post(client, update: dict) -> float:
     started = time.perf_counter()
     response = post(client, update, worker=False)
@@ -150,7 +142,9 @@ def test_messages_sent_while_the_geocoder_works_wait_their_turn(slow_app, worker
     rt = worker
     client = slow_app.test_client()
     typist = telegram_citizen(rt, 5003)
-    to_the_location_question(typist)
+    typist.to_location_question()
+    assert typist.state == "location"
+    typist.new_messages()
 
     # The address, then at once "oui" (meant for the confirmation) and "aide".
     for n, text in enumerate(("12 rue de la Poterie", "oui", "/aide")):
@@ -170,7 +164,9 @@ def test_stop_is_honoured_at_once_even_while_waiting(slow_app, worker) -> None:
     rt = worker
     client = slow_app.test_client()
     typist = telegram_citizen(rt, 5004)
-    to_the_location_question(typist)
+    typist.to_location_question()
+    assert typist.state == "location"
+    typist.new_messages()
 
     timed_post(client, message_update(5004, 9300, text="12 rue de la Poterie"))
     timed_post(client, message_update(5004, 9301, text="STOP"))

@@ -97,16 +97,9 @@ def test_a_down_geocoder_fails_fast_then_recovers(addok) -> None:
 # --- in the conversation -----------------------------------------------------------------
 
 
-def to_location(citizen: TalkingCitizen, category: str = "cat:nid-de-poule") -> None:
-    citizen.say("bonjour")
-    citizen.say(choice=category)
-    citizen.say("Un trou profond")
-    citizen.say(choice="skip")
-
-
 def test_typed_address_is_confirmed_then_placed(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     question = citizen.say("12 rue de la poterie")[-1]
     assert question.text == "Est-ce 12 Rue de la Poterie 35500 Vitré ?"
     summary = citizen.texts("oui")
@@ -120,7 +113,7 @@ def test_typed_address_is_confirmed_then_placed(geo_rt) -> None:
 
 def test_no_means_another_address(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     citizen.say("12 rue de la poterie")
     assert "tapez de nouveau l'adresse" in citizen.texts("non")
     assert citizen.state == "location"
@@ -137,7 +130,7 @@ SQUARES = {
 
 def test_several_candidates_are_numbered(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     reply = citizen.say("place")[-1]
     assert reply.text == "Laquelle de ces adresses est-ce ?"
     keys = [key for key, _ in reply.choices]
@@ -150,7 +143,7 @@ def test_several_candidates_are_numbered(geo_rt) -> None:
 
 def test_address_in_another_town_is_said_plainly(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     text = citizen.texts("rue de Vitré")
     assert "Cette adresse est à Fougères, en dehors de Vitré" in text
     assert citizen.state == "location"
@@ -158,19 +151,19 @@ def test_address_in_another_town_is_said_plainly(geo_rt) -> None:
 
 def test_unknown_address_is_asked_again(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     assert "Je ne trouve pas cette adresse à Vitré" in citizen.texts("xqzvw blorf")
 
 
 def test_pin_gets_a_readable_address(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     assert "Lieu : 12 Rue de la Poterie 35500 Vitré" in citizen.texts(location=POTERIE)
 
 
 def test_pin_outside_the_town_is_refused(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     text = citizen.texts(location=PARIS)
     assert "en dehors de la zone couverte par le service (Vitré)" in text
     assert citizen.state == "location"
@@ -178,7 +171,7 @@ def test_pin_outside_the_town_is_refused(geo_rt) -> None:
 
 def test_geocoder_down_mid_conversation_then_placed_later(geo_app, geo_rt, addok) -> None:
     citizen = TalkingCitizen(geo_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     addok.pause()
     try:
         text = citizen.texts("12 rue de la Poterie")
@@ -252,7 +245,7 @@ def test_pilot_zone_from_the_cli_then_turned_off(geo_app, geo_rt, tmp_path) -> N
                               "Centre historique"]).output  # fmt: skip
     assert "imported" in out
     citizen = TalkingCitizen(geo_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     assert "(Centre historique)" in citizen.texts(location=(48.105, -1.24))
     runner.invoke(cli, ["zone", "activate", "Centre historique", "--off"])
     assert "Votre signalement" in citizen.texts(location=(48.105, -1.24))
@@ -284,7 +277,7 @@ def test_nearby_rows(rt, label, category, point, status, offered) -> None:
     with rt.db.transaction() as session:
         existing = make_report(session, category, lat=point[0], lon=point[1], status=status)
     citizen = TalkingCitizen(rt)
-    to_location(citizen)
+    citizen.to_location_question()
     text = citizen.texts(location=POTERIE)
     assert (f"#{existing.id}" in text) is offered, text
     assert citizen.state == ("nearby" if offered else "confirm")
@@ -294,7 +287,7 @@ def test_yes_follows_the_existing_report(rt) -> None:
     with rt.db.transaction() as session:
         existing = make_report(session, lat=48.12465, lon=-1.2082, status="in_progress")
     citizen = TalkingCitizen(rt)
-    to_location(citizen)
+    citizen.to_location_question()
     offer = citizen.say(location=POTERIE)[-1]
     assert "signalé" in offer.text and "en cours de traitement" in offer.text
     text = citizen.texts("oui")
@@ -314,7 +307,7 @@ def test_no_files_a_new_report(rt) -> None:
     with rt.db.transaction() as session:
         make_report(session, lat=48.12465, lon=-1.2082)
     citizen = TalkingCitizen(rt)
-    to_location(citizen)
+    citizen.to_location_question()
     citizen.say(location=POTERIE)
     assert "Votre signalement :" in citizen.texts("2")
     assert "enregistré" in citizen.texts(choice="yes")
@@ -325,7 +318,7 @@ def test_several_nearby_reports_are_numbered(rt) -> None:
         a = make_report(session, lat=48.12465, lon=-1.2082)
         b = make_report(session, lat=48.12470, lon=-1.2082)
     citizen = TalkingCitizen(rt)
-    to_location(citizen)
+    citizen.to_location_question()
     reply = citizen.say(location=POTERIE)[-1]
     assert reply.text.startswith("Des problèmes semblables ont été signalés tout près")
     assert [v for v, _ in reply.choices] == [f"follow:{a.id}", f"follow:{b.id}", "no"]
@@ -338,7 +331,7 @@ def test_typed_address_outside_the_pilot_zone_is_said_plainly(geo_app, geo_rt, t
         cli, ["zone", "import", str(path), "--kind", "pilot", "--name", "Centre historique"]
     )
     citizen = TalkingCitizen(geo_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     text = citizen.texts("2 allée des Tilleuls")  # in Vitré, outside the pilot's square
     assert "en dehors de la zone couverte par le service (Centre historique)" in text
     assert citizen.state == "location"

@@ -331,16 +331,9 @@ def test_geo_search_from_the_cli(local_app) -> None:
 # --- in the conversation -----------------------------------------------------------------
 
 
-def to_location(citizen: TalkingCitizen) -> None:
-    citizen.say("bonjour")
-    citizen.say(choice="cat:nid-de-poule")
-    citizen.say("Un trou profond")
-    citizen.say(choice="skip")
-
-
 def test_typed_address_is_confirmed_then_placed(local_rt) -> None:
     citizen = TalkingCitizen(local_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     question = citizen.say("12 rue de la poterie")[-1]
     assert question.text == "Est-ce 12 Rue de la Poterie 35500 Vitré ?"
     summary = citizen.texts("oui")
@@ -354,7 +347,7 @@ def test_typed_address_is_confirmed_then_placed(local_rt) -> None:
 
 def test_address_in_another_commune_is_said_plainly(local_rt) -> None:
     citizen = TalkingCitizen(local_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     text = citizen.texts("rue de Vitré")
     assert "Cette adresse est à Fougères, en dehors de Vitré" in text
     assert citizen.state == "location"
@@ -362,5 +355,5 @@ def test_address_in_another_commune_is_said_plainly(local_rt) -> None:
 
 def test_pin_gets_the_nearest_address(local_rt) -> None:
     citizen = TalkingCitizen(local_rt)
-    to_location(citizen)
+    citizen.to_location_question()
     assert "Lieu : 12 Rue de la Poterie 35500 Vitré" in citizen.texts(location=POTERIE)

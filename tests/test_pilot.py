@@ -196,17 +196,10 @@ def pilot_zone(session) -> None:
     session.add(Zone(name="Centre historique", kind="pilot", geometry=CENTRE))
 
 
-def to_location(citizen: TalkingCitizen) -> None:
-    citizen.say("hello")
-    citizen.say(choice="cat:nid-de-poule")
-    citizen.say("A deep hole")
-    citizen.say(choice="skip")
-
-
 def test_a_place_outside_the_pilot_zone_is_refused_and_counted(rt) -> None:
     change(rt, pilot_zone)
     citizen = english(rt)
-    to_location(citizen)
+    citizen.to_location_question(description="A deep hole")
     assert "(Centre historique)" in citizen.texts(location=IN_TOWN_OUTSIDE_CENTRE)
     assert citizen.state == "location"
     assert demand_rows(rt) == [("dev", "zone", 1)]
