@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from bot.runtime import Runtime
 from models.db import utcnow
+from models.jobs import purge_done_jobs
 from models.privacy_queries import (
     anonymise_citizen,
     delete_finished_outbox,
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 INBOUND_LOG_DAYS = 90
 # Photos of drafts never sent: the citizen may come back to a draft for a while.
 UNFILED_PHOTO_DAYS = 30
+# The worker's finished jobs (a typed address, a message held behind it): of no use once
+# done, kept a week to look into a conversation that went wrong.
+DONE_JOB_DAYS = 7
 PSEUDONYM_PREFIX = "erased:"
 
 
@@ -61,11 +65,13 @@ class Purged:
     inbound: int
     outbox: int
     photos: int
+    jobs: int = 0
 
     def __str__(self) -> str:
         return (
             f"{self.citizens} citizen identit(y/ies) forgotten, {self.inbound} inbound log "
-            f"row(s), {self.outbox} sent message(s) and {self.photos} unsent photo(s) deleted."
+            f"row(s), {self.outbox} sent message(s), {self.photos} unsent photo(s) and "
+            f"{self.jobs} finished job(s) deleted."
         )
 
 
@@ -83,7 +89,8 @@ def purge(rt: Runtime, now: datetime | None = None) -> Purged:
         outbox = delete_finished_outbox(session, cutoff)
         photos = unfiled_media_before(session, now - timedelta(days=UNFILED_PHOTO_DAYS))
         _remove_files_after_commit(session, photos, media_dir)
-    purged = Purged(citizens, inbound, outbox, len(photos))
+        jobs = purge_done_jobs(session, now - timedelta(days=DONE_JOB_DAYS))
+    purged = Purged(citizens, inbound, outbox, len(photos), jobs)
     log.info("privacy purge: %s", purged)
     return purged
 

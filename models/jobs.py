@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, delete, or_, select, update
+from sqlalchemy import JSON, Column, Index, delete, func, or_, select, update
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import utcnow
@@ -123,12 +123,17 @@ def retry_job(session: Session, job_id: int, when: datetime, error: str) -> None
 
 def pending_jobs(session: Session) -> int:
     """How many jobs are not done (the console's health, and tests)."""
-    stmt = select(Job.id).where(Job.status != JobStatus.DONE)
-    return len(list(session.scalars(stmt)))
+    stmt = select(func.count()).select_from(Job).where(Job.status != JobStatus.DONE)
+    return session.scalar(stmt) or 0
 
 
-def purge_done_jobs(session: Session, before: datetime) -> None:
-    session.execute(delete(Job).where(Job.status == JobStatus.DONE, Job.done_at < before))
+def purge_done_jobs(session: Session, before: datetime) -> int:
+    """Deletes jobs done before `before` (their payloads hold citizens' words); returns how many."""
+    done = select(Job.id).where(Job.status == JobStatus.DONE, Job.done_at < before)
+    ids = list(session.scalars(done))
+    if ids:
+        session.execute(delete(Job).where(Job.id.in_(ids)))
+    return len(ids)
 
 
 def hold_inbound(session: Session, citizen_id: int, inbound: dict) -> None:

@@ -13,6 +13,7 @@ from bot.cli import cli
 from bot.privacy import purge
 from models.citizen import Citizen, Conversation, find_citizen
 from models.db import utcnow
+from models.jobs import Job, JobKind, finish_job, queue_job
 from models.messaging import InboundMessage, messages_for_citizen, record_inbound
 from models.privacy_queries import WORDS_REMOVED_NOTE
 from models.report import Media, follower_ids, get_report, media_of_report, report_events
@@ -169,6 +170,20 @@ def test_purge_deletes_photos_of_abandoned_drafts(sqlite_app) -> None:
     purged = purge(rt, now=utcnow() + timedelta(days=31))
     assert purged.photos == 1
     assert not media_path(rt.settings.MEDIA_DIR, photo.path).exists()
+
+
+def test_purge_deletes_the_workers_finished_jobs_after_a_week(app, rt) -> None:
+    """A job's payload holds what the citizen typed: it goes a week after the job is done."""
+    with rt.db.transaction() as session:
+        done = queue_job(session, JobKind.FIND_ADDRESS, {"text": "chez Hugo, 12 rue X"})
+        queue_job(session, JobKind.FIND_ADDRESS, {"text": "still to look up"})
+        finish_job(session, done)
+    assert purge(rt).jobs == 0
+    purged = purge(rt, now=utcnow() + timedelta(days=8))
+    assert purged.jobs == 1 and "1 finished job(s) deleted" in str(purged)
+    with rt.db.reading() as session:
+        left = [job.payload["text"] for job in session.exec(select(Job))]
+    assert left == ["still to look up"]  # a job not done yet is never purged
 
 
 # --- audit -------------------------------------------------------------------------------
