@@ -16,7 +16,7 @@ $(BIN)/python:
 
 # Installs come from the lock (every package of the tree pinned, with its hashes);
 # pyproject.toml keeps the floors. `make lock` refreshes the lock from them.
-$(VENV)/.installed: requirements/run.txt | $(BIN)/python
+$(VENV)/.installed: requirements/run.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --require-hashes -r requirements/run.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@

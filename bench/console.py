@@ -232,9 +232,9 @@ def run(url: str, size: int, repeat: int, name: str, tmp: Path) -> None:
         }
     )
     rt = app.extensions["webleads"]
-    from bot.agents import save_agent
-    from bot.audit import Actor
     from models.agent import agent_by_email
+    from services.agents import save_agent
+    from services.audit import Actor
 
     bench = Actor.command_line()
     with rt.db.transaction() as session:

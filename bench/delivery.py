@@ -21,18 +21,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import reports
-from bot.catalog import CatalogCache
-from bot.config import load_settings
-from bot.geo import NoGeocoder
 from bot.outbox import OutboxWorker
-from bot.runtime import Runtime
 from bot.seed import seed_demo
 from models import migrate
 from models.citizen import Citizen
 from models.db import Database
 from models.messaging import messages_for_report
 from models.report import Follower
+from services import reports
+from services.catalog import CatalogCache
+from services.config import load_settings
+from services.geo import NoGeocoder
+from services.runtime import Runtime
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.helpers import make_report
 
@@ -80,7 +80,7 @@ def main() -> None:
             dotenv=False,
         )
         rt = Runtime(settings=settings, db=db, catalog=CatalogCache(), geocoder=NoGeocoder())
-        from webhooks.telegram_outbound import TelegramSender
+        from webhooks.telegram.sender import TelegramSender
 
         numbers = prepare(rt, args.messages)
         for number in numbers:  # each change queues one personalised message

@@ -27,17 +27,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import event, select, update
 from sqlmodel import Session
 
-from bot.catalog import CatalogCache
-from bot.config import load_settings
 from bot.engine import handle
-from bot.geo import NoGeocoder
-from bot.runtime import Runtime
 from bot.seed import seed_demo
-from bot.types import Inbound
 from models import migrate
 from models.citizen import Citizen, Conversation
 from models.db import Database, utcnow
 from models.messaging import InboundMessage
+from services.catalog import CatalogCache
+from services.config import load_settings
+from services.geo import NoGeocoder
+from services.runtime import Runtime
+from services.types import Inbound
 
 
 class Counter:

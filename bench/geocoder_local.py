@@ -37,11 +37,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.geo import BanGeocoder, Found, Town, _Cache
-from bot.geo_local import BAN_COLUMNS, LocalGeocoder, import_ban
 from bot.seed import ADDRESSES_FILE
 from models import migrate
 from models.db import Database
+from services.geo import BanGeocoder, Found, Town, _Cache
+from services.geo_local import BAN_COLUMNS, LocalGeocoder, import_ban
 from tests.fakes.addok_server import DEFAULT_DATA_FILE, AddokServer
 from tests.pg import throwaway_database
 

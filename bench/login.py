@@ -22,14 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.agents import save_agent
 from bot.app import create_app
-from bot.audit import Actor
 from bot.seed import seed_demo
 from console.throttle import MAX_FAILURES_ACCOUNT
 from models import migrate
 from models.agent import agent_by_email
 from models.db import Database
+from services.agents import save_agent
+from services.audit import Actor
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 AGENT = "lea@vitre.example"

@@ -1,4 +1,4 @@
-"""Benchmark: peak memory and time of keeping one picture (webhooks.media.store_photo).
+"""Benchmark: peak memory and time of keeping one picture (services.media.store_photo).
 
 Each picture is made in a process of its own (flat colours: the file is small, as a
 decompression bomb's is), the process's peak resident memory is reset (clear_refs), and
@@ -42,7 +42,7 @@ ONE = """
 import io, json, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from webhooks.media import PhotoError, store_photo
+from services.media import PhotoError, store_photo
 data = Path(sys.argv[2]).read_bytes()
 
 def peak_mb():

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.links import LINK_PATH
+from services.links import LINK_PATH
 
 MASK = "***"
 _SECRETS = (

@@ -7,19 +7,21 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import webhooks  # noqa: F401  (registers every channel: services/channels.py)
 from bot import access_log
-from bot.catalog import CatalogCache
-from bot.config import load_settings
-from bot.geo import make_geocoder
-from bot.runtime import Runtime, current_runtime
 from models.db import Database
+from services import channels
+from services.catalog import CatalogCache
+from services.config import load_settings
+from services.geo import make_geocoder
+from services.runtime import Runtime, current_runtime
 
 # Webhooks never need more: a Telegram update or a Twilio form is a few kilobytes
 # (photos are fetched by URL). Larger bodies are refused before they are read.
 MAX_BODY_BYTES = 1 * 1024 * 1024
 
 # Every response carries these; a blueprint with stricter needs sets its own first (the
-# console: console/security.py; the link page: webhooks/link_page.py's _secured).
+# console: console/security.py; the link page: webhooks/link.py's _secured).
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -86,10 +88,11 @@ def _secure(app: Flask, https: bool) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     import console
-    from webhooks import open311, sms, telegram
+    from api import open311
 
-    app.register_blueprint(telegram.bp)
-    app.register_blueprint(sms.bp)
+    for channel in channels.all_channels():
+        for blueprint in channel.blueprints:
+            app.register_blueprint(blueprint)
     app.register_blueprint(open311.bp)
     console.init_app(app)
 

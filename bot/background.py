@@ -10,38 +10,20 @@ from flask import Flask
 
 from bot.jobs import JobRunner
 from bot.outbox import OutboxWorker, relay_wake_ups
-from bot.runtime import Runtime
+from services import channels
+from services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
 def channel_senders(rt: Runtime) -> dict:
     """Builds a sender for every channel this town has configured."""
-    senders: dict = {}
-    if rt.settings.telegram_enabled:
-        from webhooks.telegram import TelegramSender
-
-        senders["telegram"] = TelegramSender(rt.settings, rt.db)
-    if rt.settings.sms_enabled:
-        from webhooks.sms import SmsSender
-
-        senders["sms"] = SmsSender(rt)
-    return senders
+    return {c.name: c.sender(rt) for c in channels.enabled_channels(rt.settings) if c.sender}
 
 
 def channel_fetchers(rt: Runtime) -> dict:
     """How the worker downloads a citizen's picture, for every channel configured."""
-    fetchers: dict = {}
-    if rt.settings.telegram_enabled:
-        from webhooks.telegram_client import client_for
-        from webhooks.telegram_inbound import fetch_picture
-
-        fetchers["telegram"] = lambda media: fetch_picture(rt, client_for(rt.settings), media)
-    if rt.settings.sms_enabled:
-        from webhooks.sms import fetch_picture as fetch_mms
-
-        fetchers["sms"] = lambda media: fetch_mms(media, rt.settings)
-    return fetchers
+    return {c.name: c.fetcher(rt) for c in channels.enabled_channels(rt.settings) if c.fetcher}
 
 
 PLACING_EVERY_SECONDS = 300.0
@@ -52,7 +34,7 @@ PURGE_EVERY_SECONDS = 86400.0
 def run_worker(rt: Runtime, stop: threading.Event) -> None:
     senders = channel_senders(rt)
     if not senders:
-        log.info("no channel configured (Telegram, SMS): the worker has nothing to send")
+        log.info("no channel configured: the worker has nothing to send")
     periodic = threading.Thread(target=run_periodic, args=(rt, stop), daemon=True)
     periodic.start()
     # One listener for wake-ups from other processes, for both loops below.
@@ -64,9 +46,9 @@ def run_worker(rt: Runtime, stop: threading.Event) -> None:
 
 def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None:
     """Places addresses and reminds (every few minutes); purges old personal data (daily)."""
-    from bot.feedback import remind_silent_reports
-    from bot.placing import place_unlocated
-    from bot.privacy import purge
+    from services.feedback import remind_silent_reports
+    from services.placing import place_unlocated
+    from services.privacy import purge
 
     tasks = {
         place_unlocated: PLACING_EVERY_SECONDS,
@@ -85,15 +67,14 @@ def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None
 
 
 def start_all(app: Flask, stop: threading.Event) -> list[threading.Thread]:
-    """Starts the outbox worker and, when Telegram has no webhook, long polling."""
+    """Starts the outbox worker and each channel's own loop (Telegram's long polling)."""
     rt = app.extensions["webleads"]
     threads = [threading.Thread(target=run_worker, args=(rt, stop), name="outbox", daemon=True)]
-    if rt.settings.telegram_enabled:
-        from webhooks.telegram import poll_forever
-
-        threads.append(
-            threading.Thread(target=poll_forever, args=(app, stop), name="telegram", daemon=True)
-        )
+    threads += [
+        threading.Thread(target=c.background, args=(app, stop), name=c.name, daemon=True)
+        for c in channels.enabled_channels(rt.settings)
+        if c.background is not None
+    ]
     for thread in threads:
         thread.start()
     return threads

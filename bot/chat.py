@@ -9,8 +9,8 @@ from typing import TextIO
 
 from bot.engine import handle
 from bot.jobs import JobRunner
-from bot.runtime import Runtime
 from models.citizen import find_citizen, update_citizen
+from services.runtime import Runtime
 from webhooks import dev
 
 POLL_SECONDS = 1.0

@@ -13,8 +13,9 @@ from flask.cli import FlaskGroup, routes_command, shell_command
 from werkzeug.serving import run_simple
 
 from bot.app import create_app
-from bot.runtime import current_runtime
 from models import migrate
+from services import channels
+from services.runtime import current_runtime
 
 
 def _create_app(*_args) -> object:
@@ -31,9 +32,10 @@ cli.add_command(routes_command)
 
 
 def _add_channel_commands() -> None:
-    from webhooks.telegram import telegram_cli
 
-    cli.add_command(telegram_cli)
+    for channel in channels.all_channels():
+        if channel.cli is not None:
+            cli.add_command(channel.cli)
 
 
 _add_channel_commands()
@@ -79,8 +81,8 @@ def create_agent(
     email: str, password: str | None, role: str, services: tuple[str, ...], name: str
 ) -> None:
     """Creates an agent, or updates the password, role and services of an existing one."""
-    from bot.agents import AgentError, save_agent
-    from bot.audit import Actor
+    from services.agents import AgentError, save_agent
+    from services.audit import Actor
 
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -172,9 +174,9 @@ def set_status(
     duplicate_of: str | None,
 ) -> None:
     """Moves report REF (1042 or #1042) to STATUS and tells its followers."""
-    from bot import reports
     from models.agent import agent_by_email
     from models.messaging import messages_for_report
+    from services import reports
 
     rt = current_runtime()
     try:
@@ -217,9 +219,9 @@ def zone_group() -> None:
 @click.option("--name", required=True, help="How the zone is named to citizens and agents.")
 def zone_import(path: str, kind: str, name: str) -> None:
     """Loads a GeoJSON Polygon/MultiPolygon (Feature or FeatureCollection) as a zone."""
-    from bot.admin import import_zone
-    from bot.audit import Actor
-    from bot.geo import ZoneError
+    from services.admin import import_zone
+    from services.audit import Actor
+    from services.geo import ZoneError
 
     rt = current_runtime()
     try:
@@ -255,9 +257,9 @@ def zone_list() -> None:
 @click.option("--off", is_flag=True, help="Deactivate instead.")
 def zone_activate(name: str, kind: str, off: bool) -> None:
     """Turns a zone on (or off with --off): a pilot zone off opens the whole town."""
-    from bot.admin import set_zone_active
-    from bot.audit import Actor
     from models.zone import zone_by_name
+    from services.admin import set_zone_active
+    from services.audit import Actor
 
     rt = current_runtime()
     with rt.db.transaction() as session:
@@ -278,7 +280,7 @@ def geo_group() -> None:
 @click.argument("address")
 def geo_search(address: str) -> None:
     """Shows what the geocoder finds for an address in the town."""
-    from bot.geo import GeocoderUnavailable
+    from services.geo import GeocoderUnavailable
 
     rt = current_runtime()
     if not rt.geocoder.enabled:
@@ -301,7 +303,7 @@ def geo_search(address: str) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def geo_import_ban(path: str) -> None:
     """Imports the BAN's address CSV (.csv or .csv.gz) for GEOCODER=local."""
-    from bot.geo_local import BanFileError, import_ban
+    from services.geo_local import BanFileError, import_ban
 
     done = []
 
@@ -324,7 +326,7 @@ def geo_import_ban(path: str) -> None:
 @geo_group.command("retry")
 def geo_retry() -> None:
     """Places on the map the reports whose address was kept as text."""
-    from bot.placing import place_unlocated
+    from services.placing import place_unlocated
 
     placed, left = place_unlocated(current_runtime())
     click.echo(f"{placed} report(s) placed on the map; {left} left for an agent to place.")
@@ -333,7 +335,7 @@ def geo_retry() -> None:
 @cli.command("remind")
 def remind_command() -> None:
     """Tells the followers of reports silent past their SLA that they are still handled."""
-    from bot.feedback import remind_silent_reports
+    from services.feedback import remind_silent_reports
 
     rt = current_runtime()
     count = remind_silent_reports(rt)
@@ -357,8 +359,8 @@ def _pilot_change(change) -> None:
 
     `change(session, actor)` writes its audit row; a PilotError becomes a CLI error.
     """
-    from bot.audit import Actor
-    from bot.pilot import PilotError
+    from services.audit import Actor
+    from services.pilot import PilotError
 
     rt = current_runtime()
     try:
@@ -373,7 +375,7 @@ def _pilot_change(change) -> None:
 @pilot_group.command("status")
 def pilot_status() -> None:
     """Says what the pilot restricts now."""
-    from bot.pilot import describe
+    from services.pilot import describe
 
     rt = current_runtime()
     rt.catalog.invalidate()
@@ -385,7 +387,7 @@ def pilot_status() -> None:
 @pilot_group.command("on")
 def pilot_on() -> None:
     """Turns the pilot on: its zones, services and groups apply again."""
-    from bot.pilot import switch
+    from services.pilot import switch
 
     _pilot_change(lambda session, actor: switch(session, actor, True))
     click.echo("The pilot is on (other processes follow within 30 seconds).")
@@ -395,7 +397,7 @@ def pilot_on() -> None:
 @pilot_group.command("off")
 def pilot_off() -> None:
     """Turns the pilot off: the service opens to everyone, its rules kept for later."""
-    from bot.pilot import switch
+    from services.pilot import switch
 
     _pilot_change(lambda session, actor: switch(session, actor, False))
     click.echo(
@@ -409,7 +411,7 @@ def pilot_off() -> None:
 @click.option("--all", "everything", is_flag=True, help="Offer every service again.")
 def pilot_services(codes: tuple[str, ...], everything: bool) -> None:
     """Offers only these services' categories while the pilot is on (voirie eclairage)."""
-    from bot.pilot import set_services
+    from services.pilot import set_services
 
     if not codes and not everything:
         with current_runtime().db.reading() as session:
@@ -426,7 +428,7 @@ def pilot_services(codes: tuple[str, ...], everything: bool) -> None:
 @click.argument("text", required=False)
 def pilot_opens_on(text: str | None) -> None:
     """Tells citizens when the service opens to everyone ("1er juin"); no TEXT clears it."""
-    from bot.pilot import set_opening
+    from services.pilot import set_opening
 
     _pilot_change(lambda session, actor: set_opening(session, actor, text))
     click.echo(f"Opening date: {text or 'not said'}.")
@@ -445,7 +447,7 @@ def pilot_code(ctx: click.Context) -> None:
 @click.option("--label", default="", help="Who the code is for (a district, an association).")
 def pilot_code_add(code: str, label: str) -> None:
     """Creates (or reactivates) an invite code; codes are case-insensitive."""
-    from bot.pilot import add_code
+    from services.pilot import add_code
 
     invite = _pilot_change(lambda session, actor: add_code(session, actor, code, label))
     click.echo(
@@ -457,7 +459,7 @@ def pilot_code_add(code: str, label: str) -> None:
 @click.argument("code")
 def pilot_code_off(code: str) -> None:
     """Deactivates an invite code (citizens it let in stay in)."""
-    from bot.pilot import deactivate_code
+    from services.pilot import deactivate_code
 
     invite = _pilot_change(lambda session, actor: deactivate_code(session, actor, code))
     click.echo(f"Invite code {invite.code} is off.")
@@ -484,7 +486,7 @@ def pilot_code_list() -> None:
 @click.option("--label", default="", help="Whose it is (kept for the admins).")
 def pilot_allow(identity: str, label: str) -> None:
     """Lets a phone number (06..., +33...) or a Telegram user id into the pilot."""
-    from bot.pilot import allow
+    from services.pilot import allow
 
     region = current_runtime().settings.DEFAULT_REGION
     entry = _pilot_change(lambda session, actor: allow(session, actor, identity, label, region))
@@ -495,7 +497,7 @@ def pilot_allow(identity: str, label: str) -> None:
 @click.argument("identity")
 def pilot_disallow(identity: str) -> None:
     """Removes a phone number or Telegram user id from the allowlist."""
-    from bot.pilot import disallow
+    from services.pilot import disallow
 
     region = current_runtime().settings.DEFAULT_REGION
     removed = _pilot_change(lambda session, actor: disallow(session, actor, identity, region))
@@ -519,8 +521,8 @@ def pilot_allowlist() -> None:
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660))
 def pilot_demand(days: int) -> None:
     """Counts the contacts the pilot turned away, per day, channel and reason."""
-    from bot.pilot import demand
     from models.pilot import admitted_counts
+    from services.pilot import demand
 
     with current_runtime().db.reading() as session:
         rows = demand(session, days)
@@ -543,8 +545,8 @@ def api_key_group() -> None:
 @click.argument("name")
 def api_key_create(name: str) -> None:
     """Creates a key for the tool NAME and prints it once (it is stored hashed)."""
-    from bot.admin import AdminError, create_api_key
-    from bot.audit import Actor
+    from services.admin import AdminError, create_api_key
+    from services.audit import Actor
 
     name = name.strip()
     try:
@@ -575,8 +577,8 @@ def api_key_list() -> None:
 @click.argument("name")
 def api_key_revoke(name: str) -> None:
     """Revokes the key named NAME at once."""
-    from bot.admin import revoke_api_key
-    from bot.audit import Actor
+    from services.admin import revoke_api_key
+    from services.audit import Actor
 
     with current_runtime().db.transaction() as session:
         revoked = revoke_api_key(session, Actor.command_line(), name)
@@ -593,7 +595,7 @@ def privacy_group() -> None:
 @privacy_group.command("purge")
 def privacy_purge() -> None:
     """Forgets identities past RETENTION_DAYS and trims the message logs (idempotent)."""
-    from bot.privacy import purge
+    from services.privacy import purge
 
     rt = current_runtime()
     click.echo(f"Retention: {rt.settings.RETENTION_DAYS} day(s). {purge(rt)}")
@@ -611,8 +613,8 @@ def privacy_purge() -> None:
 )
 def launch_kit(out_dir: str, code: str | None) -> None:
     """Writes the A4 poster, the A5 flyer and the agents' guide (PDF, French)."""
-    from bot.launchkit import LaunchKitError, kit_for, write_kit
-    from bot.texts import fold
+    from services.launchkit import LaunchKitError, kit_for, write_kit
+    from services.texts import fold
 
     rt = current_runtime()
     try:
@@ -622,7 +624,7 @@ def launch_kit(out_dir: str, code: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
     for path in paths.values():
         click.echo(f"Wrote {path}")
-    for label, url in (("Telegram", kit.telegram_url), ("SMS", kit.sms_url)):
+    for label, url in ((invite.label, invite.url) for invite in kit.invites):
         if url:
             click.echo(f"{label} QR code: {url}")
 
@@ -658,7 +660,7 @@ def audit_export(since, until, out_file: str) -> None:
     import io
     from pathlib import Path
 
-    from bot.audit import export_csv
+    from services.audit import export_csv
 
     buffer = io.StringIO()
     with current_runtime().db.reading() as session:

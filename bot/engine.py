@@ -14,11 +14,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from bot import flow, pilot
-from bot.context import Ctx
-from bot.runtime import Runtime, current_runtime
-from bot.texts import pick_language
-from bot.types import EVENT, Inbound, Outcome, Reply, Wait
+from bot import flow
+from handlers import pilot_gate
+from handlers.context import Ctx
 from models.citizen import (
     Citizen,
     lock_citizen,
@@ -28,6 +26,10 @@ from models.citizen import (
 )
 from models.jobs import JobKind, drop_held, finish_job, hold_inbound, next_held, queue_job
 from models.messaging import PRIORITY_REPLY, queue_messages, record_inbound
+from services import words
+from services.runtime import Runtime, current_runtime
+from services.texts import pick_language
+from services.types import EVENT, Inbound, Outcome, Reply, Wait
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +132,10 @@ def _run(ctx: Ctx, inbound: Inbound) -> list[Reply]:
         return []
     # After STOP/START, so STOP always works; someone outside the pilot is answered
     # (a result coming back from the worker was let through with its message).
-    gated = None if inbound.kind == EVENT else pilot.gate(ctx, inbound)
+    gated = None if inbound.kind == EVENT else pilot_gate.gate(ctx, inbound)
+    if isinstance(gated, pilot_gate.Admitted):
+        welcome = flow.run_command(ctx, inbound, words.Command("start"))
+        gated = Outcome([*gated.replies, *welcome.replies], welcome.state)
     outcome: Outcome = gated or flow.step(ctx, inbound)
     conversation.state = outcome.state
     offered = flow.offered_choices(outcome.replies)
@@ -192,12 +197,12 @@ def _rewrites(inbound: Inbound) -> list[Reply]:
 
 
 def _allowed_when_opted_out(inbound: Inbound) -> bool:
-    command = flow.commands.parse(inbound.text) if inbound.text else None
+    command = flow.words.parse(inbound.text) if inbound.text else None
     return command is not None and command.name in ALLOWED_WHEN_OPTED_OUT
 
 
 def _jumps_the_queue(inbound: Inbound) -> bool:
-    command = flow.commands.parse(inbound.text) if inbound.text else None
+    command = flow.words.parse(inbound.text) if inbound.text else None
     return command is not None and command.name in JUMPS_THE_QUEUE
 
 

@@ -41,7 +41,7 @@ citizen's messages meanwhile are held and replayed after it, in order.
 Fallbacks, at every state: help, cancel, menu, my reports, `#1042` / status,
 language, STOP / START, erase (`/supprimer`, SMS SUPPRIMER: asks `erase_confirm`).
 A step that already has its answer (a photo sent with the description, a pin sent
-early) is skipped. Before any step, the pilot's gate (bot/pilot.py, called by the
+early) is skipped. Before any step, the pilot's gate (handlers/pilot_gate.py, called by the
 engine) may answer someone outside the pilot instead.
 """
 
@@ -50,10 +50,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot import commands
-from bot.context import Ctx
-from bot.texts import N_, fold
-from bot.types import CHOICE, EVENT, LOCATION, OTHER, PHOTO, TEXT, Inbound, Outcome, Reply
 from handlers import (
     commands as command_handlers,
 )
@@ -68,7 +64,11 @@ from handlers import (
     nearby,
     photo,
 )
+from handlers.context import Ctx
 from models.citizen import State
+from services import words
+from services.texts import N_, fold
+from services.types import CHOICE, EVENT, LOCATION, OTHER, PHOTO, TEXT, Inbound, Outcome, Reply
 
 Step = Callable[[Ctx, Inbound], Outcome]
 
@@ -124,7 +124,7 @@ FLOW: dict[State, Row] = {
 }
 
 # Moves the steps' code does not name (tests/test_flow_table.py reads the rest from it):
-# a resolution's notification parks an idle conversation in is_fixed (bot/notify.py), and
+# a resolution's notification parks an idle conversation in is_fixed (services/notify.py), and
 # "no" at erase_confirm goes back to the state remembered when erasure was asked.
 OTHER_MOVES = {(State.IDLE, State.IS_FIXED), (State.ERASE_CONFIRM, State.IDLE)}
 
@@ -157,7 +157,7 @@ REASKS = {
 
 def step(ctx: Ctx, msg: Inbound) -> Outcome:
     """Runs the step for this message: a command, or the current state's handler."""
-    command = commands.parse(msg.text) if msg.kind == TEXT else None
+    command = words.parse(msg.text) if msg.kind == TEXT else None
     if command is not None:
         return run_command(ctx, msg, command)
     msg = resolve_choice(ctx, msg)
@@ -189,7 +189,7 @@ def row_of(state: str) -> Row:
         raise UnknownState(f"conversation state {state!r} is not in bot/flow.py's FLOW") from exc
 
 
-def run_command(ctx: Ctx, msg: Inbound, command: commands.Command) -> Outcome:
+def run_command(ctx: Ctx, msg: Inbound, command: words.Command) -> Outcome:
     outcome = COMMANDS[command.name](ctx, msg, command.arg)
     if command.name in REPROMPT_AFTER:
         return with_reprompt(ctx, outcome)

@@ -21,13 +21,14 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-from bot import engine, reports
-from bot.geo import GeocoderUnavailable
+from bot import engine
 from bot.outbox import backoff
-from bot.runtime import Runtime
-from bot.types import Inbound, StoredPhoto
 from models.db import utcnow
 from models.jobs import Job, JobKind, claim_jobs, finish_job, retry_job
+from services import reports
+from services.geo import GeocoderUnavailable
+from services.runtime import Runtime
+from services.types import Inbound, StoredPhoto
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,7 @@ import time
 from datetime import timedelta
 from typing import Protocol
 
-from bot import wakeup
 from bot.ratelimit import ChannelLimiter
-from bot.runtime import Runtime
-from bot.wakeup import socket_path
 from models.citizen import update_citizen
 from models.db import utcnow
 from models.messaging import (
@@ -43,6 +40,9 @@ from models.messaging import (
     mark_retry,
     mark_sent,
 )
+from services import channels, wakeup
+from services.runtime import Runtime
+from services.wakeup import socket_path
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,17 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
 
 
 def default_limiters(settings) -> dict[str, ChannelLimiter]:
-    """The providers' published limits, a little under them."""
-    sms_rate = float(getattr(settings, "SMS_RATE_PER_SECOND", 1.0) or 1.0)
-    return {
-        "telegram": ChannelLimiter(29.8, per_recipient=1.0, recipient_burst=3),
-        "sms": ChannelLimiter(sms_rate),
-    }
+    """The providers' published limits, a little under them (each channel's spec)."""
+    limiters = {}
+    for channel in channels.all_channels():
+        if channel.limits is not None:
+            limits = channel.limits(settings)
+            limiters[channel.name] = ChannelLimiter(
+                limits.per_second,
+                per_recipient=limits.per_recipient,
+                recipient_burst=limits.recipient_burst,
+            )
+    return limiters
 
 
 class OutboxWorker:
@@ -179,7 +184,7 @@ def relay_wake_ups(rt: Runtime, stop: threading.Event) -> None:
     """Hears "something was queued" from other processes and wakes this process's loops.
 
     PostgreSQL: LISTEN/NOTIFY (any process, any host; triggers on the outbox and job
-    tables). SQLite: a datagram socket next to the database file (bot/wakeup.py). One
+    tables). SQLite: a datagram socket next to the database file (services/wakeup.py). One
     listener serves both the outbox worker and the job runner, each waiting on its own
     event; their waits are bounded, so a lost wake-up delays by seconds, never loses.
     """

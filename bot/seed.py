@@ -7,12 +7,12 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from bot.placing import import_zone
-from bot.security import hash_password
 from models.agent import Agent, AgentService, agent_by_email
 from models.catalog import IDEA, PROBLEM, Category, Service, category_by_code, service_by_code
 from models.settings import set_setting
 from models.zone import BOUNDARY, zone_by_name
+from services.placing import import_zone
+from services.security import hash_password
 
 TOWN = {"town_name": "Vitré", "town_insee": "35360", "town_postcode": "35500"}
 
@@ -107,8 +107,8 @@ def seed_demo(session: Session) -> str | None:
 
 def seed_addresses(session: Session) -> int:
     """Imports the demo communes' addresses, except for a commune that has some already."""
-    from bot.geo_local import import_ban_rows, open_ban
     from models.address import commune_counts
+    from services.geo_local import import_ban_rows, open_ban
 
     known: dict[str, bool] = {}
 
@@ -238,11 +238,11 @@ def seed_demo_reports(session: Session) -> int:
     """Files the demo reports once (only into a town that has none); returns how many."""
     from datetime import timedelta
 
-    from bot import reports
-    from bot.catalog import _category
     from models.citizen import Citizen, Conversation, State
     from models.db import utcnow
     from models.report import count_reports, report_events
+    from services import reports
+    from services.catalog import _category
 
     if count_reports(session):
         return 0

@@ -85,7 +85,7 @@ def _locale() -> str:
     chosen = session.get("console_lang") if request else None
     if chosen in LANGUAGES:
         return chosen
-    from bot.runtime import current_runtime
+    from services.runtime import current_runtime
 
     return current_runtime().settings.DEFAULT_LANGUAGE
 
@@ -94,7 +94,7 @@ def _locale() -> str:
 def _template_helpers() -> dict:
     from flask_babel import get_locale
 
-    from bot.runtime import current_runtime
+    from services.runtime import current_runtime
 
     rt = current_runtime()
 

@@ -13,10 +13,6 @@ from shapely.geometry import shape
 from shapely.validation import explain_validity
 from sqlalchemy.exc import IntegrityError
 
-from bot import admin
-from bot.agents import edit_agent
-from bot.audit import Actor
-from bot.runtime import current_runtime
 from console import bp
 from console.auth import admin_required
 from console.forms import AgentForm, CategoryForm, ServiceForm, TemplateForm, ZoneForm
@@ -27,6 +23,10 @@ from models.catalog import Category, Service, all_categories, all_services
 from models.console import ResponseTemplate, all_templates
 from models.console_queries import all_agents, service_ids_by_agent
 from models.zone import Zone, all_zones
+from services import admin
+from services.agents import edit_agent
+from services.audit import Actor
+from services.runtime import current_runtime
 
 MAX_ZONE_BYTES = 512 * 1024  # within the app's 1 MB body limit
 

@@ -11,14 +11,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from bot import admin
-from bot.audit import Actor
-from bot.runtime import current_runtime
 from console import bp
 from console.admin import admin_nav
 from console.auth import admin_required
 from console.forms import ApiKeyForm
 from models.api_key import ApiKey, all_keys
+from services import admin
+from services.audit import Actor
+from services.runtime import current_runtime
 
 OPEN311_ROOT = "/open311/v2"  # the public contract's path (DESIGN.md)
 

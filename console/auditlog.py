@@ -12,14 +12,14 @@ from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from bot import audit
-from bot.runtime import current_runtime
 from console import bp
 from console.admin import admin_nav
 from console.auth import admin_required
 from console.forms import AuditForm
 from models.audit import admin_changes
 from models.db import utcnow
+from services import audit
+from services.runtime import current_runtime
 
 DEFAULT_DAYS = 30
 RECENT_CHANGES = 200  # the page's list; each change also shows on the page it was made

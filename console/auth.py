@@ -18,13 +18,13 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from bot.runtime import current_runtime
-from bot.security import hash_password, verify_password
 from console import LANGUAGES, bp, throttle
 from models.agent import Agent, agent_by_email, end_sessions, services_of_agent
 from models.console import count_attempt, forget_attempt, throttle_ends
 from models.db import utcnow
 from models.report import Report
+from services.runtime import current_runtime
+from services.security import hash_password, verify_password
 
 # Data for scripts and downloads: a 401 there, where a redirect would feed them a form.
 DATA_SUFFIXES = (".json", ".csv")

@@ -12,11 +12,11 @@ from flask import current_app, render_template, request
 from flask_babel import format_timedelta, get_locale
 from flask_login import current_user
 
-from bot.runtime import current_runtime
 from console import bp
 from console.queue import load_lookups
 from models.console_queries import backlog, filed_since, reports_closed_per_day
 from models.db import utcnow
+from services.runtime import current_runtime
 
 PERIODS = (7, 30, 90, 365)
 CACHE_SECONDS = 60

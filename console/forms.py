@@ -29,10 +29,10 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from bot.agents import EMAIL_RE
 from models.agent import ROLES
 from models.catalog import IDEA, PROBLEM
 from models.zone import ZONE_KINDS
+from services.agents import EMAIL_RE
 
 MESSAGE_MAX = 1500  # an SMS update stays within a few segments; Telegram allows 4096
 
@@ -187,14 +187,14 @@ class InviteForm(FlaskForm):
     label = StringField(_l("Label"), validators=[Optional(), Length(max=128)])
 
     def validate_code(self, field) -> None:
-        from bot import commands
-        from bot.pilot import PilotError, normalise_code
-        from bot.texts import fold
+        from services import words
+        from services.pilot import PilotError, normalise_code
+        from services.texts import fold
 
         try:
             normalise_code(field.data)
         except PilotError as exc:
-            if commands.parse(fold(field.data).strip()) is not None:
+            if words.parse(fold(field.data).strip()) is not None:
                 raise ValidationError(
                     _l("The bot already understands this word: choose another code.")
                 ) from exc
@@ -210,8 +210,8 @@ class AllowForm(FlaskForm):
     label = StringField(_l("Label"), validators=[Optional(), Length(max=128)])
 
     def validate_identity(self, field) -> None:
-        from bot.pilot import PilotError, identity
-        from bot.runtime import current_runtime
+        from services.pilot import PilotError, identity
+        from services.runtime import current_runtime
 
         try:
             identity(field.data, current_runtime().settings.DEFAULT_REGION)

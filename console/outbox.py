@@ -9,14 +9,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from bot.runtime import current_runtime
 from console import bp
 from console.admin import admin_nav
-from console.present import CHANNEL_LABELS, DELIVERY_LABELS, citizen_contact, mask_address
+from console.present import DELIVERY_LABELS, channel_labels, citizen_contact, mask_address
 from models.citizen import citizens_by_id
 from models.console_queries import undelivered_messages
 from models.messaging import Outbox, requeue
 from models.report import get_report
+from services.runtime import current_runtime
 
 LIMIT = 200  # the newest ones; an older failure can still be retried from its report
 
@@ -40,7 +40,7 @@ def undelivered():
         rows=rows,
         limit=LIMIT,
         delivery_labels=DELIVERY_LABELS,
-        channel_labels=CHANNEL_LABELS,
+        channel_labels=channel_labels(),
         # Admins reach this page from the admin tabs too: keep them in view.
         sections=admin_nav() if current_user.is_admin else None,
         section=None,

@@ -7,12 +7,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import phonenumbers
-from flask_babel import format_timedelta
+from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from models.report import Report
+from services import channels
 
 STATUS_LABELS = {
     "new": _l("New"),
@@ -31,12 +31,6 @@ DELIVERY_LABELS = {
     "failed": _l("failed"),
     "dead": _l("not delivered"),
     "cancelled": _l("cancelled"),
-}
-CHANNEL_LABELS = {
-    "telegram": "Telegram",
-    "sms": "SMS",
-    "dev": _l("Simulator"),
-    "open311": "Open311",
 }
 EVENT_LABELS = {
     "created": _l("Report filed"),
@@ -58,7 +52,7 @@ VERDICT_LABELS = {
     "no": _l("The citizen says it is not fixed."),
     "partly": _l("The citizen says it is only partly fixed."),
 }
-# How the bot words a report's placing on the map (bot/placing.py, models/sms_queries.py),
+# How the bot words a report's placing on the map (services/placing.py, models/report.py),
 # and how the console says it; an unknown wording is shown as it is.
 GEOCODED_NOTES = (
     (
@@ -81,31 +75,26 @@ def status_label(status: str) -> str:
     return str(STATUS_LABELS.get(status, status))
 
 
-def mask_phone(number: str) -> str:
-    """Shows a phone number with the middle hidden: +33 6 ** ** ** 78."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-        shown = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        shown = number
-    groups = shown.split()
-    if len(groups) < 3:
-        digits = number[-2:] if len(number) > 4 else ""
-        return "*" * max(0, len(number) - 2) + digits
-    head, tail = groups[:2], groups[-1]
-    middle = ["*" * len(g) for g in groups[2:-1]]
-    return " ".join([*head, *middle, "*" * (len(tail) - 2) + tail[-2:]])
-
-
 def citizen_contact(citizen) -> str:
     """What the agent may see of how to reach the citizen."""
     if citizen is None:
         return _("(erased)")
     if citizen.erased_at:
         return _("(erased)")
-    if citizen.channel == "sms":
-        return mask_phone(citizen.address)
-    return str(CHANNEL_LABELS.get(citizen.channel, citizen.channel))
+    channel = channels.get(citizen.channel)
+    if channel.mask is channels.mask_phone:  # a phone number: agents see its ends
+        return channel.mask(citizen.address)
+    return channel_label(citizen.channel)
+
+
+def channel_label(name: str) -> str:
+    """A channel's name as the console shows it, in the agent's language."""
+    return channels.label(name, str(get_locale() or "en"))
+
+
+def channel_labels() -> dict[str, str]:
+    """Every registered channel's label (templates and filters)."""
+    return {c.name: channel_label(c.name) for c in channels.all_channels()}
 
 
 @dataclass(frozen=True)
@@ -167,27 +156,10 @@ def event_detail(event) -> str | None:
     return None
 
 
-def keep_last(address: str, shown: int) -> str:
-    """Hides all but the last `shown` characters; a short address is hidden whole."""
-    if len(address) <= 2 * shown:
-        return "•" * len(address)
-    return "•" * (len(address) - shown) + address[-shown:]
-
-
-# How each channel's address is shown to agents. The simulator's names are made up on the
-# spot, so they show; a channel not listed here (added later, or a typo) is masked the
-# strictest way, since nobody has said what its addresses reveal.
-ADDRESS_MASKS = {
-    "sms": mask_phone,
-    "telegram": lambda address: keep_last(address, 3),
-    "dev": lambda address: address,
-}
-
-
 def mask_address(channel: str, address: str) -> str:
-    """What an agent may see of a message's address: all but its end hidden, by channel."""
-    mask = ADDRESS_MASKS.get(channel)
-    return mask(address) if mask is not None else keep_last(address, 2)
+    """What an agent may see of a message's address: all but its end hidden, by channel
+    (each channel's spec says how; one nobody described is masked the strictest way)."""
+    return channels.mask(channel, address)
 
 
 def event_change(event) -> dict:

@@ -19,10 +19,8 @@ from flask_babel import format_number, get_locale
 from flask_login import current_user
 from shapely.geometry import shape
 
-from bot.audit import csv_line
-from bot.runtime import current_runtime
 from console import MAX_ROW_ID, bp
-from console.present import CHANNEL_LABELS, STATUS_LABELS, is_overdue, status_label
+from console.present import STATUS_LABELS, channel_labels, is_overdue, status_label
 from models.catalog import Category, Service, all_categories, all_services
 from models.console_queries import (
     COUNT_CAP,
@@ -39,11 +37,13 @@ from models.console_queries import (
 from models.db import utcnow
 from models.report import OPEN_STATUSES, STATUSES
 from models.zone import Zone, all_zones
+from services.audit import csv_line
+from services.channels import all_channels
+from services.runtime import current_runtime
 
 STATUS_CHOICES = ("open", *STATUSES, "all")
 # The query parameters of the queue's filter (read_filter), kept by the Map link.
 FILTER_NAMES = ("status", "service", "category", "zone", "channel", "overdue", "mine", "q", "sort")
-CHANNELS = ("telegram", "sms", "open311", "dev")
 CSV_COLUMNS = (
     "number",
     "created_at",
@@ -147,7 +147,7 @@ def read_filter(lookups: Lookups) -> tuple[QueueFilter, dict]:
     statuses = {"open": OPEN_STATUSES, "all": ()}.get(status, (status,))
     service, category, zone_id = _int("service"), _int("category"), _int("zone")
     zone = lookups.zones.get(zone_id) if zone_id else None
-    channel = args.get("channel") if args.get("channel") in CHANNELS else None
+    channel = args.get("channel") if args.get("channel") in channel_names() else None
     sort = args.get("sort") if args.get("sort") in SORTS else "newest"
     f = QueueFilter(
         statuses=tuple(statuses),
@@ -242,8 +242,8 @@ def queue():
         status_tabs=[("open", _open_label()), *STATUS_LABELS.items(), ("all", _all_label())],
         status_label=status_label,
         is_overdue=is_overdue,
-        channels=CHANNELS,
-        channel_labels=CHANNEL_LABELS,
+        channels=channel_names(),
+        channel_labels=channel_labels(),
         sorts=SORTS,
         filter_args=filter_args,
     )
@@ -277,8 +277,8 @@ def queue_map():
         "console/map.html",
         raw=raw,
         lookups=lookups,
-        channels=CHANNELS,
-        channel_labels=CHANNEL_LABELS,
+        channels=channel_names(),
+        channel_labels=channel_labels(),
         filter_args=filter_args,
         data_url=url_for("console.queue_points", **filter_args(raw)),
     )
@@ -352,3 +352,8 @@ def _csv_row(r, lookups: Lookups, now) -> list:
         r.closed_at.isoformat() if r.closed_at else "",
         int(is_overdue(r, lookups.sla_hours(r.category_id), now)),
     ]
+
+
+def channel_names() -> list[str]:
+    """The channels a report can come from (the registry's), for the queue's filter."""
+    return [c.name for c in all_channels()]

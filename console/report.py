@@ -8,14 +8,12 @@ from flask import abort, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from bot import reports
-from bot.runtime import current_runtime
 from console import bp
 from console.forms import AssignForm, MergeForm, NoteForm, RecategoriseForm, ReplyForm, StatusForm
 from console.present import (
-    CHANNEL_LABELS,
     DELIVERY_LABELS,
     EVENT_LABELS,
+    channel_labels,
     citizen_contact,
     event_change,
     event_detail,
@@ -44,7 +42,9 @@ from models.report import (
     media_of_report,
     report_events,
 )
-from webhooks.media import PhotoError, media_path
+from services import reports
+from services.media import PhotoError, media_path
+from services.runtime import current_runtime
 
 
 def visible_report(db, number: int) -> Report:
@@ -99,7 +99,7 @@ def report_page(number: int):
         status_label=status_label,
         event_labels=EVENT_LABELS,
         delivery_labels=DELIVERY_LABELS,
-        channel_labels=CHANNEL_LABELS,
+        channel_labels=channel_labels(),
         event_change=event_change,
         event_detail=event_detail,
         retriable=(DEAD, FAILED),

@@ -1,6 +1,6 @@
 """Admin › Pilot and Admin › Launch kit: opening the service step by step, and telling it.
 
-The pilot's rules live in the database (bot/pilot.py): every change here runs in one
+The pilot's rules live in the database (services/pilot.py): every change here runs in one
 transaction, then reloads this process's catalog; other processes follow within its TTL.
 """
 
@@ -17,11 +17,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from bot import launchkit, pilot
-from bot.audit import Actor
-from bot.catalog import CatalogCache, PilotRules
-from bot.runtime import current_runtime
-from bot.texts import fold
 from console import bp
 from console.admin import admin_nav
 from console.auth import admin_required
@@ -32,7 +27,7 @@ from console.forms import (
     PilotServicesForm,
     PilotSwitchForm,
 )
-from console.present import CHANNEL_LABELS, mask_address
+from console.present import channel_labels, mask_address
 from console.queue import lang
 from models.catalog import all_services
 from models.pilot import (
@@ -44,6 +39,11 @@ from models.pilot import (
     all_allowed,
     all_invites,
 )
+from services import launchkit, pilot
+from services.audit import Actor
+from services.catalog import CatalogCache, PilotRules
+from services.runtime import current_runtime
+from services.texts import fold
 
 # Why the pilot turned someone away, in the town's words.
 REFUSAL_LABELS = {
@@ -52,7 +52,7 @@ REFUSAL_LABELS = {
     REFUSED_ZONE: _l("Outside the pilot zones"),
 }
 DEMAND_PERIODS = (7, 30, 90)
-# The launch kit's documents: URL name -> maker (file names: bot.launchkit.FILES).
+# The launch kit's documents: URL name -> maker (file names: services.launchkit.FILES).
 DOCUMENTS = {
     "poster": launchkit.poster_pdf,
     "flyer": launchkit.flyer_pdf,
@@ -138,14 +138,14 @@ def _pilot_page(bound: dict | None = None, status: int = 200):
         days=days,
         periods=DEMAND_PERIODS,
         refusal_labels=REFUSAL_LABELS,
-        channel_labels=CHANNEL_LABELS,
+        channel_labels=channel_labels(),
         username=_username(rt.settings),
         sms_number=rt.settings.TWILIO_FROM_NUMBER,
     ), status
 
 
 def pilot_summary(rules: PilotRules, service_names: dict[str, str]) -> list[tuple[str, str]]:
-    """Says what the pilot restricts, as (what, how) lines (bot.pilot.describe, translated)."""
+    """Says what the pilot restricts, as (what, how) lines (services.pilot.describe, translated)."""
     if not rules.on:
         return [(_("State"), _("Off: the service is open to everyone."))]
     if not rules.restricts:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_login import current_user
 
-from bot.runtime import current_runtime
 from console import bp, csrf
 from console.auth import login_manager
+from services.runtime import current_runtime
 
 # What may be reached without a session: the login form and the stylesheets it needs.
 PUBLIC_ENDPOINTS = {"console.login", "console.language", "console.static"}

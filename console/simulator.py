@@ -14,11 +14,11 @@ from flask import jsonify, render_template, request
 from flask_login import current_user
 
 from bot.engine import handle
-from bot.runtime import current_runtime
-from bot.types import Inbound, Reply
 from console import bp
 from models.citizen import find_citizen, update_citizen
 from models.messaging import claim_due, mark_sent, messages_for_citizen
+from services.runtime import current_runtime
+from services.types import Inbound, Reply
 from webhooks import dev
 
 HISTORY = 30  # messages shown when the page opens

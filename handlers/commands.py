@@ -5,19 +5,19 @@ Erasing one's data (`/supprimer`) is a command too; its steps are in handlers/er
 
 from __future__ import annotations
 
-from bot.context import Ctx
-from bot.texts import translate
-from bot.types import Inbound, Outcome, Reply
 from handlers import menu, my_reports
+from handlers.context import Ctx
 from models.citizen import State, update_citizen
 from models.messaging import cancel_queued_for
+from services.texts import translate
+from services.types import Inbound, Outcome, Reply
 
 LANGUAGE_CHOICES = [("lang:fr", "Français"), ("lang:en", "English")]
 
 
 def help(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
     """Lists what the citizen can say."""
-    if ctx.citizen.channel == "telegram":
+    if ctx.channel.has_command_menu:
         text = ctx.t(
             "What I understand:\n/start: report a problem or an idea\n"
             "/mesdemandes: your reports\n/suivi 1042: status of report #1042\n"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot import links, reports
-from bot.context import Ctx
-from bot.types import Inbound, Outcome, Reply
+from handlers.context import Ctx
 from models.citizen import State
+from services import links, reports
+from services.types import Inbound, Outcome, Reply
 
 YES, NO = "yes", "no"
 
@@ -71,7 +71,7 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
 
 def _link_by_sms(ctx: Ctx, report, had_photo: bool) -> list[Reply]:
     """By SMS: the one-time link to add a photo and a pin, when the report lacks either."""
-    if ctx.citizen.channel != "sms" or (report.geolocated and had_photo):
+    if not ctx.channel.needs_link_for_pin or (report.geolocated and had_photo):
         return []
     settings = ctx.rt.settings
     link = links.report_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.context import Ctx
-from bot.types import Inbound, Outcome, Reply
 from handlers import photo
+from handlers.context import Ctx
 from models.citizen import State
 from models.report import add_media
+from services.types import Inbound, Outcome, Reply
 
 MIN_LENGTH = 3
 MAX_LENGTH = 2000

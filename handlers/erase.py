@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.context import Ctx
-from bot.privacy import erase_citizen
-from bot.types import Inbound, Outcome, Reply
+from handlers.context import Ctx
 from models.citizen import State
+from services.privacy import erase_citizen
+from services.types import Inbound, Outcome, Reply
 
 YES, NO = "erase:yes", "erase:no"
 # Where the citizen was, to go back there when they say no.

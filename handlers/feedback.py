@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot import feedback
-from bot.context import Ctx
-from bot.types import Inbound, Outcome, Reply
+from handlers.context import Ctx
 from models.citizen import State
 from models.report import get_report, is_follower
+from services import feedback
+from services.types import Inbound, Outcome, Reply
 
 VERDICTS = ("yes", "no", "partly")
 

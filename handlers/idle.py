@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot import reports
-from bot.context import Ctx
-from bot.types import Inbound, Outcome, Reply
 from handlers import menu
+from handlers.context import Ctx
 from handlers.description import keep_photo
 from models.citizen import State
 from models.report import get_report, is_follower, open_reports_of_citizen
+from services import reports
+from services.types import Inbound, Outcome, Reply
 
 NEW = "new"
 OFFER_LIMIT = 3

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot.context import Ctx
-from bot.geo import Found, GeocoderUnavailable, Place, geocoder_enabled, needs_network
-from bot.texts import fold
-from bot.types import Inbound, Outcome, Reply, Wait
 from handlers import nearby
+from handlers.context import Ctx
 from models.citizen import State
 from models.jobs import JobKind
+from services.geo import Found, GeocoderUnavailable, Place, geocoder_enabled, needs_network
+from services.texts import fold
+from services.types import Inbound, Outcome, Reply, Wait
 
 SKIP = "skip"
 SKIP_WORDS = {"skip", "passer", "passe", "aucun", "none", "non", "no"}

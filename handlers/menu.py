@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from bot import pilot
-from bot.context import Ctx
-from bot.texts import fold
-from bot.types import Inbound, Outcome, Reply
-from handlers import description, my_reports
+from handlers import description, my_reports, pilot_gate
+from handlers.context import Ctx
 from models.citizen import State
+from services.texts import fold
+from services.types import Inbound, Outcome, Reply
 
 MINE = "mine"
 IDEA = "idea"
@@ -53,7 +52,7 @@ def choose(ctx: Ctx, msg: Inbound) -> Outcome:
             [Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], State.MENU
         )
     if not ctx.catalog.offers(category):
-        return Outcome([pilot.service_refusal(ctx), *ask(ctx)], State.MENU)
+        return Outcome([pilot_gate.service_refusal(ctx), *ask(ctx)], State.MENU)
     ctx.draft["category"] = category.code
     return Outcome(description.ask(ctx), State.DESCRIPTION)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.context import Ctx
-from bot.texts import status_name
-from bot.types import Inbound, Outcome, Reply
+from handlers.context import Ctx
 from models.report import get_report, is_follower, reports_of_citizen
+from services.texts import status_name
+from services.types import Inbound, Outcome, Reply
 
 LIST_LIMIT = 5
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from babel.dates import format_timedelta
 
-from bot import reports
-from bot.context import Ctx
-from bot.texts import status_name
-from bot.types import Inbound, Outcome, Reply
 from handlers import confirm
+from handlers.context import Ctx
 from models.citizen import State
 from models.db import utcnow
 from models.report import get_report, open_reports_near
+from services import reports
+from services.texts import status_name
+from services.types import Inbound, Outcome, Reply
 
 
 def next_step(ctx: Ctx) -> Outcome:

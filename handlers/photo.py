@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from bot.context import Ctx
-from bot.texts import N_
-from bot.types import Inbound, Outcome, Reply
 from handlers import location
+from handlers.context import Ctx
 from models.citizen import State
+from services.texts import N_
+from services.types import Inbound, Outcome, Reply
 
 SKIP = "skip"
-SMS = "sms"
 
 PHOTO_ERRORS = {
     "too_big": N_(
@@ -35,7 +34,7 @@ def next_step(ctx: Ctx) -> Outcome:
 def ask(ctx: Ctx) -> list[Reply]:
     """Asks for a photo, with a way to skip when the category allows it."""
     category = ctx.category
-    if ctx.citizen.channel == SMS:
+    if ctx.channel.needs_link_for_pin:
         return [_ask_by_sms(ctx, required=category is not None and category.photo_required)]
     if category is not None and category.photo_required:
         return [Reply(ctx.t("A photo is needed for this kind of problem. Please send one."))]
@@ -87,8 +86,8 @@ def skip(ctx: Ctx, msg: Inbound) -> Outcome:
             [Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], State.PHOTO
         )
     category = ctx.category
-    # By SMS the photo may follow through the link (see _ask_by_sms).
-    if category is not None and category.photo_required and ctx.citizen.channel != SMS:
+    # Where the link page follows (SMS), the photo may come through it (see _ask_by_sms).
+    if category is not None and category.photo_required and not ctx.channel.needs_link_for_pin:
         return Outcome(ask(ctx), State.PHOTO)
     return location.next_step(ctx)
 

@@ -45,7 +45,7 @@ class Citizen(SQLModel, table=True):
     unreachable: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     erased_at: datetime | None = None
-    # Pilot (bot/pilot.py): when and how the citizen was let in; a citizen admitted once
+    # Pilot (services/pilot.py): when and how the citizen was let in; a citizen admitted once
     # stays admitted. `refused_on` counts a refused contact once per citizen per day.
     admitted_at: datetime | None = None
     admitted_via: str | None = Field(default=None, max_length=48)
@@ -267,3 +267,7 @@ def park_idle_conversations(
             )
             .values(state=state, draft=draft, updated_at=utcnow())
         )
+
+
+def citizen_language(session: Session, citizen_id: int) -> str | None:
+    return session.scalar(select(Citizen.language).where(Citizen.id == citizen_id))

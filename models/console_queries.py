@@ -444,7 +444,7 @@ NEWS_OR_REMINDER = ("status", "reply", "reminder")
 def reminded_without_news(session: Session, numbers: list[int]) -> set[int]:
     """Of these reports, those whose last news to the citizen is the watchdog's reminder.
 
-    The silence watchdog (bot/feedback.py) tells followers a report past its SLA is still
+    The silence watchdog (services/feedback.py) tells followers a report past its SLA is still
     being handled; the queue flags it until an agent says something real.
     """
     last = _last_event_kinds(session, numbers, NEWS_OR_REMINDER)

@@ -247,3 +247,53 @@ def messages_for_citizen(session: Session, citizen_id: int, after_id: int = 0) -
         .order_by(Outbox.id)
     )
     return list(session.scalars(stmt))
+
+
+# --- delivery receipts and replays (every channel) ------------------------------------
+
+# A receipt only moves a message forward: Twilio's callbacks may arrive out of order
+# ("sent" after "delivered"), and a late one must not undo an earlier, later state.
+DELIVERY_RANK = {QUEUED: 0, SENDING: 0, SENT: 1, DELIVERED: 2, FAILED: 2}
+
+
+def outbox_by_provider_id(session: Session, provider_message_id: str) -> Outbox | None:
+    """The outbound message the provider knows by this id (Twilio's MessageSid)."""
+    return session.scalar(
+        select(Outbox).where(Outbox.provider_message_id == provider_message_id).limit(1)
+    )
+
+
+def record_delivery(
+    session: Session,
+    provider_message_id: str,
+    status: str,
+    *,
+    error: str | None = None,
+    at: datetime,
+) -> bool:
+    """Records a delivery receipt; returns False when no message has this provider id."""
+    message = outbox_by_provider_id(session, provider_message_id)
+    if message is None:
+        return False
+    current = DELIVERY_RANK.get(message.status)
+    if current is None or DELIVERY_RANK[status] <= current:
+        return True  # dead, cancelled, or already further along: nothing to change
+    values: dict = {"status": status}
+    if status == DELIVERED:
+        values["delivered_at"] = at
+    if status == FAILED:
+        values["last_error"] = (error or "failed")[:500]
+    session.execute(update(Outbox).where(Outbox.id == message.id).values(**values))
+    return True
+
+
+def inbound_seen(session: Session, channel: str, external_id: str) -> bool:
+    """Tells whether an inbound message id (or a used link's id) is already recorded."""
+    return (
+        session.scalar(
+            select(InboundMessage.id).where(
+                InboundMessage.channel == channel, InboundMessage.external_id == external_id
+            )
+        )
+        is not None
+    )

@@ -1,4 +1,4 @@
-"""Named queries of the Open311 GeoReport v2 server (webhooks/open311.py)."""
+"""Named queries of the Open311 GeoReport v2 server (api/open311.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Named queries of the public view of reports (bot/public_view.py)."""
+"""Named queries of the public view of reports (services/public_view.py)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import Identity, Index, Text, func, select, update
 from sqlmodel import Column, Field, Session, SQLModel
 
+from models.citizen import Citizen
 from models.db import utcnow
 
 
@@ -59,7 +60,7 @@ STATUSES: dict[Status, StatusInfo] = {
 }
 OPEN_STATUSES = tuple(s for s, info in STATUSES.items() if info.kind == "open")
 
-# from -> the statuses a report may move to (bot/reports.py move_status is the one writer).
+# from -> the statuses a report may move to (services/reports.py move_status is the one writer).
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.NEW: frozenset(
         {Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED, Status.DUPLICATE}
@@ -330,3 +331,42 @@ def silent_reports(session: Session, now, limit: int = 500) -> list[Report]:
         if len(found) >= limit:
             break
     return found
+
+
+def report_author(session: Session, report: Report) -> Citizen | None:
+    """The citizen who filed the report (None once erased)."""
+    if report.citizen_id is None:
+        return None
+    return session.scalar(select(Citizen).where(Citizen.id == report.citizen_id))
+
+
+def pin_report(
+    session: Session,
+    report: Report,
+    lat: float,
+    lon: float,
+    address: str | None,
+    citizen_id: int | None,
+    at: datetime,
+) -> None:
+    """Places a report where its citizen dropped the pin, and says so in its history."""
+    before = f"{report.lat:.5f}, {report.lon:.5f}" if report.lat is not None else "none"
+    report.lat, report.lon, report.geolocated = lat, lon, True
+    if address:
+        report.address = address[:255]
+    report.updated_at = at
+    session.add(report)
+    session.add(
+        ReportEvent(
+            report_id=report.id,
+            # The kind services.placing uses when a report gets its place on the map.
+            kind=EventKind.GEOCODED,
+            citizen_id=citizen_id,
+            internal_note=(
+                f"The citizen placed the pin from the link sent by SMS: {lat:.5f}, {lon:.5f} "
+                f"(before: {before})."
+            ),
+            created_at=at,
+        )
+    )
+    session.flush()

@@ -10,14 +10,14 @@ import uuid
 from PIL import Image
 from sqlalchemy import text
 
-from bot.agents import save_agent
-from bot.audit import Actor
 from bot.engine import handle
-from bot.runtime import Runtime
-from bot.types import Inbound, Reply, StoredPhoto
 from models.agent import agent_by_email
 from models.citizen import find_citizen
 from models.messaging import messages_for_citizen
+from services.agents import save_agent
+from services.audit import Actor
+from services.runtime import Runtime
+from services.types import Inbound, Reply, StoredPhoto
 
 _photo_counter = itertools.count(1)
 

@@ -66,7 +66,7 @@ def install() -> None:
     socket.socket.connect = _connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
 
-    from webhooks.telegram_client import TelegramClient
+    from webhooks.telegram.client import TelegramClient
 
     real_submit = TelegramClient.submit
 

@@ -19,7 +19,7 @@ from models.messaging import Outbox, messages_for_citizen
 from tests.conftest import base_config
 from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.helpers import run_jobs
-from webhooks.sms import SmsSender
+from webhooks.sms.sender import SmsSender
 
 PUBLIC = "https://town.example.org"
 TOWN_NUMBER = "+33939000001"

@@ -16,7 +16,8 @@ from typing import Any
 from bot.outbox import OutboxWorker
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.helpers import TalkingCitizen, run_jobs
-from webhooks.telegram import TelegramSender, poll_forever
+from webhooks.telegram.polling import poll_forever
+from webhooks.telegram.sender import TelegramSender
 
 FIXTURES = Path(__file__).parent / "fixtures" / "telegram"
 SECRET = "webhook-secret_0123456789"

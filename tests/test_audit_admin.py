@@ -19,11 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bot import admin, pilot
-from bot.agents import save_agent
-from bot.audit import Actor
 from bot.cli import cli
-from bot.security import verify_password
 from bot.seed import ADMIN_EMAIL
 from models.agent import agent_by_email
 from models.api_key import key_by_name
@@ -32,6 +28,10 @@ from models.catalog import category_by_code, service_by_code
 from models.console import all_templates
 from models.pilot import allowed_entry, invite_by_code
 from models.zone import zone_by_name
+from services import admin, pilot
+from services.agents import save_agent
+from services.audit import Actor
+from services.security import verify_password
 from tests.helpers import PASSWORD, admin_id, csrf_token, log_in_as
 
 SETUP = Actor("test setup")

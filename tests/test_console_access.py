@@ -205,8 +205,8 @@ def a_report_with_a_photo(rt) -> tuple[int, int]:
     from PIL import Image
 
     from models.report import media_of_report
+    from services.media import store_photo
     from tests.helpers import TalkingCitizen
-    from webhooks.media import store_photo
 
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), "orange").save(buffer, format="JPEG")

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from bot.security import verify_password
 from models.agent import agent_by_email, services_of_agent
 from models.catalog import category_by_code, service_by_code
 from models.console import all_templates
 from models.zone import all_zones
+from services.security import verify_password
 from tests.helpers import admin_id, csrf_token, log_in_as
 
 

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot import reports
-from bot.feedback import remind_silent_reports
 from models.citizen import Citizen, find_citizen
 from models.db import utcnow
 from models.messaging import Outbox, mark_dead, messages_for_report, queue_messages
 from models.report import ReportEvent, get_report
+from services import reports
+from services.feedback import remind_silent_reports
 from tests.helpers import TalkingCitizen, add_reports, admin_id, csrf_token, log_in_as, make_agent
 
 BLOCKED = "Forbidden: bot was blocked by the user"

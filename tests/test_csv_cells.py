@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from bot import reports
-from bot.audit import csv_line
+from services import reports
+from services.audit import csv_line
 from tests.helpers import add_reports, admin_id, log_in_as
 
 # (what is written, what a spreadsheet reads back)

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot import reports
 from bot.outbox import OutboxWorker
 from models.citizen import Citizen
 from models.report import Follower
+from services import reports
 from tests.helpers import TalkingCitizen, make_report
 from tests.telegram_support import post, telegram_config, text_update
-from webhooks.telegram import TelegramSender
+from webhooks.telegram.sender import TelegramSender
 
 
 def worker_for(rt, limiters: dict | None = None) -> OutboxWorker:

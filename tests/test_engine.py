@@ -9,9 +9,9 @@ import pytest
 
 from bot import flow
 from bot.engine import handle
-from bot.types import Inbound
 from models.citizen import count_citizens
 from models.report import count_reports
+from services.types import Inbound
 from tests.helpers import TalkingCitizen
 
 

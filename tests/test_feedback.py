@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot import reports
 from bot.cli import cli
-from bot.feedback import remind_silent_reports
 from models.db import utcnow
 from models.report import get_report, report_events
+from services import reports
+from services.feedback import remind_silent_reports
 from tests.helpers import TalkingCitizen, make_report
 
 

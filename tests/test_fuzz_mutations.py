@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from bot.links import LINK_PATH, mint_token
 from models.api_key import create_key
+from services.links import LINK_PATH, mint_token
 from tests.helpers import TalkingCitizen, consistent, jpeg_with_gps, run_jobs
 from tests.mutate import LONG, Mutant, form_combos, form_mutants, json_combos, json_mutants
 from tests.sms_support import FIXTURES as TWILIO_FIXTURES
@@ -398,7 +398,7 @@ def post_open311(client, rt, key: str, mutant: Mutant) -> str | None:
     return None
 
 
-# Found by this fuzz and left to the owner of webhooks/open311.py: on PostgreSQL, a NUL
+# Found by this fuzz and left to the owner of api/open311.py: on PostgreSQL, a NUL
 # in a text field is refused by the database and the request gets a 503.
 def test_every_mutant_of_an_open311_request(client, rt, api_key) -> None:
     failures = [

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from bot.cli import cli
-from bot.geo import BanGeocoder, GeocoderUnavailable, Town, ZoneError, Zones, parse_geometry
 from models.report import get_report, report_events
+from services.geo import BanGeocoder, GeocoderUnavailable, Town, ZoneError, Zones, parse_geometry
 from tests.conftest import base_config
 from tests.helpers import TalkingCitizen, make_report
 
@@ -296,7 +296,7 @@ def test_yes_follows_the_existing_report(rt) -> None:
         events = report_events(session, existing.id)
     assert [e.kind for e in events][-2:] == ["follower", "citizen_message"]
     assert events[-1].public_message == "Un trou profond"
-    from bot import reports
+    from services import reports
 
     with rt.db.transaction() as session:
         reports.change_status(session, existing.id, "resolved")

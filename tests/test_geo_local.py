@@ -8,13 +8,13 @@ import threading
 import pytest
 
 from bot.cli import cli
-from bot.config import ConfigError, load_settings
-from bot.geo import MIN_SCORE, SURE_SCORE, BanGeocoder, NoGeocoder, Town, make_geocoder
-from bot.geo_local import BAN_COLUMNS, LocalGeocoder
 from bot.seed import ADDRESSES_FILE, seed_demo
 from models.address import commune_counts
 from models.db import Database
 from models.report import get_report
+from services.config import ConfigError, load_settings
+from services.geo import MIN_SCORE, SURE_SCORE, BanGeocoder, NoGeocoder, Town, make_geocoder
+from services.geo_local import BAN_COLUMNS, LocalGeocoder
 from tests.conftest import _make_app
 from tests.helpers import TalkingCitizen
 
@@ -140,7 +140,7 @@ def test_nonsense_is_not_an_answer(geocoder, query) -> None:
 
 
 def test_nonsense_scores_below_the_threshold(local_rt) -> None:
-    from bot.geo_local import parse_query
+    from services.geo_local import parse_query
 
     geocoder = LocalGeocoder(local_rt.db)
     with local_rt.db.reading() as session:

@@ -6,11 +6,11 @@ import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 
-from bot import pilot
 from bot.app import create_app
-from bot.audit import Actor
 from bot.cli import cli
-from bot.launchkit import LaunchKitError, agent_guide_pdf, flyer_pdf, kit_for, poster_pdf
+from services import pilot
+from services.audit import Actor
+from services.launchkit import LaunchKitError, agent_guide_pdf, flyer_pdf, kit_for, poster_pdf
 from tests.conftest import base_config
 from tests.fakes.telegram_api import DEFAULT_BOT_USERNAME, FakeTelegramAPI
 

@@ -19,8 +19,8 @@ from itsdangerous import TimestampSigner
 from PIL import Image
 from werkzeug.serving import make_server
 
-from bot import links, reports
 from models.report import get_report, media_of_report, report_events
+from services import links, reports
 from tests.helpers import jpeg_with_gps
 from tests.sms_support import Phone, make_sms_app
 

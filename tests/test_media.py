@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
+from services.media import MAX_PHOTO_BYTES, PhotoError, media_path, store_photo
 from tests.helpers import jpeg_with_gps
-from webhooks.media import MAX_PHOTO_BYTES, PhotoError, media_path, store_photo
 
 
 def test_jpeg_is_stored_without_exif(tmp_path) -> None:

@@ -16,11 +16,11 @@ import pytest
 from itsdangerous import URLSafeSerializer
 from werkzeug.routing import AnyConverter, IntegerConverter, PathConverter
 
-from bot import links, reports
 from models.api_key import create_key
 from models.console import ResponseTemplate
 from models.report import add_media, attach_media
 from models.zone import PILOT, Zone
+from services import links, reports
 from tests.helpers import (
     TalkingCitizen,
     a_photo,

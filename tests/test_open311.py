@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
-from bot import reports
 from bot.cli import cli
 from models.api_key import create_key, revoke_key
 from models.report import Report, get_report, report_events
+from services import reports
 from tests.helpers import make_report
 
 BASE = "/open311/v2"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from webhooks import media
-from webhooks.media import MAX_PIXELS, PhotoError, store_photo
+from services import media
+from services.media import MAX_PIXELS, PhotoError, store_photo
 
 ROOT = Path(__file__).resolve().parents[1]
 # The review's picture: 627 KiB on disk, 158 megapixels (476 MB of RGB) once decoded.
@@ -123,7 +123,7 @@ import io, json, sys, time
 from pathlib import Path
 
 from bot.app import create_app
-from bot.links import mint_token
+from services.links import mint_token
 from tests.conftest import base_config
 from tests.helpers import make_report
 

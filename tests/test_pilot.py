@@ -6,14 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-from bot import pilot
-from bot.audit import Actor
 from bot.cli import cli
 from models.citizen import update_citizen
 from models.db import utcnow
 from models.messaging import messages_for_citizen
 from models.pilot import all_invites, demand_since
 from models.zone import Zone
+from services import pilot
+from services.audit import Actor
 from tests.helpers import TalkingCitizen
 
 CENTRE = {

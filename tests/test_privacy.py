@@ -8,17 +8,17 @@ from datetime import timedelta
 from PIL import Image
 from sqlmodel import select
 
-from bot import reports
 from bot.cli import cli
-from bot.privacy import purge
 from models.citizen import Citizen, Conversation, find_citizen
 from models.db import utcnow
 from models.jobs import Job, JobKind, finish_job, queue_job
 from models.messaging import InboundMessage, messages_for_citizen, record_inbound
 from models.privacy_queries import WORDS_REMOVED_NOTE
 from models.report import Media, follower_ids, get_report, media_of_report, report_events
+from services import reports
+from services.media import media_path, store_photo
+from services.privacy import purge
 from tests.helpers import TalkingCitizen
-from webhooks.media import media_path, store_photo
 
 PHONE = "+33612345678"
 
@@ -192,9 +192,9 @@ def test_purge_deletes_the_workers_finished_jobs_after_a_week(app, rt) -> None:
 def test_the_audit_log_lists_every_agent_action(app, rt, tmp_path) -> None:
     import csv
 
-    from bot.audit import audit_rows, iter_lines
     from models.agent import agent_by_email
     from models.catalog import service_by_code
+    from services.audit import audit_rows, iter_lines
     from tests.helpers import make_report
 
     with rt.db.transaction() as session:

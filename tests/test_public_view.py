@@ -11,15 +11,15 @@ from datetime import timedelta
 
 import pytest
 
-from bot import feedback, links, reports
 from bot.app import create_app
 from bot.cli import cli
-from bot.public_view import Redaction, public_label, public_report, street_of
 from models.api_key import create_key
 from models.citizen import Citizen
 from models.console import ResponseTemplate
 from models.db import utcnow
 from models.report import Report, get_report
+from services import feedback, links, reports
+from services.public_view import Redaction, public_label, public_report, street_of
 from tests.conftest import base_config
 from tests.helpers import TalkingCitizen, admin_id, csrf_token, log_in_as
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from bot import reports
-from bot.types import Reply
 from models.citizen import find_citizen
 from models.db import utcnow
 from models.messaging import Outbox, messages_for_citizen
 from models.report import get_report, media_of_report
+from services import reports
+from services.types import Reply
 from tests.fakes.twilio_api import count_segments
 from tests.helpers import jpeg_with_gps
 from tests.sms_support import (
@@ -35,7 +35,8 @@ from tests.sms_support import (
     signature,
     twilio_form,
 )
-from webhooks.sms import normalise_phone, render
+from webhooks.sms.sender import render
+from webhooks.twilio.receipts import normalise_phone
 
 # --- a whole report, then its follow-up ---------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""GSM-7 or UCS-2, segments, and shortening a text to fit (webhooks/gsm.py)."""
+"""GSM-7 or UCS-2, segments, and shortening a text to fit (webhooks/sms/gsm.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.fakes.twilio_api import count_segments
-from webhooks import gsm
+from webhooks.sms import gsm
 
 SEGMENTS = [
     ("empty", "", 1, "GSM-7"),

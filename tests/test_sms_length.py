@@ -12,17 +12,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from bot import notify, reports
-from bot.types import Reply
 from models.catalog import Category, Service, category_by_code
 from models.citizen import Citizen
 from models.messaging import messages_for_citizen
 from models.report import Report, ReportEvent, reports_of_citizen
+from services import notify, reports
+from services.types import Reply
 from tests.fakes.twilio_api import count_segments
 from tests.helpers import TalkingCitizen, make_report
 from tests.sms_support import make_sms_app
-from webhooks import gsm
-from webhooks.sms import SmsSender, render
+from webhooks.sms import gsm
+from webhooks.sms.sender import SmsSender, render
 
 PHONE = "+33612345678"
 POTERIE = (48.1246, -1.2082)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot import reports
 from models.messaging import messages_for_report
 from models.report import STATUSES, TRANSITIONS, get_report, report_events
+from services import reports
 from tests.helpers import TalkingCitizen
 
 # (from, to, allowed)
@@ -31,7 +31,7 @@ def test_transition_table(start: str, to: str, allowed: bool) -> None:
 
 
 def test_every_status_has_rules_and_a_display_name() -> None:
-    from bot.texts import STATUS_NAMES
+    from services.texts import STATUS_NAMES
 
     assert set(TRANSITIONS) == set(STATUSES) == set(STATUS_NAMES)
 

@@ -19,7 +19,7 @@ from tests.telegram_support import (
     telegram_config,
     text_update,
 )
-from webhooks.telegram_client import client_for
+from webhooks.telegram.client import client_for
 
 WEBHOOK_URL = "https://webleads.example.org/webhooks/telegram"
 

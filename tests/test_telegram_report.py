@@ -13,11 +13,11 @@ import re
 
 from PIL import Image
 
-from bot import reports
 from bot.seed import CATEGORIES
 from models.catalog import PROBLEM
 from models.messaging import SENT, messages_for_citizen
 from models.report import get_report, media_of_report
+from services import reports
 from tests.helpers import jpeg_with_gps
 from tests.telegram_support import (
     CHAT,

@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import Settings
 from bot.outbox import PermanentFailure, TemporaryFailure
 from models.citizen import find_citizen
 from models.db import utcnow
 from models.messaging import FAILED, QUEUED, SENT, Outbox, messages_for_citizen
+from services.config import Settings
 from tests.telegram_support import CHAT, SECRET, citizen, deliver
-from webhooks.telegram import TelegramSender
+from webhooks.telegram.sender import TelegramSender
 
 LOCATION_KEYBOARD = [
     [{"text": "📍 Share my location", "request_location": True}],
@@ -295,7 +295,7 @@ def test_location_buttons_speak_the_citizen_language(tg_rt, telegram) -> None:
                  dict(text="Un trou profond"), dict(choice="skip")]:  # fmt: skip
         talker.say(**said)
     deliver(tg_rt)
-    from bot.texts import translate
+    from services.texts import translate
 
     keyboard = telegram.sent_messages(CHAT)[-1]["reply_markup"]["keyboard"]
     assert keyboard[0][0]["text"] == translate("fr", "📍 Share my location")

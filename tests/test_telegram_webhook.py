@@ -20,8 +20,8 @@ from tests.telegram_support import (
     text_update,
     with_ids,
 )
-from webhooks.telegram_inbound import ALLOWED_UPDATES
-from webhooks.telegram_shape import HANDLED_KINDS
+from webhooks.telegram.inbound import ALLOWED_UPDATES
+from webhooks.telegram.shape import HANDLED_KINDS
 
 NOT_READABLE = "Sorry, I can only read text, photos and locations."
 NO_PICTURE_HERE = "I cannot use a picture at this step."

@@ -9,7 +9,7 @@ import sys
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from bot.texts import TRANSLATIONS_DIR
+from services.texts import TRANSLATIONS_DIR
 
 PO = TRANSLATIONS_DIR / "fr" / "LC_MESSAGES" / "messages.po"
 MO = PO.with_suffix(".mo")

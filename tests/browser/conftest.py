@@ -16,10 +16,10 @@ import pytest
 from werkzeug.serving import make_server
 
 from bot.app import create_app
-from bot.runtime import Runtime
 from bot.seed import seed_demo
 from models import migrate
 from models.db import Database
+from services.runtime import Runtime
 from tests.conftest import base_config
 
 CHROMIUM = "/usr/bin/chromium"

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot import reports
 from models.console import ResponseTemplate
 from models.messaging import messages_for_report
 from models.report import get_report
+from services import reports
 from tests.browser.support import log_in, screenshot
 from tests.helpers import PASSWORD, TalkingCitizen, make_agent
 from webhooks import dev
@@ -213,8 +213,8 @@ def test_the_pilot_and_its_launch_kit(page, live, town):
     from contextlib import suppress
     from dataclasses import replace
 
-    from bot import pilot
-    from bot.audit import Actor
+    from services import pilot
+    from services.audit import Actor
 
     rt = live.rt
     settings = rt.settings

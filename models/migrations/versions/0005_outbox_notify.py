@@ -3,7 +3,7 @@
 Workers LISTEN on `webleads_outbox`. A trigger sends the notification from the server
 for every message queued, by any code path (engine, console, CLI, watchdog), without a
 NOTIFY round trip from the application. SQLite has no triggers of this kind; its
-workers are woken through a socket (bot/wakeup.py).
+workers are woken through a socket (services/wakeup.py).
 
 Revision ID: 0005
 Revises: 0004

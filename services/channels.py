@@ -1,0 +1,159 @@
+"""The channels citizens write from, as plug-ins: one `Channel` spec per webhooks/<name>/
+package, registered in one registry that the app factory (blueprints, CLI), the worker
+(senders, picture fetchers, rate limits, background loops), the console (labels, masks,
+filters), the pilot (allowlists) and the launch kit (posters) iterate.
+
+Handlers never ask a channel's name: they ask what it can do (`ctx.channel.can_show_buttons`).
+Adding a channel is a new package that ends with `register(Channel(...))` and one import
+line in webhooks/__init__.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import phonenumbers
+
+from services.config import Settings
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How fast the worker may send on a channel (the provider's documented limits)."""
+
+    per_second: float
+    # At most one message per `per_recipient` seconds to one recipient, after a burst.
+    per_recipient: float | None = None
+    recipient_burst: int = 1
+
+
+@dataclass(frozen=True)
+class Invite:
+    """How a resident starts a conversation, for posters and the public page."""
+
+    label: str  # "Telegram", "SMS"
+    instruction: str  # in French, as printed: "Scannez, puis appuyez sur Démarrer."
+    url: str | None  # what the QR code opens (None: nothing to scan)
+
+
+class InviteUnavailable(RuntimeError):
+    """A channel is set up but cannot say how to reach it (its provider did not answer)."""
+
+
+def keep_last(address: str, shown: int = 2) -> str:
+    """Hides all but the last `shown` characters; a short address is hidden whole."""
+    if len(address) <= 2 * shown:
+        return "•" * len(address)
+    return "•" * (len(address) - shown) + address[-shown:]
+
+
+def mask_phone(number: str) -> str:
+    """Shows a phone number with the middle hidden: +33 6 ** ** ** 78."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+        shown = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        shown = number
+    groups = shown.split()
+    if len(groups) < 3:
+        digits = number[-2:] if len(number) > 4 else ""
+        return "*" * max(0, len(number) - 2) + digits
+    head, tail = groups[:2], groups[-1]
+    middle = ["*" * len(g) for g in groups[2:-1]]
+    return " ".join([*head, *middle, "*" * (len(tail) - 2) + tail[-2:]])
+
+
+def unmasked(address: str) -> str:
+    return address
+
+
+def _no_identity(text: str, region: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Channel:
+    """What the rest of the product knows of a channel; everything else is in its package."""
+
+    name: str  # stored on citizens, reports and outbox rows
+    labels: dict[str, str]  # as the console shows it, per language ("en" is the fallback)
+    # What the handlers ask (never the name).
+    can_show_buttons: bool = False  # choices as buttons; else a numbered list to type
+    can_share_location: bool = False  # a pin from the app; else a typed address
+    can_receive_photos: bool = False  # photos reach us through the channel
+    needs_link_for_pin: bool = False  # the one-time page (/r/...) adds the photo and the pin
+    has_command_menu: bool = False  # the app shows the commands (Telegram's "/" menu)
+    # A channel citizens use (False: the simulator, the Open311 API).
+    for_citizens: bool = True
+    enabled: Callable[[Settings], bool] = lambda settings: True
+    blueprints: tuple[Any, ...] = ()
+    # The worker: makes the sender of outbox messages (`send(message) -> provider id`).
+    sender: Callable[[Any], Any] | None = None
+    # The worker: downloads a picture an Inbound names -> (StoredPhoto | None, why not).
+    fetcher: Callable[[Any], Callable[[dict], tuple]] | None = None
+    limits: Callable[[Settings], Limits] | None = None
+    # `webleads run`: a loop to run beside the web server (Telegram long polling).
+    background: Callable[[Any, Any], None] | None = None
+    cli: Any = None  # a click group added to `webleads`
+    # How the console shows an address; a channel that says nothing is masked strictly.
+    mask: Callable[[str], str] = keep_last
+    # The pilot's allowlist: an entry typed by an admin -> this channel's address.
+    identity: Callable[[str, str], str | None] = _no_identity
+    # Whose allowlist entries admit this channel's citizens (WhatsApp: the phone's, "sms").
+    allowlist_as: str | None = None
+    # Posters and the public page: how to start, with a QR code.
+    invite: Callable[[Settings, str | None], Invite | None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def label(self, language: str = "en") -> str:
+        return self.labels.get(language) or self.labels["en"]
+
+
+_REGISTRY: dict[str, Channel] = {}
+
+
+def register(channel: Channel) -> Channel:
+    """Adds a channel (its package calls this once, at import)."""
+    existing = _REGISTRY.get(channel.name)
+    if existing is not None and existing is not channel:
+        raise ValueError(f"two channels are named {channel.name!r}")
+    _REGISTRY[channel.name] = channel
+    return channel
+
+
+def unregister(name: str) -> None:
+    """Takes a channel out (tests that plug a throwaway channel in)."""
+    _REGISTRY.pop(name, None)
+
+
+def all_channels() -> Iterator[Channel]:
+    return iter(list(_REGISTRY.values()))
+
+
+def enabled_channels(settings: Settings) -> list[Channel]:
+    return [c for c in all_channels() if c.enabled(settings)]
+
+
+def get(name: str) -> Channel:
+    """The channel of this name; an unknown one (an old row) can do nothing special and
+    is masked like the others."""
+    return _REGISTRY.get(name) or Channel(name=name, labels={"en": name})
+
+
+def label(name: str, language: str = "en") -> str:
+    return get(name).label(language)
+
+
+def mask(name: str, address: str) -> str:
+    return get(name).mask(address)
+
+
+def identity_of(text: str, region: str) -> tuple[str, str] | None:
+    """The (channel, address) an allowlist entry names, asking each channel in turn."""
+    for channel in all_channels():
+        address = channel.identity(text, region)
+        if address is not None:
+            return channel.name, address
+    return None

@@ -1,0 +1,129 @@
+"""Settings of the public contract, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+LANGUAGES = ("fr", "en")
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every variable of the public contract (DESIGN.md), with its default."""
+
+    DATABASE_URL: str = "sqlite:///instance/webleads.db"
+    SECRET_KEY: str = ""
+    PUBLIC_BASE_URL: str = "http://localhost:5000"
+    DEFAULT_LANGUAGE: str = "fr"
+    TELEGRAM_BOT_TOKEN: str = ""
+    TELEGRAM_WEBHOOK_SECRET: str = ""
+    TELEGRAM_API_BASE_URL: str = "https://api.telegram.org"
+    TWILIO_ACCOUNT_SID: str = ""
+    TWILIO_AUTH_TOKEN: str = ""
+    TWILIO_FROM_NUMBER: str = ""
+    TWILIO_MESSAGING_SERVICE_SID: str = ""
+    TWILIO_API_BASE_URL: str = "https://api.twilio.com"
+    # Empty: ban, except in development once addresses are imported (services.geo.make_geocoder).
+    GEOCODER: str = ""
+    GEOCODER_URL: str = ""
+    MEDIA_DIR: str = "instance/media"
+    # Beyond the contract: tuning knobs with safe defaults.
+    ENV: str = "development"
+    NEARBY_METRES: int = 50
+    OUTBOX_MAX_ATTEMPTS: int = 8
+    # How long a worker holds a claimed message; a dead worker's messages are retried after.
+    OUTBOX_LEASE_SECONDS: int = 120
+    DEFAULT_REGION: str = "FR"
+    # Map tiles of the console ({s}, {z}, {x}, {y} placeholders); "none" = maps without tiles.
+    CONSOLE_TILE_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Twilio messages per second from one worker (a French long code takes about 1).
+    SMS_RATE_PER_SECOND: int = 1
+    # Map tiles of the SMS citizens' link page (/r/...); "none" = a map without background.
+    LINK_TILE_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Days after a citizen's last report ended (and their last message) before their phone
+    # number or chat identity is forgotten (`webleads privacy purge`, daily in the worker).
+    RETENTION_DAYS: int = 365
+    # The bot's @username without the @, for t.me links in the launch kit (else getMe).
+    TELEGRAM_BOT_USERNAME: str = ""
+    # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host (nginx: 1).
+    # 0 trusts none: the client's address is the connection's (ProxyFix, bot.app).
+    PROXY_FIX_HOPS: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.ENV == "production"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.TELEGRAM_BOT_TOKEN)
+
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN)
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def load_settings(overrides: dict | None = None, *, dotenv: bool = True) -> Settings:
+    """Builds the settings from `.env`, the environment, then `overrides`."""
+    if dotenv:
+        load_dotenv(Path.cwd() / ".env", override=False)
+    values: dict = {}
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        raw = os.environ.get(f.name)
+        if raw is not None and raw != "":
+            values[f.name] = int(raw) if f.type == "int" else raw.strip()
+    values.update(
+        {k: v for k, v in (overrides or {}).items() if k in Settings.__dataclass_fields__}
+    )
+    settings = Settings(**values)
+    return _checked(settings)
+
+
+def _checked(settings: Settings) -> Settings:
+    if settings.DEFAULT_LANGUAGE not in LANGUAGES:
+        raise ConfigError(f"DEFAULT_LANGUAGE must be one of {LANGUAGES}")
+    if settings.GEOCODER not in {"", "ban", "nominatim", "local", "none"}:
+        raise ConfigError("GEOCODER must be ban, nominatim, local or none")
+    if not settings.GEOCODER and settings.is_production:
+        object.__setattr__(settings, "GEOCODER", "ban")  # the documented default
+    if settings.PROXY_FIX_HOPS < 0:
+        raise ConfigError("PROXY_FIX_HOPS is the number of proxies in front of the app: 0 or more")
+    if settings.telegram_enabled and not settings.TELEGRAM_WEBHOOK_SECRET:
+        raise ConfigError(
+            "TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_BOT_TOKEN is set "
+            "(any random string of letters, digits, _ and -)"
+        )
+    if not settings.SECRET_KEY:
+        if settings.is_production:
+            raise ConfigError("SECRET_KEY is required in production")
+        # Development: one key kept under instance/, so `webleads run` and `webleads chat`
+        # (two processes) agree on signed links and sessions survive a restart.
+        object.__setattr__(settings, "SECRET_KEY", _dev_secret_key())
+    return settings
+
+
+def _dev_secret_key() -> str:
+    path = Path("instance") / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

@@ -1,0 +1,118 @@
+"""Photos citizens send: checked to be images, stripped of metadata, stored by hash."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from services.types import StoredPhoto
+
+# Telegram bots may download up to 20 MB; MMS are smaller. Larger is refused unread.
+MAX_PHOTO_BYTES = 20 * 1024 * 1024
+# Plenty for an agent to see the problem; bigger pictures are scaled down.
+MAX_SIDE = 4096
+# The most pixels a picture may claim, by format: read from its header, so a decompression
+# bomb (a small file that claims gigapixels) is refused before a pixel is decoded. A JPEG
+# larger than MAX_DECODED_PIXELS is decoded straight at half scale: the 48 and 50 MP
+# photos of phone cameras cost about 90 MB. A PNG or a WebP (screenshots, pictures saved
+# from the web) is decoded whole, a WebP at twice a PNG's cost. Whatever is accepted costs
+# at most about 200 MB while it is scaled down (bench/photo_memory.py measures it).
+MAX_PIXELS = {"JPEG": 50_000_000, "PNG": 16_000_000, "WEBP": 10_000_000}
+MAX_DECODED_PIXELS = 24_000_000
+# Pillow's own check, for any other code of this process: it warns above this figure and
+# refuses above twice it.
+Image.MAX_IMAGE_PIXELS = max(MAX_PIXELS.values())
+ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+class PhotoError(ValueError):
+    """Why a picture cannot be kept: "too_big" (bytes), "too_many_pixels", "not_image"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def store_photo(data: bytes, media_dir: str | os.PathLike) -> StoredPhoto:
+    """Checks the bytes are a picture, re-encodes it without EXIF (GPS included), stores it.
+
+    The stored copy is named by the SHA-256 of its own bytes, so the same picture sent
+    twice is stored once.
+    """
+    if len(data) > MAX_PHOTO_BYTES:
+        raise PhotoError("too_big")
+    try:
+        image = _decoded(data)
+        clean = _encode_without_metadata(image)
+    except Image.DecompressionBombError as exc:
+        raise PhotoError("too_many_pixels") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise PhotoError("not_image") from exc
+    digest = hashlib.sha256(clean).hexdigest()
+    relative = f"{digest[:2]}/{digest}.jpg"
+    target = Path(media_dir) / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename: a crash never leaves half a picture under the final name.
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+            tmp.write(clean)
+        os.replace(tmp.name, target)
+    return StoredPhoto(
+        sha256=digest,
+        path=relative,
+        content_type="image/jpeg",
+        size=len(clean),
+        width=image.width,
+        height=image.height,
+    )
+
+
+def _decoded(data: bytes) -> Image.Image:
+    """Decodes an accepted picture, upright and at most MAX_SIDE; refuses it from its header.
+
+    Image.open reads the header only: the format and the size are checked before any
+    pixel is decoded, so a bomb costs a few kilobytes.
+    """
+    with Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS)) as probe:
+        if probe.format not in ACCEPTED_FORMATS:
+            raise PhotoError("not_image")
+        if probe.width * probe.height > MAX_PIXELS[probe.format]:
+            raise PhotoError("too_many_pixels")
+        probe.verify()
+    image = Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS))
+    # A JPEG decodes straight at 1/2, 1/4 or 1/8 scale (a no-op for the other formats):
+    # the largest scale at which it fits in MAX_DECODED_PIXELS.
+    scale = 1
+    while scale < 8 and image.width * image.height > MAX_DECODED_PIXELS * scale * scale:
+        scale *= 2
+    if scale > 1:
+        image.draft(None, (image.width // scale, image.height // scale))
+    image.thumbnail((MAX_SIDE, MAX_SIDE))
+    ImageOps.exif_transpose(image, in_place=True)  # keep the orientation the EXIF said
+    return image
+
+
+def _encode_without_metadata(image: Image.Image) -> bytes:
+    if image.mode not in ("RGB", "L"):
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        background = Image.new("RGB", image.size, "white")
+        background.paste(rgba, mask=rgba.getchannel("A"))  # one band, not four
+        image = background
+    out = io.BytesIO()
+    # A fresh JPEG with no exif/icc/comment: nothing of the original metadata survives.
+    image.save(out, format="JPEG", quality=85, optimize=True)
+    return out.getvalue()
+
+
+def media_path(media_dir: str | os.PathLike, relative: str) -> Path:
+    """Resolves a stored photo's path, refusing anything outside MEDIA_DIR."""
+    root = Path(media_dir).resolve()
+    path = (root / relative).resolve()
+    if root not in path.parents:
+        raise PhotoError("not_image")
+    return path

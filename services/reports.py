@@ -1,0 +1,353 @@
+"""What happens to reports: filed, followed, commented, moved through their statuses."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from models.citizen import Citizen
+from models.db import utcnow
+from models.report import (
+    REASON_REQUIRED,
+    STATUSES,
+    TRANSITIONS,
+    EventKind,
+    Follower,
+    Report,
+    ReportEvent,
+    Status,
+    attach_media,
+    follower_ids,
+    get_report,
+    is_follower,
+    is_open,
+    lock_report,
+)
+from services import notify
+from services.catalog import CategoryInfo
+
+
+class ReportError(ValueError):
+    """A change that is not allowed; the message says why, for the agent."""
+
+
+def file_report(session: Session, citizen: Citizen, draft: dict, category: CategoryInfo) -> Report:
+    """Creates the report from a finished draft; its author follows it."""
+    now = utcnow()
+    report = Report(
+        category_id=category.id,
+        service_id=category.service_id,
+        citizen_id=citizen.id,
+        channel=citizen.channel,
+        description=draft.get("description", ""),
+        lat=draft.get("lat"),
+        lon=draft.get("lon"),
+        address=draft.get("address"),
+        geolocated=bool(draft.get("geolocated")),
+        status=Status.NEW,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(report)
+    session.flush()
+    session.add(Follower(report_id=report.id, citizen_id=citizen.id, is_author=True))
+    session.add(
+        ReportEvent(
+            report_id=report.id, kind=EventKind.CREATED, citizen_id=citizen.id, to_status=Status.NEW
+        )
+    )
+    attach_media(session, draft.get("media_ids", []), report.id)
+    session.flush()
+    return report
+
+
+def join_report(session: Session, report: Report, citizen: Citizen, draft: dict) -> None:
+    """Makes the citizen a follower of an existing report, with their words on it."""
+    if not is_follower(session, report.id, citizen.id):
+        session.add(Follower(report_id=report.id, citizen_id=citizen.id))
+        session.add(
+            ReportEvent(report_id=report.id, kind=EventKind.FOLLOWER, citizen_id=citizen.id)
+        )
+    add_citizen_message(
+        session, report, citizen, draft.get("description", ""), draft.get("media_ids", [])
+    )
+
+
+def add_citizen_message(
+    session: Session, report: Report, citizen: Citizen, text: str, media_ids: list[int]
+) -> None:
+    """Records what a citizen added to a report (words and photos) in its thread."""
+    if text or media_ids:
+        session.add(
+            ReportEvent(
+                report_id=report.id,
+                kind=EventKind.CITIZEN_MESSAGE,
+                citizen_id=citizen.id,
+                public_message=text or None,
+            )
+        )
+    attach_media(session, media_ids, report.id)
+    session.flush()
+
+
+def change_status(
+    session: Session,
+    number: int,
+    status: str,
+    *,
+    message: str | None = None,
+    note: str | None = None,
+    agent_id: int | None = None,
+    duplicate_of: int | None = None,
+) -> ReportEvent:
+    """Moves a report to a status, records the event and tells its followers."""
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(f"There is no report #{number}.")
+    if status not in STATUSES:
+        raise ReportError(f"Unknown status {status!r}; use one of: {', '.join(STATUSES)}.")
+    check_transition(report, status)
+    message = (message or "").strip() or None
+    if status in REASON_REQUIRED and not message:
+        raise ReportError(f"Closing #{number} needs a public message saying why.")
+    if status == Status.DUPLICATE:
+        _merge_into(session, report, duplicate_of)
+    now = utcnow()
+    old = move_status(report, status, now)
+    report.last_public_update_at = now
+    session.add(report)
+    event = ReportEvent(
+        report_id=report.id,
+        kind=EventKind.STATUS,
+        agent_id=agent_id,
+        from_status=old,
+        to_status=status,
+        public_message=message,
+        internal_note=(note or "").strip() or None,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    notify.queue_for_followers(session, report, event)
+    return event
+
+
+def check_transition(report: Report, status: str) -> None:
+    """Raises ReportError unless the transition table allows this move."""
+    if status not in TRANSITIONS[report.status]:
+        allowed = ", ".join(sorted(TRANSITIONS[report.status])) or "none"
+        raise ReportError(
+            f"Report {report.ref} is {report.status}: it cannot become {status} "
+            f"(allowed: {allowed})."
+        )
+
+
+def move_status(report: Report, status: str, now) -> str:
+    """Moves a report along the transition table; returns the status it had.
+
+    The one place a report's status changes (an agent's change, a citizen reopening):
+    the step's timestamp is set the first time, and a report that comes back to an open
+    status counts as reopened.
+    """
+    check_transition(report, status)
+    old = report.status
+    report.status = status
+    report.updated_at = now
+    column = STATUSES[status].timestamp_column
+    if column and getattr(report, column) is None:
+        setattr(report, column, now)
+    if not is_open(old) and is_open(status):
+        report.reopened_count += 1
+    return old
+
+
+def reply(
+    session: Session, number: int, message: str, *, agent_id: int | None = None
+) -> ReportEvent:
+    """Sends the agent's words to the followers without changing the status."""
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(f"There is no report #{number}.")
+    message = (message or "").strip()
+    if not message:
+        raise ReportError("A reply needs a message.")
+    report.updated_at = report.last_public_update_at = utcnow()
+    session.add(report)
+    event = ReportEvent(
+        report_id=report.id, kind=EventKind.REPLY, agent_id=agent_id, public_message=message
+    )
+    session.add(event)
+    session.flush()
+    notify.queue_for_followers(session, report, event)
+    return event
+
+
+def _merge_into(session: Session, report: Report, target_number: int | None) -> None:
+    if target_number is None:
+        raise ReportError(f"Merging #{report.id} needs the number of the report it duplicates.")
+    target = get_report(session, target_number)
+    if target is None or target.id == report.id:
+        raise ReportError(f"#{target_number} is not another report.")
+    if target.status == "duplicate":
+        raise ReportError(f"#{target.id} is itself merged into #{target.duplicate_of_id}.")
+    report.duplicate_of_id = target.id
+    for citizen_id in follower_ids(session, report.id):
+        if not is_follower(session, target.id, citizen_id):
+            session.add(Follower(report_id=target.id, citizen_id=citizen_id))
+
+
+def parse_ref(ref: str) -> int:
+    """Reads a report reference as agents and citizens write it: `1042` or `#1042`."""
+    text = ref.strip().lstrip("#").strip()
+    if not text.isdigit():
+        raise ReportError(f"{ref!r} is not a report number (write 1042 or #1042).")
+    return int(text)
+
+
+# --- console actions (issue 6) ------------------------------------------------------
+
+
+def add_note(session: Session, number: int, note: str, *, agent_id: int | None) -> ReportEvent:
+    """Records an internal note on a report; nothing is sent to anyone."""
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(f"There is no report #{number}.")
+    note = (note or "").strip()
+    if not note:
+        raise ReportError("A note needs some text.")
+    report.updated_at = utcnow()
+    session.add(report)
+    event = ReportEvent(
+        report_id=report.id, kind=EventKind.NOTE, agent_id=agent_id, internal_note=note
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def assign(
+    session: Session,
+    number: int,
+    *,
+    service_id: int,
+    assignee_id: int | None,
+    agent_id: int | None,
+) -> ReportEvent:
+    """Hands a report to a service and, optionally, to one of its agents (internal).
+
+    The event's internal note keeps what changed as JSON (`service_id`, `from_service_id`,
+    `assignee_id`, `from_assignee_id`), for the console to show in the thread.
+    """
+    from models.agent import Agent, services_of_agent
+    from models.catalog import Service
+
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(f"There is no report #{number}.")
+    if session.get(Service, service_id) is None:
+        raise ReportError(f"There is no service {service_id}.")
+    if assignee_id is not None:
+        assignee = session.get(Agent, assignee_id)
+        if assignee is None or not assignee.active:
+            raise ReportError("That agent does not exist or is deactivated.")
+        if assignee.role != "admin" and service_id not in services_of_agent(session, assignee_id):
+            raise ReportError(f"{assignee.display_name} does not belong to that service.")
+    change = {
+        "service_id": service_id,
+        "from_service_id": report.service_id,
+        "assignee_id": assignee_id,
+        "from_assignee_id": report.assigned_agent_id,
+    }
+    report.service_id, report.assigned_agent_id = service_id, assignee_id
+    return _internal_event(session, report, EventKind.ASSIGNED, change, agent_id)
+
+
+def recategorise(
+    session: Session, number: int, category_id: int, *, agent_id: int | None
+) -> ReportEvent:
+    """Moves a report to another category, and to that category's service (internal)."""
+    from models.catalog import Category
+
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(f"There is no report #{number}.")
+    category = session.get(Category, category_id)
+    if category is None:
+        raise ReportError(f"There is no category {category_id}.")
+    if category.id == report.category_id:
+        raise ReportError(f"Report #{number} is already in that category.")
+    change = {
+        "category_id": category.id,
+        "from_category_id": report.category_id,
+        "service_id": category.service_id,
+        "from_service_id": report.service_id,
+    }
+    report.category_id, report.service_id = category.id, category.service_id
+    return _internal_event(session, report, EventKind.RECATEGORISED, change, agent_id)
+
+
+def _internal_event(
+    session: Session, report: Report, kind: str, change: dict, agent_id: int | None
+) -> ReportEvent:
+    import json
+
+    report.updated_at = utcnow()
+    session.add(report)
+    event = ReportEvent(
+        report_id=report.id, kind=kind, agent_id=agent_id, internal_note=json.dumps(change)
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+# --- reports filed by the town's other tools (issue 8: Open311) -------------------------
+
+
+def file_external_report(
+    session: Session,
+    category: CategoryInfo,
+    *,
+    channel: str,
+    description: str,
+    lat: float | None,
+    lon: float | None,
+    address: str | None,
+    note: str | None = None,
+) -> Report:
+    """Creates a report sent by another tool (no citizen follows it in the chat)."""
+    now = utcnow()
+    report = Report(
+        category_id=category.id,
+        service_id=category.service_id,
+        citizen_id=None,
+        channel=channel,
+        description=description,
+        lat=lat,
+        lon=lon,
+        address=address,
+        geolocated=lat is not None,
+        status=Status.NEW,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(report)
+    session.flush()
+    session.add(
+        ReportEvent(
+            report_id=report.id, kind=EventKind.CREATED, to_status=Status.NEW, internal_note=note
+        )
+    )
+    session.flush()
+    return report
+
+
+def name_report_place(
+    session: Session, number: int | None, lat: float, lon: float, label: str | None
+) -> None:
+    """Gives a pinned report the address the geocoder found, if the pin is still there."""
+    report = lock_report(session, number) if number is not None else None
+    if report is None or not label or (report.lat, report.lon) != (lat, lon):
+        return
+    report.address = label[:255]
+    report.updated_at = utcnow()
+    session.add(report)

@@ -1,0 +1,65 @@
+"""User-facing text: English msgids, translated by gettext catalogs (Babel).
+
+French is the default language of the bot; `services/translations/fr/LC_MESSAGES/messages.po`
+holds the translations and `make messages` extracts and compiles them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
+
+from services.config import LANGUAGES
+
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+DOMAIN = "messages"
+
+
+def N_(msgid: str) -> str:
+    """Marks a string for extraction; it is translated later, where it is used."""
+    return msgid
+
+
+@cache
+def catalog(language: str) -> NullTranslations:
+    if language == "en":
+        return NullTranslations()
+    return Translations.load(str(TRANSLATIONS_DIR), [language], DOMAIN)
+
+
+def translate(language: str, msgid: str, **values) -> str:
+    """Returns the text in the citizen's language, with its placeholders filled."""
+    text = catalog(language).gettext(msgid)
+    return text.format(**values) if values else text
+
+
+def pick_language(code: str | None, default: str) -> str:
+    """Maps a client's language tag (Telegram `language_code`, 'fr-FR') to fr or en."""
+    if code:
+        short = code.split("-")[0].split("_")[0].lower()
+        if short in LANGUAGES:
+            return short
+    return default
+
+
+def fold(text: str) -> str:
+    """Lower-cases and strips accents, for matching what citizens type."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+STATUS_NAMES = {
+    "new": N_("registered"),
+    "acknowledged": N_("acknowledged"),
+    "in_progress": N_("in progress"),
+    "resolved": N_("resolved"),
+    "closed": N_("closed"),
+    "duplicate": N_("merged with another report"),
+}
+
+
+def status_name(language: str, status: str) -> str:
+    return translate(language, STATUS_NAMES[status])

@@ -1,0 +1,70 @@
+"""The dev channel: a citizen in a terminal (`webleads chat`) or the console simulator.
+
+It speaks the same engine and outbox as the real channels; its "provider" is whoever
+drains the outbox for that citizen and shows the messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from models.citizen import find_citizen
+from models.messaging import claim_due, mark_sent
+from services.channels import Channel, register, unmasked
+from services.runtime import Runtime
+from services.types import Inbound, Reply
+
+CHANNEL = "dev"
+LEASE = timedelta(minutes=1)
+
+
+def inbound(sender: str, text: str, *, name: str | None = None, lang: str | None = None) -> Inbound:
+    """Builds the Inbound for a line typed by the dev citizen."""
+    return Inbound(
+        CHANNEL,
+        sender,
+        external_id=uuid.uuid4().hex,
+        text=text,
+        display_name=name,
+        language_code=lang,
+    )
+
+
+def render(payload: dict) -> str:
+    """Shows a message as a phone without buttons would: choices as a numbered list."""
+    reply = Reply.from_payload(payload)
+    lines = [reply.text]
+    lines += [f"  {i}. {label}" for i, (_, label) in enumerate(reply.choices, 1)]
+    if reply.request_location:
+        lines.append("  (location: type an address)")
+    return "\n".join(lines)
+
+
+def drain(rt: Runtime, sender: str) -> list[str]:
+    """Takes the messages waiting for this dev citizen, marks them sent, renders them."""
+    rendered: list[str] = []
+    while True:  # the outbox hands out one citizen's messages one at a time, in order
+        with rt.db.transaction() as session:
+            citizen = find_citizen(session, CHANNEL, sender)
+            if citizen is None:
+                return rendered
+            messages = claim_due(
+                session, channels=[CHANNEL], limit=100, lease=LEASE, citizen_id=citizen.id
+            )
+            for message in messages:
+                mark_sent(session, message.id, f"dev-{message.id}")
+        if not messages:
+            return rendered
+        rendered += [render(m.payload) for m in messages]
+
+
+# The simulator's names are made up on the spot, so the console shows them.
+CHANNEL_SPEC = register(
+    Channel(
+        name=CHANNEL,
+        labels={"en": "Simulator", "fr": "Simulateur"},
+        for_citizens=False,
+        mask=unmasked,
+    )
+)

@@ -1,0 +1,78 @@
+"""The SMS channel (Twilio): the webhooks (routes.py), the inbound parser (inbound.py),
+the sender (sender.py, gsm.py); what it shares with WhatsApp is in webhooks/twilio/. A
+phone shows no buttons, pins or (on French numbers) photos: the one-time link page
+(webhooks/link/) adds the photo and the pin. Its `Channel` spec is registered below."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import phonenumbers
+
+from services.channels import Channel, Invite, Limits, mask_phone, register
+from services.config import Settings
+from webhooks import link
+from webhooks.sms.inbound import CHANNEL
+from webhooks.sms.routes import bp
+from webhooks.sms.sender import SmsSender
+from webhooks.twilio.media import fetch_picture
+
+GREETING = "Bonjour"
+
+
+def _enabled(settings: Settings) -> bool:
+    return settings.sms_enabled
+
+
+def phone_identity(text: str, region: str) -> str | None:
+    """A phone number typed by an admin, in E.164; ValueError when it cannot be one."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def national(number: str, region: str) -> str:
+    """A number as the town's residents write it (06 12 34 56 78 in France)."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return number
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if phonenumbers.region_code_for_number(parsed) == region
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(parsed, style)
+
+
+def _invite(settings: Settings, code: str | None) -> Invite | None:
+    """The phone's messages opened to the town's number, with "Bonjour" typed."""
+    number = settings.TWILIO_FROM_NUMBER
+    if not number:
+        return None
+    shown = national(number, settings.DEFAULT_REGION)
+    return Invite(
+        "SMS", f"Envoyez « {GREETING} » au {shown}.", f"sms:{number}?body={quote(GREETING)}"
+    )
+
+
+CHANNEL_SPEC = register(
+    Channel(
+        name=CHANNEL,
+        labels={"en": "SMS"},
+        can_receive_photos=True,  # by MMS, where the number takes them
+        needs_link_for_pin=True,
+        enabled=_enabled,
+        blueprints=(bp, link.bp),
+        sender=SmsSender,
+        fetcher=lambda rt: lambda media: fetch_picture(media, rt.settings),
+        limits=lambda settings: Limits(float(settings.SMS_RATE_PER_SECOND or 1)),
+        mask=mask_phone,
+        identity=phone_identity,
+        invite=_invite,
+    )
+)

@@ -1,0 +1,52 @@
+"""The SMS webhooks: `POST /webhooks/sms` (an inbound message, signed by Twilio, handed
+to the engine) and `POST /webhooks/sms/status` (delivery receipts against the outbox)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, abort, request
+
+from bot.engine import handle
+from services.runtime import Runtime, current_runtime
+from webhooks.sms.inbound import INBOUND_PATH, STATUS_PATH, parse_inbound
+from webhooks.twilio.receipts import message_sid_of, normalise_phone, record_receipt, twiml
+from webhooks.twilio.signature import signature_is_valid
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("sms", __name__)
+
+
+@bp.post(INBOUND_PATH)
+def inbound() -> Response:
+    """Verifies a Twilio inbound message and hands it to the engine."""
+    rt = _runtime_with_sms()
+    if not signature_is_valid(rt.settings):
+        abort(403)
+    form = request.form
+    message_sid = message_sid_of(form)
+    phone = normalise_phone(form.get("From", ""), rt.settings.DEFAULT_REGION)
+    if not message_sid or phone is None:
+        log.warning("SMS without a usable MessageSid or From ignored: %r", form.get("From"))
+        return twiml()
+    # The engine dedupes on MessageSid: a redelivery has no second effect.
+    handle(parse_inbound(form, message_sid, phone), rt)
+    return twiml()
+
+
+@bp.post(STATUS_PATH)
+def status_callback() -> Response:
+    """Records a delivery receipt against the outbox message Twilio names."""
+    rt = _runtime_with_sms()
+    if not signature_is_valid(rt.settings):
+        abort(403)
+    record_receipt(rt, request.form)
+    return Response("", status=200)
+
+
+def _runtime_with_sms() -> Runtime:
+    rt = current_runtime()
+    if not rt.settings.sms_enabled:
+        abort(404)  # no auth token: nothing could be verified
+    return rt
