@@ -1,20 +1,27 @@
-"""The Twilio stand-in, driven by the real twilio Client built by webhooks.twilio_http."""
+"""The Twilio stand-in, driven by the real twilio Client built by webhooks.twilio.client."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from twilio.rest.content.v1.content import ContentList
 
+from tests.fakes.server import FakeServer, Request, Response
 from tests.fakes.twilio_api import FakeTwilioAPI, count_segments
-from webhooks.twilio_http import (
+from webhooks.twilio.client import (
     DEFAULT_TIMEOUT,
     BaseUrlHttpClient,
     make_client,
@@ -357,4 +364,311 @@ def test_edge_and_region_hosts_are_rewritten_too(
     assert len(fake.messages) == 1
 
 
-# --- standalone ----------------------------------------------------------------------------
+# --- WhatsApp ----------------------------------------------------------------------------
+
+WA_CITIZEN = "whatsapp:" + CITIZEN
+WA_TOWN = "whatsapp:" + TOWN_NUMBER
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "whatsapp"
+LIST_PICKER = {
+    "body": "Quel est le problème ?",
+    "button": "Choisir",
+    "items": [{"id": "voirie", "item": "Voirie", "description": "Trous, trottoirs"}],
+}
+QUICK_REPLY = {
+    "body": "Avez-vous une photo ?",
+    "actions": [{"id": "yes", "title": "Oui"}, {"id": "no", "title": "Non"}],
+}
+
+
+class _Receiver(FakeServer):
+    """The product's status webhook, as far as these tests need: it records each POST."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posts: list[tuple[str, dict[str, str], str]] = []
+
+    def handle(self, request: Request) -> Response:
+        form = dict(parse_qsl(request.body.decode(), keep_blank_values=True))
+        with self._lock:
+            self.posts.append((request.path, form, request.headers["X-Twilio-Signature"]))
+        return Response(200, b"", "text/xml")
+
+
+@pytest.fixture
+def receiver() -> Iterator[_Receiver]:
+    with _Receiver() as server:
+        yield server
+
+
+def _content(client: Client, types: dict[str, Any], language: str = "fr") -> Any:
+    request = ContentList.ContentCreateRequest(
+        {"friendly_name": "t", "language": language, "variables": {}, "types": types}
+    )
+    return client.content.v1.contents.create(request)
+
+
+def test_whatsapp_in_session_then_signed_receipts_up_to_read(
+    fake: FakeTwilioAPI, client: Client, receiver: _Receiver
+) -> None:
+    fake.whatsapp_inbound(WA_CITIZEN)
+    callback = receiver.base_url + "/webhooks/whatsapp/status"
+    message = client.messages.create(
+        to=WA_CITIZEN,
+        from_=WA_TOWN,
+        body="Votre signalement #1042 est reçu",
+        status_callback=callback,
+    )
+    assert (message.status, message.error_code) == ("queued", None)
+    assert message.to == WA_CITIZEN
+
+    fake.deliver(message.sid, "sent", "delivered", "read")
+
+    validator = RequestValidator(fake.auth_token)
+    assert [form["MessageStatus"] for _, form, _ in receiver.posts] == ["sent", "delivered", "read"]
+    for path, form, signature in receiver.posts:
+        assert path == "/webhooks/whatsapp/status"
+        assert validator.validate(callback, form, signature)
+        assert (form["MessageSid"], form["To"], form["From"]) == (message.sid, WA_CITIZEN, WA_TOWN)
+        assert form["ChannelPrefix"] == "whatsapp" and "ErrorCode" not in form
+    [sent] = fake.whatsapp_sent_to(CITIZEN)
+    assert sent["body"] == "Votre signalement #1042 est reçu"
+    assert (sent["status"], sent["error_code"]) == ("read", None)
+
+
+@pytest.mark.parametrize(
+    ("label", "types", "kwargs"),
+    [
+        ("text", None, {"body": "Statut : résolu"}),
+        ("photo alone", None, {"media_url": ["https://town.example/m/1.jpg"]}),
+        ("list picker", {"twilio/list-picker": LIST_PICKER}, {}),
+        ("quick reply", {"twilio/quick-reply": QUICK_REPLY}, {}),
+    ],
+)
+def test_free_form_outside_the_window_is_accepted_then_fails_63016(
+    fake: FakeTwilioAPI,
+    client: Client,
+    receiver: _Receiver,
+    label: str,
+    types: dict[str, Any] | None,
+    kwargs: dict[str, Any],
+) -> None:
+    fake.whatsapp_inbound(CITIZEN, at=datetime.now(UTC) - timedelta(hours=24, minutes=1))
+    if types:
+        kwargs = {"content_sid": _content(client, types).sid}
+    callback = receiver.base_url + "/status"
+    message = client.messages.create(
+        to=WA_CITIZEN, from_=WA_TOWN, status_callback=callback, **kwargs
+    )
+
+    # Twilio's answer is a 201: the refusal is WhatsApp's, and comes afterwards.
+    assert (message.status, message.error_code) == ("queued", None), label
+    [posted] = fake.wait_for_callbacks(1)
+    assert posted["answer"] == 200
+    [(_, form, signature)] = receiver.posts
+    assert RequestValidator(fake.auth_token).validate(callback, form, signature)
+    assert (form["MessageStatus"], form["ErrorCode"]) == ("failed", "63016")
+    assert fake.whatsapp_sent_to(WA_CITIZEN)[0]["error_code"] == 63016
+
+
+def test_approved_template_goes_outside_the_window_with_its_variables(
+    fake: FakeTwilioAPI, client: Client
+) -> None:
+    sid = fake.approved_template("fr", "Votre signalement {{1}} est maintenant : {{2}}.")
+    message = client.messages.create(
+        to=WA_CITIZEN,
+        from_=WA_TOWN,
+        content_sid=sid,
+        content_variables=json.dumps({"1": "#1042", "2": "résolu"}),
+        status_callback="http://127.0.0.1:9/unreachable",
+    )
+
+    time.sleep(0.2)  # a refusal would have been reported by now
+    assert fake.callbacks == []
+    assert fake.whatsapp_sent_to(CITIZEN) == [
+        {
+            "sid": message.sid,
+            "body": "Votre signalement #1042 est maintenant : résolu.",
+            "content_sid": sid,
+            "content_variables": {"1": "#1042", "2": "résolu"},
+            "media_url": [],
+            "status": "queued",
+            "error_code": None,
+        }
+    ]
+    approval = client.content.v1.contents(sid).approval_fetch().fetch()
+    assert approval.whatsapp["status"] == "approved"
+
+
+@pytest.mark.parametrize(("hours", "code"), [(23.9, None), (24.1, 63016)])
+def test_the_window_is_24_hours_from_the_last_inbound(
+    fake: FakeTwilioAPI, client: Client, hours: float, code: int | None
+) -> None:
+    fake.whatsapp_inbound(WA_CITIZEN, at=datetime.now(UTC) - timedelta(hours=hours))
+    client.messages.create(to=WA_CITIZEN, from_=WA_TOWN, body="x")
+    time.sleep(0.2)
+    assert fake.whatsapp_sent_to(CITIZEN)[0]["error_code"] == code
+
+
+def test_four_buttons_in_session_are_refused(fake: FakeTwilioAPI, client: Client) -> None:
+    fake.whatsapp_inbound(CITIZEN)
+    actions = [{"id": str(n), "title": f"Choix {n}"} for n in range(4)]
+    content = _content(client, {"twilio/quick-reply": {"body": "?", "actions": actions}})
+    client.messages.create(to=WA_CITIZEN, from_=WA_TOWN, content_sid=content.sid)
+    fake.wait_for_callbacks(1)
+    assert fake.whatsapp_sent_to(CITIZEN)[0]["error_code"] == 63005
+
+
+@pytest.mark.parametrize(
+    ("inject", "code"),
+    [
+        (lambda fake: fake.sandbox_not_joined(CITIZEN), 63015),
+        (lambda fake: fake.fail_whatsapp_next(1, code=63018), 63018),
+        (lambda fake: fake.fail_whatsapp_next(1, code=63024), 63024),
+    ],
+)
+def test_injected_whatsapp_failures_come_after_the_201(
+    fake: FakeTwilioAPI, client: Client, inject: Any, code: int
+) -> None:
+    fake.whatsapp_inbound(CITIZEN)
+    inject(fake)
+    message = client.messages.create(to=WA_CITIZEN, from_=WA_TOWN, body="x")
+    assert message.error_code is None
+    [callback] = fake.wait_for_callbacks(1)
+    assert callback["url"] is None  # no StatusCallback: recorded, not posted
+    assert callback["form"]["ErrorCode"] == str(code)
+    assert fake.message(message.sid)["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("label", "kwargs", "status", "code"),
+    [
+        ("variables without sid", {"body": "x", "content_variables": '{"1": "a"}'}, 400, 21654),
+        ("unknown sid", {"content_sid": "HX" + "0" * 32}, 400, 21655),
+        ("bad sender", {"from_": "whatsapp:Mairie", "body": "x"}, 400, 21212),
+        ("bad recipient", {"to": "whatsapp:0612345678", "body": "x"}, 400, 21211),
+    ],
+)
+def test_whatsapp_send_errors(
+    fake: FakeTwilioAPI,
+    client: Client,
+    label: str,
+    kwargs: dict[str, str],
+    status: int,
+    code: int,
+) -> None:
+    with pytest.raises(TwilioRestException) as error:
+        client.messages.create(**{"to": WA_CITIZEN, "from_": WA_TOWN, **kwargs})
+    assert (error.value.status, error.value.code) == (status, code), label
+
+
+@pytest.mark.parametrize("variables", ["not json", '["#1042"]', '{"1": ""}'])
+def test_invalid_content_variables_raise_21656(
+    fake: FakeTwilioAPI, client: Client, variables: str
+) -> None:
+    sid = fake.approved_template("fr", "Signalement {{1}}")
+    with pytest.raises(TwilioRestException) as error:
+        client.messages.create(
+            to=WA_CITIZEN, from_=WA_TOWN, content_sid=sid, content_variables=variables
+        )
+    assert (error.value.status, error.value.code) == (400, 21656)
+
+
+def test_whatsapp_opt_out_and_daily_limit_are_synchronous(
+    fake: FakeTwilioAPI, client: Client
+) -> None:
+    fake.whatsapp_inbound(CITIZEN)
+    fake.whatsapp_daily_limit(1)
+    client.messages.create(to=WA_CITIZEN, messaging_service_sid=SERVICE_SID, body="1")
+    with pytest.raises(TwilioRestException) as error:
+        client.messages.create(to=WA_CITIZEN, messaging_service_sid=SERVICE_SID, body="2")
+    assert (error.value.status, error.value.code) == (429, 63038)
+
+    fake.whatsapp_daily_limit(None)
+    fake.unsubscribe(CITIZEN)
+    with pytest.raises(TwilioRestException) as error:
+        client.messages.create(to=WA_CITIZEN, from_=WA_TOWN, body="3")
+    assert (error.value.status, error.value.code) == (400, 21610)
+    assert [m["Body"] for m in fake.messages] == ["1"]
+
+
+# --- Content API ---------------------------------------------------------------------------
+
+
+def test_content_create_fetch_and_list_with_the_real_client(client: Client) -> None:
+    picker = _content(client, {"twilio/list-picker": LIST_PICKER})
+    buttons = _content(client, {"twilio/quick-reply": QUICK_REPLY}, language="en")
+
+    assert re.match(r"^HX[0-9a-f]{32}$", picker.sid)
+    # The library sends every type it knows (null when unused); only the real one is kept.
+    assert picker.types == {"twilio/list-picker": LIST_PICKER}
+    assert picker.date_created is not None  # ISO 8601, parsed by the client
+    fetched = client.content.v1.contents(buttons.sid).fetch()
+    assert (fetched.language, fetched.types) == ("en", {"twilio/quick-reply": QUICK_REPLY})
+    assert [c.sid for c in client.content.v1.contents.list(page_size=1)] == [
+        picker.sid,
+        buttons.sid,
+    ]
+    approval = client.content.v1.contents(picker.sid).approval_fetch().fetch()
+    assert approval.whatsapp["status"] == "unsubmitted"
+
+
+@pytest.mark.parametrize(
+    ("label", "types"),
+    [
+        (
+            "11 list items",
+            {"twilio/list-picker": {**LIST_PICKER, "items": LIST_PICKER["items"] * 11}},
+        ),
+        (
+            "25-character item",
+            {"twilio/list-picker": {**LIST_PICKER, "items": [{"id": "a", "item": "x" * 25}]}},
+        ),
+        (
+            "11 quick replies",
+            {"twilio/quick-reply": {**QUICK_REPLY, "actions": QUICK_REPLY["actions"] * 6}},
+        ),
+        (
+            "21-character title",
+            {"twilio/quick-reply": {**QUICK_REPLY, "actions": [{"id": "a", "title": "x" * 21}]}},
+        ),
+        ("no type", {}),
+    ],
+)
+def test_content_over_the_limits_is_refused(
+    client: Client, label: str, types: dict[str, Any]
+) -> None:
+    with pytest.raises(TwilioRestException) as error:
+        _content(client, types)
+    assert error.value.status == 400, label
+
+
+def test_content_at_the_limits_is_accepted(client: Client) -> None:
+    items = [{"id": str(n), "item": "x" * 24, "description": "d"} for n in range(10)]
+    actions = [{"id": str(n), "title": "y" * 20} for n in range(10)]
+    _content(client, {"twilio/list-picker": {**LIST_PICKER, "items": items}})
+    _content(client, {"twilio/quick-reply": {**QUICK_REPLY, "actions": actions}})
+
+
+def test_unknown_content_is_404(client: Client) -> None:
+    with pytest.raises(TwilioRestException) as error:
+        client.content.v1.contents("HX" + "f" * 32).fetch()
+    assert error.value.status == 404
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.txt")), ids=lambda p: p.stem)
+def test_whatsapp_fixtures_are_twilio_forms(path: Path) -> None:
+    form = dict(parse_qsl(path.read_text(), keep_blank_values=True, strict_parsing=True))
+    assert form["AccountSid"] == "AC0123456789abcdef0123456789abcdef"
+    assert form["ApiVersion"] == "2010-04-01"
+    assert re.match(r"^(SM|MM)[0-9a-f]{32}$", form["MessageSid"])
+    inbound = path.stem.startswith("inbound_")
+    citizen = form["From"] if inbound else form["To"]
+    assert citizen == "whatsapp:+33612345678"
+    if inbound:
+        assert form["WaId"] == "33612345678" and form["ProfileName"]
+        assert int(form["NumMedia"]) == sum(key.startswith("MediaUrl") for key in form)
+    else:
+        assert form["MessageStatus"] == path.stem.split("_")[1]
