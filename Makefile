@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 TEST_WORKERS ?= auto
 # Debian packages the test suite uses (real PostgreSQL, redis for the addok geocoder,
 # Chromium for the console's browser tests, wrk for the webhook benchmark).
-SYSTEM_PACKAGES := postgresql redis-server chromium wrk
+SYSTEM_PACKAGES := postgresql redis-server chromium wrk npm
 
-.PHONY: run test install install-test system-deps lint format messages bench clean lock
+.PHONY: run test install install-test system-deps browser-deps lint format messages bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,7 @@ system-deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -57,7 +58,15 @@ system-deps:
 		echo "Missing Debian packages:$$missing (sudo apt-get install$$missing); their tests will be skipped."; \
 	fi
 
-test: install-test system-deps
+# axe-core (npm) for the accessibility tests, pinned by tests/browser/package-lock.json.
+tests/browser/node_modules/.installed: tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/browser --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the accessibility tests will be skipped (CI fails)"; fi
+
+browser-deps: system-deps tests/browser/node_modules/.installed
+
+test: install-test system-deps browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
