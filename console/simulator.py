@@ -8,7 +8,6 @@ citizen (`sim-<agent id>`).
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from flask import jsonify, render_template, request
 from flask_login import current_user
@@ -16,7 +15,7 @@ from flask_login import current_user
 from bot.engine import handle
 from console import bp
 from models.citizen import find_citizen, update_citizen
-from models.messaging import claim_due, mark_sent, messages_for_citizen
+from models.messaging import messages_for_citizen
 from services.runtime import current_runtime
 from services.types import Inbound, Reply
 from webhooks import dev
@@ -111,30 +110,9 @@ def _location(value) -> tuple[float, float] | None:
 
 
 def take_replies(rt) -> list[dict]:
-    """Takes the messages queued for the simulated citizen and marks them sent.
-
-    Like webhooks.dev.drain, but keeps the choices as buttons instead of a numbered list.
-    """
-    with rt.db.transaction() as db:
-        citizen = find_citizen(db, dev.CHANNEL, sender())
-        if citizen is None:
-            return []
-        messages: list = []
-        # A citizen's messages are claimed in order, one at a time: take them all.
-        while len(messages) < MAX_REPLIES:
-            claimed = claim_due(
-                db,
-                channels=[dev.CHANNEL],
-                limit=MAX_REPLIES,
-                lease=timedelta(minutes=1),
-                citizen_id=citizen.id,
-            )
-            if not claimed:
-                break
-            for message in claimed:
-                mark_sent(db, message.id, f"sim-{message.id}")
-            messages += claimed
-    return [_bubble(Reply.from_payload(m.payload)) for m in messages]
+    """The messages queued for the simulated citizen (the dev channel's own drain), kept
+    with their choices as buttons."""
+    return [_bubble(reply) for reply in dev.take(rt, sender(), MAX_REPLIES)]
 
 
 def _bubble(reply: Reply) -> dict:

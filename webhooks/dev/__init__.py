@@ -41,22 +41,29 @@ def render(payload: dict) -> str:
     return "\n".join(lines)
 
 
-def drain(rt: Runtime, sender: str) -> list[str]:
-    """Takes the messages waiting for this dev citizen, marks them sent, renders them."""
-    rendered: list[str] = []
-    while True:  # the outbox hands out one citizen's messages one at a time, in order
+def take(rt: Runtime, sender: str, limit: int = 100) -> list[Reply]:
+    """Takes the messages waiting for this dev citizen, in order, and marks them sent:
+    the dev channel's whole "provider" (`webleads chat` and the console's simulator)."""
+    replies: list[Reply] = []
+    while len(replies) < limit:  # the outbox hands out one citizen's messages in order
         with rt.db.transaction() as session:
             citizen = find_citizen(session, CHANNEL, sender)
             if citizen is None:
-                return rendered
+                return replies
             messages = claim_due(
-                session, channels=[CHANNEL], limit=100, lease=LEASE, citizen_id=citizen.id
+                session, channels=[CHANNEL], limit=limit, lease=LEASE, citizen_id=citizen.id
             )
             for message in messages:
                 mark_sent(session, message.id, f"dev-{message.id}")
         if not messages:
-            return rendered
-        rendered += [render(m.payload) for m in messages]
+            return replies
+        replies += [Reply.from_payload(m.payload) for m in messages]
+    return replies
+
+
+def drain(rt: Runtime, sender: str) -> list[str]:
+    """Takes the messages waiting for this dev citizen and renders them as text."""
+    return [render(reply.to_payload()) for reply in take(rt, sender)]
 
 
 # The simulator's names are made up on the spot, so the console shows them.
