@@ -13,7 +13,7 @@ from models.db import Database
 from services import channels
 from services.catalog import CatalogCache
 from services.config import load_settings
-from services.geo import make_geocoder
+from services.geocoders import make_geocoder
 from services.runtime import Runtime, current_runtime
 
 # Webhooks never need more: a Telegram update or a Twilio form is a few kilobytes

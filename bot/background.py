@@ -9,21 +9,11 @@ import time
 from flask import Flask
 
 from bot.jobs import JobRunner
-from bot.outbox import OutboxWorker, relay_wake_ups
+from bot.outbox import OutboxWorker, channel_senders, relay_wake_ups
 from services import channels
 from services.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-def channel_senders(rt: Runtime) -> dict:
-    """Builds a sender for every channel this town has configured."""
-    return {c.name: c.sender(rt) for c in channels.enabled_channels(rt.settings) if c.sender}
-
-
-def channel_fetchers(rt: Runtime) -> dict:
-    """How the worker downloads a citizen's picture, for every channel configured."""
-    return {c.name: c.fetcher(rt) for c in channels.enabled_channels(rt.settings) if c.fetcher}
 
 
 PLACING_EVERY_SECONDS = 300.0

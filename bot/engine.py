@@ -19,6 +19,7 @@ from handlers import pilot_gate
 from handlers.context import Ctx
 from models.citizen import (
     Citizen,
+    find_citizen,
     lock_citizen,
     lock_citizen_by_id,
     save_conversation,
@@ -28,7 +29,7 @@ from models.jobs import JobKind, drop_held, finish_job, hold_inbound, next_held,
 from models.messaging import PRIORITY_REPLY, queue_messages, record_inbound
 from services import words
 from services.runtime import Runtime, current_runtime
-from services.texts import pick_language
+from services.texts import pick_language, translate
 from services.types import EVENT, Inbound, Outcome, Reply, Wait
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,24 @@ def handle(inbound: Inbound, rt: Runtime | None = None) -> Handled:
         replies=len(replies),
         waiting=conversation.waiting_on is not None,
     )
+
+
+def notice(inbound: Inbound, msgid: str, rt: Runtime | None = None, **reply) -> Handled:
+    """Answers something about the channel itself (an edit that is not taken into account,
+    "type the address"), once per inbound, to a citizen it knows; the conversation stays
+    where it is. The same dedupe, lookup and outbox row as `handle`."""
+    rt = rt or current_runtime()
+    with rt.db.transaction() as session:
+        if inbound.external_id and not record_inbound(
+            session, inbound.channel, inbound.external_id
+        ):
+            return Handled(duplicate=True)
+        citizen = find_citizen(session, inbound.channel, inbound.sender)
+        if citizen is None or not citizen.can_receive:
+            return Handled()
+        _queue_replies(session, citizen, [Reply(translate(citizen.language, msgid), **reply)])
+    rt.wake_worker()
+    return Handled(citizen_id=citizen.id, state=None, replies=1)
 
 
 def resume(rt: Runtime, job_id: int, citizen_id: int, *, event: dict | None = None,

@@ -25,7 +25,7 @@ from bot import engine
 from bot.outbox import backoff
 from models.db import utcnow
 from models.jobs import Job, JobKind, claim_jobs, finish_job, retry_job
-from services import reports
+from services import channels, reports
 from services.geo import GeocoderUnavailable
 from services.runtime import Runtime
 from services.types import Inbound, StoredPhoto
@@ -42,11 +42,14 @@ THREADS = 4
 Fetcher = Callable[[dict], tuple[StoredPhoto | None, str | None]]
 
 
+def channel_fetchers(rt: Runtime) -> dict:
+    """How the worker downloads a citizen's picture, for every channel configured."""
+    return {c.name: c.fetcher(rt) for c in channels.enabled_channels(rt.settings) if c.fetcher}
+
+
 class JobRunner:
     def __init__(self, rt: Runtime, fetchers: dict[str, Fetcher] | None = None,
                  threads: int = THREADS) -> None:  # fmt: skip
-        from bot.background import channel_fetchers
-
         self.rt = rt
         self.fetchers = channel_fetchers(rt) if fetchers is None else fetchers
         self.threads = threads

@@ -82,6 +82,11 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     return delay * random.uniform(0.5, 1.5)
 
 
+def channel_senders(rt: Runtime) -> dict:
+    """Builds a sender for every channel this town has configured."""
+    return {c.name: c.sender(rt) for c in channels.enabled_channels(rt.settings) if c.sender}
+
+
 def default_limiters(settings) -> dict[str, ChannelLimiter]:
     """The providers' published limits, a little under them (each channel's spec)."""
     limiters = {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from handlers import photo
 from handlers.context import Ctx
 from models.citizen import State
-from models.report import add_media
 from services.types import Inbound, Outcome, Reply
 
 MIN_LENGTH = 3
@@ -55,7 +54,7 @@ def take_photo(ctx: Ctx, msg: Inbound) -> Outcome:
     """Keeps a photo sent early; its caption, if any, is the description."""
     if msg.photo is None:
         return photo.refuse(ctx, msg, State.DESCRIPTION)
-    keep_photo(ctx, msg)
+    photo.keep_photo(ctx, msg)
     if msg.text and len(msg.text.strip()) >= MIN_LENGTH:
         return take(ctx, msg)
     return Outcome(
@@ -90,8 +89,3 @@ def have_place(ctx: Ctx) -> Outcome:
         [Reply(ctx.t("Thanks, I have the place. Now describe the problem in a few words."))],
         State.DESCRIPTION,
     )
-
-
-def keep_photo(ctx: Ctx, msg: Inbound) -> None:
-    media_id = add_media(ctx.session, msg.photo, ctx.citizen.id)
-    ctx.draft["media_ids"] = [*ctx.draft.get("media_ids", []), media_id]

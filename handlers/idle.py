@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers import menu
 from handlers.context import Ctx
-from handlers.description import keep_photo
+from handlers.photo import keep_photo
 from models.citizen import State
 from models.report import get_report, is_follower, open_reports_of_citizen
 from services import reports

@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers import location
 from handlers.context import Ctx
 from models.citizen import State
+from models.report import add_media
 from services.texts import N_
 from services.types import Inbound, Outcome, Reply
 
@@ -73,8 +74,6 @@ def take(ctx: Ctx, msg: Inbound) -> Outcome:
     """Stores the photo and asks for the location."""
     if msg.photo is None:
         return refuse(ctx, msg, State.PHOTO)
-    from handlers.description import keep_photo
-
     keep_photo(ctx, msg)
     return location.next_step(ctx)
 
@@ -106,3 +105,9 @@ def refuse(ctx: Ctx, msg: Inbound, state: str) -> Outcome:
     msgid = PHOTO_ERRORS.get(msg.photo_error or "", PHOTO_ERRORS["download_failed"])
     reply = Reply(ctx.t(msgid, limit=msg.meta.get("limit_mb", 20)))
     return Outcome([reply, *(ask(ctx) if state == State.PHOTO else [])], state)
+
+
+def keep_photo(ctx: Ctx, msg: Inbound) -> None:
+    """Adds the citizen's photo to the draft report."""
+    media_id = add_media(ctx.session, msg.photo, ctx.citizen.id)
+    ctx.draft["media_ids"] = [*ctx.draft.get("media_ids", []), media_id]

@@ -32,7 +32,8 @@ class Settings:
     TWILIO_FROM_NUMBER: str = ""
     TWILIO_MESSAGING_SERVICE_SID: str = ""
     TWILIO_API_BASE_URL: str = "https://api.twilio.com"
-    # Empty: ban, except in development once addresses are imported (services.geo.make_geocoder).
+    # Empty: ban, except in development once addresses are imported
+    # (services.geocoders.make_geocoder).
     GEOCODER: str = ""
     GEOCODER_URL: str = ""
     MEDIA_DIR: str = "instance/media"

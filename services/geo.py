@@ -277,50 +277,6 @@ def needs_network(geocoder) -> bool:
     return getattr(geocoder, "needs_network", True)
 
 
-def make_geocoder(settings, db=None):
-    """Builds the geocoder GEOCODER names (ban, nominatim, local, none; unset: see below)."""
-    choice = settings.GEOCODER or _unset_choice(settings, db)
-    if choice == "ban":
-        return BanGeocoder(settings.GEOCODER_URL or None)
-    if choice == "nominatim":
-        return NominatimGeocoder(settings.GEOCODER_URL or None)
-    if choice == "local":
-        from services.geo_local import LocalGeocoder
-
-        if db is None:
-            raise ValueError("GEOCODER=local searches the database: make_geocoder needs db")
-        return LocalGeocoder(db)
-    return NoGeocoder()
-
-
-def _unset_choice(settings, db) -> str:
-    """GEOCODER left unset: ban, except in development once addresses are imported.
-
-    `make run` then geocodes the demo town's addresses (seed-demo imports them) without
-    network; production keeps the documented default, the national address service.
-    """
-    if settings.is_production or db is None:
-        return "ban"
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from models.address import has_addresses
-
-    try:
-        with db.reading() as session:
-            imported = has_addresses(session)
-    except SQLAlchemyError:  # not migrated yet (`webleads init-db` is running)
-        return "ban"
-    if not imported:
-        return "ban"
-    log.warning("GEOCODER is not set: searching the addresses imported with geo import-ban "
-                "or seed-demo (GEOCODER=local, no network); set GEOCODER=ban for the "
-                "national address service")  # fmt: skip
-    return "local"
-
-
-# --- zones -----------------------------------------------------------------------------
-
-
 class ZoneError(ValueError):
     """A GeoJSON file that is not a usable polygon; the message says why."""
 

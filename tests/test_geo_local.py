@@ -13,8 +13,9 @@ from models.address import commune_counts
 from models.db import Database
 from models.report import get_report
 from services.config import ConfigError, load_settings
-from services.geo import MIN_SCORE, SURE_SCORE, BanGeocoder, NoGeocoder, Town, make_geocoder
+from services.geo import MIN_SCORE, SURE_SCORE, BanGeocoder, NoGeocoder, Town
 from services.geo_local import BAN_COLUMNS, LocalGeocoder
+from services.geocoders import make_geocoder
 from tests.conftest import _make_app
 from tests.helpers import TalkingCitizen
 

@@ -16,15 +16,20 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, render_template, request
-from models.messaging import inbound_seen
-from models.report import pin_report, report_author
 from shapely.geometry import mapping
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from models.db import utcnow
 from models.jobs import JobKind, queue_job
-from models.messaging import record_inbound
-from models.report import add_media, attach_media, get_report, lock_report
+from models.messaging import inbound_seen, record_inbound
+from models.report import (
+    add_media,
+    attach_media,
+    get_report,
+    lock_report,
+    pin_report,
+    report_author,
+)
 from services import reports
 from services.geo import GeocoderUnavailable, geocoder_enabled, needs_network
 from services.links import LINK_PATH, LinkClaim, LinkError, read_token

@@ -13,13 +13,11 @@ from telegram import CallbackQuery, Message, PhotoSize, Update
 from telegram.error import TelegramError
 
 from bot import engine
-from models.citizen import find_citizen
-from models.messaging import PRIORITY_REPLY, queue_messages, record_inbound
 from services.config import LANGUAGES
 from services.media import PhotoError, store_photo
 from services.runtime import Runtime
 from services.texts import N_, translate
-from services.types import Inbound, Reply
+from services.types import Inbound
 from webhooks.telegram.client import MAX_DOWNLOAD_BYTES, FileTooBig, TelegramClient, describe
 from webhooks.telegram.shape import NotAnUpdate, Verdict, check_update
 
@@ -46,7 +44,7 @@ UNSUPPORTED_CONTENT = (
 # What `handle_update` did, for logs and tests.
 HANDLED, DUPLICATE, NOTICE, IGNORED = "handled", "duplicate", "notice", "ignored"
 
-# The reply-keyboard button shown under the location question (see telegram_outbound).
+# The reply-keyboard button shown under the location question (see webhooks/telegram/sender.py).
 SHARE_LOCATION = N_("📍 Share my location")
 TYPE_ADDRESS = N_("⌨️ Type an address instead")
 TYPE_ADDRESS_PROMPT = N_("Type the address (for example: 12 rue de la Poterie).")
@@ -216,28 +214,13 @@ def _handle_edit(rt: Runtime, update: Update, message: Message) -> str:
 
 
 def queue_notice(rt: Runtime, update: Update, sender: str, msgid: str, **reply: Any) -> str:
-    """Queues a channel-level answer for a known citizen, once per update.
-
-    These answers (edits ignored, "type the address") say something about Telegram's
-    own affordances; they leave the conversation where it is.
-    """
-    with rt.db.transaction() as session:
-        if not record_inbound(session, CHANNEL, str(update.update_id)):
-            return DUPLICATE
-        citizen = find_citizen(session, CHANNEL, sender)
-        if citizen is None or not citizen.can_receive:
-            return IGNORED
-        text = translate(citizen.language, msgid)
-        row = {
-            "citizen_id": citizen.id,
-            "channel": CHANNEL,
-            "address": citizen.address,
-            "payload": Reply(text, **reply).to_payload(),
-            "priority": PRIORITY_REPLY,
-        }
-        queue_messages(session, [row])
-    rt.wake_worker()
-    return NOTICE
+    """A channel-level answer (edits ignored, "type the address") for a known citizen,
+    once per update, through the engine; the conversation stays where it is."""
+    inbound = Inbound(CHANNEL, sender, external_id=str(update.update_id))
+    handled = engine.notice(inbound, msgid, rt, **reply)
+    if handled.duplicate:
+        return DUPLICATE
+    return NOTICE if handled.replies else IGNORED
 
 
 def _from_citizen(message: Message) -> bool:

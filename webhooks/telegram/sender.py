@@ -61,25 +61,25 @@ class TelegramSender:
             markup = reply_markup(reply, self._language(message) if reply.request_location else "")
         except ValueError as exc:
             raise PermanentFailure(str(exc)) from exc
-        try:
-            message_id = self.client.call(lambda bot: deliver(bot, chat_id, reply, markup))
-        except TelegramError as exc:
-            raise failure_for(exc) from exc
-        except concurrent.futures.TimeoutError as exc:
-            raise TemporaryFailure("Telegram did not answer in time") from exc
+        message_id = self._call(lambda bot: deliver(bot, chat_id, reply, markup))
         return f"{chat_id}:{message_id}"
 
     def _answer_callback(self, query_id: str) -> str:
         """Stops a pressed button's spinner; a query too old to answer is no failure."""
+        # "query is too old": the spinner has long stopped by itself.
+        self._call(lambda bot: bot.answer_callback_query(query_id), harmless=BadRequest)
+        return f"callback:{query_id}"
+
+    def _call(self, fn, harmless: type[TelegramError] | None = None):
+        """One Bot API call; what Telegram answers becomes the outbox's kind of failure."""
         try:
-            self.client.call(lambda bot: bot.answer_callback_query(query_id))
-        except BadRequest:
-            pass  # "query is too old": the spinner has long stopped by itself
+            return self.client.call(fn)
         except TelegramError as exc:
+            if harmless is not None and isinstance(exc, harmless):
+                return None
             raise failure_for(exc) from exc
         except concurrent.futures.TimeoutError as exc:
             raise TemporaryFailure("Telegram did not answer in time") from exc
-        return f"callback:{query_id}"
 
     def _language(self, message: Outbox) -> str:
         if self.db is not None:
