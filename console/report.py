@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, flash, redirect, render_template, send_file, url_for
+from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -43,8 +43,9 @@ from models.report import (
     report_events,
 )
 from services import reports
-from services.media import PhotoError, media_path
+from services.media import PhotoError, media_path, photo_store
 from services.runtime import current_runtime
+from services.storage import LocalStore, PhotoNotFound, StoreError
 
 
 def visible_report(db, number: int) -> Report:
@@ -342,10 +343,24 @@ def media(media_id: int):
         if item is None or item.report_id is None:
             abort(404)
         visible_report(db, item.report_id)
+    store = photo_store(rt.settings)
+    if isinstance(store, LocalStore):
+        try:
+            path = media_path(rt.settings.MEDIA_DIR, item.path)
+        except PhotoError:
+            abort(404)
+        if not path.is_file():
+            abort(404)
+        return send_file(path, mimetype=item.content_type, max_age=3600, conditional=True)
+    # A bucket is never public: the photo is streamed through the login, like a file.
     try:
-        path = media_path(rt.settings.MEDIA_DIR, item.path)
-    except PhotoError:
+        data = store.get(item.path)
+    except PhotoNotFound:
         abort(404)
-    if not path.is_file():
-        abort(404)
-    return send_file(path, mimetype=item.content_type, max_age=3600, conditional=True)
+    except StoreError:
+        return Response(_("The photo cannot be shown just now."), status=503, mimetype="text/plain")
+    response = Response(data, mimetype=item.content_type)
+    response.cache_control.private = True
+    response.cache_control.max_age = 3600
+    response.set_etag(item.path.rsplit("/", 1)[-1].split(".")[0])  # the content's hash
+    return response.make_conditional(request)

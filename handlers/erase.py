@@ -34,7 +34,7 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
     """Erases the citizen's data (yes), or goes back to where they were (no)."""
     back = ctx.draft.pop(RETURN_TO, None) or State.IDLE
     if msg.choice == YES:
-        erase_citizen(ctx.session, ctx.citizen.id, ctx.rt.settings.MEDIA_DIR)
+        erase_citizen(ctx.session, ctx.citizen.id, ctx.rt.settings)
         ctx.reset_draft()
         text = ctx.t(
             "Done: your data is deleted. Your reports stay with the town without your name. "

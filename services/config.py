@@ -37,6 +37,13 @@ class Settings:
     GEOCODER: str = ""
     GEOCODER_URL: str = ""
     MEDIA_DIR: str = "instance/media"
+    # Photos on local disk (MEDIA_DIR), or in an S3-compatible bucket for several web nodes.
+    MEDIA_STORAGE: str = "local"
+    S3_ENDPOINT_URL: str = ""
+    S3_BUCKET: str = ""
+    S3_ACCESS_KEY_ID: str = ""
+    S3_SECRET_ACCESS_KEY: str = ""
+    S3_REGION: str = ""
     # Beyond the contract: tuning knobs with safe defaults.
     ENV: str = "development"
     NEARBY_METRES: int = 50
@@ -102,6 +109,15 @@ def _checked(settings: Settings) -> Settings:
         raise ConfigError("GEOCODER must be ban, nominatim, local or none")
     if not settings.GEOCODER and settings.is_production:
         object.__setattr__(settings, "GEOCODER", "ban")  # the documented default
+    if settings.MEDIA_STORAGE not in {"local", "s3"}:
+        raise ConfigError("MEDIA_STORAGE must be local or s3")
+    if settings.MEDIA_STORAGE == "s3" and not (
+        settings.S3_BUCKET and settings.S3_ACCESS_KEY_ID and settings.S3_SECRET_ACCESS_KEY
+    ):
+        raise ConfigError(
+            "MEDIA_STORAGE=s3 needs S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY "
+            "(and S3_ENDPOINT_URL for a store that is not Amazon's)"
+        )
     if settings.PROXY_FIX_HOPS < 0:
         raise ConfigError("PROXY_FIX_HOPS is the number of proxies in front of the app: 0 or more")
     if settings.telegram_enabled and not settings.TELEGRAM_WEBHOOK_SECRET:

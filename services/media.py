@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
-import tempfile
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from services.storage import LocalStore, MediaStore, StoreError, store_from
 from services.types import StoredPhoto
 
 # Telegram bots may download up to 20 MB; MMS are smaller. Larger is refused unread.
@@ -38,11 +40,33 @@ class PhotoError(ValueError):
         self.reason = reason
 
 
-def store_photo(data: bytes, media_dir: str | os.PathLike) -> StoredPhoto:
+def photo_store(where: Any) -> MediaStore:
+    """Where photos are kept: the settings' store (MEDIA_STORAGE: local MEDIA_DIR, or an
+    S3 bucket), or a folder given as a path."""
+    if isinstance(where, str | os.PathLike):
+        return LocalStore(where)
+    return _store_of(
+        where.MEDIA_STORAGE, where.MEDIA_DIR, where.S3_ENDPOINT_URL, where.S3_BUCKET,
+        where.S3_ACCESS_KEY_ID, where.S3_SECRET_ACCESS_KEY, where.S3_REGION,
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=8)
+def _store_of(kind, media_dir, endpoint, bucket, key_id, secret, region) -> MediaStore:
+    # One client per process and configuration: a boto3 client costs a fraction of a second.
+    return store_from(
+        MEDIA_STORAGE=kind or "local", MEDIA_DIR=media_dir, S3_ENDPOINT_URL=endpoint or None,
+        S3_BUCKET=bucket, S3_ACCESS_KEY_ID=key_id, S3_SECRET_ACCESS_KEY=secret,
+        S3_REGION=region or None,
+    )  # fmt: skip
+
+
+def store_photo(data: bytes, where: Any) -> StoredPhoto:
     """Checks the bytes are a picture, re-encodes it without EXIF (GPS included), stores it.
 
     The stored copy is named by the SHA-256 of its own bytes, so the same picture sent
-    twice is stored once.
+    twice is stored once. `where` is the settings (or a folder). A store that cannot be
+    reached raises services.storage.StoreUnavailable: nothing was written, try again.
     """
     if len(data) > MAX_PHOTO_BYTES:
         raise PhotoError("too_big")
@@ -55,13 +79,10 @@ def store_photo(data: bytes, media_dir: str | os.PathLike) -> StoredPhoto:
         raise PhotoError("not_image") from exc
     digest = hashlib.sha256(clean).hexdigest()
     relative = f"{digest[:2]}/{digest}.jpg"
-    target = Path(media_dir) / relative
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename: a crash never leaves half a picture under the final name.
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-            tmp.write(clean)
-        os.replace(tmp.name, target)
+    store = photo_store(where)
+    if not store.exists(relative):
+        # Whole or not at all: a file is written then renamed, an object put at once.
+        store.put(relative, clean, "image/jpeg")
     return StoredPhoto(
         sha256=digest,
         path=relative,
@@ -116,3 +137,14 @@ def media_path(media_dir: str | os.PathLike, relative: str) -> Path:
     if root not in path.parents:
         raise PhotoError("not_image")
     return path
+
+
+def delete_photos(where: Any, keys: list[str]) -> list[str]:
+    """Deletes stored photos (erasure, retention); returns the keys that could not go."""
+    store, failed = photo_store(where), []
+    for key in keys:
+        try:
+            store.delete(key)
+        except (StoreError, OSError):
+            failed.append(key)
+    return failed

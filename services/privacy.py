@@ -47,16 +47,16 @@ def pseudonym() -> str:
     return f"{PSEUDONYM_PREFIX}{uuid.uuid4().hex}"
 
 
-def erase_citizen(session: Session, citizen_id: int, media_dir: str) -> None:
+def erase_citizen(session: Session, citizen_id: int, where) -> None:
     """Anonymises a citizen at their request; their reports stay, without them."""
     unfiled = anonymise_citizen(session, citizen_id, pseudonym(), remove_words=True)
-    _remove_files_after_commit(session, unfiled, media_dir)
+    _remove_files_after_commit(session, unfiled, where)
 
 
-def purge_citizen(session: Session, citizen_id: int, media_dir: str) -> None:
+def purge_citizen(session: Session, citizen_id: int, where) -> None:
     """Forgets who a citizen was, once the retention period is over (words are kept)."""
     unfiled = anonymise_citizen(session, citizen_id, pseudonym(), remove_words=False)
-    _remove_files_after_commit(session, unfiled, media_dir)
+    _remove_files_after_commit(session, unfiled, where)
 
 
 @dataclass(frozen=True)
@@ -79,23 +79,23 @@ def purge(rt: Runtime, now: datetime | None = None) -> Purged:
     """Applies the retention periods (RETENTION_DAYS, the logs' 90 days); idempotent."""
     now = now or utcnow()
     cutoff = now - timedelta(days=rt.settings.RETENTION_DAYS)
-    media_dir = rt.settings.MEDIA_DIR
+    where = rt.settings
     citizens = 0
     with rt.db.transaction() as session:
         for citizen_id in expired_citizens(session, cutoff):
-            purge_citizen(session, citizen_id, media_dir)
+            purge_citizen(session, citizen_id, where)
             citizens += 1
         inbound = delete_inbound_before(session, now - timedelta(days=INBOUND_LOG_DAYS))
         outbox = delete_finished_outbox(session, cutoff)
         photos = unfiled_media_before(session, now - timedelta(days=UNFILED_PHOTO_DAYS))
-        _remove_files_after_commit(session, photos, media_dir)
+        _remove_files_after_commit(session, photos, where)
         jobs = purge_done_jobs(session, now - timedelta(days=DONE_JOB_DAYS))
     purged = Purged(citizens, inbound, outbox, len(photos), jobs)
     log.info("privacy purge: %s", purged)
     return purged
 
 
-def _remove_files_after_commit(session: Session, paths: list[str], media_dir: str) -> None:
+def _remove_files_after_commit(session: Session, paths: list[str], where) -> None:
     """Deletes photo files once the rows are gone for good (never on a rollback)."""
     if not paths:
         return
@@ -105,12 +105,9 @@ def _remove_files_after_commit(session: Session, paths: list[str], media_dir: st
         return
 
     def remove(_session) -> None:
-        from services.media import PhotoError, media_path
+        from services.media import delete_photos
 
-        for relative in orphans:
-            try:
-                media_path(media_dir, relative).unlink(missing_ok=True)
-            except (OSError, PhotoError):
-                log.warning("could not delete photo %s", relative)
+        for key in delete_photos(where, orphans):
+            log.warning("could not delete photo %s", key)
 
     event.listen(session, "after_commit", remove, once=True)

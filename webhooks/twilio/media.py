@@ -68,7 +68,7 @@ def _store_media(url: str, settings: Settings) -> StoredPhoto:
         raise PhotoError("download_failed") from exc
     if content_type and not content_type.startswith("image/"):
         raise PhotoError("not_image")
-    return store_photo(data, settings.MEDIA_DIR)
+    return store_photo(data, settings)
 
 
 class MediaTooBig(ValueError):
