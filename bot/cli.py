@@ -271,6 +271,94 @@ def zone_activate(name: str, kind: str, off: bool) -> None:
     click.echo(f"Zone {name!r} is now {'off' if off else 'active'}.")
 
 
+@cli.group("commune")
+def commune_group() -> None:
+    """Several communes in one deployment (an intercommunalité)."""
+
+
+@commune_group.command("add")
+@click.argument("insee")
+@click.option("--name", required=True, help="The commune's name, as citizens read it.")
+@click.option("--boundary", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Its boundary: a GeoJSON Polygon/MultiPolygon (Feature or collection).")
+def commune_add(insee: str, name: str, boundary: str) -> None:
+    """Adds a commune (or replaces its boundary): reports inside it belong to it."""
+    from services.audit import Actor
+    from services.communes import CommuneError, add_commune
+    from services.geo import ZoneError
+
+    rt = current_runtime()
+    try:
+        with rt.db.transaction() as session:
+            add_commune(session, Actor.command_line(), insee, name, boundary)
+    except (CommuneError, ZoneError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    rt.catalog.invalidate()
+    click.echo(f"Commune {name} ({insee.upper()}) added.")
+
+
+@commune_group.command("list")
+def commune_list() -> None:
+    """Lists the communes, with their reports and their own services."""
+    from sqlalchemy import func, select
+
+    from models.commune import CommuneRoute, communes
+    from models.report import Report
+
+    with current_runtime().db.reading() as session:
+        rows = communes(session)
+        counts = dict(session.execute(
+            select(Report.commune, func.count()).group_by(Report.commune)
+        ).all())  # fmt: skip
+        routes = dict(session.execute(
+            select(CommuneRoute.commune, func.count()).group_by(CommuneRoute.commune)
+        ).all())  # fmt: skip
+    if not rows:
+        click.echo("One town: no communes set up (webleads commune add INSEE ...).")
+    for zone in rows:
+        click.echo(f"{zone.insee}  {zone.name:30} {counts.get(zone.insee, 0):6} report(s)  "
+                   f"{routes.get(zone.insee, 0)} category(ies) on its own services")  # fmt: skip
+
+
+@commune_group.command("route")
+@click.argument("insee")
+@click.argument("category")
+@click.argument("service", required=False)
+def commune_route(insee: str, category: str, service: str | None) -> None:
+    """Sends CATEGORY in this commune to its own SERVICE (no SERVICE: the shared one)."""
+    from services.audit import Actor
+    from services.communes import CommuneError, route
+
+    rt = current_runtime()
+    try:
+        with rt.db.transaction() as session:
+            route(session, Actor.command_line(), insee, category, service)
+    except CommuneError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{category} in {insee}: {service or 'the shared service'}.")
+
+
+@commune_group.command("attach")
+@click.argument("email")
+@click.argument("insee", nargs=-1)
+def commune_attach(email: str, insee: tuple[str, ...]) -> None:
+    """Lets an agent see only these communes' reports (none given: every commune)."""
+    from models.agent import agent_by_email
+    from services.audit import Actor
+    from services.communes import CommuneError, attach_agent
+
+    rt = current_runtime()
+    try:
+        with rt.db.transaction() as session:
+            agent = agent_by_email(session, email)
+            if agent is None:
+                raise CommuneError(f"No agent {email!r}.")
+            attach_agent(session, Actor.command_line(), agent.id, [c.upper() for c in insee])
+    except CommuneError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{email}: {', '.join(insee) if insee else 'every commune'}.")
+
+
 @cli.group("geo")
 def geo_group() -> None:
     """Geocoding: check an address, place the reports kept as text."""

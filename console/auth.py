@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length
 
 from console import LANGUAGES, bp, throttle
 from models.agent import Agent, agent_by_email, end_sessions, services_of_agent
+from models.commune import agent_communes
 from models.console import count_attempt, forget_attempt, throttle_ends
 from models.db import utcnow
 from models.report import Report
@@ -45,6 +46,8 @@ class ConsoleUser:
     role: str
     service_ids: tuple[int, ...]
     session_version: int = 0
+    # Several communes: the communes this agent sees (empty: every commune).
+    communes: tuple[str, ...] = ()
 
     is_authenticated = True
     is_active = True
@@ -67,7 +70,15 @@ class ConsoleUser:
         return None if self.is_admin else self.service_ids
 
     def can_see(self, report: Report) -> bool:
-        return self.is_admin or report.service_id in self.service_ids
+        if self.is_admin:
+            return True
+        in_commune = not self.communes or report.commune in self.communes
+        return report.service_id in self.service_ids and in_commune
+
+    @property
+    def visible_communes(self) -> tuple[str, ...]:
+        """The communes whose reports this user sees; empty means all (admin, or none set)."""
+        return () if self.is_admin else self.communes
 
 
 def session_user_id(agent_id: int, session_version: int) -> str:
@@ -89,10 +100,10 @@ def load_user(user_id: str) -> ConsoleUser | None:
         agent = db.get(Agent, int(agent_id))
         if agent is None or not agent.active or agent.session_version != int(version):
             return None
-        return _user(agent, services_of_agent(db, agent.id))
+        return _user(agent, services_of_agent(db, agent.id), agent_communes(db, agent.id))
 
 
-def _user(agent: Agent, service_ids: list[int]) -> ConsoleUser:
+def _user(agent: Agent, service_ids: list[int], communes: tuple[str, ...] = ()) -> ConsoleUser:
     return ConsoleUser(
         agent.id,
         agent.email,
@@ -100,6 +111,7 @@ def _user(agent: Agent, service_ids: list[int]) -> ConsoleUser:
         agent.role,
         tuple(sorted(service_ids)),
         agent.session_version,
+        communes,
     )
 
 

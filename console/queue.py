@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import shapely
@@ -22,6 +22,7 @@ from shapely.geometry import shape
 from console import MAX_ROW_ID, bp
 from console.present import STATUS_LABELS, channel_labels, is_overdue, status_label
 from models.catalog import Category, Service, all_categories, all_services
+from models.commune import communes
 from models.console_queries import (
     COUNT_CAP,
     SORTS,
@@ -72,6 +73,7 @@ class Lookups:
     categories: dict[int, Category]
     agents: dict
     zones: dict[int, Zone]
+    communes: dict[str, str] = field(default_factory=dict)  # INSEE -> name
 
     def service_name(self, service_id: int) -> str:
         service = self.services.get(service_id)
@@ -104,6 +106,7 @@ def load_lookups(db) -> Lookups:
         {c.id: c for c in all_categories(db)},
         agents_by_id(db),
         {z.id: z for z in all_zones(db)},
+        {z.insee: z.name for z in communes(db)},
     )
 
 
@@ -148,6 +151,7 @@ def read_filter(lookups: Lookups) -> tuple[QueueFilter, dict]:
     service, category, zone_id = _int("service"), _int("category"), _int("zone")
     zone = lookups.zones.get(zone_id) if zone_id else None
     channel = args.get("channel") if args.get("channel") in channel_names() else None
+    commune = args.get("commune") if args.get("commune") in lookups.communes else None
     sort = args.get("sort") if args.get("sort") in SORTS else "newest"
     f = QueueFilter(
         statuses=tuple(statuses),
@@ -160,9 +164,12 @@ def read_filter(lookups: Lookups) -> tuple[QueueFilter, dict]:
         search=args.get("q", "").replace("\x00", "").strip()[:200],
         zone=_zone_shape(zone) if zone else None,
         visible_services=current_user.visible_services,
+        visible_communes=current_user.visible_communes,
+        commune=commune,
         sort=sort,
     )
     raw = {
+        "commune": commune or "",
         "status": status,
         "service": service or "",
         "category": category or "",
@@ -243,6 +250,7 @@ def queue():
         status_label=status_label,
         is_overdue=is_overdue,
         channels=channel_names(),
+        lookups_communes=lookups.communes,
         channel_labels=channel_labels(),
         sorts=SORTS,
         filter_args=filter_args,
@@ -278,6 +286,7 @@ def queue_map():
         raw=raw,
         lookups=lookups,
         channels=channel_names(),
+        lookups_communes=lookups.communes,
         channel_labels=channel_labels(),
         filter_args=filter_args,
         data_url=url_for("console.queue_points", **filter_args(raw)),

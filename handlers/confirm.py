@@ -44,7 +44,8 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
                 [Reply(ctx.t("Sorry, this category is no longer available."))], State.IDLE
             )
         category = ctx.category
-        report = reports.file_report(ctx.session, ctx.citizen, ctx.draft, category)
+        commune = ctx.catalog.zones.commune_at(ctx.draft.get("lat"), ctx.draft.get("lon"))
+        report = reports.file_report(ctx.session, ctx.citizen, ctx.draft, category, commune)
         had_photo = bool(ctx.draft.get("media_ids"))
         ctx.reset_draft()
         if category.is_idea:

@@ -6,6 +6,7 @@ from models.api_key import ApiKey
 from models.audit import AdminChange
 from models.catalog import Category, Service
 from models.citizen import Citizen, Conversation
+from models.commune import AgentCommune, CommuneRoute
 from models.console import LoginThrottle, ResponseTemplate
 from models.db import Database, utcnow
 from models.jobs import HeldInbound, Job
@@ -19,10 +20,12 @@ __all__ = [
     "Address",
     "AdminChange",
     "Agent",
+    "AgentCommune",
     "AgentService",
     "ApiKey",
     "Category",
     "Citizen",
+    "CommuneRoute",
     "Conversation",
     "Database",
     "Follower",

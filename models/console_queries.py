@@ -51,6 +51,9 @@ class QueueFilter:
     zone: object | None = None  # a shapely geometry (lon, lat)
     # The services the agent belongs to; None for an admin, who sees everything.
     visible_services: tuple[int, ...] | None = None
+    # Several communes: the agent's communes (empty: all), and the commune asked for.
+    visible_communes: tuple[str, ...] = ()
+    commune: str | None = None
     sort: str = "newest"
 
     def without_status(self) -> QueueFilter:
@@ -71,6 +74,10 @@ def _conditions(session: Session, f: QueueFilter, now: datetime) -> list:
     conds = []
     if f.visible_services is not None:
         conds.append(Report.service_id.in_(f.visible_services) if f.visible_services else false())
+    if f.visible_communes:
+        conds.append(Report.commune.in_(f.visible_communes))
+    if f.commune:
+        conds.append(Report.commune == f.commune)
     if f.statuses:
         conds.append(Report.status.in_(f.statuses))
     if f.service_ids:
@@ -306,15 +313,17 @@ def _hours_between(session: Session, later, earlier):
     return cast((func.julianday(later) - func.julianday(earlier)) * 24.0, Float)
 
 
-def _scope(visible_services: tuple[int, ...] | None) -> list:
+def _scope(visible_services: tuple[int, ...] | None, communes: tuple[str, ...] = ()) -> list:
+    conds = [Report.commune.in_(communes)] if communes else []
     if visible_services is None:
-        return []
-    return [Report.service_id.in_(visible_services) if visible_services else false()]
+        return conds
+    return [*conds, Report.service_id.in_(visible_services) if visible_services else false()]
 
 
 def filed_since(
-    session: Session, since: datetime, visible_services: tuple[int, ...] | None
-) -> list[tuple]:
+    session: Session, since: datetime, visible_services: tuple[int, ...] | None,
+    communes: tuple[str, ...] = (),
+) -> list[tuple]:  # fmt: skip
     """Returns, for each report filed since `since`: (day, service_id, category_id, hours
     to acknowledge, hours to resolve, reopened?), None where the step has not happened.
 
@@ -331,14 +340,15 @@ def filed_since(
         _hours_between(session, first_response, Report.created_at),
         _hours_between(session, Report.resolved_at, Report.created_at),
         Report.reopened_count > 0,
-    ).where(Report.created_at >= since, *_scope(visible_services))
+    ).where(Report.created_at >= since, *_scope(visible_services, communes))
     # Core, not ORM, rows: tens of thousands of plain tuples, without the ORM's per-row cost.
     return [tuple(r) for r in session.connection().execute(stmt)]
 
 
 def reports_closed_per_day(
-    session: Session, since: datetime, visible_services: tuple[int, ...] | None
-) -> list[tuple]:
+    session: Session, since: datetime, visible_services: tuple[int, ...] | None,
+    communes: tuple[str, ...] = (),
+) -> list[tuple]:  # fmt: skip
     """Returns (day, service_id, category_id, count) of the reports done with since `since`.
 
     A report is done when resolved, or else when closed (or merged); a report reopened
@@ -353,7 +363,7 @@ def reports_closed_per_day(
         resolved = Report.resolved_at.is_not(None)
         stmt = (
             select(day, Report.service_id, Report.category_id, resolved, func.count())
-            .where(column >= since, done, *_scope(visible_services))
+            .where(column >= since, done, *_scope(visible_services, communes))
             .group_by(day, Report.service_id, Report.category_id, resolved)
         )
         keep = column is Report.resolved_at
@@ -362,8 +372,9 @@ def reports_closed_per_day(
 
 
 def backlog(
-    session: Session, visible_services: tuple[int, ...] | None, now: datetime | None = None
-) -> list[tuple]:
+    session: Session, visible_services: tuple[int, ...] | None, now: datetime | None = None,
+    communes: tuple[str, ...] = (),
+) -> list[tuple]:  # fmt: skip
     """Returns (service_id, category_id, open, overdue) for the open reports.
 
     All services are counted from the covering index, then the caller's are kept: a
@@ -372,7 +383,7 @@ def backlog(
     overdue = case((overdue_clause(session, now or utcnow()), 1), else_=0)
     stmt = (
         select(Report.service_id, Report.category_id, func.count(), func.sum(overdue))
-        .where(Report.status.in_(OPEN_STATUSES))
+        .where(Report.status.in_(OPEN_STATUSES), *_scope(None, communes))
         .group_by(Report.service_id, Report.category_id)
     )
     return [

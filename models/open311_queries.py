@@ -23,6 +23,7 @@ class RequestFilter:
     end: datetime | None = None
     statuses: tuple[str, ...] = ()  # our stored labels
     limit: int = 1000
+    commune: str | None = None  # jurisdiction_id: the commune's INSEE code
 
 
 def find_requests(session: Session, f: RequestFilter) -> list[tuple[Report, Category, Service]]:
@@ -32,6 +33,8 @@ def find_requests(session: Session, f: RequestFilter) -> list[tuple[Report, Cate
         .join(Category, Category.id == Report.category_id)
         .join(Service, Service.id == Report.service_id)
     )
+    if f.commune is not None:
+        stmt = stmt.where(Report.commune == f.commune)
     if f.ids:
         stmt = stmt.where(Report.id.in_(f.ids))
     else:

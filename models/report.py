@@ -104,6 +104,8 @@ class Report(SQLModel, table=True):
     )
     category_id: int = Field(foreign_key="category.id")
     service_id: int = Field(foreign_key="service.id")
+    # The INSEE code of the commune whose boundary holds it (several communes only).
+    commune: str | None = Field(default=None, max_length=5, index=True)
     citizen_id: int | None = Field(default=None, foreign_key="citizen.id", ondelete="SET NULL")
     channel: str = Field(max_length=16)
     description: str = Field(sa_column=Column(Text, nullable=False))

@@ -18,6 +18,8 @@ class Zone(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=128)
     kind: str = Field(max_length=16)  # boundary or pilot
+    # A commune's INSEE code (several communes in one deployment); None for a lone town.
+    insee: str | None = Field(default=None, max_length=5, unique=True, index=True)
     active: bool = True
     # A GeoJSON geometry (Polygon or MultiPolygon), lon/lat order as GeoJSON says.
     geometry: dict = Field(sa_column=Column(JSON, nullable=False))

@@ -137,6 +137,7 @@ def _zones(session, pilot_on: bool) -> Zones:
         [(z.name, z.geometry) for z in rows if z.kind == BOUNDARY],
         # The pilot turned off opens the whole town, its zones kept for next time.
         [(z.name, z.geometry) for z in rows if z.kind == PILOT and pilot_on],
+        [(z.insee, z.name, z.geometry) for z in rows if z.kind == BOUNDARY and z.insee],
     )
 
 

@@ -309,12 +309,26 @@ def parse_geometry(data: dict) -> dict:
 class Zones:
     """The active boundary and pilot zones, as prepared shapely geometries."""
 
-    def __init__(self, boundary: list[tuple[str, dict]], pilots: list[tuple[str, dict]]) -> None:
+    def __init__(self, boundary: list[tuple[str, dict]], pilots: list[tuple[str, dict]],
+                 communes: list[tuple[str, str, dict]] = ()) -> None:  # fmt: skip
         self.boundary_names = [name for name, _ in boundary]
         self.boundary = unary_union([shape(g) for _, g in boundary]) if boundary else None
         self._boundary = prep(self.boundary) if self.boundary is not None else None
         self.pilot_names = [name for name, _ in pilots]
         self._pilots = [prep(shape(g)) for _, g in pilots]
+        # Several communes: (INSEE, name, prepared boundary), each a boundary zone too.
+        self.communes = [(insee, name, prep(shape(g))) for insee, name, g in communes]
+
+    def commune_at(self, lat: float | None, lon: float | None) -> str | None:
+        """The INSEE code of the commune whose boundary holds the place (None: no communes,
+        no place, or outside them all)."""
+        if lat is None or lon is None or not self.communes:
+            return None
+        point = Point(lon, lat)
+        return next((insee for insee, _, area in self.communes if area.covers(point)), None)
+
+    def commune_name(self, insee: str | None) -> str | None:
+        return next((name for code, name, _ in self.communes if code == insee), None)
 
     @property
     def pilot_on(self) -> bool:

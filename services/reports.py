@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from models.citizen import Citizen
+from models.commune import routed_service
 from models.db import utcnow
 from models.report import (
     REASON_REQUIRED,
@@ -30,12 +31,16 @@ class ReportError(ValueError):
     """A change that is not allowed; the message says why, for the agent."""
 
 
-def file_report(session: Session, citizen: Citizen, draft: dict, category: CategoryInfo) -> Report:
-    """Creates the report from a finished draft; its author follows it."""
+def file_report(session: Session, citizen: Citizen, draft: dict, category: CategoryInfo,
+                commune: str | None = None) -> Report:  # fmt: skip
+    """Creates the report from a finished draft; its author follows it. In a deployment of
+    several communes, `commune` (whose boundary holds the place) picks its own service for
+    the category when it has one; otherwise the category's service (shared) takes it."""
     now = utcnow()
     report = Report(
         category_id=category.id,
-        service_id=category.service_id,
+        service_id=routed_service(session, commune, category.id) or category.service_id,
+        commune=commune,
         citizen_id=citizen.id,
         channel=citizen.channel,
         description=draft.get("description", ""),
@@ -313,12 +318,14 @@ def file_external_report(
     lon: float | None,
     address: str | None,
     note: str | None = None,
+    commune: str | None = None,
 ) -> Report:
     """Creates a report sent by another tool (no citizen follows it in the chat)."""
     now = utcnow()
     report = Report(
         category_id=category.id,
-        service_id=category.service_id,
+        service_id=routed_service(session, commune, category.id) or category.service_id,
+        commune=commune,
         citizen_id=None,
         channel=channel,
         description=description,
