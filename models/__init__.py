@@ -7,6 +7,7 @@ from models.audit import AdminChange
 from models.catalog import Category, Service
 from models.citizen import Citizen, Conversation
 from models.console import LoginThrottle, ResponseTemplate
+from models.crew import AgentChat, CodeGuess, FieldAction, LinkCode, ServiceDigest, ServiceHead
 from models.db import Database, utcnow
 from models.jobs import HeldInbound, Job
 from models.messaging import InboundMessage, Outbox

@@ -258,7 +258,12 @@ def assign(
         "from_assignee_id": report.assigned_agent_id,
     }
     report.service_id, report.assigned_agent_id = service_id, assignee_id
-    return _internal_event(session, report, EventKind.ASSIGNED, change, agent_id)
+    event = _internal_event(session, report, EventKind.ASSIGNED, change, agent_id)
+    if assignee_id not in (None, agent_id, change["from_assignee_id"]):
+        from services import crews
+
+        crews.tell_assignee(session, report, assignee_id)  # on their phone, at once
+    return event
 
 
 def recategorise(
