@@ -97,6 +97,29 @@ def create_agent(
     click.echo(f"Agent {email.strip().lower()} {'created' if created else 'updated'} ({role}).")
 
 
+@cli.group("agent")
+def agent_group() -> None:
+    """Field crews: link an agent's chat app to their account."""
+
+
+@agent_group.command("link-code")
+@click.argument("email")
+def agent_link_code(email: str) -> None:
+    """Prints a one-time code (10 minutes) that links a chat to that agent."""
+    from models.agent import agent_by_email
+    from services import crews
+
+    rt = current_runtime()
+    with rt.db.transaction() as session:
+        agent = agent_by_email(session, email)
+        if agent is None or not agent.active:
+            raise click.ClickException(f"No active agent {email.strip().lower()}.")
+        code = crews.issue_code(session, agent.id, rt.settings.SECRET_KEY)
+    click.echo(f"Send to the bot within 10 minutes: /agent {code}  (WhatsApp: AGENT {code})")
+    for label, url in crews.deep_links(rt.settings, code):
+        click.echo(f"{label}: {url}")
+
+
 @cli.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

@@ -35,6 +35,7 @@ from models.crew import (
     digest_of,
     drop_chat,
     drop_unused_codes,
+    field_event_ids,
     guesses_since,
     heads_with_chats,
     open_reports_in_box,
@@ -264,7 +265,9 @@ def _show_photo(session: Session, report: Report, event, photo: StoredPhoto, rt)
             text = translate(citizen.language, AFTER_PHOTO, ref=report.ref)
             payload = Reply(text, photo=photo.path).to_payload()
         elif channel.needs_link_for_pin:
-            link = links.report_link(rt.settings.PUBLIC_BASE_URL, rt.settings.SECRET_KEY, report.id)
+            settings = rt.settings
+            link = links.report_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id)
+            link += "/fait"  # the page showing the after-photo (webhooks/link/after.py)
             payload = {"text": translate(citizen.language, AFTER_PHOTO_LINK, ref=report.ref,
                                          link=link)}  # fmt: skip
         else:
@@ -281,6 +284,27 @@ def _show_photo(session: Session, report: Report, event, photo: StoredPhoto, rt)
             }
         )
     queue_messages(session, rows)
+
+
+def after_photo(session: Session, number: int):
+    """The latest photo a field agent attached to the report (no citizen's), or None."""
+    mine = [m for m in media_of_report(session, number) if m.citizen_id is None]
+    return max(mine, key=lambda m: m.id) if mine else None
+
+
+def report_language(session: Session, number: int, default: str) -> str:
+    report = get_report(session, number)
+    author = (
+        citizens_by_id(session, [report.citizen_id]).get(report.citizen_id)
+        if (report is not None and report.citizen_id)
+        else None
+    )
+    return author.language if author else default
+
+
+def field_event_ids_of(session: Session, event_ids: list[int]) -> set[int]:
+    """Which of these history rows were done from the field."""
+    return field_event_ids(session, event_ids)
 
 
 def hand_back(session: Session, agent: Agent, number: int, note: str, channel: str) -> Report:

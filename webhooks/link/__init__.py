@@ -343,3 +343,5 @@ def _secured(response: Response, rt: Runtime) -> Response:
         + "; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
     return response
+
+from webhooks.link import after  # noqa: E402,F401  (the after-photo page, issue 14)
