@@ -120,6 +120,45 @@ def agent_link_code(email: str) -> None:
         click.echo(f"{label}: {url}")
 
 
+@agent_group.command("head")
+@click.argument("email")
+@click.argument("service")
+@click.option("--off", is_flag=True, help="No longer a head of that service.")
+def agent_head(email: str, service: str, off: bool) -> None:
+    """Makes an agent a head of a service: they get its morning digest in their chat."""
+    from models.agent import agent_by_email
+    from models.catalog import service_by_code
+    from services import crews
+
+    rt = current_runtime()
+    with rt.db.transaction() as session:
+        agent, found = agent_by_email(session, email), service_by_code(session, service)
+        if agent is None or found is None:
+            raise click.ClickException("Unknown agent or service.")
+        crews.set_head(session, agent.id, found.id, head=not off)
+    click.echo(f"{agent.email} {'no longer gets' if off else 'gets'} the {service} digest.")
+
+
+@agent_group.command("digest-time")
+@click.argument("service")
+@click.argument("at")
+def agent_digest_time(service: str, at: str) -> None:
+    """Sets when a service's morning digest goes out (HH:MM, Europe/Paris; 08:00 by default)."""
+    from models.catalog import service_by_code
+    from services import crews
+
+    rt = current_runtime()
+    try:
+        with rt.db.transaction() as session:
+            found = service_by_code(session, service)
+            if found is None:
+                raise click.ClickException(f"Unknown service {service}.")
+            crews.set_digest_time(session, found.id, at)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"The {service} digest goes out at {at}.")
+
+
 @cli.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

@@ -13,6 +13,7 @@ from flask_babel import format_timedelta, get_locale
 from flask_login import current_user
 
 from console import bp
+from console.phone import field_share
 from console.queue import load_lookups
 from models.console_queries import backlog, filed_since, reports_closed_per_day
 from models.db import utcnow
@@ -74,7 +75,10 @@ def dashboard():
     days = request.args.get("days", type=int)
     days = days if days in PERIODS else 30
     figures = cached_figures(days, current_user.visible_services, str(get_locale()))
-    return render_template("console/dashboard.html", days=days, periods=PERIODS, **figures)
+    field = field_share(current_user.visible_services, str(get_locale()))  # issue 14
+    return render_template(
+        "console/dashboard.html", days=days, periods=PERIODS, field_share=field, **figures
+    )
 
 
 def cached_figures(days: int, scope: tuple[int, ...] | None, locale: str) -> dict:

@@ -87,3 +87,18 @@ def _qr_svg(url: str) -> str:
     out = io.BytesIO()
     image.save(out)
     return out.getvalue().decode()
+
+
+def field_share(scope: tuple[int, ...] | None, locale: str) -> list[tuple[str, int, int, str]]:
+    """Per service: reports resolved, how many from a field agent's chat, and the share."""
+    from flask_babel import format_percent
+
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        shares = crews.resolved_from_field(db)
+        names = crews.service_names(db, list(shares), locale)
+    return [
+        (names[sid], total, field, format_percent(field / total) if total else "—")
+        for sid, (total, field) in sorted(shares.items())
+        if scope is None or sid in scope
+    ]

@@ -36,6 +36,7 @@ from models.crew import (
     drop_chat,
     drop_unused_codes,
     field_event_ids,
+    field_resolved_share,
     guesses_since,
     heads_with_chats,
     open_reports_in_box,
@@ -305,6 +306,15 @@ def report_language(session: Session, number: int, default: str) -> str:
 def field_event_ids_of(session: Session, event_ids: list[int]) -> set[int]:
     """Which of these history rows were done from the field."""
     return field_event_ids(session, event_ids)
+
+
+def resolved_from_field(session: Session) -> dict[int, tuple[int, int]]:
+    """Per service id: (reports resolved, of which from the field)."""
+    return field_resolved_share(session)
+
+
+def service_names(session: Session, ids: list[int], language: str) -> dict[int, str]:
+    return {sid: session.get(Service, sid).name(language) for sid in ids}
 
 
 def hand_back(session: Session, agent: Agent, number: int, note: str, channel: str) -> Report:

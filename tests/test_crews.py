@@ -234,6 +234,12 @@ def test_a_whole_report_from_telegram(tg_client, tg_rt, telegram, tmp_path) -> N
     rows = [r for r in audit_rows_of(rt) if r.report == f"#{number}"]
     assert [r.action for r in rows if r.action.endswith("(field)")] == ["status (field)"] * 2
 
+    # The dashboard: Roads resolved 1 report, 1 from the field.
+    log_in_as(tg_client, admin_id(rt))
+    html = tg_client.get("/console/dashboard").get_data(as_text=True)
+    share = html[html.index('id="field-share"') :]
+    assert re.search(r"Voirie</th><td>1</td><td>1</td><td>100", share), share[:600]
+
 
 def test_the_morning_digest_reaches_linked_service_heads(rt) -> None:
     late, _new = add_reports(
@@ -290,3 +296,23 @@ def test_cli_prints_a_link_code(app, rt) -> None:
             crews.agent_of_chat(session, phone.citizen.id).id
             == agent_by_email(session, "paul@ville.fr").id
         )
+
+
+def test_my_phone_page_gives_a_code_with_the_bot_deep_link_and_a_qr(tg_client, tg_rt) -> None:
+    from tests.fakes.telegram_api import DEFAULT_BOT_USERNAME
+
+    agent_id = make_agent(tg_rt, "paul@ville.fr")
+    log_in_as(tg_client, agent_id)
+    assert "Aucune conversation n'est reliée" in tg_client.get("/console/phone").get_data(
+        as_text=True
+    )
+    page = tg_client.post("/console/phone/code", data={"csrf_token": csrf_token(tg_client)})
+    html = page.get_data(as_text=True)
+    code = re.search(r"/agent (\d{8})", html).group(1)
+    assert f"https://t.me/{DEFAULT_BOT_USERNAME}?start=agent_{code}" in html
+    assert "<svg" in html  # the QR code
+    # The deep link's /start agent_CODE links the chat like /agent CODE.
+    phone = TalkingCitizen(tg_rt, "7000222", channel="telegram", language_code="en")
+    assert "Linked" in phone.texts(f"/start agent_{code}")
+    html = tg_client.get("/console/phone").get_data(as_text=True)
+    assert "Conversation reliée" in html and "Telegram" in html

@@ -344,4 +344,5 @@ def _secured(response: Response, rt: Runtime) -> Response:
     )
     return response
 
+
 from webhooks.link import after  # noqa: E402,F401  (the after-photo page, issue 14)

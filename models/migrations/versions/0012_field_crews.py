@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = "0012_field_crews"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
