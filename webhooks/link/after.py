@@ -11,7 +11,7 @@ from services.links import LINK_PATH
 from services.media import PhotoError, media_path
 from services.runtime import current_runtime
 from services.texts import N_, translate
-from webhooks.link import _claim, _secured, bp
+from webhooks.link import LinkProblem, _claim, _problem_page, _secured, bp
 
 AFTER_TITLE = N_("Report {ref}: the work done")
 AFTER_TEXT = N_("The town's team sent this photo when they resolved your report.")
@@ -21,7 +21,10 @@ AFTER_TEXT = N_("The town's team sent this photo when they resolved your report.
 def after_page(token: str) -> Response:
     """Shows the after-photo of the link's report."""
     rt = current_runtime()
-    claim = _claim(rt, token)
+    try:
+        claim = _claim(rt, token)
+    except LinkProblem as problem:
+        return _problem_page(rt, problem)
     with rt.db.reading() as session:
         found = crews.after_photo(session, claim.number)
         language = crews.report_language(session, claim.number, rt.settings.DEFAULT_LANGUAGE)
@@ -40,7 +43,10 @@ def after_page(token: str) -> Response:
 @bp.get(LINK_PATH + "<token>/fait.jpg")
 def after_image(token: str):
     rt = current_runtime()
-    claim = _claim(rt, token)
+    try:
+        claim = _claim(rt, token)
+    except LinkProblem as problem:
+        return _problem_page(rt, problem)
     with rt.db.reading() as session:
         found = crews.after_photo(session, claim.number)
     if found is None:
