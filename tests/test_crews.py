@@ -21,6 +21,7 @@ from services import crews, reports
 from services.audit import audit_rows
 from tests.helpers import (
     TalkingCitizen,
+    a_photo,
     add_reports,
     admin_id,
     csrf_token,
@@ -316,3 +317,25 @@ def test_my_phone_page_gives_a_code_with_the_bot_deep_link_and_a_qr(tg_client, t
     assert "Linked" in phone.texts(f"/start agent_{code}")
     html = tg_client.get("/console/phone").get_data(as_text=True)
     assert "Conversation reliée" in html and "Telegram" in html
+
+
+def test_done_button_then_a_photo_or_without_one(rt, client) -> None:
+    with_photo, without = add_reports(rt, [{}, {}])
+    _, phone = linked(rt)
+    for number in (with_photo, without):
+        assert "is yours, in progress" in phone.texts(f"je prends {number}")
+    # "Terminé" asks for the photo; a photo then closes it.
+    assert "Send a photo of the work done" in phone.texts(choice=f"crew:done:{with_photo}")
+    assert "resolved; the photo is sent" in phone.texts(photo=a_photo())
+    # "Terminé", then "sans photo".
+    assert "Send a photo" in phone.texts(f"terminé {without}")
+    assert "resolved; the citizen is told" in phone.texts("sans photo")
+    with rt.db.reading() as session:
+        assert get_report(session, with_photo).status == "resolved"
+        assert len(media_of_report(session, with_photo)) == 1
+        assert get_report(session, without).status == "resolved"
+        assert media_of_report(session, without) == []
+    # The console's history says who, and that it was from the field.
+    log_in_as(client, admin_id(rt))
+    html = client.get(f"/console/reports/{without}").get_data(as_text=True)
+    assert html.count("depuis le terrain") == 3  # assigned, in progress, resolved
