@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 PLACING_EVERY_SECONDS = 300.0
 REMINDERS_EVERY_SECONDS = 600.0
 PURGE_EVERY_SECONDS = 86400.0
+DIGESTS_EVERY_SECONDS = 60.0
 
 
 def run_worker(rt: Runtime, stop: threading.Event) -> None:
@@ -36,6 +37,7 @@ def run_worker(rt: Runtime, stop: threading.Event) -> None:
 
 def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None:
     """Places addresses and reminds (every few minutes); purges old personal data (daily)."""
+    from services.crews import run_digests
     from services.feedback import remind_silent_reports
     from services.placing import place_unlocated
     from services.privacy import purge
@@ -44,6 +46,7 @@ def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None
         place_unlocated: PLACING_EVERY_SECONDS,
         remind_silent_reports: REMINDERS_EVERY_SECONDS,
         purge: PURGE_EVERY_SECONDS,
+        run_digests: DIGESTS_EVERY_SECONDS,  # each service's morning digest, at its time
     }
     due = {task: time.monotonic() + every for task, every in tasks.items()}
     while not stop.wait(tick):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from bot import flow
-from handlers import pilot_gate
+from handlers import crew, pilot_gate
 from handlers.context import Ctx
 from models.citizen import (
     Citizen,
@@ -149,6 +149,9 @@ def _run(ctx: Ctx, inbound: Inbound) -> list[Reply]:
     if inbound.awaits_download:
         _wait(ctx, Wait(JobKind.FETCH_MEDIA, {"inbound": inbound.to_dict()}))
         return []
+    # A field agent's linked chat (or `/agent CODE`) is not a citizen's conversation.
+    if crew.wants_crew(ctx, inbound):
+        return [*_rewrites(inbound), *crew.handle(ctx, inbound)]
     # After STOP/START, so STOP always works; someone outside the pilot is answered
     # (a result coming back from the worker was let through with its message).
     gated = None if inbound.kind == EVENT else pilot_gate.gate(ctx, inbound)

@@ -58,6 +58,7 @@ def init_app(app: Flask) -> None:
         auth,
         dashboard,
         outbox,
+        phone,
         queue,
         report,
         rollout,

@@ -13,6 +13,7 @@ from flask_babel import format_timedelta, get_locale
 from flask_login import current_user
 
 from console import bp
+from console.phone import field_share
 from console.queue import load_lookups
 from models.console_queries import backlog, filed_since, reports_closed_per_day
 from models.db import utcnow
@@ -77,8 +78,10 @@ def dashboard():
     asked = request.args.get("commune") if request.args.get("commune") in communes else None
     scope = (asked,) if asked else current_user.visible_communes
     figures = cached_figures(days, current_user.visible_services, str(get_locale()), scope)
+    field = field_share(current_user.visible_services, str(get_locale()))  # issue 14
     return render_template("console/dashboard.html", days=days, periods=PERIODS,
-                           communes=communes, commune=asked, **figures)  # fmt: skip
+                           communes=communes, commune=asked, field_share=field,
+                           **figures)  # fmt: skip
 
 
 def _communes() -> dict[str, str]:

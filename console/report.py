@@ -42,7 +42,7 @@ from models.report import (
     media_of_report,
     report_events,
 )
-from services import reports
+from services import crews, reports
 from services.media import PhotoError, media_path, photo_store
 from services.runtime import current_runtime
 from services.storage import LocalStore, PhotoNotFound, StoreError
@@ -74,6 +74,7 @@ def report_page(number: int):
             "citizen": citizen,
             "contact": citizen_contact(citizen),
             "events": events,
+            "from_field": crews.field_event_ids_of(db, [e.id for e in events]),
             "messages_by_event": _group(messages, lambda m: m.event_id),
             "messages": messages,
             "recipients": recipients,

@@ -8,6 +8,7 @@ from models.catalog import Category, Service
 from models.citizen import Citizen, Conversation
 from models.commune import AgentCommune, CommuneRoute
 from models.console import LoginThrottle, ResponseTemplate
+from models.crew import AgentChat, CodeGuess, FieldAction, LinkCode, ServiceDigest, ServiceHead
 from models.db import Database, utcnow
 from models.jobs import HeldInbound, Job
 from models.messaging import InboundMessage, Outbox
@@ -20,18 +21,22 @@ __all__ = [
     "Address",
     "AdminChange",
     "Agent",
+    "AgentChat",
     "AgentCommune",
     "AgentService",
     "ApiKey",
     "Category",
     "Citizen",
+    "CodeGuess",
     "CommuneRoute",
     "Conversation",
     "Database",
+    "FieldAction",
     "Follower",
     "HeldInbound",
     "InboundMessage",
     "Job",
+    "LinkCode",
     "LoginThrottle",
     "Media",
     "NameWord",
@@ -43,6 +48,8 @@ __all__ = [
     "ReportEvent",
     "ResponseTemplate",
     "Service",
+    "ServiceDigest",
+    "ServiceHead",
     "Street",
     "StreetWord",
     "TownSetting",

@@ -25,6 +25,7 @@ from sqlmodel import Session
 from models.audit import AdminChange, add_admin_change
 from models.catalog import all_categories, all_services
 from models.console_queries import agents_by_id
+from models.crew import field_event_ids
 from models.privacy_queries import agent_events
 
 # What agents do (an action made from the CLI has no agent but is one all the same).
@@ -52,12 +53,14 @@ def audit_rows(
     """Agents' actions from `since` (included) to `until` (excluded), oldest first."""
     events = agent_events(session, since=_moment(since), until=_moment(until), kinds=AGENT_KINDS)
     names = _names(session)
+    # Done from a field agent's chat (issue 14).
+    from_field = field_event_ids(session, [event.id for event, _ in events])
     return [
         AuditRow(
             when=event.created_at.astimezone(UTC).isoformat(timespec="seconds"),
             agent=agent.email if agent is not None else "(command line)",
             report=f"#{event.report_id}",
-            action=event.kind,
+            action=f"{event.kind} (field)" if event.id in from_field else event.kind,
             from_status=event.from_status or "",
             to_status=event.to_status or "",
             public_message=event.public_message or "",

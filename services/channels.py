@@ -83,6 +83,7 @@ class Channel:
     can_show_buttons: bool = False  # choices as buttons; else a numbered list to type
     can_share_location: bool = False  # a pin from the app; else a typed address
     can_receive_photos: bool = False  # photos reach us through the channel
+    can_show_photos: bool = False  # we can send a photo (`Reply.photo`) to the chat
     needs_link_for_pin: bool = False  # the one-time page (/r/...) adds the photo and the pin
     has_command_menu: bool = False  # the app shows the commands (Telegram's "/" menu)
     # A channel citizens use (False: the simulator, the Open311 API).

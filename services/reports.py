@@ -25,6 +25,7 @@ from models.report import (
 )
 from services import notify
 from services.catalog import CategoryInfo
+from services.crew_notices import tell_assignee
 
 
 class ReportError(ValueError):
@@ -263,7 +264,10 @@ def assign(
         "from_assignee_id": report.assigned_agent_id,
     }
     report.service_id, report.assigned_agent_id = service_id, assignee_id
-    return _internal_event(session, report, EventKind.ASSIGNED, change, agent_id)
+    event = _internal_event(session, report, EventKind.ASSIGNED, change, agent_id)
+    if assignee_id not in (None, agent_id, change["from_assignee_id"]):
+        tell_assignee(session, report, assignee_id)  # on their phone, at once
+    return event
 
 
 def recategorise(

@@ -133,6 +133,9 @@ class Reply:
     edit_message_id: int | None = None
     # Telegram: stop the spinner of the button pressed (answerCallbackQuery), no text.
     answer_callback: str | None = None
+    # A stored photo (its path under MEDIA_DIR) sent with the text as its caption, on a
+    # channel that shows photos (`Channel.can_show_photos`).
+    photo: str | None = None
 
     def to_payload(self) -> dict:
         """The JSON stored in the outbox: only what is set."""
@@ -143,6 +146,7 @@ class Reply:
             "remove_keyboard": self.remove_keyboard,
             "edit_message_id": self.edit_message_id,
             "answer_callback": self.answer_callback,
+            "photo": self.photo,
         }
         return {k: v for k, v in payload.items() if v not in (None, False, [])}
 

@@ -82,7 +82,7 @@ Call = tuple[str, Params]
 
 # Methods that post into a chat: blocked for a blocked chat; sendMessage is
 # also the one counted against the flood limits.
-CHAT_METHODS = frozenset({"sendMessage", "editMessageText", "deleteMessage"})
+CHAT_METHODS = frozenset({"sendMessage", "sendPhoto", "editMessageText", "deleteMessage"})
 
 BLOCKED_DESCRIPTION = "Forbidden: bot was blocked by the user"
 NOT_MODIFIED = (
@@ -167,9 +167,26 @@ def decode_params(request: Request) -> Params:
         if not isinstance(decoded, dict):
             raise bad_request("JSON object expected")
         raw.update(decoded)
+    elif request.body and mime == "multipart/form-data":
+        raw.update(_multipart(request))
     elif request.body:
         raw.update(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
     return {name: _coerce_field(name, value) for name, value in raw.items()}
+
+
+def _multipart(request: Request) -> Params:
+    """A form with a file (sendPhoto's upload): fields as text, files as bytes."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    head = f"Content-Type: {request.headers.get('Content-Type')}\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + request.body)
+    fields: Params = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        fields[name] = data if part.get_filename() is not None else data.decode()
+    return fields
 
 
 def _coerce_field(name: str, value: Any) -> Any:
@@ -308,6 +325,7 @@ class FakeTelegramAPI(FakeServer):
         self._methods: dict[str, Callable[[Params], Any]] = {
             "getMe": self._get_me,
             "sendMessage": self._send_message,
+            "sendPhoto": self._send_photo,
             "editMessageText": self._edit_message_text,
             "deleteMessage": self._delete_message,
             "answerCallbackQuery": self._answer_callback_query,
@@ -707,6 +725,42 @@ class FakeTelegramAPI(FakeServer):
                 message["reply_markup"] = markup
             self._messages[(chat, message_id)] = _StoredMessage(message, sent_by_bot=True)
             return copy.deepcopy(message)
+
+    def _send_photo(self, params: Params) -> Params:
+        """An uploaded photo (bytes) with an optional caption (at most 1024 characters)."""
+        chat = self._target_chat(params)
+        photo = params.get("photo")
+        if not isinstance(photo, bytes) or not photo:
+            raise bad_request("there is no photo in the request")
+        caption = params.get("caption") or ""
+        if _utf16_len(caption) > 1024:
+            raise bad_request("message caption is too long")
+        markup = _checked_markup(params.get("reply_markup"))
+        with self._lock:
+            message_id = self._last_message_id.get(chat, 0) + 1
+            self._last_message_id[chat] = message_id
+            digest = hashlib.sha256(photo).hexdigest()[:16]
+            size = {"file_id": f"photo-{digest}", "file_unique_id": digest,
+                    "file_size": len(photo), "width": 0, "height": 0}  # fmt: skip
+            message = {**self._bot_message(chat, message_id), "photo": [size]}
+            if caption:
+                message["caption"] = caption
+            if markup and "inline_keyboard" in markup:
+                message["reply_markup"] = markup
+            self._messages[(chat, message_id)] = _StoredMessage(message, sent_by_bot=True)
+            return copy.deepcopy(message)
+
+    def sent_photos(self, chat_id: int | str | None = None) -> list[Params]:
+        """The params of sendPhoto calls accepted (`photo` is the uploaded bytes)."""
+        key = None if chat_id is None else _chat_key(chat_id)
+        with self._lock:
+            return [
+                dict(params)
+                for (method, params), status in zip(self._calls, self._outcomes, strict=True)
+                if method == "sendPhoto"
+                and status == 200
+                and (key is None or _chat_key(params.get("chat_id")) == key)
+            ]
 
     def _edit_message_text(self, params: Params) -> Params:
         text = _checked_text(params)

@@ -71,6 +71,7 @@ CHANNEL_SPEC = register(
         can_show_buttons=True,
         can_share_location=True,
         can_receive_photos=True,
+        can_show_photos=True,
         has_command_menu=True,
         enabled=_enabled,
         blueprints=(bp,),

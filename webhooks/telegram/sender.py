@@ -24,6 +24,8 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from bot.outbox import PermanentFailure, TemporaryFailure
 from models.citizen import citizens_by_id
 from models.messaging import Outbox
+from services.media import photo_store
+from services.storage import BadKey, PhotoNotFound, StoreError, StoreMisconfigured
 from services.texts import translate
 from services.types import Reply
 from webhooks.telegram.client import client_for, describe, seconds
@@ -35,6 +37,7 @@ CHAT_GONE = ("chat not found", "user not found", "peer_id_invalid")
 NOT_MODIFIED = "message is not modified"
 MAX_CALLBACK_DATA = 64  # bytes
 MAX_TEXT = 4096  # UTF-16 code units
+MAX_CAPTION = 1024  # a photo's caption
 # Choices this short share one row (Yes / No, Français / English); others get a row each.
 ONE_ROW_MAX_CHOICES, ONE_ROW_MAX_LABEL = 3, 16
 # Sent, then deleted at once, only to take a reply keyboard away (see _clear_keyboard).
@@ -61,8 +64,18 @@ class TelegramSender:
             markup = reply_markup(reply, self._language(message) if reply.request_location else "")
         except ValueError as exc:
             raise PermanentFailure(str(exc)) from exc
-        message_id = self._call(lambda bot: deliver(bot, chat_id, reply, markup))
+        photo = self._photo_bytes(reply.photo) if reply.photo else None
+        message_id = self._call(lambda bot: deliver(bot, chat_id, reply, markup, photo))
         return f"{chat_id}:{message_id}"
+
+    def _photo_bytes(self, path: str) -> bytes:
+        """A stored photo's bytes (EXIF already stripped when it was stored)."""
+        try:
+            return photo_store(self.settings).get(path)
+        except (PhotoNotFound, StoreMisconfigured, BadKey) as exc:
+            raise PermanentFailure(f"the photo {path} is not in storage") from exc
+        except StoreError as exc:
+            raise TemporaryFailure(f"the photo store did not answer: {exc}") from exc
 
     def _answer_callback(self, query_id: str) -> str:
         """Stops a pressed button's spinner; a query too old to answer is no failure."""
@@ -119,8 +132,12 @@ def inline_keyboard(choices: list[tuple[str, str]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([buttons] if short else [[b] for b in buttons])
 
 
-async def deliver(bot: Bot, chat_id: int | str, reply: Reply, markup) -> int:
+async def deliver(bot: Bot, chat_id: int | str, reply: Reply, markup, photo=None) -> int:
     """Sends the reply (or rewrites the message it edits); returns the message id."""
+    if photo is not None:
+        caption = _fit(reply.text, MAX_CAPTION) or None
+        sent = await bot.send_photo(chat_id, photo, caption=caption, reply_markup=markup)
+        return sent.message_id
     text = _fit(reply.text)
     if reply.edit_message_id is not None:
         inline = markup if isinstance(markup, InlineKeyboardMarkup) else None
@@ -167,10 +184,10 @@ def failure_for(exc: TelegramError) -> Exception:
     return TemporaryFailure(reason)  # network, timeouts, 5xx, a token being fixed
 
 
-def _fit(text: str) -> str:
-    if len(text.encode("utf-16-le")) // 2 <= MAX_TEXT:
+def _fit(text: str, limit: int = MAX_TEXT) -> str:
+    if len(text.encode("utf-16-le")) // 2 <= limit:
         return text
-    while len(text.encode("utf-16-le")) // 2 > MAX_TEXT - 1:
+    while len(text.encode("utf-16-le")) // 2 > limit - 1:
         text = text[: len(text) - 64]
     return text + "…"
 

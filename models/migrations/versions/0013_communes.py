@@ -8,7 +8,7 @@ attaches agents to communes (none: they see every commune, as before). A single-
 deployment has no INSEE on its zone and behaves exactly as before.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012_field_crews
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0009"
+down_revision: str | None = "0012_field_crews"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

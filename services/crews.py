@@ -1,0 +1,485 @@
+"""Field crews: an agent links their chat with a one-time code, then takes, closes and
+hands back reports from the street, with the console's own permissions and writers.
+
+Every action goes through services.reports (change_status -> move_status, assign,
+add_note), so the followers are told exactly as from the console; each history row it
+writes is marked as done from the field (models.crew.FieldAction).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from models.agent import Agent
+from models.catalog import Category, Service
+from models.citizen import Citizen, citizens_by_id
+from models.crew import (
+    DEFAULT_DIGEST_TIME,
+    AgentChat,
+    CodeGuess,
+    FieldAction,
+    LinkCode,
+    ServiceHead,
+    agent_service_ids,
+    chat_of_agent,
+    chat_of_citizen,
+    code_by_hash,
+    digest_of,
+    drop_chat,
+    drop_unused_codes,
+    field_event_ids,
+    field_resolved_share,
+    guesses_since,
+    heads_with_chats,
+    open_reports_in_box,
+    open_reports_of_agent,
+    open_reports_of_service,
+    services_with_heads,
+)
+from models.db import utcnow
+from models.messaging import PRIORITY_NOTIFICATION, queue_messages
+from models.report import (
+    METRES_PER_DEGREE,
+    Report,
+    ReportEvent,
+    Status,
+    add_media,
+    attach_media,
+    follower_ids,
+    get_report,
+    haversine_metres,
+    media_of_report,
+)
+from services import channels, links, reports
+from services.crew_notices import (
+    due_at,
+)
+from services.texts import N_, translate
+from services.types import Reply, StoredPhoto
+
+CODE_DIGITS = 8
+CODE_LIFETIME = timedelta(minutes=10)
+# Wrong codes a chat may type per GUESS_WINDOW before it is refused for a while.
+MAX_GUESSES, GUESS_WINDOW = 5, timedelta(hours=1)
+NEARBY_METRES = 300
+NEARBY_LIMIT = 5
+DEEP_LINK_PREFIX = "agent_"
+TOWN_ZONE = ZoneInfo("Europe/Paris")
+# Statuses a crew member takes a report from.
+TAKEABLE = (Status.NEW, Status.ACKNOWLEDGED)
+
+
+class CrewError(ValueError):
+    """Why a crew action is refused: `reason` is a key the chat words politely."""
+
+    def __init__(self, reason: str, number: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.number = number
+
+
+# --- linking ---------------------------------------------------------------------------
+
+
+def _hash(secret_key: str, code: str) -> str:
+    return hmac.new(secret_key.encode(), code.encode(), hashlib.sha256).hexdigest()
+
+
+def issue_code(session: Session, agent_id: int, secret_key: str) -> str:
+    """A fresh one-time code for the agent (any earlier unused one stops working)."""
+    drop_unused_codes(session, agent_id)
+    now = utcnow()
+    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+    session.add(
+        LinkCode(
+            agent_id=agent_id,
+            code_hash=_hash(secret_key, code),
+            created_at=now,
+            expires_at=now + CODE_LIFETIME,
+        )
+    )
+    session.flush()
+    return code
+
+
+def deep_links(settings, code: str) -> list[tuple[str, str]]:
+    """(label, url) of each channel that can open a chat with the code already typed."""
+    found = []
+    for channel in channels.enabled_channels(settings):
+        if channel.invite is None or not channel.for_citizens:
+            continue
+        try:
+            invite = channel.invite(settings, DEEP_LINK_PREFIX + code)
+        except channels.InviteUnavailable:
+            continue
+        if invite is not None and invite.url:
+            found.append((invite.label, invite.url))
+    return found
+
+
+def link_chat(session: Session, chat: Citizen, code: str, secret_key: str) -> Agent:
+    """Links the chat to the agent whose code this is; raises CrewError why not."""
+    now = utcnow()
+    if guesses_since(session, chat.id, now - GUESS_WINDOW) >= MAX_GUESSES:
+        raise CrewError("too_many")
+    code = "".join(code.split())
+    found = code_by_hash(session, _hash(secret_key, code)) if code.isdigit() else None
+    if found is None:
+        session.add(CodeGuess(citizen_id=chat.id, at=now))
+        session.flush()
+        raise CrewError("wrong")
+    if found.used_at is not None:
+        raise CrewError("used")
+    if found.expires_at <= now:
+        raise CrewError("expired")
+    agent = session.get(Agent, found.agent_id)
+    if agent is None or not agent.active:
+        raise CrewError("wrong")
+    found.used_at = now
+    session.add(found)
+    # One chat per agent, one agent per chat: a new link replaces both old ones.
+    drop_chat(session, agent_id=agent.id)
+    drop_chat(session, citizen_id=chat.id)
+    session.flush()
+    session.add(AgentChat(agent_id=agent.id, citizen_id=chat.id, channel=chat.channel))
+    session.flush()
+    return agent
+
+
+def unlink_agent(session: Session, agent_id: int) -> bool:
+    """Unlinks the agent's chat (the console's button); True if one was linked."""
+    return drop_chat(session, agent_id=agent_id) > 0
+
+
+def unlink_chat(session: Session, chat_id: int) -> bool:
+    return drop_chat(session, citizen_id=chat_id) > 0
+
+
+def agent_of_chat(session: Session, chat_id: int) -> Agent | None:
+    """The active agent this chat speaks for, or None (a citizen's chat)."""
+    link = chat_of_citizen(session, chat_id)
+    if link is None:
+        return None
+    agent = session.get(Agent, link.agent_id)
+    return agent if agent is not None and agent.active else None
+
+
+# --- permissions: the console's ------------------------------------------------------
+
+
+def may_work(session: Session, agent: Agent, report: Report) -> bool:
+    """As the console: an admin works every report, an agent those of their services."""
+    if not agent.active:
+        return False
+    return agent.role == "admin" or report.service_id in agent_service_ids(session, agent.id)
+
+
+def _workable(session: Session, agent: Agent, number: int) -> Report:
+    report = get_report(session, number)
+    if report is None or not may_work(session, agent, report):
+        # Another service's report is not named to them, as in the console (404).
+        raise CrewError("unknown", number)
+    return report
+
+
+def _mark(session: Session, agent: Agent, event: ReportEvent, channel: str) -> None:
+    now = utcnow()
+    session.add(
+        FieldAction(
+            event_id=event.id,
+            report_id=event.report_id,
+            agent_id=agent.id,
+            channel=channel,
+            created_at=now,
+        )
+    )
+    link = chat_of_agent(session, agent.id)
+    if link is not None:
+        link.last_field_action_at = now
+        session.add(link)
+    session.flush()
+
+
+# --- actions -------------------------------------------------------------------------
+
+
+def take(session: Session, agent: Agent, number: int, channel: str) -> Report:
+    """ "Je prends": the report is the agent's and in progress; the followers are told."""
+    report = _workable(session, agent, number)
+    if report.status == Status.IN_PROGRESS and report.assigned_agent_id == agent.id:
+        raise CrewError("already_yours", number)
+    if report.status not in (*TAKEABLE, Status.IN_PROGRESS):
+        raise CrewError("not_open", number)
+    if report.assigned_agent_id != agent.id:
+        event = reports.assign(
+            session, number, service_id=report.service_id, assignee_id=agent.id, agent_id=agent.id
+        )
+        _mark(session, agent, event, channel)
+    if report.status != Status.IN_PROGRESS:
+        event = reports.change_status(session, number, Status.IN_PROGRESS, agent_id=agent.id)
+        _mark(session, agent, event, channel)
+    return report
+
+
+def finish(
+    session: Session, agent: Agent, number: int, channel: str, photo: StoredPhoto | None, rt
+) -> Report:
+    """Resolves the report; the after-photo is attached and shown to the followers."""
+    report = _workable(session, agent, number)
+    if not report.is_open:
+        raise CrewError("not_open", number)
+    media_id = add_media(session, photo, None) if photo is not None else None
+    if media_id is not None:
+        attach_media(session, [media_id], report.id)
+    event = reports.change_status(session, number, Status.RESOLVED, agent_id=agent.id)
+    _mark(session, agent, event, channel)
+    if photo is not None:
+        _show_photo(session, report, event, photo, rt)
+    return report
+
+
+AFTER_PHOTO = N_("The work done on your report {ref}:")
+AFTER_PHOTO_LINK = N_("See the photo of the work done on your report {ref}: {link}")
+
+
+def _show_photo(session: Session, report: Report, event, photo: StoredPhoto, rt) -> None:
+    """Sends the after-photo to each follower: in the chat, or as the report's link page."""
+    rows = []
+    for citizen in citizens_by_id(session, follower_ids(session, report.id)).values():
+        if not citizen.can_receive or agent_of_chat(session, citizen.id) is not None:
+            continue
+        channel = channels.get(citizen.channel)
+        if channel.can_show_photos:
+            text = translate(citizen.language, AFTER_PHOTO, ref=report.ref)
+            payload = Reply(text, photo=photo.path).to_payload()
+        elif channel.needs_link_for_pin:
+            settings = rt.settings
+            link = links.report_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id)
+            link += "/fait"  # the page showing the after-photo (webhooks/link/after.py)
+            payload = {"text": translate(citizen.language, AFTER_PHOTO_LINK, ref=report.ref,
+                                         link=link)}  # fmt: skip
+        else:
+            continue
+        rows.append(
+            {
+                "citizen_id": citizen.id,
+                "channel": citizen.channel,
+                "address": citizen.address,
+                "payload": payload,
+                "priority": PRIORITY_NOTIFICATION,
+                "report_id": report.id,
+                "event_id": event.id,
+            }
+        )
+    queue_messages(session, rows)
+
+
+def after_photo(session: Session, number: int):
+    """The latest photo a field agent attached to the report (no citizen's), or None."""
+    mine = [m for m in media_of_report(session, number) if m.citizen_id is None]
+    return max(mine, key=lambda m: m.id) if mine else None
+
+
+def report_language(session: Session, number: int, default: str) -> str:
+    report = get_report(session, number)
+    author = (
+        citizens_by_id(session, [report.citizen_id]).get(report.citizen_id)
+        if (report is not None and report.citizen_id)
+        else None
+    )
+    return author.language if author else default
+
+
+def field_event_ids_of(session: Session, event_ids: list[int]) -> set[int]:
+    """Which of these history rows were done from the field."""
+    return field_event_ids(session, event_ids)
+
+
+def resolved_from_field(session: Session) -> dict[int, tuple[int, int]]:
+    """Per service id: (reports resolved, of which from the field)."""
+    return field_resolved_share(session)
+
+
+def service_names(session: Session, ids: list[int], language: str) -> dict[int, str]:
+    return {sid: session.get(Service, sid).name(language) for sid in ids}
+
+
+def hand_back(session: Session, agent: Agent, number: int, note: str, channel: str) -> Report:
+    """ "Pas pour nous": back to the service's queue, unassigned, with the agent's note."""
+    report = _workable(session, agent, number)
+    note = (note or "").strip()
+    if not note:
+        raise CrewError("note_needed", number)
+    if not report.is_open:
+        raise CrewError("not_open", number)
+    event = reports.assign(
+        session, number, service_id=report.service_id, assignee_id=None, agent_id=agent.id
+    )
+    _mark(session, agent, event, channel)
+    event = reports.add_note(session, number, f"Pas pour nous : {note}", agent_id=agent.id)
+    _mark(session, agent, event, channel)
+    return report
+
+
+def note(session: Session, agent: Agent, number: int, text: str, channel: str) -> Report:
+    """An internal note from the field (never sent to the followers)."""
+    report = _workable(session, agent, number)
+    if not (text or "").strip():
+        raise CrewError("note_needed", number)
+    event = reports.add_note(session, number, text, agent_id=agent.id)
+    _mark(session, agent, event, channel)
+    return report
+
+
+# --- what the agent sees -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    report: Report
+    due: datetime
+    distance: float | None = None
+
+    @property
+    def overdue(self) -> bool:
+        return self.due <= utcnow()
+
+
+def tasks(session: Session, agent: Agent) -> list[Task]:
+    """The agent's open reports, overdue first, then the soonest due."""
+    found = [Task(r, due_at(session, r)) for r in open_reports_of_agent(session, agent.id)]
+    return sorted(found, key=lambda t: (not t.overdue, t.due, t.report.id))
+
+
+def open_near(session: Session, agent: Agent, lat: float, lon: float) -> list[Task]:
+    """Open reports of the agent's services within NEARBY_METRES, nearest first."""
+    dlat = NEARBY_METRES / METRES_PER_DEGREE
+    dlon = NEARBY_METRES / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+    services = None if agent.role == "admin" else agent_service_ids(session, agent.id)
+    box = (lat - dlat, lon - dlon, lat + dlat, lon + dlon)
+    found = []
+    for report in open_reports_in_box(session, services, box):
+        distance = haversine_metres(lat, lon, report.lat, report.lon)
+        if distance <= NEARBY_METRES:
+            found.append(Task(report, due_at(session, report), distance))
+    return sorted(found, key=lambda t: t.distance)[:NEARBY_LIMIT]
+
+
+def the_report_in_progress(session: Session, agent: Agent) -> int | None:
+    """The agent's one report in progress, when there is exactly one ("fait" alone)."""
+    mine = [r for r in open_reports_of_agent(session, agent.id) if r.status == Status.IN_PROGRESS]
+    return mine[0].id if len(mine) == 1 else None
+
+
+def the_one_to_take(session: Session, agent: Agent) -> int | None:
+    """The agent's one assigned report not yet taken, when there is exactly one."""
+    mine = [r for r in open_reports_of_agent(session, agent.id) if r.status in TAKEABLE]
+    return mine[0].id if len(mine) == 1 else None
+
+
+# --- the morning digest --------------------------------------------------------------
+
+DIGEST = N_("Good morning. {service}: {new} new since yesterday, {overdue} overdue, "
+            "{reopened} reopened.")  # fmt: skip
+DIGEST_LINE = N_("{label} {ref}, {category}, {place}")
+DIGEST_LABELS = {"new": N_("New:"), "overdue": N_("Overdue:"), "reopened": N_("Reopened:")}
+DIGEST_MAX_LINES = 15
+
+
+def set_head(session: Session, agent_id: int, service_id: int, head: bool = True) -> None:
+    """Makes the agent a head of the service (gets its morning digest), or not."""
+    existing = session.get(ServiceHead, (service_id, agent_id))
+    if head and existing is None:
+        session.add(ServiceHead(service_id=service_id, agent_id=agent_id))
+    elif not head and existing is not None:
+        session.delete(existing)
+    session.flush()
+
+
+def set_digest_time(session: Session, service_id: int, at: str) -> None:
+    hours, _, minutes = at.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        raise ValueError(f"{at!r} is not a time (write 08:00)")
+    digest_of(session, service_id).digest_time = f"{int(hours):02d}:{int(minutes):02d}"
+    session.flush()
+
+
+def _digest_moment(day, at: str) -> datetime:
+    hours, _, minutes = (at or DEFAULT_DIGEST_TIME).partition(":")
+    return datetime(day.year, day.month, day.day, int(hours), int(minutes), tzinfo=TOWN_ZONE)
+
+
+def send_due_digests(session: Session, now: datetime | None = None) -> int:
+    """Queues each service's digest to its linked heads once its time has come today."""
+    now = now or utcnow()
+    local = now.astimezone(TOWN_ZONE)
+    sent = 0
+    for service_id in services_with_heads(session):
+        digest = digest_of(session, service_id)
+        moment = _digest_moment(local.date(), digest.digest_time)
+        if local < moment or digest.last_sent_on == local.date():
+            continue
+        sent += _queue_digest(session, service_id, moment - timedelta(days=1), now)
+        digest.last_sent_on = local.date()
+        session.add(digest)
+    session.flush()
+    return sent
+
+
+def _queue_digest(session: Session, service_id: int, since: datetime, now: datetime) -> int:
+    service = session.get(Service, service_id)
+    reports_open = open_reports_of_service(session, service_id)
+    groups = {
+        "new": [r for r in reports_open if r.created_at >= since],
+        "overdue": [r for r in reports_open if due_at(session, r) <= now],
+        "reopened": [r for r in reports_open if r.reopened_count > 0],
+    }
+    rows = []
+    for _agent, link in heads_with_chats(session, service_id):
+        chat = citizens_by_id(session, [link.citizen_id]).get(link.citizen_id)
+        if chat is None or not chat.can_receive:
+            continue
+        lang = chat.language
+        counts = {k: len(v) for k, v in groups.items()}
+        lines = [translate(lang, DIGEST, service=service.name(lang), **counts)]
+        for key, found in groups.items():
+            for report in found[:DIGEST_MAX_LINES]:
+                category = session.get(Category, report.category_id)
+                lines.append(
+                    translate(
+                        lang,
+                        DIGEST_LINE,
+                        label=translate(lang, DIGEST_LABELS[key]),
+                        ref=report.ref,
+                        category=category.name(lang),
+                        place=report.address or "",
+                    ).rstrip(", ")
+                )
+        rows.append(
+            {
+                "citizen_id": chat.id,
+                "channel": chat.channel,
+                "address": chat.address,
+                "payload": {"text": "\n".join(lines)},
+                "priority": PRIORITY_NOTIFICATION,
+            }
+        )
+    queue_messages(session, rows)
+    return len(rows)
+
+
+def run_digests(rt) -> int:
+    """The worker's periodic task (bot/background.py)."""
+    with rt.db.transaction() as session:
+        sent = send_due_digests(session)
+    if sent:
+        rt.wake_worker()
+    return sent

@@ -1,0 +1,61 @@
+"""The work done, for a follower whose channel shows no photos (SMS): the one-time link's
+page with the after-photo the field agent sent (issue 14). Read-only: viewing does not
+use the link up."""
+
+from __future__ import annotations
+
+from flask import Response, abort, render_template
+
+from services import crews
+from services.links import LINK_PATH
+from services.media import photo_store
+from services.runtime import current_runtime
+from services.storage import BadKey, PhotoNotFound, StoreError
+from services.texts import N_, translate
+from webhooks.link.page import LinkProblem, _claim, _problem_page, _secured, bp
+
+AFTER_TITLE = N_("Report {ref}: the work done")
+AFTER_TEXT = N_("The town's team sent this photo when they resolved your report.")
+
+
+@bp.get(LINK_PATH + "<token>/fait")
+def after_page(token: str) -> Response:
+    """Shows the after-photo of the link's report."""
+    rt = current_runtime()
+    try:
+        claim = _claim(rt, token)
+    except LinkProblem as problem:
+        return _problem_page(rt, problem)
+    with rt.db.reading() as session:
+        found = crews.after_photo(session, claim.number)
+        language = crews.report_language(session, claim.number, rt.settings.DEFAULT_LANGUAGE)
+    if found is None:
+        abort(404)
+    body = render_template(
+        "link/after.html",
+        lang=language,
+        title=translate(language, AFTER_TITLE, ref=f"#{claim.number}"),
+        text=translate(language, AFTER_TEXT),
+        token=token,
+    )
+    return _secured(Response(body), rt)
+
+
+@bp.get(LINK_PATH + "<token>/fait.jpg")
+def after_image(token: str):
+    rt = current_runtime()
+    try:
+        claim = _claim(rt, token)
+    except LinkProblem as problem:
+        return _problem_page(rt, problem)
+    with rt.db.reading() as session:
+        found = crews.after_photo(session, claim.number)
+    if found is None:
+        abort(404)
+    try:
+        data = photo_store(rt.settings).get(found.path)
+    except (PhotoNotFound, BadKey):
+        abort(404)
+    except StoreError:
+        abort(503)
+    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
