@@ -19,7 +19,7 @@ from sqlmodel import Session
 from models.agent import Agent, AgentService
 from models.catalog import Category
 from models.db import utcnow
-from models.messaging import DEAD, FAILED, Outbox, dead_messages
+from models.messaging import UNDELIVERED, Outbox, dead_messages
 from models.report import OPEN_STATUSES, STATUSES, Follower, Report, ReportEvent
 
 PAGE_SIZE = 50
@@ -408,7 +408,7 @@ def undelivered_messages(
     stmt = (
         select(Outbox)
         .join(Report, Report.id == Outbox.report_id)
-        .where(Outbox.status.in_((DEAD, FAILED)), Report.service_id.in_(visible_services))
+        .where(Outbox.status.in_(UNDELIVERED), Report.service_id.in_(visible_services))
         .order_by(Outbox.id.desc())
         .limit(limit)
     )
