@@ -466,3 +466,27 @@ def test_the_launch_kit_gets_a_whatsapp_qr_code(wa_sqlite_app) -> None:
         pilot.add_code(session, Actor("admin@vitre.example"), "Centre", "Quartier du centre")
     rt.catalog.invalidate()
     assert kit_for(rt).url_of("WhatsApp") == "https://wa.me/33939000001?text=centre"
+
+
+def test_the_simulator_draws_the_replies_as_whatsapp_would(sqlite_app) -> None:
+    from tests.helpers import csrf_token, log_in_as, make_agent
+
+    rt = sqlite_app.extensions["webleads"]
+    client = sqlite_app.test_client()
+    log_in_as(client, make_agent(rt, "lea@vitre.example", name="Léa"))
+    headers = {"X-CSRFToken": csrf_token(client)}
+
+    def say(**body):
+        response = client.post("/console/simulator/say", json=body, headers=headers)
+        assert response.status_code == 200
+        return [r["whatsapp"] for r in response.get_json()["replies"]]
+
+    menu = say(text="bonjour", lang="fr")[-1]
+    assert menu["kind"] == "twilio/list-picker" and menu["button"] == "Choisir"
+    assert {"value": "cat:graffiti", "label": "Tag ou graffiti", "description": ""} in menu["rows"]
+    say(choice="cat:graffiti", lang="fr")
+    (photo,) = say(text="Tag sur le mur", lang="fr")
+    assert photo["kind"] == "twilio/quick-reply"
+    assert photo["buttons"] == [{"value": "skip", "label": "Passer"}]
+    page = client.get("/console/simulator").get_data(as_text=True)
+    assert 'id="sim-look"' in page and "WhatsApp" in page
