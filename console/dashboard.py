@@ -13,8 +13,9 @@ from flask_babel import format_timedelta, get_locale
 from flask_login import current_user
 
 from console import bp
+from console.present import channel_labels
 from console.queue import load_lookups
-from models.console_queries import backlog, filed_since, reports_closed_per_day
+from models.console_queries import backlog, filed_per_channel, filed_since, reports_closed_per_day
 from models.db import utcnow
 from services.runtime import current_runtime
 
@@ -74,7 +75,13 @@ def dashboard():
     days = request.args.get("days", type=int)
     days = days if days in PERIODS else 30
     figures = cached_figures(days, current_user.visible_services, str(get_locale()))
-    return render_template("console/dashboard.html", days=days, periods=PERIODS, **figures)
+    return render_template(
+        "console/dashboard.html",
+        days=days,
+        periods=PERIODS,
+        channel_labels=channel_labels(),
+        **figures,
+    )
 
 
 def cached_figures(days: int, scope: tuple[int, ...] | None, locale: str) -> dict:
@@ -106,6 +113,7 @@ def compute_figures(days: int, scope: tuple[int, ...] | None) -> dict:
     with rt.db.reading() as db:
         lookups = load_lookups(db)
         filed = filed_since(db, since, scope)
+        per_channel = filed_per_channel(db, since, scope)
         closures = reports_closed_per_day(db, since, scope)
         pending = backlog(db, scope, now)
     arrivals = _per_day(filed)
@@ -117,7 +125,9 @@ def compute_figures(days: int, scope: tuple[int, ...] | None) -> dict:
             setattr(total, name, getattr(total, name) + getattr(line, name))
         total.ack_hours += line.ack_hours
         total.resolve_hours += line.resolve_hours
-    return {"table": table, "total": total, "charts": charts, "since": since, "as_of": now}
+    channels = sorted(per_channel.items(), key=lambda item: (-item[1], item[0]))
+    return {"table": table, "total": total, "charts": charts, "since": since, "as_of": now,
+            "per_channel": channels}  # fmt: skip
 
 
 def _per_day(filed) -> list[tuple]:

@@ -336,6 +336,18 @@ def filed_since(
     return [tuple(r) for r in session.connection().execute(stmt)]
 
 
+def filed_per_channel(
+    session: Session, since: datetime, visible_services: tuple[int, ...] | None
+) -> dict[str, int]:
+    """How many reports each channel brought since `since` (channel -> count)."""
+    stmt = (
+        select(Report.channel, func.count())
+        .where(Report.created_at >= since, *_scope(visible_services))
+        .group_by(Report.channel)
+    )
+    return {channel: count for channel, count in session.execute(stmt).all()}
+
+
 def reports_closed_per_day(
     session: Session, since: datetime, visible_services: tuple[int, ...] | None
 ) -> list[tuple]:

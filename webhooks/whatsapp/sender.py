@@ -70,6 +70,8 @@ class WhatsAppSender:
             variables = window.template_variables(session, message, language)
         if window.is_open(last):
             return self._session_message(message, reply, language)
+        if message.payload.get("after_template"):
+            raise Held(window.HELD_AFTER_TEMPLATE)  # its template went already: it waits
         template = self.rt.settings.whatsapp_template(language)
         if template and variables:
             sid = self._create(message, content_sid=template,
