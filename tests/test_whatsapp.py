@@ -490,3 +490,26 @@ def test_the_simulator_draws_the_replies_as_whatsapp_would(sqlite_app) -> None:
     assert photo["buttons"] == [{"value": "skip", "label": "Passer"}]
     page = client.get("/console/simulator").get_data(as_text=True)
     assert 'id="sim-look"' in page and "WhatsApp" in page
+
+
+def test_63024_marks_the_citizen_unreachable(wa_sqlite_app, twilio) -> None:
+    wa = WhatsApp(wa_sqlite_app, twilio)
+    twilio.fail_whatsapp_next(1, code=63024)
+    wa.text("Bonjour")
+    wa.inbox()
+    replay(wa.client, twilio.wait_for_callbacks(1))
+    assert wa.citizen.unreachable
+    assert "failed" in {m.status for m in wa.outbox()}
+    assert not [m for m in wa.outbox() if m.status in ("queued", "held")]
+
+
+def test_a_picture_over_5_mb_is_refused_politely(wa_sqlite_app, twilio) -> None:
+    wa = WhatsApp(wa_sqlite_app, twilio)
+    wa.text("Bonjour")
+    wa.pick("cat:nid-de-poule", "Pothole")
+    wa.text("A hole")
+    wa.inbox()
+    wa.photo(b"\xff\xd8" + b"\0" * (5 * 1024 * 1024 + 10))
+    answer = wa.texts()
+    assert answer[0] == "This picture is too large (the limit is 5 MB). Please send a smaller one."
+    assert wa.state == "photo"
