@@ -5,6 +5,7 @@ handed to the engine) and `POST /webhooks/whatsapp/status` (delivery statuses up
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Blueprint, Response, abort, request
 
@@ -52,13 +53,31 @@ def status_callback() -> Response:
     if not signature_is_valid(rt.settings):
         abort(403)
     form = request.form
-    record_receipt(rt, form)
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     code = form.get("ErrorCode") or ""
     sid = message_sid_of(form)
-    if status in ("failed", "undelivered") and code.isdigit() and sid:
+    refusal = status in ("failed", "undelivered") and code.isdigit() and sid
+    if refusal:
+        _wait_for_the_send(rt, sid)
+    record_receipt(rt, form)
+    if refusal:
         window.refused(rt, sid, int(code))
     return Response("", status=200)
+
+
+# WhatsApp's refusal may come a moment after Twilio's 201, possibly before the worker
+# recorded the MessageSid: it is looked for a little while rather than ignored (Twilio
+# does not post a status callback twice).
+REFUSAL_LOOKUPS = (0.1, 0.3, 0.6, 1.0)
+
+
+def _wait_for_the_send(rt: Runtime, sid: str) -> None:
+    for delay in (0.0, *REFUSAL_LOOKUPS):
+        time.sleep(delay)
+        with rt.db.reading() as session:
+            if outbox_by_provider_id(session, sid) is not None:
+                return
+    log.info("WhatsApp refusal for unknown message %s", sid)
 
 
 def _open_window(rt: Runtime, phone: str, form) -> None:
