@@ -457,11 +457,14 @@ def test_the_console_filters_and_masks_whatsapp(wa_sqlite_app, twilio) -> None:
 def test_the_launch_kit_gets_a_whatsapp_qr_code(wa_sqlite_app) -> None:
     from services import pilot
     from services.audit import Actor
-    from services.launchkit import kit_for
+    from services.launchkit import kit_for, poster_pdf
+    from tests.test_launchkit import read_pdf
 
     rt = wa_sqlite_app.extensions["webleads"]
     kit = kit_for(rt)
     assert kit.url_of("WhatsApp") == "https://wa.me/33939000001?text=Bonjour"
+    codes, text = read_pdf(poster_pdf(kit))  # the QR code on the poster, decoded back
+    assert "https://wa.me/33939000001?text=Bonjour" in codes and "WhatsApp" in text
     with rt.db.transaction() as session:
         pilot.add_code(session, Actor("admin@vitre.example"), "Centre", "Quartier du centre")
     rt.catalog.invalidate()
