@@ -6,17 +6,22 @@ WhatsAppSender out to a local Twilio (tests/fakes/twilio_api.py: the Content API
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import update
 
 from models.db import utcnow
 from models.messaging import Outbox, messages_for_report
 from models.report import get_report, media_of_report, report_events
-from services import reports
-from tests.helpers import jpeg_with_gps
-from tests.sms_support import CITIZEN, PUBLIC, post_signed
+from services import pilot, reports
+from services.audit import Actor
+from services.launchkit import kit_for, poster_pdf
+from tests.helpers import admin_id, csrf_token, jpeg_with_gps, log_in_as, make_agent
+from tests.sms_support import CITIZEN, PUBLIC, Phone, make_sms_app, post_signed
+from tests.test_launchkit import read_pdf
 from tests.whatsapp_support import (
     INBOUND,
     STATUS,
@@ -108,8 +113,6 @@ def test_a_whole_report_with_a_list_buttons_a_photo_and_a_location(wa_app, twili
         assert report.channel == "whatsapp" and report.geolocated
         assert (round(report.lat, 4), round(report.lon, 4)) == HOTEL_DE_VILLE
         (media,) = media_of_report(session, number)
-    from PIL import Image
-
     stored = Image.open(Path(rt.settings.MEDIA_DIR) / media.path)
     assert stored.format == "JPEG" and len(stored.getexif()) == 0  # EXIF (GPS) stripped
     citizen = wa.citizen
@@ -196,8 +199,6 @@ def test_only_twilio_signed_requests_are_taken(wa_sqlite_app, twilio) -> None:
 
 
 def test_without_a_whatsapp_sender_the_webhooks_do_not_exist(sqlite_url, tmp_path, twilio):
-    from tests.sms_support import make_sms_app
-
     app = make_sms_app(sqlite_url, tmp_path, twilio)  # SMS only
     try:
         client = app.test_client()
@@ -237,8 +238,6 @@ def test_inside_the_window_the_news_is_personalised_with_buttons_and_read_is_sho
         (row,) = [m for m in messages_for_report(session, number) if m.provider_message_id
                   == news["sid"]]  # fmt: skip
     assert row.status == "read" and row.delivered_at is not None
-
-    from tests.helpers import admin_id, log_in_as
 
     log_in_as(wa.client, admin_id(wa.rt))
     page = wa.client.get(f"/console/reports/{number}").get_data(as_text=True)
@@ -305,8 +304,6 @@ def test_without_a_template_the_news_waits_is_flagged_and_goes_by_sms(wa_app, tw
     (sms,) = twilio.sent_to(CITIZEN)  # the bare number: an SMS
     assert "work on your report" in sms["Body"] and "On Monday." in sms["Body"]
 
-    from tests.helpers import admin_id, log_in_as
-
     log_in_as(wa.client, admin_id(wa.rt))
     listing = wa.client.get("/console/messages").get_data(as_text=True)
     assert f'data-message="{row.id}"' in listing and 'data-status="held"' in listing
@@ -320,8 +317,6 @@ def test_without_a_template_the_news_waits_is_flagged_and_goes_by_sms(wa_app, tw
 
 
 def test_with_sms_opted_out_the_news_only_waits(wa_sqlite_app, twilio) -> None:
-    from tests.sms_support import Phone
-
     phone = Phone(wa_sqlite_app, twilio)
     phone.text("STOP")
     phone.inbox()
@@ -343,8 +338,6 @@ def test_a_free_form_message_whatsapp_refuses_with_63016_waits_and_goes_by_sms(
     wa = WhatsApp(wa_app, twilio)
     number = file_report(wa)
     # Our clock says the window is open; WhatsApp's says it closed (it is WhatsApp's call).
-    from datetime import UTC, datetime, timedelta
-
     twilio.whatsapp_inbound(CITIZEN, at=datetime.now(UTC) - timedelta(hours=25))
     with wa.rt.db.transaction() as session:
         reports.change_status(session, number, "in_progress")
@@ -438,8 +431,6 @@ def test_a_receipt_for_an_unknown_message_is_ignored(wa_sqlite_app, twilio) -> N
 
 
 def test_the_console_filters_and_masks_whatsapp(wa_sqlite_app, twilio) -> None:
-    from tests.helpers import admin_id, log_in_as
-
     wa = WhatsApp(wa_sqlite_app, twilio)
     number = file_report(wa)
     log_in_as(wa.client, admin_id(wa.rt))
@@ -455,11 +446,6 @@ def test_the_console_filters_and_masks_whatsapp(wa_sqlite_app, twilio) -> None:
 
 
 def test_the_launch_kit_gets_a_whatsapp_qr_code(wa_sqlite_app) -> None:
-    from services import pilot
-    from services.audit import Actor
-    from services.launchkit import kit_for, poster_pdf
-    from tests.test_launchkit import read_pdf
-
     rt = wa_sqlite_app.extensions["webleads"]
     kit = kit_for(rt)
     assert kit.url_of("WhatsApp") == "https://wa.me/33939000001?text=Bonjour"
@@ -472,8 +458,6 @@ def test_the_launch_kit_gets_a_whatsapp_qr_code(wa_sqlite_app) -> None:
 
 
 def test_the_simulator_draws_the_replies_as_whatsapp_would(sqlite_app) -> None:
-    from tests.helpers import csrf_token, log_in_as, make_agent
-
     rt = sqlite_app.extensions["webleads"]
     client = sqlite_app.test_client()
     log_in_as(client, make_agent(rt, "lea@vitre.example", name="Léa"))

@@ -13,10 +13,11 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 import requests
+from sqlalchemy import update
 
 from bot.app import create_app
 from bot.outbox import OutboxWorker
-from models.citizen import conversation_of, find_citizen
+from models.citizen import Citizen, conversation_of, find_citizen
 from models.messaging import Outbox, messages_for_citizen
 from tests.conftest import base_config
 from tests.fakes.twilio_api import FakeTwilioAPI
@@ -180,10 +181,6 @@ class WhatsApp:
 
     def window_closed(self, hours: float = 25) -> None:
         """Moves the citizen's last message `hours` back, here and at the fake WhatsApp."""
-        from sqlalchemy import update
-
-        from models.citizen import Citizen
-
         then = datetime.now(UTC) - timedelta(hours=hours)
         self.twilio.whatsapp_inbound(self.number, at=then)
         with self.rt.db.transaction() as session:
