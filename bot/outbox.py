@@ -37,6 +37,7 @@ from models.messaging import (
     claim_due,
     defer,
     mark_dead,
+    mark_held,
     mark_retry,
     mark_sent,
 )
@@ -65,6 +66,11 @@ class PermanentFailure(Exception):
         super().__init__(reason)
         # "unreachable" or "opted_out": what it says about the citizen, if anything.
         self.citizen_flag = citizen_flag
+
+
+class Held(Exception):
+    """The channel cannot take this message now; it waits for the citizen's next message
+    (WhatsApp outside its 24-hour window), listed in the console meanwhile."""
 
 
 class Sender(Protocol):
@@ -141,6 +147,10 @@ class OutboxWorker:
             return False
         except PermanentFailure as exc:
             self._give_up(message, exc)
+            return False
+        except Held as exc:
+            reason = str(exc)
+            self._record(lambda s: mark_held(s, message.id, reason))
             return False
         except Exception as exc:  # a bug in a sender must not stop the others
             log.exception("sending outbox message %s failed", message.id)

@@ -14,8 +14,9 @@ from flask_login import current_user
 
 from console import bp
 from console.phone import field_share
+from console.present import channel_labels
 from console.queue import load_lookups
-from models.console_queries import backlog, filed_since, reports_closed_per_day
+from models.console_queries import backlog, filed_per_channel, filed_since, reports_closed_per_day
 from models.db import utcnow
 from services.runtime import current_runtime
 
@@ -81,7 +82,7 @@ def dashboard():
     field = field_share(current_user.visible_services, str(get_locale()))  # issue 14
     return render_template("console/dashboard.html", days=days, periods=PERIODS,
                            communes=communes, commune=asked, field_share=field,
-                           **figures)  # fmt: skip
+                           channel_labels=channel_labels(), **figures)  # fmt: skip
 
 
 def _communes() -> dict[str, str]:
@@ -122,6 +123,7 @@ def compute_figures(days: int, scope: tuple[int, ...] | None,
     with rt.db.reading() as db:
         lookups = load_lookups(db)
         filed = filed_since(db, since, scope, communes)
+        per_channel = filed_per_channel(db, since, scope, communes)
         closures = reports_closed_per_day(db, since, scope, communes)
         pending = backlog(db, scope, now, communes)
     arrivals = _per_day(filed)
@@ -133,7 +135,9 @@ def compute_figures(days: int, scope: tuple[int, ...] | None,
             setattr(total, name, getattr(total, name) + getattr(line, name))
         total.ack_hours += line.ack_hours
         total.resolve_hours += line.resolve_hours
-    return {"table": table, "total": total, "charts": charts, "since": since, "as_of": now}
+    channels = sorted(per_channel.items(), key=lambda item: (-item[1], item[0]))
+    return {"table": table, "total": total, "charts": charts, "since": since, "as_of": now,
+            "per_channel": channels}  # fmt: skip
 
 
 def _per_day(filed) -> list[tuple]:

@@ -28,6 +28,8 @@ DELIVERY_LABELS = {
     "sending": _l("sending"),
     "sent": _l("sent"),
     "delivered": _l("delivered"),
+    "read": _l("read"),
+    "held": _l("waiting for the citizen"),
     "failed": _l("failed"),
     "dead": _l("not delivered"),
     "cancelled": _l("cancelled"),

@@ -19,6 +19,7 @@ from models.messaging import messages_for_citizen
 from services.runtime import current_runtime
 from services.types import Inbound, Reply
 from webhooks import dev
+from webhooks.whatsapp.content import shape as whatsapp_shape
 
 HISTORY = 30  # messages shown when the page opens
 MAX_REPLIES = 100  # taken per call
@@ -67,7 +68,7 @@ def simulator_say():
         return jsonify(error="nothing to say"), 400
     rt = current_runtime()
     handle(inbound, rt)
-    return jsonify(replies=take_replies(rt))
+    return jsonify(replies=take_replies(rt, inbound.language_code))
 
 
 @bp.post("/simulator/poll")
@@ -109,15 +110,23 @@ def _location(value) -> tuple[float, float] | None:
     return lat, lon
 
 
-def take_replies(rt) -> list[dict]:
+def take_replies(rt, language: str | None = None) -> list[dict]:
     """The messages queued for the simulated citizen (the dev channel's own drain), kept
-    with their choices as buttons."""
-    return [_bubble(reply) for reply in dev.take(rt, sender(), MAX_REPLIES)]
+    with their choices as buttons, and drawn as WhatsApp would show them."""
+    replies = dev.take(rt, sender(), MAX_REPLIES)
+    if replies and language not in ("fr", "en"):
+        with rt.db.reading() as db:
+            citizen = find_citizen(db, dev.CHANNEL, sender())
+            language = citizen.language if citizen else rt.settings.DEFAULT_LANGUAGE
+    return [_bubble(reply, language or rt.settings.DEFAULT_LANGUAGE) for reply in replies]
 
 
-def _bubble(reply: Reply) -> dict:
+def _bubble(reply: Reply, language: str) -> dict:
     return {
         "text": reply.text,
         "choices": [{"value": v, "label": label} for v, label in reply.choices],
         "request_location": reply.request_location,
+        # The same Reply as the WhatsApp sender renders it: a list picker, quick replies,
+        # or a numbered text (webhooks/whatsapp/content.py).
+        "whatsapp": whatsapp_shape(reply, language).as_dict(),
     }

@@ -26,6 +26,10 @@ def free_message(ctx: Ctx, msg: Inbound) -> Outcome:
     if not open_reports or (not msg.text and msg.photo is None):
         return Outcome(menu.ask(ctx), State.MENU)
     ctx.draft["pending_text"] = (msg.text or "").strip()[:2000]
+    replied = msg.meta.get("replied_report")
+    if replied in {r.id for r in open_reports_of_citizen(ctx.session, ctx.citizen.id)}:
+        # A reply to our message about that report (WhatsApp's "reply"): no need to ask.
+        return add_choice(ctx, Inbound(msg.channel, msg.sender, choice=f"add:{replied}"))
     refs = ", ".join(r.ref for r in open_reports)
     choices = [(f"add:{r.id}", ctx.t("Add to {ref}", ref=r.ref)) for r in open_reports]
     choices.append((NEW, ctx.t("New report")))

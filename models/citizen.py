@@ -50,6 +50,9 @@ class Citizen(SQLModel, table=True):
     admitted_at: datetime | None = None
     admitted_via: str | None = Field(default=None, max_length=48)
     refused_on: date | None = None
+    # The citizen's last message, where a channel's rules depend on it (WhatsApp's 24-hour
+    # window for free-form messages); set by that channel's webhook.
+    last_inbound_at: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -267,6 +270,19 @@ def park_idle_conversations(
             )
             .values(state=state, draft=draft, updated_at=utcnow())
         )
+
+
+def open_window(
+    session: Session, channel: str, address: str, *, display_name: str | None, language: str,
+    at: datetime,
+) -> Citizen:  # fmt: skip
+    """Records that the citizen just wrote (creating them on a first message)."""
+    citizen, _, _ = lock_citizen(
+        session, channel, address, display_name=display_name, language=language
+    )
+    update_citizen(session, citizen.id, last_inbound_at=at)
+    citizen.last_inbound_at = at
+    return citizen
 
 
 def citizen_language(session: Session, citizen_id: int) -> str | None:

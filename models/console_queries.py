@@ -19,7 +19,7 @@ from sqlmodel import Session
 from models.agent import Agent, AgentService
 from models.catalog import Category
 from models.db import utcnow
-from models.messaging import DEAD, FAILED, Outbox, dead_messages
+from models.messaging import UNDELIVERED, Outbox, dead_messages
 from models.report import OPEN_STATUSES, STATUSES, Follower, Report, ReportEvent
 
 PAGE_SIZE = 50
@@ -345,6 +345,19 @@ def filed_since(
     return [tuple(r) for r in session.connection().execute(stmt)]
 
 
+def filed_per_channel(
+    session: Session, since: datetime, visible_services: tuple[int, ...] | None,
+    communes: tuple[str, ...] = (),
+) -> dict[str, int]:  # fmt: skip
+    """How many reports each channel brought since `since` (channel -> count)."""
+    stmt = (
+        select(Report.channel, func.count())
+        .where(Report.created_at >= since, *_scope(visible_services, communes))
+        .group_by(Report.channel)
+    )
+    return {channel: count for channel, count in session.execute(stmt).all()}
+
+
 def reports_closed_per_day(
     session: Session, since: datetime, visible_services: tuple[int, ...] | None,
     communes: tuple[str, ...] = (),
@@ -419,7 +432,7 @@ def undelivered_messages(
     stmt = (
         select(Outbox)
         .join(Report, Report.id == Outbox.report_id)
-        .where(Outbox.status.in_((DEAD, FAILED)), Report.service_id.in_(visible_services))
+        .where(Outbox.status.in_(UNDELIVERED), Report.service_id.in_(visible_services))
         .order_by(Outbox.id.desc())
         .limit(limit)
     )

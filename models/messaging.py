@@ -39,6 +39,11 @@ QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED = (
     "dead",
     "cancelled",
 )
+# Read by the citizen (WhatsApp's blue ticks): delivered, and seen.
+READ = "read"
+# Waits for the citizen's next message: the channel cannot take it now (WhatsApp outside
+# its 24-hour window). Not claimed and holding nothing back; `release_held` queues it.
+HELD = "held"
 
 
 class InboundMessage(SQLModel, table=True):
@@ -208,12 +213,13 @@ def requeue(session: Session, message_id: int) -> bool:
     return result.scalar() is not None
 
 
+# What the console lists as not (yet) delivered: dead, failed, or waiting for the citizen.
+UNDELIVERED = (DEAD, FAILED, HELD)
+
+
 def dead_messages(session: Session, limit: int = 100) -> list[Outbox]:
     stmt = (
-        select(Outbox)
-        .where(Outbox.status.in_((DEAD, FAILED)))
-        .order_by(Outbox.id.desc())
-        .limit(limit)
+        select(Outbox).where(Outbox.status.in_(UNDELIVERED)).order_by(Outbox.id.desc()).limit(limit)
     )
     return list(session.scalars(stmt))
 
@@ -226,11 +232,55 @@ def mark_dead(session: Session, message_id: int, error: str, status: str = DEAD)
     )
 
 
+def mark_held(session: Session, message_id: int, reason: str) -> None:
+    """Parks a message until the citizen writes again (`release_held`)."""
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id == message_id)
+        .values(status=HELD, locked_until=None, last_error=reason[:500])
+    )
+
+
+def hold_copy(session: Session, message: Outbox, payload: dict, reason: str) -> None:
+    """Adds a copy of `message` (its report, its event) that waits for the citizen."""
+    queue_messages(
+        session,
+        [
+            {
+                "citizen_id": message.citizen_id,
+                "channel": message.channel,
+                "address": message.address,
+                "payload": payload,
+                "priority": message.priority,
+                "report_id": message.report_id,
+                "event_id": message.event_id,
+                "status": HELD,
+                "last_error": reason[:500],
+            }
+        ],
+    )
+
+
+def release_held(session: Session, citizen_id: int) -> int:
+    """Queues again what waited for this citizen's next message; returns how many."""
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.citizen_id == citizen_id, Outbox.status == HELD)
+        .values(status=QUEUED, attempts=0, next_attempt_at=utcnow(), locked_until=None)
+        .returning(Outbox.id)
+    )
+    return len(result.all())
+
+
+def set_payload(session: Session, message_id: int, payload: dict) -> None:
+    session.execute(update(Outbox).where(Outbox.id == message_id).values(payload=payload))
+
+
 def cancel_queued_for(session: Session, citizen_id: int, reason: str) -> None:
     """Cancels what is still waiting for a citizen who can no longer receive it."""
     session.execute(
         update(Outbox)
-        .where(Outbox.citizen_id == citizen_id, Outbox.status == QUEUED)
+        .where(Outbox.citizen_id == citizen_id, Outbox.status.in_((QUEUED, HELD)))
         .values(status=CANCELLED, last_error=reason)
     )
 
@@ -253,7 +303,7 @@ def messages_for_citizen(session: Session, citizen_id: int, after_id: int = 0) -
 
 # A receipt only moves a message forward: Twilio's callbacks may arrive out of order
 # ("sent" after "delivered"), and a late one must not undo an earlier, later state.
-DELIVERY_RANK = {QUEUED: 0, SENDING: 0, SENT: 1, DELIVERED: 2, FAILED: 2}
+DELIVERY_RANK = {QUEUED: 0, SENDING: 0, SENT: 1, DELIVERED: 2, FAILED: 2, READ: 3}
 
 
 def outbox_by_provider_id(session: Session, provider_message_id: str) -> Outbox | None:
@@ -279,7 +329,7 @@ def record_delivery(
     if current is None or DELIVERY_RANK[status] <= current:
         return True  # dead, cancelled, or already further along: nothing to change
     values: dict = {"status": status}
-    if status == DELIVERED:
+    if status in (DELIVERED, READ) and message.delivered_at is None:
         values["delivered_at"] = at
     if status == FAILED:
         values["last_error"] = (error or "failed")[:500]

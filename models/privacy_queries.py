@@ -10,12 +10,22 @@ from sqlmodel import Session
 from models.agent import Agent
 from models.citizen import Citizen, Conversation
 from models.db import utcnow
-from models.messaging import CANCELLED, DEAD, DELIVERED, FAILED, SENT, InboundMessage, Outbox
+from models.messaging import (
+    CANCELLED,
+    DEAD,
+    DELIVERED,
+    FAILED,
+    HELD,
+    READ,
+    SENT,
+    InboundMessage,
+    Outbox,
+)
 from models.report import OPEN_STATUSES, Follower, Media, Report, ReportEvent
 
 # Events that carry the citizen's own free words (added messages, "not fixed, because...").
 CITIZEN_WORDS_KINDS = ("citizen_message", "reopened")
-FINISHED = (SENT, DELIVERED, FAILED, DEAD, CANCELLED)
+FINISHED = (SENT, DELIVERED, READ, FAILED, DEAD, CANCELLED)
 WORDS_REMOVED_NOTE = "Message removed: the citizen erased their data."
 
 
@@ -108,7 +118,13 @@ def delete_finished_outbox(session: Session, cutoff: datetime) -> int:
     erased = exists().where(Citizen.id == Outbox.citizen_id, Citizen.erased_at.is_not(None))
     result = session.execute(
         delete(Outbox)
-        .where(Outbox.status.in_(FINISHED), or_(Outbox.created_at < cutoff, erased))
+        .where(
+            or_(
+                Outbox.status.in_(FINISHED) & or_(Outbox.created_at < cutoff, erased),
+                # A message waiting for a citizen who erased their data will never go.
+                (Outbox.status == HELD) & erased,
+            )
+        )
         .returning(Outbox.id)
     )
     return len(result.all())

@@ -32,6 +32,13 @@ class Settings:
     TWILIO_FROM_NUMBER: str = ""
     TWILIO_MESSAGING_SERVICE_SID: str = ""
     TWILIO_API_BASE_URL: str = "https://api.twilio.com"
+    # WhatsApp through Twilio (same account): the sender, or a Messaging Service holding it.
+    TWILIO_WHATSAPP_FROM: str = ""
+    TWILIO_WHATSAPP_MESSAGING_SERVICE_SID: str = ""
+    # Content SIDs (HX...) of the approved utility template sent outside the 24-hour
+    # window: {{1}} = the report's reference, {{2}} = its new status.
+    WHATSAPP_TEMPLATE_FR: str = ""
+    WHATSAPP_TEMPLATE_EN: str = ""
     # Empty: ban, except in development once addresses are imported
     # (services.geocoders.make_geocoder).
     GEOCODER: str = ""
@@ -55,6 +62,8 @@ class Settings:
     CONSOLE_TILE_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     # Twilio messages per second from one worker (a French long code takes about 1).
     SMS_RATE_PER_SECOND: int = 1
+    # WhatsApp messages per second from one worker (the sandbox: 1 every 3 s, i.e. 0.33).
+    WHATSAPP_RATE_PER_SECOND: float = 10.0
     # Map tiles of the SMS citizens' link page (/r/...); "none" = a map without background.
     LINK_TILE_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     # Days after a citizen's last report ended (and their last message) before their phone
@@ -79,6 +88,15 @@ class Settings:
     def sms_enabled(self) -> bool:
         return bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN)
 
+    @property
+    def whatsapp_enabled(self) -> bool:
+        sender = self.TWILIO_WHATSAPP_FROM or self.TWILIO_WHATSAPP_MESSAGING_SERVICE_SID
+        return bool(self.sms_enabled and sender)
+
+    def whatsapp_template(self, language: str) -> str:
+        """The approved template's Content SID for a language ("" when none is set)."""
+        return {"fr": self.WHATSAPP_TEMPLATE_FR, "en": self.WHATSAPP_TEMPLATE_EN}.get(language, "")
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message says which and how to fix it."""
@@ -94,12 +112,23 @@ def load_settings(overrides: dict | None = None, *, dotenv: bool = True) -> Sett
             continue
         raw = os.environ.get(f.name)
         if raw is not None and raw != "":
-            values[f.name] = int(raw) if f.type == "int" else raw.strip()
+            values[f.name] = _typed(f.type, f.name, raw)
     values.update(
         {k: v for k, v in (overrides or {}).items() if k in Settings.__dataclass_fields__}
     )
     settings = Settings(**values)
     return _checked(settings)
+
+
+def _typed(kind: str, name: str, raw: str):
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be a number, e.g. 0.33") from exc
+    return raw.strip()
 
 
 def _checked(settings: Settings) -> Settings:
@@ -118,6 +147,8 @@ def _checked(settings: Settings) -> Settings:
             "MEDIA_STORAGE=s3 needs S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY "
             "(and S3_ENDPOINT_URL for a store that is not Amazon's)"
         )
+    if settings.WHATSAPP_RATE_PER_SECOND <= 0:
+        raise ConfigError("WHATSAPP_RATE_PER_SECOND must be above 0 (the sandbox: 0.33)")
     if settings.PROXY_FIX_HOPS < 0:
         raise ConfigError("PROXY_FIX_HOPS is the number of proxies in front of the app: 0 or more")
     if settings.telegram_enabled and not settings.TELEGRAM_WEBHOOK_SECRET:

@@ -260,14 +260,12 @@ def _show_photo(session: Session, report: Report, event, photo: StoredPhoto, rt)
         if channel.can_show_photos:
             text = translate(citizen.language, AFTER_PHOTO, ref=report.ref)
             payload = Reply(text, photo=photo.path).to_payload()
-        elif channel.needs_link_for_pin:
+        else:  # SMS, WhatsApp (Twilio would need a public URL): the one-time page shows it
             settings = rt.settings
             link = links.report_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id)
             link += "/fait"  # the page showing the after-photo (webhooks/link/after.py)
             payload = {"text": translate(citizen.language, AFTER_PHOTO_LINK, ref=report.ref,
                                          link=link)}  # fmt: skip
-        else:
-            continue
         rows.append(
             {
                 "citizen_id": citizen.id,

@@ -15,7 +15,8 @@ MASKS = [
     ("foreign sms phone", "sms", "+447911123456", "+44 7911 ****56"),
     ("telegram chat id", "telegram", "3527065", "••••065"),
     ("dev simulator name", "dev", "marie", "marie"),
-    ("unknown: whatsapp", "whatsapp", "whatsapp:+33612345678", "•" * 19 + "78"),
+    ("whatsapp phone", "whatsapp", "+33612345678", "+33 6 ** ** ** 78"),
+    ("unknown: prefixed phone", "signal", "signal:+33612345678", "•" * 17 + "78"),
     ("unknown: any string", "carrier-pigeon", "rooftop-7 Q!x", "•" * 11 + "!x"),
     ("unknown: short", "carrier-pigeon", "abcd", "••••"),
     ("unknown: empty", "carrier-pigeon", "", ""),
@@ -38,7 +39,7 @@ def test_an_unknown_channel_shows_only_the_last_two_characters(address) -> None:
 def test_the_undelivered_page_masks_an_address_of_an_unknown_channel(app) -> None:
     rt = app.extensions["webleads"]
     with rt.db.transaction() as session:
-        citizen = Citizen(channel="whatsapp", address="whatsapp:+33612345678", display_name="Zoé")
+        citizen = Citizen(channel="signal", address="whatsapp:+33612345678", display_name="Zoé")
         session.add(citizen)
         session.flush()
         queue_messages(
@@ -46,7 +47,7 @@ def test_the_undelivered_page_masks_an_address_of_an_unknown_channel(app) -> Non
             [
                 {
                     "citizen_id": citizen.id,
-                    "channel": "whatsapp",
+                    "channel": "signal",
                     "address": citizen.address,
                     "payload": {"text": "Votre signalement avance."},
                 }

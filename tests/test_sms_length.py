@@ -63,8 +63,8 @@ def length_app(database_url, tmp_path, twilio, addok):
     app.extensions["webleads"].db.dispose()
 
 
-def walk(rt, lang: str, addok) -> TalkingCitizen:
-    """An SMS citizen through every step, wrong turns included."""
+def walk(rt, lang: str, addok, channel: str = "sms") -> TalkingCitizen:
+    """An SMS (or WhatsApp) citizen through every step, wrong turns included."""
     w = WORDS[lang]
     with rt.db.transaction() as session:
         # A category that needs a photo, and three open reports near 12 rue de la Poterie.
@@ -73,7 +73,7 @@ def walk(rt, lang: str, addok) -> TalkingCitizen:
         for _ in range(3):
             make_report(session, "dechets", lat=POTERIE[0], lon=POTERIE[1])
     rt.catalog.invalidate()
-    me = TalkingCitizen(rt, PHONE, channel="sms", name=None, language_code=lang)
+    me = TalkingCitizen(rt, PHONE, channel=channel, name=None, language_code=lang)
     for text in (w["hello"], w["help"], w["mine"], "42", "5", "ok", "x" * 2100,
                  LONG_DESCRIPTION[:1990], "9", w["more"]):  # fmt: skip
         me.say(text)

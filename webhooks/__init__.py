@@ -3,4 +3,5 @@ its `Channel` spec (services/channels.py). Adding a channel is a package and one
 
 from webhooks import telegram  # noqa: F401  isort: skip
 from webhooks import sms  # noqa: F401  isort: skip
+from webhooks import whatsapp  # noqa: F401  isort: skip
 from webhooks import dev  # noqa: F401  isort: skip

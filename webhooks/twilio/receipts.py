@@ -13,7 +13,7 @@ from flask import Response
 from twilio.twiml.messaging_response import MessagingResponse
 
 from models.db import utcnow
-from models.messaging import DELIVERED, FAILED, SENT, record_delivery
+from models.messaging import DELIVERED, FAILED, READ, SENT, record_delivery
 from services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ STATUS_MAP = {
     "sending": SENT,
     "sent": SENT,
     "delivered": DELIVERED,
-    "read": DELIVERED,  # read implies delivered (WhatsApp, RCS)
+    "read": READ,  # delivered, and seen (WhatsApp, RCS); delivered_at is kept
     "undelivered": FAILED,
     "failed": FAILED,
 }

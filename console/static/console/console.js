@@ -202,19 +202,41 @@
       chat.scrollTop = chat.scrollHeight;
     }
 
+    function choiceButton(c, parent) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "choice";
+      b.textContent = c.label;
+      if (c.description) { b.title = c.description; }
+      b.addEventListener("click", function () { say({ choice: c.value }, c.label); });
+      parent.appendChild(b);
+    }
+
+    // WhatsApp draws a Reply its own way: quick replies (3 buttons at most), a list
+    // behind one button (10 rows at most), or a numbered text to answer by typing.
+    function showWhatsApp(w) {
+      bubble(w.body, "bot wa");
+      if (w.kind === "twilio/quick-reply") {
+        w.buttons.forEach(function (c) { choiceButton(c, choices); });
+      } else if (w.kind === "twilio/list-picker") {
+        var list = document.createElement("details");
+        list.className = "wa-list";
+        var summary = document.createElement("summary");
+        summary.textContent = w.button;
+        list.appendChild(summary);
+        w.rows.forEach(function (c) { choiceButton(c, list); });
+        choices.appendChild(list);
+      }
+    }
+
     function show(replies) {
       if (!replies.length) { return; }
       choices.innerHTML = "";
+      var whatsapp = byId("sim-look").value === "whatsapp";
       replies.forEach(function (r) {
+        if (whatsapp && r.whatsapp) { showWhatsApp(r.whatsapp); return; }
         bubble(r.text, "bot");
-        r.choices.forEach(function (c) {
-          var b = document.createElement("button");
-          b.type = "button";
-          b.className = "choice";
-          b.textContent = c.label;
-          b.addEventListener("click", function () { say({ choice: c.value }, c.label); });
-          choices.appendChild(b);
-        });
+        r.choices.forEach(function (c) { choiceButton(c, choices); });
       });
     }
 

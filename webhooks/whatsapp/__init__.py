@@ -1,0 +1,57 @@
+"""The WhatsApp channel (Twilio, the same account as SMS): the webhooks (routes.py), the
+inbound parser (inbound.py), the sender (sender.py), the Content API shapes (content.py)
+and the 24-hour window (window.py). What it shares with SMS is in webhooks/twilio/
+(signature, client, receipts, media). WhatsApp shows buttons and lists, takes shared
+locations and photos: no link page. Its `Channel` spec is registered below."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from services.channels import Channel, Invite, Limits, mask_phone, register
+from services.config import Settings
+from webhooks.twilio.media import fetch_picture
+from webhooks.whatsapp.inbound import CHANNEL, PREFIX
+from webhooks.whatsapp.routes import bp
+from webhooks.whatsapp.sender import WhatsAppSender
+
+GREETING = "Bonjour"
+
+
+def _enabled(settings: Settings) -> bool:
+    return settings.whatsapp_enabled
+
+
+def _invite(settings: Settings, code: str | None) -> Invite | None:
+    """wa.me/<number> with "Bonjour" typed, or the pilot's code while a pilot is on."""
+    number = settings.TWILIO_WHATSAPP_FROM.removeprefix(PREFIX).strip()
+    if not (settings.whatsapp_enabled and number):
+        return None
+    digits = number.lstrip("+")
+    text = code or GREETING
+    return Invite(
+        "WhatsApp",
+        "Scannez, puis envoyez le message préparé.",
+        f"https://wa.me/{digits}?text={quote(text)}",
+    )
+
+
+CHANNEL_SPEC = register(
+    Channel(
+        name=CHANNEL,
+        labels={"en": "WhatsApp"},
+        can_show_buttons=True,
+        can_share_location=True,
+        can_receive_photos=True,
+        enabled=_enabled,
+        blueprints=(bp,),
+        sender=WhatsAppSender,
+        fetcher=lambda rt: lambda media: fetch_picture(media, rt.settings),
+        limits=lambda settings: Limits(float(settings.WHATSAPP_RATE_PER_SECOND)),
+        mask=mask_phone,
+        # A WhatsApp number is a phone number: the pilot's allowlist entries for phones
+        # admit it (an admin types a number once, for SMS and WhatsApp alike).
+        allowlist_as="sms",
+        invite=_invite,
+    )
+)

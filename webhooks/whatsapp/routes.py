@@ -1,0 +1,117 @@
+"""The WhatsApp webhooks: `POST /webhooks/whatsapp` (an inbound message, signed by Twilio,
+handed to the engine) and `POST /webhooks/whatsapp/status` (delivery statuses up to
+`read`, and WhatsApp's refusals)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, abort, request
+
+from bot.engine import handle
+from models.citizen import open_window
+from models.db import utcnow
+from models.messaging import outbox_by_provider_id, release_held
+from services.runtime import Runtime, current_runtime
+from services.texts import pick_language
+from webhooks.twilio.receipts import message_sid_of, normalise_phone, record_receipt, twiml
+from webhooks.twilio.signature import signature_is_valid
+from webhooks.whatsapp import window
+from webhooks.whatsapp.inbound import CHANNEL, INBOUND_PATH, STATUS_PATH, bare, parse_inbound
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("whatsapp", __name__)
+
+
+@bp.post(INBOUND_PATH)
+def inbound() -> Response:
+    """Verifies a Twilio WhatsApp message, opens the citizen's window, hands it on."""
+    rt = _runtime_with_whatsapp()
+    if not signature_is_valid(rt.settings):
+        abort(403)
+    form = request.form
+    message_sid = message_sid_of(form)
+    raw = form.get("From", "")
+    phone = normalise_phone(bare(raw), rt.settings.DEFAULT_REGION) if raw else None
+    if not message_sid or phone is None:
+        log.warning("WhatsApp message without a usable MessageSid or From ignored: %r", raw)
+        return twiml()
+    replied_report = _replied_report(rt, message_sid_of({"MessageSid": form.get(
+        "OriginalRepliedMessageSid", "")}))  # fmt: skip
+    _open_window(rt, phone, form)
+    # The engine dedupes on MessageSid: a redelivery has no second effect.
+    handle(parse_inbound(form, message_sid, phone, replied_report=replied_report), rt)
+    return twiml()
+
+
+@bp.post(STATUS_PATH)
+def status_callback() -> Response:
+    """Records a delivery status; a refusal (ErrorCode) is handled as it means."""
+    rt = _runtime_with_whatsapp()
+    if not signature_is_valid(rt.settings):
+        abort(403)
+    form = request.form
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+    code = form.get("ErrorCode") or ""
+    sid = message_sid_of(form)
+    refusal = status in ("failed", "undelivered") and code.isdigit() and sid
+    if refusal:
+        _wait_for_the_send(rt, sid)
+    record_receipt(rt, form)
+    if refusal:
+        window.refused(rt, sid, int(code))
+    return Response("", status=200)
+
+
+# WhatsApp's refusal may come a moment after Twilio's 201, possibly before the worker
+# recorded the MessageSid: it is looked for a little while rather than ignored (Twilio
+# does not post a status callback twice).
+REFUSAL_LOOKUPS = (0.1, 0.3, 0.6, 1.0)
+
+
+def _wait_for_the_send(rt: Runtime, sid: str) -> None:
+    for delay in (0.0, *REFUSAL_LOOKUPS):
+        time.sleep(delay)
+        with rt.db.reading() as session:
+            if outbox_by_provider_id(session, sid) is not None:
+                return
+    log.info("WhatsApp refusal for unknown message %s", sid)
+
+
+def _open_window(rt: Runtime, phone: str, form) -> None:
+    """The citizen wrote: their window opens now, and what waited for them goes first."""
+    with rt.db.transaction() as session:
+        citizen = open_window(
+            session,
+            CHANNEL,
+            phone,
+            display_name=_name(form.get("ProfileName")),
+            language=pick_language(None, rt.settings.DEFAULT_LANGUAGE),
+            at=utcnow(),
+        )
+        released = release_held(session, citizen.id)
+    if released:
+        rt.wake_worker()
+
+
+def _replied_report(rt: Runtime, sid: str) -> int | None:
+    """The report of our message the citizen replied to (WhatsApp's "reply"), if any."""
+    if not sid:
+        return None
+    with rt.db.reading() as session:
+        message = outbox_by_provider_id(session, sid)
+        return message.report_id if message is not None else None
+
+
+def _name(value: str | None) -> str | None:
+    name = " ".join((value or "").split())[:64]
+    return name or None
+
+
+def _runtime_with_whatsapp() -> Runtime:
+    rt = current_runtime()
+    if not rt.settings.whatsapp_enabled:
+        abort(404)  # no auth token or no sender: nothing could be verified or answered
+    return rt
