@@ -62,6 +62,12 @@ class NoteForm(FlaskForm):
     note = TextAreaField(_l("Internal note"), validators=[DataRequired(), Length(max=4000)])
 
 
+class PublicForm(FlaskForm):
+    """The public site's moderation of one report (the buttons say which action)."""
+
+    text = TextAreaField(_l("Public text"), validators=[Optional(), Length(max=2000)])
+
+
 class AssignForm(FlaskForm):
     service = SelectField(_l("Service"), coerce=int, validators=[DataRequired()])
     assignee = SelectField(_l("Agent"), coerce=_coerce_optional_int, validators=[Optional()])

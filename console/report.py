@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, flash, redirect, render_template, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from console import bp
-from console.forms import AssignForm, MergeForm, NoteForm, RecategoriseForm, ReplyForm, StatusForm
+from console.forms import (
+    AssignForm,
+    MergeForm,
+    NoteForm,
+    PublicForm,
+    RecategoriseForm,
+    ReplyForm,
+    StatusForm,
+)
 from console.present import (
     DELIVERY_LABELS,
     EVENT_LABELS,
@@ -42,8 +51,9 @@ from models.report import (
     media_of_report,
     report_events,
 )
-from services import reports
+from services import moderation, reports
 from services.media import PhotoError, media_path
+from services.public_view import description_is_public
 from services.runtime import current_runtime
 
 
@@ -89,6 +99,8 @@ def report_page(number: int):
         }
     category = lookups.categories.get(report.category_id)
     forms = _forms(report, lookups, context["agent_services"])
+    forms["public_form"] = PublicForm(prefix="public", data={"text": report.public_text or ""})
+    context["text_public"] = bool(category) and description_is_public(report, category)
     return render_template(
         "console/report.html",
         **context,
@@ -331,6 +343,49 @@ def merge(number: int):
     return _act(
         number, action, _("Merged into #%(n)d; its followers now follow it.", n=target), public=True
     )
+
+
+# The moderation buttons' values -> what they do and what the agent is told.
+MODERATION = {
+    "publish": (moderation.publish, _l("Published on the public site, with the citizen's words.")),
+    "hide": (moderation.hide, _l("Hidden from the public site.")),
+    "withhold": (moderation.withhold_text, _l("The citizen's words are no longer public.")),
+}
+
+
+@bp.post("/reports/<int:number>/public")
+def moderate(number: int):
+    """Publishes, hides, redacts the report on the public site, or approves a photo."""
+    form = PublicForm(prefix="public")
+    if not form.validate():
+        return _invalid(form, number)
+    action = request.form.get("action", "")
+    kind, _sep, photo = action.partition(":")
+    agent = current_user.id
+    if action in MODERATION:
+        change, success = MODERATION[action]
+        return _act(
+            number, lambda db: change(db, number, agent_id=agent), str(success), public=False
+        )
+    if action == "redact":
+        text = form.text.data or ""
+        return _act(
+            number,
+            lambda db: moderation.redact(db, number, text, agent_id=agent),
+            _("Public text saved."),
+            public=False,
+        )
+    if kind in ("approve", "withdraw") and photo.isdigit():
+        return _act(
+            number,
+            lambda db: moderation.approve_photo(
+                db, number, int(photo), approved=kind == "approve", agent_id=agent
+            ),
+            _("Photo approved.") if kind == "approve" else _("Photo withdrawn."),
+            public=False,
+        )
+    flash(_("Unknown action."), "error")
+    return redirect(url_for("console.report_page", number=number)), 303
 
 
 @bp.get("/media/<int:media_id>")

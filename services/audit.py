@@ -28,7 +28,7 @@ from models.console_queries import agents_by_id
 from models.privacy_queries import agent_events
 
 # What agents do (an action made from the CLI has no agent but is one all the same).
-AGENT_KINDS = ("status", "reply", "note", "assigned", "recategorised")
+AGENT_KINDS = ("status", "reply", "note", "assigned", "recategorised", "moderated")
 HEADER = ("when", "agent", "report", "action", "from", "to", "public_message", "internal_note")
 # A cell starting with one of these is a formula to a spreadsheet: defuse it.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
