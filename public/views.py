@@ -111,10 +111,10 @@ def _policy(response: Response) -> Response:
     return response
 
 
-@bp.app_errorhandler(404)
+@bp.errorhandler(404)
 def _not_found(error):
-    if request.blueprint != "public":
-        return error
+    # The public site's own (a missing or hidden report); the app keeps one handler for
+    # unknown paths (Open311's).
     return _render("public/not_found.html", status=404)
 
 

@@ -148,7 +148,19 @@ def view_of(
     """Makes the public view of a report from its public events and the people it names."""
     placings = [event.internal_note or "" for event in events if event.kind == "geocoded"]
     label = public_label(report, placings)
-    private = Redaction(people, report.address, label)
+    private = Redaction(
+        people,
+        report.address,
+        label,
+        private_texts=[report.description, report.address or ""],
+        public_words=[
+            label or "",
+            category.name_fr,
+            category.name_en,
+            service.name_fr,
+            service.name_en,
+        ],
+    )
     history = tuple(_public_event(event, private) for event in events if event.kind != "geocoded")
     expected = report.created_at + timedelta(hours=category.sla_hours)
     description = None
@@ -223,10 +235,24 @@ def street_of(label: str) -> str | None:
 class Redaction:
     """Takes out of a text the personal details of a report's people and its address."""
 
-    def __init__(self, people: list[Citizen], address: str | None, label: str | None) -> None:
+    def __init__(
+        self,
+        people: list[Citizen],
+        address: str | None,
+        label: str | None,
+        *,
+        private_texts: list[str] = (),
+        public_words: list[str] = (),
+    ) -> None:
         self.address = address if address and address != label else None
         self.label = label
         names, identities = set(), set()
+        # A name the citizen wrote (their own, a neighbour's, "chez Hugo Lemoine") is a
+        # capitalised word inside a sentence of their private texts; it is taken out of
+        # every public text, unless the public place or the catalog says it too.
+        allowed = {w.casefold() for text in public_words for w in WORD.findall(text)}
+        for text in private_texts:
+            names.update(w for w in proper_nouns(text) if w.casefold() not in allowed)
         for citizen in people:
             if citizen.erased_at is None:
                 identities.update(_identities(citizen))
@@ -258,6 +284,22 @@ class Redaction:
         if self.known is not None:
             text = self.known.sub(REMOVED, text)
         return _tidy(text)
+
+
+WORD = re.compile(r"[^\W\d_][\w'’-]*")
+SENTENCE_END = '.!?\n:;«"“('
+
+
+def proper_nouns(text: str | None) -> set[str]:
+    """The capitalised words of a text that do not start a sentence (names, places)."""
+    found = set()
+    for match in WORD.finditer(text or ""):
+        word = match.group()
+        before = text[: match.start()].rstrip(" \t")
+        starts_sentence = not before or before[-1] in SENTENCE_END
+        if len(word) >= SHORTEST_NAME_PART and word[0].isupper() and not starts_sentence:
+            found.add(word)
+    return found
 
 
 def _identities(citizen: Citizen) -> set[str]:
