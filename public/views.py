@@ -227,7 +227,8 @@ def reports():
         f, chosen = _filter(db)
         rows = public_page(db, f, _before(), PAGE_SIZE + 1)
         views = public_reports(db, rows[:PAGE_SIZE])
-        categories = list(rt.catalog.get(db).categories)
+        snapshot = rt.catalog.get(db)
+        categories = list(snapshot.categories)
     more = len(rows) > PAGE_SIZE
     args = {k: v for k, v in chosen.items() if v}
     next_url = None
@@ -243,21 +244,15 @@ def reports():
         statuses=STATUS_FILTERS,
         next_url=next_url,
         first_page=_before() is None,
-        center=_map_center(),
+        center=_map_center(snapshot.zones.boundary),
     )
 
 
-def _map_center() -> str:
+def _map_center(boundary) -> str:
     """The middle of the town's boundary (where the map opens), as "lat,lon,zoom"."""
-    from shapely.geometry import shape
-
-    from models.zone import BOUNDARY, active_zones
-
-    with current_runtime().db.reading() as db:
-        zones = [z for z in active_zones(db) if z.kind == BOUNDARY]
-    if not zones:
+    if boundary is None:
         return "46.6,2.4,5"
-    point = shape(zones[0].geometry).centroid
+    point = boundary.centroid
     return f"{point.y:.5f},{point.x:.5f},14"
 
 
@@ -273,6 +268,10 @@ def geojson():
         f, _chosen = _filter(db)
         points, total = public_points_in_box(db, box, f, MAP_LIMIT)
         categories = rt.catalog.get(db).by_id
+    # One link built, the others by its pattern: url_for per point is most of the cost.
+    link = public_url("public.report", number=0).replace("/0", "/{}", 1)
+    names = {i: c.name(lang) for i, c in categories.items()}
+    open_statuses = frozenset(STATUS_GROUPS["open"])
     features = [
         {
             "type": "Feature",
@@ -280,11 +279,9 @@ def geojson():
             "geometry": {"type": "Point", "coordinates": [round(p.lon, 5), round(p.lat, 5)]},
             "properties": {
                 "ref": f"#{p.number}",
-                "status": "open" if p.status in STATUS_GROUPS["open"] else "fixed",
-                "category": categories[p.category_id].name(lang)
-                if p.category_id in categories
-                else "",
-                "url": public_url("public.report", number=p.number),
+                "status": "open" if p.status in open_statuses else "fixed",
+                "category": names.get(p.category_id, ""),
+                "url": link.format(p.number),
             },
         }
         for p in points

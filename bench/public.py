@@ -1,0 +1,145 @@
+"""Benchmark: the public site's map (GeoJSON) and list pages at 1,000,000 reports on
+PostgreSQL.
+
+The reports are made in the database by generate_series (spread over the demo town,
+every category, over two years, a third open, 2 % hidden, each with its "created" event),
+then VACUUM ANALYZE. Each page is asked through the whole app (Flask's test client: routing,
+the named queries, the public view, the JSON or the template, the ETag), without a cache,
+and timed; `/healthz` (one `SELECT 1` through the same app) is the reference measured in
+the same run, so the ratio says what the page costs beyond the framework's floor.
+Target: p50 and p99 under 100 ms for the town-wide GeoJSON and the list pages.
+
+    python bench/public.py [--reports 1000000] [--requests 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import text
+
+from bot.app import create_app
+from bot.seed import seed_demo
+from models import migrate
+from models.db import Database
+
+SOUTH, NORTH, WEST, EAST = 48.095, 48.150, -1.265, -1.160
+TOWN_BOX = f"{WEST},{SOUTH},{EAST},{NORTH}"
+
+FILL = """
+WITH cats AS (SELECT array_agg(id ORDER BY id) AS ids, array_agg(service_id ORDER BY id) AS svc
+              FROM category),
+rows AS (
+  SELECT g, 1 + floor(random() * array_length(cats.ids, 1))::int AS k,
+         random() AS r, now() - random() * interval '730 days' AS created
+  FROM generate_series(1, :n) AS g, cats
+)
+INSERT INTO report (category_id, service_id, channel, description, lat, lon, geolocated,
+                    status, created_at, updated_at, resolved_at, closed_at, reopened_count,
+                    hidden)
+SELECT cats.ids[k], cats.svc[k], 'bench', 'bench report', :south + random() * (:north - :south),
+       :west + random() * (:east - :west), true,
+       CASE WHEN r < 0.12 THEN 'new' WHEN r < 0.22 THEN 'acknowledged'
+            WHEN r < 0.33 THEN 'in_progress' WHEN r < 0.90 THEN 'resolved' ELSE 'closed' END,
+       created, created,
+       CASE WHEN r >= 0.33 AND r < 0.90 THEN created + random() * interval '10 days' END,
+       CASE WHEN r >= 0.90 THEN created + random() * interval '10 days' END,
+       0, random() < 0.02
+FROM rows, cats
+"""
+EVENTS = """
+INSERT INTO reportevent (report_id, created_at, kind, to_status)
+SELECT id, created_at, 'created', 'new' FROM report
+"""
+
+
+def fill(db: Database, total: int) -> float:
+    started = time.perf_counter()
+    box = {"south": SOUTH, "north": NORTH, "west": WEST, "east": EAST}
+    with db.engine.begin() as conn:
+        conn.execute(text(FILL), {"n": total, **box})
+        conn.execute(text(EVENTS))
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    return time.perf_counter() - started
+
+
+def measure(client, urls, requests: int) -> tuple[float, float]:
+    """p50 and p99 in milliseconds of GETs cycling through `urls`."""
+    for url in urls[:3]:  # warm the app and the cache of the database's pages
+        assert client.get(url).status_code == 200, url
+    times = []
+    for i in range(requests):
+        url = urls[i % len(urls)]
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
+
+
+def bench(url: str, total: int, requests: int, tmp: str) -> None:
+    db = Database(url)
+    migrate.upgrade(db.engine)
+    with db.transaction() as session:
+        seed_demo(session)
+    took = fill(db, total)
+    with db.engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM report")).scalar()
+        newest = conn.execute(text("SELECT max(id) FROM report")).scalar()
+    db.dispose()
+    print(f"PostgreSQL: {count:,} reports made in {took:.1f} s")
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench" * 8,
+                      "MEDIA_DIR": tmp, "GEOCODER": "none"})  # fmt: skip
+    client = app.test_client()
+    rng = random.Random(15)
+    deep = [f"/reports?before={rng.randint(1001, newest)}" for _ in range(50)]
+    boxes = []
+    for _ in range(50):  # a neighbourhood: about a tenth of the town's width
+        lat, lon = rng.uniform(SOUTH, NORTH - 0.006), rng.uniform(WEST, EAST - 0.01)
+        boxes.append(f"/reports.geojson?bbox={lon},{lat},{lon + 0.01},{lat + 0.006}")
+    cases = [
+        ("reference: /healthz (SELECT 1)", ["/healthz"]),
+        ("GeoJSON, the whole town", [f"/reports.geojson?bbox={TOWN_BOX}"]),
+        ("GeoJSON, the whole town, open only", [f"/reports.geojson?bbox={TOWN_BOX}&status=open"]),
+        ("GeoJSON, a neighbourhood", boxes),
+        ("list, first page", ["/reports", "/reports?lang=en"]),
+        ("list, a page deep in (keyset)", deep),
+        ("list, fixed + one category", ["/reports?status=fixed&category=lampadaire"]),
+        ("list, open this month", ["/reports?status=open&period=month"]),
+    ]
+    reference = None
+    print(f"{'page':40} {'p50 ms':>8} {'p99 ms':>8} {'p50/ref':>8}")
+    for label, urls in cases:
+        p50, p99 = measure(client, urls, requests)
+        reference = reference or p50
+        print(f"{label:40} {p50:8.1f} {p99:8.1f} {p50 / reference:8.1f}")
+    body = client.get(f"/reports.geojson?bbox={TOWN_BOX}").json
+    print(f"town-wide GeoJSON: {len(body['features'])} points of {body['total']}"
+          f"{'+' if body['more'] else ''} in the box")  # fmt: skip
+    app.extensions["webleads"].db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    from tests.pg import throwaway_database
+
+    with tempfile.TemporaryDirectory() as tmp, throwaway_database("public") as url:
+        if url:
+            bench(url, args.reports, args.requests, tmp)
+
+
+if __name__ == "__main__":
+    main()
