@@ -113,6 +113,7 @@ class CategoryForm(FlaskForm):
     position = IntegerField(_l("Menu position"), default=0, validators=[Optional()])
     photo_required = BooleanField(_l("Photo required"))
     ask_if_fixed = BooleanField(_l("Ask the citizen whether it is fixed"), default=True)
+    description_public = BooleanField(_l("Citizens' descriptions public on the public site"))
     active = BooleanField(_l("Active"), default=True)
 
 
