@@ -98,6 +98,8 @@ def bench(url: str, total: int, requests: int, tmp: str) -> None:
     with db.engine.connect() as conn:
         count = conn.execute(text("SELECT count(*) FROM report")).scalar()
         newest = conn.execute(text("SELECT max(id) FROM report")).scalar()
+        shown = conn.execute(text("SELECT id FROM report WHERE NOT hidden LIMIT 50")).scalars()
+        shown = list(shown)
     db.dispose()
     print(f"PostgreSQL: {count:,} reports made in {took:.1f} s")
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench" * 8,
@@ -117,6 +119,8 @@ def bench(url: str, total: int, requests: int, tmp: str) -> None:
         ("list, a page deep in (keyset)", deep),
         ("list, fixed + one category", ["/reports?status=fixed&category=lampadaire"]),
         ("list, open this month", ["/reports?status=open&period=month"]),
+        ("report page", [f"/reports/{n}" for n in shown]),
+        ("Atom feed (50 latest changes)", ["/reports.atom"]),
     ]
     # The machine is shared: the reference is measured again just before each page, so
     # each ratio compares two figures taken under the same load.

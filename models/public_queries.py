@@ -176,15 +176,23 @@ def public_points_in_box(
 
 
 def latest_public_changes(session: Session, limit: int) -> list[int]:
-    """The numbers of the public reports that changed last (the feed), newest first."""
-    changed = func.coalesce(Report.last_public_update_at, Report.created_at)
-    stmt = (
-        select(Report.id)
-        .where(Report.hidden.is_(False))
-        .order_by(changed.desc(), Report.id.desc())
+    """The numbers of the public reports that changed last (the feed), newest first.
+
+    The last changed are among the last updated and the last filed (never updated): two
+    index ranges of `limit` rows each, merged here."""
+    visible = Report.hidden.is_(False)
+    columns = (Report.id, Report.last_public_update_at, Report.created_at)
+    updated = session.execute(
+        select(*columns)
+        .where(visible, Report.last_public_update_at.is_not(None))
+        .order_by(Report.last_public_update_at.desc())
         .limit(limit)
-    )
-    return list(session.scalars(stmt))
+    ).all()
+    filed = session.execute(
+        select(*columns).where(visible).order_by(Report.id.desc()).limit(limit)
+    ).all()
+    changed = {number: _aware(last or created) for number, last, created in [*updated, *filed]}
+    return sorted(changed, key=lambda n: (changed[n], n), reverse=True)[:limit]
 
 
 # --- the town's figures ----------------------------------------------------------------

@@ -98,6 +98,8 @@ class Report(SQLModel, table=True):
         Index("ix_report_status_service", "status", "service_id"),
         # The public list filtered by category, newest first (keyset on the number).
         Index("ix_report_category_id", "category_id", "id"),
+        # The public feed: the reports whose public side changed last.
+        Index("ix_report_last_public_update_at", "last_public_update_at"),
         {"sqlite_autoincrement": True},
     )
 

@@ -28,6 +28,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("text_public", sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column("public_text", sa.Text(), nullable=True))
         batch_op.create_index("ix_report_category_id", ["category_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_report_last_public_update_at", ["last_public_update_at"], unique=False
+        )
     with op.batch_alter_table("category", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("description_public", sa.Boolean(), server_default="0", nullable=False)
@@ -44,6 +47,7 @@ def downgrade() -> None:
     with op.batch_alter_table("category", schema=None) as batch_op:
         batch_op.drop_column("description_public")
     with op.batch_alter_table("report", schema=None) as batch_op:
+        batch_op.drop_index("ix_report_last_public_update_at")
         batch_op.drop_index("ix_report_category_id")
         batch_op.drop_column("public_text")
         batch_op.drop_column("text_public")
