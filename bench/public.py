@@ -12,6 +12,24 @@ time for the town-wide map's queries and the list's first page.
 Target: p50 and p99 under 100 ms for the town-wide GeoJSON and the list pages.
 
     python bench/public.py [--reports 1000000] [--requests 200]
+
+A run on the shared 2-core machine (2026-12-01, load average 2-6, p50/p99 in ms, the
+reference measured just before each page):
+
+    GeoJSON, the whole town            13.4 / 21.0   (SQL: 0.2 ms points + 1.8 ms count)
+    GeoJSON, the whole town, open      25.8 / 72.9
+    GeoJSON, a neighbourhood (~10,000) 61.7 / 241.6  (over the target at p99: see below)
+    list, first page                   19.9 / 42.3
+    list, a page deep in (keyset)      18.7 / 29.2
+    list, fixed + one category         18.7 / 38.9
+    list, open this month              23.3 / 42.9
+    report page                        13.2 / 38.3
+    Atom feed                          33.1 / 97.5
+    reference /healthz                 0.9 - 2.9
+
+A small box holding ~10,000 reports is the slow case: "the newest 500 in the box" walks
+the number index until 500 fall inside (a B-tree on (lat, lon) cannot do both). A grid
+cell column indexed with the number, or PostGIS's GiST index, would bound it.
 """
 
 from __future__ import annotations
