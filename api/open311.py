@@ -389,12 +389,13 @@ def _requests(f: RequestFilter, reader: ApiKey | None) -> list[dict]:
         postcode = rt.catalog.get(session).settings.get("town_postcode")
         if reader is None:
             views = public_reports(session, rows)
-            return [_public_request(view, postcode, language) for view in views]
+            base = rt.settings.PUBLIC_BASE_URL.rstrip("/")
+            return [_public_request(view, postcode, language, base) for view in views]
         notes = last_public_messages(session, [report.id for report, _, _ in rows])
     return [_request(*row, notes.get(row[0].id), postcode, language) for row in rows]
 
 
-def _public_request(view: PublicReport, postcode, language: str) -> dict:
+def _public_request(view: PublicReport, postcode, language: str, base_url: str) -> dict:
     """A request as anyone may read it: the report's public view."""
     values = {
         "service_request_id": str(view.number),
@@ -402,7 +403,8 @@ def _public_request(view: PublicReport, postcode, language: str) -> dict:
         "status_notes": view.latest_words,
         "service_name": view.category_names[language],
         "service_code": view.category_code,
-        "description": None,  # the citizen's words: for the town's tools only
+        # The citizen's words only once the town made them public (the public site's rules).
+        "description": view.description,
         "agency_responsible": view.service_names[language],
         "service_notice": None,
         "requested_datetime": _w3c(view.created_at),
@@ -413,7 +415,11 @@ def _public_request(view: PublicReport, postcode, language: str) -> dict:
         "zipcode": postcode,
         "lat": view.place.lat,
         "long": view.place.lon,
-        "media_url": None,  # no photo is public yet
+        "media_url": (
+            f"{base_url}/reports/{view.number}/photos/{view.media_ids[0]}"
+            if view.media_ids
+            else None
+        ),
     }
     return {name: values[name] for name in REQUEST_FIELDS}
 

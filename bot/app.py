@@ -88,6 +88,7 @@ def _secure(app: Flask, https: bool) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     import console
+    import public
     from api import open311
 
     for channel in channels.all_channels():
@@ -95,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
             app.register_blueprint(blueprint)
     app.register_blueprint(open311.bp)
     console.init_app(app)
+    public.init_app(app)
 
     @app.errorhandler(DBAPIError)
     def database_unavailable(exc):

@@ -270,6 +270,37 @@ def set_status(
     )
 
 
+def _moderate(ref: str, change, said: str) -> None:
+    from services import reports
+
+    rt = current_runtime()
+    try:
+        number = reports.parse_ref(ref)
+        with rt.db.transaction() as session:
+            change(session, number, agent_id=None)
+    except reports.ReportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"#{number}: {said}")
+
+
+@report_group.command("publish")
+@click.argument("ref")
+def report_publish(ref: str) -> None:
+    """Puts report REF on the public site with its citizen's words (as the console does)."""
+    from services import moderation
+
+    _moderate(ref, moderation.publish, "public, with the citizen's words.")
+
+
+@report_group.command("hide")
+@click.argument("ref")
+def report_hide(ref: str) -> None:
+    """Takes report REF off the public site (its page answers 404, Open311 too)."""
+    from services import moderation
+
+    _moderate(ref, moderation.hide, "hidden from the public site.")
+
+
 @cli.group("zone")
 def zone_group() -> None:
     """The town's boundary and pilot zones (GeoJSON polygons)."""

@@ -138,9 +138,10 @@ COMMANDS: dict[str, Callable[[Ctx, Inbound, str | None], Outcome]] = {
     "stop": command_handlers.stop,
     "start": command_handlers.start,
     "erase": erase.ask,
+    "follow": command_handlers.follow,
 }
 # Commands after which the current question is asked again, so the citizen goes on.
-REPROMPT_AFTER = {"help", "my_reports", "status", "language"}
+REPROMPT_AFTER = {"help", "my_reports", "status", "language", "follow"}
 
 YES_WORDS = {"oui", "o", "yes", "y", "ok", "d'accord", "daccord", "ouais"}
 NO_WORDS = {"non", "n", "no", "nope"}

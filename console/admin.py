@@ -245,6 +245,7 @@ def _save_category(db, form: CategoryForm, item_id: int | None) -> str:
         sla_hours=form.sla_hours.data,
         photo_required=form.photo_required.data,
         ask_if_fixed=form.ask_if_fixed.data,
+        description_public=form.description_public.data,
         position=form.position.data or 0,
         active=form.active.data,
     )

@@ -62,6 +62,12 @@ class NoteForm(FlaskForm):
     note = TextAreaField(_l("Internal note"), validators=[DataRequired(), Length(max=4000)])
 
 
+class PublicForm(FlaskForm):
+    """The public site's moderation of one report (the buttons say which action)."""
+
+    text = TextAreaField(_l("Public text"), validators=[Optional(), Length(max=2000)])
+
+
 class AssignForm(FlaskForm):
     service = SelectField(_l("Service"), coerce=int, validators=[DataRequired()])
     assignee = SelectField(_l("Agent"), coerce=_coerce_optional_int, validators=[Optional()])
@@ -107,6 +113,7 @@ class CategoryForm(FlaskForm):
     position = IntegerField(_l("Menu position"), default=0, validators=[Optional()])
     photo_required = BooleanField(_l("Photo required"))
     ask_if_fixed = BooleanField(_l("Ask the citizen whether it is fixed"), default=True)
+    description_public = BooleanField(_l("Citizens' descriptions public on the public site"))
     active = BooleanField(_l("Active"), default=True)
 
 

@@ -47,6 +47,16 @@ EVENT_LABELS = {
     "feedback": _l("Citizen's feedback"),
     "reminder": _l("Waiting message to the followers"),
     "geocoded": _l("Placed on the map"),
+    "moderated": _l("Public site"),
+}
+# The public site's moderation (services/moderation.py: the note's "action").
+MODERATION_LABELS = {
+    "published": _l("Published on the public site, with the citizen's words."),
+    "hidden": _l("Hidden from the public site."),
+    "text withheld": _l("The citizen's words withheld from the public site."),
+    "public text written": _l("Public text written in place of the citizen's words."),
+    "photo approved": _l("Photo approved for the public site."),
+    "photo withdrawn": _l("Photo withdrawn from the public site."),
 }
 # The citizen's answer to "is it really fixed?" (kept as "fixed: <verdict>" in the note).
 VERDICT_LABELS = {
@@ -155,6 +165,12 @@ def event_detail(event) -> str | None:
             if match:
                 return str(text) % match.groupdict()
         return note
+    if event.kind == "moderated":
+        try:
+            action = json.loads(note).get("action", "")
+        except (ValueError, AttributeError):
+            return note
+        return str(MODERATION_LABELS.get(action, action))
     return None
 
 

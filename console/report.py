@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from console import bp
-from console.forms import AssignForm, MergeForm, NoteForm, RecategoriseForm, ReplyForm, StatusForm
+from console.forms import (
+    AssignForm,
+    MergeForm,
+    NoteForm,
+    PublicForm,
+    RecategoriseForm,
+    ReplyForm,
+    StatusForm,
+)
 from console.present import (
     DELIVERY_LABELS,
     EVENT_LABELS,
@@ -42,10 +51,10 @@ from models.report import (
     media_of_report,
     report_events,
 )
-from services import crews, reports
-from services.media import PhotoError, media_path, photo_store
+from services import crews, moderation, reports
+from services.media import photo_response
+from services.public_view import description_is_public
 from services.runtime import current_runtime
-from services.storage import LocalStore, PhotoNotFound, StoreError
 
 
 def visible_report(db, number: int) -> Report:
@@ -91,6 +100,8 @@ def report_page(number: int):
         }
     category = lookups.categories.get(report.category_id)
     forms = _forms(report, lookups, context["agent_services"])
+    forms["public_form"] = PublicForm(prefix="public", data={"text": report.public_text or ""})
+    context["text_public"] = bool(category) and description_is_public(report, category)
     return render_template(
         "console/report.html",
         **context,
@@ -335,6 +346,49 @@ def merge(number: int):
     )
 
 
+# The moderation buttons' values -> what they do and what the agent is told.
+MODERATION = {
+    "publish": (moderation.publish, _l("Published on the public site, with the citizen's words.")),
+    "hide": (moderation.hide, _l("Hidden from the public site.")),
+    "withhold": (moderation.withhold_text, _l("The citizen's words are no longer public.")),
+}
+
+
+@bp.post("/reports/<int:number>/public")
+def moderate(number: int):
+    """Publishes, hides, redacts the report on the public site, or approves a photo."""
+    form = PublicForm(prefix="public")
+    if not form.validate():
+        return _invalid(form, number)
+    action = request.form.get("action", "")
+    kind, _sep, photo = action.partition(":")
+    agent = current_user.id
+    if action in MODERATION:
+        change, success = MODERATION[action]
+        return _act(
+            number, lambda db: change(db, number, agent_id=agent), str(success), public=False
+        )
+    if action == "redact":
+        text = form.text.data or ""
+        return _act(
+            number,
+            lambda db: moderation.redact(db, number, text, agent_id=agent),
+            _("Public text saved."),
+            public=False,
+        )
+    if kind in ("approve", "withdraw") and photo.isdigit():
+        return _act(
+            number,
+            lambda db: moderation.approve_photo(
+                db, number, int(photo), approved=kind == "approve", agent_id=agent
+            ),
+            _("Photo approved.") if kind == "approve" else _("Photo withdrawn."),
+            public=False,
+        )
+    flash(_("Unknown action."), "error")
+    return redirect(url_for("console.report_page", number=number)), 303
+
+
 @bp.get("/media/<int:media_id>")
 def media(media_id: int):
     """Serves a report's photo to the agents who may see the report."""
@@ -344,24 +398,4 @@ def media(media_id: int):
         if item is None or item.report_id is None:
             abort(404)
         visible_report(db, item.report_id)
-    store = photo_store(rt.settings)
-    if isinstance(store, LocalStore):
-        try:
-            path = media_path(rt.settings.MEDIA_DIR, item.path)
-        except PhotoError:
-            abort(404)
-        if not path.is_file():
-            abort(404)
-        return send_file(path, mimetype=item.content_type, max_age=3600, conditional=True)
-    # A bucket is never public: the photo is streamed through the login, like a file.
-    try:
-        data = store.get(item.path)
-    except PhotoNotFound:
-        abort(404)
-    except StoreError:
-        return Response(_("The photo cannot be shown just now."), status=503, mimetype="text/plain")
-    response = Response(data, mimetype=item.content_type)
-    response.cache_control.private = True
-    response.cache_control.max_age = 3600
-    response.set_etag(item.path.rsplit("/", 1)[-1].split(".")[0])  # the content's hash
-    return response.make_conditional(request)
+    return photo_response(rt.settings, item.path, item.content_type)

@@ -9,7 +9,8 @@ from handlers import menu, my_reports
 from handlers.context import Ctx
 from models.citizen import State, update_citizen
 from models.messaging import cancel_queued_for
-from services.texts import translate
+from services import reports
+from services.texts import N_, translate
 from services.types import Inbound, Outcome, Reply
 
 LANGUAGE_CHOICES = [("lang:fr", "Français"), ("lang:en", "English")]
@@ -61,6 +62,32 @@ def status(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
     if arg and arg.isdigit():
         return Outcome(my_reports.status(ctx, int(arg)), ctx.state)
     return Outcome(my_reports.listing(ctx), ctx.state)
+
+
+def follow(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
+    """Makes the citizen a follower of a public report (SUIVRE 1042, /start follow_1042)."""
+    state = State.IDLE if ctx.state == State.START else ctx.state
+    if not (arg and arg.isdigit()):
+        text = ctx.t("Send SUIVRE and the report's number, such as SUIVRE 1042.")
+        return Outcome([Reply(text)], state)
+    number = int(arg)
+    result, view = reports.follow_report(ctx.session, number, ctx.citizen)
+    if view is None:
+        text = ctx.t("I find no report #{number}. Check the number.", number=number)
+        return Outcome([Reply(text)], state)
+    summary = ctx.t(
+        "{ref} ({category}, {place}): {status}",
+        ref=view.ref,
+        category=view.category_names[ctx.lang],
+        place=view.place.label or ctx.t("place not public"),
+        status=view.status_names[ctx.lang],
+    )
+    texts = {
+        reports.FOLLOWED: N_("You now follow {summary}. You will get its news here."),
+        reports.ALREADY_FOLLOWING: N_("You already follow {summary}."),
+        reports.REPORT_CLOSED: N_("{summary}. This report is closed: there will be no more news."),
+    }
+    return Outcome([Reply(ctx.t(texts[result], summary=summary))], state)
 
 
 def language(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:

@@ -34,6 +34,9 @@ class Category(SQLModel, table=True):
     # After "resolved", ask the followers whether it is really fixed.
     ask_if_fixed: bool = True
     position: int = 0
+    # The public site: whether the citizens' descriptions of this category are public by
+    # default (an agent may still publish, redact or withhold each one).
+    description_public: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
 
     def name(self, language: str) -> str:
         return self.name_en if language == "en" else self.name_fr

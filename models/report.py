@@ -47,6 +47,9 @@ class EventKind(StrEnum):
     FEEDBACK = "feedback"
     REOPENED = "reopened"
     REMINDER = "reminder"
+    # The public site's moderation (services/moderation.py): published, hidden, redacted,
+    # a photo approved; the note says which.
+    MODERATED = "moderated"
 
 
 # Stored labels, their type and the step timestamp they set. Display names are in texts.
@@ -93,6 +96,10 @@ class Report(SQLModel, table=True):
     __table_args__ = (
         Index("ix_report_lat_lon", "lat", "lon"),
         Index("ix_report_status_service", "status", "service_id"),
+        # The public list filtered by category, newest first (keyset on the number).
+        Index("ix_report_category_id", "category_id", "id"),
+        # The public feed: the reports whose public side changed last.
+        Index("ix_report_last_public_update_at", "last_public_update_at"),
         {"sqlite_autoincrement": True},
     )
 
@@ -124,6 +131,13 @@ class Report(SQLModel, table=True):
     assigned_agent_id: int | None = Field(default=None, foreign_key="agent.id")
     duplicate_of_id: int | None = Field(default=None, foreign_key="report.id")
     reopened_count: int = 0
+    # The public site (services/public_view.py): a hidden report is not there at all (404).
+    hidden: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # Whether the citizen's description is public: None follows the category's default,
+    # True once an agent published it (or wrote its public text), False once withheld.
+    text_public: bool | None = None
+    # The public text an agent wrote in place of the citizen's words (redaction).
+    public_text: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def number(self) -> int:
@@ -171,6 +185,8 @@ class Media(SQLModel, table=True):
     width: int | None = None
     height: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # A photo is public once an agent approved it (never before).
+    approved_at: datetime | None = None
 
 
 # --- named queries -------------------------------------------------------------------

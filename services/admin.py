@@ -30,6 +30,7 @@ CATEGORY_FIELDS = (
     "sla_hours",
     "photo_required",
     "ask_if_fixed",
+    "description_public",
     "position",
     "active",
 )

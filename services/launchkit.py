@@ -185,6 +185,8 @@ def _citizens_page(kit: Kit, page_format: str, scale: float) -> bytes:
     for number, line in enumerate(HOW_TO, start=1):
         _write(pdf, 12 * scale, "", f"{number}. {line}", INK)
     pdf.ln(3 * scale)
+    _write(pdf, 12 * scale, "B", public_page_line(kit), INK)
+    pdf.ln(2 * scale)
     if kit.pilot_note:
         _write(pdf, 11 * scale, "B", kit.pilot_note, INK)
         if kit.invite_code:
@@ -206,6 +208,14 @@ def _citizens_page(kit: Kit, page_format: str, scale: float) -> bytes:
         INK,
     )
     return bytes(pdf.output())
+
+
+def public_page_line(kit: Kit) -> str:
+    """The poster's pointer to the public site: what is reported, and following it."""
+    return (
+        f"Déjà signalé ? Voyez les signalements et leur suivi sur {kit.base_url}/reports "
+        "- et suivez-en un en envoyant SUIVRE et son numéro."
+    )
 
 
 def _codes(kit: Kit) -> list[tuple[tuple[str, str], str | None]]:
@@ -245,6 +255,16 @@ GUIDE = (
         (
             "Le message public part au citoyen, à son nom. La note interne reste entre agents.",
             "Soyez concret : ce qui sera fait, et quand. Pas de données personnelles.",
+        ),
+    ),
+    (
+        "Le site public",
+        (
+            "Chaque signalement a sa page publique (/reports/1042) : catégorie, lieu sans "
+            "numéro de rue, statut et vos messages publics, sans nom ni numéro.",
+            "Les mots du citoyen n'y sont que si sa catégorie le prévoit ou si vous les "
+            "publiez ; vous pouvez écrire un texte public à leur place. Une photo n'y est "
+            "qu'une fois approuvée. « Masquer » retire le signalement du site.",
         ),
     ),
     (

@@ -148,3 +148,35 @@ def delete_photos(where: Any, keys: list[str]) -> list[str]:
         except (StoreError, OSError):
             failed.append(key)
     return failed
+
+
+def photo_response(settings: Any, key: str, content_type: str = "image/jpeg", *,
+                   public: bool = False):  # fmt: skip
+    """Serves a stored photo (console, public site, link page): a file from MEDIA_DIR, or
+    the object streamed from the bucket, which is never public itself. 404 when it is not
+    there, 503 when the store does not answer; conditional on its hash (ETag)."""
+    from flask import Response, abort, request, send_file
+
+    from services.storage import BadKey, PhotoNotFound
+
+    store = photo_store(settings)
+    if isinstance(store, LocalStore):
+        try:
+            path = media_path(settings.MEDIA_DIR, key)
+        except PhotoError:
+            abort(404)
+        if not path.is_file():
+            abort(404)
+        response = send_file(path, mimetype=content_type, max_age=3600, conditional=True)
+    else:
+        try:
+            data = store.get(key)
+        except (PhotoNotFound, BadKey):
+            abort(404)
+        except StoreError:
+            abort(503)
+        response = Response(data, mimetype=content_type)
+        response.set_etag(key.rsplit("/", 1)[-1].split(".")[0])  # the content's hash
+        response = response.make_conditional(request)
+    response.headers["Cache-Control"] = f"{'public' if public else 'private'}, max-age=3600"
+    return response

@@ -5,8 +5,10 @@ It holds no name, phone number, chat id or e-mail address, and no address a pers
 that a geocoder never gave: the place is the pin and, when a geocoder named it, its
 street without the house number. The agents' words are there without the greeting and
 the personal details the console's response templates ({name}, {address}) or the agent
-put in them; the citizens' own words (description, added messages) are not. No photo
-is public yet.
+put in them. The citizen's description is there only when the town made it public (the
+category's default, or an agent published it or wrote its public text), and redacted like
+the agents' words; the messages citizens added later never are. A photo is there once an
+agent approved it. A hidden report has no public view at all (the site answers 404).
 
 The agents' words are stored as the followers received them, so their public form is
 derived here, each time, from what the report knows of its people (the names, chat ids
@@ -27,7 +29,12 @@ from sqlmodel import Session
 
 from models.catalog import Category, Service
 from models.citizen import Citizen
-from models.public_queries import people_of_reports, public_events, reports_with_catalog
+from models.public_queries import (
+    approved_photos,
+    people_of_reports,
+    public_events,
+    reports_with_catalog,
+)
 from models.report import Report, ReportEvent
 from services.config import LANGUAGES
 from services.texts import status_name
@@ -91,7 +98,8 @@ class PublicReport:
     expected_at: datetime | None  # when the service should be done (open reports)
     place: PublicPlace
     history: tuple[PublicEvent, ...]
-    media_ids: tuple[int, ...] = ()  # the public photos: none yet
+    description: str | None = None  # the citizen's words, once public, redacted
+    media_ids: tuple[int, ...] = ()  # the photos an agent approved
 
     @property
     def ref(self) -> str:
@@ -104,7 +112,7 @@ class PublicReport:
 
 
 def public_report(session: Session, number: int) -> PublicReport | None:
-    """The public view of one report, or None when there is no such report."""
+    """The public view of one report, or None when there is no such report or it is hidden."""
     views = public_reports(session, reports_with_catalog(session, [number]))
     return views[0] if views else None
 
@@ -112,11 +120,21 @@ def public_report(session: Session, number: int) -> PublicReport | None:
 def public_reports(
     session: Session, rows: list[tuple[Report, Category, Service]]
 ) -> list[PublicReport]:
-    """The public views of reports already read with their category and service, in order."""
+    """The public views of reports already read with their category and service, in order;
+    the hidden ones are left out."""
+    rows = [row for row in rows if not row[0].hidden]
     numbers = [report.id for report, _, _ in rows]
     events = public_events(session, numbers)
     people = people_of_reports(session, numbers)
-    return [view_of(*row, events[row[0].id], people[row[0].id]) for row in rows]
+    photos = approved_photos(session, numbers)
+    return [view_of(*row, events[row[0].id], people[row[0].id], photos[row[0].id]) for row in rows]
+
+
+def description_is_public(report: Report, category: Category) -> bool:
+    """Whether the citizen's words may be shown: the agent's choice, else the category's."""
+    if report.text_public is not None:
+        return report.text_public
+    return category.description_public
 
 
 def view_of(
@@ -125,13 +143,29 @@ def view_of(
     service: Service,
     events: list[ReportEvent],
     people: list[Citizen],
+    photos: list[int] | tuple[int, ...] = (),
 ) -> PublicReport:
     """Makes the public view of a report from its public events and the people it names."""
     placings = [event.internal_note or "" for event in events if event.kind == "geocoded"]
     label = public_label(report, placings)
-    private = Redaction(people, report.address, label)
+    private = Redaction(
+        people,
+        report.address,
+        label,
+        private_texts=[report.description, report.address or ""],
+        public_words=[
+            label or "",
+            category.name_fr,
+            category.name_en,
+            service.name_fr,
+            service.name_en,
+        ],
+    )
     history = tuple(_public_event(event, private) for event in events if event.kind != "geocoded")
     expected = report.created_at + timedelta(hours=category.sla_hours)
+    description = None
+    if description_is_public(report, category):
+        description = private.remove(report.public_text or report.description)
     return PublicReport(
         number=report.id,
         category_code=category.code,
@@ -145,6 +179,8 @@ def view_of(
         expected_at=expected if report.is_open else None,
         place=PublicPlace(report.lat, report.lon, label),
         history=history,
+        description=description,
+        media_ids=tuple(photos),
     )
 
 
@@ -199,10 +235,24 @@ def street_of(label: str) -> str | None:
 class Redaction:
     """Takes out of a text the personal details of a report's people and its address."""
 
-    def __init__(self, people: list[Citizen], address: str | None, label: str | None) -> None:
+    def __init__(
+        self,
+        people: list[Citizen],
+        address: str | None,
+        label: str | None,
+        *,
+        private_texts: list[str] = (),
+        public_words: list[str] = (),
+    ) -> None:
         self.address = address if address and address != label else None
         self.label = label
         names, identities = set(), set()
+        # A name the citizen wrote (their own, a neighbour's, "chez Hugo Lemoine") is a
+        # capitalised word inside a sentence of their private texts; it is taken out of
+        # every public text, unless the public place or the catalog says it too.
+        allowed = {w.casefold() for text in public_words for w in WORD.findall(text)}
+        for text in private_texts:
+            names.update(w for w in proper_nouns(text) if w.casefold() not in allowed)
         for citizen in people:
             if citizen.erased_at is None:
                 identities.update(_identities(citizen))
@@ -234,6 +284,22 @@ class Redaction:
         if self.known is not None:
             text = self.known.sub(REMOVED, text)
         return _tidy(text)
+
+
+WORD = re.compile(r"[^\W\d_][\w'’-]*")
+SENTENCE_END = '.!?\n:;«"“('
+
+
+def proper_nouns(text: str | None) -> set[str]:
+    """The capitalised words of a text that do not start a sentence (names, places)."""
+    found = set()
+    for match in WORD.finditer(text or ""):
+        word = match.group()
+        before = text[: match.start()].rstrip(" \t")
+        starts_sentence = not before or before[-1] in SENTENCE_END
+        if len(word) >= SHORTEST_NAME_PART and word[0].isupper() and not starts_sentence:
+            found.add(word)
+    return found
 
 
 def _identities(citizen: Citizen) -> set[str]:

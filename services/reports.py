@@ -78,6 +78,33 @@ def join_report(session: Session, report: Report, citizen: Citizen, draft: dict)
     )
 
 
+# What following a report from a chat came to (handlers/commands.py words it).
+FOLLOWED, ALREADY_FOLLOWING, NO_SUCH_REPORT, REPORT_CLOSED = (
+    "followed",
+    "already",
+    "unknown",
+    "closed",
+)
+
+
+def follow_report(session: Session, number: int, citizen: Citizen):
+    """Makes the citizen a follower of an open public report; returns (what happened, the
+    report's public view or None). A hidden report is answered as an unknown one."""
+    from services.public_view import public_report
+
+    view = public_report(session, number)
+    if view is None:
+        return NO_SUCH_REPORT, None
+    if view.expected_at is None:  # not open: dealt with, closed or merged
+        return REPORT_CLOSED, view
+    if is_follower(session, number, citizen.id):
+        return ALREADY_FOLLOWING, view
+    session.add(Follower(report_id=number, citizen_id=citizen.id))
+    session.add(ReportEvent(report_id=number, kind=EventKind.FOLLOWER, citizen_id=citizen.id))
+    session.flush()
+    return FOLLOWED, view
+
+
 def add_citizen_message(
     session: Session, report: Report, citizen: Citizen, text: str, media_ids: list[int]
 ) -> None:

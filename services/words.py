@@ -23,10 +23,17 @@ COMMAND_WORDS: dict[str, str] = {
     **dict.fromkeys(["suivi", "status", "statut"], "status"),
     # Erase my data (GDPR), confirmed before anything is removed.
     **dict.fromkeys(["supprimer", "delete", "effacer"], "erase"),
+    # Follow a report (the public site's buttons): SUIVRE 1042, FOLLOW 1042.
+    **dict.fromkeys(["suivre", "follow"], "follow"),
 }
 DIRECT_LANGUAGE = {"english": "en", "anglais": "en", "francais": "fr", "french": "fr"}
 STATUS_RE = re.compile(
     r"^(?:/?(?:suivi|status|statut)\s*)?#\s*(\d{1,9})$|^/?(?:suivi|status|statut)\s+(\d{1,9})$"
+)
+
+# SUIVRE 1042, FOLLOW #1042, and Telegram's deep link from the public site: /start follow_1042.
+FOLLOW_RE = re.compile(
+    r"^/?(?:suivre|follow)(?:@\w+)?\s*#?\s*(\d{1,9})$|^/start(?:@\w+)?\s+follow_(\d{1,9})$"
 )
 
 
@@ -46,6 +53,9 @@ def parse(text: str | None) -> Command | None:
     match = STATUS_RE.match(words)
     if match:
         return Command("status", match.group(1) or match.group(2))
+    match = FOLLOW_RE.match(words)
+    if match:
+        return Command("follow", match.group(1) or match.group(2))
     bare = words.lstrip("/")
     # Telegram: "/start CODE" (deep link), "/suivi@TownBot 1042".
     head, _, rest = bare.partition(" ")

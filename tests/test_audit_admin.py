@@ -134,6 +134,7 @@ def category_form(town: Town, code: str, **changes) -> tuple[str, dict]:
         "position": str(category.position),
         "photo_required": category.photo_required,
         "ask_if_fixed": category.ask_if_fixed,
+        "description_public": category.description_public,
         "active": category.active,
         **changes,
     }
@@ -239,7 +240,7 @@ CHANGES = [
         {"code": [None, "banc"], "name_fr": [None, "Banc cassé"],
          "name_en": [None, "Broken bench"], "service": [None, "voirie"], "kind": [None, "problem"],
          "sla_hours": [None, 96], "photo_required": [None, False], "ask_if_fixed": [None, False],
-         "position": [None, 0], "active": [None, True]},
+         "description_public": [None, False], "position": [None, 0], "active": [None, True]},
         lambda t: t.read(category_by_code, "banc") is not None,
     ),
     Change(

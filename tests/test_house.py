@@ -15,7 +15,7 @@ from tests.conftest import base_config
 from tests.helpers import admin_id, log_in_as
 from tests.plugins import pigeon
 
-OURS = ("bot", "services", "handlers", "models", "webhooks", "api")
+OURS = ("bot", "services", "handlers", "models", "webhooks", "api", "public")
 
 
 @pytest.fixture

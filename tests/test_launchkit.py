@@ -56,6 +56,10 @@ def test_the_qr_codes_open_the_bot_and_the_sms(kit_app, make) -> None:
     assert "Signalez-le à la ville de Vitré" in text
     assert "06 12 34 56 78" in text
     assert "1. Choisissez le type de problème" in text and "3. Recevez un numéro" in text
+    # ... and where residents see what is already reported, and follow it.
+    flat = " ".join(text.split())
+    assert "Déjà signalé ? Voyez les signalements" in flat and "/reports" in flat, flat
+    assert "SUIVRE" in flat
 
 
 def test_during_a_pilot_the_telegram_code_carries_the_invitation(kit_app) -> None:

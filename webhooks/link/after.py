@@ -8,9 +8,8 @@ from flask import Response, abort, render_template
 
 from services import crews
 from services.links import LINK_PATH
-from services.media import photo_store
+from services.media import photo_response
 from services.runtime import current_runtime
-from services.storage import BadKey, PhotoNotFound, StoreError
 from services.texts import N_, translate
 from webhooks.link.page import LinkProblem, _claim, _problem_page, _secured, bp
 
@@ -52,10 +51,4 @@ def after_image(token: str):
         found = crews.after_photo(session, claim.number)
     if found is None:
         abort(404)
-    try:
-        data = photo_store(rt.settings).get(found.path)
-    except (PhotoNotFound, BadKey):
-        abort(404)
-    except StoreError:
-        abort(503)
-    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+    return photo_response(rt.settings, found.path, "image/jpeg")

@@ -2,7 +2,7 @@
 actions done from the field, service heads and their morning digest time
 
 Revision ID: 0012_field_crews
-Revises: 0010_whatsapp
+Revises: 0011_public_site
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0012_field_crews"
-down_revision: str | None = "0010_whatsapp"
+down_revision: str | None = "0011_public_site"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

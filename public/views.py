@@ -1,0 +1,424 @@
+"""The public site's pages and feeds (see public/__init__.py)."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+
+from models.catalog import category_by_code
+from models.public_queries import (
+    STATUS_GROUPS,
+    PublicFilter,
+    approved_photo,
+    figures_by_service,
+    latest_public_changes,
+    public_page,
+    public_points_in_box,
+    reports_with_catalog,
+)
+from services import channels
+from services.config import LANGUAGES
+from services.media import photo_response
+from services.public_view import PublicReport, public_report, public_reports
+from services.runtime import current_runtime
+from services.texts import N_, status_name, translate
+
+PAGE_SIZE = 20
+# The map: at most this many points per answer, the newest, with how many the box holds.
+MAP_LIMIT = 500
+FEED_SIZE = 50
+# Proxies may serve a page this long; a changed page gets a new ETag.
+MAX_AGE = 60
+# The words a citizen sends to follow a report (services/words.py knows both languages).
+FOLLOW_WORDS = "SUIVRE {number}"
+PERIODS = {
+    "month": N_("this month"),
+    "year": N_("this year"),
+}
+STATUS_FILTERS = {"open": N_("Open"), "fixed": N_("Dealt with")}
+
+bp = Blueprint(
+    "public",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/public-static",
+)
+
+
+def language() -> str:
+    """The page's language: `?lang=en`, else the town's default (French)."""
+    chosen = request.args.get("lang", "")
+    return chosen if chosen in LANGUAGES else current_runtime().settings.DEFAULT_LANGUAGE
+
+
+@bp.app_template_global("public_url")
+def public_url(endpoint: str, **values) -> str:
+    """A link that keeps the page's language."""
+    lang = language()
+    if lang != current_runtime().settings.DEFAULT_LANGUAGE:
+        values.setdefault("lang", lang)
+    return url_for(endpoint, **values)
+
+
+def _render(template: str, status: int = 200, **context) -> Response:
+    lang = language()
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        town = rt.catalog.get(db).town_name
+    other = "en" if lang == "fr" else "fr"
+    switch = dict(request.view_args or {}, **request.args.to_dict())
+    switch["lang"] = other
+    body = render_template(
+        template,
+        lang=lang,
+        t=lambda msgid, **values: translate(lang, msgid, **values),
+        town=town,
+        other_lang=other,
+        other_lang_name={"fr": "Français", "en": "English"}[other],
+        switch_url=url_for(request.endpoint, **switch),
+        tile_url=_tile_url(),
+        status_name=lambda status: status_name(lang, status),
+        **context,
+    )
+    return _cached(Response(body, status=status, mimetype="text/html"))
+
+
+def _cached(response: Response) -> Response:
+    """ETag over the body and a short public max-age, so a proxy can serve repeats."""
+    if response.status_code == 200:
+        response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
+        response.add_etag()
+        response.make_conditional(request)
+    response.headers["Content-Language"] = language()
+    return response
+
+
+def _tile_url() -> str:
+    url = current_runtime().settings.CONSOLE_TILE_URL.strip()
+    return "" if url.lower() in ("", "none", "off") else url
+
+
+@bp.after_request
+def _policy(response: Response) -> Response:
+    # The map's tiles come from the tile server, when there is one (as in the console).
+    if response.mimetype == "text/html":
+        from console.security import content_security_policy
+
+        response.headers["Content-Security-Policy"] = content_security_policy()
+    return response
+
+
+@bp.errorhandler(404)
+def _not_found(error):
+    # The public site's own (a missing or hidden report); the app keeps one handler for
+    # unknown paths (Open311's).
+    return _render("public/not_found.html", status=404)
+
+
+# --- the town's page -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Way:
+    """One way to report, as the town's page shows it."""
+
+    label: str
+    instruction: str  # French, as the channel words it
+    url: str | None
+    qr: str | None  # a data: URL of the QR code's SVG
+
+
+@bp.get("/")
+def town():
+    """How to report on each channel, and this month's and this year's figures."""
+    rt = current_runtime()
+    now = datetime.now(UTC)
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    year = month.replace(month=1)
+    with rt.db.reading() as db:
+        services = rt.catalog.get(db).services
+        figures = {
+            "month": figures_by_service(db, month, now + timedelta(seconds=1)),
+            "year": figures_by_service(db, year, now + timedelta(seconds=1)),
+        }
+    return _render(
+        "public/town.html",
+        ways=_ways(),
+        figures=figures,
+        services=services,
+        periods=PERIODS,
+        hours=_hours,
+    )
+
+
+def _ways() -> list[Way]:
+    """Each channel that can say how to start (services/channels.py), with its QR code."""
+    settings = current_runtime().settings
+    ways = []
+    for channel in channels.enabled_channels(settings):
+        invite = _invite(channel, None)
+        if invite is not None:
+            ways.append(Way(invite.label, invite.instruction, invite.url, _qr(invite.url)))
+    return ways
+
+
+def _invite(channel, code: str | None):
+    if channel.invite is None or not channel.for_citizens:
+        return None
+    try:
+        return channel.invite(current_runtime().settings, code)
+    except channels.InviteUnavailable:
+        return None  # the provider did not say how to reach it: that way is left out
+
+
+@functools.lru_cache(maxsize=64)
+def _qr(url: str | None) -> str | None:
+    if not url:
+        return None
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
+    out = io.BytesIO()
+    image.save(out)
+    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def _hours(value: float | None, lang: str) -> str:
+    if value is None:
+        return "–"
+    if value < 48:
+        return translate(lang, "{n} h", n=max(1, round(value)))
+    return translate(lang, "{n} days", n=round(value / 24))
+
+
+# --- the list and the map --------------------------------------------------------------
+
+
+def _filter(db) -> tuple[PublicFilter, dict]:
+    """The list's filters from the query string; an unknown value is no filter."""
+    args = request.args
+    status = args.get("status") if args.get("status") in STATUS_GROUPS else None
+    category = None
+    code = (args.get("category") or "")[:32]
+    if code:
+        category = category_by_code(db, code)
+    period = args.get("period") if args.get("period") in PERIODS else None
+    since = None
+    if period:
+        now = datetime.now(UTC)
+        since = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        if period == "year":
+            since = since.replace(month=1)
+    chosen = {"status": status, "category": category.code if category else None, "period": period}
+    return PublicFilter(status, category.id if category else None, since), chosen
+
+
+def _before() -> int | None:
+    value = request.args.get("before", "")
+    return int(value) if value.isdigit() and len(value) <= 10 else None
+
+
+@bp.get("/reports")
+def reports():
+    """The map (with JavaScript) and the list of public reports, newest first."""
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        f, chosen = _filter(db)
+        rows = public_page(db, f, _before(), PAGE_SIZE + 1)
+        views = public_reports(db, rows[:PAGE_SIZE])
+        snapshot = rt.catalog.get(db)
+        categories = list(snapshot.categories)
+    more = len(rows) > PAGE_SIZE
+    args = {k: v for k, v in chosen.items() if v}
+    next_url = None
+    if more and views:
+        next_url = public_url("public.reports", before=views[-1].number, **args)
+    return _render(
+        "public/reports.html",
+        reports=views,
+        chosen=chosen,
+        filter_args=args,
+        categories=categories,
+        periods=PERIODS,
+        statuses=STATUS_FILTERS,
+        next_url=next_url,
+        first_page=_before() is None,
+        center=_map_center(snapshot.zones.boundary),
+    )
+
+
+def _map_center(boundary) -> str:
+    """The middle of the town's boundary (where the map opens), as "lat,lon,zoom"."""
+    if boundary is None:
+        return "46.6,2.4,5"
+    point = boundary.centroid
+    return f"{point.y:.5f},{point.x:.5f},14"
+
+
+@bp.get("/reports.geojson")
+def geojson():
+    """The public reports inside `bbox=W,S,E,N`: the newest MAP_LIMIT points, and a count."""
+    box = _bbox(request.args.get("bbox", ""))
+    if box is None:
+        return jsonify(error="bbox must be west,south,east,north in degrees"), 400
+    lang = language()
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        f, _chosen = _filter(db)
+        points, total = public_points_in_box(db, box, f, MAP_LIMIT)
+        categories = rt.catalog.get(db).by_id
+    # One link built, the others by its pattern: url_for per point is most of the cost.
+    link = public_url("public.report", number=0).replace("/0", "/{}", 1)
+    names = {i: c.name(lang) for i, c in categories.items()}
+    open_statuses = frozenset(STATUS_GROUPS["open"])
+    features = [
+        {
+            "type": "Feature",
+            "id": p.number,
+            "geometry": {"type": "Point", "coordinates": [round(p.lon, 5), round(p.lat, 5)]},
+            "properties": {
+                "ref": f"#{p.number}",
+                "status": "open" if p.status in open_statuses else "fixed",
+                "category": names.get(p.category_id, ""),
+                "url": link.format(p.number),
+            },
+        }
+        for p in points
+    ]
+    body = {
+        "type": "FeatureCollection",
+        "features": features,
+        # How many the box holds (counted up to 10 x the limit; "more" past that).
+        "total": total,
+        "truncated": len(points) < total,
+        "more": total >= 10 * MAP_LIMIT,
+    }
+    response = jsonify(body)
+    response.mimetype = "application/geo+json"
+    return _cached(response)
+
+
+def _bbox(text: str) -> tuple[float, float, float, float] | None:
+    try:
+        west, south, east, north = (float(part) for part in text.split(","))
+    except ValueError:
+        return None
+    values = (west, south, east, north)
+    if not all(math.isfinite(v) for v in values):
+        return None
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        return None
+    return values
+
+
+# --- one report ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowWay:
+    label: str
+    url: str
+    words: str | None  # what to send, when the link opens a message
+
+
+@bp.get("/reports/<int:number>")
+def report(number: int):
+    """One public report: what, where, when, its public history, how to follow it."""
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        view = public_report(db, number)
+    if view is None:
+        abort(404)
+    return _render("public/report.html", report=view, follow=_follow_ways(number))
+
+
+def _follow_ways(number: int) -> list[FollowWay]:
+    """A link per channel that starts following: a deep link, or a message to send."""
+    settings = current_runtime().settings
+    ways = []
+    for channel in channels.enabled_channels(settings):
+        invite = _invite(channel, f"follow_{number}")
+        if invite is None or not invite.url:
+            continue
+        follow = follow_link(invite.url, number)
+        if follow is not None:
+            ways.append(FollowWay(invite.label, *follow))
+    return ways
+
+
+def follow_link(invite_url: str, number: int) -> tuple[str, str | None] | None:
+    """The invite's link made to follow a report: a deep link keeps the code it was given
+    (Telegram's `?start=follow_1042`); a link that opens a message (SMS `body=`, WhatsApp's
+    click-to-chat `text=`) gets the words `SUIVRE 1042` instead of its greeting."""
+    parts = urlsplit(invite_url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    names = {name for name, _ in query}
+    if "start" in names:
+        return invite_url, None
+    for field in ("body", "text"):
+        if field in names:
+            words = FOLLOW_WORDS.format(number=number)
+            query = [(n, words if n == field else v) for n, v in query]
+            return urlunsplit(parts._replace(query=urlencode(query))), words
+    return None
+
+
+@bp.get("/reports/<int:number>/photos/<int:media_id>")
+def photo(number: int, media_id: int):
+    """A photo an agent approved, of a report that is not hidden."""
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        item = approved_photo(db, media_id)
+    if item is None or item.report_id != number:
+        abort(404)
+    return photo_response(rt.settings, item.path, item.content_type, public=True)
+
+
+# --- the feed --------------------------------------------------------------------------
+
+
+@bp.get("/reports.atom")
+def feed():
+    """The latest public changes as Atom, for a local paper or the town's site."""
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        numbers = latest_public_changes(db, FEED_SIZE)
+        views = public_reports(db, reports_with_catalog(db, numbers))
+        town = rt.catalog.get(db).town_name
+    lang = language()
+    base = rt.settings.PUBLIC_BASE_URL.rstrip("/")
+    body = render_template(
+        "public/feed.xml",
+        reports=views,
+        lang=lang,
+        t=lambda msgid, **values: translate(lang, msgid, **values),
+        town=town,
+        base=base,
+        updated=max((v.updated_at for v in views), default=datetime(2026, 1, 1, tzinfo=UTC)),
+        iso=_iso,
+        summary=_summary,
+    )
+    return _cached(Response(body, mimetype="application/atom+xml"))
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _summary(view: PublicReport, lang: str) -> str:
+    parts = [view.category_names[lang], view.status_names[lang]]
+    if view.place.label:
+        parts.append(view.place.label)
+    if view.latest_words:
+        parts.append(view.latest_words)
+    return " · ".join(parts)

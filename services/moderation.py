@@ -1,0 +1,95 @@
+"""The public site's moderation: what residents may see of a report.
+
+By default a report is on the public site without its citizen's words (unless its
+category says they are public) and without photos. An agent (or the CLI) publishes a
+report (its words become public, a hidden report comes back), hides it (404 everywhere
+public, Open311 included), withholds its words, writes its public text in place of the
+citizen's (redaction), or approves a photo. Each change is a row of the report's history
+(kind "moderated", who and what in the note), which the audit log exports.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlmodel import Session
+
+from models.db import utcnow
+from models.report import EventKind, Media, Report, ReportEvent, lock_report
+from services.reports import ReportError
+
+# The note's "action", as the audit log shows it.
+PUBLISHED, HIDDEN, WITHHELD, REDACTED, PHOTO_APPROVED, PHOTO_WITHDRAWN = (
+    "published",
+    "hidden",
+    "text withheld",
+    "public text written",
+    "photo approved",
+    "photo withdrawn",
+)
+MAX_PUBLIC_TEXT = 2000
+
+
+def publish(session: Session, number: int, *, agent_id: int | None) -> Report:
+    """Puts the report on the public site with its citizen's words."""
+    report = _locked(session, number)
+    report.hidden, report.text_public = False, True
+    return _record(session, report, PUBLISHED, agent_id)
+
+
+def hide(session: Session, number: int, *, agent_id: int | None) -> Report:
+    """Takes the report off the public site (its page, the map, the feed, Open311)."""
+    report = _locked(session, number)
+    report.hidden = True
+    return _record(session, report, HIDDEN, agent_id)
+
+
+def withhold_text(session: Session, number: int, *, agent_id: int | None) -> Report:
+    """Keeps the report public without its citizen's words."""
+    report = _locked(session, number)
+    report.text_public = False
+    return _record(session, report, WITHHELD, agent_id)
+
+
+def redact(session: Session, number: int, text: str, *, agent_id: int | None) -> Report:
+    """Shows the agent's text in place of the citizen's words."""
+    text = (text or "").strip()
+    if not text:
+        raise ReportError("The public text needs some words (or withhold the text instead).")
+    report = _locked(session, number)
+    report.public_text, report.text_public = text[:MAX_PUBLIC_TEXT], True
+    return _record(session, report, REDACTED, agent_id, text=report.public_text)
+
+
+def approve_photo(
+    session: Session, number: int, media_id: int, *, approved: bool, agent_id: int | None
+) -> Report:
+    """Makes one of the report's photos public (or takes it back)."""
+    report = _locked(session, number)
+    media = session.get(Media, media_id)
+    if media is None or media.report_id != report.id:
+        raise ReportError(f"Report #{number} has no photo {media_id}.")
+    media.approved_at = utcnow() if approved else None
+    session.add(media)
+    action = PHOTO_APPROVED if approved else PHOTO_WITHDRAWN
+    return _record(session, report, action, agent_id, photo=media_id)
+
+
+def _locked(session: Session, number: int) -> Report:
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(f"There is no report #{number}.")
+    return report
+
+
+def _record(session: Session, report: Report, action: str, agent_id: int | None, **details):
+    report.updated_at = utcnow()
+    session.add(report)
+    note = json.dumps({"action": action, **details}, ensure_ascii=False)
+    session.add(
+        ReportEvent(
+            report_id=report.id, kind=EventKind.MODERATED, agent_id=agent_id, internal_note=note
+        )
+    )
+    session.flush()
+    return report

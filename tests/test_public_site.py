@@ -1,0 +1,320 @@
+"""The public site (issue 15): each page in both languages, cache headers, the list's
+filters and keyset pages, the map's bounded GeoJSON, the feed, the town's figures, and the
+moderation (publish, hide, withhold, redact, approve a photo) from the console and the CLI,
+with Open311's keyless reads following the same rules."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from xml.etree import ElementTree
+
+import pytest
+
+from bot.cli import cli
+from models.catalog import category_by_code
+from models.db import utcnow
+from models.public_queries import figures_by_service
+from models.report import Media, add_media, attach_media, get_report
+from public.views import MAP_LIMIT, PAGE_SIZE, follow_link
+from services import moderation, reports
+from services.audit import audit_rows
+from services.media import store_photo
+from tests.helpers import (
+    TalkingCitizen,
+    admin_id,
+    csrf_token,
+    jpeg_with_gps,
+    log_in_as,
+    make_report,
+)
+
+PRIVATE = "Trou devant chez Marie Curie, appelez le 06 12 34 56 78"
+# (page, a word of each language that only that language's page shows)
+PAGES = ["/", "/reports", "/reports/{n}", "/reports?status=open&period=year"]
+# The menu, in each language (every page has it).
+WORDS = {"fr": "Comment signaler", "en": "How to report"}
+
+
+@pytest.fixture
+def filed(app) -> int:
+    rt = app.extensions["webleads"]
+    return TalkingCitizen(rt, "marie", name="Marie Curie").file_report(description=PRIVATE)
+
+
+def html_lang(body: str) -> str:
+    return re.search(r'<html lang="(\w+)"', body).group(1)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+@pytest.mark.parametrize("path", PAGES)
+def test_each_page_in_each_language(app, filed, path, lang) -> None:
+    client = app.test_client()
+    url = path.format(n=filed) + ("" if lang == "fr" else ("&" if "?" in path else "?") + "lang=en")
+    response = client.get(url)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200, body[:300]
+    assert html_lang(body) == lang and response.headers["Content-Language"] == lang
+    assert WORDS[lang] in body and WORDS["en" if lang == "fr" else "fr"] not in body
+    # A proxy may keep it a minute; a repeat with its ETag is a 304 with no body.
+    assert response.headers["Cache-Control"] == "public, max-age=60"
+    again = client.get(url, headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    assert "Marie" not in body and "06 12" not in body
+
+
+def test_the_report_page_says_what_where_when_and_how_to_follow(app, filed) -> None:
+    rt = app.extensions["webleads"]
+    with rt.db.transaction() as session:
+        reports.change_status(
+            session, filed, "in_progress", message="Bonjour Marie, une équipe passe jeudi."
+        )
+    body = app.test_client().get(f"/reports/{filed}?lang=en").get_data(as_text=True)
+    assert f"Report #{filed}: Pothole" in body
+    assert "In progress" in body and "Une équipe passe jeudi." in body  # the agent's words
+    assert "Marie" not in body and PRIVATE not in body  # the description is not public
+    assert "Following opens soon." in body  # no chat channel configured in this app
+
+
+def test_follow_links_per_kind_of_invite() -> None:
+    assert follow_link("https://t.me/VitreBot?start=follow_1042", 1042) == (
+        "https://t.me/VitreBot?start=follow_1042",
+        None,
+    )
+    assert follow_link("sms:+33757000000?body=Bonjour", 1042) == (
+        "sms:+33757000000?body=SUIVRE+1042",
+        "SUIVRE 1042",
+    )
+    assert follow_link("https://wa.me/33757000000?text=Bonjour", 7) == (
+        "https://wa.me/33757000000?text=SUIVRE+7",
+        "SUIVRE 7",
+    )
+    assert follow_link("https://example.org/", 7) is None
+
+
+def test_hidden_reports_answer_404_everywhere(app, filed) -> None:
+    rt = app.extensions["webleads"]
+    client = app.test_client()
+    with rt.db.transaction() as session:
+        moderation.hide(session, filed, agent_id=None)
+    assert client.get(f"/reports/{filed}").status_code == 404
+    assert client.get(f"/open311/v2/requests/{filed}.json").status_code == 404
+    for url in ("/reports", "/reports.atom", "/open311/v2/requests.json"):
+        assert f"{filed}" not in client.get(url).get_data(as_text=True), url
+    geo = client.get("/reports.geojson?bbox=-1.3,48.0,-1.1,48.2").json
+    assert geo["features"] == [] and geo["total"] == 0
+    with rt.db.transaction() as session:
+        moderation.publish(session, filed, agent_id=None)
+    assert client.get(f"/reports/{filed}").status_code == 200
+
+
+def test_publish_withhold_and_redact_the_citizens_words(app, filed) -> None:
+    rt = app.extensions["webleads"]
+    client = app.test_client()
+    with rt.db.transaction() as session:
+        moderation.publish(session, filed, agent_id=None)
+    body = client.get(f"/reports/{filed}").get_data(as_text=True)
+    # Published: the words are there, without the author's name or any number.
+    assert "Trou devant chez" in body and "Marie" not in body and "06 12" not in body
+    api = client.get(f"/open311/v2/requests/{filed}.json").json[0]
+    assert "Trou devant chez" in api["description"] and "Curie" not in api["description"]
+    with rt.db.transaction() as session:
+        moderation.redact(session, filed, "Nid-de-poule profond sur la chaussée.", agent_id=None)
+    body = client.get(f"/reports/{filed}").get_data(as_text=True)
+    assert "Nid-de-poule profond sur la chaussée." in body and "Trou devant" not in body
+    with rt.db.transaction() as session:
+        moderation.withhold_text(session, filed, agent_id=None)
+    body = client.get(f"/reports/{filed}").get_data(as_text=True)
+    assert "Nid-de-poule profond" not in body and "Trou devant" not in body
+    with pytest.raises(reports.ReportError), rt.db.transaction() as session:
+        moderation.redact(session, filed, "   ", agent_id=None)
+
+
+def test_a_category_can_make_its_descriptions_public_by_default(app) -> None:
+    rt = app.extensions["webleads"]
+    with rt.db.transaction() as session:
+        category_by_code(session, "graffiti").description_public = True
+    tagged = TalkingCitizen(rt, "paul", name="Paul").file_report(
+        category_choice="cat:graffiti", description="Tag sur le mur de l'école"
+    )
+    pothole = TalkingCitizen(rt, "anne", name="Anne").file_report(description="Trou rue X")
+    client = app.test_client()
+    assert "Tag sur le mur de l&#39;école" in client.get(f"/reports/{tagged}").get_data(
+        as_text=True
+    )
+    assert "Trou rue X" not in client.get(f"/reports/{pothole}").get_data(as_text=True)
+
+
+def test_photos_are_public_only_once_approved(app, filed) -> None:
+    rt = app.extensions["webleads"]
+    client = app.test_client()
+    stored = store_photo(jpeg_with_gps(), rt.settings.MEDIA_DIR)
+    with rt.db.transaction() as session:
+        media_id = add_media(session, stored, None)
+        attach_media(session, [media_id], filed)
+    url = f"/reports/{filed}/photos/{media_id}"
+    assert url not in client.get(f"/reports/{filed}").get_data(as_text=True)
+    assert client.get(url).status_code == 404
+    with rt.db.transaction() as session:
+        moderation.approve_photo(session, filed, media_id, approved=True, agent_id=None)
+    assert url in client.get(f"/reports/{filed}").get_data(as_text=True)
+    served = client.get(url)
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    assert client.get(f"/reports/{filed + 1}/photos/{media_id}").status_code == 404
+    api = client.get(f"/open311/v2/requests/{filed}.json").json[0]
+    assert api["media_url"].endswith(url)
+    with rt.db.transaction() as session:
+        moderation.hide(session, filed, agent_id=None)
+    assert client.get(url).status_code == 404  # a hidden report's photos go with it
+
+
+def test_the_list_filters_and_pages_by_keyset(app) -> None:
+    rt = app.extensions["webleads"]
+    long_ago = utcnow() - timedelta(days=400)
+    with rt.db.transaction() as session:
+        numbers = [make_report(session).id for _ in range(PAGE_SIZE + 5)]
+        fixed = make_report(session, "lampadaire", status="resolved").id
+        old = make_report(session, created_at=long_ago).id
+    client = app.test_client()
+    first = client.get("/reports").get_data(as_text=True)
+    shown = [int(n) for n in re.findall(r'href="/reports/(\d+)"', first)]
+    assert shown == sorted([*numbers, fixed, old], reverse=True)[:PAGE_SIZE]
+    next_url = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = client.get(next_url).get_data(as_text=True)
+    rest = [int(n) for n in re.findall(r'href="/reports/(\d+)"', second)]
+    assert set(rest).isdisjoint(shown) and len(shown) + len(rest) == len(numbers) + 2
+    assert 'rel="next"' not in second
+
+    def listed(query: str) -> set[int]:
+        body = client.get(f"/reports?{query}").get_data(as_text=True)
+        return {int(n) for n in re.findall(r'href="/reports/(\d+)"', body)}
+
+    assert listed("status=fixed") == {fixed}
+    assert listed("category=lampadaire") == {fixed}
+    assert old not in listed("status=open&period=year") and fixed not in listed("status=open")
+    assert listed("status=nonsense&category=nonsense&before=abc")  # unknown filters: none
+
+
+def test_the_map_is_bounded_with_a_count(app) -> None:
+    rt = app.extensions["webleads"]
+    with rt.db.transaction() as session:
+        for i in range(MAP_LIMIT + 5):
+            make_report(session, lat=48.12 + i * 1e-5, lon=-1.21)
+        make_report(session, lat=43.6, lon=1.44)  # Toulouse: outside the box
+    client = app.test_client()
+    geo = client.get("/reports.geojson?bbox=-1.3,48.0,-1.1,48.2").json
+    assert len(geo["features"]) == MAP_LIMIT and geo["total"] == MAP_LIMIT + 5
+    assert geo["truncated"] is True and geo["more"] is False
+    feature = geo["features"][0]
+    assert set(feature["properties"]) == {"ref", "status", "category", "url"}
+    small = client.get("/reports.geojson?bbox=-1.211,48.1199,-1.209,48.12001").json
+    assert small["total"] == len(small["features"]) == 2 and small["truncated"] is False
+    for bad in ("", "1,2,3", "a,b,c,d", "10,48,-10,49", "nan,1,2,3", "-1,95,1,96"):
+        assert client.get(f"/reports.geojson?bbox={bad}").status_code == 400, bad
+
+
+def test_the_atom_feed(app, filed) -> None:
+    body = app.test_client().get("/reports.atom").get_data(as_text=True)
+    feed = ElementTree.fromstring(body)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    entries = feed.findall("a:entry", ns)
+    assert [e.find("a:id", ns).text.rsplit("/", 1)[1] for e in entries] == [str(filed)]
+    assert "Nid-de-poule" in entries[0].find("a:title", ns).text
+    assert "Marie" not in body
+
+
+def test_the_figures_per_service(app) -> None:
+    rt = app.extensions["webleads"]
+    march = datetime(2025, 3, 1, tzinfo=UTC)
+    with rt.db.transaction() as session:
+        for hours in (2, 4, 30):  # filed in March, resolved after that many hours
+            report = make_report(session, created_at=march + timedelta(days=3))
+            report.status = "resolved"
+            report.resolved_at = report.created_at + timedelta(hours=hours)
+        closed = make_report(session, "lampadaire", created_at=march + timedelta(days=4))
+        closed.status, closed.closed_at = "closed", closed.created_at + timedelta(hours=1)
+        make_report(session, created_at=march + timedelta(days=5))
+        make_report(session, created_at=march - timedelta(days=1))  # February
+        roads = category_by_code(session, "nid-de-poule").service_id
+        lights = category_by_code(session, "lampadaire").service_id
+    with rt.db.reading() as session:
+        figures = {
+            f.service_id: f for f in figures_by_service(session, march, march.replace(month=4))
+        }
+    assert (figures[roads].received, figures[roads].dealt_with) == (4, 3)
+    assert figures[roads].median_hours == pytest.approx(4.0)
+    assert (figures[lights].received, figures[lights].dealt_with) == (1, 1)
+    assert figures[lights].median_hours is None  # closed without action is not "resolved"
+
+
+@pytest.mark.parametrize(
+    ("lang", "caption"), [("fr", "Signalements ce mois-ci"), ("en", "Reports this month")]
+)
+def test_the_town_page_shows_the_figures(app, filed, lang, caption) -> None:
+    body = app.test_client().get(f"/?lang={lang}").get_data(as_text=True)
+    month = body.split(caption, 1)[1].split("</table>", 1)[0]
+    assert re.search(r'row">[^<]+</th>\s*<td>1</td><td>0</td><td>–</td>', month), month
+
+
+def test_moderation_from_the_console_is_audited(app, filed) -> None:
+    rt = app.extensions["webleads"]
+    client = app.test_client()
+    log_in_as(client, admin_id(rt))
+    token = csrf_token(client)
+    page = client.get(f"/console/reports/{filed}").get_data(as_text=True)
+    assert 'id="public-form"' in page and 'value="publish"' in page
+
+    def act(action: str, text: str = ""):
+        return client.post(
+            f"/console/reports/{filed}/public",
+            data={"action": action, "public-text": text, "csrf_token": token},
+        )
+
+    assert act("publish").status_code == 303
+    assert act("redact", "Chaussée abîmée.").status_code == 303
+    assert act("hide").status_code == 303
+    assert act("nonsense").status_code == 303
+    assert client.get(f"/reports/{filed}").status_code == 404
+    with rt.db.reading() as session:
+        report = get_report(session, filed)
+        assert (report.hidden, report.public_text) == (True, "Chaussée abîmée.")
+        rows = [r for r in audit_rows(session) if r.action == "moderated"]
+    assert [r.report for r in rows] == [f"#{filed}"] * 3
+    assert all(r.agent != "(command line)" for r in rows)
+    assert [re.search(r'"action": "([^"]+)"', r.internal_note).group(1) for r in rows] == [
+        "published",
+        "public text written",
+        "hidden",
+    ]
+    page = client.get(f"/console/reports/{filed}").get_data(as_text=True)
+    assert "Hidden from the public site." in page or "Masqué du site public." in page
+
+
+def test_the_command_line_publishes_and_hides(app, filed) -> None:
+    runner = app.test_cli_runner()
+    hidden = runner.invoke(cli, ["report", "hide", f"#{filed}"])
+    assert hidden.exit_code == 0 and "hidden" in hidden.output
+    assert app.test_client().get(f"/reports/{filed}").status_code == 404
+    published = runner.invoke(cli, ["report", "publish", str(filed)])
+    assert published.exit_code == 0, published.output
+    assert "Trou devant chez" in app.test_client().get(f"/reports/{filed}").get_data(as_text=True)
+    unknown = runner.invoke(cli, ["report", "hide", "999999"])
+    assert unknown.exit_code != 0 and "no report" in unknown.output.lower()
+    with app.extensions["webleads"].db.reading() as session:
+        assert all(
+            r.agent == "(command line)" for r in audit_rows(session) if r.action == "moderated"
+        )
+
+
+def test_a_photo_of_another_report_cannot_be_approved(app, filed) -> None:
+    rt = app.extensions["webleads"]
+    with rt.db.transaction() as session:
+        other = make_report(session).id
+        media = Media(
+            report_id=other, sha256="0" * 64, path="x.jpg", content_type="image/jpeg", size=1
+        )
+        session.add(media)
+        session.flush()
+        media_id = media.id
+    with pytest.raises(reports.ReportError), rt.db.transaction() as session:
+        moderation.approve_photo(session, filed, media_id, approved=True, agent_id=None)
