@@ -645,7 +645,8 @@ def audit(db: Database, load: Load, s3: SeaweedS3, stand_ins: dict, outbox: dict
     )
     found["media"] = {
         "rows": len(keys),
-        "in the bucket": len(bucket & set(keys)),
+        "distinct keys (same photo, same key)": len(set(keys)),
+        "keys in the bucket": len(bucket & set(keys)),
         "missing": len(set(keys) - bucket),
     }
     for channel in ("telegram", "sms"):
