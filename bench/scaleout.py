@@ -795,11 +795,11 @@ def rps(result: Result, until: float | None = None) -> float:
 
 def report(results: list[Result], args) -> None:
     width = 34
-    heads = "".join(f"{r.label:>30}" for r in results)
+    heads = "".join(f"{r.label:>36}" for r in results)
     print(f"\n{'':{width}}{heads}")
 
     def row(title: str, values: list[str]) -> None:
-        print(f"{title:{width}}" + "".join(f"{v:>30}" for v in values))
+        print(f"{title:{width}}" + "".join(f"{v:>36}" for v in values))
 
     row("load (s)", [f"{r.seconds:.1f}" for r in results])
     row("requests answered 200 /s", [f"{rps(r):.1f}" for r in results])
