@@ -160,6 +160,13 @@ class OutboxWorker:
         return True
 
     def _retry_or_bury(self, message: Outbox, reason: str, retry_after: float | None) -> None:
+        if retry_after is not None:
+            # The provider's "too many, come back in N s" (a 429) is a pace, not a failure:
+            # several workers, each keeping the rate alone, meet it for minutes under load
+            # (bench/scaleout.py), and counting it as a try buried messages it had delayed.
+            when = utcnow() + timedelta(seconds=backoff(message.attempts, retry_after))
+            self._record(lambda s: defer(s, message.id, when, reason))
+            return
         if message.attempts >= self.max_attempts:
             log.warning("outbox message %s is dead after %s tries: %s", message.id,
                         message.attempts, reason)  # fmt: skip

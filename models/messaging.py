@@ -192,13 +192,14 @@ def mark_retry(session: Session, message_id: int, when: datetime, error: str) ->
     )
 
 
-def defer(session: Session, message_id: int, when: datetime) -> None:
+def defer(session: Session, message_id: int, when: datetime, error: str | None = None) -> None:
     """Puts a claimed message back for later without counting a try (rate limits)."""
+    extra = {} if error is None else {"last_error": error[:500]}
     session.execute(
         update(Outbox)
         .where(Outbox.id == message_id)
         .values(status=QUEUED, next_attempt_at=when, locked_until=None,
-                attempts=Outbox.attempts - 1)
+                attempts=Outbox.attempts - 1, **extra)
     )  # fmt: skip
 
 

