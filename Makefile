@@ -84,10 +84,11 @@ format: install-test
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k t -k N_ -k translate:2 -k _ --no-location \
 		--sort-output -o instance/messages.pot .
-	$(BIN)/pybabel update -i instance/messages.pot -d bot/translations --no-fuzzy-matching -w 100
-	$(BIN)/pybabel compile -d bot/translations --statistics
-	$(BIN)/pybabel extract -F console/babel.cfg -k _ -k _l -o instance/console.pot .
-	$(BIN)/pybabel update -i instance/console.pot -d console/translations --omit-header
+	$(BIN)/pybabel update -i instance/messages.pot -d services/translations --no-fuzzy-matching -w 100
+	$(BIN)/pybabel compile -d services/translations --statistics
+	$(BIN)/pybabel extract -F console/babel.cfg -k _ -k _l --no-location --sort-output \
+		-o instance/console.pot .
+	$(BIN)/pybabel update -i instance/console.pot -d console/translations --no-fuzzy-matching -w 100
 	$(BIN)/pybabel compile -d console/translations --statistics
 
 bench: install-test
