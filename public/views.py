@@ -14,7 +14,6 @@ import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 
-from models.catalog import category_by_code
 from models.public_queries import (
     STATUS_GROUPS,
     PublicFilter,
@@ -76,7 +75,10 @@ def _render(template: str, status: int = 200, **context) -> Response:
     with rt.db.reading() as db:
         town = rt.catalog.get(db).town_name
     other = "en" if lang == "fr" else "fr"
-    switch = dict(request.view_args or {}, **request.args.to_dict())
+    # The page's own filters, in the other language; url_for's own words (endpoint,
+    # _method, _external...) are never taken from a visitor's query string.
+    asked = {k: v for k, v in request.args.items() if k != "endpoint" and not k.startswith("_")}
+    switch = dict(request.view_args or {}, **asked)
     switch["lang"] = other
     body = render_template(
         template,
@@ -208,8 +210,8 @@ def _filter(db) -> tuple[PublicFilter, dict]:
     status = args.get("status") if args.get("status") in STATUS_GROUPS else None
     category = None
     code = (args.get("category") or "")[:32]
-    if code:
-        category = category_by_code(db, code)
+    if code:  # looked up in the catalog, not the database: any text is harmless there
+        category = current_runtime().catalog.get(db).by_code.get(code)
     period = args.get("period") if args.get("period") in PERIODS else None
     since = None
     if period:
@@ -223,7 +225,7 @@ def _filter(db) -> tuple[PublicFilter, dict]:
 
 def _before() -> int | None:
     value = request.args.get("before", "")
-    return int(value) if value.isdigit() and len(value) <= 10 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
 
 
 @bp.get("/reports")
