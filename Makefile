@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 # pytest-xdist workers: one per core (each starts its own PostgreSQL, addok and stand-ins).
 TEST_WORKERS ?= auto
 # Debian packages the test suite uses (real PostgreSQL, redis for the addok geocoder,
-# Chromium for the console's browser tests, wrk for the webhook benchmark).
-SYSTEM_PACKAGES := postgresql redis-server chromium wrk npm
+# Chromium for the console's browser tests, wrk for the webhook benchmark, nginx for
+# deploy/'s configs and bench/scaleout.py).
+SYSTEM_PACKAGES := postgresql redis-server chromium wrk npm nginx
 
 .PHONY: run test install install-test system-deps browser-deps lint format messages bench clean lock
 
@@ -49,6 +50,7 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -77,6 +77,7 @@ from webhooks.telegram.sender import KEYBOARD_CLEARER  # noqa: E402
 
 BIN = Path(sys.executable).parent
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf"
+NGINX_LOCATIONS = ROOT / "deploy" / "webleads-locations.conf"
 SECRET = "bench-scaleout-secret"
 PUBLIC = "https://town.example.org"  # Twilio signs what it called: PUBLIC_BASE_URL + path
 TOWN_NUMBER = "+33939000001"
@@ -144,6 +145,8 @@ class Node:
             self.proc = subprocess.Popen(
                 [
                     str(BIN / "gunicorn"),
+                    "--config",  # what towns deploy; the options below override it
+                    str(ROOT / "deploy" / "gunicorn.conf.py"),
                     "--workers",
                     str(self.workers),
                     "--worker-class",
@@ -201,6 +204,7 @@ def render_nginx(runtime: Path, listen: int, ports: list[int]) -> Path:
         "@RUNTIME_DIR@": str(runtime),
         "@LISTEN@": f"127.0.0.1:{listen}",
         "@UPSTREAMS@": upstreams,
+        "@LOCATIONS@": str(NGINX_LOCATIONS),
     }
     lines = []
     for line in NGINX_TEMPLATE.read_text().splitlines():

@@ -1,0 +1,353 @@
+"""deploy/: the nginx site a town installs, the bench's nginx, the systemd units, gunicorn.
+
+The nginx configs are checked by Debian's nginx itself (`nginx -t`), and the site is run
+in front of a stand-in node to see what a request looks like when it reaches the app:
+the path and query string Twilio signed, the X-Forwarded-* headers ProxyFix believes,
+the upload limits, the HTTP to HTTPS redirect.
+"""
+
+from __future__ import annotations
+
+import configparser
+import http.client
+import http.server
+import importlib
+import os
+import runpy
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from services.media import MAX_PHOTO_BYTES
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SERVER_NAME = "signalements.example.fr"
+WEBHOOKS = [
+    "/webhooks/telegram",
+    "/webhooks/sms",
+    "/webhooks/sms/status",
+    "/webhooks/whatsapp",
+    "/webhooks/whatsapp/status",
+]
+
+
+def _need(tool: str, path: str | None) -> str:
+    if path and Path(path).exists():
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must check deploy/ with {tool} (make system-deps installs it)")
+    pytest.skip(f"{tool} is not installed (apt-get install {tool})")
+
+
+@pytest.fixture
+def nginx_bin() -> str:
+    return _need("nginx", NGINX)
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate and its key, standing in for the town's."""
+    openssl = _need("openssl", shutil.which("openssl"))
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", f"/CN={SERVER_NAME}", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def render_site(
+    root: Path, cert: Path, key: Path, upstream_ports: list[int], http=80, https=443
+) -> Path:
+    """/etc/nginx as a town's IT leaves it: nginx.conf, snippets/, sites-enabled/.
+
+    The site and the snippet are deploy/'s files with the markers replaced (and, to run
+    it unprivileged, other ports); nginx.conf stands in for Debian's own."""
+    (root / "snippets").mkdir(parents=True)
+    (root / "sites-enabled").mkdir()
+    (root / "run").mkdir()
+    shutil.copy(DEPLOY / "webleads-locations.conf", root / "snippets")
+    values = {
+        "@SERVER_NAME@": SERVER_NAME,
+        "@CERTIFICATE_KEY@": str(key),
+        "@CERTIFICATE@": str(cert),
+        "@UPSTREAMS@": "\n    ".join(f"server 127.0.0.1:{port};" for port in upstream_ports),
+    }
+    lines = []
+    for line in (DEPLOY / "nginx-site.conf").read_text().splitlines():
+        if not line.lstrip().startswith("#"):  # the header's comments name the markers
+            for marker, value in values.items():
+                line = line.replace(marker, value)
+            assert "@" not in line, f"a marker left: {line}"
+        lines.append(line)
+    site = "\n".join(lines)
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{http};")
+    site = site.replace("listen 443 ssl", f"listen 127.0.0.1:{https} ssl")
+    site = "\n".join(line for line in site.splitlines() if "listen [::]" not in line)
+    site = site.replace("/var/log/nginx/", f"{root / 'run'}/")
+    (root / "sites-enabled" / "webleads").write_text(site)
+    run = root / "run"
+    conf = root / "nginx.conf"
+    conf.write_text(
+        f"pid {run}/nginx.pid;\nerror_log {run}/error.log warn;\n"
+        "events { worker_connections 64; }\n"
+        "http {\n"
+        f"  access_log {run}/access.log;\n"
+        + "".join(
+            f"  {kind}_temp_path {run}/{kind};\n"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        + "  include sites-enabled/*;\n}\n"
+    )
+    return conf
+
+
+def nginx_check(nginx_bin: str, conf: Path) -> None:
+    check = subprocess.run(
+        [nginx_bin, "-t", "-e", "stderr", "-c", str(conf)], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr
+    assert "[warn]" not in check.stderr and "[emerg]" not in check.stderr, check.stderr
+
+
+def test_the_town_site_passes_nginx_t(nginx_bin, certificate, tmp_path):
+    cert, key = certificate
+    nginx_check(nginx_bin, render_site(tmp_path / "etc-nginx", cert, key, [8000, 8001]))
+
+
+def test_nginx_t_refuses_a_site_whose_certificate_is_missing(nginx_bin, certificate, tmp_path):
+    """The check above can fail: nginx -t reads the certificate."""
+    _, key = certificate
+    conf = render_site(tmp_path / "etc-nginx", tmp_path / "nope.pem", key, [8000])
+    check = subprocess.run([nginx_bin, "-t", "-e", "stderr", "-c", str(conf)], capture_output=True)
+    assert check.returncode != 0
+
+
+def test_the_bench_renders_an_nginx_config_that_uses_the_towns_locations(nginx_bin, tmp_path):
+    scaleout = importlib.import_module("bench.scaleout")
+    conf = scaleout.render_nginx(tmp_path, free_port(), [8000, 8001])
+    text = conf.read_text()
+    assert f"include {DEPLOY / 'webleads-locations.conf'};" in text
+    assert "server 127.0.0.1:8001" in text
+    nginx_check(nginx_bin, conf)
+
+
+class Recorder(http.server.ThreadingHTTPServer):
+    """A stand-in web node: notes what reached it, answers 200."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.seen: list[dict] = []
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                self.rfile.read(length)
+                recorder.seen.append({"path": self.path, "headers": dict(self.headers)})
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            do_GET = do_POST
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def site(nginx_bin, certificate, tmp_path):
+    """The town's site running in front of a stand-in node: (http port, https port, node)."""
+    node = Recorder()
+    threading.Thread(target=node.serve_forever, daemon=True).start()
+    http_port, https_port = free_port(), free_port()
+    cert, key = certificate
+    conf = render_site(
+        tmp_path / "etc-nginx", cert, key, [node.server_address[1]], http_port, https_port
+    )
+    # As root, nginx's workers would run as nobody, who cannot write under tmp_path.
+    main = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
+    proc = subprocess.Popen(
+        [nginx_bin, "-e", "stderr", "-c", str(conf), "-g", main],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", https_port), timeout=0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(proc.stderr.read().decode()) from None
+                time.sleep(0.05)
+        yield http_port, https_port, node
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        node.shutdown()
+
+
+def https_post(port: int, path: str, body: bytes) -> int:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+    try:
+        conn.request(
+            "POST",
+            path,
+            body=body,
+            headers={
+                "Host": SERVER_NAME,
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Forwarded-For": "6.6.6.6",  # a client pretending to be another
+            },
+        )
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def test_plain_http_is_redirected_to_https(site):
+    http_port, _, node = site
+    conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+    conn.request("GET", "/console/?x=1", headers={"Host": SERVER_NAME})
+    response = conn.getresponse()
+    assert response.status == 301
+    assert response.getheader("Location") == f"https://{SERVER_NAME}/console/?x=1"
+    assert node.seen == []
+
+
+@pytest.mark.parametrize("path", WEBHOOKS)
+def test_webhooks_reach_the_node_as_twilio_signed_them(site, path):
+    """Same path and query (Twilio signs PUBLIC_BASE_URL + both), and the headers the app's
+    ProxyFix (PROXY_FIX_HOPS=1) reads: the last X-Forwarded-For is the real client."""
+    _, https_port, node = site
+    assert https_post(https_port, path + "?a=1&b=%2F", b"Body=Bonjour&From=%2B33600000000") == 200
+    (seen,) = node.seen
+    assert seen["path"] == path + "?a=1&b=%2F"
+    assert seen["headers"]["X-Forwarded-Proto"] == "https"
+    assert seen["headers"]["X-Forwarded-Host"] == SERVER_NAME
+    assert seen["headers"]["Host"] == SERVER_NAME
+    assert seen["headers"]["X-Forwarded-For"].split(",")[-1].strip() == "127.0.0.1"
+
+
+def test_a_phone_photo_fits_on_the_link_page_but_not_on_a_webhook(site):
+    """The link page takes MAX_PHOTO_BYTES and its form; elsewhere the app's 1 MiB stands,
+    and nginx's limit sits above it so that the app answers (politely) first."""
+    _, https_port, node = site
+    photo_form = b"x" * (MAX_PHOTO_BYTES + 60 * 1024)
+    assert https_post(https_port, "/r/some-token?api_key=k", photo_form) == 200
+    assert https_post(https_port, "/webhooks/sms", b"x" * (3 * 1024 * 1024)) == 413
+    assert https_post(https_port, "/console/login", b"x" * (1024 * 1024 + 100)) == 200
+    assert [seen["path"] for seen in node.seen] == ["/r/some-token?api_key=k", "/console/login"]
+
+
+def test_the_access_log_keeps_no_link_token_nor_api_key(site, tmp_path):
+    _, https_port, _ = site
+    assert https_post(https_port, "/r/secret-token", b"x=1") == 200
+    assert https_post(https_port, "/open311/v2/requests.json?api_key=secret-key", b"") == 200
+    log = (tmp_path / "etc-nginx" / "run" / "webleads.access.log").read_text()
+    assert '"POST /r/***"' in log and '"POST /open311/v2/requests.json"' in log
+    assert "secret" not in log
+
+
+UNITS = ["webleads-web.service", "webleads-worker.service"]
+
+
+def test_the_systemd_units_have_what_a_town_needs():
+    for name in UNITS:
+        unit = configparser.ConfigParser(interpolation=None, strict=False)
+        unit.optionxform = str
+        unit.read(DEPLOY / name)
+        service = unit["Service"]
+        assert service["EnvironmentFile"] == "/etc/webleads/env"
+        assert service["User"] == "webleads"
+        assert service["Restart"] == "always"
+        assert service["NoNewPrivileges"] == "yes"
+        assert service["ProtectSystem"] == "strict"
+        assert unit["Install"]["WantedBy"] == "multi-user.target"
+    web = (DEPLOY / "webleads-web.service").read_text()
+    worker = (DEPLOY / "webleads-worker.service").read_text()
+    assert "gunicorn --config /opt/webleads/deploy/gunicorn.conf.py" in web
+    assert "ExecStart=/opt/webleads/.venv/bin/webleads worker" in worker
+
+
+def test_systemd_analyze_verifies_the_units(tmp_path):
+    """systemd's own check (unknown keys, bad values, the programs it would start), with
+    /opt/webleads pointed at this checkout, where the virtualenv's programs exist."""
+    analyze = _need("systemd-analyze", shutil.which("systemd-analyze"))
+    venv = Path(os.environ.get("VIRTUAL_ENV") or ROOT / ".venv")
+    if not (venv / "bin" / "gunicorn").exists():
+        pytest.skip(f"no gunicorn in {venv}: the units' ExecStart cannot be checked")
+    for name in UNITS:
+        text = (DEPLOY / name).read_text()
+        text = text.replace("/opt/webleads/.venv", str(venv)).replace("/opt/webleads", str(ROOT))
+        (tmp_path / name).write_text(text)
+    check = subprocess.run(
+        [analyze, "verify", "--man=no", *UNITS], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert check.returncode == 0 and check.stderr == "", check.stderr
+
+
+def test_gunicorn_conf_sets_bind_and_workers(monkeypatch):
+    monkeypatch.delenv("WEBLEADS_BIND", raising=False)
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert conf["bind"] == "127.0.0.1:8000"
+    assert conf["workers"] >= 3
+    monkeypatch.setenv("WEBLEADS_BIND", "0.0.0.0:8001")
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")
+    conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert (conf["bind"], conf["workers"]) == ("0.0.0.0:8001", 4)
+
+
+def test_gunicorn_accepts_the_config(tmp_path):
+    """gunicorn itself reads the file (--check-config loads the app too: it must build)."""
+    gunicorn = Path(os.environ.get("VIRTUAL_ENV") or ROOT / ".venv") / "bin" / "gunicorn"
+    if not gunicorn.exists():
+        pytest.skip("gunicorn is not in the virtualenv")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/check.db",
+        "MEDIA_DIR": str(tmp_path / "media"),
+        "PYTHONPATH": str(ROOT),
+    }
+    check = subprocess.run(
+        [
+            *(str(gunicorn), "--config", str(DEPLOY / "gunicorn.conf.py")),
+            *("--check-config", "bot.app:create_app()"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 0, check.stderr
