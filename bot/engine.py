@@ -151,7 +151,9 @@ def _run(ctx: Ctx, inbound: Inbound) -> list[Reply]:
         return []
     # A field agent's linked chat (or `/agent CODE`) is not a citizen's conversation.
     if crew.wants_crew(ctx, inbound):
-        return [*_rewrites(inbound), *crew.handle(ctx, inbound)]
+        answered = crew.handle(ctx, inbound)
+        if answered is not None:
+            return [*_rewrites(inbound), *answered]
     # After STOP/START, so STOP always works; someone outside the pilot is answered
     # (a result coming back from the worker was let through with its message).
     gated = None if inbound.kind == EVENT else pilot_gate.gate(ctx, inbound)

@@ -49,20 +49,20 @@ REFUSALS = {
 
 def wants_crew(ctx: Ctx, msg: Inbound) -> bool:
     """Whether this message is for the crew commands: a linked chat, or a linking code."""
-    if crews.agent_of_chat(ctx.session, ctx.citizen.id) is not None:
+    if ctx.citizen.field_chat:
         return True
     return msg.kind == "text" and bool(LINK_RE.match(fold(msg.text or "").strip()))
 
 
-def handle(ctx: Ctx, msg: Inbound) -> list[Reply]:
-    """Answers one message of a field agent (or links the chat)."""
+def handle(ctx: Ctx, msg: Inbound) -> list[Reply] | None:
+    """Answers one message of a field agent (or links the chat); None: not an agent's."""
     words = fold(msg.text or "").strip(" .!")
     link = LINK_RE.match(words) if msg.kind == "text" else None
     if link:
         return link_chat(ctx, link.group(1) or link.group(2))
     agent = crews.agent_of_chat(ctx.session, ctx.citizen.id)
-    if agent is None:  # wants_crew said so; an agent deactivated meanwhile
-        return []
+    if agent is None:  # linked to an agent since deactivated or removed: a citizen again
+        return None
     try:
         return _act(ctx, agent, msg, words)
     except crews.CrewError as exc:

@@ -43,6 +43,9 @@ class Citizen(SQLModel, table=True):
     opted_out: bool = False
     # The provider said it can never deliver (bot blocked, number invalid).
     unreachable: bool = False
+    # A field agent's linked chat (models/crew.py AgentChat): its messages go to the crew
+    # commands. Kept here so a citizen's message costs no extra query.
+    field_chat: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     erased_at: datetime | None = None
     # Pilot (services/pilot.py): when and how the citizen was let in; a citizen admitted once

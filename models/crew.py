@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlmodel import Field, Session, SQLModel
 
 from models.agent import Agent, AgentService
+from models.citizen import Citizen
 from models.db import utcnow
 from models.report import OPEN_STATUSES, Report, ReportEvent
 
@@ -94,12 +95,15 @@ def chat_of_citizen(session: Session, citizen_id: int) -> AgentChat | None:
 
 
 def drop_chat(session: Session, *, agent_id: int | None = None, citizen_id: int | None = None):
-    stmt = delete(AgentChat)
+    stmt = delete(AgentChat).returning(AgentChat.citizen_id)
     if agent_id is not None:
         stmt = stmt.where(AgentChat.agent_id == agent_id)
     if citizen_id is not None:
         stmt = stmt.where(AgentChat.citizen_id == citizen_id)
-    return session.execute(stmt).rowcount
+    chats = list(session.execute(stmt).scalars())
+    if chats:
+        session.execute(update(Citizen).where(Citizen.id.in_(chats)).values(field_chat=False))
+    return len(chats)
 
 
 def code_by_hash(session: Session, code_hash: str) -> LinkCode | None:

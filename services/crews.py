@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from models.agent import Agent
 from models.catalog import Category, Service
-from models.citizen import Citizen, citizens_by_id
+from models.citizen import Citizen, citizens_by_id, update_citizen
 from models.crew import (
     DEFAULT_DIGEST_TIME,
     AgentChat,
@@ -150,6 +150,8 @@ def link_chat(session: Session, chat: Citizen, code: str, secret_key: str) -> Ag
     drop_chat(session, citizen_id=chat.id)
     session.flush()
     session.add(AgentChat(agent_id=agent.id, citizen_id=chat.id, channel=chat.channel))
+    update_citizen(session, chat.id, field_chat=True)
+    chat.field_chat = True
     session.flush()
     return agent
 

@@ -339,3 +339,16 @@ def test_done_button_then_a_photo_or_without_one(rt, client) -> None:
     log_in_as(client, admin_id(rt))
     html = client.get(f"/console/reports/{without}").get_data(as_text=True)
     assert html.count("depuis le terrain") == 3  # assigned, in progress, resolved
+
+
+def test_the_chat_of_a_deactivated_agent_talks_to_the_bot_as_a_citizen_again(rt) -> None:
+    agent_id, phone = linked(rt)
+    number = report_by(rt, "marie")
+    with rt.db.transaction() as session:
+        from models.agent import Agent
+
+        session.get(Agent, agent_id).active = False
+    phone.say(f"je prends {number}")  # no agent powers left...
+    with rt.db.reading() as session:
+        assert get_report(session, number).status == "new"
+    assert "report" in phone.texts("bonjour").lower()  # ...and the bot answers it as anyone

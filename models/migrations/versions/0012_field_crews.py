@@ -18,6 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("citizen", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("field_chat", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     op.create_table(
         "agent_chat",
         sa.Column("agent_id", sa.Integer(), nullable=False),
@@ -98,6 +102,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("citizen", schema=None) as batch_op:
+        batch_op.drop_column("field_chat")
     with op.batch_alter_table("field_action", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_field_action_report_id"))
         batch_op.drop_index(batch_op.f("ix_field_action_agent_id"))
