@@ -22,14 +22,11 @@ def after_page(token: str) -> Response:
     """Shows the after-photo of the link's report."""
     rt = current_runtime()
     try:
-        claim = _claim(rt, token)
+        claim, _found = _after_photo(rt, token)
     except LinkProblem as problem:
         return _problem_page(rt, problem)
     with rt.db.reading() as session:
-        found = crews.after_photo(session, claim.number)
         language = crews.report_language(session, claim.number, rt.settings.DEFAULT_LANGUAGE)
-    if found is None:
-        abort(404)
     body = render_template(
         "link/after.html",
         lang=language,
@@ -44,11 +41,17 @@ def after_page(token: str) -> Response:
 def after_image(token: str):
     rt = current_runtime()
     try:
-        claim = _claim(rt, token)
+        _, found = _after_photo(rt, token)
     except LinkProblem as problem:
         return _problem_page(rt, problem)
+    return photo_response(rt.settings, found.path, "image/jpeg")
+
+
+def _after_photo(rt, token: str):
+    """The link's claim and its report's after-photo; 404 when the report has none."""
+    claim = _claim(rt, token)
     with rt.db.reading() as session:
         found = crews.after_photo(session, claim.number)
     if found is None:
         abort(404)
-    return photo_response(rt.settings, found.path, "image/jpeg")
+    return claim, found

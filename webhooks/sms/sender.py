@@ -6,9 +6,6 @@ from __future__ import annotations
 import logging
 import re
 
-import requests
-from twilio.base.exceptions import TwilioRestException
-
 from bot.outbox import TemporaryFailure
 from models.citizen import citizen_language
 from models.messaging import Outbox
@@ -17,7 +14,7 @@ from services.texts import N_, translate
 from services.types import Reply
 from webhooks.sms import gsm
 from webhooks.sms.inbound import CHANNEL, STATUS_PATH
-from webhooks.twilio.client import make_client, send_failure
+from webhooks.twilio.client import create_message, make_client
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +113,10 @@ class SmsSender:
         if not self.sender:
             raise TemporaryFailure("no TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
         body = self.compose(message)
-        try:
-            created = self.client.messages.create(
-                to=message.address,
-                body=body,
-                status_callback=self.status_callback,
-                **self.sender,
-            )
-        except TwilioRestException as exc:
-            raise send_failure(exc) from exc
-        except (requests.RequestException, OSError) as exc:
-            raise TemporaryFailure(f"Twilio unreachable: {type(exc).__name__}") from exc
-        return created.sid
+        return create_message(
+            self.client,
+            to=message.address,
+            body=body,
+            status_callback=self.status_callback,
+            **self.sender,
+        )

@@ -17,6 +17,7 @@ import logging
 from typing import TypeGuard
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
 from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -177,3 +178,15 @@ def send_failure(exc: TwilioRestException) -> TemporaryFailure | PermanentFailur
         log.error("Twilio cannot send until its settings are fixed: %s", reason)
         return TemporaryFailure(reason)
     return PermanentFailure(reason)
+
+
+def create_message(client: Client, classify=None, **fields) -> str:
+    """Posts one message (SMS or WhatsApp); returns Twilio's MessageSid. A refusal becomes
+    the outbox's kind of failure (`classify`, send_failure by default), a network error a
+    temporary one."""
+    try:
+        return client.messages.create(**fields).sid
+    except TwilioRestException as exc:
+        raise (classify or send_failure)(exc) from exc
+    except (requests.RequestException, OSError) as exc:
+        raise TemporaryFailure(f"Twilio unreachable: {type(exc).__name__}") from exc

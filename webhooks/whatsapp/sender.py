@@ -20,7 +20,7 @@ from models.citizen import Citizen
 from models.messaging import Outbox
 from services.runtime import Runtime
 from services.types import Reply
-from webhooks.twilio.client import make_client, send_failure
+from webhooks.twilio.client import create_message, make_client, send_failure
 from webhooks.whatsapp import window
 from webhooks.whatsapp.content import TEXT, ContentCache, shape
 from webhooks.whatsapp.inbound import CHANNEL, PREFIX, STATUS_PATH
@@ -96,18 +96,14 @@ class WhatsAppSender:
         return self._create(message, content_sid=content_sid)
 
     def _create(self, message: Outbox, **fields) -> str:
-        try:
-            created = self.client.messages.create(
-                to=PREFIX + message.address,
-                status_callback=self.status_callback,
-                **self.sender,
-                **fields,
-            )
-        except TwilioRestException as exc:
-            raise _failure(exc) from exc
-        except (requests.RequestException, OSError) as exc:
-            raise TemporaryFailure(f"Twilio unreachable: {type(exc).__name__}") from exc
-        return created.sid
+        return create_message(
+            self.client,
+            _failure,
+            to=PREFIX + message.address,
+            status_callback=self.status_callback,
+            **self.sender,
+            **fields,
+        )
 
 
 def _failure(exc: TwilioRestException) -> TemporaryFailure | PermanentFailure:
