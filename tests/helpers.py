@@ -276,3 +276,27 @@ def add_reports(rt, specs: list[dict]) -> list[int]:
             session.flush()
             numbers.append(report.id)
     return numbers
+
+
+class ContactOnChannel:
+    """What a test reads of the citizen behind a phone on one channel (`channel`,
+    `number`, `rt` set by the subclass): their row, their state, their outbox."""
+
+    channel: str
+    number: str
+
+    @property
+    def citizen(self):
+        with self.rt.db.reading() as session:
+            return find_citizen(session, self.channel, self.number)
+
+    @property
+    def state(self) -> str:
+        from models.citizen import conversation_of
+
+        with self.rt.db.reading() as session:
+            return conversation_of(session, self.citizen.id).state
+
+    def outbox(self):
+        with self.rt.db.reading() as session:
+            return messages_for_citizen(session, self.citizen.id)

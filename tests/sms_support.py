@@ -14,11 +14,9 @@ from twilio.request_validator import RequestValidator
 
 from bot.app import create_app
 from bot.outbox import OutboxWorker
-from models.citizen import conversation_of, find_citizen
-from models.messaging import Outbox, messages_for_citizen
 from tests.conftest import base_config
 from tests.fakes.twilio_api import FakeTwilioAPI
-from tests.helpers import run_jobs
+from tests.helpers import ContactOnChannel, run_jobs
 from webhooks.sms.sender import SmsSender
 
 PUBLIC = "https://town.example.org"
@@ -75,8 +73,10 @@ def deliver(rt, sender: SmsSender | None = None) -> int:
     return total
 
 
-class Phone:
+class Phone(ContactOnChannel):
     """A citizen's phone texting the town's number, through the signed webhook."""
+
+    channel = "sms"
 
     def __init__(self, app, twilio: FakeTwilioAPI, number: str = CITIZEN) -> None:
         self.app = app
@@ -122,20 +122,6 @@ class Phone:
         """Texts `body` and returns what came back, joined."""
         self.text(body, **kw)
         return "\n---\n".join(self.inbox())
-
-    @property
-    def citizen(self):
-        with self.rt.db.reading() as session:
-            return find_citizen(session, "sms", self.number)
-
-    @property
-    def state(self) -> str:
-        with self.rt.db.reading() as session:
-            return conversation_of(session, self.citizen.id).state
-
-    def outbox(self) -> list[Outbox]:
-        with self.rt.db.reading() as session:
-            return messages_for_citizen(session, self.citizen.id)
 
 
 def file_by_sms(phone: Phone, address: str = "12 rue de la Poterie") -> int:

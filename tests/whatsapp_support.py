@@ -17,11 +17,10 @@ from sqlalchemy import update
 
 from bot.app import create_app
 from bot.outbox import OutboxWorker
-from models.citizen import Citizen, conversation_of, find_citizen
-from models.messaging import Outbox, messages_for_citizen
+from models.citizen import Citizen
 from tests.conftest import base_config
 from tests.fakes.twilio_api import FakeTwilioAPI
-from tests.helpers import run_jobs
+from tests.helpers import ContactOnChannel, run_jobs
 from tests.sms_support import CITIZEN, PUBLIC, TOWN_NUMBER, post_signed, sms_settings
 from webhooks.sms.sender import SmsSender
 from webhooks.whatsapp.sender import WhatsAppSender
@@ -84,8 +83,10 @@ def content_of(twilio: FakeTwilioAPI, sid: str) -> dict:
     return response.json()
 
 
-class WhatsApp:
+class WhatsApp(ContactOnChannel):
     """A citizen's WhatsApp writing to the town's number, through the signed webhook."""
+
+    channel = "whatsapp"
 
     def __init__(
         self, app, twilio: FakeTwilioAPI, number: str = CITIZEN, name: str = "Camille Martin"
@@ -164,20 +165,6 @@ class WhatsApp:
 
     def texts(self) -> list[str]:
         return [m["body"] for m in self.inbox()]
-
-    @property
-    def citizen(self):
-        with self.rt.db.reading() as session:
-            return find_citizen(session, "whatsapp", self.number)
-
-    @property
-    def state(self) -> str:
-        with self.rt.db.reading() as session:
-            return conversation_of(session, self.citizen.id).state
-
-    def outbox(self) -> list[Outbox]:
-        with self.rt.db.reading() as session:
-            return messages_for_citizen(session, self.citizen.id)
 
     def window_closed(self, hours: float = 25) -> None:
         """Moves the citizen's last message `hours` back, here and at the fake WhatsApp."""
