@@ -148,10 +148,11 @@ def _sums(rows) -> tuple[list, list, dict, list]:
     closures: dict[tuple, int] = defaultdict(int)
     per_channel: dict[str, int] = defaultdict(int)
     times: dict[tuple, list] = {}
-    for day, service_id, category_id, channel, received, reopened, closed, ack, resolve in rows:
+    for day, service_id, category_id, channels, received, reopened, closed, ack, resolve in rows:
         if received:
             arrivals[day, service_id, category_id] += received
-            per_channel[channel] += received
+            for channel, n in channels.items():
+                per_channel[channel] += n
             entry = times.setdefault((service_id, category_id), [0, [], []])
             entry[0] += reopened
             entry[1].append(ack)

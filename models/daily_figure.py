@@ -1,9 +1,9 @@
 """The dashboard's daily figures, kept current in the transaction that changes a report.
 
-One row per day × service × category × commune × channel: the reports filed that day
-(how many, how many reopened since, the hours each took to be acknowledged and to be
-resolved, packed as float64), and those done with that day (resolved, or else closed or
-merged, and not reopened since). A 365-day dashboard reads some twenty thousand rows
+One row per day × service × category × commune: the reports filed that day (how many,
+how many per channel, how many reopened since, the hours each took to be acknowledged
+and to be resolved, packed as float64), and those done with that day (resolved, or else
+closed or merged, and not reopened since). A 365-day dashboard reads some three thousand rows
 instead of a third of a million reports; the response times stay every report's own, so
 the medians and 90th percentiles are exactly those computed from the reports.
 
@@ -19,7 +19,7 @@ from array import array
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Column, LargeBinary, and_, delete, event, insert, inspect, or_, select
+from sqlalchemy import JSON, Column, LargeBinary, and_, delete, event, insert, inspect, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
@@ -47,10 +47,10 @@ READ = (
     Report.closed_at,
     Report.reopened_count,
     Report.status,
+    Report.channel,
     Report.service_id,
     Report.category_id,
     Report.commune,
-    Report.channel,
 )
 
 
@@ -62,8 +62,9 @@ class DailyFigure(SQLModel, table=True):
     service_id: int
     category_id: int
     commune: str | None = Field(default=None, max_length=5)
-    channel: str = Field(max_length=16)
     received: int = 0
+    # {"telegram": 3, "sms": 1}: the received ones per channel
+    channels: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     reopened: int = 0
     closed: int = 0
     ack_hours: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
@@ -87,21 +88,23 @@ def _hours(later: datetime | None, earlier: datetime) -> float | None:
 
 
 class _Figure:
-    __slots__ = ("ack", "closed", "received", "reopened", "resolve")
+    __slots__ = ("ack", "channels", "closed", "received", "reopened", "resolve")
 
     def __init__(self) -> None:
         self.received = self.reopened = self.closed = 0
+        self.channels: dict[str, int] = defaultdict(int)
         self.ack, self.resolve = array("d"), array("d")
 
 
 def _count(rows, days: set[date] | None = None) -> dict[tuple, _Figure]:
     """Adds reports (rows of READ) to the figures of their keys; only `days` when given."""
     figures: dict[tuple, _Figure] = defaultdict(_Figure)
-    for created, ack, in_progress, resolved, closed, reopened, status, *rest in rows:
+    for created, ack, in_progress, resolved, closed, reopened, status, channel, *rest in rows:
         filed = _day(created)
         if days is None or filed in days:
             figure = figures[(filed, *rest)]
             figure.received += 1
+            figure.channels[channel] += 1
             figure.reopened += bool(reopened)
             first = ack or in_progress or resolved or closed
             if first is not None:
@@ -117,10 +120,11 @@ def _count(rows, days: set[date] | None = None) -> dict[tuple, _Figure]:
 
 def _rows(figures: dict[tuple, _Figure]) -> list[dict]:
     return [
-        {"day": day, "service_id": s, "category_id": c, "commune": commune, "channel": channel,
-         "received": f.received, "reopened": f.reopened, "closed": f.closed,
+        {"day": day, "service_id": s, "category_id": c, "commune": commune,
+         "channels": dict(f.channels), "received": f.received, "reopened": f.reopened,
+         "closed": f.closed,
          "ack_hours": f.ack.tobytes(), "resolve_hours": f.resolve.tobytes()}
-        for (day, s, c, commune, channel), f in figures.items()
+        for (day, s, c, commune), f in figures.items()
     ]  # fmt: skip
 
 
@@ -129,15 +133,15 @@ def _same(column, value):
 
 
 def recount(connection, keys: set[tuple]) -> None:
-    """Recounts the rows of these (day, service_id, category_id, commune, channel) keys."""
+    """Recounts the rows of these (day, service_id, category_id, commune) keys."""
     groups: dict[tuple, set[date]] = defaultdict(set)
     for day, *rest in keys:
         if day is not None:
             groups[tuple(rest)].add(day)
     t = DailyFigure.__table__
-    for (service_id, category_id, commune, channel), days in groups.items():
+    for (service_id, category_id, commune), days in groups.items():
         same = [_same(Report.service_id, service_id), _same(Report.category_id, category_id),
-                _same(Report.commune, commune), _same(Report.channel, channel)]  # fmt: skip
+                _same(Report.commune, commune)]  # fmt: skip
         within = []
         for day in days:
             start = datetime.combine(day, time.min, UTC)
@@ -150,7 +154,6 @@ def recount(connection, keys: set[tuple]) -> None:
             delete(t).where(
                 t.c.day.in_(days), _same(t.c.service_id, service_id),
                 _same(t.c.category_id, category_id), _same(t.c.commune, commune),
-                _same(t.c.channel, channel),
             )
         )  # fmt: skip
         if figures:
@@ -169,7 +172,7 @@ def backfill(connection, batch: int = 50_000) -> int:
 
 
 def _keys(values: dict) -> set[tuple]:
-    rest = tuple(values[n] for n in ("service_id", "category_id", "commune", "channel"))
+    rest = tuple(values[n] for n in ("service_id", "category_id", "commune"))
     days = {_day(values[n]) for n in ("created_at", "resolved_at", "closed_at")}
     return {(day, *rest) for day in days if day is not None}
 
@@ -206,7 +209,7 @@ event.listen(Session, "after_flush", _after_flush)
 def daily_figures(
     session, since: date, visible_services: tuple[int, ...] | None, communes: tuple[str, ...] = ()
 ) -> list[tuple]:
-    """The rows from `since` on (the dashboard): (day, service_id, category_id, channel,
+    """The rows from `since` on (the dashboard): (day, service_id, category_id, channels,
     received, reopened, closed, ack_hours, resolve_hours), the hours as packed float64."""
     t = DailyFigure.__table__
     conds = [t.c.day >= since]
@@ -215,7 +218,7 @@ def daily_figures(
     if visible_services is not None:
         conds.append(t.c.service_id.in_(visible_services or (-1,)))
     stmt = select(
-        t.c.day, t.c.service_id, t.c.category_id, t.c.channel, t.c.received, t.c.reopened,
+        t.c.day, t.c.service_id, t.c.category_id, t.c.channels, t.c.received, t.c.reopened,
         t.c.closed, t.c.ack_hours, t.c.resolve_hours,
     ).where(*conds)  # fmt: skip
     return list(session.connection().execute(stmt))

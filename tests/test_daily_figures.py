@@ -19,10 +19,12 @@ def _from_table(session, since):
     """What the dashboard reads, summed as it sums it."""
     arrivals, closures, channels = Counter(), Counter(), Counter()
     reopened, hours = Counter(), defaultdict(lambda: ([], []))
-    for day, s, c, channel, n, again, closed, ack, resolve in daily_figures(session, since, None):
+    for day, s, c, per_channel, n, again, closed, ack, resolve in daily_figures(
+        session, since, None
+    ):
         arrivals[str(day), s, c] += n
         closures[str(day), s, c] += closed
-        channels[channel] += n
+        channels.update(per_channel)
         reopened[s, c] += again
         hours[s, c][0].extend(numpy.frombuffer(ack, dtype=numpy.float64).tolist())
         hours[s, c][1].extend(numpy.frombuffer(resolve, dtype=numpy.float64).tolist())

@@ -1,7 +1,7 @@
 """The dashboard's daily figures (issue 16: the dashboard at a million reports)
 
-`dailyfigure` holds, per day × service × category × commune × channel, the reports filed
-(count, reopened, the hours to acknowledge and to resolve, packed float64) and those done
+`dailyfigure` holds, per day × service × category × commune, the reports filed (count, per
+channel, reopened, the hours to acknowledge and to resolve, packed float64) and those done
 with that day; models/daily_figure.py keeps it current in the transaction that changes a
 report. The upgrade fills it from the existing reports (about 20 s per million).
 
@@ -29,8 +29,8 @@ def upgrade() -> None:
         sa.Column("service_id", sa.Integer(), nullable=False),
         sa.Column("category_id", sa.Integer(), nullable=False),
         sa.Column("commune", sqlmodel.AutoString(length=5), nullable=True),
-        sa.Column("channel", sqlmodel.AutoString(length=16), nullable=False),
         sa.Column("received", sa.Integer(), nullable=False),
+        sa.Column("channels", sa.JSON(), nullable=False),
         sa.Column("reopened", sa.Integer(), nullable=False),
         sa.Column("closed", sa.Integer(), nullable=False),
         sa.Column("ack_hours", sa.LargeBinary(), nullable=False),
