@@ -172,13 +172,23 @@ def _hours(packed: list[bytes]) -> numpy.ndarray:
 
 
 def _percentiles(line: Line, ack: list, resolve: list) -> None:
-    """Medians and 90th percentiles of these arrays of hours, as `percentile` computes them."""
+    """Medians and 90th percentiles of these arrays of hours, as `percentile` computes them.
+
+    numpy sorts a third of a million floats in a few ms (faster than its partition).
+    """
     for which, parts in (("ack", ack), ("resolve", resolve)):
-        values = numpy.concatenate(parts) if parts else numpy.empty(0)
-        # numpy's default (linear) method interpolates as `percentile` does; one partition
-        found = numpy.percentile(values, (50, 90)) if values.size else (None, None)
-        for q, hours in zip((0.5, 0.9), found, strict=True):
-            line.percentiles[which, q] = None if hours is None else float(hours)
+        values = numpy.sort(numpy.concatenate(parts)) if parts else numpy.empty(0)
+        for q in (0.5, 0.9):
+            line.percentiles[which, q] = _of_sorted(values, q)
+
+
+def _of_sorted(ordered, q: float) -> float | None:
+    """`percentile` of an already sorted array."""
+    if not len(ordered):
+        return None
+    rank = (len(ordered) - 1) * q
+    low, high = math.floor(rank), math.ceil(rank)
+    return float(ordered[low] + (ordered[high] - ordered[low]) * (rank - low))
 
 
 def _table(lookups, arrivals, closures, times, pending) -> dict[int, Line]:
