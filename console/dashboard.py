@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import defaultdict
@@ -151,7 +152,7 @@ def _sums(rows) -> tuple[list, list, dict, list]:
     for day, service_id, category_id, channels, received, reopened, closed, ack, resolve in rows:
         if received:
             arrivals[day, service_id, category_id] += received
-            for channel, n in channels.items():
+            for channel, n in json.loads(channels).items():
                 per_channel[channel] += n
             entry = times.setdefault((service_id, category_id), [0, [], []])
             entry[0] += reopened

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from datetime import timedelta
 
@@ -24,7 +25,7 @@ def _from_table(session, since):
     ):
         arrivals[str(day), s, c] += n
         closures[str(day), s, c] += closed
-        channels.update(per_channel)
+        channels.update(json.loads(per_channel))
         reopened[s, c] += again
         hours[s, c][0].extend(numpy.frombuffer(ack, dtype=numpy.float64).tolist())
         hours[s, c][1].extend(numpy.frombuffer(resolve, dtype=numpy.float64).tolist())

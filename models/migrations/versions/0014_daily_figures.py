@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("category_id", sa.Integer(), nullable=False),
         sa.Column("commune", sqlmodel.AutoString(length=5), nullable=True),
         sa.Column("received", sa.Integer(), nullable=False),
-        sa.Column("channels", sa.JSON(), nullable=False),
+        sa.Column("channels", sa.Text(), nullable=False),
         sa.Column("reopened", sa.Integer(), nullable=False),
         sa.Column("closed", sa.Integer(), nullable=False),
         sa.Column("ack_hours", sa.LargeBinary(), nullable=False),
