@@ -226,8 +226,8 @@ def run(url: str, size: int, repeat: int, name: str, tmp: Path) -> None:
         from models.daily_figure import backfill
 
         started = time.perf_counter()
-        with db.engine.begin() as connection:
-            rows = backfill(connection)
+        with db.transaction() as session:
+            rows = backfill(session.connection())
         print(f"  daily figures: {rows:,} rows in {time.perf_counter() - started:.0f} s")
     db.dispose()
     app = create_app(

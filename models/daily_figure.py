@@ -1,26 +1,48 @@
 """The dashboard's daily figures, kept current in the transaction that changes a report.
 
 One row per day × service × category × commune: the reports filed that day (how many,
-how many per channel, how many reopened since, the hours each took to be acknowledged
-and to be resolved, packed as float64), and those done with that day (resolved, or else
-closed or merged, and not reopened since). A 365-day dashboard reads some three thousand rows
-instead of a third of a million reports; the response times stay every report's own, so
-the medians and 90th percentiles are exactly those computed from the reports.
+how many per channel, how many reopened since, how many are still open, the hours each
+took to be acknowledged and to be resolved, packed as little-endian float32: seconds
+over a year), and those done with that day (resolved, or else closed or merged, and not
+reopened since). A 365-day dashboard reads some three thousand rows instead of a third
+of a million reports; the response times stay every report's own, so the medians and
+90th percentiles are those computed from the reports (to the second), and the backlog
+is a sum over the rows.
 
-A flush that adds or changes a report recounts the rows of its key before and after the
-change (the day it was filed, resolved, closed), from the reports themselves: whatever
-wrote the report (a status change, a reopening, a merge, a new category), the rows equal
-a recount by construction. `backfill` recounts everything (the migration, the benchmark).
+The transaction that adds or changes a report recounts, just before it commits, the rows
+of the keys it touched before and after the change (the day it was filed, resolved,
+closed), from the reports themselves: whatever wrote the report (a status change, a
+reopening, a merge, a new category), the rows equal a recount by construction. On
+PostgreSQL each key is recounted under its own transaction lock, so two agents closing
+reports of one day at once are counted one after the other. `backfill` recounts
+everything (the migration, the benchmark).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from array import array
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
+from hashlib import blake2b
 
-from sqlalchemy import Column, LargeBinary, Text, and_, delete, event, insert, inspect, or_, select
+from sqlalchemy import (
+    Column,
+    Index,
+    LargeBinary,
+    Text,
+    and_,
+    case,
+    delete,
+    event,
+    false,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
@@ -40,6 +62,9 @@ WATCHED = (
     "commune",
     "channel",
 )
+# session.info: the (day, service, category, commune) keys to recount at commit
+KEYS = "daily_figure_keys"
+
 READ = (
     Report.created_at,
     Report.acknowledged_at,
@@ -57,6 +82,10 @@ READ = (
 
 class DailyFigure(SQLModel, table=True):
     __tablename__ = "dailyfigure"
+    # the backlog's sums read this index alone (SQLite would walk each row's hours)
+    __table_args__ = (
+        Index("ix_dailyfigure_open", "still_open", "category_id", "day", "service_id", "commune"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     day: date = Field(index=True)
@@ -68,6 +97,8 @@ class DailyFigure(SQLModel, table=True):
     # (psycopg's json type costs three times json.loads at a year's rows)
     channels: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     reopened: int = 0
+    # of those filed that day, how many are open now (the backlog: a sum over the rows)
+    still_open: int = 0
     closed: int = 0
     ack_hours: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
     resolve_hours: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
@@ -90,12 +121,12 @@ def _hours(later: datetime | None, earlier: datetime) -> float | None:
 
 
 class _Figure:
-    __slots__ = ("ack", "channels", "closed", "received", "reopened", "resolve")
+    __slots__ = ("ack", "channels", "closed", "received", "reopened", "resolve", "still_open")
 
     def __init__(self) -> None:
-        self.received = self.reopened = self.closed = 0
+        self.received = self.reopened = self.closed = self.still_open = 0
         self.channels: dict[str, int] = defaultdict(int)
-        self.ack, self.resolve = array("d"), array("d")
+        self.ack, self.resolve = array("f"), array("f")
 
 
 def _count(rows, days: set[date] | None = None) -> dict[tuple, _Figure]:
@@ -108,6 +139,7 @@ def _count(rows, days: set[date] | None = None) -> dict[tuple, _Figure]:
             figure.received += 1
             figure.channels[channel] += 1
             figure.reopened += bool(reopened)
+            figure.still_open += status in OPEN_STATUSES
             first = ack or in_progress or resolved or closed
             if first is not None:
                 figure.ack.append(_hours(first, created))
@@ -120,12 +152,21 @@ def _count(rows, days: set[date] | None = None) -> dict[tuple, _Figure]:
     return figures
 
 
+def _packed(hours: array) -> bytes:
+    """The hours as little-endian float32 (what the dashboard's numpy reads), whatever the
+    machine's byte order."""
+    if sys.byteorder == "big":
+        hours = array("f", hours)
+        hours.byteswap()
+    return hours.tobytes()
+
+
 def _rows(figures: dict[tuple, _Figure]) -> list[dict]:
     return [
         {"day": day, "service_id": s, "category_id": c, "commune": commune,
          "channels": json.dumps(f.channels, sort_keys=True), "received": f.received,
-         "reopened": f.reopened, "closed": f.closed,
-         "ack_hours": f.ack.tobytes(), "resolve_hours": f.resolve.tobytes()}
+         "reopened": f.reopened, "still_open": f.still_open, "closed": f.closed,
+         "ack_hours": _packed(f.ack), "resolve_hours": _packed(f.resolve)}
         for (day, s, c, commune), f in figures.items()
     ]  # fmt: skip
 
@@ -180,7 +221,7 @@ def _keys(values: dict) -> set[tuple]:
 
 
 def _before_flush(session: Session, _context, _instances) -> None:
-    keys = session.info.setdefault("daily_figure_keys", set())
+    keys = session.info.setdefault(KEYS, set())
     for report in session.new:
         if isinstance(report, Report):
             keys |= _keys({n: getattr(report, n) for n in WATCHED})
@@ -198,21 +239,46 @@ def _before_flush(session: Session, _context, _instances) -> None:
             keys |= _keys(before) | _keys(now)
 
 
-def _after_flush(session: Session, _context) -> None:
-    keys = session.info.pop("daily_figure_keys", None)
+def _before_commit(session: Session) -> None:
+    """Recounts the rows of every key the transaction touched, once, just before it
+    commits, each key under its own lock: two transactions changing reports of one key
+    recount it one after the other, the second from what the first committed."""
+    session.flush()
+    keys = session.info.pop(KEYS, None)
     if keys:
-        recount(session.connection(), keys)
+        connection = session.connection()
+        _lock(connection, keys)
+        recount(connection, keys)
+
+
+def _lock(connection, keys: set[tuple]) -> None:
+    """PostgreSQL: a transaction lock per key, taken in one order (no deadlock between
+    two recounts). SQLite needs none: its writers run one at a time (BEGIN IMMEDIATE)."""
+    if connection.dialect.name != "postgresql":
+        return
+    ids = sorted(
+        int.from_bytes(blake2b(repr(key).encode(), digest_size=8).digest(), "big", signed=True)
+        for key in keys
+    )
+    for lock_id in ids:
+        connection.execute(select(func.pg_advisory_xact_lock(lock_id)))
+
+
+def _forget(session: Session, transaction) -> None:
+    if transaction.parent is None:  # rolled back (a commit has taken its keys already)
+        session.info.pop(KEYS, None)
 
 
 event.listen(Session, "before_flush", _before_flush)
-event.listen(Session, "after_flush", _after_flush)
+event.listen(Session, "before_commit", _before_commit)
+event.listen(Session, "after_transaction_end", _forget)
 
 
 def daily_figures(
     session, since: date, visible_services: tuple[int, ...] | None, communes: tuple[str, ...] = ()
 ) -> list[tuple]:
     """The rows from `since` on (the dashboard): (day, service_id, category_id, channels,
-    received, reopened, closed, ack_hours, resolve_hours), the hours as packed float64."""
+    received, reopened, closed, ack_hours, resolve_hours), the hours as packed float32."""
     t = DailyFigure.__table__
     conds = [t.c.day >= since]
     if communes:
@@ -224,3 +290,31 @@ def daily_figures(
         t.c.closed, t.c.ack_hours, t.c.resolve_hours,
     ).where(*conds)  # fmt: skip
     return list(session.connection().execute(stmt))
+
+
+def open_figures(
+    session, visible_services: tuple[int, ...] | None, communes: tuple[str, ...] = (),
+    deadlines: dict[int, datetime] | None = None,
+) -> dict[tuple[int, int], tuple[int, int]]:  # fmt: skip
+    """Per (service_id, category_id): the open reports, and those of them filed on the
+    days before their category's deadline ({category_id: moment}; the deadline's own day
+    is the caller's), summed from the daily figures in one pass."""
+    t = DailyFigure.__table__
+    late = or_(false(), *(
+        and_(t.c.category_id == category_id, t.c.day < _day(moment))
+        for category_id, moment in (deadlines or {}).items()
+    ))  # fmt: skip
+    conds = [t.c.still_open > 0]
+    if communes:
+        conds.append(t.c.commune.in_(communes))
+    if visible_services is not None:
+        conds.append(t.c.service_id.in_(visible_services or (-1,)))
+    stmt = (
+        select(
+            t.c.service_id, t.c.category_id, func.sum(t.c.still_open),
+            func.sum(case((late, t.c.still_open), else_=0)),
+        )
+        .where(*conds)
+        .group_by(t.c.service_id, t.c.category_id)
+    )  # fmt: skip
+    return {(s, c): (int(n), int(k)) for s, c, n, k in session.connection().execute(stmt)}

@@ -1,9 +1,10 @@
 """The dashboard's daily figures (issue 16: the dashboard at a million reports)
 
-`dailyfigure` holds, per day × service × category × commune, the reports filed (count, per
-channel, reopened, the hours to acknowledge and to resolve, packed float64) and those done
-with that day; models/daily_figure.py keeps it current in the transaction that changes a
-report. The upgrade fills it from the existing reports (about 20 s per million).
+`dailyfigure` holds, per day × service × category × commune, the reports filed (count,
+per channel, reopened, still open, the hours to acknowledge and to resolve, packed
+float32) and those done with that day; models/daily_figure.py keeps it current in the
+transaction that changes a report. The upgrade fills it from the existing reports (about
+20 s per million).
 
 Revision ID: 0014_daily_figures
 Revises: 0013
@@ -32,17 +33,23 @@ def upgrade() -> None:
         sa.Column("received", sa.Integer(), nullable=False),
         sa.Column("channels", sa.Text(), nullable=False),
         sa.Column("reopened", sa.Integer(), nullable=False),
+        sa.Column("still_open", sa.Integer(), nullable=False),
         sa.Column("closed", sa.Integer(), nullable=False),
         sa.Column("ack_hours", sa.LargeBinary(), nullable=False),
         sa.Column("resolve_hours", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_dailyfigure_day", "dailyfigure", ["day"])
+    op.create_index("ix_dailyfigure_open", "dailyfigure",
+                    ["still_open", "category_id", "day", "service_id", "commune"])  # fmt: skip
+    op.create_index("ix_report_category_created", "report", ["category_id", "created_at"])
     from models.daily_figure import backfill
 
     backfill(op.get_bind())
 
 
 def downgrade() -> None:
+    op.drop_index("ix_report_category_created", table_name="report")
+    op.drop_index("ix_dailyfigure_open", table_name="dailyfigure")
     op.drop_index("ix_dailyfigure_day", table_name="dailyfigure")
     op.drop_table("dailyfigure")
