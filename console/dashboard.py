@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import numpy
 from flask import current_app, render_template, request
 from flask_babel import format_timedelta, get_locale
 from flask_login import current_user
@@ -16,7 +19,8 @@ from console import bp
 from console.phone import field_share
 from console.present import channel_labels
 from console.queue import load_lookups
-from models.console_queries import backlog, filed_per_channel, filed_since, reports_closed_per_day
+from models.console_queries import backlog
+from models.daily_figure import daily_figures
 from models.db import utcnow
 from services.runtime import current_runtime
 
@@ -44,18 +48,19 @@ class Line:
     open: int = 0
     overdue: int = 0
     reopened: int = 0
-    ack_hours: list[float] = field(default_factory=list)
-    resolve_hours: list[float] = field(default_factory=list)
+    # arrays of hours (numpy, from the daily figures), one per category of the line
+    ack_hours: list = field(default_factory=list)
+    resolve_hours: list = field(default_factory=list)
     categories: dict = field(default_factory=dict)
+    # (which, q) -> hours, computed once from the daily figures' packed hours
+    percentiles: dict = field(default_factory=dict)
 
     @property
     def reopened_share(self) -> float | None:
         return self.reopened / self.reports_in if self.reports_in else None
 
     def duration(self, which: str, q: float) -> str:
-        values = self.ack_hours if which == "ack" else self.resolve_hours
-        values.sort()  # in place, once: the next percentiles of this list sort nothing
-        hours = percentile(values, q)
+        hours = self.percentiles.get((which, q))
         if hours is None:
             return "—"
         return format_timedelta(timedelta(hours=hours), threshold=1.5, add_direction=False)
@@ -65,6 +70,7 @@ def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+@functools.lru_cache(maxsize=4096)
 def _week(day: date) -> str:
     """The week a day belongs to, named by its Monday (ISO 8601 weeks)."""
     return (day - timedelta(days=day.weekday())).isoformat()
@@ -122,30 +128,72 @@ def compute_figures(days: int, scope: tuple[int, ...] | None,
     rt = current_runtime()
     with rt.db.reading() as db:
         lookups = load_lookups(db)
-        filed = filed_since(db, since, scope, communes)
-        per_channel = filed_per_channel(db, since, scope, communes)
-        closures = reports_closed_per_day(db, since, scope, communes)
+        rows = daily_figures(db, since.date(), scope, communes)
         pending = backlog(db, scope, now, communes)
-    arrivals = _per_day(filed)
-    table = _table(lookups, arrivals, closures, filed, pending)
+    arrivals, closures, per_channel, times = _sums(rows)
+    table = _table(lookups, arrivals, closures, times, pending)
     charts = _charts(lookups, since.date(), now.date(), arrivals, closures, table)
     total = Line("total")
     for line in table.values():
         for name in ("reports_in", "closed", "open", "overdue", "reopened"):
             setattr(total, name, getattr(total, name) + getattr(line, name))
-        total.ack_hours += line.ack_hours
-        total.resolve_hours += line.resolve_hours
+    _percentiles(total, [h for line in table.values() for h in line.ack_hours],
+                 [h for line in table.values() for h in line.resolve_hours])  # fmt: skip
     channels = sorted(per_channel.items(), key=lambda item: (-item[1], item[0]))
     return {"table": table, "total": total, "charts": charts, "since": since, "as_of": now,
             "per_channel": channels}  # fmt: skip
 
 
-def _per_day(filed) -> list[tuple]:
-    """Counts the filed reports per (day, service, category)."""
-    counts: dict[tuple, int] = defaultdict(int)
-    for day, service_id, category_id, *_ in filed:
-        counts[day, service_id, category_id] += 1
-    return [(*key, n) for key, n in counts.items()]
+def _sums(rows) -> tuple[list, list, dict, list]:
+    """Sums the daily figures: arrivals and closures per (day, service, category), reports
+    per channel, and per (service, category) the reopened count and the packed hours."""
+    arrivals: dict[tuple, int] = defaultdict(int)
+    closures: dict[tuple, int] = defaultdict(int)
+    per_channel: dict[str, int] = defaultdict(int)
+    times: dict[tuple, list] = {}
+    # one parse for every row's channels: a JSON array of the rows' little objects
+    for counts in json.loads("[" + ",".join(row[3] for row in rows if row[4]) + "]"):
+        for channel, n in counts.items():
+            per_channel[channel] += n
+    for day, service_id, category_id, _channels, received, reopened, closed, ack, resolve in rows:
+        if received:
+            arrivals[day, service_id, category_id] += received
+            entry = times.setdefault((service_id, category_id), [0, [], []])
+            entry[0] += reopened
+            entry[1].append(ack)
+            entry[2].append(resolve)
+        if closed:
+            closures[day, service_id, category_id] += closed
+    return (
+        [(*key, n) for key, n in arrivals.items()],
+        [(*key, n) for key, n in closures.items()],
+        dict(per_channel),
+        [(s, c, n, _hours(ack), _hours(resolve)) for (s, c), (n, ack, resolve) in times.items()],
+    )
+
+
+def _hours(packed: list[bytes]) -> numpy.ndarray:
+    return numpy.frombuffer(b"".join(packed), dtype="<f4")
+
+
+def _percentiles(line: Line, ack: list, resolve: list) -> None:
+    """Medians and 90th percentiles of these arrays of hours, as `percentile` computes them.
+
+    numpy sorts a third of a million floats in a few ms (faster than its partition).
+    """
+    for which, parts in (("ack", ack), ("resolve", resolve)):
+        values = numpy.sort(numpy.concatenate(parts)) if parts else numpy.empty(0)
+        for q in (0.5, 0.9):
+            line.percentiles[which, q] = _of_sorted(values, q)
+
+
+def _of_sorted(ordered, q: float) -> float | None:
+    """`percentile` of an already sorted array."""
+    if not len(ordered):
+        return None
+    rank = (len(ordered) - 1) * q
+    low, high = math.floor(rank), math.ceil(rank)
+    return float(ordered[low] + (ordered[high] - ordered[low]) * (rank - low))
 
 
 def _table(lookups, arrivals, closures, times, pending) -> dict[int, Line]:
@@ -171,13 +219,15 @@ def _table(lookups, arrivals, closures, times, pending) -> dict[int, Line]:
         for target in line(service_id, category_id):
             target.open += n
             target.overdue += late
-    for _day, service_id, category_id, ack, resolve, reopened in times:
+    for service_id, category_id, reopened, ack, resolve in times:
         for target in line(service_id, category_id):
-            if ack is not None:
-                target.ack_hours.append(float(ack))
-            if resolve is not None:
-                target.resolve_hours.append(float(resolve))
-            target.reopened += bool(reopened)
+            target.reopened += reopened
+            target.ack_hours.append(ack)
+            target.resolve_hours.append(resolve)
+    for service in table.values():
+        _percentiles(service, service.ack_hours, service.resolve_hours)
+        for category in service.categories.values():
+            _percentiles(category, category.ack_hours, category.resolve_hours)
     return dict(sorted(table.items(), key=lambda item: item[1].name))
 
 

@@ -9,6 +9,7 @@ from models.citizen import Citizen, Conversation
 from models.commune import AgentCommune, CommuneRoute
 from models.console import LoginThrottle, ResponseTemplate
 from models.crew import AgentChat, CodeGuess, FieldAction, LinkCode, ServiceDigest, ServiceHead
+from models.daily_figure import DailyFigure
 from models.db import Database, utcnow
 from models.jobs import HeldInbound, Job
 from models.messaging import InboundMessage, Outbox
@@ -30,6 +31,7 @@ __all__ = [
     "CodeGuess",
     "CommuneRoute",
     "Conversation",
+    "DailyFigure",
     "Database",
     "FieldAction",
     "Follower",

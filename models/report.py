@@ -98,6 +98,8 @@ class Report(SQLModel, table=True):
         Index("ix_report_status_service", "status", "service_id"),
         # The public list filtered by category, newest first (keyset on the number).
         Index("ix_report_category_id", "category_id", "id"),
+        # the backlog's overdue ones on each category's deadline day (console_queries)
+        Index("ix_report_category_created", "category_id", "created_at"),
         # The public feed: the reports whose public side changed last.
         Index("ix_report_last_public_update_at", "last_public_update_at"),
         {"sqlite_autoincrement": True},
