@@ -244,7 +244,7 @@ def _check(rt: Runtime, photo: bytes, pin, view: dict) -> str | None:
     if pin is not None:
         with rt.db.reading() as session:
             snapshot = rt.catalog.get(session)
-        area = snapshot.zones.refusal(pin[0], pin[1], snapshot.town_name)
+        area = snapshot.zones.refusal(pin[0], pin[1], snapshot.area_name)
         if area:
             view["area"] = area
             return "outside"
