@@ -11,6 +11,8 @@ import pytest
 
 from bot.cli import cli
 from models.audit import admin_changes
+from models.citizen import find_citizen
+from models.messaging import messages_for_citizen
 from models.report import get_report
 from services.geo import Place, Town, _keep_in_town
 from tests.conftest import _make_app
@@ -278,3 +280,46 @@ def test_the_public_site_names_the_commune_and_filters_by_it(communes, app) -> N
 
 def test_a_lone_towns_public_site_has_no_commune_filter(client) -> None:
     assert 'name="commune"' not in client.get("/reports").get_data(as_text=True)
+
+
+# --- the SMS still fit -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_every_sms_fits_in_two_segments_with_the_communes_named(
+    database_url, tmp_path, twilio, addok, lang
+) -> None:
+    """The whole SMS walk of test_sms_length, in a two-commune deployment: the welcome,
+    the summary and the report's number now name the intercommunalité and the commune."""
+    from tests import test_sms_length
+    from tests.sms_support import make_sms_app
+
+    app = make_sms_app(database_url, tmp_path, twilio, GEOCODER="ban",
+                       GEOCODER_URL=addok.base_url)  # fmt: skip
+    try:
+        runner = app.test_cli_runner()
+        for insee, name, box in (
+            ("35360", "Vitré", (-1.29, 48.08, -1.20, 48.17)),
+            ("35109", "Étrelles", (-1.20, 48.08, -1.10, 48.17)),
+        ):
+            path = tmp_path / f"{insee}.geojson"
+            path.write_text(json.dumps(rectangle(*box)))
+            assert (
+                runner.invoke(
+                    cli, ["commune", "add", insee, "--name", name, "--boundary", str(path)]
+                ).exit_code
+                == 0
+            )
+        name_it(runner, "Vitré Communauté")
+        test_sms_length.test_every_sms_of_a_whole_conversation_fits_in_two_segments(
+            app, addok, lang
+        )
+        rt = app.extensions["webleads"]
+        with rt.db.reading() as session:
+            sent = [m.payload["text"] for m in messages_for_citizen(
+                session, find_citizen(session, "sms", test_sms_length.PHONE).id)]  # fmt: skip
+        said = "Vitré Communauté" if lang == "fr" else "of Vitré Communauté"
+        assert any(said in text for text in sent)  # the walk met the new texts
+        assert any(("à Vitré est" if lang == "fr" else "in Vitré is") in t for t in sent)
+    finally:
+        app.extensions["webleads"].db.dispose()
