@@ -323,3 +323,74 @@ def test_every_sms_fits_in_two_segments_with_the_communes_named(
         assert any(("à Vitré est" if lang == "fr" else "in Vitré is") in t for t in sent)
     finally:
         app.extensions["webleads"].db.dispose()
+
+
+# --- a report placed after it was filed --------------------------------------------------
+
+
+def add_two_communes(app, tmp_path) -> None:
+    runner = app.test_cli_runner()
+    for insee, name, box in (
+        ("35360", "Vitré", (-1.29, 48.08, -1.20, 48.17)),
+        ("35109", "Étrelles", (-1.20, 48.08, -1.10, 48.17)),
+    ):
+        path = tmp_path / f"{insee}.geojson"
+        path.write_text(json.dumps(rectangle(*box)))
+        assert (
+            runner.invoke(
+                cli, ["commune", "add", insee, "--name", name, "--boundary", str(path)]
+            ).exit_code
+            == 0
+        )
+    app.extensions["webleads"].catalog.invalidate()
+
+
+def own_service(rt, insee: str, category_id: int, code: str) -> int:
+    from models.catalog import Service
+    from models.commune import set_route
+
+    with rt.db.transaction() as session:
+        service = Service(code=code, name_fr=code, name_en=code)
+        session.add(service)
+        session.flush()
+        set_route(session, insee, category_id, service.id)
+        return service.id
+
+
+def test_a_pin_from_the_sms_link_gives_the_report_its_commune(sms_app, twilio, tmp_path) -> None:
+    from tests.sms_support import Phone
+    from tests.test_link_page import post, report_with_link
+
+    add_two_communes(sms_app, tmp_path)
+    phone = Phone(sms_app, twilio)
+    number, path = report_with_link(phone)  # a typed address, kept as text
+    rt = phone.rt
+    with rt.db.reading() as session:
+        report = get_report(session, number)
+    assert report.commune is None and not report.geolocated
+    etrelles = own_service(rt, "35109", report.category_id, "voirie-etrelles")
+    assert post(phone.client, path, pin=EAST).status_code == 200
+    with rt.db.reading() as session:
+        report = get_report(session, number)
+    assert (report.commune, report.service_id) == ("35109", etrelles)
+
+
+def test_an_address_placed_later_gives_the_report_its_commune(local_communes) -> None:
+    from services.geo import NoGeocoder
+    from services.placing import place_unlocated
+
+    rt = local_communes
+    geocoder, rt.geocoder = rt.geocoder, NoGeocoder()  # down when the citizen typed it
+    citizen = TalkingCitizen(rt)
+    citizen.to_location_question()
+    citizen.say("1 rue de la Poterie Fougères")
+    number = number_in(citizen.texts(choice="yes"))
+    with rt.db.reading() as session:
+        report = get_report(session, number)
+    assert report.commune is None and not report.geolocated
+    fougeres = own_service(rt, "35115", report.category_id, "voirie-fougeres")
+    rt.geocoder = geocoder
+    assert place_unlocated(rt) == (1, 0)
+    with rt.db.reading() as session:
+        report = get_report(session, number)
+    assert report.geolocated and (report.commune, report.service_id) == ("35115", fougeres)

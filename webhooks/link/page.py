@@ -286,6 +286,7 @@ def _apply(rt: Runtime, claim: LinkClaim, photo, pin, address, language: str) ->
         if pin is not None:
             pin_report(session, report, pin[0], pin[1], address,
                        author.id if author else None, utcnow())  # fmt: skip
+            reports.settle_commune(session, report, rt.catalog.get(session).zones.commune_at(*pin))
             if address is None and geocoder_enabled(rt) and needs_network(rt.geocoder):
                 queue_job(session, JobKind.NAME_REPORT_PLACE, {"lat": pin[0], "lon": pin[1]},
                           report_id=report.id)  # fmt: skip
