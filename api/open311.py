@@ -503,7 +503,7 @@ def _location(form, snapshot: Snapshot, problems: list[str]):
         return None, None, address
     boundary = snapshot.zones.boundary
     if boundary is not None and not boundary.covers(Point(lon, lat)):
-        problems.append(f"This place is outside {snapshot.town_name or 'the town'}.")
+        problems.append(f"This place is outside {snapshot.area_name or 'the town'}.")
     return lat, lon, address
 
 

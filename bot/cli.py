@@ -390,6 +390,31 @@ def commune_add(insee: str, name: str, boundary: str) -> None:
     click.echo(f"Commune {name} ({insee.upper()}) added.")
 
 
+@commune_group.command("intercommunality")
+@click.argument("name", required=False)
+def commune_intercommunality(name: str | None) -> None:
+    """Names the intercommunalité (the bot's welcome, its refusals, the launch kit); without
+    NAME, says the name in use; "" forgets it (the communes' names are listed instead)."""
+    from services.audit import Actor
+    from services.communes import CommuneError, name_intercommunality
+
+    rt = current_runtime()
+    if name is not None:
+        try:
+            with rt.db.transaction() as session:
+                name_intercommunality(session, Actor.command_line(), name)
+        except CommuneError as exc:
+            raise click.ClickException(str(exc)) from exc
+        rt.catalog.invalidate()
+    with rt.db.reading() as session:
+        snapshot = rt.catalog.get(session)
+    if not snapshot.several_communes:
+        click.echo(f"One town ({snapshot.town_name or 'unnamed'}): the name is used once a "
+                   "second commune is added.")  # fmt: skip
+    else:
+        click.echo(f"Citizens read: {snapshot.area_name}.")
+
+
 @commune_group.command("list")
 def commune_list() -> None:
     """Lists the communes, with their reports and their own services."""
@@ -397,9 +422,12 @@ def commune_list() -> None:
 
     from models.commune import CommuneRoute, communes
     from models.report import Report
+    from models.settings import get_setting
+    from services.catalog import INTERCOMMUNALITY
 
     with current_runtime().db.reading() as session:
         rows = communes(session)
+        named = get_setting(session, INTERCOMMUNALITY)
         counts = dict(session.execute(
             select(Report.commune, func.count()).group_by(Report.commune)
         ).all())  # fmt: skip
@@ -411,6 +439,9 @@ def commune_list() -> None:
     for zone in rows:
         click.echo(f"{zone.insee}  {zone.name:30} {counts.get(zone.insee, 0):6} report(s)  "
                    f"{routes.get(zone.insee, 0)} category(ies) on its own services")  # fmt: skip
+    if len(rows) > 1:
+        click.echo(f"Intercommunalité: {named}" if named else "Intercommunalité not named: the "
+                   "bot lists the communes (webleads commune intercommunality NAME).")  # fmt: skip
 
 
 @commune_group.command("route")
@@ -827,19 +858,33 @@ def privacy_purge() -> None:
     help="The invite code for the Telegram QR code "
     "(default: the pilot's first active code, while it restricts groups).",
 )
-def launch_kit(out_dir: str, code: str | None) -> None:
+@click.option(
+    "--commune",
+    default=None,
+    metavar="INSEE",
+    help="Only this commune's kit (several communes; default: the intercommunalité's kit "
+    "and one per commune, in subfolders).",
+)
+def launch_kit(out_dir: str, code: str | None, commune: str | None) -> None:
     """Writes the A4 poster, the A5 flyer and the agents' guide (PDF, French)."""
-    from services.launchkit import LaunchKitError, kit_for, write_kit
+    from pathlib import Path
+
+    from services.launchkit import LaunchKitError, kit_for, kits_for, write_kit
     from services.texts import fold
 
     rt = current_runtime()
     try:
-        kit = kit_for(rt, fold(code) if code else None)
-        paths = write_kit(kit, out_dir)
+        code = fold(code) if code else None
+        kits = {"": kit_for(rt, code, commune)} if commune else kits_for(rt, code)
+        written = {folder: write_kit(kit, Path(out_dir, folder)) for folder, kit in kits.items()}
     except LaunchKitError as exc:
         raise click.ClickException(str(exc)) from exc
-    for path in paths.values():
-        click.echo(f"Wrote {path}")
+    for folder, paths in written.items():
+        if len(written) > 1:
+            click.echo(f"{kits[folder].town}:")
+        for path in paths.values():
+            click.echo(f"Wrote {path}")
+    kit = kits[""]
     for label, url in ((invite.label, invite.url) for invite in kit.invites):
         if url:
             click.echo(f"{label} QR code: {url}")

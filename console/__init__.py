@@ -101,7 +101,7 @@ def _template_helpers() -> dict:
 
     def town_name() -> str:
         with rt.db.reading() as db:
-            return rt.catalog.get(db).town_name
+            return rt.catalog.get(db).area_name
 
     def tile_url() -> str:
         url = rt.settings.CONSOLE_TILE_URL.strip()

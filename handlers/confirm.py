@@ -31,6 +31,9 @@ def ask(ctx: Ctx) -> list[Reply]:
         ctx.t("Place: {place}", place=place),
         ctx.t("Shall I send it?"),
     ]
+    commune = ctx.catalog.commune_name_at(draft.get("lat"), draft.get("lon"))
+    if commune:  # several communes: the one whose boundary holds the place
+        lines.insert(5, ctx.t("Commune: {name}", name=commune))
     choices = [(YES, ctx.t("Send")), (NO, ctx.t("Cancel"))]
     return [Reply("\n".join(lines), choices=choices, remove_keyboard=True)]
 
@@ -47,11 +50,19 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
         commune = ctx.catalog.zones.commune_at(ctx.draft.get("lat"), ctx.draft.get("lon"))
         report = reports.file_report(ctx.session, ctx.citizen, ctx.draft, category, commune)
         had_photo = bool(ctx.draft.get("media_ids"))
+        name = ctx.catalog.zones.commune_name(commune) if ctx.catalog.several_communes else None
         ctx.reset_draft()
         if category.is_idea:
             text = ctx.t(
                 "Thank you! Your idea {ref} is registered. You will hear from us here.",
                 ref=report.ref,
+            )
+        elif name:
+            text = ctx.t(
+                "Thank you! Your report {ref} in {commune} is registered. You will get its "
+                "updates here; send {ref} at any time to see its status.",
+                ref=report.ref,
+                commune=name,
             )
         else:
             text = ctx.t(

@@ -93,7 +93,7 @@ def looked_up(ctx: Ctx, msg: Inbound) -> Outcome:
 
 
 def zone_refusal(ctx: Ctx, lat: float, lon: float) -> Reply | None:
-    outside = ctx.catalog.zones.refusal(lat, lon, ctx.catalog.town_name)
+    outside = ctx.catalog.zones.refusal(lat, lon, ctx.catalog.area_name)
     if outside is None:
         return None
     return Reply(
@@ -149,7 +149,7 @@ def found_places(ctx: Ctx, text: str, found: Found | None) -> Outcome:
     if found.places and not places:  # found, but outside the boundary or the pilot zones
         refusal = zone_refusal(ctx, found.places[0].lat, found.places[0].lon)
         return Outcome([refusal, *ask(ctx)], State.LOCATION)
-    town = ctx.catalog.town_name or ctx.t("the town")
+    town = ctx.catalog.area_name or ctx.t("the town")
     if not places and found.elsewhere:
         return Outcome(
             [

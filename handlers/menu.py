@@ -19,10 +19,24 @@ def welcome(ctx: Ctx, msg: Inbound) -> Outcome:
         if ctx.citizen.display_name
         else ctx.t("Hello!")
     )
-    intro = ctx.t(
-        "I am the town's reporting assistant. Tell me about a problem in a public place "
-        "or share an idea, and follow it until it is dealt with."
-    )
+    if ctx.catalog.several_communes and ctx.catalog.intercommunality_name:
+        intro = ctx.t(  # one bot for the intercommunalité's communes
+            "I am the reporting assistant of {area}. Tell me about a problem in a public "
+            "place in one of its communes or share an idea, and follow it until it is "
+            "dealt with.",
+            area=ctx.catalog.intercommunality_name,
+        )
+    elif ctx.catalog.several_communes:  # not named yet: its communes are
+        intro = ctx.t(
+            "I am the reporting assistant of your communes ({area}). Tell me about a problem "
+            "in a public place or share an idea, and follow it until it is dealt with.",
+            area=ctx.catalog.area_name,
+        )
+    else:
+        intro = ctx.t(
+            "I am the town's reporting assistant. Tell me about a problem in a public place "
+            "or share an idea, and follow it until it is dealt with."
+        )
     return Outcome([Reply(f"{hello} {intro}"), *ask(ctx)], State.MENU)
 
 

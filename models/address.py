@@ -260,10 +260,11 @@ def trigrams(word: str) -> set[str]:
 
 
 def streets_with_words(
-    session: Session, word_ids: Iterable[int], citycode: str | None, near: int, far: int
+    session: Session, word_ids: Iterable[int], citycodes: Iterable[str], near: int, far: int
 ) -> list[Street]:
-    """The streets having most of these words: `near` of them in the commune `citycode`,
-    and `far` anywhere (to say "that is in another commune")."""
+    """The streets having most of these words: `near` of them in the communes `citycodes`
+    (the town's, or an intercommunalité's), and `far` anywhere (to say "that is in another
+    commune")."""
     ids = sorted(set(word_ids))
     if not ids:
         return []
@@ -271,11 +272,12 @@ def streets_with_words(
     sql = text(
         "SELECT * FROM street WHERE id IN ("
         "SELECT street_id FROM (SELECT street_id FROM street_word WHERE word_id IN :ids"
-        f" AND citycode = :citycode {best} :near) AS in_town"
+        f" AND citycode IN :codes {best} :near) AS in_town"
         " UNION SELECT street_id FROM (SELECT street_id FROM street_word"
         f" WHERE word_id IN :ids {best} :far) AS anywhere)"
-    ).bindparams(bindparam("ids", expanding=True))
-    params = {"ids": ids, "citycode": citycode or "", "near": near if citycode else 0, "far": far}
+    ).bindparams(bindparam("ids", expanding=True), bindparam("codes", expanding=True))
+    codes = sorted(set(citycodes))
+    params = {"ids": ids, "codes": codes or [""], "near": near if codes else 0, "far": far}
     stmt = select(Street).from_statement(sql)
     return sorted(session.scalars(stmt, params), key=lambda street: street.id)
 

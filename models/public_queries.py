@@ -112,6 +112,7 @@ class PublicFilter:
     status: str | None = None  # a key of STATUS_GROUPS
     category_id: int | None = None
     since: datetime | None = None  # filed at or after
+    commune: str | None = None  # several communes: this one's (INSEE code)
 
 
 def _filtered(stmt, f: PublicFilter):
@@ -122,6 +123,8 @@ def _filtered(stmt, f: PublicFilter):
         stmt = stmt.where(Report.category_id == f.category_id)
     if f.since is not None:
         stmt = stmt.where(Report.created_at >= f.since)
+    if f.commune is not None:
+        stmt = stmt.where(Report.commune == f.commune)
     return stmt
 
 

@@ -73,7 +73,7 @@ def _render(template: str, status: int = 200, **context) -> Response:
     lang = language()
     rt = current_runtime()
     with rt.db.reading() as db:
-        town = rt.catalog.get(db).town_name
+        town = rt.catalog.get(db).area_name
     other = "en" if lang == "fr" else "fr"
     # The page's own filters, in the other language; url_for's own words (endpoint,
     # _method, _external...) are never taken from a visitor's query string.
@@ -209,9 +209,11 @@ def _filter(db) -> tuple[PublicFilter, dict]:
     args = request.args
     status = args.get("status") if args.get("status") in STATUS_GROUPS else None
     category = None
+    snapshot = current_runtime().catalog.get(db)
     code = (args.get("category") or "")[:32]
     if code:  # looked up in the catalog, not the database: any text is harmless there
-        category = current_runtime().catalog.get(db).by_code.get(code)
+        category = snapshot.by_code.get(code)
+    commune = args.get("commune") if args.get("commune") in communes_of(snapshot) else None
     period = args.get("period") if args.get("period") in PERIODS else None
     since = None
     if period:
@@ -219,8 +221,16 @@ def _filter(db) -> tuple[PublicFilter, dict]:
         since = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         if period == "year":
             since = since.replace(month=1)
-    chosen = {"status": status, "category": category.code if category else None, "period": period}
-    return PublicFilter(status, category.id if category else None, since), chosen
+    chosen = {"status": status, "category": category.code if category else None, "period": period,
+              "commune": commune}  # fmt: skip
+    return PublicFilter(status, category.id if category else None, since, commune), chosen
+
+
+def communes_of(snapshot) -> dict[str, str]:
+    """Several communes: their names by INSEE code, by name (one town: none)."""
+    if not snapshot.several_communes:
+        return {}
+    return dict(snapshot.communes)
 
 
 def _before() -> int | None:
@@ -249,6 +259,7 @@ def reports():
         chosen=chosen,
         filter_args=args,
         categories=categories,
+        communes=communes_of(snapshot),
         periods=PERIODS,
         statuses=STATUS_FILTERS,
         next_url=next_url,
@@ -337,9 +348,11 @@ def report(number: int):
     rt = current_runtime()
     with rt.db.reading() as db:
         view = public_report(db, number)
+        communes = communes_of(rt.catalog.get(db))
     if view is None:
         abort(404)
-    return _render("public/report.html", report=view, follow=_follow_ways(number))
+    return _render("public/report.html", report=view, follow=_follow_ways(number),
+                   commune=communes.get(view.commune or ""))  # fmt: skip
 
 
 def _follow_ways(number: int) -> list[FollowWay]:
@@ -394,7 +407,7 @@ def feed():
     with rt.db.reading() as db:
         numbers = latest_public_changes(db, FEED_SIZE)
         views = public_reports(db, reports_with_catalog(db, numbers))
-        town = rt.catalog.get(db).town_name
+        town = rt.catalog.get(db).area_name
     lang = language()
     base = rt.settings.PUBLIC_BASE_URL.rstrip("/")
     body = render_template(

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from models.catalog import PROBLEM, Category, Service, active_categories, all_services
 from models.pilot import active_invite_codes, count_allowed
 from models.settings import all_settings
 from models.zone import BOUNDARY, PILOT, active_zones
 from services.geo import Town, Zones
+from services.texts import fold
 
 TTL_SECONDS = 30.0
+# With several communes: the intercommunalité's name, as citizens read it (Vitré Communauté).
+INTERCOMMUNALITY = "intercommunality_name"
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,34 @@ class Snapshot:
     @property
     def town_name(self) -> str:
         return self.settings.get("town_name") or ""
+
+    @property
+    def several_communes(self) -> bool:
+        """Whether this deployment serves an intercommunalité (two communes or more)."""
+        return len(self.zones.communes) > 1
+
+    @property
+    def communes(self) -> list[tuple[str, str]]:
+        """The communes' (INSEE code, name), in alphabetical order (É with the E)."""
+        return sorted(((c, n) for c, n, _ in self.zones.communes), key=lambda c: fold(c[1]))
+
+    @property
+    def intercommunality_name(self) -> str:
+        return self.settings.get(INTERCOMMUNALITY) or ""
+
+    @property
+    def area_name(self) -> str:
+        """The area served, as citizens read it: the town; with several communes, the
+        intercommunalité's name (else its communes', listed)."""
+        if not self.several_communes:
+            return self.town_name
+        return self.intercommunality_name or ", ".join(name for _, name in self.communes)
+
+    def commune_name_at(self, lat: float | None, lon: float | None) -> str | None:
+        """With several communes, the name of the one whose boundary holds the place."""
+        if not self.several_communes:
+            return None
+        return self.zones.commune_name(self.zones.commune_at(lat, lon))
 
     @property
     def problems(self) -> list[CategoryInfo]:
@@ -167,7 +198,6 @@ class CatalogCache:
             services = {s.id: _service(s) for s in all_services(session)}
             settings = all_settings(session)
             zones = _zones(session, settings.get(PILOT_ON) is not False)
-            town = zones.town(settings.get("town_name") or "", settings.get("town_insee") or "")
             snapshot = Snapshot(
                 categories,
                 {c.code: c for c in categories},
@@ -175,9 +205,11 @@ class CatalogCache:
                 services,
                 settings,
                 zones,
-                town,
+                Town(),
                 _pilot(session, settings, zones),
             )
+            town = zones.town(snapshot.area_name, settings.get("town_insee") or "")
+            snapshot = replace(snapshot, town=town)
             with self._lock:
                 self._snapshot, self._loaded_at = snapshot, now
         return self._snapshot

@@ -11,9 +11,11 @@ from sqlmodel import Session
 
 from models.catalog import category_by_code, service_by_code
 from models.commune import commune_by_insee, set_agent_communes, set_route
+from models.settings import get_setting, set_setting
 from models.zone import BOUNDARY, Zone
 from services import placing
 from services.audit import Action, Actor, Thing, changed, record
+from services.catalog import INTERCOMMUNALITY
 
 # INSEE codes: five characters, digits but for Corsica's 2A/2B (35360 Vitré, 2A004 Ajaccio).
 INSEE_RE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
@@ -41,6 +43,18 @@ def add_commune(session: Session, actor: Actor, insee: str, name: str, boundary:
     record(session, actor, Thing.ZONE, f"commune {name} ({insee})", Action.UPDATED,
            changed(before, {"insee": insee}))  # fmt: skip
     return zone
+
+
+def name_intercommunality(session: Session, actor: Actor, name: str) -> None:
+    """Names the intercommunalité (Vitré Communauté): the welcome, the refusals and the
+    launch kit say it when there are several communes. An empty name: their list instead."""
+    name = " ".join(name.split())
+    if len(name) > 120:
+        raise CommuneError("The name is too long (120 characters at most).")
+    before = get_setting(session, INTERCOMMUNALITY) or None
+    set_setting(session, INTERCOMMUNALITY, name or None)
+    record(session, actor, Thing.ZONE, "intercommunalité", Action.UPDATED,
+           changed({"name": before}, {"name": name or None}))  # fmt: skip
 
 
 def route(session: Session, actor: Actor, insee: str, category: str, service: str | None) -> None:

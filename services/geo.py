@@ -56,12 +56,19 @@ class Place:
 
 @dataclass(frozen=True)
 class Town:
-    """What restricts a search to the town: its INSEE code, centre and bounding box."""
+    """What restricts a search to the town: its INSEE code, centre and bounding box; with
+    several communes, all their INSEE codes (a typed address is searched across them)."""
 
     name: str = ""
     citycode: str = ""
     center: tuple[float, float] | None = None  # (lat, lon)
     bbox: tuple[float, float, float, float] | None = None  # (south, west, north, east)
+    citycodes: tuple[str, ...] = ()  # several communes: each one's INSEE code
+
+    @property
+    def codes(self) -> frozenset[str]:
+        """The INSEE codes an address must have to be in town (none: no restriction)."""
+        return frozenset(self.citycodes) | ({self.citycode} if self.citycode else frozenset())
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,7 @@ class _AddokClient(BANFrance):
 
 class _Geocoder:
     enabled = True
+    gives_citycodes = True  # its places carry their commune's INSEE code
     # Calls another service: run in the worker, never inside a conversation step.
     needs_network = True
 
@@ -146,12 +154,12 @@ class _Geocoder:
 
     def search(self, text: str, town: Town) -> Found:
         """Finds a typed address in the town; raises GeocoderUnavailable when down."""
-        key = (fold(" ".join(text.split())), town.citycode, town.bbox)
+        key = (fold(" ".join(text.split())), tuple(sorted(town.codes)), town.bbox)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
         places = self._call(self._search, text, town)
-        found = _keep_in_town(places, town)
+        found = _keep_in_town(places, town if self.gives_citycodes else _box_only(town))
         self.cache.put(key, found)
         return found
 
@@ -177,10 +185,15 @@ class _Geocoder:
         return result
 
 
+def _box_only(town: Town) -> Town:
+    """The restriction by the bounding box alone, for places without an INSEE code."""
+    return Town(town.name, "", town.center, town.bbox)
+
+
 def _keep_in_town(places: list[Place], town: Town) -> Found:
     good = [p for p in places if p.score >= MIN_SCORE and (not p.kind or p.kind in USEFUL_TYPES)]
-    if town.citycode:
-        inside = [p for p in good if p.citycode == town.citycode]
+    if town.codes:
+        inside = [p for p in good if p.citycode in town.codes]
     elif town.bbox:
         south, west, north, east = town.bbox
         inside = [p for p in good if south <= p.lat <= north and west <= p.lon <= east]
@@ -229,6 +242,8 @@ def _ban_place(feature: dict) -> Place:
 
 class NominatimGeocoder(_Geocoder):
     """OpenStreetMap's Nominatim, restricted to the town's bounding box."""
+
+    gives_citycodes = False  # no INSEE codes: what it finds in the bounded box is in town
 
     def __init__(self, url: str | None = None, timeout: float = TIMEOUT_SECONDS) -> None:
         super().__init__()
@@ -344,9 +359,13 @@ class Zones:
         return None
 
     def town(self, name: str, citycode: str) -> Town:
-        """The search restriction for the geocoder, from the boundary's shape."""
+        """The search restriction for the geocoder, from the boundary's shape (with several
+        communes: all of theirs, the town's own INSEE code then only one of them)."""
+        codes = tuple(sorted(insee for insee, _, _ in self.communes))
+        if codes:
+            citycode = ""
         if self.boundary is None:
-            return Town(name, citycode)
+            return Town(name, citycode, citycodes=codes)
         minx, miny, maxx, maxy = self.boundary.bounds
         centre = self.boundary.centroid
-        return Town(name, citycode, (centre.y, centre.x), (miny, minx, maxy, maxx))
+        return Town(name, citycode, (centre.y, centre.x), (miny, minx, maxy, maxx), codes)

@@ -259,10 +259,10 @@ def text_score(query: Query, street: list[str], city: list[str], postcode: str) 
 
 def _nearness(citycode: str, lat: float, lon: float, town: Town) -> float:
     """1 inside the town, less further away: what makes the town's street come first."""
-    if town.citycode and citycode == town.citycode:
+    if citycode in town.codes:
         return 1.0
     if not town.center:
-        return 0.0 if town.citycode else 1.0
+        return 0.0 if town.codes else 1.0
     km = _metres(town.center[0], town.center[1], lat, lon) / 1000
     return max(0.0, 1 - km / 100)
 
@@ -323,7 +323,7 @@ class LocalGeocoder:
                         for typed in lookup)]  # fmt: skip
         # "rue de" is no street in particular: no use looking for it in other communes.
         elsewhere = ELSEWHERE_CANDIDATES if set(lookup) - STREET_TYPES else 0
-        streets = streets_with_words(session, alike, town.citycode, IN_TOWN_CANDIDATES,
+        streets = streets_with_words(session, alike, town.codes, IN_TOWN_CANDIDATES,
                                      elsewhere)  # fmt: skip
         scored = []
         for street in streets:
@@ -334,7 +334,7 @@ class LocalGeocoder:
         places = self._numbered(session, query, scored, town)
         if _names_a_commune(query, [s.city for s in streets] + [town.name]):
             places += self._communes(session, query, {s.citycode for s in streets}, town)
-        return sorted(places, key=lambda p: (-p.score, p.citycode != town.citycode, p.label))
+        return sorted(places, key=lambda p: (-p.score, p.citycode not in town.codes, p.label))
 
     def _numbered(self, session: Session, query: Query, scored: list, town: Town) -> list:
         """The streets found, at the house number asked for when they have it."""
@@ -355,7 +355,7 @@ class LocalGeocoder:
 
     def _communes(self, session: Session, query: Query, seen: set[str], town: Town) -> list:
         """The commune itself when only its name was typed ("Vitré"), as addok answers."""
-        codes = seen | ({town.citycode} if town.citycode else set())
+        codes = seen | town.codes
         places = []
         for commune in communes(session, codes):
             words = list(query.words) + ([query.postcode] if query.postcode else [])

@@ -1,6 +1,9 @@
 """The launch kit: an A4 poster, an A5 flyer (QR codes to the bot) and the agents' guide.
 
-PDFs in French with the town's name, made with fpdf2 and qrcode. While a pilot with
+PDFs in French with the town's name, made with fpdf2 and qrcode. With several communes
+(an intercommunalité), one kit names the intercommunalité and one per commune names it
+and points to its reports on the public site; all carry the same bot (the citizen's place
+decides the commune). While a pilot with
 invite codes is on, the Telegram QR code carries the pilot's code (`?start=CODE`), so
 whoever scans the poster is let in. The SMS QR code opens the phone's messages to the
 town's number with "Bonjour" typed.
@@ -11,7 +14,8 @@ else in a town's name is written with its closest Latin-1 spelling.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import qrcode
@@ -19,12 +23,15 @@ from fpdf import FPDF
 from qrcode.constants import ERROR_CORRECT_M
 from sqlmodel import Session
 
+from models.commune import commune_by_insee
 from services import channels
 from services.channels import Invite
 from services.runtime import Runtime
 
 FILES = {"poster": "affiche-A4.pdf", "flyer": "flyer-A5.pdf", "guide": "guide-agents.pdf"}
 FONT = "Helvetica"
+# An intercommunalité's poster lists its communes up to this many (else: how many).
+LISTED_COMMUNES = 12
 # Page sizes in mm (fpdf2 warns about its own A5 since it corrected it).
 PAGES = {"A4": (210, 297), "A5": (148, 210)}
 INK = (33, 37, 41)
@@ -57,30 +64,57 @@ class LaunchKitError(RuntimeError):
     """Nothing to print (no channel set up), or the bot's name could not be found."""
 
 
+TOWN, COMMUNE, INTERCOMMUNALITY = "town", "commune", "intercommunality"
+
+
 @dataclass(frozen=True)
 class Kit:
-    """What the printed matter says: the town, how to start on each channel, the pilot."""
+    """What the printed matter says: the town, how to start on each channel, the pilot.
+
+    `scope` says whose kit it is: the lone town's, one commune's of an intercommunalité
+    (`commune`: its INSEE code), or the intercommunalité's (`communes`: their names)."""
 
     town: str
     base_url: str
     invites: tuple[Invite, ...]  # one per enabled channel that can print one
     invite_code: str | None
     pilot_note: str | None
+    scope: str = TOWN
+    commune: str | None = None
+    communes: tuple[str, ...] = ()
 
     def url_of(self, label: str) -> str | None:
         return next((i.url for i in self.invites if i.label == label), None)
 
+    @property
+    def headline(self) -> str:
+        if self.scope == INTERCOMMUNALITY:
+            return f"Signalez-le à {self.town}"
+        return f"Signalez-le à la ville {_of(self.town)}"
 
-def kit_for(rt: Runtime, code: str | None = None) -> Kit:
+    @property
+    def reports_url(self) -> str:
+        """The public list of reports: the commune's own for a commune's kit."""
+        url = f"{self.base_url}/reports"
+        return f"{url}?commune={self.commune}" if self.commune else url
+
+
+def kit_for(rt: Runtime, code: str | None = None, commune: str | None = None) -> Kit:
     """Gathers what the kit prints, from the settings, the catalog, the pilot and each
     channel (services/channels.py). A channel may ask its provider how it is reached
-    (Telegram's getMe): that is done after the database session is closed."""
+    (Telegram's getMe): that is done after the database session is closed.
+
+    `commune` (an INSEE code): that commune's kit. Without it, with several communes, the
+    intercommunalité's."""
     settings = rt.settings
     with rt.db.reading() as session:
         snapshot = rt.catalog.get(session)
         rules = snapshot.pilot
         if code is None and rules.groups and rules.codes:
             code = _first_code(session)
+        zone = commune_by_insee(session, commune.strip().upper()) if commune else None
+        if commune and zone is None:
+            raise LaunchKitError(f"No commune {commune!r}: see webleads commune list.")
     invites = []
     for channel in channels.all_channels():
         if channel.invite is None:
@@ -96,13 +130,44 @@ def kit_for(rt: Runtime, code: str | None = None) -> Kit:
             "Nothing to print: set TELEGRAM_BOT_USERNAME (or TELEGRAM_BOT_TOKEN) or "
             "TWILIO_FROM_NUMBER first."
         )
-    return Kit(
-        town=snapshot.town_name or "votre commune",
+    kit = Kit(
+        town=snapshot.area_name or "votre commune",
         base_url=settings.PUBLIC_BASE_URL.rstrip("/"),
         invites=tuple(invites),
         invite_code=code,
         pilot_note=_pilot_note(snapshot) if rules.restricts else None,
     )
+    if zone is not None:
+        return replace(kit, town=zone.name, scope=COMMUNE, commune=zone.insee)
+    if snapshot.several_communes:
+        names = tuple(name for _, name in snapshot.communes)
+        return replace(kit, scope=INTERCOMMUNALITY, communes=names)
+    return kit
+
+
+def kits_for(rt: Runtime, code: str | None = None) -> dict[str, Kit]:
+    """Every kit a communication team prints: by folder ("": the town's or the
+    intercommunalité's; with several communes, one more per commune, `35109-etrelles`)."""
+    main = kit_for(rt, code)
+    kits = {"": main}
+    if main.scope == INTERCOMMUNALITY:
+        with rt.db.reading() as session:
+            communes = rt.catalog.get(session).communes
+        for insee, name in communes:
+            kits[f"{insee}-{_slug(name)}"] = replace(main, town=name, scope=COMMUNE,
+                                                     commune=insee, communes=())  # fmt: skip
+    return kits
+
+
+def _of(name: str) -> str:
+    """'de Vitré', 'd'Étrelles': French elides 'de' before a vowel."""
+    first = unicodedata.normalize("NFD", name[:1])[:1].lower()
+    return f"d'{name}" if first in "aeiouy" else f"de {name}"
+
+
+def _slug(name: str) -> str:
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return "-".join("".join(c if c.isalnum() else " " for c in plain).split()) or "commune"
 
 
 def _first_code(session: Session) -> str | None:
@@ -155,14 +220,16 @@ def _citizens_page(kit: Kit, page_format: str, scale: float) -> bytes:
     pdf = _document(f"Signaler un problème - {kit.town}", page_format)
     width = pdf.epw
     _write(pdf, 26 * scale, "B", "Un problème dans la rue ?", ACCENT, align="C")
-    _write(pdf, 18 * scale, "B", f"Signalez-le à la ville de {kit.town}", INK, align="C")
+    _write(pdf, 18 * scale, "B", kit.headline, INK, align="C")
+    if kit.communes:
+        _write(pdf, 11 * scale, "", _communes_line(kit.communes), INK, align="C")
     pdf.ln(2 * scale)
     _write(
         pdf,
         12 * scale,
         "",
-        "Nid-de-poule, lampadaire en panne, dépôt sauvage, tag, "
-        "banc cassé... ou une idée pour la ville.",
+        "Nid-de-poule, lampadaire en panne, dépôt sauvage, tag, banc cassé... ou une idée "
+        + ("pour votre commune." if kit.scope == INTERCOMMUNALITY else "pour la ville."),
         INK,
         align="C",
     )
@@ -210,10 +277,16 @@ def _citizens_page(kit: Kit, page_format: str, scale: float) -> bytes:
     return bytes(pdf.output())
 
 
+def _communes_line(names: tuple[str, ...]) -> str:
+    if len(names) > LISTED_COMMUNES:
+        return f"Dans ses {len(names)} communes"
+    return "Dans les communes : " + ", ".join(names)
+
+
 def public_page_line(kit: Kit) -> str:
     """The poster's pointer to the public site: what is reported, and following it."""
     return (
-        f"Déjà signalé ? Voyez les signalements et leur suivi sur {kit.base_url}/reports "
+        f"Déjà signalé ? Voyez les signalements et leur suivi sur {kit.reports_url} "
         "- et suivez-en un en envoyant SUIVRE et son numéro."
     )
 

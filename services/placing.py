@@ -12,6 +12,7 @@ from models.db import utcnow
 from models.report import EventKind, ReportEvent, lock_report, unlocated_reports
 from models.zone import ZONE_KINDS, Zone, zone_by_name
 from services.geo import SURE_SCORE, GeocoderUnavailable, ZoneError, parse_geometry
+from services.reports import settle_commune
 from services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -40,17 +41,19 @@ def place_unlocated(rt: Runtime, limit: int = 100) -> tuple[int, int]:
         if len(sure) != 1:
             left += 1
             continue
+        commune = snapshot.zones.commune_at(sure[0].lat, sure[0].lon)
         with rt.db.transaction() as session:
-            _place(session, number, sure[0])
+            _place(session, number, sure[0], commune)
         placed += 1
     return placed, left
 
 
-def _place(session: Session, number: int, place) -> None:
+def _place(session: Session, number: int, place, commune: str | None) -> None:
     report = lock_report(session, number)
     if report is None or report.lat is not None:
         return
     report.lat, report.lon, report.geolocated = place.lat, place.lon, True
+    settle_commune(session, report, commune)
     report.updated_at = utcnow()
     session.add(report)
     session.add(

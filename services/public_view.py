@@ -100,6 +100,7 @@ class PublicReport:
     history: tuple[PublicEvent, ...]
     description: str | None = None  # the citizen's words, once public, redacted
     media_ids: tuple[int, ...] = ()  # the photos an agent approved
+    commune: str | None = None  # several communes: the one holding it (INSEE code)
 
     @property
     def ref(self) -> str:
@@ -181,6 +182,7 @@ def view_of(
         history=history,
         description=description,
         media_ids=tuple(photos),
+        commune=report.commune,
     )
 
 

@@ -228,6 +228,19 @@ def _merge_into(session: Session, report: Report, target_number: int | None) -> 
             session.add(Follower(report_id=target.id, citizen_id=citizen_id))
 
 
+def settle_commune(session: Session, report: Report, commune: str | None) -> None:
+    """A report placed after it was filed (its typed address placed later, its pin from the
+    SMS link) belongs to the commune holding the place; while still new and unassigned, it
+    moves to that commune's own service for its category, if it has one."""
+    if commune is None or report.commune is not None:
+        return
+    report.commune = commune
+    own = routed_service(session, commune, report.category_id)
+    if own is not None and report.status == Status.NEW and report.assigned_agent_id is None:
+        report.service_id = own
+    session.add(report)
+
+
 def parse_ref(ref: str) -> int:
     """Reads a report reference as agents and citizens write it: `1042` or `#1042`."""
     text = ref.strip().lstrip("#").strip()

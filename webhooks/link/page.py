@@ -244,7 +244,7 @@ def _check(rt: Runtime, photo: bytes, pin, view: dict) -> str | None:
     if pin is not None:
         with rt.db.reading() as session:
             snapshot = rt.catalog.get(session)
-        area = snapshot.zones.refusal(pin[0], pin[1], snapshot.town_name)
+        area = snapshot.zones.refusal(pin[0], pin[1], snapshot.area_name)
         if area:
             view["area"] = area
             return "outside"
@@ -286,6 +286,7 @@ def _apply(rt: Runtime, claim: LinkClaim, photo, pin, address, language: str) ->
         if pin is not None:
             pin_report(session, report, pin[0], pin[1], address,
                        author.id if author else None, utcnow())  # fmt: skip
+            reports.settle_commune(session, report, rt.catalog.get(session).zones.commune_at(*pin))
             if address is None and geocoder_enabled(rt) and needs_network(rt.geocoder):
                 queue_job(session, JobKind.NAME_REPORT_PLACE, {"lat": pin[0], "lon": pin[1]},
                           report_id=report.id)  # fmt: skip
