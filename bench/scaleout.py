@@ -5,7 +5,10 @@ Starts a throwaway PostgreSQL (tests/pg.py), a real SeaweedFS S3 gateway
 loopback, with the providers' flood limits enforced), then for each layout:
 
 - N web nodes: `gunicorn bot.app:create_app()` each on its own port, each with its own
-  MEDIA_DIR (no shared disk), MEDIA_STORAGE=s3;
+  MEDIA_DIR (no shared disk), MEDIA_STORAGE=s3, and each its own CPU budget: a cgroup
+  of --node-cpu CPUs (0.4 by default) holding the gunicorn master and its workers, as a
+  machine of that size would (cgroup v2 `cpu.max`, else v1 `cpu.cfs_quota_us`; a node
+  restarted after its kill goes back into its cgroup);
 - nginx from Debian in front, with deploy/nginx.conf rendered with the nodes' ports;
 - M `python -m bot.cli worker` processes (the outbox and the jobs: photo downloads).
 
@@ -21,14 +24,27 @@ restarted 3 s later. After the load the outbox is drained; then the audit.
 
 Printed: requests/s (before the kills, and overall), p50/p99 per endpoint, requests per
 node (nginx's log), messages per channel at the stand-ins against each provider's limit,
-and the audit: every accepted inbound (HTTP 200) has its row once and every completed
-walk its report once; every queued message was sent (duplicates = stand-in sends - sent
-rows, at-least-once, bounded by the kills); no photo missing from the bucket. The same
-load against one node and one worker is printed beside it; the ratio is the figure.
+the CPU used while the requests/s before the kills were counted (each node from its
+cgroup, against its cap, and the share of CFS periods it was throttled in: the cap was
+reached; this process: the citizens and the stand-ins; everything else the bench started,
+counted in a cgroup of its own; the machine's other users; idle), and the audit: every
+accepted inbound (HTTP 200) has its row once and every completed walk its report once;
+every queued message was sent (duplicates = stand-in sends - sent rows, at-least-once,
+bounded by the kills); no photo missing from the bucket. The same load against one node
+and one worker is printed beside it; the ratio is the figure.
+
+Why the cap: the bench's every process (PostgreSQL, nginx, the citizens, the stand-ins,
+the workers, the nodes) shares this machine's few cores, so without it a second node only
+takes CPU from the first and the ratio says nothing about the design. With it, a node is
+a fixed unit of capacity and the rest of the machine has CPU to spare: the ratio says
+whether a second unit adds as much as the first (the nodes share PostgreSQL and the
+bucket, not a lock). The workers are not capped: the providers' 30 messages/s limit them.
+`--node-cpu 0` runs without a cap (the nodes' CPU is still counted); when the cgroup
+cannot be made (not root, no cpu controller), the bench says so and so does the ratio.
 
     python bench/scaleout.py [--seconds 60] [--threads 24] [--web-workers 2]
-        [--sms-share 0.4] [--photo-share 0.2] [--sms-rate 30] [--drain-seconds 300]
-        [--only two|one]
+        [--node-cpu 0.4] [--sms-share 0.4] [--photo-share 0.2] [--sms-rate 30]
+        [--drain-seconds 300] [--only two|one]
 """
 
 from __future__ import annotations
@@ -44,7 +60,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,6 +78,7 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from bench.processes import CpuBudget, free_port, machine_busy, wait_http  # noqa: E402
 from bot.seed import seed_demo  # noqa: E402
 from models import migrate  # noqa: E402
 from models.db import Database  # noqa: E402
@@ -95,28 +111,6 @@ KILL_PAUSE = 3.0  # seconds a killed process stays down
 # --- the processes ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(port: int, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process on port {port} exited with code {proc.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing answers on port {port}")
-
-
 def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     """Signals the process and its children (gunicorn's workers): a machine going away."""
     with contextlib.suppress(ProcessLookupError):
@@ -130,15 +124,19 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
 
 
 class Node:
-    """One web node: gunicorn on its own port with its own MEDIA_DIR."""
+    """One web node: gunicorn on its own port with its own MEDIA_DIR, and its own CPU budget
+    (a cgroup of `cpus` CPUs: a machine of that size; 0 = uncapped, but counted)."""
 
-    def __init__(self, name: str, env: dict, logs: Path, workers: int) -> None:
+    def __init__(
+        self, name: str, env: dict, logs: Path, workers: int, cpus: float, group: str
+    ) -> None:
         self.name, self.logs, self.workers = name, logs, workers
         self.port = free_port()
         media = logs / f"media-{name}"
         media.mkdir()
         self.env = {**env, "MEDIA_DIR": str(media)}
         self.proc: subprocess.Popen | None = None
+        self.budget = CpuBudget(group, cpus)
 
     def start(self) -> Node:
         with open(self.logs / f"{self.name}.log", "ab") as log:
@@ -163,8 +161,10 @@ class Node:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self.budget.add(self.proc.pid)  # before gunicorn forks its workers: they inherit it
         try:
             wait_http(self.port, self.proc)
+            self.budget.add_session(self.proc.pid)  # in case one was forked first
         except RuntimeError:
             tail = (self.logs / f"{self.name}.log").read_text(errors="replace").splitlines()
             print(*tail[-20:], sep="\n", file=sys.stderr)
@@ -485,6 +485,8 @@ class Result:
     audit: dict
     per_node: Counter
     kills: list[str]
+    cpu: dict  # cpu_between(): cores used before the kills (the whole load without them)
+    caps: dict  # node name -> CpuBudget.mechanism, or why the cap was refused
 
 
 def prepare(url: str) -> None:
@@ -664,6 +666,30 @@ def audit(db: Database, load: Load, s3: SeaweedS3, stand_ins: dict, outbox: dict
     return found
 
 
+def cpu_now(webs: list[Node], rest: CpuBudget) -> dict:
+    times = os.times()
+    return {
+        "at": time.monotonic(),
+        "machine": machine_busy(),
+        "this process": (times.user + times.system, 0, 0),
+        "the rest of the bench": rest.used(),
+        **{node.name: node.budget.used() for node in webs},
+    }
+
+
+def cpu_between(before: dict, after: dict) -> dict:
+    """Cores used between two cpu_now(): key -> (cores, share of CFS periods throttled)."""
+    seconds = max(0.001, after["at"] - before["at"])
+    figures: dict = {"machine": (after["machine"] - before["machine"]) / seconds}
+    for key in before.keys() - {"at", "machine"}:
+        if before[key] is None or after[key] is None:
+            figures[key] = None
+            continue
+        used, periods, throttled = (b - a for a, b in zip(before[key], after[key], strict=True))
+        figures[key] = (used / seconds, throttled / periods if periods else None)
+    return figures
+
+
 def one_run(
     label: str,
     nodes: int,
@@ -676,6 +702,7 @@ def one_run(
     args,
     logs: Path,
     salt: int,
+    rest: CpuBudget,
 ) -> Result:
     url = cluster.create_database(f"scaleout_{nodes}x{workers}")
     prepare(url)
@@ -705,13 +732,24 @@ def one_run(
     }
     run_logs = logs / f"{nodes}x{workers}"
     run_logs.mkdir()
-    webs = [Node(f"web{i + 1}", env, run_logs, args.web_workers) for i in range(nodes)]
+    webs = [
+        Node(
+            f"web{i + 1}",
+            env,
+            run_logs,
+            args.web_workers,
+            args.node_cpu,
+            f"{rest.name}-{nodes}x{workers}-web{i + 1}",
+        )
+        for i in range(nodes)
+    ]
     outs = [Worker(f"worker{i + 1}", env, run_logs) for i in range(workers)]
     db = Database(url)
     tg_since, sms_since = len(telegram.calls), len(twilio.messages)
     kills: list[str] = []
     broadcast_figures: dict = {}
     kill_at: list[float] = []
+    cpu: list[dict] = []  # cpu_now() at the start of the load, and at the kills or its end
     try:
         for node in webs:
             node.start()
@@ -726,6 +764,7 @@ def one_run(
 
             def kill_and_restart() -> None:
                 victim_web, victim_worker = webs[0], outs[0]
+                cpu.append(cpu_now(webs, rest))
                 kill_at.append(time.monotonic())
                 kill_group(victim_web.proc)
                 kill_group(victim_worker.proc)
@@ -745,9 +784,12 @@ def one_run(
             events = [(args.broadcast_at, lambda: broadcast(url, broadcast_figures))]
             if kill:
                 events.append((args.kill_at, kill_and_restart))
+            cpu.append(cpu_now(webs, rest))
             started = time.monotonic()
             load = citizens.run(args.seconds, events)
             seconds = time.monotonic() - started
+            if not kill:
+                cpu.append(cpu_now(webs, rest))
             drained_in = drain(db, args.drain_seconds)
             time.sleep(1.5)  # nginx flushes its log each second
             per_node = Counter()
@@ -766,6 +808,9 @@ def one_run(
         for process in [*outs, *webs]:
             if process.proc is not None and process.proc.poll() is None:
                 kill_group(process.proc, signal.SIGTERM)
+        caps = {node.name: node.budget.refused or node.budget.mechanism for node in webs}
+        for node in webs:
+            node.budget.remove()
         db.dispose()
     return Result(
         label,
@@ -780,6 +825,8 @@ def one_run(
         found,
         per_node,
         kills,
+        cpu_between(cpu[0], cpu[1]) if len(cpu) == 2 else {},
+        caps,
     )
 
 
@@ -797,13 +844,54 @@ def rps(result: Result, until: float | None = None) -> float:
     return n / max(0.001, end - result.started)
 
 
+def cpu_rows(results: list[Result], args, row) -> None:
+    """Cores used while the ratio's requests/s were measured: the nodes against their cap
+    (throttled = the cap was reached), the rest of the bench, the machine's other users."""
+    cores = os.cpu_count() or 1
+    names = sorted({n for r in results for n in r.caps})
+    row(f"CPU before the kills (of {cores} cores)", ["" for _ in results])
+
+    def cores_of(r: Result, key: str) -> float | None:
+        figure = r.cpu.get(key)
+        return figure[0] if figure else None
+
+    for name in names:
+        values = []
+        for r in results:
+            figure = r.cpu.get(name)
+            if name not in r.caps:
+                values.append("-")
+            elif figure is None:
+                values.append("not counted")
+            else:
+                used, throttled = figure
+                cap = f" of {args.node_cpu:g}" if args.node_cpu > 0 else ""
+                share = f", throttled {throttled:.0%}" if throttled is not None else ""
+                values.append(f"{used:.2f}{cap}{share}")
+        row(f"  {name} (its cgroup)", values)
+    for key, title in (
+        ("this process", "  citizens + stand-ins (this process)"),
+        ("the rest of the bench", "  PG, SeaweedFS, nginx, workers"),
+    ):
+        row(title, [f"{c:.2f}" if (c := cores_of(r, key)) is not None else "?" for r in results])
+    others, idle = [], []
+    for r in results:
+        ours = [cores_of(r, key) for key in r.cpu if key != "machine"]
+        machine = r.cpu.get("machine")
+        counted = machine is not None and None not in ours
+        others.append(f"{max(0.0, machine - sum(ours)):.2f}" if counted else "?")
+        idle.append(f"{cores - machine:.2f}" if machine is not None else "?")
+    row("  the machine's other users", others)
+    row("  idle", idle)
+
+
 def report(results: list[Result], args) -> None:
-    width = 34
-    heads = "".join(f"{r.label:>36}" for r in results)
+    width = 46
+    heads = "".join(f"{r.label:>40}" for r in results)
     print(f"\n{'':{width}}{heads}")
 
     def row(title: str, values: list[str]) -> None:
-        print(f"{title:{width}}" + "".join(f"{v:>36}" for v in values))
+        print(f"{title:{width}}" + "".join(f"{v:>40}" for v in values))
 
     row("load (s)", [f"{r.seconds:.1f}" for r in results])
     row("requests answered 200 /s", [f"{rps(r):.1f}" for r in results])
@@ -877,6 +965,7 @@ def report(results: list[Result], args) -> None:
         ],
     )
     row("429s from the stand-ins", [r.stand_ins.get("429", "") for r in results])
+    cpu_rows(results, args, row)
     for r in results:
         for line in r.kills:
             print(f"{r.label}: {line}")
@@ -898,12 +987,27 @@ def report(results: list[Result], args) -> None:
     )
     if len(results) == 2:
         a, b = results
+        refused = sorted({m for r in results for m in r.caps.values() if not is_mechanism(m)})
+        if refused and args.node_cpu > 0:
+            how = (
+                f"the --node-cpu {args.node_cpu:g} cap could NOT be applied "
+                f"({'; '.join(refused)}): on {os.cpu_count()} cores shared by every "
+                "process of the bench"
+            )
+        elif args.node_cpu > 0:
+            mechanism = next(iter(b.caps.values()))
+            how = f"each web node capped at {args.node_cpu:g} CPU: {mechanism}"
+        else:
+            how = f"no cap: on {os.cpu_count()} cores shared by every process of the bench"
         print(
             f"\nratio {b.label} / {a.label}: requests/s before the kills x"
             f"{rps(b, b.kill_at) / max(0.001, rps(a, a.kill_at)):.2f}, overall x"
-            f"{rps(b) / max(0.001, rps(a)):.2f} (on {os.cpu_count()} cores shared by every "
-            "process of the bench)"
+            f"{rps(b) / max(0.001, rps(a)):.2f} ({how})"
         )
+
+
+def is_mechanism(cap: str) -> bool:
+    return cap.startswith(("cgroup", "no cap"))
 
 
 def main() -> None:
@@ -923,6 +1027,12 @@ def main() -> None:
     parser.add_argument("--kill-at", type=float, default=0.5, help="fraction of the load")
     parser.add_argument("--drain-seconds", type=float, default=300.0)
     parser.add_argument("--only", choices=["one", "two"])
+    parser.add_argument(
+        "--node-cpu",
+        type=float,
+        default=0.4,
+        help="CPUs each web node may use (its own cgroup: a machine of that size); 0 = no cap",
+    )
     args = parser.parse_args()
     bindir = find_bindir()
     if bindir is None:
@@ -939,6 +1049,18 @@ def main() -> None:
         f"({TELEGRAM_CHAT_LIMIT} in any second to a chat), "
         f"Twilio {args.sms_rate:g}/s"
     )
+    # Everything but the web nodes (this process, PG, SeaweedFS, nginx, the workers) is
+    # counted in a cgroup of its own: what is left of the machine's CPU is its other users'.
+    rest = CpuBudget(f"bench-scaleout-{os.getpid()}", 0)
+    rest.add(os.getpid())
+    probe = CpuBudget(f"bench-scaleout-{os.getpid()}-probe", args.node_cpu)
+    probe.remove()
+    if args.node_cpu <= 0:
+        print("web nodes: no CPU cap (--node-cpu 0)")
+    elif probe.refused:
+        print(f"web nodes: the {args.node_cpu:g} CPU cap could NOT be applied: {probe.refused}")
+    else:
+        print(f"web nodes: {args.node_cpu:g} CPU each, {probe.mechanism}")
     layouts = [("1 node + 1 worker", 1, 1, False), ("2 nodes + 2 workers, kills", 2, 2, True)]
     if args.only:
         layouts = [layouts[0 if args.only == "one" else 1]]
@@ -968,6 +1090,7 @@ def main() -> None:
                     args,
                     Path(tmp),
                     salt,
+                    rest,
                 )
                 result.stand_ins["429"] = (
                     f"telegram {telegram.rejected_429 - tg429}, sms {twilio.rejected_429 - sms429}"
@@ -980,6 +1103,7 @@ def main() -> None:
                 shutil.copytree(tmp, kept, dirs_exist_ok=True)
         finally:
             cluster.destroy()
+    rest.remove()  # once SeaweedFS is gone too (atexit does it when something failed)
 
 
 if __name__ == "__main__":
