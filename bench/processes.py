@@ -42,22 +42,31 @@ def wait_http(port: int, proc: subprocess.Popen | None = None, timeout: float = 
 
 CGROUP = Path("/sys/fs/cgroup")
 PERIOD_US = 100_000
+SHARES_V1, WEIGHT_V2 = 16 * 1024, 10_000  # a capped group's weight: 16 busy processes' (v1)
 
 
 class CpuBudget:
     """A cgroup holding a process group: `cpus` CPUs at most (a machine of that size), and
     the CPU it used. `cpus` 0 caps nothing but still counts.
 
-    cgroup v2 (`cpu.max`, `cpu.stat`'s usage_usec) when /sys/fs/cgroup/cgroup.controllers
-    exists; else v1: the cpu controller's CFS quota (`cpu.cfs_quota_us` per
-    `cpu.cfs_period_us`) and cpuacct's `cpuacct.usage` (the same hierarchy or its own).
-    When the cgroup cannot be made, `refused` says why and nothing is capped or counted.
-    Put the first process in with `add(pid)` right after Popen: its children inherit it.
+    A capped or `favoured` group weighs more than the processes outside it (`cpu.shares`,
+    `cpu.weight`): it gets its CPU before them when the machine is busy, as a machine of
+    its own would, and never more than its cap (the quota). Any other group has the
+    ordinary weight, whatever the group of the process that started it.
+
+    cgroup v2 (`cpu.max`, `cpu.weight`, `cpu.stat`'s usage_usec) when
+    /sys/fs/cgroup/cgroup.controllers exists; else v1: the cpu controller's CFS quota
+    (`cpu.cfs_quota_us` per `cpu.cfs_period_us`), `cpu.shares`, and cpuacct's
+    `cpuacct.usage` (the same hierarchy or its own). When the cgroup cannot be made,
+    `refused` says why and nothing is capped or counted. Put the first process in with
+    `add(pid)` right after Popen: its children inherit it.
     """
 
-    def __init__(self, name: str, cpus: float) -> None:
+    def __init__(self, name: str, cpus: float, favoured: bool = False) -> None:
         self.name, self.cpus = name, cpus
-        self.dirs: list[Path] = []  # every process is written into each
+        self.favoured = favoured or cpus > 0
+        self.dirs: list[Path] = []  # the cgroups made, removed at the end
+        self.targets: list[Path] = []  # every process is written into each
         self.usage_file: Path | None = None
         self.stat_file: Path | None = None
         self.refused: str | None = None
@@ -71,7 +80,7 @@ class CpuBudget:
         except OSError as error:
             self.refused = f"{error.strerror or error} ({error.filename or self.name})"
             self.remove()
-            self.dirs, self.usage_file, self.stat_file = [], None, None
+            self.dirs, self.targets, self.usage_file, self.stat_file = [], [], None, None
             self.mechanism = "none"
 
     @property
@@ -81,41 +90,51 @@ class CpuBudget:
     def _make(self, path: Path) -> Path:
         path.mkdir()
         self.dirs.append(path)
+        self.targets.append(path)
         return path
 
     def _v1(self) -> None:
-        if self.cpus > 0:
+        if self.favoured:
             cpu = self._make(CGROUP / "cpu" / self.name)
-            (cpu / "cpu.cfs_period_us").write_text(str(PERIOD_US))
-            (cpu / "cpu.cfs_quota_us").write_text(str(self.quota_us))
+            if self.cpus > 0:
+                (cpu / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+                (cpu / "cpu.cfs_quota_us").write_text(str(self.quota_us))
+            (cpu / "cpu.shares").write_text(str(SHARES_V1))
             self.stat_file = cpu / "cpu.stat"
             if (cpu / "cpuacct.usage").exists():  # cpu,cpuacct mounted together
                 self.usage_file = cpu / "cpuacct.usage"
+        else:
+            self.targets.append(CGROUP / "cpu")  # out of a favoured parent's group
         if self.usage_file is None:
             self.usage_file = self._make(CGROUP / "cpuacct" / self.name) / "cpuacct.usage"
-        self.mechanism = (
-            f"cgroup v1 cpu.cfs_quota_us {self.quota_us} per cpu.cfs_period_us {PERIOD_US}"
-            if self.cpus > 0
-            else "no cap (cgroup v1 cpuacct counts)"
-        )
+        if self.cpus > 0:
+            self.mechanism = (
+                f"cgroup v1 cpu.cfs_quota_us {self.quota_us} per cpu.cfs_period_us "
+                f"{PERIOD_US}, cpu.shares {SHARES_V1}"
+            )
+        else:
+            self.mechanism = "no cap (cgroup v1 cpuacct counts)"
 
     def _v2(self) -> None:
-        if self.cpus > 0:
+        if self.favoured:
             with contextlib.suppress(OSError):  # may be on already, or refused: cpu.max says
                 (CGROUP / "cgroup.subtree_control").write_text("+cpu")
-        group = self._make(CGROUP / self.name)
+        group = self._make(CGROUP / self.name)  # beside any other: no parent's weight
         self.usage_file = self.stat_file = group / "cpu.stat"
         if self.cpus > 0:
             (group / "cpu.max").write_text(f"{self.quota_us} {PERIOD_US}")  # ENOENT: no cpu
-        self.mechanism = (
-            f"cgroup v2 cpu.max {self.quota_us} {PERIOD_US}"
-            if self.cpus > 0
-            else "no cap (cgroup v2 cpu.stat counts)"
-        )
+        if self.favoured:
+            (group / "cpu.weight").write_text(str(WEIGHT_V2))
+        if self.cpus > 0:
+            self.mechanism = (
+                f"cgroup v2 cpu.max {self.quota_us} {PERIOD_US}, cpu.weight {WEIGHT_V2}"
+            )
+        else:
+            self.mechanism = "no cap (cgroup v2 cpu.stat counts)"
 
     def add(self, pid: int) -> None:
         """Puts the process (and its children to come) in the cgroup."""
-        for path in self.dirs:
+        for path in self.targets:
             try:
                 (path / "cgroup.procs").write_text(str(pid))
             except ProcessLookupError:
