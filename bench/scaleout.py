@@ -5,7 +5,11 @@ Starts a throwaway PostgreSQL (tests/pg.py), a real SeaweedFS S3 gateway
 loopback, with the providers' flood limits enforced), then for each layout:
 
 - N web nodes: `gunicorn bot.app:create_app()` each on its own port, each with its own
-  MEDIA_DIR (no shared disk), MEDIA_STORAGE=s3;
+  MEDIA_DIR (no shared disk), MEDIA_STORAGE=s3, and each its own CPU budget: a cgroup
+  of --node-cpu CPUs (0.3 by default) holding the gunicorn master and its workers, as a
+  machine of that size would (cgroup v2 `cpu.max`, else v1 `cpu.cfs_quota_us`; a node
+  restarted after its kill goes back into its cgroup), weighing more than the processes
+  outside it, so that it gets its share first when the machine is busy;
 - nginx from Debian in front, with deploy/nginx.conf rendered with the nodes' ports;
 - M `python -m bot.cli worker` processes (the outbox and the jobs: photo downloads).
 
@@ -21,14 +25,34 @@ restarted 3 s later. After the load the outbox is drained; then the audit.
 
 Printed: requests/s (before the kills, and overall), p50/p99 per endpoint, requests per
 node (nginx's log), messages per channel at the stand-ins against each provider's limit,
-and the audit: every accepted inbound (HTTP 200) has its row once and every completed
-walk its report once; every queued message was sent (duplicates = stand-in sends - sent
-rows, at-least-once, bounded by the kills); no photo missing from the bucket. The same
-load against one node and one worker is printed beside it; the ratio is the figure.
+the CPU used while the requests/s before the kills were counted (each node from its
+cgroup, against its cap, and the share of CFS periods it was throttled in: the cap was
+reached; each worker from its cgroup; this process: the citizens and the stand-ins;
+PostgreSQL, SeaweedFS and nginx, counted in a cgroup of their own; the machine's other
+users; idle), and the audit: every
+accepted inbound (HTTP 200) has its row once and every completed walk its report once;
+every queued message was sent (duplicates = stand-in sends - sent rows, at-least-once,
+bounded by the kills); no photo missing from the bucket. The same load against one node
+and one worker is printed beside it; the ratio is the figure.
+
+Why the cap: the bench's every process (PostgreSQL, nginx, the citizens, the stand-ins,
+the workers, the nodes) shares this machine's few cores, so without it a second node only
+takes CPU from the first and the ratio says nothing about the design. With it, a node is
+a fixed unit of capacity and the rest of the machine has CPU to spare: the ratio says
+whether a second unit adds as much as the first (the nodes share PostgreSQL and the
+bucket, not a lock). 0.3 because two such nodes and what they load (PostgreSQL above all)
+must fit in 2 cores beside the citizens and the machine's other users: at 0.4 the machine
+ran out before the nodes did (nodes at 0.27 of 0.4, never throttled, 0 idle).
+The workers are not capped: the providers' 30 messages/s limit them.
+PostgreSQL, SeaweedFS, nginx and the citizens (this process) share one uncapped cgroup
+that weighs more than the workers and the machine's other users (other engineers' tests):
+the requests' path should not be what runs out first.
+`--node-cpu 0` runs without a cap (the nodes' CPU is still counted); when the cgroup
+cannot be made (not root, no cpu controller), the bench says so and so does the ratio.
 
     python bench/scaleout.py [--seconds 60] [--threads 24] [--web-workers 2]
-        [--sms-share 0.4] [--photo-share 0.2] [--sms-rate 30] [--drain-seconds 300]
-        [--only two|one]
+        [--node-cpu 0.3] [--sms-share 0.4] [--photo-share 0.2] [--sms-rate 30]
+        [--drain-seconds 300] [--only two|one]
 """
 
 from __future__ import annotations
@@ -44,7 +68,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,6 +86,7 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from bench.processes import CpuBudget, free_port, machine_busy, wait_http  # noqa: E402
 from bot.seed import seed_demo  # noqa: E402
 from models import migrate  # noqa: E402
 from models.db import Database  # noqa: E402
@@ -95,28 +119,6 @@ KILL_PAUSE = 3.0  # seconds a killed process stays down
 # --- the processes ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(port: int, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process on port {port} exited with code {proc.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing answers on port {port}")
-
-
 def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     """Signals the process and its children (gunicorn's workers): a machine going away."""
     with contextlib.suppress(ProcessLookupError):
@@ -130,15 +132,19 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
 
 
 class Node:
-    """One web node: gunicorn on its own port with its own MEDIA_DIR."""
+    """One web node: gunicorn on its own port with its own MEDIA_DIR, and its own CPU budget
+    (a cgroup of `cpus` CPUs: a machine of that size; 0 = uncapped, but counted)."""
 
-    def __init__(self, name: str, env: dict, logs: Path, workers: int) -> None:
+    def __init__(
+        self, name: str, env: dict, logs: Path, workers: int, cpus: float, group: str
+    ) -> None:
         self.name, self.logs, self.workers = name, logs, workers
         self.port = free_port()
         media = logs / f"media-{name}"
         media.mkdir()
         self.env = {**env, "MEDIA_DIR": str(media)}
         self.proc: subprocess.Popen | None = None
+        self.budget = CpuBudget(group, cpus)
 
     def start(self) -> Node:
         with open(self.logs / f"{self.name}.log", "ab") as log:
@@ -163,8 +169,10 @@ class Node:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self.budget.add(self.proc.pid)  # before gunicorn forks its workers: they inherit it
         try:
             wait_http(self.port, self.proc)
+            self.budget.add_session(self.proc.pid)  # in case one was forked first
         except RuntimeError:
             tail = (self.logs / f"{self.name}.log").read_text(errors="replace").splitlines()
             print(*tail[-20:], sep="\n", file=sys.stderr)
@@ -173,14 +181,16 @@ class Node:
 
 
 class Worker:
-    """One `webleads worker` (python -m bot.cli worker), with its own MEDIA_DIR."""
+    """One `webleads worker` (python -m bot.cli worker), with its own MEDIA_DIR; its CPU is
+    counted in a cgroup, not capped (the providers' limits hold it back)."""
 
-    def __init__(self, name: str, env: dict, logs: Path) -> None:
+    def __init__(self, name: str, env: dict, logs: Path, group: str) -> None:
         self.name, self.logs = name, logs
         media = logs / f"media-{name}"
         media.mkdir()
         self.env = {**env, "MEDIA_DIR": str(media)}
         self.proc: subprocess.Popen | None = None
+        self.budget = CpuBudget(group, 0)
 
     def start(self) -> Worker:
         with open(self.logs / f"{self.name}.log", "ab") as log:
@@ -192,6 +202,7 @@ class Worker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self.budget.add(self.proc.pid)
         return self
 
 
@@ -485,6 +496,8 @@ class Result:
     audit: dict
     per_node: Counter
     kills: list[str]
+    cpu: dict  # cpu_between(): cores used before the kills (the whole load without them)
+    caps: dict  # node name -> CpuBudget.mechanism, or why the cap was refused
 
 
 def prepare(url: str) -> None:
@@ -664,6 +677,30 @@ def audit(db: Database, load: Load, s3: SeaweedS3, stand_ins: dict, outbox: dict
     return found
 
 
+def cpu_now(processes: list[Node | Worker], rest: CpuBudget) -> dict:
+    times = os.times()
+    return {
+        "at": time.monotonic(),
+        "machine": machine_busy(),
+        "this process": (times.user + times.system, 0, 0),
+        "the rest of the bench": rest.used(),
+        **{process.name: process.budget.used() for process in processes},
+    }
+
+
+def cpu_between(before: dict, after: dict) -> dict:
+    """Cores used between two cpu_now(): key -> (cores, share of CFS periods throttled)."""
+    seconds = max(0.001, after["at"] - before["at"])
+    figures: dict = {"machine": (after["machine"] - before["machine"]) / seconds}
+    for key in before.keys() - {"at", "machine"}:
+        if before[key] is None or after[key] is None:
+            figures[key] = None
+            continue
+        used, periods, throttled = (b - a for a, b in zip(before[key], after[key], strict=True))
+        figures[key] = (used / seconds, throttled / periods if periods else None)
+    return figures
+
+
 def one_run(
     label: str,
     nodes: int,
@@ -676,6 +713,7 @@ def one_run(
     args,
     logs: Path,
     salt: int,
+    rest: CpuBudget,
 ) -> Result:
     url = cluster.create_database(f"scaleout_{nodes}x{workers}")
     prepare(url)
@@ -705,13 +743,27 @@ def one_run(
     }
     run_logs = logs / f"{nodes}x{workers}"
     run_logs.mkdir()
-    webs = [Node(f"web{i + 1}", env, run_logs, args.web_workers) for i in range(nodes)]
-    outs = [Worker(f"worker{i + 1}", env, run_logs) for i in range(workers)]
+    webs = [
+        Node(
+            f"web{i + 1}",
+            env,
+            run_logs,
+            args.web_workers,
+            args.node_cpu,
+            f"{rest.name}-{nodes}x{workers}-web{i + 1}",
+        )
+        for i in range(nodes)
+    ]
+    outs = [
+        Worker(f"worker{i + 1}", env, run_logs, f"{rest.name}-{nodes}x{workers}-worker{i + 1}")
+        for i in range(workers)
+    ]
     db = Database(url)
     tg_since, sms_since = len(telegram.calls), len(twilio.messages)
     kills: list[str] = []
     broadcast_figures: dict = {}
     kill_at: list[float] = []
+    cpu: list[dict] = []  # cpu_now() at the start of the load, and at the kills or its end
     try:
         for node in webs:
             node.start()
@@ -726,6 +778,7 @@ def one_run(
 
             def kill_and_restart() -> None:
                 victim_web, victim_worker = webs[0], outs[0]
+                cpu.append(cpu_now([*webs, *outs], rest))
                 kill_at.append(time.monotonic())
                 kill_group(victim_web.proc)
                 kill_group(victim_worker.proc)
@@ -745,9 +798,12 @@ def one_run(
             events = [(args.broadcast_at, lambda: broadcast(url, broadcast_figures))]
             if kill:
                 events.append((args.kill_at, kill_and_restart))
+            cpu.append(cpu_now([*webs, *outs], rest))
             started = time.monotonic()
             load = citizens.run(args.seconds, events)
             seconds = time.monotonic() - started
+            if not kill:
+                cpu.append(cpu_now([*webs, *outs], rest))
             drained_in = drain(db, args.drain_seconds)
             time.sleep(1.5)  # nginx flushes its log each second
             per_node = Counter()
@@ -766,6 +822,9 @@ def one_run(
         for process in [*outs, *webs]:
             if process.proc is not None and process.proc.poll() is None:
                 kill_group(process.proc, signal.SIGTERM)
+        caps = {node.name: node.budget.refused or node.budget.mechanism for node in webs}
+        for process in [*webs, *outs]:
+            process.budget.remove()
         db.dispose()
     return Result(
         label,
@@ -780,6 +839,8 @@ def one_run(
         found,
         per_node,
         kills,
+        cpu_between(cpu[0], cpu[1]) if len(cpu) == 2 else {},
+        caps,
     )
 
 
@@ -797,13 +858,59 @@ def rps(result: Result, until: float | None = None) -> float:
     return n / max(0.001, end - result.started)
 
 
+def cpu_rows(results: list[Result], args, row) -> None:
+    """Cores used while the ratio's requests/s were measured: the nodes against their cap
+    (throttled = the cap was reached), the rest of the bench, the machine's other users."""
+    cores = os.cpu_count() or 1
+    names = sorted({n for r in results for n in r.caps})
+    workers = sorted({k for r in results for k in r.cpu if k.startswith("worker")})
+    row(f"CPU before the kills (of {cores} cores)", ["" for _ in results])
+
+    def shown(value: float | None, counted: bool) -> str:
+        return f"{value:.2f}" if value is not None else "?" if counted else "-"
+
+    def cores_of(r: Result, key: str) -> float | None:
+        figure = r.cpu.get(key)
+        return figure[0] if figure else None
+
+    for name in names:
+        values = []
+        for r in results:
+            figure = r.cpu.get(name)
+            if name not in r.caps:
+                values.append("-")
+            elif figure is None:
+                values.append("not counted")
+            else:
+                used, throttled = figure
+                cap = f" of {args.node_cpu:g}" if args.node_cpu > 0 else ""
+                share = f", throttled {throttled:.0%}" if throttled is not None else ""
+                values.append(f"{used:.2f}{cap}{share}")
+        row(f"  {name} (its cgroup)", values)
+    for key, title in (
+        *((w, f"  {w} (its cgroup, no cap)") for w in workers),
+        ("this process", "  citizens + stand-ins (this process)"),
+        ("the rest of the bench", "  PG, SeaweedFS, nginx"),
+    ):
+        row(title, [shown(cores_of(r, key), key in r.cpu) for r in results])
+    others, idle = [], []
+    for r in results:
+        ours = [cores_of(r, key) for key in r.cpu if key != "machine"]
+        machine = r.cpu.get("machine")
+        counted = machine is not None and None not in ours
+        others.append(f"{max(0.0, machine - sum(ours)):.2f}" if counted else "?")
+        idle.append(f"{max(0.0, cores - machine):.2f}" if machine is not None else "?")
+    row("  the machine's other users", others)
+    row("  idle", idle)
+
+
 def report(results: list[Result], args) -> None:
-    width = 34
-    heads = "".join(f"{r.label:>36}" for r in results)
+    width = 46
+    heads = "".join(f"{r.label:>40}" for r in results)
     print(f"\n{'':{width}}{heads}")
 
     def row(title: str, values: list[str]) -> None:
-        print(f"{title:{width}}" + "".join(f"{v:>36}" for v in values))
+        print(f"{title:{width}}" + "".join(f"{v:>40}" for v in values))
 
     row("load (s)", [f"{r.seconds:.1f}" for r in results])
     row("requests answered 200 /s", [f"{rps(r):.1f}" for r in results])
@@ -877,6 +984,7 @@ def report(results: list[Result], args) -> None:
         ],
     )
     row("429s from the stand-ins", [r.stand_ins.get("429", "") for r in results])
+    cpu_rows(results, args, row)
     for r in results:
         for line in r.kills:
             print(f"{r.label}: {line}")
@@ -898,12 +1006,27 @@ def report(results: list[Result], args) -> None:
     )
     if len(results) == 2:
         a, b = results
+        refused = sorted({m for r in results for m in r.caps.values() if not is_mechanism(m)})
+        if refused and args.node_cpu > 0:
+            how = (
+                f"the --node-cpu {args.node_cpu:g} cap could NOT be applied "
+                f"({'; '.join(refused)}): on {os.cpu_count()} cores shared by every "
+                "process of the bench"
+            )
+        elif args.node_cpu > 0:
+            mechanism = next(iter(b.caps.values()))
+            how = f"each web node capped at {args.node_cpu:g} CPU: {mechanism}"
+        else:
+            how = f"no cap: on {os.cpu_count()} cores shared by every process of the bench"
         print(
             f"\nratio {b.label} / {a.label}: requests/s before the kills x"
             f"{rps(b, b.kill_at) / max(0.001, rps(a, a.kill_at)):.2f}, overall x"
-            f"{rps(b) / max(0.001, rps(a)):.2f} (on {os.cpu_count()} cores shared by every "
-            "process of the bench)"
+            f"{rps(b) / max(0.001, rps(a)):.2f} ({how})"
         )
+
+
+def is_mechanism(cap: str) -> bool:
+    return cap.startswith(("cgroup", "no cap"))
 
 
 def main() -> None:
@@ -923,6 +1046,12 @@ def main() -> None:
     parser.add_argument("--kill-at", type=float, default=0.5, help="fraction of the load")
     parser.add_argument("--drain-seconds", type=float, default=300.0)
     parser.add_argument("--only", choices=["one", "two"])
+    parser.add_argument(
+        "--node-cpu",
+        type=float,
+        default=0.3,
+        help="CPUs each web node may use (its own cgroup: a machine of that size); 0 = no cap",
+    )
     args = parser.parse_args()
     bindir = find_bindir()
     if bindir is None:
@@ -939,6 +1068,27 @@ def main() -> None:
         f"({TELEGRAM_CHAT_LIMIT} in any second to a chat), "
         f"Twilio {args.sms_rate:g}/s"
     )
+    # Everything but the web nodes and the workers (this process, PG, SeaweedFS, nginx) is
+    # counted in a cgroup of its own: what is left of the machine's CPU is its other users'.
+    # It is favoured over the machine's other users (and the workers): the requests' path
+    # (the citizens, nginx, PostgreSQL) is then not what runs out first.
+    rest = CpuBudget(f"bench-scaleout-{os.getpid()}", 0, favoured=True)
+    rest.add(os.getpid())
+    probe = CpuBudget(f"bench-scaleout-{os.getpid()}-probe", args.node_cpu)
+    probe.remove()
+    if args.node_cpu <= 0:
+        print("web nodes: no CPU cap (--node-cpu 0)")
+    elif probe.refused:
+        print(f"web nodes: the {args.node_cpu:g} CPU cap could NOT be applied: {probe.refused}")
+    else:
+        print(f"web nodes: {args.node_cpu:g} CPU each, {probe.mechanism}")
+    if rest.refused:
+        print(f"PostgreSQL, SeaweedFS, nginx and the citizens: not counted ({rest.refused})")
+    else:
+        print(
+            "PostgreSQL, SeaweedFS, nginx and the citizens: one cgroup, no cap, weighing "
+            "more than the workers and the machine's other users"
+        )
     layouts = [("1 node + 1 worker", 1, 1, False), ("2 nodes + 2 workers, kills", 2, 2, True)]
     if args.only:
         layouts = [layouts[0 if args.only == "one" else 1]]
@@ -968,6 +1118,7 @@ def main() -> None:
                     args,
                     Path(tmp),
                     salt,
+                    rest,
                 )
                 result.stand_ins["429"] = (
                     f"telegram {telegram.rejected_429 - tg429}, sms {twilio.rejected_429 - sms429}"
@@ -980,6 +1131,7 @@ def main() -> None:
                 shutil.copytree(tmp, kept, dirs_exist_ok=True)
         finally:
             cluster.destroy()
+    rest.remove()  # once SeaweedFS is gone too (atexit does it when something failed)
 
 
 if __name__ == "__main__":

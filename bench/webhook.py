@@ -38,7 +38,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import slow_services  # noqa: E402
+from bench.processes import free_port  # noqa: E402
 from bot.seed import seed_demo  # noqa: E402
 from models import migrate  # noqa: E402
 from models.db import Database  # noqa: E402
@@ -86,12 +86,6 @@ request = function()
     ["X-Telegram-Bot-Api-Secret-Token"] = "%s"}, body)
 end
 """.replace('%s"}, body)', SECRET + '"}, body)')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(port: int, path: str = "/healthz", timeout: float = 30.0) -> None:
