@@ -143,6 +143,7 @@ def load(db: Database, size: int) -> float:
             # As autovacuum would: sets the visibility map, so index-only scans stay so.
             raw.driver_connection.autocommit = True
             cursor.execute("VACUUM ANALYZE report")
+            raw.driver_connection.autocommit = False  # back to the pool as it came
         else:
             marks = ", ".join("?" * len(COLUMNS))
             sql = f"INSERT INTO report ({', '.join(COLUMNS)}) VALUES ({marks})"
@@ -228,6 +229,9 @@ def run(url: str, size: int, repeat: int, name: str, tmp: Path) -> None:
         started = time.perf_counter()
         with db.transaction() as session:
             rows = backfill(session.connection())
+        if db.is_postgres:
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE dailyfigure")
         print(f"  daily figures: {rows:,} rows in {time.perf_counter() - started:.0f} s")
     db.dispose()
     app = create_app(

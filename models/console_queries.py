@@ -90,7 +90,10 @@ def _conditions(session: Session, f: QueueFilter, now: datetime) -> list:
     if f.assigned_to is not None:
         conds.append(Report.assigned_agent_id == f.assigned_to)
     if f.overdue:
-        conds.append(overdue_clause(session, now))
+        # the open statuses once: twice, PostgreSQL squares their share in its estimate,
+        # takes the overdue reports for a few hundred and sorts them all (40 ms at a million)
+        already_open = bool(f.statuses) and set(f.statuses) <= set(OPEN_STATUSES)
+        conds.append(overdue_clause(session, now, open_only=not already_open))
     if f.search:
         conds.append(_search_clause(f.search))
     if f.zone is not None:
@@ -115,13 +118,15 @@ def sla_hours_by_category(session: Session) -> dict[int, int]:
     return dict(session.execute(select(Category.id, Category.sla_hours)).all())
 
 
-def overdue_clause(session: Session, now: datetime):
-    """Open, and older than its category's SLA: one indexed range per category."""
+def overdue_clause(session: Session, now: datetime, open_only: bool = True):
+    """Open, and older than its category's SLA: one indexed range per category (without
+    the open test when the caller has it already)."""
     per_category = [
         and_(Report.category_id == category_id, Report.created_at < now - timedelta(hours=hours))
         for category_id, hours in sla_hours_by_category(session).items()
     ]
-    return and_(Report.status.in_(OPEN_STATUSES), or_(false(), *per_category))
+    late = or_(false(), *per_category)
+    return and_(Report.status.in_(OPEN_STATUSES), late) if open_only else late
 
 
 def _inside(zone, rows: list, lat_index: int, lon_index: int) -> list[bool]:
