@@ -26,20 +26,31 @@ def rectangle(west: float, south: float, east: float, north: float) -> dict:
     }
 
 
-@pytest.fixture
-def communes(app, tmp_path):
-    rt = app.extensions["webleads"]
+VITRE_AND_ETRELLES = (
+    ("35360", "Vitré", (-1.29, 48.08, -1.20, 48.17)),
+    ("35109", "Étrelles", (-1.20, 48.08, -1.10, 48.17)),
+)
+
+
+def add_communes(app, tmp_path, communes=VITRE_AND_ETRELLES):
+    """Adds communes (INSEE, name, west-south-east-north box) as an admin would, with
+    `webleads commune add`; returns the CLI runner."""
     runner = app.test_cli_runner()
-    for insee, name, box in (
-        ("35360", "Vitré", (-1.29, 48.08, -1.20, 48.17)),
-        ("35109", "Étrelles", (-1.20, 48.08, -1.10, 48.17)),
-    ):
+    for insee, name, box in communes:
         path = tmp_path / f"{insee}.geojson"
         path.write_text(json.dumps(rectangle(*box)))
         result = runner.invoke(
             cli, ["commune", "add", insee, "--name", name, "--boundary", str(path)]
         )
         assert result.exit_code == 0, result.output
+    app.extensions["webleads"].catalog.invalidate()
+    return runner
+
+
+@pytest.fixture
+def communes(app, tmp_path):
+    rt = app.extensions["webleads"]
+    runner = add_communes(app, tmp_path)
     with rt.db.transaction() as session:
         session.add(
             Service(code="voirie-etrelles", name_fr="Voirie d'Étrelles", name_en="Étrelles roads")

@@ -5,8 +5,6 @@ launch kit and the public site go per commune and for all. A lone town reads as 
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from bot.cli import cli
@@ -17,7 +15,7 @@ from models.report import get_report
 from services.geo import Place, Town, _keep_in_town
 from tests.conftest import _make_app
 from tests.helpers import TalkingCitizen
-from tests.test_communes import EAST, WEST, communes, rectangle  # noqa: F401 (the fixture)
+from tests.test_communes import EAST, WEST, add_communes, communes  # noqa: F401 (the fixture)
 from tests.test_launchkit import SMS_URL, read_pdf
 
 FAR = (48.50, -1.60)  # in no commune
@@ -129,15 +127,9 @@ def local_communes(database_url, tmp_path):
     """GEOCODER=local with the demo addresses (Vitré, Fougères), both communes served."""
     app = _make_app(database_url, tmp_path, GEOCODER="local")
     rt = app.extensions["webleads"]
-    runner = app.test_cli_runner()
-    for insee, name, box in (("35360", "Vitré", VITRE_BOX), ("35115", "Fougères", FOUGERES_BOX)):
-        path = tmp_path / f"{insee}.geojson"
-        path.write_text(json.dumps(rectangle(*box)))
-        result = runner.invoke(
-            cli, ["commune", "add", insee, "--name", name, "--boundary", str(path)]
-        )
-        assert result.exit_code == 0, result.output
-    rt.catalog.invalidate()
+    add_communes(
+        app, tmp_path, (("35360", "Vitré", VITRE_BOX), ("35115", "Fougères", FOUGERES_BOX))
+    )
     yield rt
     rt.db.dispose()
 
@@ -186,19 +178,7 @@ def kit_communes(database_url, tmp_path):
     """Two communes, a bot name and an SMS number."""
     app = _make_app(database_url, tmp_path, TELEGRAM_BOT_USERNAME="VitreBot",
                     TWILIO_FROM_NUMBER="+33612345678")  # fmt: skip
-    runner = app.test_cli_runner()
-    for insee, name, box in (
-        ("35360", "Vitré", (-1.29, 48.08, -1.20, 48.17)),
-        ("35109", "Étrelles", (-1.20, 48.08, -1.10, 48.17)),
-    ):
-        path = tmp_path / f"{insee}.geojson"
-        path.write_text(json.dumps(rectangle(*box)))
-        assert (
-            runner.invoke(
-                cli, ["commune", "add", insee, "--name", name, "--boundary", str(path)]
-            ).exit_code
-            == 0
-        )
+    runner = add_communes(app, tmp_path)
     name_it(runner, "Vitré Communauté")
     yield app, runner
     app.extensions["webleads"].db.dispose()
@@ -297,19 +277,7 @@ def test_every_sms_fits_in_two_segments_with_the_communes_named(
     app = make_sms_app(database_url, tmp_path, twilio, GEOCODER="ban",
                        GEOCODER_URL=addok.base_url)  # fmt: skip
     try:
-        runner = app.test_cli_runner()
-        for insee, name, box in (
-            ("35360", "Vitré", (-1.29, 48.08, -1.20, 48.17)),
-            ("35109", "Étrelles", (-1.20, 48.08, -1.10, 48.17)),
-        ):
-            path = tmp_path / f"{insee}.geojson"
-            path.write_text(json.dumps(rectangle(*box)))
-            assert (
-                runner.invoke(
-                    cli, ["commune", "add", insee, "--name", name, "--boundary", str(path)]
-                ).exit_code
-                == 0
-            )
+        runner = add_communes(app, tmp_path)
         name_it(runner, "Vitré Communauté")
         test_sms_length.test_every_sms_of_a_whole_conversation_fits_in_two_segments(
             app, addok, lang
@@ -328,23 +296,6 @@ def test_every_sms_fits_in_two_segments_with_the_communes_named(
 # --- a report placed after it was filed --------------------------------------------------
 
 
-def add_two_communes(app, tmp_path) -> None:
-    runner = app.test_cli_runner()
-    for insee, name, box in (
-        ("35360", "Vitré", (-1.29, 48.08, -1.20, 48.17)),
-        ("35109", "Étrelles", (-1.20, 48.08, -1.10, 48.17)),
-    ):
-        path = tmp_path / f"{insee}.geojson"
-        path.write_text(json.dumps(rectangle(*box)))
-        assert (
-            runner.invoke(
-                cli, ["commune", "add", insee, "--name", name, "--boundary", str(path)]
-            ).exit_code
-            == 0
-        )
-    app.extensions["webleads"].catalog.invalidate()
-
-
 def own_service(rt, insee: str, category_id: int, code: str) -> int:
     from models.catalog import Service
     from models.commune import set_route
@@ -361,7 +312,7 @@ def test_a_pin_from_the_sms_link_gives_the_report_its_commune(sms_app, twilio, t
     from tests.sms_support import Phone
     from tests.test_link_page import post, report_with_link
 
-    add_two_communes(sms_app, tmp_path)
+    add_communes(sms_app, tmp_path)
     phone = Phone(sms_app, twilio)
     number, path = report_with_link(phone)  # a typed address, kept as text
     rt = phone.rt
