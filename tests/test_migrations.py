@@ -62,3 +62,41 @@ def test_downgrade_to_empty_and_back(empty_url) -> None:
     migrate.upgrade(db.engine)
     assert "outbox" in inspect(db.engine).get_table_names()
     db.dispose()
+
+
+def test_a_town_with_reports_upgrades_to_daily_figures_that_count_them(empty_url) -> None:
+    """A deployment at 0013 with reports gets its dashboard's figures from the upgrade."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from bot.seed import seed_demo
+    from models.daily_figure import daily_figures, open_figures
+    from models.db import utcnow
+
+    db = Database(empty_url)
+    migrate.upgrade(db.engine, "0013")
+    with db.transaction() as session:
+        seed_demo(session)
+        category, service = session.execute(
+            text("SELECT id, service_id FROM category WHERE code = 'nid-de-poule'")
+        ).one()
+        now = utcnow()
+        for days_ago, status, resolved in ((40, "new", None), (3, "resolved", 1), (2, "new", None)):
+            created = now - timedelta(days=days_ago)
+            session.execute(
+                text(
+                    "INSERT INTO report (category_id, service_id, channel, description, status,"
+                    " geolocated, created_at, updated_at, resolved_at, reopened_count)"
+                    " VALUES (:c, :s, 'sms', 'Trou', :status, false, :at, :at, :done, 0)"
+                ),
+                {"c": category, "s": service, "status": status, "at": created,
+                 "done": created + timedelta(hours=resolved) if resolved else None},
+            )  # fmt: skip
+    migrate.upgrade(db.engine)
+    with db.reading() as session:
+        assert open_figures(session, None) == {(service, category): (2, 0)}
+        rows = daily_figures(session, (now - timedelta(days=30)).date(), None)
+    assert sum(row[4] for row in rows) == 2  # received in the last 30 days
+    assert sum(row[6] for row in rows) == 1  # done in the last 30 days
+    db.dispose()
