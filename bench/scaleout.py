@@ -968,6 +968,11 @@ def rps(result: Result, until: float | None = None) -> float:
     return n / max(0.001, end - result.started)
 
 
+def warmup_rps(result: Result) -> float:
+    ok = sum(1 for s in result.load.samples if s.status == 200 and s.at < result.started)
+    return ok / max(0.001, result.warmup)
+
+
 def cpu_rows(results: list[Result], args, row) -> None:
     """Cores used while the ratio's requests/s were measured: the nodes against their cap
     (throttled = the cap was reached), the rest of the bench, the machine's other users."""
@@ -1025,7 +1030,7 @@ def report(results: list[Result], args) -> None:
     def warm(r: Result) -> str:
         before = [s for s in r.load.samples if s.at < r.started]
         ok = sum(1 for s in before if s.status == 200)
-        return f"{r.warmup:g} s, {ok} x 200, {len(before) - ok} failed"
+        return f"{r.warmup:g} s, {warmup_rps(r):.1f}/s, {len(before) - ok} failed"
 
     row("warm-up (not counted below; audited)", [warm(r) for r in results])
     row("load (s)", [f"{r.seconds:.1f}" for r in results])
@@ -1120,16 +1125,14 @@ def report(results: list[Result], args) -> None:
             row(f"  {channel}: {key}", [str(r.audit[channel][key]) for r in results])
     for key in results[0].audit["media"]:
         row(f"  photos: {key}", [str(r.audit["media"][key]) for r in results])
-    row(
-        "  outbox statuses",
-        [
-            "; ".join(
-                f"{c} " + ",".join(f"{s} {n}" for s, n in sorted(r.outbox[c].items()))
-                for c in sorted(r.outbox)
-            )
-            for r in results
-        ],
-    )
+    for channel in sorted({c for r in results for c in r.outbox}):
+        row(
+            f"  outbox statuses {channel}",
+            [
+                ", ".join(f"{s} {n}" for s, n in sorted(r.outbox[channel].items())) or "-"
+                for r in results
+            ],
+        )
     if len(results) == 2:
         a, b = results
         refused = sorted({m for r in results for m in r.caps.values() if not is_mechanism(m)})
@@ -1149,6 +1152,11 @@ def report(results: list[Result], args) -> None:
             f"{rps(b, b.kill_at) / max(0.001, rps(a, a.kill_at)):.2f}, overall x"
             f"{rps(b) / max(0.001, rps(a)):.2f} ({how})"
         )
+        if a.warmup > 0 and b.warmup > 0:
+            print(
+                f"warm-up (fresh processes, not in the ratio): requests/s x"
+                f"{warmup_rps(b) / max(0.001, warmup_rps(a)):.2f}"
+            )
 
 
 def is_mechanism(cap: str) -> bool:
