@@ -15,16 +15,25 @@ loopback, with the providers' flood limits enforced), then for each layout:
 
 Citizens (Python threads, one connection each to nginx, as Telegram and Twilio would
 open) file whole reports: "bonjour", a category, a description, a photo or "passer",
-an address, "oui"; on Telegram (signed with the webhook secret) and by SMS (signed
-forms, MMS for the photos). A failed delivery (not 200, connection error) is redelivered
-with the same update_id / MessageSid, as the providers do. Meanwhile, a broadcast: every
+an address, "oui"; on Telegram (signed with the webhook secret), by SMS (signed
+forms, MMS for the photos) and on WhatsApp (Twilio's signed forms at /webhooks/whatsapp,
+`whatsapp:+33…` From/To; the photo as MediaUrl0, fetched by the worker as for MMS; half
+the citizens press the list picker's row and the quick replies' buttons (ListId,
+ButtonPayload), half type "1", "passer", "oui"; each message opens the citizen's 24-hour
+window at the stand-in, as WhatsApp does). A failed delivery (not 200, connection error)
+is redelivered with the same update_id / MessageSid, as the providers do. Each layout
+first gets --warmup seconds of the same load (fresh gunicorn processes pay their start-up
+there): it is left out of the requests/s, the latencies, the failed deliveries and the
+CPU figures, not out of the audit. Meanwhile, a broadcast: every
 report filed so far is acknowledged with a public message (services.reports, as
 `webleads report set-status` does), which notifies its followers. In the scaled-out run,
 at mid-load one web node and one worker are SIGKILLed (the whole process group), then
 restarted 3 s later. After the load the outbox is drained; then the audit.
 
 Printed: requests/s (before the kills, and overall), p50/p99 per endpoint, requests per
-node (nginx's log), messages per channel at the stand-ins against each provider's limit,
+node (nginx's log), messages per channel at the stand-ins against each provider's limit
+(Twilio's stand-in has one limit, --sms-rate, for the account's SMS and WhatsApp sends
+together; the app paces each worker at SMS_RATE_PER_SECOND and WHATSAPP_RATE_PER_SECOND),
 the CPU used while the requests/s before the kills were counted (each node from its
 cgroup, against its cap, and the share of CFS periods it was throttled in: the cap was
 reached; each worker from its cgroup; this process: the citizens and the stand-ins;
@@ -50,9 +59,9 @@ the requests' path should not be what runs out first.
 `--node-cpu 0` runs without a cap (the nodes' CPU is still counted); when the cgroup
 cannot be made (not root, no cpu controller), the bench says so and so does the ratio.
 
-    python bench/scaleout.py [--seconds 60] [--threads 24] [--web-workers 2]
-        [--node-cpu 0.3] [--sms-share 0.4] [--photo-share 0.2] [--sms-rate 30]
-        [--drain-seconds 300] [--only two|one]
+    python bench/scaleout.py [--seconds 60] [--warmup 8] [--threads 24] [--web-workers 2]
+        [--node-cpu 0.3] [--sms-share 0.4] [--whatsapp-share 0.2] [--photo-share 0.2]
+        [--sms-rate 30] [--whatsapp-rate 10] [--drain-seconds 300] [--only two|one]
 """
 
 from __future__ import annotations
@@ -97,6 +106,7 @@ from tests.fakes.twilio_api import FakeTwilioAPI  # noqa: E402
 from tests.pg import PostgresCluster, find_bindir  # noqa: E402
 from tests.seaweed import SeaweedS3, find_weed  # noqa: E402
 from tests.sms_support import signature, twilio_form  # noqa: E402
+from tests.whatsapp_support import wa_form  # noqa: E402
 from webhooks.telegram.sender import KEYBOARD_CLEARER  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -105,6 +115,8 @@ NGINX_LOCATIONS = ROOT / "deploy" / "webleads-locations.conf"
 SECRET = "bench-scaleout-secret"
 PUBLIC = "https://town.example.org"  # Twilio signs what it called: PUBLIC_BASE_URL + path
 TOWN_NUMBER = "+33939000001"
+WA_TOWN = "whatsapp:" + TOWN_NUMBER  # TWILIO_WHATSAPP_FROM: the same number, on WhatsApp
+CHANNELS = ("telegram", "sms", "whatsapp")
 TELEGRAM_LIMIT = 30.0  # Bot API: about 30 messages/s overall
 # "Avoid more than one message per second in a chat; short bursts may go over": the
 # stand-in refuses a 4th message to a chat within a second (the outbox's burst is 3).
@@ -259,6 +271,9 @@ def small_jpeg(seed: int) -> bytes:
     """A distinct photo (no EXIF: its place would change the conversation)."""
     rng = random.Random(seed)
     image = Image.new("RGB", (320, 240), (rng.randrange(256), rng.randrange(256), 40))
+    # A patch of noise: two citizens never send the same bytes (a colour alone, 65536 of
+    # them, met twice in a run's hundred photos: one key for two reports' photos).
+    image.paste(Image.frombytes("RGB", (32, 32), rng.randbytes(32 * 32 * 3)), (8, 8))
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=70)
     return out.getvalue()
@@ -296,6 +311,7 @@ class Citizens:
         base = salt * 10_000_000
         self.ids = itertools.count(base + 1)  # update_ids, message ids, chat ids, phones
         self.deadline = 0.0
+        self.counted_from = 0.0  # time.monotonic() at the end of the warm-up
 
     def post(
         self,
@@ -439,6 +455,77 @@ class Citizens:
             "sms", phone, photo, [(e, lambda e=e, b=b, m=m: send(e, b, m)) for e, b, m in steps]
         )
 
+    # WhatsApp -------------------------------------------------------------------------
+
+    def whatsapp_walk(self, conn, photo: bool, typed: bool) -> None:
+        """A whole report on WhatsApp: the list picker's row and the quick replies' buttons
+        pressed (ListId, ButtonPayload), or, `typed`, their numbers and words typed."""
+        phone = f"+337{next(self.ids) % 100_000_000:08d}"
+
+        def send(endpoint: str, fixture: str, **fields) -> bool:
+            sid = ("MM" if fixture == "inbound_image" else "SM") + uuid.uuid4().hex
+            form = wa_form(
+                fixture,
+                From="whatsapp:" + phone,
+                To=WA_TOWN,
+                WaId=phone.lstrip("+"),
+                ProfileName="Camille Martin",
+                MessageSid=sid,
+                SmsSid=sid,
+                SmsMessageSid=sid,
+                AccountSid=self.twilio.account_sid,
+                **fields,
+            )
+            form.pop("OriginalRepliedMessageSid", None)  # the fixture's: none of ours
+            form.pop("OriginalRepliedMessageSender", None)
+            if fixture == "inbound_image":
+                media = "ME" + uuid.uuid4().hex
+                self.twilio.add_media(sid, media, small_jpeg(hash(sid)), "image/jpeg")
+                form["MediaUrl0"] = (
+                    f"https://api.twilio.com/2010-04-01/Accounts/{self.twilio.account_sid}"
+                    f"/Messages/{sid}/Media/{media}"
+                )
+                form["MediaContentType0"] = "image/jpeg"
+            # WhatsApp opens the citizen's 24-hour window at Twilio too: replies are free-form.
+            self.twilio.whatsapp_inbound(phone)
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": signature(
+                    form, PUBLIC + "/webhooks/whatsapp", self.twilio.auth_token
+                ),
+            }
+            body = urllib.parse.urlencode(form).encode()
+            return self.post(conn, endpoint, "/webhooks/whatsapp", body, headers, "whatsapp", sid)
+
+        text = ("whatsapp text", "inbound_text")
+        if typed:
+            category = (*text, {"Body": "1"})
+            skip = (*text, {"Body": "passer"})
+            yes = (*text, {"Body": "oui"})
+        else:
+            category = (
+                "whatsapp list reply",
+                "inbound_list_reply",
+                {"ListId": "cat:nid-de-poule", "ListTitle": "Nid-de-poule", "Body": "Nid-de-poule"},
+            )
+            button = ("whatsapp button", "inbound_quick_reply")
+            skip = (*button, {"ButtonPayload": "skip", "ButtonText": "Passer", "Body": "Passer"})
+            yes = (*button, {"ButtonPayload": "yes", "ButtonText": "Envoyer", "Body": "Envoyer"})
+        steps = [
+            (*text, {"Body": "bonjour"}),
+            category,
+            (*text, {"Body": f"Un trou profond, {phone}"}),
+            ("whatsapp image", "inbound_image", {"Body": ""}) if photo else skip,
+            (*text, {"Body": random.choice(ADDRESSES)}),
+            yes,
+        ]
+        self._walk(
+            "whatsapp",
+            phone,
+            photo,
+            [(e, lambda e=e, f=f, c=c: send(e, f, **c)) for e, f, c in steps],
+        )
+
     def _walk(self, channel: str, address: str, photo: bool, steps: list) -> None:
         for _, step in steps:
             if not step():
@@ -453,21 +540,29 @@ class Citizens:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         while time.monotonic() < self.deadline:
             photo = rng.random() < self.args.photo_share
-            if rng.random() < self.args.sms_share:
+            channel = rng.random()
+            if channel < self.args.sms_share:
                 self.sms_walk(conn, photo)
+            elif channel < self.args.sms_share + self.args.whatsapp_share:
+                self.whatsapp_walk(conn, photo, typed=rng.random() < 0.5)
             else:
                 self.telegram_walk(conn, photo)
 
-    def run(self, seconds: float, events: list) -> Load:
-        """Runs the citizens for `seconds`; `events` are (at fraction, callable) run meanwhile."""
-        started = time.monotonic()
-        self.deadline = started + seconds
+    def run(self, warmup: float, seconds: float, counted, events: list) -> Load:
+        """Runs the citizens for `warmup` + `seconds`: `counted()` is called when the warm-up
+        ends (and `self.counted_from` set: what came before is not counted in requests/s and
+        latencies, but its effects are audited); `events` are (at fraction of the counted
+        load, callable) run meanwhile."""
+        self.deadline = time.monotonic() + warmup + seconds
         threads = [
             threading.Thread(target=self.citizen_thread, args=(i,), daemon=True)
             for i in range(self.args.threads)
         ]
         for thread in threads:
             thread.start()
+        time.sleep(max(0.0, self.deadline - seconds - time.monotonic()))
+        started = self.counted_from = time.monotonic()
+        counted()
         side = []
         for fraction, action in sorted(events, key=lambda e: e[0]):
             time.sleep(max(0.0, started + fraction * seconds - time.monotonic()))
@@ -485,9 +580,10 @@ class Citizens:
 @dataclass
 class Result:
     label: str
-    seconds: float
+    seconds: float  # the counted load, after the warm-up
     load: Load
-    started: float
+    started: float  # time.monotonic() at the end of the warm-up: the counted load begins
+    warmup: float  # seconds of load before `started`
     kill_at: float | None
     drained_in: float | None
     broadcast: dict
@@ -604,7 +700,7 @@ def telegram_sent(api: FakeTelegramAPI, since: int) -> Counter:
 def audit(db: Database, load: Load, s3: SeaweedS3, stand_ins: dict, outbox: dict) -> dict:
     found: dict = {}
     with db.reading() as session:
-        for channel in ("telegram", "sms"):
+        for channel in CHANNELS:
             rows = {
                 e
                 for (e,) in session.execute(
@@ -666,7 +762,7 @@ def audit(db: Database, load: Load, s3: SeaweedS3, stand_ins: dict, outbox: dict
         "keys in the bucket": len(bucket & set(keys)),
         "missing": len(set(keys) - bucket),
     }
-    for channel in ("telegram", "sms"):
+    for channel in CHANNELS:
         sent_rows = outbox[channel]["sent"] + outbox[channel]["delivered"]
         found[channel]["outbox sent"] = sent_rows
         found[channel]["stand-in sends"] = stand_ins[channel]
@@ -733,6 +829,8 @@ def one_run(
         "TWILIO_FROM_NUMBER": TOWN_NUMBER,
         "TWILIO_API_BASE_URL": twilio.base_url,
         "SMS_RATE_PER_SECOND": str(args.sms_rate),
+        "TWILIO_WHATSAPP_FROM": WA_TOWN,
+        "WHATSAPP_RATE_PER_SECOND": f"{args.whatsapp_rate:g}",
         "MEDIA_STORAGE": "s3",
         "S3_ENDPOINT_URL": s3.endpoint_url,
         "S3_BUCKET": s3.bucket,
@@ -798,9 +896,13 @@ def one_run(
             events = [(args.broadcast_at, lambda: broadcast(url, broadcast_figures))]
             if kill:
                 events.append((args.kill_at, kill_and_restart))
-            cpu.append(cpu_now([*webs, *outs], rest))
-            started = time.monotonic()
-            load = citizens.run(args.seconds, events)
+            load = citizens.run(
+                args.warmup,
+                args.seconds,
+                lambda: cpu.append(cpu_now([*webs, *outs], rest)),
+                events,
+            )
+            started = citizens.counted_from
             seconds = time.monotonic() - started
             if not kill:
                 cpu.append(cpu_now([*webs, *outs], rest))
@@ -813,9 +915,14 @@ def one_run(
                 for upstream in tried.split(", "):
                     per_node[ports.get(upstream, upstream)] += 1
         outbox = outbox_counts(db)
+        twilio_sends = Counter(
+            "whatsapp" if m.get("To", "").startswith("whatsapp:") else "sms"
+            for m in twilio.messages[sms_since:]
+        )
         stand_ins = {
             "telegram": telegram_sent(telegram, tg_since)["messages"],
-            "sms": len(twilio.messages) - sms_since,
+            "sms": twilio_sends["sms"],
+            "whatsapp": twilio_sends["whatsapp"],
         }
         found = audit(db, load, s3, stand_ins, outbox)
     finally:
@@ -831,6 +938,7 @@ def one_run(
         seconds,
         load,
         started,
+        args.warmup,
         kill_at[0] if kill_at else None,
         drained_in,
         broadcast_figures,
@@ -852,10 +960,20 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
+def counted(result: Result) -> list[Sample]:
+    """The samples of the counted load: the warm-up's are left out."""
+    return [s for s in result.load.samples if s.at >= result.started]
+
+
 def rps(result: Result, until: float | None = None) -> float:
     end = until if until is not None else result.started + result.seconds
-    n = sum(1 for s in result.load.samples if s.status == 200 and s.at <= end)
+    n = sum(1 for s in counted(result) if s.status == 200 and s.at <= end)
     return n / max(0.001, end - result.started)
+
+
+def warmup_rps(result: Result) -> float:
+    ok = sum(1 for s in result.load.samples if s.status == 200 and s.at < result.started)
+    return ok / max(0.001, result.warmup)
 
 
 def cpu_rows(results: list[Result], args, row) -> None:
@@ -912,6 +1030,12 @@ def report(results: list[Result], args) -> None:
     def row(title: str, values: list[str]) -> None:
         print(f"{title:{width}}" + "".join(f"{v:>40}" for v in values))
 
+    def warm(r: Result) -> str:
+        before = [s for s in r.load.samples if s.at < r.started]
+        ok = sum(1 for s in before if s.status == 200)
+        return f"{r.warmup:g} s, {warmup_rps(r):.1f}/s, {len(before) - ok} failed"
+
+    row("warm-up (not counted below; audited)", [warm(r) for r in results])
     row("load (s)", [f"{r.seconds:.1f}" for r in results])
     row("requests answered 200 /s", [f"{rps(r):.1f}" for r in results])
     row("  /s before the kills", [f"{rps(r, r.kill_at):.1f}" for r in results])
@@ -919,7 +1043,7 @@ def report(results: list[Result], args) -> None:
     for endpoint in endpoints:
         values = []
         for r in results:
-            ms = [s.ms for s in r.load.samples if s.endpoint == endpoint and s.status == 200]
+            ms = [s.ms for s in counted(r) if s.endpoint == endpoint and s.status == 200]
             values.append(
                 f"{statistics.median(ms):.1f} / {percentile(ms, 0.99):.1f} ms n={len(ms)}"
                 if ms
@@ -932,24 +1056,21 @@ def report(results: list[Result], args) -> None:
             ", ".join(
                 f"{n} x {'conn' if st == 0 else st}"
                 for st, n in sorted(
-                    Counter(s.status for s in r.load.samples if s.status != 200).items()
+                    Counter(s.status for s in counted(r) if s.status != 200).items()
                 )
             )
             or "0"
             for r in results
         ],
     )
-    row("deliveries given up", [str(r.load.given_up) for r in results])
+    row("deliveries given up (warm-up too)", [str(r.load.given_up) for r in results])
     row(
-        "requests per node (nginx, tries)",
+        "requests per node (nginx, tries, warm-up too)",
         [", ".join(f"{name} {n}" for name, n in sorted(r.per_node.items())) for r in results],
     )
     row(
         "citizens with a whole report",
-        [
-            " + ".join(f"{len(r.load.completed[c])} {c}" for c in ("telegram", "sms"))
-            for r in results
-        ],
+        [" + ".join(f"{len(r.load.completed[c])} {c}" for c in CHANNELS) for r in results],
     )
     row(
         "broadcast",
@@ -976,10 +1097,23 @@ def report(results: list[Result], args) -> None:
             for r, t in zip(results, total, strict=True)
         ],
     )
+    for channel, rate in (
+        ("sms", args.sms_rate),  # SMS_RATE_PER_SECOND
+        ("whatsapp", args.whatsapp_rate),  # WHATSAPP_RATE_PER_SECOND
+    ):
+        row(
+            f"{channel} sends (app: {rate:g}/s a worker)",
+            [
+                f"{r.stand_ins[channel]} = {r.stand_ins[channel] / t:.1f}/s"
+                for r, t in zip(results, total, strict=True)
+            ],
+        )
+    # Twilio's stand-in has one limit for the account's sends, SMS and WhatsApp alike.
     row(
-        f"sms sends (limit {args.sms_rate:g}/s)",
+        f"twilio sends, sms + whatsapp (limit {args.sms_rate:g}/s)",
         [
-            f"{r.stand_ins['sms']} = {r.stand_ins['sms'] / t:.1f}/s"
+            f"{r.stand_ins['sms'] + r.stand_ins['whatsapp']} = "
+            f"{(r.stand_ins['sms'] + r.stand_ins['whatsapp']) / t:.1f}/s"
             for r, t in zip(results, total, strict=True)
         ],
     )
@@ -988,22 +1122,20 @@ def report(results: list[Result], args) -> None:
     for r in results:
         for line in r.kills:
             print(f"{r.label}: {line}")
-    print("\naudit")
-    for channel in ("telegram", "sms"):
+    print("\naudit (the warm-up's walks too)")
+    for channel in CHANNELS:
         for key in results[0].audit[channel]:
             row(f"  {channel}: {key}", [str(r.audit[channel][key]) for r in results])
     for key in results[0].audit["media"]:
         row(f"  photos: {key}", [str(r.audit["media"][key]) for r in results])
-    row(
-        "  outbox statuses",
-        [
-            "; ".join(
-                f"{c} " + ",".join(f"{s} {n}" for s, n in sorted(r.outbox[c].items()))
-                for c in sorted(r.outbox)
-            )
-            for r in results
-        ],
-    )
+    for channel in sorted({c for r in results for c in r.outbox}):
+        row(
+            f"  outbox statuses {channel}",
+            [
+                ", ".join(f"{s} {n}" for s, n in sorted(r.outbox[channel].items())) or "-"
+                for r in results
+            ],
+        )
     if len(results) == 2:
         a, b = results
         refused = sorted({m for r in results for m in r.caps.values() if not is_mechanism(m)})
@@ -1023,6 +1155,11 @@ def report(results: list[Result], args) -> None:
             f"{rps(b, b.kill_at) / max(0.001, rps(a, a.kill_at)):.2f}, overall x"
             f"{rps(b) / max(0.001, rps(a)):.2f} ({how})"
         )
+        if a.warmup > 0 and b.warmup > 0:
+            print(
+                f"warm-up (fresh processes, not in the ratio): requests/s x"
+                f"{warmup_rps(b) / max(0.001, warmup_rps(a)):.2f}"
+            )
 
 
 def is_mechanism(cap: str) -> bool:
@@ -1035,6 +1172,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=24, help="citizens at once")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers a node")
     parser.add_argument("--sms-share", type=float, default=0.4)
+    parser.add_argument(
+        "--whatsapp-share", type=float, default=0.2, help="taken from Telegram's share"
+    )
+    parser.add_argument(
+        "--whatsapp-rate",
+        type=float,
+        default=10.0,
+        help="WHATSAPP_RATE_PER_SECOND (the app's default); the Twilio stand-in's limit "
+        "(--sms-rate) holds for SMS and WhatsApp together",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=8.0,
+        help="seconds of load before the counted load (not in requests/s nor latencies)",
+    )
     parser.add_argument("--photo-share", type=float, default=0.2)
     parser.add_argument(
         "--sms-rate",
@@ -1062,12 +1215,15 @@ def main() -> None:
         sys.exit("nginx is missing: apt-get install nginx")
     print(
         f"scale-out: {args.seconds:g} s of load a run, {args.threads} citizens at once "
-        f"({args.sms_share:.0%} SMS, {args.photo_share:.0%} with a photo), gunicorn "
+        f"({args.sms_share:.0%} SMS, {args.whatsapp_share:.0%} WhatsApp, "
+        f"{args.photo_share:.0%} with a photo) after a {args.warmup:g} s warm-up, gunicorn "
         f"{args.web_workers} sync workers a node, nginx {NGINX}, PostgreSQL, SeaweedFS; "
         f"limits enforced by the stand-ins: Telegram {TELEGRAM_LIMIT:g}/s "
         f"({TELEGRAM_CHAT_LIMIT} in any second to a chat), "
-        f"Twilio {args.sms_rate:g}/s"
+        f"Twilio {args.sms_rate:g}/s (SMS and WhatsApp together)"
     )
+    if args.sms_share + args.whatsapp_share > 1:
+        sys.exit("--sms-share + --whatsapp-share must not exceed 1 (the rest is Telegram)")
     # Everything but the web nodes and the workers (this process, PG, SeaweedFS, nginx) is
     # counted in a cgroup of its own: what is left of the machine's CPU is its other users'.
     # It is favoured over the machine's other users (and the workers): the requests' path
@@ -1121,7 +1277,8 @@ def main() -> None:
                     rest,
                 )
                 result.stand_ins["429"] = (
-                    f"telegram {telegram.rejected_429 - tg429}, sms {twilio.rejected_429 - sms429}"
+                    f"telegram {telegram.rejected_429 - tg429}, "
+                    f"twilio {twilio.rejected_429 - sms429}"
                 )
                 results.append(result)
                 print(f"{label}: done in {result.seconds:.0f} s + drain", flush=True)
