@@ -426,22 +426,9 @@ class Citizens:
                 "AccountSid": self.twilio.account_sid,
             }
             if mms:
-                media = "ME" + uuid.uuid4().hex
-                self.twilio.add_media(sid, media, small_jpeg(hash(sid)), "image/jpeg")
-                fields["MediaUrl0"] = (
-                    f"https://api.twilio.com/2010-04-01/Accounts/{self.twilio.account_sid}"
-                    f"/Messages/{sid}/Media/{media}"
-                )
-                fields["MediaContentType0"] = "image/jpeg"
+                fields |= self.photo_media(sid)
             form = twilio_form("inbound_mms" if mms else "inbound_sms", **fields)
-            headers = {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Twilio-Signature": signature(
-                    form, PUBLIC + "/webhooks/sms", self.twilio.auth_token
-                ),
-            }
-            body_bytes = urllib.parse.urlencode(form).encode()
-            return self.post(conn, endpoint, "/webhooks/sms", body_bytes, headers, "sms", sid)
+            return self.post_twilio(conn, endpoint, "/webhooks/sms", form, "sms", sid)
 
         steps = [
             ("sms text", "bonjour", False),
@@ -454,6 +441,26 @@ class Citizens:
         self._walk(
             "sms", phone, photo, [(e, lambda e=e, b=b, m=m: send(e, b, m)) for e, b, m in steps]
         )
+
+    def photo_media(self, sid: str) -> dict:
+        """A photo (its own bytes) at the Twilio stand-in, as the fields of the message
+        that carries it (MMS or WhatsApp image)."""
+        media = "ME" + uuid.uuid4().hex
+        self.twilio.add_media(sid, media, small_jpeg(hash(sid)), "image/jpeg")
+        return {
+            "MediaUrl0": f"https://api.twilio.com/2010-04-01/Accounts/"
+            f"{self.twilio.account_sid}/Messages/{sid}/Media/{media}",
+            "MediaContentType0": "image/jpeg",
+        }
+
+    def post_twilio(self, conn, endpoint: str, path: str, form: dict, channel: str, sid: str):
+        """Posts a Twilio webhook form, signed as Twilio signs it for our public URL."""
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature(form, PUBLIC + path, self.twilio.auth_token),
+        }
+        body = urllib.parse.urlencode(form).encode()
+        return self.post(conn, endpoint, path, body, headers, channel, sid)
 
     # WhatsApp -------------------------------------------------------------------------
 
@@ -479,23 +486,10 @@ class Citizens:
             form.pop("OriginalRepliedMessageSid", None)  # the fixture's: none of ours
             form.pop("OriginalRepliedMessageSender", None)
             if fixture == "inbound_image":
-                media = "ME" + uuid.uuid4().hex
-                self.twilio.add_media(sid, media, small_jpeg(hash(sid)), "image/jpeg")
-                form["MediaUrl0"] = (
-                    f"https://api.twilio.com/2010-04-01/Accounts/{self.twilio.account_sid}"
-                    f"/Messages/{sid}/Media/{media}"
-                )
-                form["MediaContentType0"] = "image/jpeg"
+                form |= self.photo_media(sid)
             # WhatsApp opens the citizen's 24-hour window at Twilio too: replies are free-form.
             self.twilio.whatsapp_inbound(phone)
-            headers = {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Twilio-Signature": signature(
-                    form, PUBLIC + "/webhooks/whatsapp", self.twilio.auth_token
-                ),
-            }
-            body = urllib.parse.urlencode(form).encode()
-            return self.post(conn, endpoint, "/webhooks/whatsapp", body, headers, "whatsapp", sid)
+            return self.post_twilio(conn, endpoint, "/webhooks/whatsapp", form, "whatsapp", sid)
 
         text = ("whatsapp text", "inbound_text")
         if typed:
