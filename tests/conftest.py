@@ -237,6 +237,26 @@ def sms_app(database_url, tmp_path, twilio):
 
 
 @pytest.fixture
+def wa_app(database_url, tmp_path, twilio):
+    """The app with WhatsApp (and SMS) on, on SQLite and on PostgreSQL."""
+    from tests.whatsapp_support import make_wa_app
+
+    app = make_wa_app(database_url, tmp_path, twilio)
+    yield app
+    app.extensions["webleads"].db.dispose()
+
+
+@pytest.fixture
+def wa_sqlite_app(sqlite_url, tmp_path, twilio):
+    """The same on SQLite only."""
+    from tests.whatsapp_support import make_wa_app
+
+    app = make_wa_app(sqlite_url, tmp_path, twilio)
+    yield app
+    app.extensions["webleads"].db.dispose()
+
+
+@pytest.fixture
 def sms_sqlite_app(sqlite_url, tmp_path, twilio):
     """The same on SQLite only, for tables of cases whose logic does not depend on the DB."""
     from tests.sms_support import make_sms_app
@@ -244,3 +264,22 @@ def sms_sqlite_app(sqlite_url, tmp_path, twilio):
     app = make_sms_app(sqlite_url, tmp_path, twilio)
     yield app
     app.extensions["webleads"].db.dispose()
+
+
+@pytest.fixture
+def communes(app, tmp_path):
+    """Vitré and Étrelles in one deployment, Étrelles' potholes to its own roads service."""
+    from bot.cli import cli
+    from models.catalog import Service
+    from tests.helpers import add_communes
+
+    rt = app.extensions["webleads"]
+    runner = add_communes(app, tmp_path)
+    with rt.db.transaction() as session:
+        session.add(
+            Service(code="voirie-etrelles", name_fr="Voirie d'Étrelles", name_en="Étrelles roads")
+        )
+    result = runner.invoke(cli, ["commune", "route", "35109", "nid-de-poule", "voirie-etrelles"])
+    assert result.exit_code == 0, result.output
+    rt.catalog.invalidate()
+    return rt, runner

@@ -300,3 +300,58 @@ class ContactOnChannel:
     def outbox(self):
         with self.rt.db.reading() as session:
             return messages_for_citizen(session, self.citizen.id)
+
+
+# --- several communes -----------------------------------------------------------------
+
+WEST = (48.1246, -1.2082)  # 12 rue de la Poterie, in Vitré
+EAST = (48.1200, -1.1700)  # in the commune next door
+
+
+def rectangle(west: float, south: float, east: float, north: float) -> dict:
+    """A GeoJSON feature: the box as a polygon (a commune's boundary in tests)."""
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+
+
+VITRE_AND_ETRELLES = (
+    ("35360", "Vitré", (-1.29, 48.08, -1.20, 48.17)),
+    ("35109", "Étrelles", (-1.20, 48.08, -1.10, 48.17)),
+)
+
+
+def add_communes(app, tmp_path, communes=VITRE_AND_ETRELLES):
+    """Adds communes (INSEE, name, west-south-east-north box) as an admin would, with
+    `webleads commune add`; returns the CLI runner."""
+    import json
+
+    from bot.cli import cli
+
+    runner = app.test_cli_runner()
+    for insee, name, box in communes:
+        path = tmp_path / f"{insee}.geojson"
+        path.write_text(json.dumps(rectangle(*box)))
+        result = runner.invoke(
+            cli, ["commune", "add", insee, "--name", name, "--boundary", str(path)]
+        )
+        assert result.exit_code == 0, result.output
+    app.extensions["webleads"].catalog.invalidate()
+    return runner
+
+
+# Long category names, as a town may write them (the SMS and WhatsApp length walks).
+LONG_CATEGORY_NAMES = [
+    "Voirie : nid-de-poule, chaussée déformée ou affaissée",
+    "Trottoir abîmé, bordure cassée ou pavés descellés",
+    "Panneau de signalisation tombé, marquage au sol effacé",
+    "Éclairage public : lampadaire en panne ou qui clignote",
+    "Dépôt sauvage, encombrants ou poubelle pleine à ramasser",
+    "Tag, graffiti ou affichage sauvage sur un bâtiment public",
+    "Parc, jardin, arbre dangereux ou espace vert mal entretenu",
+    "Proposer une idée pour améliorer la vie du quartier",
+    "Mes signalements et leur avancement",
+]

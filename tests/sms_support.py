@@ -26,12 +26,16 @@ STATUS_CALLBACK = PUBLIC + "/webhooks/sms/status"
 FIXTURES = Path(__file__).parent / "fixtures" / "twilio"
 
 
-def twilio_form(name: str, **changes: str) -> dict[str, str]:
-    """A real Twilio form body from tests/fixtures/twilio/<name>.txt, some fields changed."""
-    text = (FIXTURES / f"{name}.txt").read_text(encoding="utf-8").strip()
-    form = dict(parse_qsl(text, keep_blank_values=True))
+def fixture_form(path: Path, **changes: str) -> dict[str, str]:
+    """A real Twilio form body kept in a fixture file, some fields changed."""
+    form = dict(parse_qsl(path.read_text(encoding="utf-8").strip(), keep_blank_values=True))
     form.update(changes)
     return form
+
+
+def twilio_form(name: str, **changes: str) -> dict[str, str]:
+    """A real Twilio form body from tests/fixtures/twilio/<name>.txt, some fields changed."""
+    return fixture_form(FIXTURES / f"{name}.txt", **changes)
 
 
 def signature(form: dict, url: str, token: str) -> str:

@@ -4,61 +4,10 @@ Open311 speaks jurisdiction_id; a lone town is unchanged."""
 
 from __future__ import annotations
 
-import json
-
-import pytest
-
 from bot.cli import cli
-from models.catalog import Service, category_by_code, service_by_code
+from models.catalog import category_by_code, service_by_code
 from models.report import get_report
-from tests.helpers import TalkingCitizen, log_in_as, make_agent
-
-WEST = (48.1246, -1.2082)  # 12 rue de la Poterie, in Vitré
-EAST = (48.1200, -1.1700)  # in the commune next door
-
-
-def rectangle(west: float, south: float, east: float, north: float) -> dict:
-    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-    return {
-        "type": "Feature",
-        "properties": {},
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-    }
-
-
-VITRE_AND_ETRELLES = (
-    ("35360", "Vitré", (-1.29, 48.08, -1.20, 48.17)),
-    ("35109", "Étrelles", (-1.20, 48.08, -1.10, 48.17)),
-)
-
-
-def add_communes(app, tmp_path, communes=VITRE_AND_ETRELLES):
-    """Adds communes (INSEE, name, west-south-east-north box) as an admin would, with
-    `webleads commune add`; returns the CLI runner."""
-    runner = app.test_cli_runner()
-    for insee, name, box in communes:
-        path = tmp_path / f"{insee}.geojson"
-        path.write_text(json.dumps(rectangle(*box)))
-        result = runner.invoke(
-            cli, ["commune", "add", insee, "--name", name, "--boundary", str(path)]
-        )
-        assert result.exit_code == 0, result.output
-    app.extensions["webleads"].catalog.invalidate()
-    return runner
-
-
-@pytest.fixture
-def communes(app, tmp_path):
-    rt = app.extensions["webleads"]
-    runner = add_communes(app, tmp_path)
-    with rt.db.transaction() as session:
-        session.add(
-            Service(code="voirie-etrelles", name_fr="Voirie d'Étrelles", name_en="Étrelles roads")
-        )
-    result = runner.invoke(cli, ["commune", "route", "35109", "nid-de-poule", "voirie-etrelles"])
-    assert result.exit_code == 0, result.output
-    rt.catalog.invalidate()
-    return rt, runner
+from tests.helpers import EAST, WEST, TalkingCitizen, log_in_as, make_agent
 
 
 def file_at(rt, sender: str, place: tuple[float, float]) -> int:

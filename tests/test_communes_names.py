@@ -14,8 +14,7 @@ from models.messaging import messages_for_citizen
 from models.report import get_report
 from services.geo import Place, Town, _keep_in_town
 from tests.conftest import _make_app
-from tests.helpers import TalkingCitizen
-from tests.test_communes import EAST, WEST, add_communes, communes  # noqa: F401 (the fixture)
+from tests.helpers import EAST, WEST, TalkingCitizen, add_communes
 from tests.test_launchkit import SMS_URL, read_pdf
 
 FAR = (48.50, -1.60)  # in no commune
@@ -35,7 +34,7 @@ def number_in(text: str) -> int:
 
 
 def test_a_report_in_the_second_commune_is_named_in_its_summary_and_its_number(
-    communes,  # noqa: F811
+    communes,
 ) -> None:
     rt, _ = communes
     citizen = TalkingCitizen(rt, "est")
@@ -53,7 +52,7 @@ def test_a_report_in_the_second_commune_is_named_in_its_summary_and_its_number(
     assert "à Vitré est enregistré" in west.texts(choice="yes")
 
 
-def test_in_english_the_commune_is_named_too(communes) -> None:  # noqa: F811
+def test_in_english_the_commune_is_named_too(communes) -> None:
     rt, _ = communes
     citizen = TalkingCitizen(rt, "anglais", language_code="en")
     citizen.to_location_question()
@@ -61,7 +60,7 @@ def test_in_english_the_commune_is_named_too(communes) -> None:  # noqa: F811
     assert "in Étrelles is registered" in citizen.texts(choice="yes")
 
 
-def test_the_welcome_names_the_intercommunality(communes) -> None:  # noqa: F811
+def test_the_welcome_names_the_intercommunality(communes) -> None:
     rt, runner = communes
     unnamed = TalkingCitizen(rt, "avant").texts("bonjour")
     assert "l'assistant de signalement de vos communes (Étrelles, Vitré)" in unnamed
@@ -74,7 +73,7 @@ def test_the_welcome_names_the_intercommunality(communes) -> None:  # noqa: F811
     assert "Intercommunalité: Vitré Communauté" in runner.invoke(cli, ["commune", "list"]).output
 
 
-def test_naming_the_intercommunality_is_audited_and_can_be_undone(communes) -> None:  # noqa: F811
+def test_naming_the_intercommunality_is_audited_and_can_be_undone(communes) -> None:
     rt, runner = communes
     name_it(runner, "Vitré Communauté")
     assert "Citizens read: Étrelles, Vitré." in name_it(runner, "")
@@ -89,7 +88,7 @@ def test_naming_the_intercommunality_is_audited_and_can_be_undone(communes) -> N
     assert too_long.exit_code != 0 and "too long" in too_long.output
 
 
-def test_a_pin_outside_every_commune_is_refused_naming_the_area(communes) -> None:  # noqa: F811
+def test_a_pin_outside_every_commune_is_refused_naming_the_area(communes) -> None:
     rt, runner = communes
     citizen = TalkingCitizen(rt, "loin")
     citizen.to_location_question()
@@ -242,7 +241,7 @@ def test_a_lone_towns_kit_has_no_commune_option_to_use(database_url, tmp_path) -
 # --- the public site ---------------------------------------------------------------------
 
 
-def test_the_public_site_names_the_commune_and_filters_by_it(communes, app) -> None:  # noqa: F811
+def test_the_public_site_names_the_commune_and_filters_by_it(communes, app) -> None:
     rt, _ = communes
     west = TalkingCitizen(rt, "ouest").file_report(location=WEST)
     east = TalkingCitizen(rt, "est").file_report(location=EAST)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tests.helpers import consistent
 from tests.sms_support import post_signed
 from tests.test_fuzz_sms import FUZZ, media_url, text
-from tests.whatsapp_support import INBOUND, STATUS, make_wa_app, wa_form
+from tests.whatsapp_support import INBOUND, STATUS, wa_form
 from webhooks.whatsapp import routes
 
 address = st.one_of(
@@ -61,13 +61,10 @@ status_form = st.fixed_dictionaries(
 )
 
 
-@pytest.fixture
-def wa_app(database_url, tmp_path, twilio, monkeypatch):
+@pytest.fixture(autouse=True)
+def no_refusal_lookups(monkeypatch):
     # Refusals for unknown messages are looked for a moment (routes.py): not here.
     monkeypatch.setattr(routes, "REFUSAL_LOOKUPS", ())
-    app = make_wa_app(database_url, tmp_path, twilio)
-    yield app
-    app.extensions["webleads"].db.dispose()
 
 
 @FUZZ

@@ -19,7 +19,7 @@ from models.report import Report, ReportEvent, reports_of_citizen
 from services import notify, reports
 from services.types import Reply
 from tests.fakes.twilio_api import count_segments
-from tests.helpers import TalkingCitizen, make_report
+from tests.helpers import LONG_CATEGORY_NAMES, TalkingCitizen, make_report
 from tests.sms_support import make_sms_app
 from webhooks.sms import gsm
 from webhooks.sms.sender import SmsSender, render
@@ -178,17 +178,7 @@ def test_every_notification_template_fits_with_long_values(sqlite_app):
 
 
 def test_a_menu_of_long_category_names_is_shortened_to_fit() -> None:
-    names = [
-        "Voirie : nid-de-poule, chaussée déformée ou affaissée",
-        "Trottoir abîmé, bordure cassée ou pavés descellés",
-        "Panneau de signalisation tombé, marquage au sol effacé",
-        "Éclairage public : lampadaire en panne ou qui clignote",
-        "Dépôt sauvage, encombrants ou poubelle pleine à ramasser",
-        "Tag, graffiti ou affichage sauvage sur un bâtiment public",
-        "Parc, jardin, arbre dangereux ou espace vert mal entretenu",
-        "Proposer une idée pour améliorer la vie du quartier",
-        "Mes signalements et leur avancement",
-    ]
+    names = LONG_CATEGORY_NAMES
     reply = Reply("Que souhaitez-vous signaler ?",
                   choices=[(f"v{i}", name) for i, name in enumerate(names)])  # fmt: skip
     body = render(reply)

@@ -38,21 +38,6 @@ from tests.whatsapp_support import (
 HOTEL_DE_VILLE = (48.1246, -1.2082)
 
 
-@pytest.fixture
-def wa_app(database_url, tmp_path, twilio):
-    """The app with WhatsApp (and SMS) on, on SQLite and on PostgreSQL."""
-    app = make_wa_app(database_url, tmp_path, twilio)
-    yield app
-    app.extensions["webleads"].db.dispose()
-
-
-@pytest.fixture
-def wa_sqlite_app(sqlite_url, tmp_path, twilio):
-    app = make_wa_app(sqlite_url, tmp_path, twilio)
-    yield app
-    app.extensions["webleads"].db.dispose()
-
-
 def file_report(wa: WhatsApp) -> int:
     """A whole report by buttons and lists (the worker runs between messages)."""
     wa.text("Bonjour")

@@ -17,6 +17,7 @@ from models.messaging import messages_for_citizen
 from models.report import Report, ReportEvent
 from services import notify
 from services.types import Reply
+from tests.helpers import LONG_CATEGORY_NAMES
 from tests.test_sms_length import LONG_ADDRESS, LONG_AGENT_MESSAGE, walk
 from tests.whatsapp_support import make_wa_app
 from webhooks.twilio.client import make_client
@@ -93,17 +94,7 @@ def test_every_notification_fits_with_long_values(sqlite_app) -> None:
 
 
 def test_long_and_many_choices() -> None:
-    names = [
-        "Voirie : nid-de-poule, chaussée déformée ou affaissée",
-        "Trottoir abîmé, bordure cassée ou pavés descellés",
-        "Panneau de signalisation tombé, marquage au sol effacé",
-        "Éclairage public : lampadaire en panne ou qui clignote",
-        "Dépôt sauvage, encombrants ou poubelle pleine à ramasser",
-        "Tag, graffiti ou affichage sauvage sur un bâtiment public",
-        "Parc, jardin, arbre dangereux ou espace vert mal entretenu",
-        "Proposer une idée pour améliorer la vie du quartier",
-        "Mes signalements et leur avancement",
-    ]
+    names = LONG_CATEGORY_NAMES
     reply = Reply("Que souhaitez-vous signaler ?",
                   choices=[(f"v{i}", name) for i, name in enumerate(names)])  # fmt: skip
     listed = shape(reply, "fr")

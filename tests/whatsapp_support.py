@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 import requests
 from sqlalchemy import update
@@ -21,7 +20,14 @@ from models.citizen import Citizen
 from tests.conftest import base_config
 from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.helpers import ContactOnChannel, run_jobs
-from tests.sms_support import CITIZEN, PUBLIC, TOWN_NUMBER, post_signed, sms_settings
+from tests.sms_support import (
+    CITIZEN,
+    PUBLIC,
+    TOWN_NUMBER,
+    fixture_form,
+    post_signed,
+    sms_settings,
+)
 from webhooks.sms.sender import SmsSender
 from webhooks.whatsapp.sender import WhatsAppSender
 
@@ -35,10 +41,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "whatsapp"
 
 def wa_form(name: str, **changes: str) -> dict[str, str]:
     """A real Twilio WhatsApp form from tests/fixtures/whatsapp/<name>.txt, some fields changed."""
-    text = (FIXTURES / f"{name}.txt").read_text(encoding="utf-8").strip()
-    form = dict(parse_qsl(text, keep_blank_values=True))
-    form.update(changes)
-    return form
+    return fixture_form(FIXTURES / f"{name}.txt", **changes)
 
 
 def wa_settings(twilio: FakeTwilioAPI, **extra) -> dict:
