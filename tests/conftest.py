@@ -283,3 +283,22 @@ def communes(app, tmp_path):
     assert result.exit_code == 0, result.output
     rt.catalog.invalidate()
     return rt, runner
+
+
+@pytest.fixture
+def both_app(database_url, tmp_path, telegram, twilio):
+    """The app with Telegram and SMS on, as a town runs it."""
+    from bot.app import create_app
+    from tests.sms_support import sms_settings
+    from tests.telegram_support import telegram_config
+
+    app = create_app(
+        {
+            **base_config(database_url, tmp_path),
+            **telegram_config(telegram),
+            **sms_settings(twilio),
+            "TELEGRAM_BOT_USERNAME": "VitreBot",
+        }
+    )
+    yield app
+    app.extensions["webleads"].db.dispose()

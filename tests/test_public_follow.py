@@ -10,30 +10,13 @@ import re
 
 import pytest
 
-from bot.app import create_app
 from services import moderation, reports
 from services.words import parse
-from tests.conftest import base_config
 from tests.helpers import TalkingCitizen
-from tests.sms_support import Phone, sms_settings
-from tests.telegram_support import CHAT, deliver, post, telegram_config, text_update
+from tests.sms_support import Phone
+from tests.telegram_support import CHAT, deliver, post, text_update
 
 UPDATE_IDS = itertools.count(905001)
-
-
-@pytest.fixture
-def both_app(database_url, tmp_path, telegram, twilio):
-    """The app with Telegram and SMS on, as a town runs it."""
-    app = create_app(
-        {
-            **base_config(database_url, tmp_path),
-            **telegram_config(telegram),
-            **sms_settings(twilio),
-            "TELEGRAM_BOT_USERNAME": "VitreBot",
-        }
-    )
-    yield app
-    app.extensions["webleads"].db.dispose()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from services import moderation, reports
 from tests.helpers import admin_id, csrf_token, jpeg_with_gps, log_in_as
 from tests.sms_support import Phone
 from tests.telegram_support import CHAT, callback_update, deliver, payload, post, text_update
-from tests.test_public_follow import both_app  # noqa: F401  (the fixture)
 
 IDS = itertools.count(706001)
 PUBLISHED = "Trou énorme, Yann Le Goff au 06 11 22 33 44 ou yann.legoff@example.org"
@@ -85,7 +84,7 @@ def file_by_sms_with_photo(phone: Phone) -> int:
     return int(re.search(r"#(\d+) is registered", done).group(1))
 
 
-def test_no_public_answer_holds_private_data(both_app, telegram, twilio) -> None:  # noqa: F811
+def test_no_public_answer_holds_private_data(both_app, telegram, twilio) -> None:
     rt = both_app.extensions["webleads"]
     yann = TelegramUser(both_app, telegram)
     published = yann.file(PUBLISHED)
