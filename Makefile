@@ -68,9 +68,8 @@ tests/browser/node_modules/.installed: tests/browser/package-lock.json
 
 browser-deps: system-deps tests/browser/node_modules/.installed
 
-test: install-test system-deps browser-deps
-	$(BIN)/ruff check .
-	$(BIN)/lint-imports --no-cache
+# `make test` checks the lint first (ruff, its formatting, the import contracts).
+test: lint system-deps browser-deps
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-test

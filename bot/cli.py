@@ -372,8 +372,12 @@ def commune_group() -> None:
 @commune_group.command("add")
 @click.argument("insee")
 @click.option("--name", required=True, help="The commune's name, as citizens read it.")
-@click.option("--boundary", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Its boundary: a GeoJSON Polygon/MultiPolygon (Feature or collection).")
+@click.option(
+    "--boundary",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Its boundary: a GeoJSON Polygon/MultiPolygon (Feature or collection).",
+)
 def commune_add(insee: str, name: str, boundary: str) -> None:
     """Adds a commune (or replaces its boundary): reports inside it belong to it."""
     from services.audit import Actor

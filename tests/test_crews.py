@@ -8,6 +8,7 @@ import itertools
 import re
 from datetime import datetime, timedelta
 
+import time_machine
 from PIL import Image
 
 from bot.cli import cli
@@ -242,6 +243,8 @@ def test_a_whole_report_from_telegram(tg_client, tg_rt, telegram, tmp_path) -> N
     assert re.search(r"Voirie</th><td>1</td><td>1</td><td>100", share), share[:600]
 
 
+# The digest asks for 2 December 2026: the reports are filed on the 1st, whatever today is.
+@time_machine.travel(datetime(2026, 12, 1, 15, 0, tzinfo=crews.TOWN_ZONE), tick=True)
 def test_the_morning_digest_reaches_linked_service_heads(rt) -> None:
     late, _new = add_reports(
         rt, [{"created_at": datetime.now().astimezone() - timedelta(days=6)}, {}]
