@@ -53,12 +53,12 @@ from models.report import (
     Status,
     add_media,
     attach_media,
-    follower_ids,
     get_report,
     haversine_metres,
     media_of_report,
 )
 from services import channels, links, reports
+from services.audience import Audience, recipients
 from services.crew_notices import (
     due_at,
 )
@@ -248,26 +248,33 @@ def finish(
     return report
 
 
-AFTER_PHOTO = N_("The work done on your report {ref}:")
-AFTER_PHOTO_LINK = N_("See the photo of the work done on your report {ref}: {link}")
+# By audience (services/audience.py): the author's report, or one the citizen follows.
+AFTER_PHOTO = {
+    Audience.AUTHOR: N_("The work done on your report {ref}:"),
+    Audience.FOLLOWER: N_("The work done on the report {ref} you follow:"),
+}
+AFTER_PHOTO_LINK = {
+    Audience.AUTHOR: N_("See the photo of the work done on your report {ref}: {link}"),
+    Audience.FOLLOWER: N_("See the photo of the work done on the report {ref} you follow: {link}"),
+}
 
 
 def _show_photo(session: Session, report: Report, event, photo: StoredPhoto, rt) -> None:
     """Sends the after-photo to each follower: in the chat, or as the report's link page."""
     rows = []
-    for citizen in citizens_by_id(session, follower_ids(session, report.id)).values():
-        if not citizen.can_receive or agent_of_chat(session, citizen.id) is not None:
+    for citizen, audience in recipients(session, report):
+        if agent_of_chat(session, citizen.id) is not None:
             continue
         channel = channels.get(citizen.channel)
         if channel.can_show_photos:
-            text = translate(citizen.language, AFTER_PHOTO, ref=report.ref)
+            text = translate(citizen.language, AFTER_PHOTO[audience], ref=report.ref)
             payload = Reply(text, photo=photo.path).to_payload()
         else:  # SMS, WhatsApp (Twilio would need a public URL): the one-time page shows it
             settings = rt.settings
             link = links.report_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id)
             link += "/fait"  # the page showing the after-photo (webhooks/link/after.py)
-            payload = {"text": translate(citizen.language, AFTER_PHOTO_LINK, ref=report.ref,
-                                         link=link)}  # fmt: skip
+            payload = {"text": translate(citizen.language, AFTER_PHOTO_LINK[audience],
+                                         ref=report.ref, link=link)}  # fmt: skip
         rows.append(
             {
                 "citizen_id": citizen.id,

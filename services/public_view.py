@@ -147,21 +147,7 @@ def view_of(
     photos: list[int] | tuple[int, ...] = (),
 ) -> PublicReport:
     """Makes the public view of a report from its public events and the people it names."""
-    placings = [event.internal_note or "" for event in events if event.kind == "geocoded"]
-    label = public_label(report, placings)
-    private = Redaction(
-        people,
-        report.address,
-        label,
-        private_texts=[report.description, report.address or ""],
-        public_words=[
-            label or "",
-            category.name_fr,
-            category.name_en,
-            service.name_fr,
-            service.name_en,
-        ],
-    )
+    label, private = public_place_and_redaction(report, category, service, events, people)
     history = tuple(_public_event(event, private) for event in events if event.kind != "geocoded")
     expected = report.created_at + timedelta(hours=category.sla_hours)
     description = None
@@ -184,6 +170,32 @@ def view_of(
         media_ids=tuple(photos),
         commune=report.commune,
     )
+
+
+def public_place_and_redaction(
+    report: Report,
+    category: Category,
+    service: Service,
+    events: list[ReportEvent],
+    people: list[Citizen],
+) -> tuple[str | None, Redaction]:
+    """The place anyone may read, and what to take out of any text shown beside it."""
+    placings = [event.internal_note or "" for event in events if event.kind == "geocoded"]
+    label = public_label(report, placings)
+    private = Redaction(
+        people,
+        report.address,
+        label,
+        private_texts=[report.description, report.address or ""],
+        public_words=[
+            label or "",
+            category.name_fr,
+            category.name_en,
+            service.name_fr,
+            service.name_en,
+        ],
+    )
+    return label, private
 
 
 def _public_event(event: ReportEvent, private: Redaction) -> PublicEvent:
