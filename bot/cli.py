@@ -387,10 +387,14 @@ def commune_add(insee: str, name: str, boundary: str) -> None:
     rt = current_runtime()
     try:
         with rt.db.transaction() as session:
-            add_commune(session, Actor.command_line(), insee, name, boundary)
+            added = add_commune(session, Actor.command_line(), insee, name, boundary)
+            town = added.town and (added.town.name, added.town.insee)
     except (CommuneError, ZoneError) as exc:
         raise click.ClickException(str(exc)) from exc
     rt.catalog.invalidate()
+    if town:
+        click.echo(f"The town so far, {town[0]} ({town[1]}), is now a commune too, with "
+                   f"{added.town_reports} of its reports.")  # fmt: skip
     click.echo(f"Commune {name} ({insee.upper()}) added.")
 
 
