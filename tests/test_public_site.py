@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
+import time_machine
 
 from bot.cli import cli
 from models.catalog import category_by_code
@@ -254,6 +255,25 @@ def test_the_town_page_shows_the_figures(app, filed, lang, caption) -> None:
     body = app.test_client().get(f"/?lang={lang}").get_data(as_text=True)
     month = body.split(caption, 1)[1].split("</table>", 1)[0]
     assert re.search(r'row">[^<]+</th>\s*<td>1</td><td>0</td><td>–</td>', month), month
+
+
+def test_the_town_page_does_not_count_hidden_reports(app) -> None:
+    """A hidden report does not exist for the public: not in the list, not in the figures."""
+    rt = app.extensions["webleads"]
+    now = datetime(2026, 3, 15, 12, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        with rt.db.transaction() as session:
+            make_report(session, "nid-de-poule", created_at=now - timedelta(hours=1))
+            hidden = make_report(session, "lampadaire", status="resolved", description=PRIVATE,
+                                 created_at=now - timedelta(hours=3))  # fmt: skip
+            hidden.resolved_at = now - timedelta(hours=1)
+            hidden.hidden = True
+        body = app.test_client().get("/").get_data(as_text=True)
+    for caption in ("Signalements ce mois-ci", "Signalements cette année"):
+        table = body.split(caption, 1)[1].split("</table>", 1)[0]
+        # Only the visible pothole: one received, none dealt with, no lighting row.
+        assert re.search(r"Tous les services</th><td>1</td><td>0</td>", table), table
+        assert "Éclairage public" not in table
 
 
 def test_moderation_from_the_console_is_audited(app, filed) -> None:
