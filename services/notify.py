@@ -12,6 +12,7 @@ from models.citizen import Citizen, State, park_idle_conversations
 from models.messaging import PRIORITY_NOTIFICATION, queue_messages
 from models.report import Report, ReportEvent
 from services.audience import CitizenView, ReportViews, recipients
+from services.public_view import GREETING
 from services.texts import N_, translate
 
 # The message the author gets when their report reaches a status.
@@ -68,7 +69,8 @@ FOLLOWED_REPLY = N_(
 )
 IS_IT_FIXED = N_("Is it really fixed?")
 FIXED_CHOICES = [("yes", N_("Yes, fixed")), ("no", N_("No")), ("partly", N_("Partly"))]
-AGENT_WORDS = N_("Their message: {message}")
+# Whose words they are, said where they are read (not "their message": whose?).
+AGENT_WORDS = N_("Message from the {service} service: {message}")
 
 
 def expected_by(report: Report, category: Category) -> datetime:
@@ -97,11 +99,14 @@ def personalised_text(
     """Writes the update for one follower, in their language, with their name, from the
     view of the report their audience may read (services/audience.py)."""
     lang = citizen.language
+    words = view.words(event.public_message)
     greeting = (
         translate(lang, "Hello {name},", name=citizen.display_name)
         if citizen.display_name
         else translate(lang, "Hello,")
     )
+    if words and GREETING.match(words):
+        greeting = ""  # the agent greets them already: never "Bonjour" twice
     about = category.name(lang)
     if view.place:
         about += f", {view.place}"
@@ -117,9 +122,10 @@ def personalised_text(
         if event.kind == "reminder"
         else "",
     )
-    words = view.words(event.public_message)
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
     if words:
-        text += "\n" + translate(lang, AGENT_WORDS, message=words)
+        text += "\n" + translate(lang, AGENT_WORDS, service=service.name(lang), message=words)
     return text
 
 

@@ -256,7 +256,7 @@ def test_a_stranger_who_follows_reads_only_what_the_public_may(town, telegram, t
         for text in texts:
             links += re.findall(r"https?://\S+/r/\S+", text)
             assert not planted_in(text), (channel, planted_in(text), text)
-            ours = re.split(r"Son message :|Their message:", text)[0]  # not the agent's
+            ours = re.split(r"Message du service|Message from the", text)[0]  # not the agent's
             assert not THEIRS.search(ours), (channel, text)
     # They were told, in their own words, of the reports they follow.
     for channel, texts in received.items():
