@@ -127,3 +127,16 @@ def test_agent_reply_without_status_change(rt) -> None:
         reports.reply(session, number, "Pouvez-vous préciser le numéro de la rue ?")
     text = citizen.texts()
     assert "le service Voirie vous écrit" in text and "préciser le numéro" in text
+
+
+def test_a_notice_never_greets_twice(rt) -> None:
+    """An agent's words that greet the citizen (a response template often does) are the
+    only greeting: the notice leaves its own out, and says whose words they are."""
+    marie, number = file(rt)
+    with rt.db.transaction() as session:
+        reports.change_status(session, number, "in_progress",
+                              message="Bonjour Marie, une équipe passe lundi.")  # fmt: skip
+    text = marie.texts()
+    assert text.startswith(f"Le traitement de votre signalement #{number}"), text
+    assert text.count("Bonjour") == 1
+    assert "Message du service Voirie : Bonjour Marie, une équipe passe lundi." in text
