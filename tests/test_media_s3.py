@@ -5,6 +5,7 @@ web request for long, and `webleads media migrate` moves what is on disk."""
 
 from __future__ import annotations
 
+import io
 import re
 import time
 import uuid
@@ -16,11 +17,12 @@ from bot.app import create_app
 from bot.cli import cli
 from models.report import get_report, media_of_report
 from services import moderation
+from services.links import LINK_PATH, mint_token
 from services.media import photo_store
 from services.storage import BREAKER_SECONDS, READ_SECONDS, LocalStore, S3Store
 from tests.conftest import base_config
 from tests.fakes.hung_bucket import HungBucket, ManualClock
-from tests.helpers import admin_id, jpeg_with_gps, log_in_as, run_jobs
+from tests.helpers import TalkingCitizen, admin_id, jpeg_with_gps, log_in_as, run_jobs
 from tests.telegram_support import (
     LOCATION_IN_TOWN,
     citizen_at,
@@ -225,6 +227,31 @@ def test_a_hung_bucket_holds_a_request_seconds_once_then_the_site_answers_at_onc
     clock.advance(BREAKER_SECONDS)
     again = anyone.get(url)
     assert again.status_code == 200 and again.data == served.data
+
+
+def test_on_a_hung_bucket_the_link_page_asks_for_the_photo_again_within_seconds(hung_app, seaweed):
+    """The SMS citizens' page keeps a photo inside the web request (a HEAD, then a PUT):
+    on a hung bucket it gave up after 20 s, near gunicorn's 35; now after READ_SECONDS,
+    and the link still works once the bucket is back."""
+    rt = hung_app.extensions["webleads"]
+    photo_store(rt.settings).breaker.clock = clock = ManualClock()
+    number = TalkingCitizen(rt, "paul", name="Paul").file_report()
+    path = LINK_PATH + mint_token(rt.settings.SECRET_KEY, number)
+    client = hung_app.test_client()
+
+    def send_photo_on_the_page():
+        photo = (io.BytesIO(jpeg_with_gps()), "photo.jpg", "image/jpeg")
+        return client.post(path, data={"photo": photo}, content_type="multipart/form-data")
+
+    hung_app.way.hang()
+    refused, seconds = timed(send_photo_on_the_page)
+    assert refused.status_code == 503 and seconds < READ_SECONDS + 2
+    assert "rien n&#39;est perdu" in refused.get_data(as_text=True)
+    hung_app.way.heal(seaweed.endpoint_url)
+    clock.advance(BREAKER_SECONDS)
+    assert send_photo_on_the_page().status_code == 200
+    with rt.db.reading() as session:
+        assert len(media_of_report(session, get_report(session, number).id)) == 1
 
 
 def test_media_migrate_moves_the_photos_on_disk_into_the_bucket(s3_app):
