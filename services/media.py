@@ -154,10 +154,13 @@ def photo_response(settings: Any, key: str, content_type: str = "image/jpeg", *,
                    public: bool = False):  # fmt: skip
     """Serves a stored photo (console, public site, link page): a file from MEDIA_DIR, or
     the object streamed from the bucket, which is never public itself. 404 when it is not
-    there, 503 when the store does not answer; conditional on its hash (ETag)."""
+    there, 503 with Retry-After when the store does not answer (at once while its breaker
+    is open); conditional on its hash (ETag), which a revalidation gets without the
+    bucket being asked."""
     from flask import Response, abort, request, send_file
+    from werkzeug.exceptions import ServiceUnavailable
 
-    from services.storage import BadKey, PhotoNotFound
+    from services.storage import BREAKER_SECONDS, BadKey, PhotoNotFound, StoreUnavailable
 
     store = photo_store(settings)
     if isinstance(store, LocalStore):
@@ -169,14 +172,19 @@ def photo_response(settings: Any, key: str, content_type: str = "image/jpeg", *,
             abort(404)
         response = send_file(path, mimetype=content_type, max_age=3600, conditional=True)
     else:
+        response = Response(mimetype=content_type)
+        etag = key.rsplit("/", 1)[-1].split(".")[0]  # the content's hash: the key names it
+        response.set_etag(etag)
         try:
-            data = store.get(key)
+            if not request.if_none_match.contains(etag):
+                response.set_data(store.get(key))
         except (PhotoNotFound, BadKey):
             abort(404)
+        except StoreUnavailable as exc:
+            wait = exc.retry_after or BREAKER_SECONDS
+            raise ServiceUnavailable(retry_after=max(1, round(wait))) from exc
         except StoreError:
             abort(503)
-        response = Response(data, mimetype=content_type)
-        response.set_etag(key.rsplit("/", 1)[-1].split(".")[0])  # the content's hash
         response = response.make_conditional(request)
     response.headers["Cache-Control"] = f"{'public' if public else 'private'}, max-age=3600"
     return response
