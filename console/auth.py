@@ -187,9 +187,9 @@ def _check_credentials(email: str, password: str) -> LoginOutcome:
     """Counts the attempt, then checks the password: the same work for any email."""
     rt = current_runtime()
     secret = current_app.secret_key
-    known_browser = throttle.is_known_browser(request, secret, email)
+    browser = throttle.known_browser(request, secret, email)
     caps = throttle.caps_for(
-        secret, email, throttle.client_of(request.remote_addr), known_browser=known_browser
+        secret, email, throttle.client_of(request.remote_addr), known_browser=browser
     )
     with rt.db.transaction() as db:
         over = count_attempt(db, caps, throttle.WINDOW)
