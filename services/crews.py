@@ -56,6 +56,7 @@ from models.report import (
     follower_ids,
     get_report,
     haversine_metres,
+    mark_seen_by_agent,
     media_of_report,
 )
 from services import channels, links, reports
@@ -194,6 +195,7 @@ def _workable(session: Session, agent: Agent, number: int) -> Report:
 
 def _mark(session: Session, agent: Agent, event: ReportEvent, channel: str) -> None:
     now = utcnow()
+    mark_seen_by_agent(session, event.report_id)
     session.add(
         FieldAction(
             event_id=event.id,

@@ -136,10 +136,11 @@ def public_reports(
 
 
 def description_is_public(report: Report, category: Category) -> bool:
-    """Whether the citizen's words may be shown: the agent's choice, else the category's."""
+    """Whether the citizen's words may be shown: the agent's choice, else the category's
+    once an agent has seen the report (a new description waits for a human's eyes)."""
     if report.text_public is not None:
         return report.text_public
-    return category.description_public
+    return category.description_public and report.seen_by_agent_at is not None
 
 
 def view_of(
