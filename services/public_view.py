@@ -6,15 +6,17 @@ that a geocoder never gave: the place is the pin and, when a geocoder named it, 
 street without the house number. The agents' words are there without the greeting and
 the personal details the console's response templates ({name}, {address}) or the agent
 put in them. The citizen's description is there only when the town made it public (the
-category's default, or an agent published it or wrote its public text), and redacted like
-the agents' words; the messages citizens added later never are. A photo is there once an
+category's default once an agent has opened the report, or an agent published it or wrote
+its public text), and redacted like the agents' words; the messages citizens added later
+never are. A photo is there once an
 agent approved it. A hidden report has no public view at all (the site answers 404).
 
 The agents' words are stored as the followers received them, so their public form is
 derived here, each time, from what the report knows of its people (the names, chat ids
-and phone numbers of its author, its followers and whoever wrote on it) and from the
-shapes of phone numbers and e-mail addresses. A name the agent typed that the report does
-not know (a neighbour's) cannot be recognised: agents write public messages knowing that.
+and phone numbers of its author, its followers and whoever wrote on it, the names of the
+agents who wrote on it, the names the citizen's own texts give) and from the shapes of
+phone numbers and e-mail addresses. A name the agent typed that the report does not know
+(a neighbour's) cannot be recognised: agents write public messages knowing that.
 
 It belongs in services/ and moves there when that package exists.
 """

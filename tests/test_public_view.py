@@ -335,7 +335,7 @@ def test_a_public_by_default_description_waits_until_an_agent_opens_the_report(a
     assert description_shown(public, number) == (None, None)
 
 
-def test_an_agents_action_from_a_chat_counts_as_seen_and_a_publication_needs_no_look(
+def test_an_agents_action_in_a_chat_or_the_console_counts_as_seen_a_publication_needs_none(
     app,
 ) -> None:
     rt = app.extensions["webleads"]
@@ -357,6 +357,17 @@ def test_an_agents_action_from_a_chat_counts_as_seen_and_a_publication_needs_no_
     assert "Linked" in crew.texts(f"/agent {code}")
     assert "Note added" in crew.texts(f"note {acted} vu sur place")
     assert description_shown(public, acted) == (REVIEWED_PUBLIC, REVIEWED_PUBLIC)
+
+    # An action posted from the console (a list's button) counts as seen as well.
+    agent = app.test_client()
+    log_in_as(agent, admin_id(rt))
+    taken = TalkingCitizen(rt, "4410004", channel="telegram", name="Luc").file_report(
+        description="Trou devant chez luc", location=(48.1200, -1.2150)
+    )
+    assert description_shown(public, taken) == (None, None)
+    note = {"note-note": "vu", "csrf_token": csrf_token(agent)}
+    assert agent.post(f"/console/reports/{taken}/note", data=note).status_code == 303
+    assert description_shown(public, taken) == ("Trou devant chez …", "Trou devant chez …")
 
     with rt.db.transaction() as session:
         moderation.publish(session, published, agent_id=None)  # from the CLI, unseen
