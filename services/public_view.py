@@ -267,11 +267,11 @@ SHORTEST_INTERNATIONAL = 6
 # [dot] com", "hugo(at)gmail.com", "hugo @ gmail . com", "hugo arobase gmail point fr".
 _AT = r"(?:\s*@\s*|\s*[\[({<]\s*(?:at|@|arobase)\s*[\])}>]\s*|[ \t]+(?:at|arobase)[ \t]+)"
 _SPELLED_DOT = r"(?:\s*[\[({<]\s*(?:dot|point|\.)\s*[\])}>]\s*|[ \t]+(?:dot|point)[ \t]+"
-_SPELLED_DOT += r"|[ \t]+\.[ \t]*|[ \t]*\.[ \t]+)"
+_SPELLED_DOT += r"|[ \t]+\.[ \t]*|\.[ \t]+)"  # each spelling one way only: no backtracking
 _TLDS = r"(?:com|fr|net|org|eu|info|be|ch|lu|de|uk|io|me|biz|bzh)"
 _LABEL = r"[^\W_][\w-]*"
 EMAIL = re.compile(
-    rf"[\w.+-]+{_AT}{_LABEL}(?:(?:\.|{_SPELLED_DOT}){_LABEL})*?"
+    rf"(?<![\w.+-])[\w.+-]++{_AT}{_LABEL}(?:(?:\.|{_SPELLED_DOT}){_LABEL})*"
     rf"(?:\.[^\W\d_]{{2,}}|{_SPELLED_DOT}{_TLDS})(?![\w-])",
     re.IGNORECASE,
 )
@@ -549,8 +549,8 @@ class _NameFinder:
 
     def street_name(self, index: int) -> None:
         """A street's name after its kind: "3 impasse des lilas", "rue de la paix"."""
-        before = self.text[: self.words[index].start()]
-        numbered = bool(HOUSE_NUMBER_BEFORE.search(before))
+        start = self.words[index].start()
+        numbered = bool(HOUSE_NUMBER_BEFORE.search(self.text[max(0, start - 24) : start]))
         following = index + 1
         while (
             self.joined(following) and self.words[following].group().casefold() in STREET_PARTICLES

@@ -6,6 +6,7 @@ stay in it."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -186,3 +187,21 @@ def test_a_name_the_citizen_gave_goes_from_the_agents_words_too() -> None:
     assert redaction.remove("Merci, nous passerons voir Gwendal demain.") == (
         "Merci, nous passerons voir … demain."
     )
+
+
+# Texts a citizen may send to make the public pages slow: each is redacted at once.
+HOSTILE = [
+    ("spaced dots after an at", "x at " + "a . " * 22),
+    ("one long word", "a" * 10_000),
+    ("dotted digits", "1." * 5_000),
+    ("spaced digits", "1 " * 5_000),
+    ("street after street", "3 rue de la " * 1_000),
+    ("cue after cue", "chez " * 3_000),
+]
+
+
+@pytest.mark.parametrize(("label", "text"), HOSTILE, ids=[c[0] for c in HOSTILE])
+def test_a_hostile_text_is_redacted_at_once(label, text) -> None:
+    started = time.perf_counter()
+    public_form(text)
+    assert time.perf_counter() - started < 1.0
