@@ -373,7 +373,9 @@ NAME_CUES = frozenset({
     "mister", "famille", "je m'appelle", "je m’appelle", "my name is", "de la part de",
     "signé", "m", "dr", "docteur",
 })  # fmt: skip
-WEAK_NAME_CUES = frozenset({"je suis", "moi c'est", "moi c’est", "i am", "i'm", "i’m", "this is"})
+WEAK_NAME_CUES = frozenset({"je suis", "moi c'est", "moi c’est", "i am", "i'm", "i’m"})
+# What follows a weak cue is a state, not a name, when it ends so ("désolé", "vraiment").
+STATE_ENDINGS = ("é", "ée", "és", "ées", "ment", "ed", "ing")
 # Cues that are names only with their dot ("M. dupont", not "3 m de large").
 DOTTED_CUES = frozenset({"m", "dr"})
 # Words that are never a name: a cue's or a first name's words stop at them.
@@ -541,11 +543,19 @@ class _NameFinder:
             if capitalised is not None and word[0].isupper() != capitalised:
                 break  # "Marie Dupont", "marie dupont"; not "Pierre tombée"
             taken.append(word)
-        if taken and weak:
-            rest = self.text[self.words[index + len(taken)].end() :].lstrip(" \t")
-            if rest[:1].isalnum() and not re.match(r"(?:et|and)\b", rest, re.IGNORECASE):
-                return  # "je suis passé devant", "je suis inquiet pour"
+        if taken and weak and not self.looks_like_a_name(index + len(taken), taken):
+            return  # "je suis passé devant", "je suis inquiet.", "je suis vraiment désolé"
         self.found.update(taken)
+
+    def looks_like_a_name(self, last: int, taken: list[str]) -> bool:
+        """Whether the words after a weak cue are a name: a first and last name, or
+        capitalised, with nothing but punctuation, "et" or the end after them."""
+        rest = self.text[self.words[last].end() :].lstrip(" \t")
+        if rest[:1].isalnum() and not re.match(r"(?:et|and)\b", rest, re.IGNORECASE):
+            return False
+        if any(word.casefold().endswith(STATE_ENDINGS) for word in taken):
+            return False
+        return len(taken) > 1 or taken[0][0].isupper()
 
     def street_name(self, index: int) -> None:
         """A street's name after its kind: "3 impasse des lilas", "rue de la paix"."""
