@@ -42,9 +42,7 @@ BROWSER_DAYS = 365
 BROWSER_ACCOUNTS = 5
 
 
-def caps_for(
-    secret: str, email: str, client: str, *, known_browser: str | None
-) -> dict[str, int]:
+def caps_for(secret: str, email: str, client: str, *, known_browser: str | None) -> dict[str, int]:
     """Returns the keys one attempt counts against, with their caps, in counting order.
 
     `known_browser`: the remembering cookie's value when it names this account (a browser

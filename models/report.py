@@ -140,6 +140,9 @@ class Report(SQLModel, table=True):
     text_public: bool | None = None
     # The public text an agent wrote in place of the citizen's words (redaction).
     public_text: str | None = Field(default=None, sa_column=Column(Text))
+    # When an agent first opened it in the console or acted on it: a category's "public by
+    # default" shows the citizen's words only from then on (services/public_view.py).
+    seen_by_agent_at: datetime | None = None
 
     @property
     def number(self) -> int:
@@ -196,6 +199,16 @@ class Media(SQLModel, table=True):
 
 def get_report(session: Session, number: int) -> Report | None:
     return session.get(Report, number)
+
+
+def mark_seen_by_agent(session: Session, number: int) -> None:
+    """Records that an agent has seen the report, the first time only."""
+    session.execute(
+        update(Report)
+        .where(Report.id == number, Report.seen_by_agent_at.is_(None))
+        .values(seen_by_agent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def lock_report(session: Session, number: int) -> Report | None:

@@ -9,7 +9,7 @@ Four audiences read a report:
 - the **public** (the site, the feeds, keyless Open311, `#N` from a stranger): the public
   view of services/public_view.py; a hidden report does not exist for it;
 - an **agent**: the whole record, within their services and communes (the console's and
-  the crews' rule).
+  the crews' rule: services/access.py).
 
 A path that writes to a citizen about a report asks `ReportViews.for_audience` (or
 `citizen_view`) and builds its words from the view it gets, never from the report's raw
@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
+from models.agent import agent_names
 from models.catalog import Category, Service
 from models.citizen import Citizen, citizens_by_id
 from models.public_queries import people_of_reports, public_events
@@ -96,12 +97,15 @@ class ReportViews:
 
     def _derive_public(self) -> CitizenView:
         number = self.report.id
+        events = public_events(self.session, [number])[number]
+        names = agent_names(self.session, sorted({e.agent_id for e in events if e.agent_id}))
         label, redaction = public_place_and_redaction(
             self.report,
             self.category,
             self.service,
-            public_events(self.session, [number])[number],
+            events,
             people_of_reports(self.session, [number])[number],
+            agents=sorted(names.values()),
         )
         return CitizenView(Audience.PUBLIC, self.report.ref, label, redaction)
 

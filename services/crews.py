@@ -54,6 +54,7 @@ from models.report import (
     attach_media,
     get_report,
     haversine_metres,
+    mark_seen_by_agent,
     media_of_report,
 )
 from models.scope import Communes
@@ -193,6 +194,7 @@ def _workable(session: Session, agent: Agent, number: int) -> Report:
 
 def _mark(session: Session, agent: Agent, event: ReportEvent, channel: str) -> None:
     now = utcnow()
+    mark_seen_by_agent(session, event.report_id)
     session.add(
         FieldAction(
             event_id=event.id,

@@ -131,7 +131,7 @@ def test_publish_withhold_and_redact_the_citizens_words(app, filed) -> None:
         moderation.redact(session, filed, "   ", agent_id=None)
 
 
-def test_a_category_can_make_its_descriptions_public_by_default(app) -> None:
+def test_a_category_can_make_its_descriptions_public_by_default_once_seen(app) -> None:
     rt = app.extensions["webleads"]
     with rt.db.transaction() as session:
         category_by_code(session, "graffiti").description_public = True
@@ -140,9 +140,12 @@ def test_a_category_can_make_its_descriptions_public_by_default(app) -> None:
     )
     pothole = TalkingCitizen(rt, "anne", name="Anne").file_report(description="Trou rue X")
     client = app.test_client()
-    assert "Tag sur le mur de l&#39;école" in client.get(f"/reports/{tagged}").get_data(
-        as_text=True
-    )
+    shown = "Tag sur le mur de l&#39;école"
+    assert shown not in client.get(f"/reports/{tagged}").get_data(as_text=True)  # unseen
+    agent = app.test_client()
+    log_in_as(agent, admin_id(rt))
+    assert agent.get(f"/console/reports/{tagged}").status_code == 200
+    assert shown in client.get(f"/reports/{tagged}").get_data(as_text=True)
     assert "Trou rue X" not in client.get(f"/reports/{pothole}").get_data(as_text=True)
 
 
