@@ -13,7 +13,7 @@ import pytest
 
 from bot.app import create_app
 from bot.cli import cli
-from models.api_key import create_key
+from models.api_key import KeyView, create_key
 from models.catalog import category_by_code
 from models.citizen import Citizen
 from models.console import ResponseTemplate
@@ -138,7 +138,7 @@ def test_no_keyless_open311_answer_holds_personal_data(app, town) -> None:
     rt = app.extensions["webleads"]
     client = app.test_client()
     with rt.db.transaction() as session:
-        _, key = create_key(session, "CRM")
+        _, key = create_key(session, "CRM", view=KeyView.FULL)
     # The data is really there: the town's own tool reads it.
     keyed = client.get(f"{BASE}/requests.json?api_key={key}").get_data(as_text=True)
     assert {"Hugo", "Lemoine", "chez Hugo", "appelez-moi", "612345678"} <= set(leaks(keyed))
