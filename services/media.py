@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ MAX_JPEG_SCANS = 100
 DECODE_CPU_SECONDS = 5
 DECODE_WAIT_SECONDS = 20
 DECODER = photo_decoder.__file__
+# Where the link page keeps an upload until the worker has decoded it.
+UPLOADS = "uploads"
 
 
 class PhotoError(ValueError):
@@ -102,6 +105,29 @@ def store_photo(data: bytes, where: Any) -> StoredPhoto:
         width=width,
         height=height,
     )
+
+
+def keep_upload(data: bytes, where: Any) -> str:
+    """Stores a checked but not yet decoded upload (the link page) for the worker, which
+    decodes it (store_photo) and then drops it; returns its key. Never served: only the
+    clean copies have a Media row. StoreUnavailable when the store does not answer."""
+    check_photo(data)
+    key = f"{UPLOADS}/{uuid.uuid4().hex}.upload"
+    photo_store(where).put(key, data, "application/octet-stream")
+    return key
+
+
+def take_upload(where: Any, key: str) -> bytes:
+    """The bytes of an upload kept by keep_upload (PhotoNotFound once dropped)."""
+    return photo_store(where).get(key)
+
+
+def drop_upload(where: Any, key: str) -> None:
+    """Deletes an upload once decoded or refused; a store that fails is only logged."""
+    try:
+        photo_store(where).delete(key)
+    except (StoreError, OSError):
+        log.warning("the upload %s could not be deleted", key, exc_info=True)
 
 
 def check_photo(data: bytes) -> None:

@@ -235,13 +235,17 @@ from pathlib import Path
 from bot.app import create_app
 from services.links import mint_token
 from tests.conftest import base_config
-from tests.helpers import make_report
+from tests.helpers import TalkingCitizen
 
 url, tmp, bomb, small = sys.argv[1:5]
 app = create_app({**base_config(url, Path(tmp)), "DEBUG": False})
 rt = app.extensions["webleads"]
-with rt.db.transaction() as session:
-    warm_up, target = make_report(session).id, make_report(session).id
+authors = {}
+for name, place in (("marie", (48.1246, -1.2082)), ("paul", (48.1150, -1.1900))):
+    talker = TalkingCitizen(rt, name, name=name.title())
+    number = talker.file_report(location=place)
+    authors[number] = talker.citizen.id
+warm_up, target = authors
 client = app.test_client()
 
 
@@ -251,7 +255,7 @@ def peak_kib():
 
 
 def upload(number, path):
-    page = "/r/" + mint_token(rt.settings.SECRET_KEY, number)
+    page = "/r/" + mint_token(rt.settings.SECRET_KEY, number, authors[number])
     assert client.get(page).status_code == 200
     data = {"photo": (io.BytesIO(Path(path).read_bytes()), "photo.png", "image/png")}
     return client.post(page, data=data, content_type="multipart/form-data")
