@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import time
+import uuid
 import zlib
 from functools import cache
 from pathlib import Path
@@ -19,11 +20,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bot.jobs import JobRunner
+from models.jobs import photo_jobs_pending
 from services import media
 from services.media import MAX_PIXELS, PhotoError, jpeg_scans, store_photo
+from tests.sms_support import post_signed
 from tests.telegram_support import citizen_at, payload, with_ids
 from tests.telegram_support import post as telegram_post
-from tests.whatsapp_support import WhatsApp
+from tests.whatsapp_support import INBOUND, WhatsApp, wa_form
 
 ROOT = Path(__file__).resolve().parents[1]
 # The review's picture: 627 KiB on disk, 158 megapixels (476 MB of RGB) once decoded.
@@ -298,3 +302,66 @@ def test_the_reviews_bomb_through_the_link_page_is_refused_in_bounded_memory(
     assert "Cette image est trop grande (trop de pixels)" in result["page"]  # the town's language
     assert 'id="link-form"' in result["page"]  # the form again, to choose another picture
     assert result["growth_mb"] < MAX_GROWTH_MB, result
+
+
+# --- one sender cannot hold every job thread ----------------------------------------------------
+
+
+def post_unanswered(wa: WhatsApp, fixture: str = "inbound_text", **fields) -> None:
+    """Posts a WhatsApp message without running the worker: a flood arrives faster than
+    the worker takes jobs."""
+    sid = "SM" + uuid.uuid4().hex
+    form = wa_form(fixture, From="whatsapp:" + wa.number, WaId=wa.number.lstrip("+"),
+                   ProfileName=wa.name, MessageSid=sid, SmsSid=sid, SmsMessageSid=sid)  # fmt: skip
+    form.update(fields)
+    wa.twilio.whatsapp_inbound(wa.number)
+    assert post_signed(wa.client, INBOUND, form, wa.twilio.auth_token).status_code == 200
+
+
+def photo_unanswered(wa: WhatsApp, data: bytes) -> None:
+    sid, media_sid = "MM" + uuid.uuid4().hex, "ME" + uuid.uuid4().hex
+    wa.twilio.add_media(sid, media_sid, data, "image/jpeg")
+    url = (f"https://api.twilio.com/2010-04-01/Accounts/{wa.twilio.account_sid}"
+           f"/Messages/{sid}/Media/{media_sid}")  # fmt: skip
+    post_unanswered(wa, "inbound_image", MediaUrl0=url, MediaContentType0="image/jpeg")
+
+
+def at_the_photo_step(wa: WhatsApp, *, worker: bool = True) -> None:
+    """Brings the citizen to "can you add a photo?" (without the worker for a flood)."""
+    if worker:
+        wa.text("Bonjour")
+        wa.pick("cat:nid-de-poule", "Pothole")
+        wa.text("A hole")
+        return
+    post_unanswered(wa, Body="Bonjour")
+    post_unanswered(wa, "inbound_list_reply", ListId="cat:nid-de-poule", ListTitle="Pothole",
+                    Body="Pothole")  # fmt: skip
+    post_unanswered(wa, Body="A hole")
+
+
+def test_a_flood_of_photos_from_one_citizen_does_not_delay_another(wa_app, twilio) -> None:
+    """A sender who sends a picture, STOP, START and a picture again, over and over, leaves
+    at most two pictures of theirs for the worker; another citizen's photo is handled in
+    the worker's next round (4 threads), not after the flood."""
+    flooder, other = WhatsApp(wa_app, twilio, "+33600000001"), WhatsApp(wa_app, twilio)
+    at_the_photo_step(flooder)
+    at_the_photo_step(other)
+    flooder.inbox()
+    other.inbox()
+    for _ in range(5):
+        photo_unanswered(flooder, scan_bomb(7000, 80))  # accepted, and slow to decode
+        post_unanswered(flooder, Body="STOP")
+        post_unanswered(flooder, Body="START")
+        at_the_photo_step(flooder, worker=False)
+    photo_unanswered(other, progressive(800))
+    with wa_app.extensions["webleads"].db.reading() as session:
+        assert photo_jobs_pending(session, flooder.citizen.id) <= 2
+
+    assert JobRunner(wa_app.extensions["webleads"]).run_once() >= 1  # one round
+    assert other.texts()[0].startswith("Where is it?")
+    told = [message.payload.get("text") for message in flooder.outbox()]
+    busy = (
+        "One moment: I am still looking at your previous photo. Please send this one again "
+        "in a minute."
+    )
+    assert told.count(busy) == 3  # the third, fourth and fifth pictures
