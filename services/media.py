@@ -40,11 +40,12 @@ Image.MAX_IMAGE_PIXELS = max(MAX_PIXELS.values())
 # bytes: 5,000 of them in 660 KB cost half a minute of CPU. Cameras and phones write
 # about 10 (libjpeg's progressive script); far more is refused before decoding.
 MAX_JPEG_SCANS = 100
-# Decoding runs in a child process that may use this much CPU (the largest photos we
-# accept take under a second here, bench/photo_memory.py) and is killed after this long
-# waiting, so no picture holds a job thread or a web worker for longer.
-DECODE_CPU_SECONDS = 5
-DECODE_WAIT_SECONDS = 20
+# Decoding runs in a child process that may use this much CPU (the slowest picture we
+# accept, 50 MP in 100 scans, takes about half a second here: bench/photo_memory.py) and
+# is killed after this long waiting (a busy machine), so no picture holds a job thread
+# for longer; the job's lease is 120 s.
+DECODE_CPU_SECONDS = 3
+DECODE_WAIT_SECONDS = 15
 DECODER = photo_decoder.__file__
 # Where the link page keeps an upload until the worker has decoded it.
 UPLOADS = "uploads"
