@@ -46,7 +46,7 @@ MAX_JPEG_SCANS = 100
 # for longer; the job's lease is 120 s.
 DECODE_CPU_SECONDS = 3
 DECODE_WAIT_SECONDS = 15
-DECODER = photo_decoder.__file__
+DECODER = str(Path(photo_decoder.__file__).resolve())
 # Where the link page keeps an upload until the worker has decoded it.
 UPLOADS = "uploads"
 
