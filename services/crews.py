@@ -272,8 +272,8 @@ def _show_photo(session: Session, report: Report, event, photo: StoredPhoto, rt)
             payload = Reply(text, photo=photo.path).to_payload()
         else:  # SMS, WhatsApp (Twilio would need a public URL): the one-time page shows it
             settings = rt.settings
-            link = links.report_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id)
-            link += "/fait"  # the page showing the after-photo (webhooks/link/after.py)
+            # Read-only, for authors and followers alike (webhooks/link/after.py).
+            link = links.after_photo_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id)
             payload = {"text": translate(citizen.language, AFTER_PHOTO_LINK[audience],
                                          ref=report.ref, link=link)}  # fmt: skip
         rows.append(

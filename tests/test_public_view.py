@@ -94,7 +94,9 @@ def town(app):
         reports.change_status(session, resolved, "resolved", message="Bonjour Sophie, c'est fait.")
     sent = {n: console_reply_with_template(client, n) for n in (pinned, typed)}
     # The SMS citizen drops a pin from the link: the geocoder is off, the typed text stays.
-    token = links.mint_token(rt.settings.SECRET_KEY, typed)
+    with rt.db.reading() as session:
+        author = get_report(session, typed).citizen_id
+    token = links.mint_token(rt.settings.SECRET_KEY, typed, author)
     pin = client.post(f"/r/{token}", data={"lat": "48.1246", "lon": "-1.2082"})
     assert pin.status_code == 200
     with rt.db.transaction() as session:
