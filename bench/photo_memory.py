@@ -42,6 +42,7 @@ CASES = [
     ("WEBP", "RGBA", 3000, 3000),
     ("WEBP", "RGB", 4000, 4000),  # over the cap
     ("PNG", "RGB", 12600, 12600),  # the review's bomb: 158 MP in 0.7 MB
+    ("PNG", "RGB", 1, 16_000_000),  # the review's strip: under the cap, 400 MB to scale
 ]
 
 ONE = """

@@ -33,6 +33,9 @@ MAX_PHOTO_BYTES = 20 * 1024 * 1024
 # cost. Whatever is accepted costs at most about 200 MB while it is scaled down
 # (bench/photo_memory.py measures it).
 MAX_PIXELS = {"JPEG": 50_000_000, "PNG": 16_000_000, "WEBP": 10_000_000}
+# No camera, phone panorama or screenshot is thinner than this: a 1 x 16,000,000 PNG is a
+# crafted strip that costs twice the memory above while it is scaled down.
+MAX_ASPECT = 25
 # Pillow's own check, for any other code of this process: it warns above this figure and
 # refuses above twice it.
 Image.MAX_IMAGE_PIXELS = max(MAX_PIXELS.values())
@@ -146,6 +149,8 @@ def check_photo(data: bytes) -> None:
                 raise PhotoError("not_image")
             if probe.width * probe.height > MAX_PIXELS[probe.format]:
                 raise PhotoError("too_many_pixels")
+            if max(probe.size) > MAX_ASPECT * max(min(probe.size), 1):
+                raise PhotoError("not_image", "too_thin")
             probe.verify()
             kind = probe.format
     except Image.DecompressionBombError as exc:

@@ -118,6 +118,18 @@ def test_the_cap_is_on_pixels_not_on_sides(tmp_path, monkeypatch) -> None:
     assert refused.value.reason == "too_many_pixels"
 
 
+def test_a_thin_strip_is_refused_from_its_header(tmp_path) -> None:
+    """The review's 16,000,000 x 1 PNG: under the pixel cap, but about 400 MB to scale
+    down. No camera or screenshot is that thin; it is refused before decoding."""
+    strip = flat_png(16_000_000, 1)
+    started = time.perf_counter()
+    with pytest.raises(PhotoError) as refused:
+        store_photo(strip, tmp_path)
+    assert time.perf_counter() - started < 1
+    assert (refused.value.reason, refused.value.detail) == ("not_image", "too_thin")
+    assert store_photo(flat_png(2500, 100), tmp_path).width == 2500  # a panorama is fine
+
+
 def test_a_large_photo_is_decoded_at_reduced_scale(tmp_path) -> None:
     """A 48 MP JPEG is kept (phones take them), half size: decoding it whole is not needed."""
     out = io.BytesIO()
