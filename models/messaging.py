@@ -11,14 +11,13 @@ from sqlalchemy import (
     Index,
     UniqueConstraint,
     bindparam,
-    exists,
+    func,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import utcnow
@@ -188,15 +187,16 @@ def claim_due(
         (Outbox.status == QUEUED) & (Outbox.next_attempt_at <= now),
         (Outbox.status == SENDING) & (Outbox.locked_until < now),
     )
-    earlier = aliased(Outbox)
-    waiting_behind = exists().where(
-        earlier.citizen_id == Outbox.citizen_id,
-        earlier.id < Outbox.id,
-        earlier.status.in_((QUEUED, SENDING)),
+    # Each chat's first unsent message (being sent, or waiting for a retry): only it
+    # may go. One pass over the unsent rows, not a look back from each of them.
+    heads = (
+        select(func.min(Outbox.id))
+        .where(Outbox.status.in_((QUEUED, SENDING)), Outbox.channel.in_(channels))
+        .group_by(Outbox.citizen_id)
     )
-    stmt = select(Outbox).where(due, Outbox.channel.in_(channels), ~waiting_behind)
     if citizen_id is not None:
-        stmt = stmt.where(Outbox.citizen_id == citizen_id)
+        heads = heads.where(Outbox.citizen_id == citizen_id)
+    stmt = select(Outbox).where(Outbox.id.in_(heads), due)
     stmt = stmt.order_by(Outbox.priority, Outbox.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
