@@ -386,3 +386,21 @@ def test_a_channel_its_provider_throttles_does_not_hold_another(
             text("SELECT count(*) FROM outbox WHERE channel = 'sms' AND status = 'queued'")
         ).scalar()
     assert sms_waiting >= 15
+
+
+def test_a_twilio_429_storm_longer_than_the_tries_loses_nothing(both_channels, twilio) -> None:
+    rt = both_channels
+    says(rt, "+33612000099", "Bonjour", channel="sms")
+    storm = rt.settings.OUTBOX_MAX_ATTEMPTS + 3
+    twilio.fail_next(storm, status=429)
+    worker = OutboxWorker(rt, {"sms": SmsSender(rt)}, limiters={})
+    for _ in range(storm + 10):
+        time_passes(rt)
+        drain(worker)
+        if set(statuses(rt)) == {"sent"}:
+            break
+    assert set(statuses(rt)) == {"sent"}  # a 429 is a pace, not a try: nothing dead
+    bodies = [m["Body"] for m in twilio.sent_to("+33612000099")]
+    expected = queued_texts(rt, "+33612000099")  # (SMS writes the choices in the text)
+    assert len(bodies) == len(expected)
+    assert all(body.startswith(text) for body, text in zip(bodies, expected, strict=True))
