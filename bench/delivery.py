@@ -14,12 +14,13 @@ followers are queued (a third of them by SMS, at SMS_RATE_PER_SECOND = 1); the w
 writes /start. Prints how long the new citizen waits for the answer (the aim: a second
 or two; the flooder's chat is answered at its own pace, never ahead of everyone else).
 
-    python bench/delivery.py [broadcast|flood] [--messages 3000] [--flood 600]
+    python bench/delivery.py [broadcast|flood] [--messages 3000] [--flood 600] [--postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import tempfile
@@ -74,8 +75,22 @@ def prepare(rt: Runtime, count: int, sms_every: int = 0) -> list[int]:
     return numbers
 
 
-def runtime(tmp: str, api: FakeTelegramAPI, twilio: FakeTwilioAPI | None = None) -> Runtime:
-    url = f"sqlite:///{tmp}/delivery.db"
+@contextlib.contextmanager
+def database(tmp: str, postgres: bool):
+    """A fresh SQLite file, or a throwaway PostgreSQL cluster (tests/pg.py)."""
+    if not postgres:
+        yield f"sqlite:///{tmp}/delivery.db"
+        return
+    from tests.pg import PostgresCluster, find_bindir
+
+    cluster = PostgresCluster(find_bindir()).start()
+    try:
+        yield cluster.create_database("delivery")
+    finally:
+        cluster.destroy()
+
+
+def runtime(url: str, api: FakeTelegramAPI, twilio: FakeTwilioAPI | None = None) -> Runtime:
     db = Database(url)
     migrate.upgrade(db.engine)
     with db.transaction() as session:
@@ -120,8 +135,9 @@ def say(rt: Runtime, chat: str, text: str) -> None:
 def broadcast(args) -> None:
     from webhooks.telegram.sender import TelegramSender
 
-    with tempfile.TemporaryDirectory() as tmp, FakeTelegramAPI() as api:
-        rt = runtime(tmp, api)
+    with tempfile.TemporaryDirectory() as tmp, database(tmp, args.postgres) as url, \
+            FakeTelegramAPI() as api:  # fmt: skip
+        rt = runtime(url, api)
         queued = resolve_all(rt, prepare(rt, args.messages))
         worker = OutboxWorker(rt, {"telegram": TelegramSender(rt.settings, rt.db)})
         worker.run_once()  # warm up the client (connection, event loop) on the first batch
@@ -150,8 +166,9 @@ def flood(args) -> None:
     from webhooks.telegram.sender import TelegramSender
 
     flooder, newcomer = "666000666", "700100200"
-    with tempfile.TemporaryDirectory() as tmp, FakeTelegramAPI() as api, FakeTwilioAPI() as sms:
-        rt = runtime(tmp, api, sms)
+    with tempfile.TemporaryDirectory() as tmp, database(tmp, args.postgres) as url, \
+            FakeTelegramAPI() as api, FakeTwilioAPI() as sms:  # fmt: skip
+        rt = runtime(url, api, sms)
         notices = resolve_all(rt, prepare(rt, args.notices, sms_every=3))
         for i in range(args.flood):
             say(rt, flooder, f"spam {i} " + "x" * (i % 40))
@@ -179,7 +196,8 @@ def flood(args) -> None:
         rt.outbox_ready.set()
         running.join(60)
         print(
-            f"{args.flood} messages from one Telegram sender and {notices} status notices "
+            f"{'PostgreSQL' if args.postgres else 'SQLite'}: {args.flood} messages from one "
+            f"Telegram sender and {notices} status notices "
             f"(a third by SMS at 1/s): {queued} messages queued; a new citizen's /start, "
             f"{args.arrives:.0f} s later, answered in {answer} "
             f"({sent} other messages sent meanwhile; "
@@ -196,6 +214,7 @@ def main() -> None:
     parser.add_argument("--notices", type=int, default=300, help="notices queued in a flood")
     parser.add_argument("--arrives", type=float, default=3.0, help="seconds into the run")
     parser.add_argument("--give-up", type=float, default=120.0, help="seconds")
+    parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # a flood's cancelled replies: one line each
     {"broadcast": broadcast, "flood": flood}[args.scenario](args)
