@@ -208,7 +208,7 @@ def flood(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", nargs="?", choices=("broadcast", "flood"), default="flood")
+    parser.add_argument("scenario", nargs="?", choices=("broadcast", "flood"), default="broadcast")
     parser.add_argument("--messages", type=int, default=3000, help="broadcast's size")
     parser.add_argument("--flood", type=int, default=600, help="the flooder's messages")
     parser.add_argument("--notices", type=int, default=300, help="notices queued in a flood")
