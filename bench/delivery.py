@@ -169,7 +169,7 @@ def flood(args) -> None:
     with tempfile.TemporaryDirectory() as tmp, database(tmp, args.postgres) as url, \
             FakeTelegramAPI() as api, FakeTwilioAPI() as sms:  # fmt: skip
         rt = runtime(url, api, sms)
-        notices = resolve_all(rt, prepare(rt, args.notices, sms_every=3))
+        notices = resolve_all(rt, prepare(rt, args.notices, sms_every=args.sms_every))
         for i in range(args.flood):
             say(rt, flooder, f"spam {i} " + "x" * (i % 40))
         with rt.db.reading() as session:
@@ -197,8 +197,8 @@ def flood(args) -> None:
         running.join(60)
         print(
             f"{'PostgreSQL' if args.postgres else 'SQLite'}: {args.flood} messages from one "
-            f"Telegram sender and {notices} status notices "
-            f"(a third by SMS at 1/s): {queued} messages queued; a new citizen's /start, "
+            f"Telegram sender and {notices} status notices (1 in {args.sms_every} by SMS at "
+            f"1/s): {queued} messages queued; a new citizen's /start, "
             f"{args.arrives:.0f} s later, answered in {answer} "
             f"({sent} other messages sent meanwhile; "
             f"{len(api.sent_messages(flooder))} to the flooder in all)"
@@ -212,6 +212,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000, help="broadcast's size")
     parser.add_argument("--flood", type=int, default=600, help="the flooder's messages")
     parser.add_argument("--notices", type=int, default=300, help="notices queued in a flood")
+    parser.add_argument("--sms-every", type=int, default=3, help="every Nth notice by SMS")
     parser.add_argument("--arrives", type=float, default=3.0, help="seconds into the run")
     parser.add_argument("--give-up", type=float, default=120.0, help="seconds")
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL")
