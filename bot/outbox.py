@@ -13,17 +13,26 @@ still happens (another bot on the same token, a provider's bad day): its retry_a
 obeyed. Temporary failures back off exponentially with jitter; after the last try a
 message is dead and listed in the console. Permanent failures (bot blocked, number
 unsubscribed or invalid) stop at once and mark the citizen.
+
+Fair delivery: each round claims every channel apart, no more than that channel may send
+in about a second (SEND_HORIZON), and sends them taking turns across channels; a slow
+channel (SMS at 1/s) or one its provider throttles never holds another one's sends. A
+batch holds one message per chat at most, replies before notices (models/messaging.py),
+so a chat's flood is answered at its own pace, never ahead of everyone else.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import select
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
+from itertools import zip_longest
 from typing import Protocol
 
 from bot.ratelimit import ChannelLimiter
@@ -49,6 +58,9 @@ log = logging.getLogger(__name__)
 
 BASE_DELAY = 5.0  # seconds before the first retry
 MAX_DELAY = 3600.0
+# A round claims what each channel can send in about this many seconds: the longest
+# another channel waits for a turn, and far below the lease.
+SEND_HORIZON = 1.0
 
 
 class TemporaryFailure(Exception):
@@ -118,14 +130,18 @@ class OutboxWorker:
         self.lease = timedelta(seconds=rt.settings.OUTBOX_LEASE_SECONDS)
 
     def run_once(self) -> int:
-        """Sends one batch of due messages; returns how many were tried."""
+        """Sends one round of due messages, every channel its share; returns how many
+        were tried."""
         if not self.senders:
             return 0
         with self.rt.db.transaction() as session:
-            messages = claim_due(
-                session, channels=list(self.senders), limit=self.batch, lease=self.lease
-            )
-        for message in messages:
+            claimed = [
+                claim_due(session, channels=[name], limit=self._room(name), lease=self.lease)
+                for name in self.senders
+            ]
+        tried = 0
+        for message in _taking_turns(claimed):
+            tried += 1
             limiter = self.limiters.get(message.channel)
             # Answering a button press is not a message to the chat: no per-chat pace.
             if limiter is not None and not message.payload.get("answer_callback"):
@@ -136,7 +152,15 @@ class OutboxWorker:
                     continue
                 limiter.acquire(message.address)
             self._deliver(message)
-        return len(messages)
+        return tried
+
+    def _room(self, channel: str) -> int:
+        """How many messages of a channel one round claims: what its rate sends in
+        SEND_HORIZON, within the batch."""
+        limiter = self.limiters.get(channel)
+        if limiter is None:
+            return self.batch
+        return max(1, min(self.batch, math.ceil(limiter.overall.rate * SEND_HORIZON)))
 
     def _deliver(self, message: Outbox) -> bool:
         sender = self.senders[message.channel]
@@ -200,6 +224,12 @@ class OutboxWorker:
             if tried == 0:
                 self.rt.outbox_ready.wait(idle_wait)
                 self.rt.outbox_ready.clear()
+
+
+def _taking_turns(batches: Iterable[list[Outbox]]) -> Iterator[Outbox]:
+    """The channels' messages one from each in turn (each channel's own order kept)."""
+    for turn in zip_longest(*batches):
+        yield from (message for message in turn if message is not None)
 
 
 def relay_wake_ups(rt: Runtime, stop: threading.Event) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
@@ -10,21 +11,29 @@ from sqlalchemy import (
     Index,
     UniqueConstraint,
     bindparam,
-    exists,
+    func,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import utcnow
 
-# Replies in a live conversation go before bulk notifications.
+log = logging.getLogger(__name__)
+
+# Replies in a live conversation go before bulk notifications (status notices to
+# followers, reminders, digests).
 PRIORITY_REPLY = 0
 PRIORITY_NOTIFICATION = 10
+
+# Replies waiting for one chat, at most: someone writing faster than their chat can be
+# answered (Telegram: 1 message/s per chat), a flood above all, keeps the newest ones and
+# the older replies are cancelled, out of date by then. Notices are never dropped.
+MAX_QUEUED_REPLIES = 10
+SUPERSEDED = "superseded: more replies were waiting for this chat than it can take"
 
 # The channel a PostgreSQL worker LISTENs on: queued messages wake it at once (a trigger,
 # models/migrations/versions/0005_outbox_notify.py, notifies it).
@@ -124,6 +133,36 @@ def queue_messages(session: Session, rows: list[dict]) -> None:
             row.setdefault("priority", PRIORITY_REPLY)
         # On PostgreSQL a trigger NOTIFYs the workers (migration 0005), delivered at commit.
         session.connection().execute(Outbox.__table__.insert(), rows)
+        answered = {r["citizen_id"] for r in rows if r["priority"] == PRIORITY_REPLY}
+        for citizen_id in answered:
+            _drop_stale_replies(session, citizen_id)
+
+
+def _drop_stale_replies(session: Session, citizen_id: int) -> None:
+    """Cancels a chat's queued replies beyond the newest MAX_QUEUED_REPLIES."""
+    table = Outbox.__table__
+    waiting = (
+        (table.c.citizen_id == citizen_id)
+        & (table.c.status == QUEUED)
+        & (table.c.priority == PRIORITY_REPLY)
+    )
+    # The oldest reply to keep; NULL (nothing dropped) while fewer are waiting.
+    oldest_kept = (
+        select(table.c.id)
+        .where(waiting)
+        .order_by(table.c.id.desc())
+        .offset(MAX_QUEUED_REPLIES - 1)
+        .limit(1)
+        .scalar_subquery()
+    )
+    result = session.connection().execute(
+        table.update()
+        .where(waiting, table.c.id < oldest_kept)
+        .values(status=CANCELLED, last_error=SUPERSEDED)
+    )
+    if result.rowcount:
+        log.warning("citizen %s writes faster than they can be answered: %s older "
+                    "replies cancelled", citizen_id, result.rowcount)  # fmt: skip
 
 
 def claim_due(
@@ -137,22 +176,27 @@ def claim_due(
     """Claims due messages for sending; several workers never claim the same one.
 
     A citizen's messages go out in the order they were queued: a message waits while an
-    earlier one to the same citizen is unsent (being sent, or waiting for a retry).
+    earlier one to the same citizen is unsent (being sent, or waiting for a retry). So a
+    batch holds at most one message per chat, and chats take turns: one chat's backlog
+    (a flood, a long conversation) never fills a batch ahead of the others. Within that,
+    replies go before notices, then the oldest first. The worker claims each channel
+    apart (`channels` of one), so a slow or throttled channel never holds another back.
     """
     now = utcnow()
     due = or_(
         (Outbox.status == QUEUED) & (Outbox.next_attempt_at <= now),
         (Outbox.status == SENDING) & (Outbox.locked_until < now),
     )
-    earlier = aliased(Outbox)
-    waiting_behind = exists().where(
-        earlier.citizen_id == Outbox.citizen_id,
-        earlier.id < Outbox.id,
-        earlier.status.in_((QUEUED, SENDING)),
+    # Each chat's first unsent message (being sent, or waiting for a retry): only it
+    # may go. One pass over the unsent rows, not a look back from each of them.
+    heads = (
+        select(func.min(Outbox.id))
+        .where(Outbox.status.in_((QUEUED, SENDING)), Outbox.channel.in_(channels))
+        .group_by(Outbox.citizen_id)
     )
-    stmt = select(Outbox).where(due, Outbox.channel.in_(channels), ~waiting_behind)
     if citizen_id is not None:
-        stmt = stmt.where(Outbox.citizen_id == citizen_id)
+        heads = heads.where(Outbox.citizen_id == citizen_id)
+    stmt = select(Outbox).where(Outbox.id.in_(heads), due)
     stmt = stmt.order_by(Outbox.priority, Outbox.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)

@@ -8,17 +8,23 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from bot.engine import handle
 from bot.outbox import OutboxWorker
 from models.citizen import Citizen
+from models.messaging import MAX_QUEUED_REPLIES
 from models.report import Follower
 from services import reports
+from services.types import Inbound
 from tests.helpers import TalkingCitizen, make_report
+from tests.sms_support import make_sms_app
 from tests.telegram_support import post, telegram_config, text_update
+from webhooks.sms.sender import SmsSender
 from webhooks.telegram.sender import TelegramSender
 
 
@@ -128,13 +134,14 @@ def test_blocked_bot_stops_at_once_and_marks_the_citizen(tg_rt, telegram) -> Non
     assert len(telegram.calls_to("sendMessage")) == 1  # tried once, never again
 
 
-def _broadcast(rt, count: int) -> list[int]:
-    """`count` reports each followed by one Telegram citizen, then all move on at once."""
+def _broadcast(rt, count: int, channel: str = "telegram") -> list[int]:
+    """`count` reports each followed by one citizen, then all move on at once."""
     chats = []
     with rt.db.transaction() as session:
         for i in range(count):
             chat = 5_000_000 + i
-            citizen = Citizen(channel="telegram", address=str(chat), display_name=f"C{i}")
+            address = f"+3361{chat}" if channel == "sms" else str(chat)
+            citizen = Citizen(channel=channel, address=address, display_name=f"C{i}")
             session.add(citizen)
             report = make_report(session, "graffiti")
             session.flush()
@@ -259,3 +266,141 @@ def test_postgres_wakes_listening_workers_on_every_queued_message(rt) -> None:
         with rt.db.transaction() as session:
             assert requeue(session, message_id)
         assert list(listener.notifies(timeout=2, stop_after=1))
+
+
+# --- fair delivery: no chat, no channel, no broadcast holds the others back -------------------
+
+FLOODER, NEWCOMER = 6_660_666, 7_001_002
+
+
+def says(rt, sender: str | int, words: str, channel: str = "telegram") -> None:
+    handle(Inbound(channel, str(sender), external_id=uuid.uuid4().hex, text=words), rt)
+
+
+def flood(rt, count: int) -> None:
+    for i in range(count):
+        says(rt, FLOODER, f"spam {i} " + "x" * i)
+
+
+@pytest.fixture
+def both_channels(database_url, tmp_path, telegram, twilio):
+    """The app with Telegram and SMS, SMS at its real default pace (1/s)."""
+    app = make_sms_app(
+        database_url, tmp_path, twilio, SMS_RATE_PER_SECOND=1, **telegram_config(telegram)
+    )
+    yield app.extensions["webleads"]
+    app.extensions["webleads"].db.dispose()
+
+
+class RunningWorker:
+    """The worker as in production: its own thread, both senders, the channels' limits."""
+
+    def __init__(self, rt) -> None:
+        senders = {"telegram": TelegramSender(rt.settings, rt.db), "sms": SmsSender(rt)}
+        self.rt, self.worker = rt, OutboxWorker(rt, senders)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.worker.run_forever, args=(self.stop, 0.05))
+
+    def __enter__(self) -> RunningWorker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.rt.outbox_ready.set()
+        self.thread.join(60)
+
+
+def answered_in(telegram, chat: int, timeout: float) -> float:
+    """Seconds until the first message to `chat` (fails the test past `timeout`)."""
+    start = time.monotonic()
+    telegram.wait_for(
+        "sendMessage", timeout=timeout, predicate=lambda p: str(p.get("chat_id")) == str(chat)
+    )
+    return time.monotonic() - start
+
+
+def test_a_new_citizen_is_answered_at_once_behind_a_flood_and_a_broadcast(
+    both_channels, telegram, twilio
+) -> None:
+    rt = both_channels
+    flood(rt, 40)
+    _broadcast(rt, 15, channel="sms")  # notices by SMS, 1/s: 15 s of them
+    notices = _broadcast(rt, 60)  # and by Telegram, 30/s: 2 s of them
+    telegram.enforce_limits(global_per_second=30, per_chat_per_second=1)
+    with RunningWorker(rt):
+        time.sleep(0.5)  # the worker is busy with the backlog when the citizen writes
+        says(rt, NEWCOMER, "/start")
+        waited = answered_in(telegram, NEWCOMER, timeout=6)
+        sent = telegram.sent_messages()
+    assert waited < 2.5
+    first = next(i for i, m in enumerate(sent) if int(m["chat_id"]) == NEWCOMER)
+    notices_sent = sum(int(m["chat_id"]) in notices for m in sent[:first])
+    assert notices_sent < len(notices)  # the reply went before the rest of the notices
+    assert len(telegram.sent_messages(FLOODER)) <= 3  # the flood at its own pace, 1/s
+    assert len(twilio.messages) <= 4  # and the SMS notices at theirs, held back by nobody
+
+
+def test_a_flooding_chat_is_answered_only_to_its_last_messages(tg_rt, telegram) -> None:
+    flood(tg_rt, 30)
+    with tg_rt.db.reading() as session:
+        replies = session.execute(
+            text("SELECT status, payload, last_error FROM outbox WHERE address = :a ORDER BY id"),
+            {"a": str(FLOODER)},
+        ).all()
+    waiting = [r for r in replies if r.status == "queued"]
+    assert len(waiting) == MAX_QUEUED_REPLIES  # not 60 replies ahead of everyone
+    assert {r.last_error for r in replies if r.status == "cancelled"} == {
+        "superseded: more replies were waiting for this chat than it can take"
+    }
+    drain(worker_for(tg_rt))
+    received = telegram.sent_messages(FLOODER)
+    assert len(received) == MAX_QUEUED_REPLIES
+    assert received[-1]["text"] == queued_texts(tg_rt, FLOODER)[-1]  # the latest answer
+
+
+def test_replies_go_before_notices(tg_rt, telegram) -> None:
+    notices = _broadcast(tg_rt, 30)
+    says(tg_rt, NEWCOMER, "/start")
+    worker = worker_for(tg_rt)
+    worker.batch = 5
+    worker.run_once()
+    first_five = [int(m["chat_id"]) for m in telegram.sent_messages()]
+    assert first_five[0] == NEWCOMER and set(first_five[1:]) <= set(notices)
+
+
+def test_a_channel_its_provider_throttles_does_not_hold_another(
+    both_channels, telegram, twilio
+) -> None:
+    rt = both_channels
+    for i in range(15):  # fifteen texters wait for their SMS answers...
+        says(rt, f"+336120000{i:02}", "Bonjour", channel="sms")
+    twilio.fail_next(200, status=429)  # ...and Twilio answers 429 to every one of them
+    says(rt, NEWCOMER, "/start")
+    with RunningWorker(rt):
+        waited = answered_in(telegram, NEWCOMER, timeout=6)
+    assert waited < 2.5
+    assert twilio.messages == []  # nothing went by SMS; nothing of it was lost either
+    with rt.db.reading() as session:
+        sms_waiting = session.execute(
+            text("SELECT count(*) FROM outbox WHERE channel = 'sms' AND status = 'queued'")
+        ).scalar()
+    assert sms_waiting >= 15
+
+
+def test_a_twilio_429_storm_longer_than_the_tries_loses_nothing(both_channels, twilio) -> None:
+    rt = both_channels
+    says(rt, "+33612000099", "Bonjour", channel="sms")
+    storm = rt.settings.OUTBOX_MAX_ATTEMPTS + 3
+    twilio.fail_next(storm, status=429)
+    worker = OutboxWorker(rt, {"sms": SmsSender(rt)}, limiters={})
+    for _ in range(storm + 10):
+        time_passes(rt)
+        drain(worker)
+        if set(statuses(rt)) == {"sent"}:
+            break
+    assert set(statuses(rt)) == {"sent"}  # a 429 is a pace, not a try: nothing dead
+    bodies = [m["Body"] for m in twilio.sent_to("+33612000099")]
+    expected = queued_texts(rt, "+33612000099")  # (SMS writes the choices in the text)
+    assert len(bodies) == len(expected)
+    assert all(body.startswith(text) for body, text in zip(bodies, expected, strict=True))

@@ -337,6 +337,73 @@ def test_a_free_form_message_whatsapp_refuses_with_63016_waits_and_goes_by_sms(
     assert "work on your report" in sms["Body"]
 
 
+def templates(twilio) -> dict[str, str]:
+    return {
+        "WHATSAPP_TEMPLATE_FR": twilio.approved_template("fr", "Votre signalement {{1}} : {{2}}."),
+        "WHATSAPP_TEMPLATE_EN": twilio.approved_template("en", "Your report {{1}}: {{2}}."),
+    }
+
+
+def news_refused_with_63016(wa: WhatsApp, number: int) -> dict:
+    """The news goes free-form (our clock: the window is open), WhatsApp refuses it (its
+    clock: closed) in the status callback, which the app gets; returns what was refused."""
+    twilio = wa.twilio
+    twilio.whatsapp_inbound(CITIZEN, at=datetime.now(UTC) - timedelta(hours=25))
+    with wa.rt.db.transaction() as session:
+        reports.change_status(session, number, "in_progress", message="On Monday.")
+    (refused,) = wa.inbox()
+    callbacks = twilio.wait_for_callbacks(1)
+    assert callbacks[-1]["form"]["ErrorCode"] == "63016"
+    replay(wa.client, callbacks[-1:])
+    return refused
+
+
+def test_after_whatsapps_63016_the_template_goes_then_the_full_message(
+    database_url, tmp_path, twilio
+) -> None:
+    settings = templates(twilio)
+    app = make_wa_app(database_url, tmp_path, twilio, **settings)
+    try:
+        wa = WhatsApp(app, twilio)
+        number = file_report(wa)
+        refused = news_refused_with_63016(wa, number)
+        assert "On Monday." in refused["body"]
+        (template,) = wa.inbox()  # the approved template, which WhatsApp takes
+        assert template["content_sid"] == settings["WHATSAPP_TEMPLATE_EN"]
+        assert template["body"] == f"Your report #{number}: in progress."
+        assert template["error_code"] is None
+        assert twilio.sent_to(CITIZEN) == []  # no SMS: the template went
+        (held,) = [m for m in wa.outbox() if m.status == "held"]
+        assert "On Monday." in held.payload["text"] and "template went" in held.last_error
+
+        wa.text("Thanks, what is new?")  # the citizen answers: the window opens
+        full, *answers = wa.inbox()
+        assert "work on your report" in full["body"] and "On Monday." in full["body"]
+        assert full["error_code"] is None and answers
+        assert [m for m in wa.outbox() if m.status == "held"] == []
+        assert twilio.sent_to(CITIZEN) == []
+    finally:
+        app.extensions["webleads"].db.dispose()
+
+
+def test_after_63016_a_refused_template_falls_back_to_sms(sqlite_url, tmp_path, twilio) -> None:
+    app = make_wa_app(sqlite_url, tmp_path, twilio, **templates(twilio))
+    try:
+        wa = WhatsApp(app, twilio)
+        number = file_report(wa)
+        news_refused_with_63016(wa, number)
+        twilio.fail_whatsapp_next(1, code=63016)  # and the template is refused as well
+        (template,) = wa.inbox()
+        callbacks = twilio.wait_for_callbacks(2)
+        assert callbacks[-1]["form"]["MessageSid"] == template["sid"]
+        replay(wa.client, callbacks[-1:])
+        worker(wa.rt).run_once()
+        (sms,) = twilio.sent_to(CITIZEN)
+        assert "work on your report" in sms["Body"] and "On Monday." in sms["Body"]
+    finally:
+        app.extensions["webleads"].db.dispose()
+
+
 def test_63018_is_tried_again_and_63015_is_listed(wa_sqlite_app, twilio) -> None:
     wa = WhatsApp(wa_sqlite_app, twilio)
     wa.text("Bonjour")

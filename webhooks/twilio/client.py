@@ -163,6 +163,9 @@ UNREACHABLE_CODES = frozenset({21211, 21614})  # invalid number; not a mobile (l
 # being dropped at once.
 CONFIGURATION_CODES = frozenset({20003, 20404, 21212, 21603, 21606})
 RATE_LIMIT_CODE = 20429
+# Twilio's 429 says no "come back in N s": a short pause, not a try (as Telegram's 429),
+# or a long burst of them would bury messages that were only delayed.
+RATE_LIMIT_RETRY = 2.0
 
 
 def send_failure(exc: TwilioRestException) -> TemporaryFailure | PermanentFailure:
@@ -172,7 +175,9 @@ def send_failure(exc: TwilioRestException) -> TemporaryFailure | PermanentFailur
         return PermanentFailure(reason, citizen_flag="opted_out")
     if exc.code in UNREACHABLE_CODES:
         return PermanentFailure(reason, citizen_flag="unreachable")
-    if exc.code == RATE_LIMIT_CODE or exc.status == 429 or exc.status >= 500:
+    if exc.code == RATE_LIMIT_CODE or exc.status == 429:
+        return TemporaryFailure(reason, retry_after=RATE_LIMIT_RETRY)
+    if exc.status >= 500:
         return TemporaryFailure(reason)
     if exc.code in CONFIGURATION_CODES:
         log.error("Twilio cannot send until its settings are fixed: %s", reason)

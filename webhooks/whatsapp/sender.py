@@ -3,8 +3,9 @@
 Inside the citizen's 24-hour window: the Reply as WhatsApp shows it (content.py: quick
 replies, a list picker, or text). Outside it: a report's news as the approved template,
 the full message held for the citizen's answer; anything else held, listed in the
-console, and sent by SMS when it can (window.py). WhatsApp's own refusals arrive later,
-in the status callback (routes.py -> window.refused).
+console, and sent by SMS when it can (window.py). WhatsApp's own refusals mostly arrive
+later, in the status callback (routes.py -> window.refused); a 63016 (window closed)
+answered at once goes the outside-the-window way here.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ DAILY_LIMIT = 63038  # the account's messages per day: try again in an hour
 DAILY_LIMIT_RETRY = 3600.0
 # A refused content (over a limit Twilio knows and we did not): sent as plain text.
 CONTENT_REFUSED_STATUS = 400
+
+
+class OutsideWindow(Exception):
+    """Twilio answered 63016 at once: the window is closed, whatever our clock says."""
 
 
 class WhatsAppSender:
@@ -68,17 +73,37 @@ class WhatsAppSender:
             language = (citizen.language if citizen else None) or self.rt.settings.DEFAULT_LANGUAGE
             last = citizen.last_inbound_at if citizen else None
             variables = window.template_variables(session, message, language)
-        if window.is_open(last):
-            return self._session_message(message, reply, language)
+        template_only = bool(message.payload.get(window.TEMPLATE_ONLY))
+        if window.is_open(last) and not template_only:
+            try:
+                return self._session_message(message, reply, language)
+            except OutsideWindow:
+                pass  # WhatsApp's clock says closed: as outside the window
+        return self._outside_window(message, language, variables, template_only=template_only)
+
+    def _outside_window(self, message: Outbox, language: str, variables: dict | None, *,
+                        template_only: bool) -> str:  # fmt: skip
+        """A report's news as the approved template, the full message held; else held (and
+        by SMS if it can)."""
         if message.payload.get("after_template"):
             raise Held(window.HELD_AFTER_TEMPLATE)  # its template went already: it waits
         template = self.rt.settings.whatsapp_template(language)
         if template and variables:
-            sid = self._create(message, content_sid=template,
-                               content_variables=json.dumps(variables))  # fmt: skip
-            window.hold_after_template(self.rt, message, template, sid)
-            return sid
-        raise Held(window.hold_without_template(self.rt, message))
+            try:
+                sid = self._create(message, content_sid=template,
+                                   content_variables=json.dumps(variables))  # fmt: skip
+            except OutsideWindow:
+                pass  # the template refused as well: as without one
+            else:
+                if template_only:  # its full message waits already (the refused row)
+                    window.template_went(self.rt, message, template)
+                else:
+                    window.hold_after_template(self.rt, message, template, sid)
+                return sid
+        reason = window.hold_without_template(self.rt, message)
+        if template_only:  # no template could go after all: the news goes by SMS
+            raise PermanentFailure(reason)
+        raise Held(reason)
 
     def _session_message(self, message: Outbox, reply: Reply, language: str) -> str:
         rendered = shape(reply, language)
@@ -106,7 +131,9 @@ class WhatsAppSender:
         )
 
 
-def _failure(exc: TwilioRestException) -> TemporaryFailure | PermanentFailure:
+def _failure(exc: TwilioRestException) -> Exception:
+    if exc.code == window.OUTSIDE_WINDOW:
+        return OutsideWindow(f"Twilio error {exc.code}: {exc.msg}")
     if exc.code == DAILY_LIMIT:
         reason = f"Twilio error {exc.code} (HTTP {exc.status}): {exc.msg}"
         return TemporaryFailure(reason, retry_after=DAILY_LIMIT_RETRY)

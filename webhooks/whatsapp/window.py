@@ -5,9 +5,12 @@ The webhook records each inbound message's time on the citizen (`citizen.last_in
 and releases what waited for them; the sender asks `is_open` before each message. Outside
 the window a report's news goes as the approved utility template (WHATSAPP_TEMPLATE_FR /
 _EN: `{{1}}` = "#1042", `{{2}}` = the status), and the full personalised message waits
-(`held`) until the citizen answers. Without a template, or when WhatsApp refuses it, the
-message waits the same way, is listed in the console (undelivered messages, the report's
-thread) and goes by SMS when SMS is set up and that number has not opted out of SMS.
+(`held`) until the citizen answers. The same when WhatsApp itself says the window closed
+(error 63016, at the send or in the status callback, our clock and WhatsApp's may differ):
+the template goes, the full message waits. Without a template, or when WhatsApp refuses
+it, the message waits the same way, is listed in the console (undelivered messages, the
+report's thread) and goes by SMS when SMS is set up and that number has not opted out of
+SMS.
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ SMS = "sms"
 HELD_NO_TEMPLATE = "WhatsApp: outside the 24-hour window, no approved template; waits for the citizen's next message"  # noqa: E501
 HELD_AFTER_TEMPLATE = "WhatsApp: outside the 24-hour window; the template went, the full message waits for the citizen's answer"  # noqa: E501
 HELD_REFUSED = "WhatsApp refused it (error {code}): waits for the citizen's next message"
+HELD_REFUSED_TEMPLATE = "WhatsApp refused it (error {code}): the template went, the full message waits for the citizen's answer"  # noqa: E501
+# A payload's mark: WhatsApp said the window is closed, whatever our clock says; the row
+# goes as the template alone (its full message already waits).
+TEMPLATE_ONLY = "template_only"
 ALSO_BY_SMS = " (sent by SMS meanwhile)"
 
 # Errors WhatsApp reports after the 201, in the status callback.
@@ -79,6 +86,12 @@ def hold_after_template(rt: Runtime, message: Outbox, template_sid: str, sent_si
         hold_copy(
             session, message, {**message.payload, "after_template": sent_sid}, HELD_AFTER_TEMPLATE
         )
+
+
+def template_went(rt: Runtime, message: Outbox, template_sid: str) -> None:
+    """A TEMPLATE_ONLY row went: marked as a template (a refusal of it goes by SMS)."""
+    with rt.db.transaction() as session:
+        set_payload(session, message.id, {**message.payload, "template": template_sid})
 
 
 def fall_back_to_sms(session, rt: Runtime, message: Outbox, payload: dict) -> bool:
@@ -156,9 +169,39 @@ def _refused_for_now(session, rt: Runtime, message: Outbox, code: int) -> None:
     if template:
         # The template itself was refused: the full message already waits (held copy);
         # this row stays failed (listed), and the news goes by SMS if it can.
-        full = {k: v for k, v in message.payload.items() if k != "template"}
+        full = {k: v for k, v in message.payload.items() if k not in ("template", TEMPLATE_ONLY)}
         fall_back_to_sms(session, rt, message, full)
+        return
+    if _template_instead(session, rt, message):
+        mark_held(session, message.id, HELD_REFUSED_TEMPLATE.format(code=code))
         return
     by_sms = fall_back_to_sms(session, rt, message, message.payload)
     reason = HELD_REFUSED.format(code=code) + (ALSO_BY_SMS if by_sms else "")
     mark_held(session, message.id, reason)
+
+
+def _template_instead(session, rt: Runtime, message: Outbox) -> bool:
+    """Queues the approved template in place of a refused free-form message, when there
+    is one for the citizen's language and the message is a report's news."""
+    citizen = session.get(Citizen, message.citizen_id)
+    if citizen is None or not citizen.can_receive:
+        return False
+    language = citizen.language or rt.settings.DEFAULT_LANGUAGE
+    if not (rt.settings.whatsapp_template(language) and
+            template_variables(session, message, language)):  # fmt: skip
+        return False
+    queue_messages(
+        session,
+        [
+            {
+                "citizen_id": message.citizen_id,
+                "channel": message.channel,
+                "address": message.address,
+                "payload": {**message.payload, TEMPLATE_ONLY: True},
+                "priority": message.priority,
+                "report_id": message.report_id,
+                "event_id": message.event_id,
+            }
+        ],
+    )
+    return True
