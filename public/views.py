@@ -76,9 +76,15 @@ def _render(template: str, status: int = 200, **context) -> Response:
         town = rt.catalog.get(db).area_name
     other = "en" if lang == "fr" else "fr"
     # The page's own filters, in the other language; url_for's own words (endpoint,
-    # _method, _external...) are never taken from a visitor's query string.
-    asked = {k: v for k, v in request.args.items() if k != "endpoint" and not k.startswith("_")}
-    switch = dict(request.view_args or {}, **asked)
+    # _method, _external...) and the path's values (`number`) are never taken from a
+    # visitor's query string: `?number=1` must not make the link another report's.
+    path_values = request.view_args or {}
+    asked = {
+        k: v
+        for k, v in request.args.items()
+        if k != "endpoint" and not k.startswith("_") and k not in path_values
+    }
+    switch = {**asked, **path_values}
     switch["lang"] = other
     body = render_template(
         template,

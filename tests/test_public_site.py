@@ -318,3 +318,18 @@ def test_a_photo_of_another_report_cannot_be_approved(app, filed) -> None:
         media_id = media.id
     with pytest.raises(reports.ReportError), rt.db.transaction() as session:
         moderation.approve_photo(session, filed, media_id, approved=True, agent_id=None)
+
+
+def language_link(body: str) -> str:
+    return re.search(r'<a href="([^"]+)" lang="(?:en|fr)" hreflang=', body).group(1)
+
+
+@pytest.mark.parametrize("value", ["abc", "1", "99999999999999999999", ""])
+def test_a_number_in_the_query_string_is_not_the_report_shown(app, filed, value) -> None:
+    # `?number=abc` was a 500 (the language link was built with it); `?number=1` made that
+    # link point at report #1.
+    response = app.test_client().get(f"/reports/{filed}?number={value}&status=open")
+    assert response.status_code == 200
+    link = language_link(response.get_data(as_text=True))
+    assert link.startswith(f"/reports/{filed}?") and "number=" not in link
+    assert "lang=en" in link and "status=open" in link
