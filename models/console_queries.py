@@ -19,7 +19,7 @@ from sqlmodel import Session
 from models.agent import Agent, AgentService
 from models.catalog import Category
 from models.daily_figure import open_figures
-from models.db import utcnow
+from models.db import read_number, utcnow
 from models.messaging import UNDELIVERED, Outbox, dead_messages
 from models.report import OPEN_STATUSES, STATUSES, Follower, Report, ReportEvent
 
@@ -104,9 +104,9 @@ def _conditions(session: Session, f: QueueFilter, now: datetime) -> list:
 
 def _search_clause(text: str):
     text = text.strip()
-    number = text.lstrip("#").strip()
-    if number.isdigit():
-        return Report.id == int(number)
+    number = read_number(text.lstrip("#").strip())
+    if number is not None:
+        return Report.id == number
     pattern = "%" + text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
     return or_(
         Report.description.ilike(pattern, escape="\\"),

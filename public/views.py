@@ -30,6 +30,7 @@ from services.media import photo_response
 from services.public_view import PublicReport, public_report, public_reports
 from services.runtime import current_runtime
 from services.texts import N_, status_name, translate
+from services.types import clean_text
 
 PAGE_SIZE = 20
 # The map: at most this many points per answer, the newest, with how many the box holds.
@@ -427,7 +428,16 @@ def feed():
         iso=_iso,
         summary=_summary,
     )
-    return _cached(Response(body, mimetype="application/atom+xml"))
+    return _cached(Response(_xml_chars(body), mimetype="application/atom+xml"))
+
+
+# XML 1.0 cannot hold control characters nor U+FFFE and U+FFFF (an Atom reader refuses the
+# whole feed): words stored before the console dropped them on entry are cleaned here.
+_NOT_XML = dict.fromkeys((0xFFFE, 0xFFFF))
+
+
+def _xml_chars(text: str) -> str:
+    return clean_text(text).translate(_NOT_XML)
 
 
 def _iso(moment: datetime) -> str:
