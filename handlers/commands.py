@@ -11,6 +11,7 @@ from models.citizen import State, update_citizen
 from models.db import read_number
 from models.messaging import cancel_queued_for
 from services import reports
+from services.config import LANGUAGES
 from services.texts import N_, translate
 from services.types import Inbound, Outcome, Reply
 
@@ -106,6 +107,8 @@ def language(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
 
 def set_language(ctx: Ctx, code: str) -> Outcome:
     """Stores the citizen's language and confirms in that language."""
+    if code not in LANGUAGES:  # `lang:…` is whatever a client sends as a button's data
+        return Outcome([Reply(ctx.t("That button is no longer active."))], ctx.state)
     ctx.citizen.language = code
     update_citizen(ctx.session, ctx.citizen.id, language=code)
     return Outcome([Reply(translate(code, "I will speak English with you."))], ctx.state)
