@@ -17,6 +17,7 @@ from services import crews, reports
 from tests.helpers import TalkingCitizen, consistent, make_agent
 from tests.mutate import json_combos
 from tests.telegram_support import CHAT, LOCATION_IN_TOWN, SECRET, is_update, payload, post
+from tests.test_fuzz_sms import HUGE_WORDS, failures_logged
 
 FUZZ = settings(
     max_examples=60,
@@ -59,7 +60,8 @@ message = st.fixed_dictionaries(
         "text": st.text(max_size=300)
         | st.sampled_from(
             ["/start", "/start XYZ", "/suivi 99999999999", "#0", "STOP", "aide", "1", "oui"]
-        ),
+        )
+        | st.sampled_from(HUGE_WORDS),
         "caption": st.text(max_size=50),
         "location": st.fixed_dictionaries({"latitude": coordinate, "longitude": coordinate}),
         "venue": st.fixed_dictionaries(
@@ -113,10 +115,12 @@ update = st.one_of(well_formed, well_formed, damaged, junk)
 
 @FUZZ
 @given(body=update)
-def test_generated_telegram_updates(tg_client, tg_rt, body) -> None:
+def test_generated_telegram_updates(tg_client, tg_rt, caplog, body) -> None:
+    seen = len(caplog.records)
     response = post(tg_client, body)
     # 400 only for what is no update at all: Telegram retries anything but a 2xx.
     assert response.status_code == (200 if is_update(body) else 400), (response.status_code, body)
+    assert failures_logged(caplog, seen) == [], body
     consistent(tg_rt)
 
 

@@ -318,6 +318,8 @@ BUTTONS = [
     ("crew-superscript", "agent", "crew:take:²", "You cannot work on report #²"),
     ("fixed", "citizen", f"fixed:{HUGE}:no", "That button is no longer active."),
     ("fixed-short", "citizen", "fixed:1", "That button is no longer active."),
+    # Stored as the citizen's language: refused by PostgreSQL's varchar(2), kept by SQLite.
+    ("language-unknown", "citizen", "lang:0:yes", "That button is no longer active."),
 ]  # fmt: skip
 
 
