@@ -76,13 +76,12 @@ def follow(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
     if not (arg and arg.isdigit()):
         text = ctx.t("Send SUIVRE and the report's number, such as SUIVRE 1042.")
         return Outcome([Reply(text)], state)
-    number = read_number(arg)  # None: longer than any report's number
-    result, view = (
-        (None, None) if number is None else reports.follow_report(ctx.session, number, ctx.citizen)
-    )
+    number = read_number(arg)
+    if number is None:  # longer than any report's number
+        return Outcome([Reply(ctx.t(NO_SUCH_REPORT, number=arg))], state)
+    result, view = reports.follow_report(ctx.session, number, ctx.citizen)
     if view is None:
-        return Outcome([Reply(ctx.t(NO_SUCH_REPORT, number=arg if number is None else number))],
-                       state)  # fmt: skip
+        return Outcome([Reply(ctx.t(NO_SUCH_REPORT, number=number))], state)
     summary = ctx.t(
         "{ref} ({category}, {place}): {status}",
         ref=view.ref,
