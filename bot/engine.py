@@ -10,8 +10,12 @@ transaction is ever open during a network call.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from bot import flow
@@ -47,6 +51,9 @@ log = logging.getLogger(__name__)
 ALLOWED_WHEN_OPTED_OUT = {"start", "help"}
 # Honoured at once, even while the conversation waits on the worker.
 JUMPS_THE_QUEUE = {"stop"}
+# Database errors a later delivery may not meet (locked, restarting, out of connections):
+# the provider is asked to deliver again (the app answers them 503).
+TRANSIENT = (OperationalError, InterfaceError, PoolTimeout)
 
 
 @dataclass(frozen=True)
@@ -248,3 +255,31 @@ def _clean_name(name: str | None) -> str | None:
         return None
     name = " ".join(name.split())[:64]
     return name or None
+
+
+@contextmanager
+def acknowledged(rt: Runtime, channel: str, external_id: str | None) -> Iterator[None]:
+    """Runs a webhook's handling of one message; if it fails for any reason but a transient
+    database error, the error is logged with its traceback and the message is marked as
+    seen, and the webhook answers 2xx all the same.
+
+    Its transaction was rolled back, so nothing of it is kept; a provider retrying it (Telegram
+    retries anything but a 2xx for hours) would only fail the same way each time, and the
+    citizen's later messages would queue behind it.
+    """
+    try:
+        yield
+    except TRANSIENT:
+        raise
+    except Exception:
+        log.exception("%s: message %s failed; acknowledged, not retried", channel, external_id)
+        if external_id:
+            _mark_seen(rt, channel, external_id)
+
+
+def _mark_seen(rt: Runtime, channel: str, external_id: str) -> None:
+    try:
+        with rt.db.transaction() as session:
+            record_inbound(session, channel, external_id)
+    except Exception:  # the database failing too: the message was still acknowledged
+        log.exception("%s: message %s could not be marked as seen", channel, external_id)

@@ -66,6 +66,7 @@ from handlers import (
 )
 from handlers.context import Ctx
 from models.citizen import State
+from models.db import read_number
 from services import words
 from services.texts import N_, fold
 from services.types import CHOICE, EVENT, LOCATION, OTHER, PHOTO, TEXT, Inbound, Outcome, Reply
@@ -224,8 +225,8 @@ def resolve_choice(ctx: Ctx, msg: Inbound) -> Inbound:
     values = [value for value, _ in offered]
     word = fold(msg.text or "").strip(" .!")
     value = None
-    if word.isdigit() and 1 <= int(word) <= len(values):
-        value = values[int(word) - 1]
+    if (number := read_number(word)) is not None and 1 <= number <= len(values):
+        value = values[number - 1]
     elif word in SKIP_WORDS and "skip" in values:
         value = "skip"
     elif word in YES_WORDS:

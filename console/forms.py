@@ -31,14 +31,30 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from models.agent import ROLES
 from models.catalog import IDEA, PROBLEM
+from models.db import read_number
 from models.zone import ZONE_KINDS
 from services.agents import EMAIL_RE
+from services.types import clean_text
 
 MESSAGE_MAX = 1500  # an SMS update stays within a few segments; Telegram allows 4096
+# Agents' words go to citizens, the public site and its Atom feed (XML, which has no place
+# for U+0001 or U+000B): control characters are dropped as they come in, as Open311's are.
+WORDS = (clean_text,)
+
+
+def _row_id(value) -> int:
+    """A row's id as a form sends it; past nine digits (or not a number) the field says
+    "not a valid choice" rather than the database overflowing."""
+    if isinstance(value, int):
+        return value
+    number = read_number(str(value))
+    if number is None:
+        raise ValueError(value)
+    return number
 
 
 def _coerce_optional_int(value):
-    return int(value) if value not in (None, "", "None") else None
+    return _row_id(value) if value not in (None, "", "None") else None
 
 
 # --- report actions ------------------------------------------------------------------
@@ -47,43 +63,58 @@ def _coerce_optional_int(value):
 class StatusForm(FlaskForm):
     status = SelectField(_l("New status"), validators=[DataRequired()])
     message = TextAreaField(
-        _l("Message to the citizen"), validators=[Optional(), Length(max=MESSAGE_MAX)]
+        _l("Message to the citizen"),
+        validators=[Optional(), Length(max=MESSAGE_MAX)],
+        filters=WORDS,
     )
-    note = TextAreaField(_l("Internal note (not sent)"), validators=[Optional(), Length(max=4000)])
+    note = TextAreaField(
+        _l("Internal note (not sent)"), validators=[Optional(), Length(max=4000)], filters=WORDS
+    )
 
 
 class ReplyForm(FlaskForm):
     message = TextAreaField(
-        _l("Message to the citizen"), validators=[DataRequired(), Length(max=MESSAGE_MAX)]
+        _l("Message to the citizen"),
+        validators=[DataRequired(), Length(max=MESSAGE_MAX)],
+        filters=WORDS,
     )
 
 
 class NoteForm(FlaskForm):
-    note = TextAreaField(_l("Internal note"), validators=[DataRequired(), Length(max=4000)])
+    note = TextAreaField(
+        _l("Internal note"), validators=[DataRequired(), Length(max=4000)], filters=WORDS
+    )
 
 
 class PublicForm(FlaskForm):
     """The public site's moderation of one report (the buttons say which action)."""
 
-    text = TextAreaField(_l("Public text"), validators=[Optional(), Length(max=2000)])
+    text = TextAreaField(
+        _l("Public text"), validators=[Optional(), Length(max=2000)], filters=WORDS
+    )
 
 
 class AssignForm(FlaskForm):
-    service = SelectField(_l("Service"), coerce=int, validators=[DataRequired()])
+    service = SelectField(_l("Service"), coerce=_row_id, validators=[DataRequired()])
     assignee = SelectField(_l("Agent"), coerce=_coerce_optional_int, validators=[Optional()])
 
 
 class RecategoriseForm(FlaskForm):
-    category = SelectField(_l("Category"), coerce=int, validators=[DataRequired()])
+    category = SelectField(_l("Category"), coerce=_row_id, validators=[DataRequired()])
 
 
 class MergeForm(FlaskForm):
     target = StringField(
         _l("Duplicate of report"),
-        validators=[DataRequired(), Regexp(r"^\s*#?\d+\s*$", message=_l("Write a number: #1042"))],
+        validators=[
+            DataRequired(),
+            Regexp(r"^\s*#?[0-9]{1,9}\s*$", message=_l("Write a number: #1042")),
+        ],
     )
     message = TextAreaField(
-        _l("Message to the citizen"), validators=[Optional(), Length(max=MESSAGE_MAX)]
+        _l("Message to the citizen"),
+        validators=[Optional(), Length(max=MESSAGE_MAX)],
+        filters=WORDS,
     )
 
 
@@ -94,23 +125,33 @@ CODE = Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lower-case letters, digits an
 
 class ServiceForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32), CODE])
-    name_fr = StringField(_l("Name (French)"), validators=[DataRequired(), Length(max=128)])
-    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=128)])
+    name_fr = StringField(
+        _l("Name (French)"), validators=[DataRequired(), Length(max=128)], filters=WORDS
+    )
+    name_en = StringField(
+        _l("Name (English)"), validators=[DataRequired(), Length(max=128)], filters=WORDS
+    )
     active = BooleanField(_l("Active"), default=True)
 
 
 class CategoryForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32), CODE])
-    name_fr = StringField(_l("Name (French)"), validators=[DataRequired(), Length(max=128)])
-    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=128)])
-    service_id = SelectField(_l("Service"), coerce=int, validators=[DataRequired()])
+    name_fr = StringField(
+        _l("Name (French)"), validators=[DataRequired(), Length(max=128)], filters=WORDS
+    )
+    name_en = StringField(
+        _l("Name (English)"), validators=[DataRequired(), Length(max=128)], filters=WORDS
+    )
+    service_id = SelectField(_l("Service"), coerce=_row_id, validators=[DataRequired()])
     kind = SelectField(
         _l("Kind"), choices=[(PROBLEM, _l("Problem")), (IDEA, _l("Idea"))], default=PROBLEM
     )
     sla_hours = IntegerField(
         _l("SLA (hours)"), default=72, validators=[InputRequired(), NumberRange(1, 24 * 365)]
     )
-    position = IntegerField(_l("Menu position"), default=0, validators=[Optional()])
+    position = IntegerField(
+        _l("Menu position"), default=0, validators=[Optional(), NumberRange(-9999, 9999)]
+    )
     photo_required = BooleanField(_l("Photo required"))
     ask_if_fixed = BooleanField(_l("Ask the citizen whether it is fixed"), default=True)
     description_public = BooleanField(_l("Citizens' descriptions public on the public site"))
@@ -124,7 +165,7 @@ class AgentForm(FlaskForm):
     )
     name = StringField(_l("Name"), validators=[Optional(), Length(max=128)])
     role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES], default="agent")
-    services = SelectMultipleField(_l("Services"), coerce=int)
+    services = SelectMultipleField(_l("Services"), coerce=_row_id)
     password = PasswordField(
         _l("Password (leave empty to keep it)"), validators=[Optional(), Length(min=10, max=512)]
     )
@@ -132,12 +173,14 @@ class AgentForm(FlaskForm):
 
 
 class TemplateForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=128)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=128)], filters=WORDS)
     status = SelectField(_l("For the status"), validators=[Optional()])
     category_id = SelectField(
         _l("For the category"), coerce=_coerce_optional_int, validators=[Optional()]
     )
-    body = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=MESSAGE_MAX)])
+    body = TextAreaField(
+        _l("Message"), validators=[DataRequired(), Length(max=MESSAGE_MAX)], filters=WORDS
+    )
     active = BooleanField(_l("Active"), default=True)
 
     def validate_body(self, field) -> None:

@@ -40,7 +40,7 @@ from models.console_queries import (
     reminded_without_news,
     service_ids_by_agent,
 )
-from models.db import utcnow
+from models.db import read_number, utcnow
 from models.messaging import DEAD, FAILED, messages_for_report
 from models.report import (
     REASON_REQUIRED,
@@ -383,11 +383,12 @@ def moderate(number: int):
             _("Public text saved."),
             public=False,
         )
-    if kind in ("approve", "withdraw") and photo.isdigit():
+    media_id = read_number(photo)  # None past nine digits: no photo of ours
+    if kind in ("approve", "withdraw") and media_id is not None:
         return _act(
             number,
             lambda db: moderation.approve_photo(
-                db, number, int(photo), approved=kind == "approve", agent_id=agent
+                db, number, media_id, approved=kind == "approve", agent_id=agent
             ),
             _("Photo approved.") if kind == "approve" else _("Photo withdrawn."),
             public=False,

@@ -8,12 +8,15 @@ from __future__ import annotations
 from handlers import menu, my_reports
 from handlers.context import Ctx
 from models.citizen import State, update_citizen
+from models.db import read_number
 from models.messaging import cancel_queued_for
 from services import reports
+from services.config import LANGUAGES
 from services.texts import N_, translate
 from services.types import Inbound, Outcome, Reply
 
 LANGUAGE_CHOICES = [("lang:fr", "Français"), ("lang:en", "English")]
+NO_SUCH_REPORT = N_("I find no report #{number}. Check the number.")
 
 
 def help(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
@@ -60,7 +63,10 @@ def my_reports_command(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
 def status(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
     """Tells a report's status (`#1042`, `suivi 1042`), or lists them without a number."""
     if arg and arg.isdigit():
-        return Outcome(my_reports.status(ctx, int(arg)), ctx.state)
+        number = read_number(arg)
+        if number is None:  # longer than any report's number
+            return Outcome([Reply(ctx.t(NO_SUCH_REPORT, number=arg))], ctx.state)
+        return Outcome(my_reports.status(ctx, number), ctx.state)
     return Outcome(my_reports.listing(ctx), ctx.state)
 
 
@@ -70,11 +76,12 @@ def follow(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
     if not (arg and arg.isdigit()):
         text = ctx.t("Send SUIVRE and the report's number, such as SUIVRE 1042.")
         return Outcome([Reply(text)], state)
-    number = int(arg)
+    number = read_number(arg)
+    if number is None:  # longer than any report's number
+        return Outcome([Reply(ctx.t(NO_SUCH_REPORT, number=arg))], state)
     result, view = reports.follow_report(ctx.session, number, ctx.citizen)
     if view is None:
-        text = ctx.t("I find no report #{number}. Check the number.", number=number)
-        return Outcome([Reply(text)], state)
+        return Outcome([Reply(ctx.t(NO_SUCH_REPORT, number=number))], state)
     summary = ctx.t(
         "{ref} ({category}, {place}): {status}",
         ref=view.ref,
@@ -103,6 +110,8 @@ def language(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
 
 def set_language(ctx: Ctx, code: str) -> Outcome:
     """Stores the citizen's language and confirms in that language."""
+    if code not in LANGUAGES:  # `lang:…` is whatever a client sends as a button's data
+        return Outcome([Reply(ctx.t("That button is no longer active."))], ctx.state)
     ctx.citizen.language = code
     update_citizen(ctx.session, ctx.citizen.id, language=code)
     return Outcome([Reply(translate(code, "I will speak English with you."))], ctx.state)

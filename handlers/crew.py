@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from handlers.context import Ctx
+from models.db import read_number
 from services import crews
 from services.texts import N_, fold
 from services.types import CHOICE, LOCATION, PHOTO, Inbound, Reply
@@ -133,20 +134,22 @@ def _act(ctx: Ctx, agent, msg: Inbound, words: str) -> list[Reply]:
 
 
 def _choice(ctx: Ctx, agent, choice: str) -> list[Reply]:
-    kind, _, number = choice.removeprefix("crew:").partition(":")
-    if not number.isdigit():
+    kind, _, written = choice.removeprefix("crew:").partition(":")
+    if not written.isdigit():
         return help_replies(ctx)
-    number_ = int(number)
+    number = read_number(written)
+    if number is None:  # past any report's number: refused as a report not theirs
+        return [Reply(ctx.t(REFUSALS["unknown"], number=written))]
     if kind == "take":
-        return taken(ctx, agent, number_)
+        return taken(ctx, agent, number)
     if kind == "done":
-        return ask_photo(ctx, number_)
+        return ask_photo(ctx, number)
     if kind == "nophoto":
-        return finished(ctx, agent, number_, None)
+        return finished(ctx, agent, number, None)
     if kind == "back":
-        _report(ctx, agent, number_)
-        _remember(ctx, back=number_)
-        return [Reply(ctx.t("Why is #{number} not for you? Write a short note.", number=number_))]
+        _report(ctx, agent, number)
+        _remember(ctx, back=number)
+        return [Reply(ctx.t("Why is #{number} not for you? Write a short note.", number=number))]
     return help_replies(ctx)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.context import Ctx
 from models.citizen import State
+from models.db import read_number
 from models.report import get_report
 from services import feedback
 from services.audience import Audience, audience_of
@@ -14,8 +15,10 @@ VERDICTS = ("yes", "no", "partly")
 
 def answer(ctx: Ctx, msg: Inbound) -> Outcome:
     """Records 'yes', or asks what is still wrong for 'no' and 'partly'."""
-    _, number, verdict = (msg.choice or "::").split(":", 2)
-    report = get_report(ctx.session, int(number)) if number.isdigit() else None
+    # fixed:1042:no; the data of a button is whatever the client sends (any shape, size).
+    written, _, verdict = (msg.choice or "").removeprefix("fixed:").partition(":")
+    number = read_number(written)
+    report = get_report(ctx.session, number) if number is not None else None
     if (
         report is None
         or verdict not in VERDICTS

@@ -6,6 +6,7 @@ from handlers import menu
 from handlers.context import Ctx
 from handlers.photo import keep_photo
 from models.citizen import State
+from models.db import read_number
 from models.report import get_report, is_follower, open_reports_of_citizen
 from services import reports
 from services.types import Inbound, Outcome, Reply
@@ -40,8 +41,9 @@ def free_message(ctx: Ctx, msg: Inbound) -> Outcome:
 def add_choice(ctx: Ctx, msg: Inbound) -> Outcome:
     """Adds the pending message to the chosen report, or starts a new report."""
     choice = msg.choice or ""
-    if choice.startswith("add:") and choice.removeprefix("add:").isdigit():
-        report = get_report(ctx.session, int(choice.removeprefix("add:")))
+    number = read_number(choice.removeprefix("add:")) if choice.startswith("add:") else None
+    if number is not None:
+        report = get_report(ctx.session, number)
         if report is not None and is_follower(ctx.session, report.id, ctx.citizen.id):
             reports.add_citizen_message(
                 ctx.session,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers import nearby
 from handlers.context import Ctx
 from models.citizen import State
+from models.db import read_number
 from models.jobs import JobKind
 from services.geo import Found, GeocoderUnavailable, Place, geocoder_enabled, needs_network
 from services.texts import fold
@@ -208,8 +209,8 @@ def confirm_candidate(ctx: Ctx, msg: Inbound) -> Outcome:
     choice = msg.choice or ""
     candidates = ctx.draft.get("candidates", [])
     if choice.startswith("place:"):
-        index = int(choice.removeprefix("place:") or 0)
-        if 0 <= index < len(candidates):
+        index = read_number(choice.removeprefix("place:") or "0")
+        if index is not None and index < len(candidates):
             label, lat, lon = candidates[index]
             ctx.draft.pop("candidates", None)
             ctx.draft.update(lat=lat, lon=lon, address=label, geolocated=True)

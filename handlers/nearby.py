@@ -7,7 +7,7 @@ from babel.dates import format_timedelta
 from handlers import confirm
 from handlers.context import Ctx
 from models.citizen import State
-from models.db import utcnow
+from models.db import read_number, utcnow
 from models.report import get_report, open_reports_near
 from services import reports
 from services.texts import status_name
@@ -62,8 +62,8 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
     """Follows the existing report, or goes on to file a new one."""
     choice = msg.choice or ""
     offered = ctx.draft.get("nearby", [])
-    if choice.startswith("follow:") and choice.removeprefix("follow:").isdigit():
-        number = int(choice.removeprefix("follow:"))
+    number = read_number(choice.removeprefix("follow:")) if choice.startswith("follow:") else None
+    if number is not None:
         report = get_report(ctx.session, number) if number in offered else None
         if report is not None:
             reports.join_report(ctx.session, report, ctx.citizen, ctx.draft)

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from models.agent import Agent, AgentService
 from models.catalog import Category
 from models.daily_figure import open_figures
-from models.db import utcnow
+from models.db import read_number, utcnow
 from models.messaging import UNDELIVERED, Outbox, dead_messages
 from models.report import OPEN_STATUSES, STATUSES, Follower, Report, ReportEvent
 from models.scope import EVERYTHING, AgentScope, Communes, in_scope, service_and_commune
@@ -100,9 +100,9 @@ def _conditions(session: Session, f: QueueFilter, now: datetime) -> list:
 
 def _search_clause(text: str):
     text = text.strip()
-    number = text.lstrip("#").strip()
-    if number.isdigit():
-        return Report.id == int(number)
+    number = read_number(text.lstrip("#").strip())
+    if number is not None:
+        return Report.id == number
     pattern = "%" + text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
     return or_(
         Report.description.ilike(pattern, escape="\\"),

@@ -11,6 +11,19 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+# The most digits of a number read from outside (a button's data, a form, a query string,
+# a typed command), as the chat's own patterns say (`\d{1,9}`): no row of ours has a
+# longer id, and a longer one would overflow the databases' integers (an error, not "no
+# such report").
+NUMBER_DIGITS = 9
+
+
+def read_number(text: str | None) -> int | None:
+    """A number written by someone outside: ASCII digits, nine at most; else None."""
+    if text and len(text) <= NUMBER_DIGITS and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
 
 def utcnow() -> datetime:
     """Returns the current time, aware, in UTC (how every timestamp is stored)."""

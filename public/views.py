@@ -30,6 +30,7 @@ from services.media import photo_response
 from services.public_view import PublicReport, public_report, public_reports
 from services.runtime import current_runtime
 from services.texts import N_, status_name, translate
+from services.types import clean_text
 
 PAGE_SIZE = 20
 # The map: at most this many points per answer, the newest, with how many the box holds.
@@ -76,9 +77,15 @@ def _render(template: str, status: int = 200, **context) -> Response:
         town = rt.catalog.get(db).area_name
     other = "en" if lang == "fr" else "fr"
     # The page's own filters, in the other language; url_for's own words (endpoint,
-    # _method, _external...) are never taken from a visitor's query string.
-    asked = {k: v for k, v in request.args.items() if k != "endpoint" and not k.startswith("_")}
-    switch = dict(request.view_args or {}, **asked)
+    # _method, _external...) and the path's values (`number`) are never taken from a
+    # visitor's query string: `?number=1` must not make the link another report's.
+    path_values = request.view_args or {}
+    asked = {
+        k: v
+        for k, v in request.args.items()
+        if k != "endpoint" and not k.startswith("_") and k not in path_values
+    }
+    switch = {**asked, **path_values}
     switch["lang"] = other
     body = render_template(
         template,
@@ -421,7 +428,16 @@ def feed():
         iso=_iso,
         summary=_summary,
     )
-    return _cached(Response(body, mimetype="application/atom+xml"))
+    return _cached(Response(_xml_chars(body), mimetype="application/atom+xml"))
+
+
+# XML 1.0 cannot hold control characters nor U+FFFE and U+FFFF (an Atom reader refuses the
+# whole feed): words stored before the console dropped them on entry are cleaned here.
+_NOT_XML = dict.fromkeys((0xFFFE, 0xFFFF))
+
+
+def _xml_chars(text: str) -> str:
+    return clean_text(text).translate(_NOT_XML)
 
 
 def _iso(moment: datetime) -> str:

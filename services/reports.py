@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from models.citizen import Citizen
 from models.commune import routed_service
-from models.db import utcnow
+from models.db import read_number, utcnow
 from models.report import (
     REASON_REQUIRED,
     STATUSES,
@@ -259,10 +259,10 @@ def settle_commune(session: Session, report: Report, commune: str | None) -> Non
 
 def parse_ref(ref: str) -> int:
     """Reads a report reference as agents and citizens write it: `1042` or `#1042`."""
-    text = ref.strip().lstrip("#").strip()
-    if not text.isdigit():
+    number = read_number(ref.strip().lstrip("#").strip())
+    if number is None:
         raise ReportError(f"{ref!r} is not a report number (write 1042 or #1042).")
-    return int(text)
+    return number
 
 
 # --- console actions (issue 6) ------------------------------------------------------

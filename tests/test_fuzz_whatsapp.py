@@ -3,13 +3,17 @@ and the database stays consistent."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers import consistent
-from tests.sms_support import post_signed
-from tests.test_fuzz_sms import FUZZ, media_url, text
+from services import crews
+from tests.helpers import TalkingCitizen, consistent, make_agent
+from tests.sms_support import CITIZEN, post_signed
+from tests.test_fuzz import PREFIXES, endings, numbers
+from tests.test_fuzz_sms import FUZZ, failures_logged, media_url, text
 from tests.whatsapp_support import INBOUND, STATUS, wa_form
 from webhooks.whatsapp import routes
 
@@ -39,7 +43,7 @@ form = st.fixed_dictionaries(
         "ListTitle": text,
         "Latitude": number,
         "Longitude": number,
-        "NumMedia": st.one_of(st.sampled_from(["0", "1", "-1", "abc"]), text),
+        "NumMedia": st.one_of(st.sampled_from(["0", "1", "-1", "abc", "²"]), text),
         "MediaUrl0": media_url,
         "MediaContentType0": st.one_of(st.sampled_from(["image/jpeg", "audio/ogg"]), text),
         "OriginalRepliedMessageSid": st.one_of(st.sampled_from(["SM" + "0" * 32]), text),
@@ -55,7 +59,8 @@ status_form = st.fixed_dictionaries(
     },
     optional={
         "ErrorCode": st.one_of(
-            st.sampled_from(["63016", "63015", "63018", "63024", "63005", "-1", "9" * 40]), text
+            st.sampled_from(["63016", "63015", "63018", "63024", "63005", "-1", "9" * 40, "²"]),
+            text,
         )
     },
 )
@@ -69,10 +74,12 @@ def no_refusal_lookups(monkeypatch):
 
 @FUZZ
 @given(changes=form)
-def test_generated_whatsapp_messages(wa_app, twilio, changes) -> None:
+def test_generated_whatsapp_messages(wa_app, twilio, caplog, changes) -> None:
     body = {**wa_form("inbound_text"), **changes}
+    seen = len(caplog.records)
     response = post_signed(wa_app.test_client(), INBOUND, body, twilio.auth_token)
     assert response.status_code < 500, (response.status_code, body)
+    assert failures_logged(caplog, seen) == [], body
     consistent(wa_app.extensions["webleads"])
 
 
@@ -82,3 +89,39 @@ def test_generated_whatsapp_status_callbacks(wa_app, twilio, changes) -> None:
     body = {**wa_form("status_read"), **changes}
     response = post_signed(wa_app.test_client(), STATUS, body, twilio.auth_token)
     assert response.status_code < 500, (response.status_code, body)
+
+
+# A quick reply's payload and a list row's id come back as the bot wrote them, or as anything.
+choice_data = st.one_of(
+    st.builds(lambda p, n, e: p + n + e, st.sampled_from(PREFIXES), numbers, endings),
+    st.text(max_size=3000),
+)
+CREW_PHONE = "+33612345699"
+
+
+@pytest.fixture
+def crew_phone(wa_app):
+    rt = wa_app.extensions["webleads"]
+    agent_id = make_agent(rt, "paul@ville.fr")
+    with rt.db.transaction() as session:
+        code = crews.issue_code(session, agent_id, rt.settings.SECRET_KEY)
+    phone = TalkingCitizen(rt, CREW_PHONE, channel="whatsapp", language_code="en")
+    assert "Linked" in phone.texts(f"AGENT {code}")
+    return CREW_PHONE
+
+
+@FUZZ
+@given(field=st.sampled_from(["ButtonPayload", "ListId"]), data=choice_data, crew=st.booleans())
+def test_choices_of_any_size_from_a_citizen_and_a_crew(
+    wa_app, twilio, crew_phone, caplog, field, data, crew
+) -> None:
+    sender = "whatsapp:" + (crew_phone if crew else CITIZEN)
+    kind = "button" if field == "ButtonPayload" else "interactive"
+    body = {**wa_form("inbound_text"), "MessageSid": f"SM{uuid.uuid4().hex}", "From": sender,
+            "MessageType": kind, field: data}  # fmt: skip
+    seen = len(caplog.records)
+    response = post_signed(wa_app.test_client(), INBOUND, body, twilio.auth_token)
+    assert response.status_code == 200, (response.status_code, field, data[:80])
+    # Handled, not a failure the webhook's guard logged and acknowledged.
+    assert failures_logged(caplog, seen) == [], (field, data[:80])
+    consistent(wa_app.extensions["webleads"])

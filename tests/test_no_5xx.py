@@ -13,12 +13,18 @@ import itertools
 from urllib.parse import quote, urlencode
 
 import pytest
+from flask_wtf import FlaskForm
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
 from werkzeug.routing import AnyConverter, IntegerConverter, PathConverter
+from wtforms import IntegerField
+from wtforms.fields.core import UnboundField
 
+from console import forms as console_forms
 from models.api_key import create_key
 from models.console import ResponseTemplate
-from models.report import add_media, attach_media
+from models.report import Report, add_media, attach_media
 from models.zone import PILOT, Zone
 from services import links, reports
 from tests.helpers import (
@@ -81,6 +87,8 @@ ODD = [
     ("q", "%_'\"<script>"),
     ("q", "\x00"),
     ("q", "x" * 5000),
+    ("q", f"#{HUGE}"),
+    ("q", "፩"),  # a digit to str.isdigit, not to int()
     ("lat", "abc"),
     ("lon", "nan"),
     ("lat", "1e999"),
@@ -152,6 +160,11 @@ def path_values(app, rule, known: dict) -> list[dict]:
 
 def get_urls(app, known: dict) -> list[list[str]]:
     """The URLs of every GET route, one list per route: all valid path values first."""
+    return [*(urls for _rule, urls in get_routes(app, known)), *([path] for path in UNROUTED)]
+
+
+def get_routes(app, known: dict) -> list[tuple]:
+    """Every GET rule with its URLs (all valid path values first)."""
     routes = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if "GET" not in rule.methods:
@@ -162,8 +175,8 @@ def get_urls(app, known: dict) -> list[list[str]]:
             for name, value in values.items():
                 path = path.replace(f"<{_spec(rule, name)}>", quote(value, safe="/%"))
             urls.append(path)
-        routes.append(urls)
-    return [*routes, *([path] for path in UNROUTED)]
+        routes.append((rule, urls))
+    return routes
 
 
 def _spec(rule, name: str) -> str:
@@ -263,6 +276,25 @@ def test_no_get_url_answers_5xx(app, town, who) -> None:
     assert not failures, summary(failures)
 
 
+@pytest.mark.parametrize("who", ["admin", "logged out"])
+def test_path_names_in_the_query_string_answer_no_5xx(app, town, who) -> None:
+    # `/reports/1005?number=abc` was a 500: the public site built its language link from
+    # the query string over the path's own values.
+    rt = app.extensions["webleads"]
+    client = app.test_client()
+    if who == "admin":
+        log_in_as(client, admin_id(rt))
+    calls = []
+    for rule, (first, *_others) in get_routes(app, town):
+        names = sorted(rule.arguments)
+        for value in ("abc", HUGE, "1", "\x00"):
+            calls += [(first, urlencode([(name, value)])) for name in names]
+            calls.append((first, urlencode([(name, value) for name in names])))
+    assert len(calls) > 50
+    failures = errors_of(client, calls)
+    assert not failures, summary(failures)
+
+
 # The simulator's actions read JSON the page builds; a script may send anything.
 SIMULATOR_BODIES = [
     {"location": ["north", "west"]},
@@ -303,3 +335,104 @@ def test_the_simulator_takes_any_json_without_5xx(app, town, action) -> None:
                       content_type="application/json")  # fmt: skip
     assert raw.status_code < 500
     assert failures == []
+
+
+# --- numbers of any size in the console's forms -------------------------------------------
+
+
+def console_page(client, number: int) -> str:
+    return client.get(f"/console/reports/{number}").get_data(as_text=True)
+
+
+def test_approving_a_photo_past_any_number_is_refused_politely(app, town) -> None:
+    client = app.test_client()
+    log_in_as(client, admin_id(app.extensions["webleads"]))
+    number = town["number"][0]
+    form = {"action": f"approve:{HUGE}", "csrf_token": csrf_token(client)}
+    assert client.post(f"/console/reports/{number}/public", data=form).status_code == 303
+    assert "Action inconnue." in console_page(client, number)
+
+
+def test_merging_into_a_number_past_any_report_is_refused_politely(app, town) -> None:
+    client = app.test_client()
+    log_in_as(client, admin_id(app.extensions["webleads"]))
+    number = town["number"][0]
+    for target in (f"#{HUGE}", "9" * 5000):
+        form = {"merge-target": target, "csrf_token": csrf_token(client)}
+        assert client.post(f"/console/reports/{number}/merge", data=form).status_code == 303
+        assert "Écrivez un numéro : #1042" in console_page(client, number)
+    with app.extensions["webleads"].db.reading() as session:
+        assert session.get(Report, number).status != "duplicate"
+
+
+# Where each console form that takes a number is posted, its fields' prefix, and what else
+# it needs to get as far as that number.
+FORM_POSTS = {
+    "AssignForm": ("/console/reports/{n}/assign", "assign-", {"service": "1"}),
+    "RecategoriseForm": ("/console/reports/{n}/category", "recat-", {}),
+    "MergeForm": ("/console/reports/{n}/merge", "merge-", {"target": "#1"}),
+    "CategoryForm": ("/console/admin/categories/new", "", {
+        "code": "fuzz", "name_fr": "Essai", "name_en": "Test", "service_id": "1",
+        "kind": "problem", "sla_hours": "72", "position": "0"}),
+    "AgentForm": ("/console/admin/agents/new", "", {
+        "email": "fuzz@ville.fr", "role": "agent", "password": "correct horse battery"}),
+    "TemplateForm": ("/console/admin/templates/new", "", {"title": "Essai", "body": "Bonjour"}),
+}  # fmt: skip
+# The fields that hold a number without being a number field of a form class.
+OTHER_NUMBER_FIELDS = [
+    ("MergeForm", "target", "#{}"),
+    ("PublicForm", "action", "approve:{}"),
+    ("PublicForm", "action", "withdraw:{}"),
+]
+FORM_POSTS["PublicForm"] = ("/console/reports/{n}/public", "", {})
+
+
+def number_fields() -> list[tuple[str, str, str]]:
+    """(form, field, how the number is written) for every field of console/forms.py that
+    is read as a number (an IntegerField, or a choice coerced to one), and the others."""
+    found = []
+    for name, form in vars(console_forms).items():
+        if not (isinstance(form, type) and issubclass(form, FlaskForm)):
+            continue
+        for field, unbound in vars(form).items():
+            if not isinstance(unbound, UnboundField):
+                continue
+            coerced = unbound.kwargs.get("coerce", str) is not str
+            if issubclass(unbound.field_class, IntegerField) or coerced:
+                found.append((name, field, "{}"))
+    return [*found, *OTHER_NUMBER_FIELDS]
+
+
+def test_every_number_field_of_the_console_is_fuzzed() -> None:
+    assert {form for form, _, _ in number_fields()} <= set(FORM_POSTS)
+    assert len(number_fields()) >= 10
+
+
+NUMBER_TEXT = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.sampled_from([HUGE, "9" * 5000, "²", "٣", "፩", "-1", "0", "1e9", " 7 ", "", "None"]),
+    st.text(alphabet="0123456789#²٣፩- x", max_size=30),
+)
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(where=st.sampled_from(number_fields()), value=NUMBER_TEXT)
+def test_console_number_fields_of_any_size_answer_no_5xx(app, town, where, value) -> None:
+    form_name, field, written = where
+    path, prefix, needed = FORM_POSTS[form_name]
+    client = app.test_client()
+    log_in_as(client, admin_id(app.extensions["webleads"]))
+    data = {f"{prefix}{name}": v for name, v in needed.items()}
+    data[f"{prefix}{field}"] = written.format(value)
+    data["csrf_token"] = csrf_token(client)
+    url = path.format(n=town["number"][0])
+    try:
+        status = client.post(url, data=data).status_code
+    except Exception as exc:  # the test app propagates a view's error
+        pytest.fail(f"{url} {field}={value[:40]!r}: {type(exc).__name__}: {exc}")
+    assert status < 500, (url, field, value[:40])

@@ -16,7 +16,7 @@ from bot.cli import cli
 from models.catalog import category_by_code
 from models.db import utcnow
 from models.public_queries import figures_by_service
-from models.report import Media, add_media, attach_media, get_report
+from models.report import Media, add_media, attach_media, get_report, report_events
 from public.views import MAP_LIMIT, PAGE_SIZE, follow_link
 from services import moderation, reports
 from services.audit import audit_rows
@@ -341,3 +341,46 @@ def test_a_photo_of_another_report_cannot_be_approved(app, filed) -> None:
         media_id = media.id
     with pytest.raises(reports.ReportError), rt.db.transaction() as session:
         moderation.approve_photo(session, filed, media_id, approved=True, agent_id=None)
+
+
+def language_link(body: str) -> str:
+    return re.search(r'<a href="([^"]+)" lang="(?:en|fr)" hreflang=', body).group(1)
+
+
+@pytest.mark.parametrize("value", ["abc", "1", "99999999999999999999", ""])
+def test_a_number_in_the_query_string_is_not_the_report_shown(app, filed, value) -> None:
+    # `?number=abc` was a 500 (the language link was built with it); `?number=1` made that
+    # link point at report #1.
+    response = app.test_client().get(f"/reports/{filed}?number={value}&status=open")
+    assert response.status_code == 200
+    link = language_link(response.get_data(as_text=True))
+    assert link.startswith(f"/reports/{filed}?") and "number=" not in link
+    assert "lang=en" in link and "status=open" in link
+
+
+CONTROLS = "Équipe\x0b demain\x01 matin\x1b"
+
+
+def feed_summaries(app) -> list[str]:
+    body = app.test_client().get("/reports.atom").get_data(as_text=True)
+    feed = ElementTree.fromstring(body)  # not well-formed: ParseError
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    return [e.find("a:summary", ns).text for e in feed.findall("a:entry", ns)]
+
+
+def test_an_agent_reply_with_control_characters_leaves_the_feed_valid(app, filed) -> None:
+    rt = app.extensions["webleads"]
+    client = app.test_client()
+    log_in_as(client, admin_id(rt))
+    form = {"reply-message": CONTROLS, "csrf_token": csrf_token(client)}
+    assert client.post(f"/console/reports/{filed}/reply", data=form).status_code == 303
+    assert feed_summaries(app)[0].endswith("Équipe demain matin")
+    with rt.db.reading() as session:  # dropped as it came in: the citizens got it clean too
+        assert "\x0b" not in str([e.public_message for e in report_events(session, filed)])
+
+
+def test_words_stored_with_control_characters_leave_the_feed_valid(app, filed) -> None:
+    rt = app.extensions["webleads"]
+    with rt.db.transaction() as session:  # stored before the console cleaned its forms
+        reports.change_status(session, filed, "in_progress", message=CONTROLS + "\ufffe")
+    assert feed_summaries(app)[0].endswith("Équipe demain matin")

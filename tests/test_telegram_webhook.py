@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy import text as sql_text
 
 from models.citizen import find_citizen
-from tests.helpers import jpeg_with_gps
+from services import crews
+from tests.helpers import consistent, jpeg_with_gps, make_agent
 from tests.telegram_support import (
     CHAT,
     FIXTURES,
     SECRET,
+    callback_update,
     citizen,
     citizen_at,
     deliver,
@@ -298,3 +304,99 @@ def test_an_update_the_bot_cannot_use_is_logged_once(tg_client, tg_rt, caplog) -
 
 def test_the_shape_check_knows_the_kinds_the_bot_asks_for() -> None:
     assert list(HANDLED_KINDS) == ALLOWED_UPDATES
+
+
+# --- what the engine fails on: acknowledged once (logged), or retried when it may pass ---
+
+HUGE = "99999999999999999999"
+BUTTONS = [
+    # (label, who presses it, its data, the answer)
+    ("crew-take", "agent", f"crew:take:{HUGE}", f"You cannot work on report #{HUGE}"),
+    ("crew-done", "agent", f"crew:done:{HUGE}", f"You cannot work on report #{HUGE}"),
+    ("crew-no-photo", "agent", "crew:nophoto:9223372036854775808",
+     "You cannot work on report #9223372036854775808"),
+    ("crew-superscript", "agent", "crew:take:²", "You cannot work on report #²"),
+    ("fixed", "citizen", f"fixed:{HUGE}:no", "That button is no longer active."),
+    ("fixed-short", "citizen", "fixed:1", "That button is no longer active."),
+    # Stored as the citizen's language: refused by PostgreSQL's varchar(2), kept by SQLite.
+    ("language-unknown", "citizen", "lang:0:yes", "That button is no longer active."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("who", "data", "says"), [b[1:] for b in BUTTONS],
+                         ids=[b[0] for b in BUTTONS])  # fmt: skip
+def test_a_button_past_any_report_is_answered_as_an_unknown_one(
+    tg_client, tg_rt, telegram, who, data, says
+) -> None:
+    # The Bot API lets a client send any callback_data: these were 500s, then redelivered.
+    talker = citizen_at(tg_rt, "idle")
+    if who == "agent":
+        agent_id = make_agent(tg_rt, "paul@ville.fr")
+        with tg_rt.db.transaction() as session:
+            code = crews.issue_code(session, agent_id, tg_rt.settings.SECRET_KEY)
+        assert "Linked" in talker.texts(f"/agent {code}")
+    response = post(tg_client, callback_update(payload("text_message")["message"], data, 9100))
+    deliver(tg_rt)
+    assert response.status_code == 200
+    assert says in "\n".join(r.text for r in talker.new_messages())
+    assert telegram.calls_to("answerCallbackQuery") == [{"callback_query_id": "cbq-9100"}]
+
+
+def park_in(rt, state: str) -> None:
+    """Leaves the citizen's conversation in `state` (as a release that dropped it would)."""
+    with rt.db.transaction() as session:
+        session.execute(sql_text("UPDATE conversation SET state = :s"), {"s": state})
+
+
+def test_an_update_the_engine_fails_on_is_acknowledged_logged_and_not_retried(
+    tg_client, tg_rt, caplog
+) -> None:
+    talker = citizen_at(tg_rt, "idle")
+    park_in(tg_rt, "a_state_since_removed")  # flow.row_of raises: a bug, said loudly
+    update = text_update("bonjour", 9200)
+
+    first, again = post(tg_client, update), post(tg_client, update)
+
+    # 200: Telegram would otherwise redeliver it for hours, and the chat's later updates with it.
+    assert first.status_code == again.status_code == 200
+    failures = [r for r in caplog.records if "9200" in r.getMessage()]
+    assert len(failures) == 1, [r.getMessage() for r in failures]  # seen: not run again
+    assert failures[0].levelname == "ERROR" and failures[0].exc_info is not None
+    assert "UnknownState" in caplog.text
+    assert talker.new_messages() == [] and talker.state == "a_state_since_removed"
+    consistent(tg_rt)
+
+
+@contextmanager
+def database_away(rt, request):
+    """The database cannot be reached for a moment (a restart, a failover), then is back."""
+    rt.db.dispose()
+    if not rt.db.is_postgres:
+        path = Path(rt.db.engine.url.database)
+        path.rename(path.with_suffix(".away"))  # SQLite opens an empty file: no such table
+        try:
+            yield
+        finally:
+            rt.db.dispose()
+            for leftover in path.parent.glob(path.name + "*"):
+                leftover.unlink()
+            path.with_suffix(".away").rename(path)
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    name = rt.db.engine.url.database
+    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+def test_a_database_away_is_a_503_and_the_redelivery_is_handled(tg_client, tg_rt, request) -> None:
+    talker = citizen_at(tg_rt, "idle")
+    update = text_update("/start", 9300)
+    with database_away(tg_rt, request):
+        away = post(tg_client, update, worker=False)
+    assert away.status_code == 503  # Telegram delivers it again later: not marked as seen
+    assert post(tg_client, update).status_code == 200
+    assert talker.state == "menu"

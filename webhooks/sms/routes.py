@@ -7,9 +7,9 @@ import logging
 
 from flask import Blueprint, Response, abort, request
 
-from bot.engine import handle
+from bot import engine
 from services.runtime import Runtime, current_runtime
-from webhooks.sms.inbound import INBOUND_PATH, STATUS_PATH, parse_inbound
+from webhooks.sms.inbound import CHANNEL, INBOUND_PATH, STATUS_PATH, parse_inbound
 from webhooks.twilio.receipts import message_sid_of, normalise_phone, record_receipt, twiml
 from webhooks.twilio.signature import signature_is_valid
 
@@ -30,8 +30,11 @@ def inbound() -> Response:
     if not message_sid or phone is None:
         log.warning("SMS without a usable MessageSid or From ignored: %r", form.get("From"))
         return twiml()
-    # The engine dedupes on MessageSid: a redelivery has no second effect.
-    handle(parse_inbound(form, message_sid, phone), rt)
+    # The engine dedupes on MessageSid: a redelivery has no second effect. Twilio does not
+    # retry a 5xx unless the URL asks it to (#rc=): a message failing for good is logged
+    # and answered like any, the database being away is a 503.
+    with engine.acknowledged(rt, CHANNEL, message_sid):
+        engine.handle(parse_inbound(form, message_sid, phone), rt)
     return twiml()
 
 

@@ -7,8 +7,9 @@ import hmac
 
 from flask import Blueprint, request
 
+from bot import engine
 from services.runtime import current_runtime
-from webhooks.telegram.inbound import handle_update, parse_update
+from webhooks.telegram.inbound import CHANNEL, handle_update, parse_update
 from webhooks.telegram.shape import NotAnUpdate
 
 PATH = "/webhooks/telegram"
@@ -31,7 +32,8 @@ def webhook():
     except NotAnUpdate:
         return "Not a Telegram update.", 400
     if update is not None:  # None: acknowledged all the same, or Telegram retries it
-        handle_update(rt, update)
+        with engine.acknowledged(rt, CHANNEL, str(update.update_id)):
+            handle_update(rt, update)
     return "", 200
 
 

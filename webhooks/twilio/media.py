@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from models.db import read_number
 from services.config import Settings
 from services.media import PhotoError, store_photo
 from services.types import StoredPhoto
@@ -33,8 +34,7 @@ MAX_MEDIA = 10  # media per message, at most, on Twilio
 
 def first_picture(form) -> tuple[dict | None, str | None]:
     """The first picture of a message, to fetch; or why there is none to keep."""
-    declared_count = form.get("NumMedia") or "0"
-    count = min(int(declared_count), MAX_MEDIA) if declared_count.isdigit() else 0
+    count = min(read_number(form.get("NumMedia")) or 0, MAX_MEDIA)
     for index in range(count):
         url = form.get(f"MediaUrl{index}", "")
         declared = (form.get(f"MediaContentType{index}") or "").lower()

@@ -9,9 +9,9 @@ import time
 
 from flask import Blueprint, Response, abort, request
 
-from bot.engine import handle
+from bot import engine
 from models.citizen import open_window
-from models.db import utcnow
+from models.db import read_number, utcnow
 from models.messaging import outbox_by_provider_id, release_held
 from services.runtime import Runtime, current_runtime
 from services.texts import pick_language
@@ -38,11 +38,13 @@ def inbound() -> Response:
     if not message_sid or phone is None:
         log.warning("WhatsApp message without a usable MessageSid or From ignored: %r", raw)
         return twiml()
-    replied_report = _replied_report(rt, message_sid_of({"MessageSid": form.get(
-        "OriginalRepliedMessageSid", "")}))  # fmt: skip
-    _open_window(rt, phone, form)
-    # The engine dedupes on MessageSid: a redelivery has no second effect.
-    handle(parse_inbound(form, message_sid, phone, replied_report=replied_report), rt)
+    # The engine dedupes on MessageSid: a redelivery has no second effect. A message failing
+    # for good is logged and answered like any (as for SMS, webhooks/sms/routes.py).
+    with engine.acknowledged(rt, CHANNEL, message_sid):
+        replied_report = _replied_report(rt, message_sid_of({"MessageSid": form.get(
+            "OriginalRepliedMessageSid", "")}))  # fmt: skip
+        _open_window(rt, phone, form)
+        engine.handle(parse_inbound(form, message_sid, phone, replied_report=replied_report), rt)
     return twiml()
 
 
@@ -56,12 +58,13 @@ def status_callback() -> Response:
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     code = form.get("ErrorCode") or ""
     sid = message_sid_of(form)
-    refusal = status in ("failed", "undelivered") and code.isdigit() and sid
+    number = read_number(code)
+    refusal = status in ("failed", "undelivered") and number is not None and sid
     if refusal:
         _wait_for_the_send(rt, sid)
     record_receipt(rt, form)
     if refusal:
-        window.refused(rt, sid, int(code))
+        window.refused(rt, sid, number)
     return Response("", status=200)
 
 
