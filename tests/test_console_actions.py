@@ -67,7 +67,8 @@ def test_status_change_tells_each_follower_and_shows_the_delivery(desk):
     messages = outbox(rt, number)
     assert len(messages) == 2 and {m.event_id for m in messages} == {event.id}
     assert "Une équipe passe lundi." in heard(marie)
-    assert heard(john).startswith(f"Hello John, work on your report #{number}")
+    # John follows Marie's report: he reads it as the report he follows, not his own.
+    assert heard(john).startswith(f"Hello John, work on the report #{number} you follow")
     page = client.get(f"/console/reports/{number}").get_data(as_text=True)
     assert page.count('data-status="queued"') == 2
     while dev.drain(rt, "marie"):  # the dev channel's "provider" takes Marie's messages
