@@ -14,30 +14,16 @@ from datetime import timedelta
 from itertools import pairwise
 
 import pytest
-from flask import url_for
-from sqlmodel import select
 
-from console.admin import SECTIONS
 from models.console import ResponseTemplate
 from models.db import utcnow
 from models.report import get_report
 from tests.browser.axe import assert_accessible
-from tests.browser.support import log_in, screenshot
+from tests.browser.support import console_pages, log_in, screenshot
 from tests.helpers import PASSWORD, TalkingCitizen, admin_id, make_agent
 
 PHONE = {"width": 390, "height": 844}
 DESK = {"width": 1366, "height": 900}
-
-# GET routes that answer a file, data or a redirect, not a page to read.
-NOT_PAGES = {
-    "console.static",
-    "console.media",
-    "console.language",
-    "console.export_csv",
-    "console.queue_points",
-    "console.admin_audit_csv",
-    "console.admin_launch_kit_pdf",
-}
 
 # Everything in the box, measured in the page: how wide the document is, and what sticks out.
 WIDTHS = """() => ({
@@ -81,35 +67,6 @@ def town(live) -> dict[str, int]:
     return {"pothole": pothole, "late": late, "agent": agent, "admin": admin_id(rt)}
 
 
-def console_pages(live, town) -> list[str]:
-    """The console's pages: GET routes of its blueprint, arguments filled with real ids.
-
-    A new route with arguments fails here until it is given ids below (or listed as not a
-    page), so that no page escapes the phone check."""
-    with live.rt.db.reading() as session:
-        first_rows = {k: session.exec(select(s.model)).first().id for k, s in SECTIONS.items()}
-    arguments = {
-        "console.report_page": [{"number": town["pothole"]}, {"number": town["late"]}],
-        "console.agent_phone": [{"agent_id": town["agent"]}],
-        "console.admin_list": [{"section": key} for key in (*SECTIONS, "zones")],
-        "console.admin_edit": [{"section": key} for key in SECTIONS]
-        + [{"section": key, "item_id": item} for key, item in first_rows.items()],
-    }
-    paths: list[str] = []
-    with live.app.test_request_context():
-        for rule in live.app.url_map.iter_rules():
-            if not rule.endpoint.startswith("console.") or rule.endpoint in NOT_PAGES:
-                continue
-            if "GET" not in rule.methods or rule.endpoint == "console.login":
-                continue  # the login page is checked logged out
-            if not rule.arguments:
-                paths.append(url_for(rule.endpoint))
-                continue
-            assert rule.endpoint in arguments, f"{rule.rule}: a new page; give it real ids"
-            paths += [url_for(rule.endpoint, **values) for values in arguments[rule.endpoint]]
-    return sorted(set(paths))
-
-
 def check_phone_page(page, live, path: str) -> list[str]:
     """Opens the page at 390 px; returns what goes wrong (sideways scroll, a menu link)."""
     response = page.goto(live.url + path)
@@ -146,7 +103,8 @@ def test_every_console_page_fits_a_phone(browser, live, town, who):
     else:
         log_in(page, live, "voirie@vitre.example", PASSWORD)
     admin_only = ("/console/admin", "/console/agents/")
-    paths = [p for p in console_pages(live, town) if who == "admin" or not p.startswith(admin_only)]
+    every = console_pages(live, reports=(town["pothole"], town["late"]), agent=town["agent"])
+    paths = [p for p in every if who == "admin" or not p.startswith(admin_only)]
     problems = [problem for path in paths for problem in check_phone_page(page, live, path)]
     context.close()
     assert len(paths) >= (20 if who == "admin" else 8), paths
