@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlencode, urlsplit
 
-from geopy.exc import GeopyError
-from geopy.geocoders import BANFrance, Nominatim
 from shapely.geometry import Point, shape
 from shapely.ops import unary_union
 from shapely.prepared import prep
@@ -131,15 +129,23 @@ class NoGeocoder:
         return None
 
 
-class _AddokClient(BANFrance):
-    """geopy's BAN client, with addok's `lat`/`lon` bias (geopy's geocode() has none)."""
+def _addok_client(**options):
+    """geopy's BAN client, with addok's `lat`/`lon` bias (geopy's geocode() has none).
 
-    def search(self, query: str, *, limit: int, near: tuple[float, float] | None):
-        params: dict = {"q": query, "limit": limit}
-        if near:
-            params["lat"], params["lon"] = near
-        url = f"{self.geocode_api}?{urlencode(params)}"
-        return self._call_geocoder(url, partial(self._parse_json, exactly_one=False))
+    geopy is imported here, not at the top: a command line that geocodes nothing starts
+    without it.
+    """
+    from geopy.geocoders import BANFrance
+
+    class AddokClient(BANFrance):
+        def search(self, query: str, *, limit: int, near: tuple[float, float] | None):
+            params: dict = {"q": query, "limit": limit}
+            if near:
+                params["lat"], params["lon"] = near
+            url = f"{self.geocode_api}?{urlencode(params)}"
+            return self._call_geocoder(url, partial(self._parse_json, exactly_one=False))
+
+    return AddokClient(**options)
 
 
 class _Geocoder:
@@ -174,6 +180,8 @@ class _Geocoder:
         return place
 
     def _call(self, fn, *args):
+        from geopy.exc import GeopyError
+
         self.breaker.check()
         try:
             result = fn(*args)
@@ -213,7 +221,7 @@ class BanGeocoder(_Geocoder):
     def __init__(self, url: str | None = None, timeout: float = TIMEOUT_SECONDS) -> None:
         super().__init__()
         scheme, domain = _split_url(url, "https", "api-adresse.data.gouv.fr")
-        self.client = _AddokClient(domain=domain, scheme=scheme, timeout=timeout,
+        self.client = _addok_client(domain=domain, scheme=scheme, timeout=timeout,
                                    user_agent=USER_AGENT)  # fmt: skip
 
     def _search(self, text: str, town: Town) -> list[Place]:
@@ -248,6 +256,8 @@ class NominatimGeocoder(_Geocoder):
     def __init__(self, url: str | None = None, timeout: float = TIMEOUT_SECONDS) -> None:
         super().__init__()
         scheme, domain = _split_url(url, "https", "nominatim.openstreetmap.org")
+        from geopy.geocoders import Nominatim
+
         self.client = Nominatim(domain=domain, scheme=scheme, timeout=timeout,
                                 user_agent=USER_AGENT)  # fmt: skip
 
