@@ -454,9 +454,7 @@ def seed_crew(session: Session, secret_key: str) -> bool:
     number = first_report_number(session) + CREW_TASK
     report = session.get(Report, number)
     if report is not None and report.service_id == voirie.id:
-        reports.assign(
-            session, number, service_id=voirie.id, assignee_id=agent.id, agent_id=None
-        )
+        reports.assign(session, number, service_id=voirie.id, assignee_id=agent.id, agent_id=None)
     return True
 
 
