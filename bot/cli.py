@@ -289,7 +289,13 @@ def worker_command() -> None:
 @click.option("--as", "name", default=None, help="Your name as a citizen (default: your login).")
 @click.option("--lang", type=click.Choice(["fr", "en"]), default=None)
 @click.option("--verbose", is_flag=True, help="Show log lines here instead of in the log file.")
-def chat_command(name: str | None, lang: str | None, verbose: bool) -> None:
+@click.option(
+    "--photo",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A picture to send: type /photo when the bot asks for one (or /photo PATH).",
+)
+def chat_command(name: str | None, lang: str | None, verbose: bool, photo: str | None) -> None:
     """Talks to the bot in this terminal, as a citizen on the dev channel."""
     from bot.chat import TerminalChat, log_to_file
 
@@ -298,7 +304,7 @@ def chat_command(name: str | None, lang: str | None, verbose: bool) -> None:
     else:
         log_to_file(CHAT_LOG)
     name = name or getpass.getuser()
-    TerminalChat(current_runtime(), name, lang).run(sys.stdin, sys.stdout)
+    TerminalChat(current_runtime(), name, lang, photo).run(sys.stdin, sys.stdout)
 
 
 # Where `webleads chat` writes its log lines, so the terminal shows the conversation only.

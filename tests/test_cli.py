@@ -214,3 +214,37 @@ def test_run_serves_the_app(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_chat_sends_a_photo_through_the_channels_intake(app, tmp_path) -> None:
+    """`--photo FILE`, then `/photo` at the photo step: stored like any channel's, no EXIF."""
+    from PIL import Image
+
+    from models.report import media_of_report
+    from services.media import media_path
+    from tests.helpers import jpeg_with_gps
+
+    picture = tmp_path / "trou.jpg"
+    picture.write_bytes(jpeg_with_gps())
+    said = "bonjour\n1\nUn trou devant la poste\n/photo\n3 rue de Paris\noui\n"
+    out = invoke(app, "chat", "--as", "Marie", "--photo", str(picture), input=said).output
+    assert "Photo : oui" in out
+    number = int(re.search(r"Votre signalement #(\d+) est enregistré", out).group(1))
+    rt = app.extensions["webleads"]
+    with rt.db.reading() as session:
+        (photo,) = media_of_report(session, number)
+    stored = Image.open(media_path(rt.settings.MEDIA_DIR, photo.path))
+    assert stored.size == (640, 480) and not stored.getexif()  # GPS and maker gone
+
+
+def test_chat_photo_is_refused_as_on_every_channel(app, tmp_path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8\xff" + b"0" * (20 * 1024 * 1024))
+    said = f"bonjour\n1\nUn trou\n/photo\n/photo {big}\n/photo {tmp_path / 'none.jpg'}\n"
+    out = invoke(app, "chat", "--as", "Marie", "--photo", str(notes), input=said).output
+    assert "Je ne peux utiliser que des images" in out
+    assert "Cette image est trop lourde (limite : 20 Mo)" in out
+    assert "(cannot read" in out
+    assert "Photo : oui" not in out

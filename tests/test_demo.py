@@ -100,3 +100,20 @@ def test_the_demo_crew_works_from_the_terminal(demo) -> None:
     rt = demo.extensions["webleads"]
     with rt.db.reading() as session:
         assert session.get(Report, int(number)).status == "resolved"
+
+
+def test_the_demo_crew_closes_with_a_photo_from_the_terminal(demo, tmp_path) -> None:
+    from tests.helpers import jpeg_with_gps
+
+    picture = tmp_path / "apres.jpg"
+    picture.write_bytes(jpeg_with_gps())
+    out = invoke(demo, "chat", "--as", "Claire", input="/taches\n")
+    number = re.search(r"#(\d+) Trou profond", out).group(1)
+    said = f"fait {number}\n/photo\n"
+    out = invoke(demo, "chat", "--as", "Claire", "--photo", str(picture), input=said)
+    assert f"#{number} résolu ; la photo est envoyée" in out
+    rt = demo.extensions["webleads"]
+    with rt.db.reading() as session:
+        assert session.get(Report, int(number)).status == "resolved"
+        # The after-photo, beside the citizen's demo picture (800 px wide).
+        assert [m.width for m in media_of_report(session, int(number))] == [800, 640]
