@@ -48,7 +48,7 @@ class TerminalChat:
         self._set_language()
         interactive = stdin.isatty()
         self._say(
-            f"You are {self.name}, a citizen on the dev channel. Type your message "
+            f"You are {self.name}, {self._who()} on the dev channel. Type your message "
             "(a number picks a choice); Ctrl-D to quit."
         )
         if self.photo:
@@ -78,6 +78,12 @@ class TerminalChat:
             stop.set()
             watcher.join(timeout=2)
             self._show(dev.drain(self.rt, self.name))
+
+    def _who(self) -> str:
+        """A citizen, or an agent's phone once linked (`/agent CODE`, or seed-demo's crew)."""
+        with self.rt.db.reading() as session:
+            chat = find_citizen(session, dev.CHANNEL, self.name)
+            return "a field crew's phone" if chat is not None and chat.field_chat else "a citizen"
 
     def _message(self, text: str) -> Inbound | None:
         """The line as the citizen's message: words, or `/photo [PATH]` a picture."""

@@ -148,6 +148,31 @@ def test_newcomer_path_with_the_installed_command(tmp_path) -> None:
     assert f"Bonjour Zoé, votre signalement #{number}" in out and "Ampoule changée." in out
 
 
+def test_commands_say_nothing_of_a_geocoder_they_do_not_use(tmp_path) -> None:
+    """GEOCODER unset in development: only a command that looks an address up says which
+    geocoder it uses; `--help` and `set-status` print their own lines only."""
+    webleads = Path(sys.executable).parent / "webleads"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}"}
+    for name in ("GEOCODER", "TELEGRAM_BOT_TOKEN", "TWILIO_ACCOUNT_SID"):
+        env.pop(name, None)
+
+    def run(*args):
+        done = subprocess.run([str(webleads), *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done
+
+    notice = "GEOCODER is not set"
+    run("init-db")
+    run("seed-demo")
+    help_, status = run("--help"), run("report", "set-status", "1005", "in_progress")
+    assert "seed-demo" in help_.stdout and "telegram" in help_.stdout
+    assert status.stdout.startswith("#1005: acknowledged -> in_progress")
+    assert notice not in help_.stderr + status.stderr
+    searched = run("geo", "search", "12 rue de la Poterie")
+    assert "12 Rue de la Poterie 35500 Vitré" in searched.stdout and notice in searched.stderr
+
+
 def test_chat_shows_the_conversation_and_logs_go_to_the_log_file(tmp_path) -> None:
     """A geocoder that cannot be reached is logged, not printed between the replies."""
     with socket.socket() as s:  # a port nobody listens on: the geocoder is "down"

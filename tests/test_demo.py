@@ -95,8 +95,10 @@ def test_the_demo_has_photos_templates_and_a_published_report(demo) -> None:
 def test_the_demo_crew_works_from_the_terminal(demo) -> None:
     """`webleads chat --as Claire` is the crew's phone: her task, then done from the street."""
     out = invoke(demo, "chat", "--as", "Claire", input="/taches\n")
+    assert "You are Claire, a field crew's phone" in out
     number = re.search(r"#(\d+) Trou profond", out).group(1)
     out = invoke(demo, "chat", "--as", "Claire", input=f"fait {number} sans photo\n")
+    assert f"#{number}" in out and "résolu" in out
     rt = demo.extensions["webleads"]
     with rt.db.reading() as session:
         assert session.get(Report, int(number)).status == "resolved"
