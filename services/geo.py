@@ -129,6 +129,13 @@ class NoGeocoder:
         return None
 
 
+def _geopy_error() -> type[Exception]:
+    """geopy's failures, for `except` (imported with the first call, like geopy itself)."""
+    from geopy.exc import GeopyError
+
+    return GeopyError
+
+
 def _addok_client(**options):
     """geopy's BAN client, with addok's `lat`/`lon` bias (geopy's geocode() has none).
 
@@ -180,12 +187,10 @@ class _Geocoder:
         return place
 
     def _call(self, fn, *args):
-        from geopy.exc import GeopyError
-
         self.breaker.check()
         try:
             result = fn(*args)
-        except (GeopyError, OSError) as exc:
+        except (_geopy_error(), OSError) as exc:
             self.breaker.failed()
             log.warning("geocoder unavailable: %s", exc)
             raise GeocoderUnavailable(str(exc)) from exc

@@ -22,6 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
 
 class StoreError(Exception):
     """A store refused an operation for a reason retrying will not cure."""
@@ -180,17 +185,8 @@ _UNAVAILABLE_CODES = {
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 # One session for every store: building a client from a fresh session re-reads the
 # service's model files (a third of a second of CPU).
-# boto3 is imported with the first S3Store: a process that keeps its photos on disk (or a
-# command line that stores none) starts without it.
-_SESSION = None
+_SESSION = boto3.session.Session()
 _SESSION_LOCK = threading.Lock()
-
-
-def _s3_errors() -> tuple[type[Exception], ...]:
-    """botocore's failures, for the `except` clauses (imported once an S3Store exists)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return ClientError, BotoCoreError
 
 
 class S3Store:
@@ -219,10 +215,6 @@ class S3Store:
         self.endpoint_url = endpoint_url or None
         self.bucket = bucket
         self.page_size = page_size
-        import boto3
-        from botocore.config import Config
-
-        global _SESSION
         config = Config(
             s3={"addressing_style": "path"},
             signature_version="s3v4",
@@ -235,8 +227,6 @@ class S3Store:
             response_checksum_validation="when_required",
         )
         with _SESSION_LOCK:  # a Session is not thread-safe; its clients are
-            if _SESSION is None:
-                _SESSION = boto3.session.Session()
             self.client = _SESSION.client(
                 "s3",
                 endpoint_url=self.endpoint_url,
@@ -255,9 +245,6 @@ class S3Store:
         A 404 is a missing photo when reading; when writing or listing, the endpoint is
         not the bucket it should be.
         """
-        from botocore.exceptions import ClientError, HTTPClientError
-        from botocore.exceptions import ConnectionError as BotoConnectionError
-
         where = f"s3 {self.endpoint_url or 'aws'} bucket {self.bucket}" + (
             f" key {key}" if key else ""
         )
@@ -282,14 +269,14 @@ class S3Store:
             self.client.put_object(
                 Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, ContentMD5=md5
             )
-        except _s3_errors() as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise self._failure(exc, key, reading=False) from exc
 
     def get(self, key: str) -> bytes:
         stream = self.open(key)
         try:
             return stream.read()
-        except _s3_errors() as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise self._failure(exc, key) from exc
         finally:
             stream.close()
@@ -298,7 +285,7 @@ class S3Store:
         checked_key(key)
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
-        except _s3_errors() as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise self._failure(exc, key) from exc
 
     def exists(self, key: str) -> bool:
@@ -308,7 +295,7 @@ class S3Store:
         checked_key(key)
         try:
             return self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
-        except _s3_errors() as exc:
+        except (ClientError, BotoCoreError) as exc:
             failure = self._failure(exc, key)
             if isinstance(failure, PhotoNotFound):
                 return None
@@ -318,7 +305,7 @@ class S3Store:
         checked_key(key)
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        except _s3_errors() as exc:
+        except (ClientError, BotoCoreError) as exc:
             failure = self._failure(exc, key)
             if not isinstance(failure, PhotoNotFound):
                 raise failure from exc
@@ -331,7 +318,7 @@ class S3Store:
             for page in pages:
                 for item in page.get("Contents", []):
                     yield item["Key"]
-        except _s3_errors() as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise self._failure(exc, reading=False) from exc
 
     def signed_url(self, key: str, expires: int = 300) -> str | None:
