@@ -101,9 +101,9 @@ def test_a_pin_outside_every_commune_is_refused_naming_the_area(communes) -> Non
     assert citizen.state == "location"
 
 
-def test_a_lone_town_reads_as_before(rt) -> None:
+def test_a_lone_town_is_named_in_the_welcome(rt) -> None:
     citizen = TalkingCitizen(rt)
-    assert "Je suis l'assistant de signalement de la ville." in citizen.texts("bonjour")
+    assert "Je suis l'assistant de signalement de Vitré." in citizen.texts("bonjour")
     citizen.say(choice="cat:nid-de-poule")
     citizen.say("Un trou")
     citizen.say(choice="skip")

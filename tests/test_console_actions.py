@@ -216,4 +216,4 @@ def test_report_page_shows_the_citizen_with_a_masked_phone(app):
     log_in_as(client, make_agent(rt, "lea@vitre.example"))
     page = client.get(f"/console/reports/{number}").get_data(as_text=True)
     assert "+33 6 ** ** ** 78" in page and "12 34 56" not in page
-    assert "non géolocalisé" in page
+    assert "lieu à préciser" in page
