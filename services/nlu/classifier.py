@@ -47,8 +47,35 @@ TOWN_WEIGHT = 2.0
 C = 30.0
 # Words that say nothing of what a message is about, for `knows`.
 COMMON = frozenset(
-    "les des une est sur dans pour par pas que qui avec the and for are this that with "
-    "there you les aux ces son sans tres".split()
+    [
+        "les",
+        "des",
+        "une",
+        "est",
+        "sur",
+        "dans",
+        "pour",
+        "par",
+        "pas",
+        "que",
+        "qui",
+        "avec",
+        "the",
+        "and",
+        "for",
+        "are",
+        "this",
+        "that",
+        "with",
+        "there",
+        "you",
+        "les",
+        "aux",
+        "ces",
+        "son",
+        "sans",
+        "tres",
+    ]
 )
 
 
