@@ -140,7 +140,7 @@ FLOW: dict[State, Row] = {
         {CHOICE: location.confirm_candidate, TEXT: location.retype, LOCATION: location.take_pin},
     ),
     State.NEARBY: Row(None, {CHOICE: nearby.answer}),
-    State.CONFIRM: Row(confirm.ask, {CHOICE: confirm.answer, PHOTO: sentence.photo_at_summary}),
+    State.CONFIRM: Row(confirm.ask, {CHOICE: confirm.answer}),
     State.IDLE: Row(
         None, {TEXT: sentence.read_idle, PHOTO: idle.free_message, CHOICE: idle.free_message}
     ),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from handlers import description, location, menu, photo, pilot_gate
 from handlers.context import Ctx
-from handlers.photo import keep_photo
 from models.citizen import State
 from models.jobs import JobKind
 from models.report import open_reports_of_citizen
@@ -94,10 +93,13 @@ def _emergency_text(ctx: Ctx) -> str:
 
 
 def _names_a_category(ctx: Ctx, text: str) -> bool:
+    """Whether the menu's own matching takes it (handlers/menu.py choose_text)."""
     said = fold(text)
-    return any(
-        said in (fold(c.name_fr), fold(c.name_en), fold(c.code)) for c in ctx.catalog.categories
-    )
+    for category in ctx.catalog.categories:
+        names = (fold(category.name_fr), fold(category.name_en), fold(category.code))
+        if said and any(said == n or (len(said) >= 4 and said in n) for n in names):
+            return True
+    return False
 
 
 def _place_label(ctx: Ctx) -> str | None:
@@ -234,13 +236,3 @@ def _then(ctx: Ctx) -> Outcome:
         note = Reply(ctx.t("You can add a photo with the link you will get once it is sent."))
         return Outcome([note, *outcome.replies], outcome.state, wait=outcome.wait)
     return photo.next_step(ctx)
-
-
-def photo_at_summary(ctx: Ctx, msg: Inbound) -> Outcome:
-    """Keeps a photo sent at the summary (an MMS) and shows the summary again."""
-    from handlers import confirm as summary
-
-    if msg.photo is None:
-        return photo.refuse(ctx, msg, State.CONFIRM)
-    keep_photo(ctx, msg)
-    return Outcome([Reply(ctx.t("Thanks for the photo.")), *summary.ask(ctx)], State.CONFIRM)
