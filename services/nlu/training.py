@@ -8,7 +8,14 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from models.nlu import NluModel, active_version, next_version, seen_reports_text
+from models.nlu import (
+    NluModel,
+    activate_version,
+    active_version,
+    next_version,
+    seen_reports_text,
+)
+from services.audit import Action, Actor, Thing, record
 from services.nlu import evaluate, reader
 from services.nlu.classifier import Model, read_examples, training_set
 
@@ -59,3 +66,13 @@ def train(session: Session, catalog) -> Trained:
     session.flush()
     return Trained(version, len(examples), len(kept), len(held), new_scores, current_scores,
                    about["active_version"])  # fmt: skip
+
+
+def activate(session: Session, actor: Actor, version: int) -> bool:
+    """Makes a stored version the reader in use, and writes it in the audit trail."""
+    before = active_version(session)
+    if not activate_version(session, version):
+        return False
+    record(session, actor, Thing.READER, "free-text reader", Action.UPDATED,
+           {"version": [before, version]} if before != version else {})  # fmt: skip
+    return True
