@@ -170,20 +170,23 @@ class Model:
 
     def rank(self, text: str) -> list[tuple[str, float]]:
         """Every class, likeliest first, with the predicted probability of each."""
-        # The pipeline's own predict_proba costs ten times this (joblib, checks).
-        said = [normalise(text)]
-        features = self.pipeline.named_steps["features"].transformer_list
-        vector = sparse.hstack([step.transform(said) for _, step in features]).tocsr()
-        probabilities = self.pipeline.named_steps["classifier"].predict_proba(vector)[0]
-        ranked = sorted(zip(self.classes, probabilities, strict=True), key=lambda c: -c[1])
-        return [(code, float(p)) for code, p in ranked]
+        return self.read(text)[0]
 
     def knows(self, text: str) -> bool:
         """Whether any word of the message (not `de`, `the`...) is one it learnt."""
-        vocabulary = self.pipeline.named_steps["features"].transformer_list[0][1].vocabulary_
-        return any(
-            len(w) >= 3 and w not in COMMON and w in vocabulary for w in normalise(text).split()
-        )
+        return self.read(text)[1]
+
+    def read(self, text: str) -> tuple[list[tuple[str, float]], bool]:
+        """The ranking (`rank`) and whether it knows any word of it (`knows`), at once."""
+        said = normalise(text)
+        features = self.pipeline.named_steps["features"].transformer_list
+        # The pipeline's own predict_proba costs ten times this (joblib, checks).
+        vector = sparse.hstack([step.transform([said]) for _, step in features]).tocsr()
+        probabilities = self.pipeline.named_steps["classifier"].predict_proba(vector)[0]
+        ranked = sorted(zip(self.classes, probabilities, strict=True), key=lambda c: -c[1])
+        vocabulary = features[0][1].vocabulary_
+        known = any(len(w) >= 3 and w not in COMMON and w in vocabulary for w in said.split())
+        return [(code, float(p)) for code, p in ranked], known
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()

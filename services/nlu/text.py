@@ -50,6 +50,21 @@ def lemma(word: str) -> str:
     return fold(simplemma.lemmatize(word, lang=_LANGS))
 
 
+# Politeness says nothing of the problem: "Bonjour, ... Merci" around a report is dropped,
+# unless the message is nothing else (then it is what the message is: a greeting).
+POLITE = frozenset(
+    {
+        "bonjour", "bonsoir", "salut", "coucou", "hello", "hi", "merci", "thanks", "thank",
+        "madame", "monsieur", "mesdames", "messieurs", "maire", "cordialement", "cordial",
+        "salutation", "respectueusement", "distingue", "voila", "svp", "please", "dear",
+    }
+)  # fmt: skip
+# How many other words a message needs for its politeness to be dropped.
+CONTENT_WORDS = 3
+
+
 def normalise(text: str) -> str:
     """The message as the classifier reads it: folded lemmas, one space apart."""
-    return " ".join(lemma(word) for word in words(text))
+    lemmas = [lemma(word) for word in words(text)]
+    content = [w for w in lemmas if w not in POLITE]
+    return " ".join(content if len(content) >= CONTENT_WORDS else lemmas)
