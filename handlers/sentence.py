@@ -182,9 +182,6 @@ def accept(ctx: Ctx, code: str) -> Outcome:
     for key in ("pick_all", "refused"):
         ctx.draft.pop(key, None)
     ctx.draft.update(category=code, description=text)
-    ranked = guess.get("ranked") or [[None, 0.0]]
-    ctx.draft["guessed"] = {"category": ranked[0][0], "confidence": ranked[0][1],
-                            "version": guess.get("version")}  # fmt: skip
     place = guess.get("place")
     if not place:
         return _then(ctx)
