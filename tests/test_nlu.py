@@ -174,3 +174,21 @@ def test_cli_train_scores_and_activate_is_audited(app) -> None:
     assert row[0] == "reader"
     result = app.test_cli_runner().invoke(__import__("bot.cli").cli.cli, ["nlu", "activate", "9"])
     assert result.exit_code != 0 and "There is no version 9." in result.output
+
+
+def test_whatsapp_first_message_asks_with_quick_replies(wa_app, twilio) -> None:
+    from tests.whatsapp_support import WhatsApp
+
+    wa = WhatsApp(wa_app, twilio)
+    wa.text("There is a massive pothole on rue de Paris near number 20, please fix")
+    (question,) = wa.inbox()
+    assert question["body"] == "Pothole, Rue de Paris: is that right?"
+    assert question["kind"] == "twilio/quick-reply"
+    assert question["buttons"] == [("guess:yes", "Yes"), ("guess:no", "Another category")]
+    wa.press("guess:yes", "Yes")
+    (photo_question,) = wa.inbox()
+    assert photo_question["buttons"] == [("skip", "Skip")]
+    wa.press("skip", "Skip")
+    summary = wa.inbox()[-1]
+    assert "Description: There is a massive pothole on rue de Paris" in summary["body"]
+    assert "Place: Rue de Paris (not located on the map)" in summary["body"]  # GEOCODER=none
