@@ -192,3 +192,31 @@ def test_whatsapp_first_message_asks_with_quick_replies(wa_app, twilio) -> None:
     summary = wa.inbox()[-1]
     assert "Description: There is a massive pothole on rue de Paris" in summary["body"]
     assert "Place: Rue de Paris (not located on the map)" in summary["body"]  # GEOCODER=none
+
+
+def test_with_a_networked_geocoder_the_worker_places_the_guessed_street(
+    database_url, tmp_path, addok
+) -> None:
+    app = _make_app(database_url, tmp_path, GEOCODER="ban", GEOCODER_URL=addok.base_url)
+    try:
+        rt = app.extensions["webleads"]
+        marie = TalkingCitizen(rt)
+        marie.say("tag sur la vitrine au 3 rue Garangeau")
+        assert "photo" in marie.texts("oui")  # the worker looked it up meanwhile (run_jobs)
+        summary = marie.texts(choice="skip")
+        assert "Lieu : 3 Rue Garangeau 35500 Vitré" in summary
+        assert "pas encore placé" not in summary
+        paul = TalkingCitizen(rt, "paul", name="Paul")
+        paul.say("tag sur la vitrine au 5 rue Garangeau")  # no number 5 in the BAN
+        assert paul.texts("oui") == "Est-ce Rue Garangeau 35500 Vitré ?"
+    finally:
+        app.extensions["webleads"].db.dispose()
+
+
+def test_new_report_instead_of_adding_reads_the_message(rt) -> None:
+    marie = TalkingCitizen(rt)
+    marie.file_report()
+    offer = marie.say("Lampadaire éteint rue Pasteur depuis hier")[-1]
+    assert "cat:" not in str(offer.choices) and offer.choices[-1][0] == "new"
+    question = marie.say(choice="new")[-1]
+    assert question.text == "Lampadaire en panne, Rue Pasteur : c'est bien ça ?"
