@@ -24,12 +24,49 @@ SERVICES = [
     ("participation", "Démocratie participative", "Citizen participation"),
 ]
 
-# code, fr, en, service, kind, SLA hours, photo required
+# code, fr, en, service, kind, SLA hours, photo required, keywords (what residents call it,
+# and the keys of the shipped examples it learns from: services/nlu/data/examples_*.tsv)
 CATEGORIES = [
-    ("nid-de-poule", "Nid-de-poule", "Pothole", "voirie", PROBLEM, 72, False),
-    ("trottoir", "Trottoir abîmé", "Damaged pavement", "voirie", PROBLEM, 120, False),
-    ("signalisation", "Panneau ou marquage", "Road sign or marking", "voirie", PROBLEM, 72, False),
-    ("lampadaire", "Lampadaire en panne", "Broken streetlight", "eclairage", PROBLEM, 48, False),
+    (
+        "nid-de-poule",
+        "Nid-de-poule",
+        "Pothole",
+        "voirie",
+        PROBLEM,
+        72,
+        False,
+        "pothole, nid-de-poule, trou, chaussée",
+    ),
+    (
+        "trottoir",
+        "Trottoir abîmé",
+        "Damaged pavement",
+        "voirie",
+        PROBLEM,
+        120,
+        False,
+        "pavement, trottoir",
+    ),
+    (
+        "signalisation",
+        "Panneau ou marquage",
+        "Road sign or marking",
+        "voirie",
+        PROBLEM,
+        72,
+        False,
+        "sign, panneau, marquage au sol, feu tricolore",
+    ),
+    (
+        "lampadaire",
+        "Lampadaire en panne",
+        "Broken streetlight",
+        "eclairage",
+        PROBLEM,
+        48,
+        False,
+        "streetlight, lampadaire, éclairage public",
+    ),
     (
         "dechets",
         "Dépôt sauvage ou poubelle pleine",
@@ -38,8 +75,9 @@ CATEGORIES = [
         PROBLEM,
         48,
         False,
+        "litter, déchets, poubelle, dépôt sauvage",
     ),
-    ("graffiti", "Tag ou graffiti", "Graffiti", "proprete", PROBLEM, 120, False),
+    ("graffiti", "Tag ou graffiti", "Graffiti", "proprete", PROBLEM, 120, False, "graffiti, tag"),
     (
         "espaces-verts",
         "Parc, arbre ou espace vert",
@@ -48,8 +86,9 @@ CATEGORIES = [
         PROBLEM,
         120,
         False,
+        "greenery, arbre, pelouse, parc",
     ),
-    ("idee", "Idée pour la ville", "Idea for the town", "participation", IDEA, 336, False),
+    ("idee", "Idée pour la ville", "Idea for the town", "participation", IDEA, 336, False, "idea"),
 ]
 
 ADMIN_EMAIL = "admin@vitre.example"
@@ -71,8 +110,11 @@ def seed_demo(session: Session) -> str | None:
             session.add(service)
             session.flush()
         services[code] = service
-    for position, (code, fr, en, service, kind, sla, photo) in enumerate(CATEGORIES):
-        if category_by_code(session, code) is None:
+    for position, (code, fr, en, service, kind, sla, photo, words) in enumerate(CATEGORIES):
+        existing = category_by_code(session, code)
+        if existing is not None and not existing.keywords:
+            existing.keywords = words  # a demo seeded before categories had keywords
+        if existing is None:
             session.add(
                 Category(
                     code=code,
@@ -83,6 +125,7 @@ def seed_demo(session: Session) -> str | None:
                     sla_hours=sla,
                     photo_required=photo,
                     position=position,
+                    keywords=words,
                 )
             )
     if zone_by_name(session, TOWN["town_name"], BOUNDARY) is None:
