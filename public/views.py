@@ -26,6 +26,7 @@ from models.public_queries import (
 )
 from services import channels
 from services.config import LANGUAGES
+from services.crews import TOWN_ZONE
 from services.media import photo_response
 from services.public_view import PublicReport, public_report, public_reports
 from services.runtime import current_runtime
@@ -145,8 +146,7 @@ def town():
     """How to report on each channel, and this month's and this year's figures."""
     rt = current_runtime()
     now = datetime.now(UTC)
-    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    year = month.replace(month=1)
+    month, year = period_start("month", now), period_start("year", now)
     with rt.db.reading() as db:
         services = rt.catalog.get(db).services
         figures = {
@@ -161,6 +161,16 @@ def town():
         periods=PERIODS,
         hours=_hours,
     )
+
+
+def period_start(period: str, now: datetime) -> datetime:
+    """When this month (or this year) began on the town's calendar, in UTC: at 00:30 on
+    1 January in Vitré (23:30 UTC on the 31st), "this month" is already January."""
+    local = now.astimezone(TOWN_ZONE)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if period == "year":
+        start = start.replace(month=1)
+    return start.astimezone(UTC)
 
 
 def _ways() -> list[Way]:
@@ -217,10 +227,7 @@ def _filter(db) -> tuple[PublicFilter, dict]:
     period = args.get("period") if args.get("period") in PERIODS else None
     since = None
     if period:
-        now = datetime.now(UTC)
-        since = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        if period == "year":
-            since = since.replace(month=1)
+        since = period_start(period, datetime.now(UTC))
     chosen = {"status": status, "category": category.code if category else None, "period": period,
               "commune": commune}  # fmt: skip
     return PublicFilter(status, category.id if category else None, since, commune), chosen

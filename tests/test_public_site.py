@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
+import time_machine
 
 from bot.cli import cli
 from models.catalog import category_by_code
@@ -254,6 +255,24 @@ def test_the_town_page_shows_the_figures(app, filed, lang, caption) -> None:
     body = app.test_client().get(f"/?lang={lang}").get_data(as_text=True)
     month = body.split(caption, 1)[1].split("</table>", 1)[0]
     assert re.search(r'row">[^<]+</th>\s*<td>1</td><td>0</td><td>–</td>', month), month
+
+
+# 23:30 UTC on 31 December 2027 is 00:30 on 1 January 2028 in Vitré.
+@time_machine.travel(datetime(2027, 12, 31, 23, 30, tzinfo=UTC), tick=True)
+def test_this_month_and_this_year_follow_the_towns_calendar(app) -> None:
+    rt = app.extensions["webleads"]
+    with rt.db.transaction() as session:
+        new_year = make_report(session, created_at=datetime(2027, 12, 31, 23, 10, tzinfo=UTC)).id
+        december = make_report(session, created_at=datetime(2027, 12, 31, 11, 0, tzinfo=UTC)).id
+    client = app.test_client()
+    body = client.get("/?lang=en").get_data(as_text=True)
+    for caption in ("Reports this month", "Reports this year"):
+        table = body.split(caption, 1)[1].split("</table>", 1)[0]
+        assert re.search(r'row">Roads</th>\s*<td>1</td>', table), (caption, table)
+    for period in ("month", "year"):
+        listed = client.get(f"/reports?period={period}").get_data(as_text=True)
+        assert f'href="/reports/{new_year}"' in listed, period
+        assert f'href="/reports/{december}"' not in listed, period
 
 
 def test_moderation_from_the_console_is_audited(app, filed) -> None:
