@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 
 from models.messaging import messages_for_report
 from models.report import STATUSES, TRANSITIONS, get_report, report_events
@@ -126,3 +129,11 @@ def test_agent_reply_without_status_change(rt) -> None:
         reports.reply(session, number, "Pouvez-vous préciser le numéro de la rue ?")
     text = citizen.texts()
     assert "le service Voirie vous écrit" in text and "préciser le numéro" in text
+
+
+# 23:30 UTC on 31 December 2027 is 00:30 on 1 January 2028 in Vitré.
+@time_machine.travel(datetime(2027, 12, 31, 23, 30, tzinfo=UTC), tick=True)
+def test_a_follower_reads_the_date_of_the_last_change_on_the_towns_calendar(rt) -> None:
+    marie = TalkingCitizen(rt, "marie")
+    number = marie.file_report()
+    assert "Dernier changement : 01/01/2028." in marie.texts(f"suivi {number}")
