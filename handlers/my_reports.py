@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from handlers.context import Ctx
 from models.report import get_report, is_follower, reports_of_citizen
-from services.crews import TOWN_ZONE
 from services.texts import status_name
+from services.town_clock import town_date
 from services.types import Inbound, Outcome, Reply
 
 LIST_LIMIT = 5
@@ -44,19 +42,11 @@ def status(ctx: Ctx, number: int) -> list[Reply]:
         status=status_name(ctx.lang, report.status),
     )
     if is_follower(ctx.session, report.id, ctx.citizen.id):
-        changed = _town_date(report.updated_at)
+        changed = town_date(report.updated_at)
         text += " " + ctx.t("Last change: {date}.", date=changed)
         if report.duplicate_of_id:
             text += " " + ctx.t("Follow {ref} instead.", ref=f"#{report.duplicate_of_id}")
     return [Reply(text)]
-
-
-def _town_date(moment: datetime) -> str:
-    """A stored moment (UTC) as a date of the town's calendar: at 00:30 on 1 January in
-    Vitré, the change of 23:30 UTC the evening before was made on 01/01."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(TOWN_ZONE).strftime("%d/%m/%Y")
 
 
 def _category_name(ctx: Ctx, report) -> str:

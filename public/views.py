@@ -26,11 +26,11 @@ from models.public_queries import (
 )
 from services import channels
 from services.config import LANGUAGES
-from services.crews import TOWN_ZONE
 from services.media import photo_response
 from services.public_view import PublicReport, public_report, public_reports
 from services.runtime import current_runtime
 from services.texts import N_, status_name, translate
+from services.town_clock import TOWN_ZONE, town_date
 
 PAGE_SIZE = 20
 # The map: at most this many points per answer, the newest, with how many the box holds.
@@ -91,6 +91,7 @@ def _render(template: str, status: int = 200, **context) -> Response:
         switch_url=url_for(request.endpoint, **switch),
         tile_url=_tile_url(),
         status_name=lambda status: status_name(lang, status),
+        town_date=town_date,
         **context,
     )
     return _cached(Response(body, status=status, mimetype="text/html"))
