@@ -12,6 +12,7 @@ from models.citizen import Citizen, State, citizens_by_id, park_idle_conversatio
 from models.messaging import PRIORITY_NOTIFICATION, queue_messages
 from models.report import Report, ReportEvent, follower_ids
 from services.texts import N_, translate
+from services.town_clock import in_town
 
 # The message a follower gets when a report reaches a status.
 STATUS_TEMPLATES = {
@@ -75,7 +76,7 @@ def personalised_text(
         about=about,
         service=service.name(lang),
         other=f"#{report.duplicate_of_id}" if report.duplicate_of_id else "",
-        date=format_date(expected_by(report, category), format="long", locale=lang)
+        date=format_date(in_town(expected_by(report, category)), format="long", locale=lang)
         if event.kind == "reminder"
         else "",
     )

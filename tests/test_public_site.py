@@ -273,6 +273,10 @@ def test_this_month_and_this_year_follow_the_towns_calendar(app) -> None:
         listed = client.get(f"/reports?period={period}").get_data(as_text=True)
         assert f'href="/reports/{new_year}"' in listed, period
         assert f'href="/reports/{december}"' not in listed, period
+    # and the dates it shows are the town's: filed at 00:10 on 1 January in Vitré
+    assert "filed on 01/01/2028" in client.get("/reports?lang=en").get_data(as_text=True)
+    page = client.get(f"/reports/{new_year}").get_data(as_text=True)
+    assert "01/01/2028" in page and "31/12/2027" not in page
 
 
 def test_moderation_from_the_console_is_audited(app, filed) -> None:
