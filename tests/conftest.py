@@ -15,6 +15,7 @@ from bot.seed import seed_demo
 from models import migrate
 from models.db import Database
 from tests import network_guard
+from tests.helpers import FROZEN_AT, NEW_YEAR_IN_VITRE
 from tests.pg import ExistingServer, PostgresCluster, find_bindir
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -23,10 +24,6 @@ network_guard.install()
 
 
 # --- the clock -------------------------------------------------------------------------------
-
-# An ordinary moment for tests whose data is "n days ago": mid-month, mid-week, far from a
-# change of clocks in Europe/Paris, from a year's end and from a leap day.
-FROZEN_AT = datetime(2026, 6, 17, 10, 0, tzinfo=UTC)
 
 _session_clock = None
 
@@ -68,9 +65,17 @@ def pytest_report_header(config) -> str | None:
 
 @pytest.fixture
 def frozen_clock():
-    """The clock at FROZEN_AT, ticking (the code needs time to pass); the traveller lets a
-    test move it on: `frozen_clock.shift(timedelta(days=2))`."""
+    """The clock at FROZEN_AT (an ordinary day), ticking: the code needs time to pass; the
+    traveller lets a test move it on (`frozen_clock.shift(timedelta(days=2))`)."""
     with time_machine.travel(FROZEN_AT, tick=True) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def new_year_in_vitre():
+    """The clock at NEW_YEAR_IN_VITRE: 23:30 UTC on 31 December 2027 is already 00:30 on
+    1 January 2028 in Vitré (a day, a month and a year apart)."""
+    with time_machine.travel(NEW_YEAR_IN_VITRE, tick=True) as traveller:
         yield traveller
 
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
-import time_machine
 
 from bot.cli import cli
 from models.catalog import category_by_code
@@ -257,9 +256,7 @@ def test_the_town_page_shows_the_figures(app, filed, lang, caption) -> None:
     assert re.search(r'row">[^<]+</th>\s*<td>1</td><td>0</td><td>–</td>', month), month
 
 
-# 23:30 UTC on 31 December 2027 is 00:30 on 1 January 2028 in Vitré.
-@time_machine.travel(datetime(2027, 12, 31, 23, 30, tzinfo=UTC), tick=True)
-def test_this_month_and_this_year_follow_the_towns_calendar(app) -> None:
+def test_this_month_and_this_year_follow_the_towns_calendar(app, new_year_in_vitre) -> None:
     rt = app.extensions["webleads"]
     with rt.db.transaction() as session:
         new_year = make_report(session, created_at=datetime(2027, 12, 31, 23, 10, tzinfo=UTC)).id
