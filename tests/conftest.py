@@ -15,7 +15,7 @@ from bot.seed import seed_demo
 from models import migrate
 from models.db import Database
 from tests import network_guard
-from tests.helpers import FROZEN_AT, NEW_YEAR_IN_VITRE
+from tests.helpers import NEW_YEAR_IN_VITRE
 from tests.pg import ExistingServer, PostgresCluster, find_bindir
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -64,17 +64,10 @@ def pytest_report_header(config) -> str | None:
 
 
 @pytest.fixture
-def frozen_clock():
-    """The clock at FROZEN_AT (an ordinary day), ticking: the code needs time to pass; the
-    traveller lets a test move it on (`frozen_clock.shift(timedelta(days=2))`)."""
-    with time_machine.travel(FROZEN_AT, tick=True) as traveller:
-        yield traveller
-
-
-@pytest.fixture
 def new_year_in_vitre():
-    """The clock at NEW_YEAR_IN_VITRE: 23:30 UTC on 31 December 2027 is already 00:30 on
-    1 January 2028 in Vitré (a day, a month and a year apart)."""
+    """The clock frozen (ticking: the code needs time to pass) at NEW_YEAR_IN_VITRE:
+    23:30 UTC on 31 December 2027 is already 00:30 on 1 January 2028 in Vitré, a day, a
+    month and a year apart. The traveller it gives can move it: `.shift(timedelta(...))`."""
     with time_machine.travel(NEW_YEAR_IN_VITRE, tick=True) as traveller:
         yield traveller
 

@@ -22,11 +22,8 @@ from services.types import Inbound, Reply, StoredPhoto
 
 _photo_counter = itertools.count(1)
 
-# The clock's moments (conftest's frozen_clock and new_year_in_vitre). An ordinary one for
-# data "n days ago": mid-month, mid-week, far from a change of clocks in Europe/Paris, from
-# a year's end and from a leap day.
-FROZEN_AT = datetime(2026, 6, 17, 10, 0, tzinfo=UTC)
-# 23:30 UTC on 31 December 2027: already 00:30 on 1 January 2028 in Vitré.
+# The moment conftest's new_year_in_vitre freezes the clock at, for tests of the town's
+# calendar: 23:30 UTC on 31 December 2027 is already 00:30 on 1 January 2028 in Vitré.
 NEW_YEAR_IN_VITRE = datetime(2027, 12, 31, 23, 30, tzinfo=UTC)
 
 
