@@ -7,10 +7,13 @@ categories (`service_code` = the category's code, `group` = the town's service),
 
 Privacy: a read without `api_key` shows the report's public view (services/public_view.py):
 category, pin, the geocoder's street, status, dates and the agents' public words
-(`status_notes`) without anyone's name, number or typed address. A tool with an `api_key`
-(the town's own) reads the report as the town keeps it: the citizen's description, the
-address as given, the agents' words as sent. Photos stay in the console (no
-`media_url`); contact fields sent with a new request (email, names, phone) are not stored.
+(`status_notes`) without anyone's name, number or typed address; hidden reports do not
+exist. An `api_key` has a scope (models/api_key.py): its view, `public` (exactly the
+keyless read) or `full` (the town's own tools: the report as the town keeps it, the
+citizen's description, the address as given, the agents' words as sent; photos stay in
+the console, no `media_url`), and its communes: a key limited to some communes neither
+reads (404, as if the report did not exist) nor files (403) outside them. Contact fields
+sent with a new request (email, names, phone) are not stored.
 
 The OpenAPI description is `open311.yaml` beside this module, served at
 /open311/v2/openapi.json.
@@ -215,6 +218,8 @@ def create_request(fmt: str) -> Response:
             fields = _new_request(form, snapshot)
             # The place decides the commune; a request given by address keeps the one asked.
             commune = snapshot.zones.commune_at(fields["lat"], fields["lon"]) or commune
+            if not key.covers(commune):
+                raise Open311Error(403, _outside_scope(key, commune))
             report = reports.file_external_report(
                 session, channel=CHANNEL, note=_note(key, form), commune=commune, **fields
             )
@@ -294,7 +299,7 @@ def _service(snapshot: Snapshot, category, language: str) -> dict:
 
 
 def _reader(api_key: str | None) -> ApiKey | None:
-    """The tool reading, when it gave its api_key (it then reads the town's record)."""
+    """The tool reading, when it gave its api_key (its scope then says what it reads)."""
     if api_key is None:
         return None
     with current_runtime().db.transaction() as session:
@@ -381,13 +386,16 @@ def _date(args, name: str) -> datetime | None:
 
 
 def _requests(f: RequestFilter, reader: ApiKey | None) -> list[dict]:
-    """The requests the filter finds: their public view, or the town's record for a key."""
+    """The requests the filter finds within the key's communes: their public view, or the
+    town's record for a key that reads it."""
     rt = current_runtime()
     language = rt.settings.DEFAULT_LANGUAGE
+    if reader is not None and reader.communes:
+        f = replace(f, communes=tuple(reader.communes))
     with rt.db.reading() as session:
         rows = find_requests(session, f)
         postcode = rt.catalog.get(session).settings.get("town_postcode")
-        if reader is None:
+        if reader is None or not reader.reads_full_record:
             views = public_reports(session, rows)
             base = rt.settings.PUBLIC_BASE_URL.rstrip("/")
             return [_public_request(view, postcode, language, base) for view in views]
@@ -505,6 +513,11 @@ def _location(form, snapshot: Snapshot, problems: list[str]):
     if boundary is not None and not boundary.covers(Point(lon, lat)):
         problems.append(f"This place is outside {snapshot.area_name or 'the town'}.")
     return lat, lon, address
+
+
+def _outside_scope(key: ApiKey, commune: str | None) -> str:
+    where = f"jurisdiction_id {commune}" if commune else "a place with no jurisdiction_id"
+    return f"This api_key files requests only in {', '.join(key.communes)}, not in {where}."
 
 
 def _note(key: ApiKey, form) -> str:

@@ -387,10 +387,14 @@ def commune_add(insee: str, name: str, boundary: str) -> None:
     rt = current_runtime()
     try:
         with rt.db.transaction() as session:
-            add_commune(session, Actor.command_line(), insee, name, boundary)
+            added = add_commune(session, Actor.command_line(), insee, name, boundary)
+            town = added.town and (added.town.name, added.town.insee)
     except (CommuneError, ZoneError) as exc:
         raise click.ClickException(str(exc)) from exc
     rt.catalog.invalidate()
+    if town:
+        click.echo(f"The town so far, {town[0]} ({town[1]}), is now a commune too, with "
+                   f"{added.town_reports} of its reports.")  # fmt: skip
     click.echo(f"Commune {name} ({insee.upper()}) added.")
 
 
@@ -794,19 +798,43 @@ def api_key_group() -> None:
 
 @api_key_group.command("create")
 @click.argument("name")
-def api_key_create(name: str) -> None:
+@click.option(
+    "--commune",
+    "communes",
+    multiple=True,
+    metavar="INSEE",
+    help="A commune the key reads and files in (repeat it; none: every commune).",
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Reads the town's full record (descriptions, typed addresses, the agents' words as "
+    "sent); without it, only what the public site shows.",
+)
+def api_key_create(name: str, communes: tuple[str, ...], full: bool) -> None:
     """Creates a key for the tool NAME and prints it once (it is stored hashed)."""
+    from models.api_key import KeyView
     from services.admin import AdminError, create_api_key
     from services.audit import Actor
 
     name = name.strip()
+    view = KeyView.FULL if full else KeyView.PUBLIC
     try:
         with current_runtime().db.transaction() as session:
-            _, key = create_api_key(session, Actor.command_line(), name)
+            row, key = create_api_key(
+                session, Actor.command_line(), name, view=view, communes=communes
+            )
+            scope = _key_scope(row)
     except AdminError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"API key for {name} (shown only now, keep it safe):")
+    click.echo(f"API key for {name}, {scope} (shown only now, keep it safe):")
     click.echo(key)
+
+
+def _key_scope(key) -> str:
+    """What a key reads, in a few words: its view and its communes."""
+    view = "full record" if key.reads_full_record else "public view"
+    return f"{view}, {', '.join(key.communes) if key.communes else 'every commune'}"
 
 
 @api_key_group.command("list")
@@ -821,7 +849,8 @@ def api_key_list() -> None:
     for key in keys:
         used = key.last_used_at.strftime("%Y-%m-%d") if key.last_used_at else "never"
         state = "active" if key.active else "revoked"
-        click.echo(f"{key.name:24} {key.hint}...  {state:7}  last used: {used}")
+        click.echo(f"{key.name:24} {key.hint}...  {state:7}  last used: {used:10}  "
+                   f"{_key_scope(key)}")  # fmt: skip
 
 
 @api_key_group.command("revoke")

@@ -25,7 +25,16 @@ from models.citizen import (
     save_conversation,
     update_citizen,
 )
-from models.jobs import JobKind, drop_held, finish_job, hold_inbound, next_held, queue_job
+from models.jobs import (
+    PHOTO_JOBS_PER_CITIZEN,
+    JobKind,
+    drop_held,
+    finish_job,
+    hold_inbound,
+    next_held,
+    photo_jobs_pending,
+    queue_job,
+)
 from models.messaging import PRIORITY_REPLY, queue_messages, record_inbound
 from services import words
 from services.runtime import Runtime, current_runtime
@@ -147,8 +156,12 @@ def _run(ctx: Ctx, inbound: Inbound) -> list[Reply]:
     if ctx.citizen.opted_out and not _allowed_when_opted_out(inbound):
         return []
     if inbound.awaits_download:
-        _wait(ctx, Wait(JobKind.FETCH_MEDIA, {"inbound": inbound.to_dict()}))
-        return []
+        if photo_jobs_pending(ctx.session, ctx.citizen.id) < PHOTO_JOBS_PER_CITIZEN:
+            _wait(ctx, Wait(JobKind.FETCH_MEDIA, {"inbound": inbound.to_dict()}))
+            return []
+        # Pictures of theirs are still being decoded (sent before a STOP, or on the link
+        # page): this one is answered "one moment", so one sender never holds every thread.
+        inbound.media, inbound.photo_error = None, "busy"
     # A field agent's linked chat (or `/agent CODE`) is not a citizen's conversation.
     if crew.wants_crew(ctx, inbound):
         answered = crew.handle(ctx, inbound)

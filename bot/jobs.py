@@ -9,6 +9,11 @@ provider's media server, and a slow one delays only the citizen who needs it.
 Every kind of job has a fallback result used after its last try, so a conversation
 never stays waiting: an address kept as typed, a pin without a name, a picture that
 "could not be fetched, please send it again".
+
+Pictures are decoded here too (services.media, in a child process with a CPU limit),
+those from the chats and those uploaded on the link page: a few seconds at most each,
+and no more than PHOTO_JOBS_PER_CITIZEN of one citizen's at a time (the engine and the
+link page answer "one moment" beyond), so one sender cannot hold every thread.
 """
 
 from __future__ import annotations
@@ -21,14 +26,22 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+from sqlmodel import Session
+
 from bot import engine
 from bot.outbox import backoff
+from models.citizen import citizens_by_id, conversation_of
 from models.db import utcnow
 from models.jobs import Job, JobKind, claim_jobs, finish_job, retry_job
-from services import channels, reports
+from models.messaging import PRIORITY_REPLY, queue_messages
+from models.report import add_media, attach_media, lock_report
+from services import channels, links, reports
 from services.geo import GeocoderUnavailable
+from services.media import PhotoError, drop_upload, store_photo, take_upload
 from services.runtime import Runtime
-from services.types import Inbound, StoredPhoto
+from services.storage import PhotoNotFound
+from services.texts import N_, translate
+from services.types import Inbound, Reply, StoredPhoto
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +50,12 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 5
 THREADS = 4
+
+LINK_PHOTO_REFUSED = N_(
+    "The photo you sent for {ref} could not be used (JPEG, PNG or WebP photos only). You "
+    "can send another one with this link (valid for 24 hours, single use): {link}"
+)
+LINK_PHOTO_REFUSED_CLOSED = N_("The photo you sent for {ref} could not be used.")
 
 # channel -> fetch(media) -> (StoredPhoto | None, why not | None)
 Fetcher = Callable[[dict], tuple[StoredPhoto | None, str | None]]
@@ -122,6 +141,13 @@ class JobRunner:
                 retry_job(session, job.id, when, f"{type(exc).__name__}: {exc}")
 
     def _hand_back(self, job: Job, result: dict[str, Any]) -> None:
+        if job.kind == JobKind.LINK_PHOTO:
+            with self.rt.db.transaction() as session:
+                _add_link_photo(session, self.rt, job, result)
+                finish_job(session, job.id)
+            drop_upload(self.rt.settings, job.payload["upload"])
+            self.rt.wake_worker()
+            return
         if job.kind == JobKind.NAME_REPORT_PLACE:
             with self.rt.db.transaction() as session:
                 reports.name_report_place(
@@ -172,6 +198,11 @@ def name_pin(runner: JobRunner, job: Job) -> dict[str, Any]:
 def fetch_media(runner: JobRunner, job: Job) -> dict[str, Any]:
     """Downloads the citizen's picture from the provider and stores it, checked."""
     inbound = job.payload["inbound"]
+    with runner.rt.db.reading() as session:
+        conversation = conversation_of(session, job.citizen_id)
+    if conversation is None or conversation.waiting_on != job.id:
+        # STOP meanwhile: nobody waits for this picture any more, so it is not decoded.
+        return {"photo": None, "error": "download_failed"}
     fetch = runner.fetchers.get(inbound["channel"])
     if fetch is None:  # the channel was switched off meanwhile
         return {"photo": None, "error": "download_failed"}
@@ -179,12 +210,65 @@ def fetch_media(runner: JobRunner, job: Job) -> dict[str, Any]:
     return {"photo": asdict(photo) if photo else None, "error": error}
 
 
+def check_link_photo(runner: JobRunner, job: Job) -> dict[str, Any]:
+    """Decodes a picture uploaded on the link page and stores its clean copy."""
+    settings = runner.rt.settings
+    try:
+        data = take_upload(settings, job.payload["upload"])
+    except PhotoNotFound:
+        return {"photo": None, "error": "download_failed"}
+    try:
+        photo = store_photo(data, settings)
+    except PhotoError as exc:
+        return {"photo": None, "error": exc.reason}
+    return {"photo": asdict(photo), "error": None}
+
+
 WORK: dict[JobKind, Callable[[JobRunner, Job], dict[str, Any]]] = {
     JobKind.FIND_ADDRESS: find_address,
     JobKind.NAME_PIN: name_pin,
     JobKind.NAME_REPORT_PLACE: name_pin,
     JobKind.FETCH_MEDIA: fetch_media,
+    JobKind.LINK_PHOTO: check_link_photo,
 }
+
+
+def _add_link_photo(session: Session, rt: Runtime, job: Job, result: dict[str, Any]) -> None:
+    """Adds a link page's photo to its report as the citizen's; or tells them it could
+    not be used, with a fresh link to send another while the report is open."""
+    report = lock_report(session, job.report_id)
+    citizen = citizens_by_id(session, [job.citizen_id]).get(job.citizen_id)
+    if report is None:
+        return
+    if result.get("photo"):
+        media_id = add_media(session, StoredPhoto(**result["photo"]), job.citizen_id)
+        if citizen is not None:
+            reports.add_citizen_message(session, report, citizen, "", [media_id])
+        else:  # the citizen erased their data meanwhile: keep the photo all the same
+            attach_media(session, [media_id], report.id)
+        return
+    if citizen is None or not citizen.can_receive:
+        return
+    if report.is_open:
+        settings = rt.settings
+        link = links.report_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id,
+                                 citizen.id)  # fmt: skip
+        text = translate(citizen.language, LINK_PHOTO_REFUSED, ref=report.ref, link=link)
+    else:
+        text = translate(citizen.language, LINK_PHOTO_REFUSED_CLOSED, ref=report.ref)
+    queue_messages(
+        session,
+        [
+            {
+                "citizen_id": citizen.id,
+                "channel": citizen.channel,
+                "address": citizen.address,
+                "payload": Reply(text).to_payload(),
+                "priority": PRIORITY_REPLY,
+                "report_id": report.id,
+            }
+        ],
+    )
 
 
 def fallback(job: Job) -> dict[str, Any]:
@@ -192,7 +276,7 @@ def fallback(job: Job) -> dict[str, Any]:
     payload = job.payload
     if job.kind == JobKind.FIND_ADDRESS:
         return {"kind": "address_found", "text": payload["text"], "unavailable": True}
-    if job.kind == JobKind.FETCH_MEDIA:
+    if job.kind in (JobKind.FETCH_MEDIA, JobKind.LINK_PHOTO):
         return {"photo": None, "error": "download_failed"}
     return {"kind": "pin_named", "lat": payload["lat"], "lon": payload["lon"], "label": None}
 

@@ -45,6 +45,16 @@ SECTIONS = {
     "agents": Section("agents", _l("Agents"), Agent, AgentForm),
     "templates": Section("templates", _l("Response templates"), ResponseTemplate, TemplateForm),
 }
+# What a setting does that its label cannot say, shown under its field.
+FIELD_HELP = {
+    "description_public": _l(
+        "Public by default: once an agent has opened a report in the console, the citizen's "
+        "words are shown on the public site and in Open311, with the names, phone numbers "
+        "and e-mail addresses we recognise taken out. Names, addresses and numbers the "
+        "citizen typed in another way may remain: on the report's page, an agent can "
+        "withhold the words or write the public text instead."
+    ),
+}
 
 
 @bp.get("/admin")
@@ -195,6 +205,7 @@ def admin_edit(section: str, item_id: int | None):
         form=form,
         item=item,
         placeholders=PLACEHOLDERS if section == "templates" else (),
+        field_help=FIELD_HELP,
     ), 400 if request.method == "POST" else 200
 
 

@@ -2,6 +2,8 @@
 
 A key is shown once, on the page that answers its creation, and stored only hashed
 (models/api_key.py): it never goes through the session, a flash message or a redirect.
+Its scope is chosen here: the public view unless the full record is ticked, and the
+communes it reads and files in (none ticked: every commune).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from console import bp
 from console.admin import admin_nav
 from console.auth import admin_required
 from console.forms import ApiKeyForm
-from models.api_key import ApiKey, all_keys
+from models.api_key import ApiKey, KeyView, all_keys
+from models.commune import communes
 from services import admin
 from services.audit import Actor
 from services.runtime import current_runtime
@@ -33,6 +36,7 @@ def admin_api_keys():
 def _page(form: ApiKeyForm, new_key: tuple[str, str] | None = None, status: int = 200):
     with current_runtime().db.reading() as db:
         keys = all_keys(db)
+        form.communes.choices = _commune_choices(db)
     return render_template(
         "console/admin/api_keys.html",
         sections=admin_nav(),
@@ -50,17 +54,26 @@ def _page(form: ApiKeyForm, new_key: tuple[str, str] | None = None, status: int 
 def admin_api_key_create():
     """Creates a key and shows it, this once."""
     form = ApiKeyForm()
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        form.communes.choices = _commune_choices(db)
     if not form.validate():
         return _page(form, status=400)
     name = form.name.data.strip()
-    rt = current_runtime()
+    view = KeyView.FULL if form.full.data else KeyView.PUBLIC
     try:
         with rt.db.transaction() as db:
-            _row, key = admin.create_api_key(db, Actor.agent(current_user), name)
+            _row, key = admin.create_api_key(
+                db, Actor.agent(current_user), name, view=view, communes=form.communes.data or []
+            )
     except (admin.AdminError, IntegrityError):  # IntegrityError: made by someone meanwhile
         form.name.errors = [_("A key with this name already exists.")]
         return _page(form, status=400)
     return _page(ApiKeyForm(formdata=None), new_key=(name, key), status=201)
+
+
+def _commune_choices(db) -> list[tuple[str, str]]:
+    return [(zone.insee, f"{zone.name} ({zone.insee})") for zone in communes(db)]
 
 
 @bp.post("/admin/api-keys/<int:key_id>/revoke")

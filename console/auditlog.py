@@ -33,6 +33,7 @@ THING_LABELS = {
     audit.Thing.INVITE_CODE: _l("Invite code"),
     audit.Thing.ALLOWLIST: _l("Allowlist"),
     audit.Thing.API_KEY: _l("API key"),
+    audit.Thing.LOGO: _l("Town logo"),
 }
 ACTION_LABELS = {
     audit.Action.CREATED: _l("created"),

@@ -24,6 +24,8 @@ from models.commune import agent_communes
 from models.console import count_attempt, forget_attempt, throttle_ends
 from models.db import utcnow
 from models.report import Report
+from models.scope import AgentScope
+from services import access
 from services.runtime import current_runtime
 from services.security import hash_password, verify_password
 
@@ -67,18 +69,23 @@ class ConsoleUser:
     @property
     def visible_services(self) -> tuple[int, ...] | None:
         """The services whose reports this user sees; None means all (admin)."""
-        return None if self.is_admin else self.service_ids
+        return self.scope.services
+
+    @property
+    def scope(self) -> AgentScope:
+        """What this user sees, by the rule the field chat follows too (services/access.py)."""
+        return access.scope_for(self.role, self.service_ids, self.communes)
 
     def can_see(self, report: Report) -> bool:
-        if self.is_admin:
-            return True
-        in_commune = not self.communes or report.commune in self.communes
-        return report.service_id in self.service_ids and in_commune
+        return access.sees(self.scope, report)
 
     @property
     def visible_communes(self) -> tuple[str, ...]:
-        """The communes whose reports this user sees; empty means all (admin, or none set)."""
-        return () if self.is_admin else self.communes
+        """The communes whose reports this user sees; empty means all (admin, or none set).
+
+        Their reports without a commune yet too (models/scope.py).
+        """
+        return self.scope.communes
 
 
 def session_user_id(agent_id: int, session_version: int) -> str:
@@ -180,9 +187,9 @@ def _check_credentials(email: str, password: str) -> LoginOutcome:
     """Counts the attempt, then checks the password: the same work for any email."""
     rt = current_runtime()
     secret = current_app.secret_key
-    known_browser = throttle.is_known_browser(request, secret, email)
+    browser = throttle.known_browser(request, secret, email)
     caps = throttle.caps_for(
-        secret, email, throttle.client_of(request.remote_addr), known_browser=known_browser
+        secret, email, throttle.client_of(request.remote_addr), known_browser=browser
     )
     with rt.db.transaction() as db:
         over = count_attempt(db, caps, throttle.WINDOW)

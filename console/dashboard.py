@@ -22,6 +22,7 @@ from console.queue import load_lookups
 from models.console_queries import backlog
 from models.daily_figure import daily_figures
 from models.db import utcnow
+from models.scope import Communes
 from services.runtime import current_runtime
 
 PERIODS = (7, 30, 90, 365)
@@ -81,11 +82,15 @@ def dashboard():
     """Shows reports in and closed, response times, backlog and overdue, per service."""
     days = request.args.get("days", type=int)
     days = days if days in PERIODS else 30
-    communes = _communes()
+    # The agent's own communes only: asking for another one shows nothing more.
+    mine = current_user.visible_communes
+    communes = {insee: name for insee, name in _communes().items() if not mine or insee in mine}
     asked = request.args.get("commune") if request.args.get("commune") in communes else None
-    scope = (asked,) if asked else current_user.visible_communes
-    figures = cached_figures(days, current_user.visible_services, str(get_locale()), scope)
-    field = field_share(current_user.visible_services, str(get_locale()))  # issue 14
+    # Without one asked: the agent's communes, and their reports without a commune yet.
+    scope = (asked,) if asked else current_user.scope.commune_filter
+    services = current_user.visible_services
+    figures = cached_figures(days, services, str(get_locale()), scope)
+    field = field_share(services, str(get_locale()), scope)
     return render_template("console/dashboard.html", days=days, periods=PERIODS,
                            communes=communes, commune=asked, field_share=field,
                            channel_labels=channel_labels(), **figures)  # fmt: skip
@@ -99,7 +104,7 @@ def _communes() -> dict[str, str]:
 
 
 def cached_figures(days: int, scope: tuple[int, ...] | None, locale: str,
-                   communes: tuple[str, ...] = ()) -> dict:  # fmt: skip
+                   communes: Communes = ()) -> dict:  # fmt: skip
     """The figures of a period, computed at most once a minute per period and scope.
 
     At a million reports a month's figures read tens of thousands of rows; a dashboard a
@@ -121,7 +126,7 @@ def clear_cache(app) -> None:
 
 
 def compute_figures(days: int, scope: tuple[int, ...] | None,
-                    communes: tuple[str, ...] = ()) -> dict:  # fmt: skip
+                    communes: Communes = ()) -> dict:  # fmt: skip
     """Reads and aggregates everything the dashboard shows."""
     now = utcnow()
     since = datetime.combine(now.date() - timedelta(days=days - 1), datetime.min.time(), now.tzinfo)

@@ -234,6 +234,19 @@ class ApiKeyForm(FlaskForm):
         validators=[DataRequired(), Length(max=128)],
         description=_l("Who will use the key, e.g. “GMAO voirie”."),
     )
+    full = BooleanField(
+        _l("Reads the town's full record"),
+        description=_l(
+            "The citizens' descriptions, the typed addresses and the agents' words as sent. "
+            "Unticked: only what the public site shows."
+        ),
+    )
+    communes = SelectMultipleField(
+        _l("Communes"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        description=_l("None ticked: every commune."),
+    )
 
 
 class AuditForm(FlaskForm):

@@ -25,7 +25,7 @@ LIMIT = 200  # the newest ones; an older failure can still be retried from its r
 def undelivered():
     """Lists the dead and failed messages this user may see, newest first."""
     with current_runtime().db.reading() as db:
-        messages = undelivered_messages(db, current_user.visible_services, LIMIT)
+        messages = undelivered_messages(db, current_user.scope, LIMIT)
         citizens = citizens_by_id(db, sorted({m.citizen_id for m in messages}))
     rows = [
         {

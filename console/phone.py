@@ -16,6 +16,7 @@ from flask_login import current_user
 
 from console import bp
 from models.agent import Agent
+from models.scope import Communes
 from services import channels, crew_notices, crews
 from services.runtime import current_runtime
 
@@ -89,16 +90,18 @@ def _qr_svg(url: str) -> str:
     return out.getvalue().decode()
 
 
-def field_share(scope: tuple[int, ...] | None, locale: str) -> list[tuple[str, int, int, str]]:
-    """Per service: reports resolved, how many from a field agent's chat, and the share."""
+def field_share(
+    services: tuple[int, ...] | None, locale: str, communes: Communes = ()
+) -> list[tuple[str, int, int, str]]:
+    """Per service: reports resolved, how many from a field agent's chat, and the share;
+    of these services (None: all) and communes (empty: all), as the rest of the dashboard."""
     from flask_babel import format_percent
 
     rt = current_runtime()
     with rt.db.reading() as db:
-        shares = crews.resolved_from_field(db)
+        shares = crews.resolved_from_field(db, services, communes)
         names = crews.service_names(db, list(shares), locale)
     return [
         (names[sid], total, field, format_percent(field / total) if total else "—")
         for sid, (total, field) in sorted(shares.items())
-        if scope is None or sid in scope
     ]

@@ -38,6 +38,7 @@ from models.console_queries import (
 from models.db import utcnow
 from models.report import OPEN_STATUSES, STATUSES
 from models.zone import Zone, all_zones
+from services import access
 from services.audit import csv_line
 from services.channels import all_channels
 from services.runtime import current_runtime
@@ -86,6 +87,10 @@ class Lookups:
     def agent_name(self, agent_id: int | None) -> str:
         agent = self.agents.get(agent_id) if agent_id else None
         return agent.display_name if agent else ""
+
+    def commune_unknown(self, report) -> bool:
+        """Flagged "commune not known yet": seen by every agent of its service till then."""
+        return access.commune_unknown(report, bool(self.communes))
 
     def sla_hours(self, category_id: int) -> int:
         category = self.categories.get(category_id)
@@ -163,8 +168,7 @@ def read_filter(lookups: Lookups) -> tuple[QueueFilter, dict]:
         # PostgreSQL takes no NUL in text, and a search has no use for one.
         search=args.get("q", "").replace("\x00", "").strip()[:200],
         zone=_zone_shape(zone) if zone else None,
-        visible_services=current_user.visible_services,
-        visible_communes=current_user.visible_communes,
+        scope=current_user.scope,
         commune=commune,
         sort=sort,
     )

@@ -48,6 +48,7 @@ from models.report import (
     Media,
     Report,
     get_report,
+    mark_seen_by_agent,
     media_of_report,
     report_events,
 )
@@ -98,6 +99,11 @@ def report_page(number: int):
             ),
             "silent": bool(report.is_open and reminded_without_news(db, [number])),
         }
+    if report.seen_by_agent_at is None:
+        # The first look: a "public by default" description may go public from now on.
+        with rt.db.transaction() as db:
+            mark_seen_by_agent(db, number)
+        report.seen_by_agent_at = now
     category = lookups.categories.get(report.category_id)
     forms = _forms(report, lookups, context["agent_services"])
     forms["public_form"] = PublicForm(prefix="public", data={"text": report.public_text or ""})
@@ -195,6 +201,7 @@ def _act(number: int, action: Callable, success: str, *, public: bool):
     try:
         with rt.db.transaction() as db:
             visible_report(db, number)
+            mark_seen_by_agent(db, number)
             action(db)
     except reports.ReportError as exc:
         flash(str(exc), "error")

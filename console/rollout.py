@@ -366,6 +366,26 @@ def _chosen_code() -> str | None:
     return code
 
 
+@bp.post("/admin/launch-kit/logo")
+@admin_required
+def admin_launch_kit_logo():
+    """Keeps the town's logo for the poster and the flyer (or removes it)."""
+    upload = request.files.get("logo")
+    png = None
+    if request.form.get("action") != "remove":
+        try:
+            png = launchkit.logo_png(upload.read(launchkit.LOGO_MAX_BYTES + 1) if upload else b"")
+        except launchkit.LogoError:
+            flash(_("The logo must be a PNG or JPEG picture of at most 2 MB."), "error")
+            return redirect(url_for("console.admin_launch_kit")), 303
+    rt = current_runtime()
+    with rt.db.transaction() as db:
+        launchkit.store_logo(db, _actor(), png)
+    rt.catalog.invalidate()
+    flash(_("Logo saved: it is on the poster and the flyer.") if png else _("Logo removed."))
+    return redirect(url_for("console.admin_launch_kit")), 303
+
+
 @bp.get("/admin/launch-kit/<document>.pdf")
 @admin_required
 def admin_launch_kit_pdf(document: str):

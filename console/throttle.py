@@ -13,9 +13,11 @@ statement per count, so concurrent guesses cannot slip past the cap):
 A client is its address: behind the reverse proxy, the one ProxyFix reads from
 X-Forwarded-For (PROXY_FIX_HOPS). An IPv6 client holds a whole /64, so the /64 counts as
 one client. A browser an agent has logged in with keeps a signed cookie saying so (with
-no email in it): the last two counts do not apply to it, so guesses from elsewhere never
-lock the agent out of their own browser. Keys are keyed hashes: the table that counts
-holds no email and no address.
+no email in it): its wrong passwords count against that browser and that account alone
+(5), not against its address nor the account's or the site's totals, so guesses from
+elsewhere, a guest Wi-Fi behind the same office address included, never lock the agent
+out of their own browser. Keys are keyed hashes: the table that counts holds no email and
+no address.
 """
 
 from __future__ import annotations
@@ -40,16 +42,19 @@ BROWSER_DAYS = 365
 BROWSER_ACCOUNTS = 5
 
 
-def caps_for(secret: str, email: str, client: str, *, known_browser: bool) -> dict[str, int]:
-    """Returns the keys one attempt counts against, with their caps, in counting order."""
-    caps = {
+def caps_for(secret: str, email: str, client: str, *, known_browser: str | None) -> dict[str, int]:
+    """Returns the keys one attempt counts against, with their caps, in counting order.
+
+    `known_browser`: the remembering cookie's value when it names this account (a browser
+    the agent logged in with), else None."""
+    if known_browser is not None:
+        return {_key(secret, "browser", f"{known_browser}\n{email}"): MAX_FAILURES}
+    return {
         _key(secret, "pair", f"{client}\n{email}"): MAX_FAILURES,
         _key(secret, "client", client): MAX_FAILURES_CLIENT,
+        _key(secret, "account", email): MAX_FAILURES_ACCOUNT,
+        "site": MAX_FAILURES_SITE,
     }
-    if not known_browser:
-        caps[_key(secret, "account", email)] = MAX_FAILURES_ACCOUNT
-        caps["site"] = MAX_FAILURES_SITE
-    return caps
 
 
 def _key(secret: str, kind: str, value: str) -> str:
@@ -70,9 +75,11 @@ def client_of(remote_addr: str | None) -> str:
     return str(address)
 
 
-def is_known_browser(request: Request, secret: str, email: str) -> bool:
-    """Tells whether this browser has logged in as this agent before."""
-    return _account(secret, email) in _remembered(request, secret)
+def known_browser(request: Request, secret: str, email: str) -> str | None:
+    """The browser's remembering cookie when this agent has logged in with it, else None."""
+    if _account(secret, email) in _remembered(request, secret):
+        return request.cookies.get(BROWSER_COOKIE)
+    return None
 
 
 def remember_browser(

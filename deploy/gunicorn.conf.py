@@ -17,6 +17,8 @@ bind = os.environ.get("WEBLEADS_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"
 # Longer than nginx's proxy_read_timeout (30 s): nginx gives up first and answers 504.
+# A request that waits on the photo bucket gives up well before: 15 s at most for the SMS
+# link page's HEAD and PUT (services/storage.py), then the breaker answers at once.
 timeout = 35
 graceful_timeout = 20
 # nginx keeps its connections to the nodes open (upstream keepalive).

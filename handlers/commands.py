@@ -86,6 +86,10 @@ def follow(ctx: Ctx, msg: Inbound, arg: str | None) -> Outcome:
         reports.FOLLOWED: N_("You now follow {summary}. You will get its news here."),
         reports.ALREADY_FOLLOWING: N_("You already follow {summary}."),
         reports.REPORT_CLOSED: N_("{summary}. This report is closed: there will be no more news."),
+        reports.TOO_MANY: N_(
+            "You already follow many reports, so {summary} was not added. Try again later, "
+            "once some of them are dealt with."
+        ),
     }
     return Outcome([Reply(ctx.t(texts[result], summary=summary))], state)
 

@@ -86,7 +86,8 @@ def _link_by_sms(ctx: Ctx, report, had_photo: bool) -> list[Reply]:
     if not ctx.channel.needs_link_for_pin or (report.geolocated and had_photo):
         return []
     settings = ctx.rt.settings
-    link = links.report_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id)
+    link = links.report_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id,
+                             ctx.citizen.id)  # fmt: skip
     text = ctx.t(
         "Add a photo and pin the exact place of {ref} on a map (link valid for 24 hours, "
         "single use): {link}",

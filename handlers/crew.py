@@ -22,7 +22,9 @@ LINK_RE = re.compile(r"^/?agent(?:@\w+)?\s+([\d ]{4,20})$|^/start(?:@\w+)?\s+age
 UNLINK_RE = re.compile(r"^/?agent(?:@\w+)?\s+(?:off|stop|fin|quit)$")
 TASKS_RE = re.compile(r"^/?(?:taches|mes taches|tasks|tache)(?:@\w+)?$")
 TAKE_RE = re.compile(r"^(?:/?je prends|/?prends|/?take|je prend)\s*#?(\d{1,9})?$")
-DONE_RE = re.compile(r"^/?(?:fait|termine|done|fini)\s*#?(\d{1,9})?$")
+DONE_RE = re.compile(
+    r"^/?(?:fait|termine|done|fini)\s*#?(\d{1,9})?(\s+(?:sans photo|no photo|pas de photo))?$"
+)
 NO_PHOTO_RE = re.compile(r"^(?:sans photo|no photo|pas de photo)$")
 HELP_RE = re.compile(r"^/?(?:aide|help|\?)(?:@\w+)?$")
 # On the original text (the note keeps its case and accents).
@@ -112,6 +114,8 @@ def _act(ctx: Ctx, agent, msg: Inbound, words: str) -> list[Reply]:
         number = _number(ctx, agent, match.group(1), pending)
         if number is None:
             return [Reply(ctx.t("Which report? Write: fait 1042, with the photo"))]
+        if match.group(2):  # "fait 1042 sans photo": closed at once
+            return finished(ctx, agent, number, None)
         return ask_photo(ctx, number)
     if NO_PHOTO_RE.match(words) and pending.get("closing"):
         return finished(ctx, agent, pending["closing"], None)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from handlers.context import Ctx
 from models.citizen import State
-from models.report import get_report, is_follower
+from models.report import get_report
 from services import feedback
+from services.audience import Audience, audience_of
 from services.types import Inbound, Outcome, Reply
 
 VERDICTS = ("yes", "no", "partly")
@@ -18,7 +19,8 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
     if (
         report is None
         or verdict not in VERDICTS
-        or not is_follower(ctx.session, report.id, ctx.citizen.id)
+        # Only the author says whether it is fixed: a follower never reopens a report.
+        or audience_of(ctx.session, report, ctx.citizen.id) is not Audience.AUTHOR
     ):
         return Outcome([Reply(ctx.t("That button is no longer active."))], _after(ctx))
     if report.status != "resolved":

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from handlers.context import Ctx
-from models.report import get_report, is_follower, reports_of_citizen
+from models.report import get_report, reports_of_citizen
+from services.audience import Audience, citizen_view
 from services.texts import status_name
 from services.town_clock import town_date
 from services.types import Inbound, Outcome, Reply
@@ -13,7 +14,11 @@ LIST_LIMIT = 5
 
 def listing(ctx: Ctx) -> list[Reply]:
     """Lists the citizen's latest reports with their status."""
-    mine = reports_of_citizen(ctx.session, ctx.citizen.id, limit=LIST_LIMIT)
+    mine = [
+        report
+        for report in reports_of_citizen(ctx.session, ctx.citizen.id, limit=LIST_LIMIT)
+        if not report.hidden or report.citizen_id == ctx.citizen.id  # hiding ends following
+    ]
     if not mine:
         return [Reply(ctx.t("You have no reports yet."))]
     lines = [ctx.t("Your reports:")]
@@ -31,9 +36,11 @@ def show(ctx: Ctx, msg: Inbound) -> Outcome:
 
 
 def status(ctx: Ctx, number: int) -> list[Reply]:
-    """Tells one report's status; followers also see where and when it changed."""
+    """Tells one report's status; its author and followers also see when it changed."""
     report = get_report(ctx.session, number)
-    if report is None:
+    # A hidden report does not exist for anyone but its author (services/audience.py).
+    view = citizen_view(ctx.session, report, ctx.citizen.id) if report is not None else None
+    if view is None:
         return [Reply(ctx.t("I find no report #{number}. Check the number.", number=number))]
     text = ctx.t(
         "Report {ref} ({category}): {status}.",
@@ -41,7 +48,7 @@ def status(ctx: Ctx, number: int) -> list[Reply]:
         category=_category_name(ctx, report),
         status=status_name(ctx.lang, report.status),
     )
-    if is_follower(ctx.session, report.id, ctx.citizen.id):
+    if view.audience is not Audience.PUBLIC:  # the author and followers: when and where
         changed = town_date(report.updated_at)
         text += " " + ctx.t("Last change: {date}.", date=changed)
         if report.duplicate_of_id:

@@ -21,6 +21,10 @@ PHOTO_ERRORS = {
     ),
     "not_image": N_("I can only use pictures (JPEG, PNG, WebP). Please send a photo."),
     "download_failed": N_("I could not get your picture. Please send it again."),
+    "busy": N_(
+        "One moment: I am still looking at your previous photo. Please send this one again "
+        "in a minute."
+    ),
     "unsupported_channel": N_("Pictures cannot be received this way. Choose Skip."),
 }
 

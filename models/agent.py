@@ -61,6 +61,14 @@ def agent_by_email(session: Session, email: str) -> Agent | None:
     return session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
 
 
+def agent_names(session: Session, agent_ids: list[int]) -> dict[int, str]:
+    """The display names of these agents, by id (the public view takes them out of words)."""
+    if not agent_ids:
+        return {}
+    agents = session.scalars(select(Agent).where(Agent.id.in_(agent_ids)))
+    return {agent.id: agent.display_name for agent in agents}
+
+
 def services_of_agent(session: Session, agent_id: int) -> list[int]:
     stmt = select(AgentService.service_id).where(AgentService.agent_id == agent_id)
     return list(session.scalars(stmt))

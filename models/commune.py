@@ -3,9 +3,12 @@ for some categories, and the agents attached to them."""
 
 from __future__ import annotations
 
-from sqlalchemy import UniqueConstraint, delete, select
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import UniqueConstraint, delete, select, update
 from sqlmodel import Field, Session, SQLModel
 
+from models.report import Report
 from models.zone import BOUNDARY, Zone
 
 
@@ -33,6 +36,39 @@ def communes(session: Session) -> list[Zone]:
 
 def commune_by_insee(session: Session, insee: str) -> Zone | None:
     return session.scalar(select(Zone).where(Zone.kind == BOUNDARY, Zone.insee == insee))
+
+
+def boundaries_without_commune(session: Session) -> list[Zone]:
+    """Boundary zones with no INSEE code: a lone town's own boundary, active ones first."""
+    stmt = select(Zone).where(Zone.kind == BOUNDARY, Zone.insee.is_(None))
+    return list(session.scalars(stmt.order_by(Zone.active.desc(), Zone.id)))
+
+
+def placed_reports_without_commune(session: Session) -> Iterator[tuple[int, float, float]]:
+    """(number, lat, lon) of the reports that have a place but no commune yet."""
+    stmt = select(Report.id, Report.lat, Report.lon).where(
+        Report.commune.is_(None), Report.lat.is_not(None), Report.lon.is_not(None)
+    )
+    yield from session.execute(stmt.execution_options(yield_per=10_000))
+
+
+def give_reports_commune(session: Session, numbers: Iterable[int], insee: str) -> int:
+    """Gives these reports (still without one) the commune; returns how many."""
+    numbers, done = list(numbers), 0
+    for start in range(0, len(numbers), 1000):
+        chunk = numbers[start : start + 1000]
+        done += _set_commune(session, insee, Report.id.in_(chunk))
+    return done
+
+
+def give_placeless_reports_commune(session: Session, insee: str) -> int:
+    """Gives the reports with no place and no commune the commune; returns how many."""
+    return _set_commune(session, insee, Report.lat.is_(None) | Report.lon.is_(None))
+
+
+def _set_commune(session: Session, insee: str, condition) -> int:
+    stmt = update(Report).where(Report.commune.is_(None), condition).values(commune=insee)
+    return session.execute(stmt.execution_options(synchronize_session=False)).rowcount
 
 
 def routed_service(session: Session, commune: str | None, category_id: int) -> int | None:

@@ -22,6 +22,7 @@ from models.daily_figure import open_figures
 from models.db import utcnow
 from models.messaging import UNDELIVERED, Outbox, dead_messages
 from models.report import OPEN_STATUSES, STATUSES, Follower, Report, ReportEvent
+from models.scope import EVERYTHING, AgentScope, Communes, in_scope, service_and_commune
 
 PAGE_SIZE = 50
 # Counts per status above this are shown as "10 000+".
@@ -50,10 +51,9 @@ class QueueFilter:
     assigned_to: int | None = None
     search: str = ""
     zone: object | None = None  # a shapely geometry (lon, lat)
-    # The services the agent belongs to; None for an admin, who sees everything.
-    visible_services: tuple[int, ...] | None = None
-    # Several communes: the agent's communes (empty: all), and the commune asked for.
-    visible_communes: tuple[str, ...] = ()
+    # What the agent sees (models/scope.py; the default: everything, an admin's).
+    scope: AgentScope = EVERYTHING
+    # Several communes: the commune asked for.
     commune: str | None = None
     sort: str = "newest"
 
@@ -72,11 +72,7 @@ class Page:
 
 
 def _conditions(session: Session, f: QueueFilter, now: datetime) -> list:
-    conds = []
-    if f.visible_services is not None:
-        conds.append(Report.service_id.in_(f.visible_services) if f.visible_services else false())
-    if f.visible_communes:
-        conds.append(Report.commune.in_(f.visible_communes))
+    conds = in_scope(f.scope)
     if f.commune:
         conds.append(Report.commune == f.commune)
     if f.statuses:
@@ -319,16 +315,9 @@ def _hours_between(session: Session, later, earlier):
     return cast((func.julianday(later) - func.julianday(earlier)) * 24.0, Float)
 
 
-def _scope(visible_services: tuple[int, ...] | None, communes: tuple[str, ...] = ()) -> list:
-    conds = [Report.commune.in_(communes)] if communes else []
-    if visible_services is None:
-        return conds
-    return [*conds, Report.service_id.in_(visible_services) if visible_services else false()]
-
-
 def filed_since(
     session: Session, since: datetime, visible_services: tuple[int, ...] | None,
-    communes: tuple[str, ...] = (),
+    communes: Communes = (),
 ) -> list[tuple]:  # fmt: skip
     """Returns, for each report filed since `since`: (day, service_id, category_id, hours
     to acknowledge, hours to resolve, reopened?), None where the step has not happened.
@@ -346,19 +335,19 @@ def filed_since(
         _hours_between(session, first_response, Report.created_at),
         _hours_between(session, Report.resolved_at, Report.created_at),
         Report.reopened_count > 0,
-    ).where(Report.created_at >= since, *_scope(visible_services, communes))
+    ).where(Report.created_at >= since, *service_and_commune(visible_services, communes))
     # Core, not ORM, rows: tens of thousands of plain tuples, without the ORM's per-row cost.
     return [tuple(r) for r in session.connection().execute(stmt)]
 
 
 def filed_per_channel(
     session: Session, since: datetime, visible_services: tuple[int, ...] | None,
-    communes: tuple[str, ...] = (),
+    communes: Communes = (),
 ) -> dict[str, int]:  # fmt: skip
     """How many reports each channel brought since `since` (channel -> count)."""
     stmt = (
         select(Report.channel, func.count())
-        .where(Report.created_at >= since, *_scope(visible_services, communes))
+        .where(Report.created_at >= since, *service_and_commune(visible_services, communes))
         .group_by(Report.channel)
     )
     return {channel: count for channel, count in session.execute(stmt).all()}
@@ -366,7 +355,7 @@ def filed_per_channel(
 
 def reports_closed_per_day(
     session: Session, since: datetime, visible_services: tuple[int, ...] | None,
-    communes: tuple[str, ...] = (),
+    communes: Communes = (),
 ) -> list[tuple]:  # fmt: skip
     """Returns (day, service_id, category_id, count) of the reports done with since `since`.
 
@@ -382,7 +371,7 @@ def reports_closed_per_day(
         resolved = Report.resolved_at.is_not(None)
         stmt = (
             select(day, Report.service_id, Report.category_id, resolved, func.count())
-            .where(column >= since, done, *_scope(visible_services, communes))
+            .where(column >= since, done, *service_and_commune(visible_services, communes))
             .group_by(day, Report.service_id, Report.category_id, resolved)
         )
         keep = column is Report.resolved_at
@@ -392,7 +381,7 @@ def reports_closed_per_day(
 
 def backlog(
     session: Session, visible_services: tuple[int, ...] | None, now: datetime | None = None,
-    communes: tuple[str, ...] = (),
+    communes: Communes = (),
 ) -> list[tuple]:  # fmt: skip
     """Returns (service_id, category_id, open, overdue) for the open reports.
 
@@ -418,7 +407,11 @@ def backlog(
         ))  # fmt: skip
         stmt = (
             select(Report.service_id, Report.category_id, func.count())
-            .where(that_day, Report.status.in_(OPEN_STATUSES), *_scope(visible_services, communes))
+            .where(
+                that_day,
+                Report.status.in_(OPEN_STATUSES),
+                *service_and_commune(visible_services, communes),
+            )
             .group_by(Report.service_id, Report.category_id)
         )
         for s, c, n in session.execute(stmt):
@@ -439,21 +432,19 @@ def merged_into(session: Session, report_id: int) -> list[int]:
 REOPEN_ANSWERS = ("reopened", "status", "reply")
 
 
-def undelivered_messages(
-    session: Session, visible_services: tuple[int, ...] | None, limit: int = 100
-) -> list[Outbox]:
-    """Dead or failed messages, newest first; an agent's only about their services' reports.
+def undelivered_messages(session: Session, scope: AgentScope, limit: int = 100) -> list[Outbox]:
+    """Dead or failed messages, newest first; an agent's only about the reports they see.
 
     An admin also sees the messages of a conversation, which belong to no report.
     """
-    if visible_services is None:
+    if scope.services is None and not scope.communes:
         return dead_messages(session, limit)
-    if not visible_services:
+    if scope.services == ():
         return []
     stmt = (
         select(Outbox)
         .join(Report, Report.id == Outbox.report_id)
-        .where(Outbox.status.in_(UNDELIVERED), Report.service_id.in_(visible_services))
+        .where(Outbox.status.in_(UNDELIVERED), *in_scope(scope))
         .order_by(Outbox.id.desc())
         .limit(limit)
     )

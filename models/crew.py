@@ -8,10 +8,11 @@ from datetime import date, datetime
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Field, Session, SQLModel
 
-from models.agent import Agent, AgentService
+from models.agent import Agent
 from models.citizen import Citizen
 from models.db import utcnow
 from models.report import OPEN_STATUSES, Report, ReportEvent
+from models.scope import AgentScope, Communes, in_scope, service_and_commune
 
 DEFAULT_DIGEST_TIME = "08:00"
 
@@ -121,30 +122,33 @@ def guesses_since(session: Session, citizen_id: int, since: datetime) -> int:
     return session.scalar(stmt.select_from(CodeGuess)) or 0
 
 
-def open_reports_of_agent(session: Session, agent_id: int) -> list[Report]:
+def open_reports_of_agent(session: Session, agent_id: int, scope: AgentScope) -> list[Report]:
+    """The open reports assigned to the agent, of those they see (models/scope.py)."""
     stmt = select(Report).where(
-        Report.assigned_agent_id == agent_id, Report.status.in_(OPEN_STATUSES)
+        Report.assigned_agent_id == agent_id, Report.status.in_(OPEN_STATUSES), *in_scope(scope)
     )
     return list(session.scalars(stmt.order_by(Report.id)))
 
 
 def open_reports_in_box(
-    session: Session, service_ids: list[int] | None, box: tuple[float, float, float, float]
+    session: Session, scope: AgentScope, box: tuple[float, float, float, float]
 ) -> list[Report]:
-    """Open reports inside (south, west, north, east), of these services (None: all)."""
+    """Open reports inside (south, west, north, east), of those the agent sees."""
     south, west, north, east = box
     stmt = select(Report).where(
         Report.lat.between(south, north),
         Report.lon.between(west, east),
         Report.status.in_(OPEN_STATUSES),
+        *in_scope(scope),
     )
-    if service_ids is not None:
-        stmt = stmt.where(Report.service_id.in_(service_ids))
     return list(session.scalars(stmt))
 
 
-def open_reports_of_service(session: Session, service_id: int) -> list[Report]:
-    stmt = select(Report).where(Report.service_id == service_id, Report.status.in_(OPEN_STATUSES))
+def open_reports_of_service(session: Session, service_id: int, scope: AgentScope) -> list[Report]:
+    """The service's open reports, of those the agent sees (a head's digest)."""
+    stmt = select(Report).where(
+        Report.service_id == service_id, Report.status.in_(OPEN_STATUSES), *in_scope(scope)
+    )
     return list(session.scalars(stmt.order_by(Report.id)))
 
 
@@ -174,11 +178,6 @@ def services_with_heads(session: Session) -> list[int]:
     return list(session.scalars(select(ServiceHead.service_id).distinct()))
 
 
-def agent_service_ids(session: Session, agent_id: int) -> list[int]:
-    stmt = select(AgentService.service_id).where(AgentService.agent_id == agent_id)
-    return list(session.scalars(stmt))
-
-
 def field_event_ids(session: Session, event_ids: list[int]) -> set[int]:
     if not event_ids:
         return set()
@@ -186,12 +185,19 @@ def field_event_ids(session: Session, event_ids: list[int]) -> set[int]:
     return set(session.scalars(stmt))
 
 
-def field_resolved_share(session: Session) -> dict[int, tuple[int, int]]:
-    """Per service: (reports resolved, of which from the field), over all time."""
+def field_resolved_share(
+    session: Session, services: tuple[int, ...] | None = None, communes: Communes = ()
+) -> dict[int, tuple[int, int]]:
+    """Per service: (reports resolved, of which from the field), over all time; of these
+    services (None: all) and communes (empty: all)."""
     resolved = (
         select(Report.service_id, func.count(ReportEvent.id))
         .join(ReportEvent, ReportEvent.report_id == Report.id)
-        .where(ReportEvent.kind == "status", ReportEvent.to_status == "resolved")
+        .where(
+            ReportEvent.kind == "status",
+            ReportEvent.to_status == "resolved",
+            *service_and_commune(services, communes),
+        )
         .group_by(Report.service_id)
     )
     field = resolved.join(FieldAction, FieldAction.event_id == ReportEvent.id)

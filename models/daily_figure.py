@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
 from models.report import OPEN_STATUSES, Report
+from models.scope import Communes, in_communes
 
 # Report attributes a daily figure depends on.
 WATCHED = (
@@ -275,14 +276,14 @@ event.listen(Session, "after_transaction_end", _forget)
 
 
 def daily_figures(
-    session, since: date, visible_services: tuple[int, ...] | None, communes: tuple[str, ...] = ()
+    session, since: date, visible_services: tuple[int, ...] | None, communes: Communes = ()
 ) -> list[tuple]:
     """The rows from `since` on (the dashboard): (day, service_id, category_id, channels,
     received, reopened, closed, ack_hours, resolve_hours), the hours as packed float32."""
     t = DailyFigure.__table__
     conds = [t.c.day >= since]
     if communes:
-        conds.append(t.c.commune.in_(communes))
+        conds.append(in_communes(t.c.commune, communes))
     if visible_services is not None:
         conds.append(t.c.service_id.in_(visible_services or (-1,)))
     stmt = select(
@@ -293,7 +294,7 @@ def daily_figures(
 
 
 def open_figures(
-    session, visible_services: tuple[int, ...] | None, communes: tuple[str, ...] = (),
+    session, visible_services: tuple[int, ...] | None, communes: Communes = (),
     deadlines: dict[int, datetime] | None = None,
 ) -> dict[tuple[int, int], tuple[int, int]]:  # fmt: skip
     """Per (service_id, category_id): the open reports, and those of them filed on the
@@ -306,7 +307,7 @@ def open_figures(
     ))  # fmt: skip
     conds = [t.c.still_open > 0]
     if communes:
-        conds.append(t.c.commune.in_(communes))
+        conds.append(in_communes(t.c.commune, communes))
     if visible_services is not None:
         conds.append(t.c.service_id.in_(visible_services or (-1,)))
     stmt = (

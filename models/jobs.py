@@ -24,6 +24,13 @@ class JobKind(StrEnum):
     FIND_ADDRESS = "find_address"  # a typed address, to geocode
     NAME_PIN = "name_pin"  # a shared location, to turn into a readable address
     NAME_REPORT_PLACE = "name_report_place"  # a pin dropped on a report (the link page)
+    LINK_PHOTO = "link_photo"  # a picture uploaded on the link page, to check and keep
+
+
+# The jobs that decode a citizen's picture: a few seconds of CPU each at most, and no more
+# than this many of one citizen's at a time, so one sender never holds every job thread.
+PHOTO_JOBS = (JobKind.FETCH_MEDIA, JobKind.LINK_PHOTO)
+PHOTO_JOBS_PER_CITIZEN = 2
 
 
 class JobStatus(StrEnum):
@@ -124,6 +131,20 @@ def retry_job(session: Session, job_id: int, when: datetime, error: str) -> None
 def pending_jobs(session: Session) -> int:
     """How many jobs are not done (the console's health, and tests)."""
     stmt = select(func.count()).select_from(Job).where(Job.status != JobStatus.DONE)
+    return session.scalar(stmt) or 0
+
+
+def photo_jobs_pending(session: Session, citizen_id: int) -> int:
+    """How many of the citizen's pictures wait for the worker or are being decoded."""
+    stmt = (
+        select(func.count())
+        .select_from(Job)
+        .where(
+            Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+            Job.citizen_id == citizen_id,
+            Job.kind.in_(PHOTO_JOBS),
+        )
+    )
     return session.scalar(stmt) or 0
 
 

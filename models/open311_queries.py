@@ -24,6 +24,8 @@ class RequestFilter:
     statuses: tuple[str, ...] = ()  # our stored labels
     limit: int = 1000
     commune: str | None = None  # jurisdiction_id: the commune's INSEE code
+    # The communes an api_key is limited to (None: every commune, and reports without one).
+    communes: tuple[str, ...] | None = None
 
 
 def find_requests(session: Session, f: RequestFilter) -> list[tuple[Report, Category, Service]]:
@@ -35,6 +37,8 @@ def find_requests(session: Session, f: RequestFilter) -> list[tuple[Report, Cate
     )
     if f.commune is not None:
         stmt = stmt.where(Report.commune == f.commune)
+    if f.communes is not None:
+        stmt = stmt.where(Report.commune.in_(f.communes))
     if f.ids:
         stmt = stmt.where(Report.id.in_(f.ids))
     else:

@@ -210,11 +210,13 @@ class ServiceFigures:
 
 
 def figures_by_service(session: Session, since: datetime, until: datetime) -> list[ServiceFigures]:
-    """What each service received and dealt with (resolved or closed) in [since, until)."""
+    """What each service received and dealt with (resolved or closed) in [since, until);
+    hidden reports do not exist for the public, so they are not counted either."""
+    visible = Report.hidden.is_(False)
     received = dict(
         session.execute(
             select(Report.service_id, func.count())
-            .where(Report.created_at >= since, Report.created_at < until)
+            .where(visible, Report.created_at >= since, Report.created_at < until)
             .group_by(Report.service_id)
         ).all()
     )
@@ -222,7 +224,8 @@ def figures_by_service(session: Session, since: datetime, until: datetime) -> li
     dealt = dict(
         session.execute(
             select(Report.service_id, func.count())
-            .where(Report.status.in_(STATUS_GROUPS["fixed"]), done_at >= since, done_at < until)
+            .where(visible, Report.status.in_(STATUS_GROUPS["fixed"]), done_at >= since)
+            .where(done_at < until)
             .group_by(Report.service_id)
         ).all()
     )
@@ -235,7 +238,10 @@ def figures_by_service(session: Session, since: datetime, until: datetime) -> li
 
 def _median_hours(session: Session, since: datetime, until: datetime) -> dict[int, float]:
     resolved = and_(
-        Report.status == "resolved", Report.resolved_at >= since, Report.resolved_at < until
+        Report.hidden.is_(False),
+        Report.status == "resolved",
+        Report.resolved_at >= since,
+        Report.resolved_at < until,
     )
     if session.get_bind().dialect.name == "postgresql":
         seconds = func.extract("epoch", Report.resolved_at - Report.created_at)

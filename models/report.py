@@ -140,6 +140,9 @@ class Report(SQLModel, table=True):
     text_public: bool | None = None
     # The public text an agent wrote in place of the citizen's words (redaction).
     public_text: str | None = Field(default=None, sa_column=Column(Text))
+    # When an agent first opened it in the console or acted on it: a category's "public by
+    # default" shows the citizen's words only from then on (services/public_view.py).
+    seen_by_agent_at: datetime | None = None
 
     @property
     def number(self) -> int:
@@ -196,6 +199,16 @@ class Media(SQLModel, table=True):
 
 def get_report(session: Session, number: int) -> Report | None:
     return session.get(Report, number)
+
+
+def mark_seen_by_agent(session: Session, number: int) -> None:
+    """Records that an agent has seen the report, the first time only."""
+    session.execute(
+        update(Report)
+        .where(Report.id == number, Report.seen_by_agent_at.is_(None))
+        .values(seen_by_agent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def lock_report(session: Session, number: int) -> Report | None:
@@ -283,7 +296,8 @@ def open_reports_near(
     metres: float,
     limit: int = 3,
 ) -> list[tuple[Report, float]]:
-    """Returns open reports of a category within `metres`, nearest first, with distances.
+    """Returns open, unhidden reports of a category within `metres`, nearest first, with
+    distances.
 
     A bounding box on the indexed (lat, lon) narrows the rows; the exact distance is
     computed on the few that remain.
@@ -295,6 +309,7 @@ def open_reports_near(
         Report.lon.between(lon - dlon, lon + dlon),
         Report.category_id == category_id,
         Report.status.in_(OPEN_STATUSES),
+        Report.hidden.is_(False),  # a hidden report is never offered to join
     )
     near = []
     for report in session.scalars(stmt):
@@ -390,3 +405,42 @@ def pin_report(
         )
     )
     session.flush()
+
+
+def followers_of(session: Session, report_id: int) -> list[tuple[int, bool]]:
+    """Each follower of a report as (citizen id, whether they filed it), oldest first."""
+    stmt = (
+        select(Follower.citizen_id, Follower.is_author)
+        .where(Follower.report_id == report_id)
+        .order_by(Follower.created_at, Follower.citizen_id)
+    )
+    return [(citizen_id, bool(is_author)) for citizen_id, is_author in session.execute(stmt)]
+
+
+def count_followed_open(session: Session, citizen_id: int) -> int:
+    """How many open reports a citizen follows without having filed them."""
+    stmt = (
+        select(func.count())
+        .select_from(Follower)
+        .join(Report, Report.id == Follower.report_id)
+        .where(
+            Follower.citizen_id == citizen_id,
+            Follower.is_author.is_(False),
+            Report.status.in_(OPEN_STATUSES),
+        )
+    )
+    return session.scalar(stmt) or 0
+
+
+def count_follows_since(session: Session, citizen_id: int, since: datetime) -> int:
+    """How many reports a citizen started to follow since a moment."""
+    stmt = (
+        select(func.count())
+        .select_from(ReportEvent)
+        .where(
+            ReportEvent.citizen_id == citizen_id,
+            ReportEvent.kind == EventKind.FOLLOWER,
+            ReportEvent.created_at >= since,
+        )
+    )
+    return session.scalar(stmt) or 0

@@ -13,8 +13,9 @@ from pathlib import Path
 from shapely.geometry import shape
 from sqlmodel import Session
 
-from models.api_key import ApiKey, create_key, key_by_name, revoke_key
+from models.api_key import ApiKey, KeyView, create_key, key_by_name, revoke_key
 from models.catalog import Category, Service
+from models.commune import commune_by_insee
 from models.console import ResponseTemplate
 from models.zone import Zone, zone_by_name
 from services import placing
@@ -183,16 +184,33 @@ def _points(coordinates) -> list:
 # --- Open311 API keys --------------------------------------------------------------------
 
 
-def create_api_key(session: Session, actor: Actor, name: str) -> tuple[ApiKey, str]:
-    """Creates the key of the tool `name`; returns it (shown once), writes that it exists."""
+def create_api_key(
+    session: Session,
+    actor: Actor,
+    name: str,
+    *,
+    view: KeyView = KeyView.PUBLIC,
+    communes: list[str] | tuple[str, ...] = (),
+) -> tuple[ApiKey, str]:
+    """Creates the key of the tool `name`, reading `view` in `communes` (none: all);
+    returns it (shown once), writes that it exists and its scope."""
     name = name.strip()
     if not name:
         raise AdminError("Give the key a name (the tool that uses it).")
     if key_by_name(session, name) is not None:
         raise AdminError(f"A key named {name!r} exists; revoke it or pick another name.")
-    row, key = create_key(session, name)
+    codes = sorted({code.strip().upper() for code in communes if code.strip()})
+    unknown = [code for code in codes if commune_by_insee(session, code) is None]
+    if unknown:
+        raise AdminError(f"No commune {', '.join(unknown)} (webleads commune list).")
+    row, key = create_key(session, name, view=view, communes=codes)
     # The hint (the first characters) tells keys apart; the key itself is never written.
-    changes = {"active": [None, True], "hint": [None, row.hint]}
+    changes = {
+        "active": [None, True],
+        "hint": [None, row.hint],
+        "view": [None, row.view],
+        "communes": [None, codes or "all"],
+    }
     record(session, actor, Thing.API_KEY, name, Action.CREATED, changes)
     return row, key
 

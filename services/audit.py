@@ -162,6 +162,7 @@ class Thing(StrEnum):
     INVITE_CODE = "invite code"
     ALLOWLIST = "allowlist"
     API_KEY = "api key"
+    LOGO = "logo"
 
 
 class Action(StrEnum):

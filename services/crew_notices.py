@@ -16,7 +16,7 @@ from models.crew import AgentChat, chat_of_agent
 from models.db import utcnow
 from models.messaging import PRIORITY_NOTIFICATION, queue_messages
 from models.report import Report, media_of_report
-from services import channels
+from services import access, channels
 from services.texts import N_, translate
 from services.types import Reply
 
@@ -77,8 +77,8 @@ def tell_assignee(session: Session, report: Report, assignee_id: int | None) -> 
         return False
     found = linked_chat(session, assignee_id)
     agent = session.get(Agent, assignee_id)
-    if found is None or agent is None or not agent.active:
-        return False
+    if found is None or agent is None or not access.sees(access.scope_of(session, agent), report):
+        return False  # no card of a report the agent does not see (another commune's)
     _link, chat = found
     if not chat.can_receive:
         return False

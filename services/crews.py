@@ -27,7 +27,6 @@ from models.crew import (
     FieldAction,
     LinkCode,
     ServiceHead,
-    agent_service_ids,
     chat_of_agent,
     chat_of_citizen,
     code_by_hash,
@@ -52,12 +51,14 @@ from models.report import (
     Status,
     add_media,
     attach_media,
-    follower_ids,
     get_report,
     haversine_metres,
+    mark_seen_by_agent,
     media_of_report,
 )
-from services import channels, links, reports
+from models.scope import Communes
+from services import access, channels, links, reports
+from services.audience import Audience, recipients
 from services.crew_notices import (
     due_at,
 )
@@ -177,22 +178,22 @@ def agent_of_chat(session: Session, chat_id: int) -> Agent | None:
 
 
 def may_work(session: Session, agent: Agent, report: Report) -> bool:
-    """As the console: an admin works every report, an agent those of their services."""
-    if not agent.active:
-        return False
-    return agent.role == "admin" or report.service_id in agent_service_ids(session, agent.id)
+    """As the console (services/access.py): an admin works every report, an agent those of
+    their services in their communes, and their services' reports without a commune yet."""
+    return access.sees(access.scope_of(session, agent), report)
 
 
 def _workable(session: Session, agent: Agent, number: int) -> Report:
     report = get_report(session, number)
     if report is None or not may_work(session, agent, report):
-        # Another service's report is not named to them, as in the console (404).
+        # Another service's or commune's report is not named to them, as in the console (404).
         raise CrewError("unknown", number)
     return report
 
 
 def _mark(session: Session, agent: Agent, event: ReportEvent, channel: str) -> None:
     now = utcnow()
+    mark_seen_by_agent(session, event.report_id)
     session.add(
         FieldAction(
             event_id=event.id,
@@ -247,26 +248,33 @@ def finish(
     return report
 
 
-AFTER_PHOTO = N_("The work done on your report {ref}:")
-AFTER_PHOTO_LINK = N_("See the photo of the work done on your report {ref}: {link}")
+# By audience (services/audience.py): the author's report, or one the citizen follows.
+AFTER_PHOTO = {
+    Audience.AUTHOR: N_("The work done on your report {ref}:"),
+    Audience.FOLLOWER: N_("The work done on the report {ref} you follow:"),
+}
+AFTER_PHOTO_LINK = {
+    Audience.AUTHOR: N_("See the photo of the work done on your report {ref}: {link}"),
+    Audience.FOLLOWER: N_("See the photo of the work done on the report {ref} you follow: {link}"),
+}
 
 
 def _show_photo(session: Session, report: Report, event, photo: StoredPhoto, rt) -> None:
     """Sends the after-photo to each follower: in the chat, or as the report's link page."""
     rows = []
-    for citizen in citizens_by_id(session, follower_ids(session, report.id)).values():
-        if not citizen.can_receive or agent_of_chat(session, citizen.id) is not None:
+    for citizen, audience in recipients(session, report):
+        if agent_of_chat(session, citizen.id) is not None:
             continue
         channel = channels.get(citizen.channel)
         if channel.can_show_photos:
-            text = translate(citizen.language, AFTER_PHOTO, ref=report.ref)
+            text = translate(citizen.language, AFTER_PHOTO[audience], ref=report.ref)
             payload = Reply(text, photo=photo.path).to_payload()
         else:  # SMS, WhatsApp (Twilio would need a public URL): the one-time page shows it
             settings = rt.settings
-            link = links.report_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id)
-            link += "/fait"  # the page showing the after-photo (webhooks/link/after.py)
-            payload = {"text": translate(citizen.language, AFTER_PHOTO_LINK, ref=report.ref,
-                                         link=link)}  # fmt: skip
+            # Read-only, for authors and followers alike (webhooks/link/after.py).
+            link = links.after_photo_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, report.id)
+            payload = {"text": translate(citizen.language, AFTER_PHOTO_LINK[audience],
+                                         ref=report.ref, link=link)}  # fmt: skip
         rows.append(
             {
                 "citizen_id": citizen.id,
@@ -302,9 +310,12 @@ def field_event_ids_of(session: Session, event_ids: list[int]) -> set[int]:
     return field_event_ids(session, event_ids)
 
 
-def resolved_from_field(session: Session) -> dict[int, tuple[int, int]]:
-    """Per service id: (reports resolved, of which from the field)."""
-    return field_resolved_share(session)
+def resolved_from_field(
+    session: Session, services: tuple[int, ...] | None = None, communes: Communes = ()
+) -> dict[int, tuple[int, int]]:
+    """Per service id: (reports resolved, of which from the field), of these services
+    (None: all) and communes (empty: all)."""
+    return field_resolved_share(session, services, communes)
 
 
 def service_names(session: Session, ids: list[int], language: str) -> dict[int, str]:
@@ -354,18 +365,17 @@ class Task:
 
 def tasks(session: Session, agent: Agent) -> list[Task]:
     """The agent's open reports, overdue first, then the soonest due."""
-    found = [Task(r, due_at(session, r)) for r in open_reports_of_agent(session, agent.id)]
+    found = [Task(r, due_at(session, r)) for r in _assigned(session, agent)]
     return sorted(found, key=lambda t: (not t.overdue, t.due, t.report.id))
 
 
 def open_near(session: Session, agent: Agent, lat: float, lon: float) -> list[Task]:
-    """Open reports of the agent's services within NEARBY_METRES, nearest first."""
+    """Open reports the agent sees within NEARBY_METRES, nearest first."""
     dlat = NEARBY_METRES / METRES_PER_DEGREE
     dlon = NEARBY_METRES / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
-    services = None if agent.role == "admin" else agent_service_ids(session, agent.id)
     box = (lat - dlat, lon - dlon, lat + dlat, lon + dlon)
     found = []
-    for report in open_reports_in_box(session, services, box):
+    for report in open_reports_in_box(session, access.scope_of(session, agent), box):
         distance = haversine_metres(lat, lon, report.lat, report.lon)
         if distance <= NEARBY_METRES:
             found.append(Task(report, due_at(session, report), distance))
@@ -374,14 +384,20 @@ def open_near(session: Session, agent: Agent, lat: float, lon: float) -> list[Ta
 
 def the_report_in_progress(session: Session, agent: Agent) -> int | None:
     """The agent's one report in progress, when there is exactly one ("fait" alone)."""
-    mine = [r for r in open_reports_of_agent(session, agent.id) if r.status == Status.IN_PROGRESS]
+    mine = [r for r in _assigned(session, agent) if r.status == Status.IN_PROGRESS]
     return mine[0].id if len(mine) == 1 else None
 
 
 def the_one_to_take(session: Session, agent: Agent) -> int | None:
     """The agent's one assigned report not yet taken, when there is exactly one."""
-    mine = [r for r in open_reports_of_agent(session, agent.id) if r.status in TAKEABLE]
+    mine = [r for r in _assigned(session, agent) if r.status in TAKEABLE]
     return mine[0].id if len(mine) == 1 else None
+
+
+def _assigned(session: Session, agent: Agent) -> list[Report]:
+    """The open reports assigned to the agent that they see (one moved out of their
+    services or communes since is not theirs to work from the field)."""
+    return open_reports_of_agent(session, agent.id, access.scope_of(session, agent))
 
 
 # --- the morning digest --------------------------------------------------------------
@@ -434,18 +450,20 @@ def send_due_digests(session: Session, now: datetime | None = None) -> int:
 
 
 def _queue_digest(session: Session, service_id: int, since: datetime, now: datetime) -> int:
+    """Queues the service's digest to each linked head: the reports they see (their
+    communes), as in the console."""
     service = session.get(Service, service_id)
-    reports_open = open_reports_of_service(session, service_id)
-    groups = {
-        "new": [r for r in reports_open if r.created_at >= since],
-        "overdue": [r for r in reports_open if due_at(session, r) <= now],
-        "reopened": [r for r in reports_open if r.reopened_count > 0],
-    }
     rows = []
-    for _agent, link in heads_with_chats(session, service_id):
+    for head, link in heads_with_chats(session, service_id):
         chat = citizens_by_id(session, [link.citizen_id]).get(link.citizen_id)
         if chat is None or not chat.can_receive:
             continue
+        reports_open = open_reports_of_service(session, service_id, access.scope_of(session, head))
+        groups = {
+            "new": [r for r in reports_open if r.created_at >= since],
+            "overdue": [r for r in reports_open if due_at(session, r) <= now],
+            "reopened": [r for r in reports_open if r.reopened_count > 0],
+        }
         lang = chat.language
         counts = {k: len(v) for k, v in groups.items()}
         lines = [translate(lang, DIGEST, service=service.name(lang), **counts)]

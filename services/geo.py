@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
@@ -22,6 +21,7 @@ from shapely.geometry import Point, shape
 from shapely.ops import unary_union
 from shapely.prepared import prep
 
+from services.breaker import Breaker
 from services.texts import fold
 
 log = logging.getLogger(__name__)
@@ -79,24 +79,6 @@ class Found:
     elsewhere: str | None = None
 
 
-class _Breaker:
-    """Stops calling a geocoder for a while after it failed, so citizens don't wait."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._open_until = 0.0
-
-    def check(self) -> None:
-        if time.monotonic() < self._open_until:
-            raise GeocoderUnavailable("geocoder failed recently; not retried yet")
-
-    def failed(self) -> None:
-        self._open_until = time.monotonic() + self.seconds
-
-    def reset(self) -> None:
-        self._open_until = 0.0
-
-
 class _Cache:
     def __init__(self, size: int) -> None:
         self.size = size
@@ -149,7 +131,7 @@ class _Geocoder:
     needs_network = True
 
     def __init__(self) -> None:
-        self.breaker = _Breaker(BREAKER_SECONDS)
+        self.breaker = Breaker(BREAKER_SECONDS)
         self.cache = _Cache(CACHE_SIZE)
 
     def search(self, text: str, town: Town) -> Found:
@@ -174,7 +156,8 @@ class _Geocoder:
         return place
 
     def _call(self, fn, *args):
-        self.breaker.check()
+        if self.breaker.is_open():
+            raise GeocoderUnavailable("geocoder failed recently; not retried yet")
         try:
             result = fn(*args)
         except (GeopyError, OSError) as exc:

@@ -8,55 +8,53 @@ invite codes is on, the Telegram QR code carries the pilot's code (`?start=CODE`
 whoever scans the poster is let in. The SMS QR code opens the phone's messages to the
 town's number with "Bonjour" typed.
 
-fpdf2's built-in fonts cover Latin-1 (French letters with accents included); anything
-else in a town's name is written with its closest Latin-1 spelling.
+The text is set in Source Sans Pro (SIL Open Font License, from the font-source-sans-pro
+package), embedded in each PDF: a print shop refuses a file whose fonts it must
+substitute, and it writes every letter and French typography (’ « » and the narrow
+no-break space) as typed.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
+import re
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import font_source_sans_pro
 import qrcode
 from fpdf import FPDF
+from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
 from sqlmodel import Session
 
 from models.commune import commune_by_insee
-from services import channels
+from models.settings import set_setting
+from services import audit, channels
+from services.audit import Action, Actor, Thing
 from services.channels import Invite
 from services.runtime import Runtime
 
 FILES = {"poster": "affiche-A4.pdf", "flyer": "flyer-A5.pdf", "guide": "guide-agents.pdf"}
-FONT = "Helvetica"
+FONT = "SourceSans"
+FONT_DIR = Path(font_source_sans_pro.font_directory)
+FONT_FILES = {"": "SourceSansPro-Regular.ttf", "B": "SourceSansPro-Bold.ttf",
+              "I": "SourceSansPro-It.ttf"}  # fmt: skip
 # An intercommunalité's poster lists its communes up to this many (else: how many).
 LISTED_COMMUNES = 12
 # Page sizes in mm (fpdf2 warns about its own A5 since it corrected it).
 PAGES = {"A4": (210, 297), "A5": (148, 210)}
 INK = (33, 37, 41)
 ACCENT = (0, 83, 155)  # a calm blue, readable in black and white too
+PALE = (232, 240, 248)
 
 HOW_TO = (
-    "Choisissez le type de problème : nid-de-poule, lampadaire, dépôt sauvage, tag...",
+    "Écrivez au bot et choisissez le type de problème dans la liste.",
     "Décrivez-le en quelques mots, ajoutez une photo et le lieu.",
     "Recevez un numéro de suivi (#1042) et les nouvelles jusqu'à la résolution.",
-)
-# Characters outside Latin-1 that French text uses, and their plain spelling.
-PLAIN = str.maketrans(
-    {
-        "œ": "oe",
-        "Œ": "OE",
-        "’": "'",
-        "‘": "'",
-        "“": '"',
-        "”": '"',
-        "–": "-",
-        "—": "-",
-        "…": "...",
-        "\u202f": " ",
-        "€": "EUR",
-    }
 )
 
 
@@ -82,6 +80,8 @@ class Kit:
     scope: str = TOWN
     commune: str | None = None
     communes: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # the town's own problem categories, as printed
+    logo: bytes | None = None  # the town's logo (PNG), uploaded in the console
 
     def url_of(self, label: str) -> str | None:
         return next((i.url for i in self.invites if i.label == label), None)
@@ -136,6 +136,8 @@ def kit_for(rt: Runtime, code: str | None = None, commune: str | None = None) ->
         invites=tuple(invites),
         invite_code=code,
         pilot_note=_pilot_note(snapshot) if rules.restricts else None,
+        categories=tuple(c.name_fr for c in snapshot.categories if c.kind == "problem"),
+        logo=town_logo(snapshot.settings),
     )
     if zone is not None:
         return replace(kit, town=zone.name, scope=COMMUNE, commune=zone.insee)
@@ -206,75 +208,192 @@ def write_kit(kit: Kit, out_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
+@dataclass(frozen=True)
+class Layout:
+    """One page size's measures, in mm and points: a print shop's A4 and A5 differ in
+    more than scale (the flyer has smaller type and codes, the poster reads from afar)."""
+
+    page: str
+    band: float  # the coloured header's height
+    title: float  # font sizes, pt
+    headline: float
+    text: float
+    small: float
+    qr_max: float  # a channel's QR code's largest side
+    site_qr: float  # the public site's QR code's side
+
+
+POSTER = Layout("A4", band=62, title=36, headline=22, text=14, small=9.5, qr_max=58, site_qr=30)
+FLYER = Layout("A5", band=42, title=22, headline=14, text=10, small=7, qr_max=38, site_qr=22)
+GAP = 5  # mm between blocks
+
+
 def poster_pdf(kit: Kit) -> bytes:
-    """The A4 poster: the town, two QR codes, three lines on how to report."""
-    return _citizens_page(kit, "A4", scale=1.0)
+    """The A4 poster: the town, a QR code per channel and one for the public site."""
+    return _citizens_page(kit, POSTER)
 
 
 def flyer_pdf(kit: Kit) -> bytes:
-    """The A5 flyer: the poster's content, smaller."""
-    return _citizens_page(kit, "A5", scale=0.7)
+    """The A5 flyer: the same message laid out for a hand-out."""
+    return _citizens_page(kit, FLYER)
 
 
-def _citizens_page(kit: Kit, page_format: str, scale: float) -> bytes:
-    pdf = _document(f"Signaler un problème - {kit.town}", page_format)
-    width = pdf.epw
-    _write(pdf, 26 * scale, "B", "Un problème dans la rue ?", ACCENT, align="C")
-    _write(pdf, 18 * scale, "B", kit.headline, INK, align="C")
-    if kit.communes:
-        _write(pdf, 11 * scale, "", _communes_line(kit.communes), INK, align="C")
-    pdf.ln(2 * scale)
-    _write(
-        pdf,
-        12 * scale,
-        "",
-        "Nid-de-poule, lampadaire en panne, dépôt sauvage, tag, banc cassé... ou une idée "
-        + ("pour votre commune." if kit.scope == INTERCOMMUNALITY else "pour la ville."),
-        INK,
-        align="C",
-    )
-    pdf.ln(6 * scale)
-    codes = [(label, url) for label, url in _codes(kit) if url]
-    size = min(70 * scale, (width - 10 * (len(codes) - 1)) / max(len(codes), 1))
-    gap = (width - size * len(codes)) / (len(codes) + 1)
-    top = pdf.get_y()
-    for i, (label, url) in enumerate(codes):
-        x = pdf.l_margin + gap + i * (size + gap)
-        pdf.image(_qr(url), x=x, y=top, w=size, h=size)
-        pdf.set_xy(x - gap / 2, top + size + 2)
-        pdf.set_font(FONT, "B", 12 * scale)
-        pdf.multi_cell(size + gap, 6 * scale, _plain(label[0]), align="C")
-        pdf.set_x(x - gap / 2)
-        pdf.set_font(FONT, "", 10 * scale)
-        pdf.multi_cell(size + gap, 5 * scale, _plain(label[1]), align="C")
-    pdf.set_y(top + size + 24 * scale)
-    _write(pdf, 15 * scale, "B", "Comment faire ?", ACCENT)
-    for number, line in enumerate(HOW_TO, start=1):
-        _write(pdf, 12 * scale, "", f"{number}. {line}", INK)
-    pdf.ln(3 * scale)
-    _write(pdf, 12 * scale, "B", public_page_line(kit), INK)
-    pdf.ln(2 * scale)
-    if kit.pilot_note:
-        _write(pdf, 11 * scale, "B", kit.pilot_note, INK)
-        if kit.invite_code:
-            _write(
-                pdf,
-                10 * scale,
-                "",
-                f"Code d'invitation : {kit.invite_code.upper()} "
-                "(déjà inclus dans le QR code Telegram ; par SMS, envoyez-le).",
-                INK,
-            )
-    _write(
-        pdf,
-        9 * scale,
-        "",
-        "Vos données servent au suivi de vos signalements. Envoyez "
-        "SUPPRIMER (ou /supprimer sur Telegram) pour les effacer à tout moment. Envoyez "
-        "STOP pour ne plus recevoir de messages.",
-        INK,
-    )
+def _citizens_page(kit: Kit, layout: Layout) -> bytes:
+    """The header and the examples at the top; the how-to, the public site and the privacy
+    line anchored at the foot; the channels' codes as large as the space between allows."""
+    pdf = _document(f"Signaler un problème – {kit.town}", layout.page)
+    _header(pdf, kit, layout)
+    _write(pdf, layout.text, "", examples_line(kit), INK, align="C")
+    top = pdf.get_y() + GAP
+    footer_top = _footer(pdf, layout)
+    site_top = footer_top - GAP - _site_height(pdf, kit, layout)
+    how_to_top = site_top - GAP - _how_to_height(pdf, layout)
+    _codes_row(pdf, kit, layout, top, how_to_top - GAP)
+    pdf.set_y(how_to_top)
+    _how_to(pdf, layout)
+    pdf.set_y(site_top)
+    _site(pdf, kit, layout)
     return bytes(pdf.output())
+
+
+def examples_line(kit: Kit) -> str:
+    """What to report, from the town's own categories (never one it does not have)."""
+    names = [name[:1].lower() + name[1:] for name in kit.categories[:4]]
+    idea = "pour votre commune" if kit.scope == INTERCOMMUNALITY else "pour la ville"
+    if not names:
+        return f"Un problème dans l’espace public, ou une idée {idea}."
+    return f"{', '.join(names)}… ou une idée {idea}.".capitalize()
+
+
+def _header(pdf: FPDF, kit: Kit, layout: Layout) -> None:
+    """The coloured band: the logo, the question and whom to tell."""
+    pdf.set_fill_color(*ACCENT)
+    pdf.rect(0, 0, pdf.w, layout.band, style="F")
+    text_left = pdf.l_margin
+    if kit.logo:
+        side = layout.band - 2 * pdf.t_margin
+        pdf.set_fill_color(255, 255, 255)
+        pdf.rect(pdf.l_margin - 2, pdf.t_margin - 2, side + 4, side + 4, style="F")
+        pdf.image(io.BytesIO(kit.logo), x=pdf.l_margin, y=pdf.t_margin, w=side, h=side,
+                  keep_aspect_ratio=True)  # fmt: skip
+        text_left += side + 6
+    width = pdf.w - text_left - pdf.r_margin
+    pdf.set_xy(text_left, pdf.t_margin)
+    pdf.set_font(FONT, "B", layout.title)
+    pdf.set_text_color(255, 255, 255)
+    pdf.multi_cell(width, layout.title * 0.45, french("Un problème dans la rue ?"), align="L")
+    pdf.ln(1)
+    pdf.set_x(text_left)
+    pdf.set_font(FONT, "", layout.headline)
+    pdf.multi_cell(width, layout.headline * 0.45, kit.headline, align="L")
+    if kit.communes:
+        pdf.set_x(text_left)
+        pdf.set_font(FONT, "", layout.small + 1)
+        pdf.multi_cell(width, (layout.small + 1) * 0.45, _communes_line(kit.communes))
+    pdf.set_y(layout.band + GAP)
+
+
+def _codes_row(pdf: FPDF, kit: Kit, layout: Layout, top: float, bottom: float) -> None:
+    """A QR code per channel with what to do, side by side, centred between top and
+    bottom, as large as fits."""
+    codes = [(i.label, i.instruction, i.url) for i in kit.invites if i.url]
+    if not codes:
+        return
+    cell = pdf.epw / len(codes)
+    label = layout.text * 0.45 + 3 * layout.small * 0.42 + 2
+    size = max(20.0, min(layout.qr_max, cell - 6, bottom - top - label))
+    y = top + max(0.0, (bottom - top - size - label) / 2)
+    for i, (name, instruction, url) in enumerate(codes):
+        left = pdf.l_margin + i * cell
+        pdf.image(_qr(url), x=left + (cell - size) / 2, y=y, w=size, h=size)
+        pdf.set_xy(left, y + size + 1)
+        pdf.set_font(FONT, "B", layout.text)
+        pdf.set_text_color(*ACCENT)
+        pdf.multi_cell(cell, layout.text * 0.45, name, align="C")
+        pdf.set_x(left + 2)
+        pdf.set_font(FONT, "", layout.small)
+        pdf.set_text_color(*INK)
+        pdf.multi_cell(cell - 4, layout.small * 0.42, french(instruction), align="C")
+
+
+def _how_to_height(pdf: FPDF, layout: Layout) -> float:
+    pdf.set_font(FONT, "", layout.text)
+    width = pdf.epw - layout.text * 0.56 - 3
+    lines = sum(len(pdf.multi_cell(width, 5, line, dry_run=True, output="LINES"))
+                for line in HOW_TO)  # fmt: skip
+    return layout.text * 0.7 + lines * layout.text * 0.45 + len(HOW_TO) * layout.text * 0.3
+
+
+def _how_to(pdf: FPDF, layout: Layout) -> None:
+    _write(pdf, layout.text * 1.1, "B", "Comment faire ?", ACCENT)
+    radius = layout.text * 0.28
+    for number, line in enumerate(HOW_TO, start=1):
+        y = pdf.get_y()
+        pdf.set_fill_color(*ACCENT)
+        pdf.ellipse(pdf.l_margin, y, 2 * radius, 2 * radius, style="F")
+        pdf.set_xy(pdf.l_margin, y + radius * 0.25)
+        pdf.set_font(FONT, "B", layout.text * 0.9)
+        pdf.set_text_color(255, 255, 255)
+        pdf.cell(2 * radius, radius * 1.5, str(number), align="C")
+        pdf.set_xy(pdf.l_margin + 2 * radius + 3, y)
+        pdf.set_font(FONT, "", layout.text)
+        pdf.set_text_color(*INK)
+        pdf.multi_cell(pdf.epw - 2 * radius - 3, layout.text * 0.45, french(line), align="L")
+        pdf.set_y(max(pdf.get_y(), y + 2 * radius) + layout.text * 0.15)
+
+
+def _site_lines(kit: Kit) -> list[str]:
+    lines = [public_page_line(kit)]
+    if kit.pilot_note:
+        lines.append(kit.pilot_note)
+    if kit.pilot_note and kit.invite_code:
+        lines.append(f"Code d’invitation : {kit.invite_code.upper()} (déjà inclus dans le QR "
+                     "code Telegram ; par SMS ou WhatsApp, envoyez-le).")  # fmt: skip
+    return lines
+
+
+def _site_height(pdf: FPDF, kit: Kit, layout: Layout) -> float:
+    pdf.set_font(FONT, "B", layout.text * 0.9)
+    width = pdf.epw - layout.site_qr - GAP
+    lines = sum(len(pdf.multi_cell(width, 5, line, dry_run=True, output="LINES"))
+                for line in _site_lines(kit))  # fmt: skip
+    return max(layout.site_qr, lines * layout.text * 0.9 * 0.45 + 4)
+
+
+def _site(pdf: FPDF, kit: Kit, layout: Layout) -> None:
+    """The public site: a box with its QR code, and the pilot's words while one is on."""
+    top = pdf.get_y()
+    height = _site_height(pdf, kit, layout)
+    pdf.set_draw_color(*ACCENT)
+    pdf.rect(pdf.l_margin - 2, top - 2, pdf.epw + 4, height + 4)
+    pdf.image(_qr(kit.reports_url), x=pdf.l_margin + pdf.epw - layout.site_qr, y=top,
+              w=layout.site_qr, h=layout.site_qr)  # fmt: skip
+    pdf.set_xy(pdf.l_margin, top + 1)
+    pdf.set_text_color(*INK)
+    width = pdf.epw - layout.site_qr - GAP
+    for i, line in enumerate(_site_lines(kit)):
+        pdf.set_font(FONT, "B" if i == 0 else "", layout.text * 0.9)
+        pdf.set_x(pdf.l_margin)
+        pdf.multi_cell(width, layout.text * 0.9 * 0.45, french(line), align="L")
+
+
+def _footer(pdf: FPDF, layout: Layout) -> float:
+    """The privacy line in a band at the foot of the page; returns where the band starts."""
+    height = layout.small * 1.9
+    top = pdf.h - height - 4
+    pdf.set_fill_color(*PALE)
+    pdf.rect(0, top - 3, pdf.w, pdf.h - top + 3, style="F")
+    pdf.set_xy(pdf.l_margin, top)
+    pdf.set_font(FONT, "", layout.small)
+    pdf.set_text_color(*INK)
+    pdf.multi_cell(pdf.epw, layout.small * 0.42, french(PRIVACY), align="C")
+    return top - 3
+
+
+PRIVACY = (
+    "Vos données servent au suivi de vos signalements. Envoyez SUPPRIMER (ou /supprimer sur "
+    "Telegram) pour les effacer à tout moment, et STOP pour ne plus recevoir de messages."
+)
 
 
 def _communes_line(names: tuple[str, ...]) -> str:
@@ -286,13 +405,9 @@ def _communes_line(names: tuple[str, ...]) -> str:
 def public_page_line(kit: Kit) -> str:
     """The poster's pointer to the public site: what is reported, and following it."""
     return (
-        f"Déjà signalé ? Voyez les signalements et leur suivi sur {kit.reports_url} "
-        "- et suivez-en un en envoyant SUIVRE et son numéro."
+        f"Déjà signalé ? Voyez les signalements et leur suivi sur {kit.reports_url}, "
+        "et suivez-en un en envoyant SUIVRE et son numéro."
     )
-
-
-def _codes(kit: Kit) -> list[tuple[tuple[str, str], str | None]]:
-    return [((i.label, i.instruction), i.url) for i in kit.invites]
 
 
 GUIDE = (
@@ -300,15 +415,15 @@ GUIDE = (
         "Se connecter",
         (
             "Ouvrez {console} et entrez votre adresse e-mail et votre mot de passe "
-            "(donnés par l'administrateur). Après plusieurs erreurs, la connexion est bloquée "
+            "(donnés par l’administrateur). Après plusieurs erreurs, la connexion est bloquée "
             "quelques minutes.",
         ),
     ),
     (
         "Travailler la file",
         (
-            "La file montre les signalements de vos services, les plus urgents d'abord : filtrez "
-            "par statut, catégorie, secteur ; la carte les montre aussi.",
+            "La file montre les signalements de vos services : filtrez par statut, catégorie, "
+            "secteur ; la carte les montre aussi.",
             "Un délai (SLA) par catégorie : un signalement en retard est signalé en rouge.",
             "Ouvrez un signalement : description, photo, lieu, historique complet.",
         ),
@@ -316,18 +431,34 @@ GUIDE = (
     (
         "Les statuts",
         (
-            "Nouveau -> Pris en compte -> En cours -> Résolu.",
+            "Nouveau → Pris en compte → En cours → Résolu.",
             "Clos : sans suite (hors compétence, rien à faire) ; un message public est "
             "obligatoire pour expliquer pourquoi.",
             "Doublon : fusionné avec un autre signalement, dont les abonnés reçoivent la suite.",
-            "Chaque changement prévient le citoyen sur Telegram ou par SMS, avec votre message.",
+            "Chaque changement prévient l’habitant sur le canal qu’il a utilisé ({channels}), "
+            "avec votre message.",
         ),
     ),
     (
-        "Écrire au citoyen",
+        "Écrire à l’habitant",
         (
-            "Le message public part au citoyen, à son nom. La note interne reste entre agents.",
+            "La réponse part à l’habitant qui a signalé, à son nom ; ceux qui suivent le "
+            "signalement la reçoivent sans les noms ni les numéros. La note interne reste "
+            "entre agents.",
             "Soyez concret : ce qui sera fait, et quand. Pas de données personnelles.",
+        ),
+    ),
+    (
+        "Sur le terrain, depuis votre téléphone",
+        (
+            "Dans la console, « Mon téléphone » donne un code : envoyez /agent CODE au bot "
+            "(AGENT CODE sur WhatsApp). Les signalements qui vous sont confiés arrivent alors "
+            "dans cette conversation.",
+            "« Je prends » (ou je prends 1042) : il passe en cours, à votre nom. /taches liste "
+            "les vôtres ; partagez votre position pour voir ceux qui sont autour de vous.",
+            "Une fois réparé : fait 1042 puis une photo du travail fait ; l’habitant la "
+            "reçoit. Sans photo : fait 1042 sans photo. « Pas pour nous » + une note le "
+            "rend au service.",
         ),
     ),
     (
@@ -335,18 +466,18 @@ GUIDE = (
         (
             "Chaque signalement a sa page publique (/reports/1042) : catégorie, lieu sans "
             "numéro de rue, statut et vos messages publics, sans nom ni numéro.",
-            "Les mots du citoyen n'y sont que si sa catégorie le prévoit ou si vous les "
-            "publiez ; vous pouvez écrire un texte public à leur place. Une photo n'y est "
-            "qu'une fois approuvée. « Masquer » retire le signalement du site.",
+            "Les mots de l’habitant n’y sont que si sa catégorie le prévoit ou si vous les "
+            "publiez ; vous pouvez écrire un texte public à leur place. Une photo n’y est "
+            "qu’une fois approuvée. « Masquer » retire le signalement du site.",
         ),
     ),
     (
         "Données personnelles",
         (
-            "Les numéros de téléphone sont masqués ; les photos ne sont visibles qu'une fois "
+            "Les numéros de téléphone sont masqués ; les photos ne sont visibles qu’une fois "
             "connecté. Chaque action est enregistrée (qui, quand) et exportable par "
-            "l'administrateur.",
-            "Un citoyen peut effacer ses données à tout moment : ses signalements restent, "
+            "l’administrateur.",
+            "Un habitant peut effacer ses données à tout moment : ses signalements restent, "
             "sans son nom.",
         ),
     ),
@@ -354,18 +485,26 @@ GUIDE = (
 
 
 def agent_guide_pdf(kit: Kit) -> bytes:
-    """A one-page guide for agents: logging in, the queue, the statuses."""
-    pdf = _document(f"Guide de l'agent - {kit.town}", "A4")
-    _write(pdf, 20, "B", f"Guide de l'agent - {kit.town}", ACCENT)
-    _write(pdf, 11, "", "Signalements des citoyens par Telegram et SMS : la console.", INK)
+    """The agents' guide: the console, the statuses, the phone in the field."""
+    pdf = _document(f"Guide de l’agent – {kit.town}", "A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    _write(pdf, 20, "B", f"Guide de l’agent – {kit.town}", ACCENT)
+    channels_named = _channels_named(kit)
+    _write(pdf, 11, "", f"Les signalements des habitants ({channels_named}) : la console.", INK)
     pdf.ln(2)
     console = f"{kit.base_url}/console/login"
     for title, lines in GUIDE:
         pdf.ln(2)
         _write(pdf, 13, "B", title, ACCENT)
         for line in lines:
-            _write(pdf, 10.5, "", "- " + line.format(console=console), INK)
+            text = line.format(console=console, channels=channels_named)
+            _write(pdf, 10.5, "", "– " + text, INK)
     return bytes(pdf.output())
+
+
+def _channels_named(kit: Kit) -> str:
+    labels = [invite.label for invite in kit.invites]
+    return ", ".join(labels[:-1]) + " ou " + labels[-1] if len(labels) > 1 else labels[0]
 
 
 # --- drawing -----------------------------------------------------------------------------
@@ -375,7 +514,9 @@ def _document(title: str, page_format: str) -> FPDF:
     pdf = FPDF(orientation="P", unit="mm", format=PAGES[page_format])
     pdf.set_margins(15, 15, 15)
     pdf.set_auto_page_break(auto=False)
-    pdf.set_title(_plain(title))
+    for style, file in FONT_FILES.items():
+        pdf.add_font(FONT, style, FONT_DIR / file)  # embedded, subset to the letters used
+    pdf.set_title(title)
     pdf.set_lang("fr")
     pdf.set_creator("webleads-tracker")
     pdf.add_page()
@@ -386,8 +527,17 @@ def _write(pdf: FPDF, size: float, style: str, text: str, color, align: str = "L
     pdf.set_font(FONT, style, size)
     pdf.set_text_color(*color)
     pdf.set_x(pdf.l_margin)
-    pdf.multi_cell(pdf.epw, size * 0.5, _plain(text), align=align)
-    pdf.ln(size * 0.15)
+    pdf.multi_cell(pdf.epw, size * 0.45, french(text), align=align)
+    pdf.ln(size * 0.2)
+
+
+FRENCH_SPACE = re.compile(r" ([?!:;»])|(«) ")
+
+
+def french(text: str) -> str:
+    """French typography: a narrow no-break space before ? ! : ; and inside « », so that
+    a question mark never starts a line alone."""
+    return FRENCH_SPACE.sub(lambda m: f"\u202f{m[1]}" if m[1] else f"{m[2]}\u202f", text)
 
 
 def _qr(url: str):
@@ -397,6 +547,41 @@ def _qr(url: str):
     return qr.make_image(fill_color="black", back_color="white").get_image()
 
 
-def _plain(text: str) -> str:
-    """Writes text with the built-in fonts' Latin-1 letters."""
-    return text.translate(PLAIN).encode("latin-1", "replace").decode("latin-1")
+# --- the town's logo -----------------------------------------------------------------------
+
+LOGO_SETTING = "town_logo_png"
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+LOGO_MAX_SIDE = 600  # px: crisp at the poster's size, small in the settings
+
+
+class LogoError(ValueError):
+    """The uploaded file is not a picture the kit can print."""
+
+
+def logo_png(data: bytes) -> bytes:
+    """A PNG or JPEG upload made into a small PNG for print; raises LogoError."""
+    if not data or len(data) > LOGO_MAX_BYTES:
+        raise LogoError("size")
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
+            if image.width * image.height > 40_000_000:
+                raise LogoError("pixels")
+            image.thumbnail((LOGO_MAX_SIDE, LOGO_MAX_SIDE))
+            out = io.BytesIO()
+            image.convert("RGBA").save(out, "PNG", optimize=True)
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise LogoError("format") from exc
+    return out.getvalue()
+
+
+def town_logo(settings: dict) -> bytes | None:
+    encoded = settings.get(LOGO_SETTING)
+    return base64.b64decode(encoded) if encoded else None
+
+
+def store_logo(session: Session, actor: Actor, png: bytes | None) -> None:
+    """Keeps the town's logo (None: removes it) in the settings every node reads, audited."""
+    digest = hashlib.sha256(png).hexdigest()[:12] if png else None
+    set_setting(session, LOGO_SETTING, base64.b64encode(png).decode() if png else None)
+    action = Action.UPDATED if png else Action.REMOVED
+    audit.record(session, actor, Thing.LOGO, "launch kit", action, {"png": [None, digest]})

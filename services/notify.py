@@ -8,13 +8,15 @@ from babel.dates import format_date
 from sqlmodel import Session
 
 from models.catalog import Category, Service
-from models.citizen import Citizen, State, citizens_by_id, park_idle_conversations
+from models.citizen import Citizen, State, park_idle_conversations
 from models.messaging import PRIORITY_NOTIFICATION, queue_messages
-from models.report import Report, ReportEvent, follower_ids
+from models.report import Report, ReportEvent
+from services.audience import CitizenView, ReportViews, recipients
+from services.public_view import GREETING
 from services.texts import N_, translate
 from services.town_clock import in_town
 
-# The message a follower gets when a report reaches a status.
+# The message the author gets when their report reaches a status.
 STATUS_TEMPLATES = {
     "acknowledged": N_(
         "{greeting} your report {ref} ({about}) has been received by the {service} service."
@@ -35,12 +37,41 @@ STATUS_TEMPLATES = {
         "you will now get the updates of {other}."
     ),
 }
-IS_IT_FIXED = N_("Is it really fixed?")
-FIXED_CHOICES = [("yes", N_("Yes, fixed")), ("no", N_("No")), ("partly", N_("Partly"))]
 REMINDER_TEMPLATE = N_("{greeting} your report {ref} ({about}) is still being handled by the "
                        "{service} service. We expect to deal with it by {date}.")  # fmt: skip
 REPLY_TEMPLATE = N_("{greeting} news from the {service} service about your report {ref} ({about}).")
-AGENT_WORDS = N_("Their message: {message}")
+# The same news for a follower who did not file the report: it is not theirs.
+FOLLOWED_TEMPLATES = {
+    "acknowledged": N_(
+        "{greeting} the report {ref} you follow ({about}) has been received by the "
+        "{service} service."
+    ),
+    "in_progress": N_(
+        "{greeting} work on the report {ref} you follow ({about}) has started: the "
+        "{service} service is on it."
+    ),
+    "resolved": N_(
+        "{greeting} the report {ref} you follow ({about}) has been resolved by the "
+        "{service} service."
+    ),
+    "closed": N_(
+        "{greeting} the report {ref} you follow ({about}) has been closed by the {service} service."
+    ),
+    "duplicate": N_(
+        "{greeting} the report {ref} you follow ({about}) is the same problem as "
+        "{other}: you will now get the updates of {other}."
+    ),
+}
+FOLLOWED_REMINDER = N_("{greeting} the report {ref} you follow ({about}) is still being "
+                       "handled by the {service} service. We expect to deal with it by "
+                       "{date}.")  # fmt: skip
+FOLLOWED_REPLY = N_(
+    "{greeting} news from the {service} service about the report {ref} you follow ({about})."
+)
+IS_IT_FIXED = N_("Is it really fixed?")
+FIXED_CHOICES = [("yes", N_("Yes, fixed")), ("no", N_("No")), ("partly", N_("Partly"))]
+# Whose words they are, said where they are read (not "their message": whose?).
+AGENT_WORDS = N_("Message from the {service} service: {message}")
 
 
 def expected_by(report: Report, category: Category) -> datetime:
@@ -48,29 +79,41 @@ def expected_by(report: Report, category: Category) -> datetime:
     return (report.last_public_update_at or report.created_at) + timedelta(hours=category.sla_hours)
 
 
+def _template(event: ReportEvent, view: CitizenView) -> str:
+    if view.is_author:
+        statuses, reminder, reply = STATUS_TEMPLATES, REMINDER_TEMPLATE, REPLY_TEMPLATE
+    else:
+        statuses, reminder, reply = FOLLOWED_TEMPLATES, FOLLOWED_REMINDER, FOLLOWED_REPLY
+    if event.kind == "reminder":
+        return reminder
+    return statuses.get(event.to_status or "", reply)
+
+
 def personalised_text(
     citizen: Citizen,
+    view: CitizenView,
     report: Report,
     event: ReportEvent,
     category: Category,
     service: Service,
 ) -> str:
-    """Writes the update for one follower, in their language, with their name."""
+    """Writes the update for one follower, in their language, with their name, from the
+    view of the report their audience may read (services/audience.py)."""
     lang = citizen.language
+    words = view.words(event.public_message)
     greeting = (
         translate(lang, "Hello {name},", name=citizen.display_name)
         if citizen.display_name
         else translate(lang, "Hello,")
     )
+    if words and GREETING.match(words):
+        greeting = ""  # the agent greets them already: never "Bonjour" twice
     about = category.name(lang)
-    if report.address:
-        about += f", {report.address}"
-    template = STATUS_TEMPLATES.get(event.to_status or "", REPLY_TEMPLATE)
-    if event.kind == "reminder":
-        template = REMINDER_TEMPLATE
+    if view.place:
+        about += f", {view.place}"
     text = translate(
         lang,
-        template,
+        _template(event, view),
         greeting=greeting,
         ref=report.ref,
         about=about,
@@ -80,33 +123,40 @@ def personalised_text(
         if event.kind == "reminder"
         else "",
     )
-    if event.public_message:
-        text += "\n" + translate(lang, AGENT_WORDS, message=event.public_message.strip())
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    if words:
+        text += "\n" + translate(lang, AGENT_WORDS, service=service.name(lang), message=words)
     return text
 
 
 def queue_for_followers(session: Session, report: Report, event: ReportEvent) -> int:
-    """Queues the update for every follower who can receive it; returns how many."""
-    citizens = citizens_by_id(session, follower_ids(session, report.id))
+    """Queues the update for every follower who may receive it; returns how many. Only
+    the author is asked whether a resolved report is really fixed."""
     category = session.get(Category, report.category_id)
     service = session.get(Service, report.service_id)
-    rows = []
-    for citizen in citizens.values():
-        if not citizen.can_receive:
+    views = ReportViews(session, report, category, service)
+    rows, authors = [], {}
+    for citizen, audience in recipients(session, report):
+        view = views.for_audience(audience)
+        if view is None:
             continue
+        text = personalised_text(citizen, view, report, event, category, service)
         rows.append(
             {
                 "citizen_id": citizen.id,
                 "channel": citizen.channel,
                 "address": citizen.address,
-                "payload": {"text": personalised_text(citizen, report, event, category, service)},
+                "payload": {"text": text},
                 "priority": PRIORITY_NOTIFICATION,
                 "report_id": report.id,
                 "event_id": event.id,
             }
         )
+        if view.is_author:
+            authors[citizen.id] = citizen
     if event.to_status == "resolved" and category.ask_if_fixed:
-        _ask_if_fixed(session, report, rows, citizens)
+        _ask_if_fixed(session, report, [r for r in rows if r["citizen_id"] in authors], authors)
     queue_messages(session, rows)
     return len(rows)
 
@@ -117,7 +167,7 @@ def fixed_choices(report_id: int, language: str) -> list[list[str]]:
 
 
 def _ask_if_fixed(session: Session, report: Report, rows: list[dict], citizens: dict) -> None:
-    """Asks each follower whether it is really fixed (buttons, or 1/2/3 by text)."""
+    """Asks the author whether it is really fixed (buttons, or 1/2/3 by text)."""
     by_language: dict[str, list[int]] = {}
     for row in rows:
         language = citizens[row["citizen_id"]].language

@@ -6,15 +6,17 @@ that a geocoder never gave: the place is the pin and, when a geocoder named it, 
 street without the house number. The agents' words are there without the greeting and
 the personal details the console's response templates ({name}, {address}) or the agent
 put in them. The citizen's description is there only when the town made it public (the
-category's default, or an agent published it or wrote its public text), and redacted like
-the agents' words; the messages citizens added later never are. A photo is there once an
+category's default once an agent has opened the report, or an agent published it or wrote
+its public text), and redacted like the agents' words; the messages citizens added later
+never are. A photo is there once an
 agent approved it. A hidden report has no public view at all (the site answers 404).
 
 The agents' words are stored as the followers received them, so their public form is
 derived here, each time, from what the report knows of its people (the names, chat ids
-and phone numbers of its author, its followers and whoever wrote on it) and from the
-shapes of phone numbers and e-mail addresses. A name the agent typed that the report does
-not know (a neighbour's) cannot be recognised: agents write public messages knowing that.
+and phone numbers of its author, its followers and whoever wrote on it, the names of the
+agents who wrote on it, the names the citizen's own texts give) and from the shapes of
+phone numbers and e-mail addresses. A name the agent typed that the report does not know
+(a neighbour's) cannot be recognised: agents write public messages knowing that.
 
 It belongs in services/ and moves there when that package exists.
 """
@@ -27,6 +29,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from models.agent import agent_names
 from models.catalog import Category, Service
 from models.citizen import Citizen
 from models.public_queries import (
@@ -60,14 +63,6 @@ GREETING = re.compile(
     r"(?:[ \t]+[^\s,;:.!?]+){0,4}[ \t]*[\n,;:.!?]+\s*",
     re.IGNORECASE,
 )
-PHONE_NUMBER = re.compile(
-    r"(?<![\w+])0[1-9](?:[ .-]?\d{2}){4}(?!\w)"  # French: 06 12 34 56 78
-    r"|(?<!\w)(?:\+|00)[1-9](?:[ .-]?\d){7,14}(?!\w)"  # international: +33 6 12 34 56 78
-)
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-REMOVED = "…"
-# A name's parts shorter than this are only removed as the whole name ("Jo", not "jo").
-SHORTEST_NAME_PART = 3
 
 
 @dataclass(frozen=True)
@@ -128,14 +123,26 @@ def public_reports(
     events = public_events(session, numbers)
     people = people_of_reports(session, numbers)
     photos = approved_photos(session, numbers)
-    return [view_of(*row, events[row[0].id], people[row[0].id], photos[row[0].id]) for row in rows]
+    writers = {event.agent_id for found in events.values() for event in found if event.agent_id}
+    names = agent_names(session, sorted(writers))
+    return [
+        view_of(
+            *row,
+            events[row[0].id],
+            people[row[0].id],
+            photos[row[0].id],
+            agents=sorted({names[e.agent_id] for e in events[row[0].id] if e.agent_id in names}),
+        )
+        for row in rows
+    ]
 
 
 def description_is_public(report: Report, category: Category) -> bool:
-    """Whether the citizen's words may be shown: the agent's choice, else the category's."""
+    """Whether the citizen's words may be shown: the agent's choice, else the category's
+    once an agent has seen the report (a new description waits for a human's eyes)."""
     if report.text_public is not None:
         return report.text_public
-    return category.description_public
+    return category.description_public and report.seen_by_agent_at is not None
 
 
 def view_of(
@@ -145,22 +152,13 @@ def view_of(
     events: list[ReportEvent],
     people: list[Citizen],
     photos: list[int] | tuple[int, ...] = (),
+    *,
+    agents: list[str] = (),
 ) -> PublicReport:
-    """Makes the public view of a report from its public events and the people it names."""
-    placings = [event.internal_note or "" for event in events if event.kind == "geocoded"]
-    label = public_label(report, placings)
-    private = Redaction(
-        people,
-        report.address,
-        label,
-        private_texts=[report.description, report.address or ""],
-        public_words=[
-            label or "",
-            category.name_fr,
-            category.name_en,
-            service.name_fr,
-            service.name_en,
-        ],
+    """Makes the public view of a report from its public events and the people it names
+    (`agents`: the display names of the agents who wrote on it)."""
+    label, private = public_place_and_redaction(
+        report, category, service, events, people, agents=agents
     )
     history = tuple(_public_event(event, private) for event in events if event.kind != "geocoded")
     expected = report.created_at + timedelta(hours=category.sla_hours)
@@ -184,6 +182,36 @@ def view_of(
         media_ids=tuple(photos),
         commune=report.commune,
     )
+
+
+def public_place_and_redaction(
+    report: Report,
+    category: Category,
+    service: Service,
+    events: list[ReportEvent],
+    people: list[Citizen],
+    *,
+    agents: list[str] = (),
+) -> tuple[str | None, Redaction]:
+    """The place anyone may read, and what to take out of any text shown beside it
+    (`agents`: the display names of the agents who wrote on the report)."""
+    placings = [event.internal_note or "" for event in events if event.kind == "geocoded"]
+    label = public_label(report, placings)
+    private = Redaction(
+        people,
+        report.address,
+        label,
+        private_texts=[report.description, report.address or ""],
+        public_words=[
+            label or "",
+            category.name_fr,
+            category.name_en,
+            service.name_fr,
+            service.name_en,
+        ],
+        agents=agents,
+    )
+    return label, private
 
 
 def _public_event(event: ReportEvent, private: Redaction) -> PublicEvent:
@@ -233,6 +261,41 @@ def street_of(label: str) -> str | None:
 
 # --- the agents' words -----------------------------------------------------------------
 
+SPACE = "[ \t\u00a0\u202f]"  # French typography puts (narrow) no-break spaces in numbers
+_PAREN = rf"\({SPACE}?\+?\d{{1,4}}{SPACE}?\)"  # "(0)", "(+33)", "(555)"
+# Digits in groups joined by a space, ".", "-" or "/", or by a parenthesised group: a
+# phone number in any spelling ("06/11/22/33/44", "0611 223 344", "+33 (0)6 11 22 33 44",
+# "(+33) 6 11 22 33 44"), a date, a house number. _number decides which it is.
+DIGIT_RUN = re.compile(
+    rf"(?<![\d#])(?:{_PAREN}|\+?\d+)"
+    rf"(?:(?:{SPACE}{{1,2}}|{SPACE}?[./-]{SPACE}?)\d+|{SPACE}{{0,2}}{_PAREN}{SPACE}{{0,2}}\d+)*"
+    r"(?!\d)"
+)
+# A date with its year ("12/03/2026", "12.03.2026", "2026-03-12") is not a phone number.
+DATE = re.compile(
+    r"(?:0?[1-9]|[12]\d|3[01])([./-])(?:0?[1-9]|1[0-2])\1(?:19|20)\d\d"
+    r"|(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+)
+# Any run of this many digits goes (a phone number with or without its 0, a customer
+# number, an IBAN's digits); an international one ("+352 26 12 34") from fewer.
+LONGEST_KEPT_RUN = 7
+SHORTEST_INTERNATIONAL = 6
+# E-mail addresses, obfuscated ones too: "hugo.lemoine at gmail.com", "hugo [at] gmail
+# [dot] com", "hugo(at)gmail.com", "hugo @ gmail . com", "hugo arobase gmail point fr".
+_AT = r"(?:\s*@\s*|\s*[\[({<]\s*(?:at|@|arobase)\s*[\])}>]\s*|[ \t]+(?:at|arobase)[ \t]+)"
+_SPELLED_DOT = r"(?:\s*[\[({<]\s*(?:dot|point|\.)\s*[\])}>]\s*|[ \t]+(?:dot|point)[ \t]+"
+_SPELLED_DOT += r"|[ \t]+\.[ \t]*|\.[ \t]+)"  # each spelling one way only: no backtracking
+_TLDS = r"(?:com|fr|net|org|eu|info|be|ch|lu|de|uk|io|me|biz|bzh)"
+_LABEL = r"[^\W_][\w-]*"
+EMAIL = re.compile(
+    rf"(?<![\w.+-])[\w.+-]++{_AT}{_LABEL}(?:(?:\.|{_SPELLED_DOT}){_LABEL})*"
+    rf"(?:\.[^\W\d_]{{2,}}|{_SPELLED_DOT}{_TLDS})(?![\w-])",
+    re.IGNORECASE,
+)
+REMOVED = "…"
+# A name's parts shorter than this are only removed as the whole name ("Jo", not "jo").
+SHORTEST_NAME_PART = 3
+
 
 class Redaction:
     """Takes out of a text the personal details of a report's people and its address."""
@@ -245,16 +308,17 @@ class Redaction:
         *,
         private_texts: list[str] = (),
         public_words: list[str] = (),
+        agents: list[str] = (),
     ) -> None:
         self.address = address if address and address != label else None
         self.label = label
         names, identities = set(), set()
-        # A name the citizen wrote (their own, a neighbour's, "chez Hugo Lemoine") is a
-        # capitalised word inside a sentence of their private texts; it is taken out of
-        # every public text, unless the public place or the catalog says it too.
-        allowed = {w.casefold() for text in public_words for w in WORD.findall(text)}
+        # A name the citizen wrote (their own, a neighbour's, "chez marie dupont", a
+        # street's) is taken out of every public text, unless the public place or the
+        # catalog says it too.
+        allowed = allowed_words(public_words)
         for text in private_texts:
-            names.update(w for w in proper_nouns(text) if w.casefold() not in allowed)
+            names.update(names_in(text, allowed))
         for citizen in people:
             if citizen.erased_at is None:
                 identities.update(_identities(citizen))
@@ -262,8 +326,12 @@ class Redaction:
             if len(name) >= 2:
                 names.add(name)
                 names.update(p for p in re.split(r"[\s,]+", name) if len(p) >= SHORTEST_NAME_PART)
+        # The agents who wrote on the report sign with their name ("Sophie, voirie").
+        for name in agents:
+            names.add(name.strip())
+            names.update(p for p in re.split(r"[\s,._]+", name) if _may_be_name(p, allowed))
         # Longest first, so "Hugo Lemoine" goes before "Hugo".
-        known = sorted(names | identities, key=len, reverse=True)
+        known = sorted((n for n in names | identities if n), key=len, reverse=True)
         self.known = (
             re.compile(
                 r"(?<!\w)(?:" + "|".join(re.escape(k) for k in known) + r")(?!\w)", re.IGNORECASE
@@ -282,26 +350,244 @@ class Redaction:
             text = re.sub(re.escape(self.address), replacement, text, flags=re.IGNORECASE)
         # E-mail addresses first: a name inside one would leave the rest of it behind.
         text = EMAIL.sub(REMOVED, text)
-        text = PHONE_NUMBER.sub(REMOVED, text)
+        text = DIGIT_RUN.sub(_number, text)
         if self.known is not None:
             text = self.known.sub(REMOVED, text)
         return _tidy(text)
 
 
+def _number(match: re.Match) -> str:
+    """A run of digits as the public may read it: a date or a house number stays, a phone
+    number (8 digits or more, or international) goes."""
+    run = match.group()
+    date = DATE.match(run)
+    if date and date.end() == len(run):
+        return run
+    if date and run[date.end()].isspace():  # "12/03/2026 14 h", "le 12/03/2026 06 11 …"
+        return run[: date.end()] + DIGIT_RUN.sub(_number, run[date.end() :])
+    digits = sum(c.isdigit() for c in run)
+    international = run.lstrip("( ").startswith("+")
+    if digits > LONGEST_KEPT_RUN or (international and digits >= SHORTEST_INTERNATIONAL):
+        return REMOVED
+    return run
+
+
+# --- names -----------------------------------------------------------------------------
+
 WORD = re.compile(r"[^\W\d_][\w'’-]*")
 SENTENCE_END = '.!?\n:;«"“('
 
 
-def proper_nouns(text: str | None) -> set[str]:
-    """The capitalised words of a text that do not start a sentence (names, places)."""
-    found = set()
-    for match in WORD.finditer(text or ""):
-        word = match.group()
-        before = text[: match.start()].rstrip(" \t")
-        starts_sentence = not before or before[-1] in SENTENCE_END
-        if len(word) >= SHORTEST_NAME_PART and word[0].isupper() and not starts_sentence:
-            found.add(word)
-    return found
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# Words that announce a person's name, whatever its case: "chez marie dupont", "M.
+# dupont", "je m'appelle hugo". After the weak ones ("je suis passé", "i am sorry") the
+# words are a name only when punctuation, "et" or the end follows them.
+NAME_CUES = frozenset({
+    "chez", "madame", "monsieur", "mademoiselle", "mme", "mlle", "mr", "mrs", "ms", "miss",
+    "mister", "famille", "je m'appelle", "je m’appelle", "my name is", "de la part de",
+    "signé", "m", "dr", "docteur",
+})  # fmt: skip
+WEAK_NAME_CUES = frozenset({"je suis", "moi c'est", "moi c’est", "i am", "i'm", "i’m"})
+# What follows a weak cue is a state, not a name, when it ends so ("désolé", "vraiment").
+STATE_ENDINGS = ("é", "ée", "és", "ées", "ment", "ed", "ing")
+# Cues that are names only with their dot ("M. dupont", not "3 m de large").
+DOTTED_CUES = frozenset({"m", "dr"})
+# Words that are never a name: a cue's or a first name's words stop at them.
+NOT_NAMES = _word_set("""
+    a à ai as au aux avec avant après c ce ces cet cette ceux chez dans de des devant
+    derrière du elle elles en entre est et eu eux il ils j je l la le les leur leurs lui
+    m ma mais me mes moi mon n ne ni nos notre nous on ou où par pas pour près qu que qui
+    sa se ses si son sous sur ta te tes toi ton tous tout toute toutes tu un une vers vos
+    votre vous y ça là ici très trop plus moins bien mal déjà encore toujours jamais aussi
+    même depuis pendant sans car donc puis alors quand comme ok merci svp stp bonjour
+    bonsoir oui non rien personne quelqu'un voisin voisine voisins maire mairie service
+    propriétaire locataire riverain riveraine habitant habitante école
+    rue avenue boulevard bd place impasse allée chemin route quai square cours passage
+    lotissement résidence hameau lieu-dit parking parc pont sentier venelle ruelle
+    the an and or of in on at to for with by from my your his her our their me you he she
+    we they it is am are was were be been not no yes please thanks hello sorry
+    hier demain aujourd'hui matin soir midi minuit nuit lundi mardi mercredi jeudi vendredi
+    samedi dimanche semaine mois année tôt tard maintenant today yesterday tomorrow
+""")
+# First names often given in France: one on its own at a sentence's start ("Marie a
+# appelé") or lowercase ("j'ai vu jean") is a name. Those that are also words ("pierre",
+# "rose") count only capitalised.
+FIRST_NAMES = _word_set("""
+    adam adrien agnès alain alexandre alexis alice alicia amandine amélie anaïs andré
+    andrée anne annie antoine arnaud arthur audrey aurélie aurélien baptiste benjamin
+    benoît bernard bertrand brigitte bruno camille caroline catherine cécile céline
+    charles charlotte chantal chloé christian christiane christine christophe clara
+    claude clément colette corinne cyril damien daniel danielle david delphine denis
+    denise didier dominique dylan éliane élise élodie emma emmanuel emmanuelle enzo éric
+    estelle étienne eugénie éva fabien fabienne fabrice florence florian francis franck
+    françois françoise frédéric frédérique gabriel gaël gérard germaine ghislaine gilbert
+    gilles ginette guillaume guy hélène henri hervé hugo inès isabelle jacqueline jacques
+    jean jeanne jérôme joël joëlle jonathan josé joseph josette julie julien juliette
+    justine karine kévin laetitia laura laure laurence laurent léa léo léon lina louis
+    louise luc lucas lucie lucien lucienne lydie madeleine manon marc marcel marguerite
+    maria marie martine mathieu mathilde matthieu maxime mélanie michel michèle micheline
+    mickaël monique morgane muriel mylène nadine nathalie nicolas nicole noah noémie
+    océane odette olivier pascal pascale patrice patricia patrick paul paulette philippe
+    quentin raphaël raymond régis rémi renée richard robert roger romain sabine sandrine
+    sarah sébastien serge simon simone solange sophie stéphane stéphanie suzanne sylvain
+    sylvie thérèse thierry thomas valérie vanessa véronique vincent virginie xavier yann
+    yannick yves yvette yvonne zoé
+    pierre rose claire olive aurore france marine jade ambre
+""")
+COMMON_WORD_NAMES = _word_set("pierre rose claire olive aurore france marine jade ambre")
+# A street's name in a citizen's text ("3 impasse des lilas", "rue de la paix") is private
+# unless the public place says it: after one of these, with a house number before it or
+# "de", "des"... after it.
+STREET_KINDS = _word_set("""
+    rue avenue boulevard bd place impasse allée chemin route quai square cours passage
+    lotissement résidence hameau venelle ruelle sentier lieu-dit
+""")
+STREET_PARTICLES = frozenset({"de", "du", "des", "la", "le", "les"})
+HOUSE_NUMBER_BEFORE = re.compile(r"\d+(?:[ \t]*(?:bis|ter|[a-d]))?[ \t,]*$", re.IGNORECASE)
+
+
+def allowed_words(public_words: list[str]) -> set[str]:
+    """The words the public may read anyway (catalog, public place), casefolded, and the
+    parts of their compounds ("nid-de-poule": nid, poule)."""
+    allowed = set()
+    for text in public_words:
+        for word in WORD.findall(text or ""):
+            allowed.add(word.casefold())
+            allowed.update(p for p in re.split(r"['’-]", word.casefold()) if len(p) >= 3)
+    return allowed
+
+
+def _may_be_name(word: str, allowed: set[str]) -> bool:
+    folded = word.casefold()
+    parts = [p for p in re.split(r"['’-]", folded) if len(p) >= SHORTEST_NAME_PART]
+    return (
+        len(word) >= SHORTEST_NAME_PART
+        and not any(c.isdigit() for c in word)
+        and folded not in NOT_NAMES
+        and folded not in allowed
+        and not any(part in allowed for part in parts)
+    )
+
+
+def names_in(text: str | None, allowed: set[str] = frozenset()) -> set[str]:
+    """The names (people's, streets') a citizen's text gives, in any case.
+
+    A capitalised word inside a sentence; a sentence's first word before one ("Marie
+    Dupont a appelé"); a first name anywhere; the words after a cue ("chez", "M.", "je
+    m'appelle"); a street's name after a house number or "rue de". `allowed` (casefolded)
+    are words the public may read (the catalog's, the public place's): never names.
+    """
+    return _NameFinder(text or "", allowed).names()
+
+
+def _starts_sentence(text: str, at: int) -> bool:
+    before = text[:at].rstrip(" \t")
+    return not before or before[-1] in SENTENCE_END
+
+
+class _NameFinder:
+    def __init__(self, text: str, allowed: set[str]) -> None:
+        self.text, self.allowed = text, allowed
+        self.words = list(WORD.finditer(text))
+        self.found: set[str] = set()
+
+    def names(self) -> set[str]:
+        for index, match in enumerate(self.words):
+            word = match.group()
+            folded = word.casefold()
+            capitalised = word[0].isupper()
+            if capitalised and self.may_be_name(index):
+                if not _starts_sentence(self.text, match.start()):
+                    self.found.add(word)  # "devant chez Hugo", "rue Jourdan"
+                elif self.next_is_capitalised_name(index):
+                    self.found.add(word)  # "Marie Dupont a appelé"
+            first_name = capitalised or folded not in COMMON_WORD_NAMES
+            if folded in FIRST_NAMES and first_name and self.may_be_name(index):
+                self.found.add(word)
+                self.take_after(index, 1, capitalised=capitalised)  # the surname
+            cue = self.cue_ending_at(index)
+            if cue is not None:
+                self.take_after(index, 2, weak=cue in WEAK_NAME_CUES)
+            if folded in STREET_KINDS:
+                self.street_name(index)
+        return self.found
+
+    def may_be_name(self, index: int) -> bool:
+        return _may_be_name(self.words[index].group(), self.allowed)
+
+    def joined(self, index: int, *, dot: bool = False) -> bool:
+        """Whether the word follows the one before it with only spaces (a dot) between."""
+        if index == 0 or index >= len(self.words):
+            return False
+        between = self.text[self.words[index - 1].end() : self.words[index].start()]
+        return bool(re.fullmatch(r"\.?[ \t]+" if dot else r"[ \t]+", between))
+
+    def next_is_capitalised_name(self, index: int) -> bool:
+        following = index + 1
+        return (
+            self.joined(following)
+            and self.words[following].group()[0].isupper()
+            and self.may_be_name(following)
+        )
+
+    def cue_ending_at(self, index: int) -> str | None:
+        """The cue ("chez", "je m'appelle", "my name is") whose last word this is."""
+        for length in (4, 3, 2, 1):
+            first = index - length + 1
+            if first < 0 or not all(self.joined(i) for i in range(first + 1, index + 1)):
+                continue
+            phrase = " ".join(w.group().casefold() for w in self.words[first : index + 1])
+            if phrase in DOTTED_CUES and not self.text.startswith(".", self.words[index].end()):
+                continue
+            if phrase in NAME_CUES or phrase in WEAK_NAME_CUES:
+                return phrase
+        return None
+
+    def take_after(
+        self, index: int, most: int, *, weak: bool = False, capitalised: bool | None = None
+    ) -> None:
+        """Takes the name of at most `most` words that follows the word at `index`."""
+        taken = []
+        for following in range(index + 1, index + 1 + most):
+            if not self.joined(following, dot=following == index + 1 and capitalised is None):
+                break
+            word = self.words[following].group()
+            if not self.may_be_name(following):
+                break
+            if capitalised is not None and word[0].isupper() != capitalised:
+                break  # "Marie Dupont", "marie dupont"; not "Pierre tombée"
+            taken.append(word)
+        if taken and weak and not self.looks_like_a_name(index + len(taken), taken):
+            return  # "je suis passé devant", "je suis inquiet.", "je suis vraiment désolé"
+        self.found.update(taken)
+
+    def looks_like_a_name(self, last: int, taken: list[str]) -> bool:
+        """Whether the words after a weak cue are a name: a first and last name, or
+        capitalised, with nothing but punctuation, "et" or the end after them."""
+        rest = self.text[self.words[last].end() :].lstrip(" \t")
+        if rest[:1].isalnum() and not re.match(r"(?:et|and)\b", rest, re.IGNORECASE):
+            return False
+        if any(word.casefold().endswith(STATE_ENDINGS) for word in taken):
+            return False
+        return len(taken) > 1 or taken[0][0].isupper()
+
+    def street_name(self, index: int) -> None:
+        """A street's name after its kind: "3 impasse des lilas", "rue de la paix"."""
+        start = self.words[index].start()
+        numbered = bool(HOUSE_NUMBER_BEFORE.search(self.text[max(0, start - 24) : start]))
+        following = index + 1
+        while (
+            self.joined(following) and self.words[following].group().casefold() in STREET_PARTICLES
+        ):
+            following += 1
+        if numbered or following > index + 1:
+            for name in range(following, following + 3):
+                if not self.joined(name) or not self.may_be_name(name):
+                    break
+                self.found.add(self.words[name].group())
 
 
 def _identities(citizen: Citizen) -> set[str]:

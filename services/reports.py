@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import Session
 
 from models.citizen import Citizen
@@ -17,6 +19,8 @@ from models.report import (
     ReportEvent,
     Status,
     attach_media,
+    count_followed_open,
+    count_follows_since,
     follower_ids,
     get_report,
     is_follower,
@@ -79,12 +83,18 @@ def join_report(session: Session, report: Report, citizen: Citizen, draft: dict)
 
 
 # What following a report from a chat came to (handlers/commands.py words it).
-FOLLOWED, ALREADY_FOLLOWING, NO_SUCH_REPORT, REPORT_CLOSED = (
+FOLLOWED, ALREADY_FOLLOWING, NO_SUCH_REPORT, REPORT_CLOSED, TOO_MANY = (
     "followed",
     "already",
     "unknown",
     "closed",
+    "too_many",
 )
+# Following is for the problems of one's street, not for collecting the town's reports:
+# a chat follows at most this many open reports it did not file, and starts following at
+# most this many an hour (each follower of an SMS report also costs the town a message).
+MAX_FOLLOWED_OPEN = 20
+MAX_FOLLOWS_PER_HOUR = 5
 
 
 def follow_report(session: Session, number: int, citizen: Citizen):
@@ -99,6 +109,12 @@ def follow_report(session: Session, number: int, citizen: Citizen):
         return REPORT_CLOSED, view
     if is_follower(session, number, citizen.id):
         return ALREADY_FOLLOWING, view
+    hour_ago = utcnow() - timedelta(hours=1)
+    if (
+        count_follows_since(session, citizen.id, hour_ago) >= MAX_FOLLOWS_PER_HOUR
+        or count_followed_open(session, citizen.id) >= MAX_FOLLOWED_OPEN
+    ):
+        return TOO_MANY, view
     session.add(Follower(report_id=number, citizen_id=citizen.id))
     session.add(ReportEvent(report_id=number, kind=EventKind.FOLLOWER, citizen_id=citizen.id))
     session.flush()

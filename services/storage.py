@@ -5,12 +5,16 @@ A photo is named by a key, the relative path the database already holds
 store, so `migrate` moves a town's photos to a bucket and back without touching a row.
 
 Both stores write a photo whole or not at all, and say `StoreUnavailable` quickly when
-the storage cannot be reached, so the caller keeps the report and retries the photo.
+the storage cannot be reached, so the caller keeps the report and retries the photo. A
+bucket that times out is not called again for BREAKER_SECONDS (services/breaker.py):
+meanwhile every call says StoreUnavailable at once, so a hung bucket cannot hold the web
+workers.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import mimetypes
 import os
@@ -27,13 +31,33 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from services.breaker import Breaker
+
+# What a web request may wait on the bucket, once (each caller retries later: the worker's
+# job, the citizen on /r/, the browser after Retry-After). A read (GET, HEAD, a listing
+# page, a delete): CONNECT_SECONDS, then READ_SECONDS for the bucket to answer. A write
+# waits WRITE_SECONDS for the answer once the photo is sent. /r/'s HEAD then PUT take at
+# most 2 + 3 + 2 + 8 = 15 s, well under gunicorn's 35 s (deploy/gunicorn.conf.py).
+CONNECT_SECONDS = 2.0
+READ_SECONDS = 3.0
+WRITE_SECONDS = 8.0
+# After a timeout or a refused connection, the bucket is left alone this long.
+BREAKER_SECONDS = 30.0
+
 
 class StoreError(Exception):
     """A store refused an operation for a reason retrying will not cure."""
 
 
 class StoreUnavailable(StoreError):
-    """The storage could not be reached or answered a server error: retry later."""
+    """The storage could not be reached or answered a server error: retry later.
+
+    `retry_after`: the seconds before it is called again, when the breaker knows them.
+    """
+
+    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StoreMisconfigured(StoreError):
@@ -193,8 +217,10 @@ class S3Store:
     """Photos as objects of an S3-compatible bucket (SeaweedFS, MinIO, Garage, AWS…).
 
     Path-style addressing (`endpoint/bucket/key`), because S3-compatible servers rarely
-    have the wildcard DNS virtual-host style needs. Timeouts are short and retries few:
-    a bucket out of reach costs a citizen's request about a second, then StoreUnavailable.
+    have the wildcard DNS virtual-host style needs. Timeouts are short and there is one
+    attempt: a bucket that refuses connections costs a request a few milliseconds, one
+    that accepts them and never answers READ_SECONDS (a write: WRITE_SECONDS). Either way
+    the breaker then opens: for BREAKER_SECONDS every call fails at once.
     """
 
     def __init__(
@@ -205,29 +231,33 @@ class S3Store:
         secret_access_key: str | None = None,
         region: str | None = None,
         *,
-        connect_timeout: float = 2,
-        read_timeout: float = 10,
-        max_attempts: int = 2,
+        connect_timeout: float = CONNECT_SECONDS,
+        read_timeout: float = READ_SECONDS,
+        write_timeout: float = WRITE_SECONDS,
+        max_attempts: int = 1,
         page_size: int = 1000,
+        breaker_seconds: float = BREAKER_SECONDS,
     ) -> None:
         if not bucket:
             raise StoreMisconfigured("S3_BUCKET is required with MEDIA_STORAGE=s3")
         self.endpoint_url = endpoint_url or None
         self.bucket = bucket
         self.page_size = page_size
-        config = Config(
-            s3={"addressing_style": "path"},
-            signature_version="s3v4",
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retries={"mode": "standard", "total_max_attempts": max_attempts},
-            # boto3's default CRC trailers (since 1.36) are refused by several
-            # S3-compatible servers; Content-MD5, set on put, is understood by all.
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        )
-        with _SESSION_LOCK:  # a Session is not thread-safe; its clients are
-            self.client = _SESSION.client(
+        self.breaker = Breaker(breaker_seconds)
+
+        def client(answer_timeout: float):
+            config = Config(
+                s3={"addressing_style": "path"},
+                signature_version="s3v4",
+                connect_timeout=connect_timeout,
+                read_timeout=answer_timeout,
+                retries={"mode": "standard", "total_max_attempts": max_attempts},
+                # boto3's default CRC trailers (since 1.36) are refused by several
+                # S3-compatible servers; Content-MD5, set on put, is understood by all.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
+            return _SESSION.client(
                 "s3",
                 endpoint_url=self.endpoint_url,
                 aws_access_key_id=access_key_id or None,
@@ -236,19 +266,50 @@ class S3Store:
                 config=config,
             )
 
+        with _SESSION_LOCK:  # a Session is not thread-safe; its clients are
+            self.client = client(read_timeout)
+            # A photo's upload may take longer to be acknowledged than a read to start.
+            self.writer = client(write_timeout)
+
     def __repr__(self) -> str:
         return f"S3Store({self.endpoint_url!r}, {self.bucket!r})"
 
+    def _where(self, key: str = "") -> str:
+        return f"s3 {self.endpoint_url or 'aws'} bucket {self.bucket}" + (
+            f" key {key}" if key else ""
+        )
+
+    def _call(self, request, key: str = "", reading: bool = True):
+        """Runs one request on the bucket, unless the breaker is open; failures are ours."""
+        self._check_breaker(key)
+        try:
+            result = request()
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failure(exc, key, reading) from exc
+        self.breaker.reset()
+        return result
+
+    def _check_breaker(self, key: str = "") -> None:
+        remaining = self.breaker.remaining()
+        if remaining > 0:
+            raise StoreUnavailable(
+                f"{self._where(key)}: failed recently; not retried for {remaining:.0f} s",
+                retry_after=remaining,
+            )
+
     def _failure(self, exc: Exception, key: str = "", reading: bool = True) -> StoreError:
-        """Translates a botocore failure into one of ours.
+        """Translates a botocore failure into one of ours; opens the breaker on a timeout
+        or a connection that failed (an answer, even an error, closes it).
 
         A 404 is a missing photo when reading; when writing or listing, the endpoint is
         not the bucket it should be.
         """
-        where = f"s3 {self.endpoint_url or 'aws'} bucket {self.bucket}" + (
-            f" key {key}" if key else ""
-        )
+        where = self._where(key)
+        if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+            self.breaker.failed()
+            return StoreUnavailable(f"{where}: {exc}", retry_after=self.breaker.seconds)
         if isinstance(exc, ClientError):
+            self.breaker.reset()  # it answered: slow down or refused, but not hung
             error = exc.response.get("Error", {})
             code = str(error.get("Code", ""))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -257,36 +318,31 @@ class S3Store:
             if code in _UNAVAILABLE_CODES or status >= 500:
                 return StoreUnavailable(f"{where}: {code} {error.get('Message', '')}")
             return StoreMisconfigured(f"{where}: {code} {error.get('Message', '')}")
-        if isinstance(exc, (BotoConnectionError, HTTPClientError)):
-            return StoreUnavailable(f"{where}: {exc}")
         return StoreError(f"{where}: {exc}")
 
     def put(self, key: str, data: bytes, content_type: str = "image/jpeg") -> None:
         checked_key(key)
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-        try:
-            # One PutObject is atomic: readers see the old object, or none, or all of it.
-            self.client.put_object(
+        # One PutObject is atomic: readers see the old object, or none, or all of it.
+        self._call(
+            lambda: self.writer.put_object(
                 Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, ContentMD5=md5
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise self._failure(exc, key, reading=False) from exc
+            ),
+            key,
+            reading=False,
+        )
 
     def get(self, key: str) -> bytes:
         stream = self.open(key)
         try:
-            return stream.read()
-        except (ClientError, BotoCoreError) as exc:
-            raise self._failure(exc, key) from exc
+            return self._call(stream.read, key)  # the body may stall after the headers
         finally:
             stream.close()
 
     def open(self, key: str) -> BinaryIO:
         checked_key(key)
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
-        except (ClientError, BotoCoreError) as exc:
-            raise self._failure(exc, key) from exc
+        found = self._call(lambda: self.client.get_object(Bucket=self.bucket, Key=key), key)
+        return found["Body"]
 
     def exists(self, key: str) -> bool:
         return self.size(key) is not None
@@ -294,32 +350,28 @@ class S3Store:
     def size(self, key: str) -> int | None:
         checked_key(key)
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
-        except (ClientError, BotoCoreError) as exc:
-            failure = self._failure(exc, key)
-            if isinstance(failure, PhotoNotFound):
-                return None
-            raise failure from exc
+            head = self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=key), key)
+        except PhotoNotFound:
+            return None
+        return head["ContentLength"]
 
     def delete(self, key: str) -> None:
         checked_key(key)
-        try:
-            self.client.delete_object(Bucket=self.bucket, Key=key)
-        except (ClientError, BotoCoreError) as exc:
-            failure = self._failure(exc, key)
-            if not isinstance(failure, PhotoNotFound):
-                raise failure from exc
+        with contextlib.suppress(PhotoNotFound):  # erasing twice is no error
+            self._call(lambda: self.client.delete_object(Bucket=self.bucket, Key=key), key)
 
     def keys(self, prefix: str = "") -> Iterator[str]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self.page_size}
+        pages = iter(
+            self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self.page_size}
+            )
         )
-        try:
-            for page in pages:
-                for item in page.get("Contents", []):
-                    yield item["Key"]
-        except (ClientError, BotoCoreError) as exc:
-            raise self._failure(exc, reading=False) from exc
+        while True:
+            page = self._call(lambda: next(pages, None), reading=False)
+            if page is None:
+                return
+            for item in page.get("Contents", []):
+                yield item["Key"]
 
     def signed_url(self, key: str, expires: int = 300) -> str | None:
         checked_key(key)

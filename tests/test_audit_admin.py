@@ -501,7 +501,8 @@ CHANGES = [
         "create an API key", "console",
         lambda t: t.post("/console/admin/api-keys", name="GMAO voirie"),
         "api key", "GMAO voirie", "created",
-        {"active": [None, True], "hint": [None, ANY]},
+        {"active": [None, True], "hint": [None, ANY], "view": [None, "public"],
+         "communes": [None, "all"]},
         lambda t: t.read(key_by_name, "GMAO voirie") is not None,
     ),
     Change(
@@ -516,7 +517,8 @@ CHANGES = [
         "api-key create", "cli",
         lambda t: t.run("api-key", "create", "SIG"),
         "api key", "SIG", "created",
-        {"active": [None, True], "hint": [None, ANY]},
+        {"active": [None, True], "hint": [None, ANY], "view": [None, "public"],
+         "communes": [None, "all"]},
         lambda t: t.read(key_by_name, "SIG") is not None,
     ),
     Change(

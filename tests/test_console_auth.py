@@ -491,3 +491,20 @@ def test_gunicorns_access_log_masks_link_tokens_and_api_keys(database_url, tmp_p
     assert "/r/" in log and "/open311/v2/requests.json" in log
     assert "secret-link-token" not in log and SECRET_KEY_VALUE not in log
     assert "status=open" in log
+
+
+def test_a_guest_wifi_behind_the_office_address_never_locks_the_agents_out(app):
+    """The review's case: every agent of the town hall shares one address; someone on the
+    guest Wi-Fi behind it sprays passwords. Their guesses stop; the agents' own browsers
+    (they logged in with them before) keep working, still capped at 5 wrong of their own."""
+    rt = app.extensions["webleads"]
+    make_agent(rt, LEA)
+    lea = Browser(app, "192.0.2.10")
+    assert lea.log_in(LEA, PASSWORD) == 302 and lea.log_out() == 302
+    guest = Browser(app, "192.0.2.10")  # the same office address
+    statuses = [guest.log_in(f"agent{n % 8}@vitre.example", f"guess {n}") for n in range(21)]
+    assert statuses[:20] == [401] * 20 and statuses[20] == 429
+    assert guest.log_in(LEA, "guess") == 429
+    assert lea.log_in(LEA, PASSWORD) == 302  # Léa's browser is not the guest's
+    assert lea.log_out() == 302
+    assert [lea.log_in(LEA, f"typo {n}") for n in range(6)] == [401] * 5 + [429]

@@ -355,3 +355,18 @@ def test_the_chat_of_a_deactivated_agent_talks_to_the_bot_as_a_citizen_again(rt)
     with rt.db.reading() as session:
         assert get_report(session, number).status == "new"
     assert "report" in phone.texts("bonjour").lower()  # ...and the bot answers it as anyone
+
+
+def test_one_liners_close_with_or_without_a_photo(rt) -> None:
+    """What the agents' guide teaches: fait 1042 sans photo, and a photo captioned fait 1042."""
+    bare, pictured = add_reports(rt, [{}, {}])
+    _, phone = linked(rt)
+    for number in (bare, pictured):
+        assert "is yours, in progress" in phone.texts(f"je prends {number}")
+    assert "resolved; the citizen is told" in phone.texts(f"fait {bare} sans photo")
+    assert "resolved; the photo is sent" in phone.texts(f"fait {pictured}", photo=a_photo())
+    with rt.db.reading() as session:
+        assert get_report(session, bare).status == "resolved"
+        assert media_of_report(session, bare) == []
+        assert get_report(session, pictured).status == "resolved"
+        assert len(media_of_report(session, pictured)) == 1

@@ -3,12 +3,14 @@
 The nginx configs are checked by Debian's nginx itself (`nginx -t`), and the site is run
 in front of a stand-in node to see what a request looks like when it reaches the app:
 the path and query string Twilio signed, the X-Forwarded-* headers ProxyFix believes,
-the upload limits, the HTTP to HTTPS redirect.
+the upload limits, the HTTP to HTTPS redirect; and in front of the app itself, to see
+its public photos kept in nginx's cache.
 """
 
 from __future__ import annotations
 
 import configparser
+import contextlib
 import http.client
 import http.server
 import importlib
@@ -23,8 +25,12 @@ import time
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
-from services.media import MAX_PHOTO_BYTES
+from models.report import add_media, attach_media
+from services import moderation, storage
+from services.media import MAX_PHOTO_BYTES, store_photo
+from tests.helpers import TalkingCitizen, jpeg_with_gps
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -103,6 +109,7 @@ def render_site(
     site = site.replace("listen 443 ssl", f"listen 127.0.0.1:{https} ssl")
     site = "\n".join(line for line in site.splitlines() if "listen [::]" not in line)
     site = site.replace("/var/log/nginx/", f"{root / 'run'}/")
+    site = site.replace("/var/cache/nginx/", f"{root / 'run'}/")
     (root / "sites-enabled" / "webleads").write_text(site)
     run = root / "run"
     conf = root / "nginx.conf"
@@ -182,11 +189,19 @@ def site(nginx_bin, certificate, tmp_path):
     """The town's site running in front of a stand-in node: (http port, https port, node)."""
     node = Recorder()
     threading.Thread(target=node.serve_forever, daemon=True).start()
+    try:
+        with running_site(nginx_bin, certificate, tmp_path, node.server_address[1]) as ports:
+            yield *ports, node
+    finally:
+        node.shutdown()
+
+
+@contextlib.contextmanager
+def running_site(nginx_bin, certificate, tmp_path, node_port: int):
+    """nginx running the town's site in front of one web node: (http port, https port)."""
     http_port, https_port = free_port(), free_port()
     cert, key = certificate
-    conf = render_site(
-        tmp_path / "etc-nginx", cert, key, [node.server_address[1]], http_port, https_port
-    )
+    conf = render_site(tmp_path / "etc-nginx", cert, key, [node_port], http_port, https_port)
     # As root, nginx's workers would run as nobody, who cannot write under tmp_path.
     main = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
     proc = subprocess.Popen(
@@ -204,11 +219,25 @@ def site(nginx_bin, certificate, tmp_path):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(proc.stderr.read().decode()) from None
                 time.sleep(0.05)
-        yield http_port, https_port, node
+        yield http_port, https_port
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-        node.shutdown()
+
+
+def https_get(port: int, path: str) -> http.client.HTTPResponse:
+    """GETs a path from the site; the response, its body read (`.body`)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=20)
+    try:
+        conn.request("GET", path, headers={"Host": SERVER_NAME})
+        response = conn.getresponse()
+        response.body = response.read()
+        return response
+    finally:
+        conn.close()
 
 
 def https_post(port: int, path: str, body: bytes) -> int:
@@ -278,6 +307,109 @@ def test_the_access_log_keeps_no_link_token_nor_api_key(site, tmp_path):
     assert "secret" not in log
 
 
+class Counted:
+    """The app as a web node, noting the path of every request that reaches it."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.paths: list[str] = []
+
+    def __call__(self, environ, start_response):
+        self.paths.append(environ["PATH_INFO"])
+        return self.app(environ, start_response)
+
+
+@pytest.fixture
+def app_site(nginx_bin, certificate, tmp_path, sqlite_app):
+    """The town's site in front of the app itself: (https port, the counted node)."""
+    node = Counted(sqlite_app)
+    server = make_server("127.0.0.1", 0, node, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with running_site(nginx_bin, certificate, tmp_path, server.server_port) as ports:
+            yield ports[1], node
+    finally:
+        server.shutdown()
+
+
+def public_photo(app) -> tuple[str, Path]:
+    """A report with an approved photo: the photo's public URL and its stored file."""
+    rt = app.extensions["webleads"]
+    number = TalkingCitizen(rt, "marie").file_report()
+    stored = store_photo(jpeg_with_gps(), rt.settings)
+    with rt.db.transaction() as session:
+        media_id = add_media(session, stored, None)
+        attach_media(session, [media_id], number)
+        moderation.approve_photo(session, number, media_id, approved=True, agent_id=None)
+    return f"/reports/{number}/photos/{media_id}", (Path(rt.settings.MEDIA_DIR) / stored.path)
+
+
+def test_a_public_photo_fetched_twice_through_nginx_reaches_the_app_once(app_site, sqlite_app):
+    https_port, node = app_site
+    url, file = public_photo(sqlite_app)
+    answers = [https_get(https_port, path) for path in (url, url, url + "?again=1")]
+    assert [a.status for a in answers] == [200, 200, 200]
+    assert all(a.body == file.read_bytes() for a in answers)
+    assert [a.getheader("X-Cache-Status") for a in answers] == ["MISS", "HIT", "HIT"]
+    assert node.paths.count(url) == 1
+    page = https_get(https_port, url.split("/photos/")[0])  # the pages are not kept
+    assert page.status == 200 and page.getheader("X-Cache-Status") is None
+
+
+class PhotoNode(http.server.ThreadingHTTPServer):
+    """A stand-in node with one public photo, fresh for a second; once `down`, it answers
+    503 as the app does while the bucket is down or hung."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.down = False
+        self.seen: list[str] = []
+        node = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                node.seen.append(self.path)
+                if node.down:
+                    self.send_response(503)
+                    self.send_header("Retry-After", "30")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Cache-Control", "public, max-age=1")
+                self.send_header("ETag", '"ab12"')
+                self.send_header("Content-Length", "5")
+                self.end_headers()
+                self.wfile.write(b"photo")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_a_cached_photo_is_still_served_while_the_app_answers_503(nginx_bin, certificate, tmp_path):
+    node = PhotoNode()
+    threading.Thread(target=node.serve_forever, daemon=True).start()
+    url = "/reports/7/photos/9"
+    try:
+        with running_site(nginx_bin, certificate, tmp_path, node.server_address[1]) as ports:
+            https_port = ports[1]
+            assert https_get(https_port, url).body == b"photo"
+            time.sleep(2.5)  # max-age=1 is over (nginx counts whole seconds: up to 2 s)
+            node.down = True
+            for _ in range(2):
+                stale = https_get(https_port, url)
+                assert (stale.status, stale.body) == (200, b"photo")
+                assert stale.getheader("X-Cache-Status") in ("STALE", "UPDATING")
+            assert https_get(https_port, "/reports/7").status == 503  # a page is not kept
+    finally:
+        node.shutdown()
+    assert len(node.seen) >= 3  # nginx did ask the node again, and got its 503
+
+
 UNITS = ["webleads-web.service", "webleads-worker.service"]
 
 
@@ -326,6 +458,15 @@ def test_gunicorn_conf_sets_bind_and_workers(monkeypatch):
     monkeypatch.setenv("WEB_CONCURRENCY", "4")
     conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
     assert (conf["bind"], conf["workers"]) == ("0.0.0.0:8001", 4)
+
+
+def test_a_photo_upload_gives_up_on_the_bucket_well_before_gunicorn_kills_the_worker():
+    """The SMS link page keeps a photo with a HEAD then a PUT, in the web request: against a
+    bucket that never answers, both timeouts together stay under half gunicorn's."""
+    conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    head = storage.CONNECT_SECONDS + storage.READ_SECONDS
+    put = storage.CONNECT_SECONDS + storage.WRITE_SECONDS
+    assert head + put < conf["timeout"] / 2
 
 
 def test_gunicorn_accepts_the_config(tmp_path):

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from models.api_key import create_key
+from models.report import get_report
 from services.links import LINK_PATH, mint_token
 from tests.helpers import TalkingCitizen, consistent, jpeg_with_gps, run_jobs
 from tests.mutate import LONG, Mutant, form_combos, form_mutants, json_combos, json_mutants
@@ -319,7 +320,9 @@ def link_report(app, twilio) -> int:
 
 def post_link(app, number: int, form: dict, photo: str) -> str | None:
     """Posts the page's form on a fresh link; says what was wrong with the answer, or None."""
-    path = LINK_PATH + mint_token(app.config["SECRET_KEY"], number)
+    with app.extensions["webleads"].db.reading() as session:
+        author = get_report(session, number).citizen_id
+    path = LINK_PATH + mint_token(app.config["SECRET_KEY"], number, author)
     data = multidict(form)
     make_photo = PHOTOS[photo]
     if make_photo is not None:

@@ -1,11 +1,13 @@
 """Photos in an S3 bucket (MEDIA_STORAGE=s3), against a real SeaweedFS: a citizen's photo
 goes to the bucket and never to the web node's disk, agents see it through the login,
-erasure removes it, a bucket that is down loses nothing, and `webleads media migrate`
-moves what is on disk."""
+erasure removes it, a bucket that is down loses nothing, a bucket that hangs holds no
+web request for long, and `webleads media migrate` moves what is on disk."""
 
 from __future__ import annotations
 
+import io
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -14,15 +16,20 @@ import pytest
 from bot.app import create_app
 from bot.cli import cli
 from models.report import get_report, media_of_report
-from services.storage import LocalStore, S3Store
+from services import moderation
+from services.links import LINK_PATH, mint_token
+from services.media import photo_store
+from services.storage import BREAKER_SECONDS, READ_SECONDS, LocalStore, S3Store
 from tests.conftest import base_config
-from tests.helpers import admin_id, jpeg_with_gps, log_in_as, run_jobs
+from tests.fakes.hung_bucket import HungBucket, ManualClock
+from tests.helpers import TalkingCitizen, admin_id, jpeg_with_gps, log_in_as, run_jobs
 from tests.telegram_support import (
     LOCATION_IN_TOWN,
     citizen_at,
     payload,
     post,
     telegram_config,
+    text_update,
     with_ids,
 )
 
@@ -55,13 +62,13 @@ def s3_app(database_url, tmp_path, telegram, seaweed):
     app.extensions["webleads"].db.dispose()
 
 
-def send_photo(app, telegram, update_id: int) -> None:
+def send_photo(app, telegram, update_id: int, *, worker: bool = True):
     picture = jpeg_with_gps()
     telegram.add_file(f"pic-{update_id}", picture, f"photos/file_{update_id}.jpg")
     sizes = [{"file_id": f"pic-{update_id}", "file_unique_id": f"u{update_id}",
               "file_size": len(picture), "width": 640, "height": 480}]  # fmt: skip
     update = with_ids(payload("photo_with_caption", photo=sizes, caption=None), update_id, 40)
-    post(app.test_client(), update)
+    return post(app.test_client(), update, worker=worker)
 
 
 def disk_files(app) -> list[Path]:
@@ -103,6 +110,7 @@ def test_erasing_a_citizen_removes_their_unfiled_photo_from_the_bucket(s3_app, t
 
 def test_a_bucket_that_is_down_loses_nothing_and_the_photo_comes_later(s3_app, telegram, seaweed):
     rt = s3_app.extensions["webleads"]
+    photo_store(rt.settings).breaker.clock = clock = ManualClock()
     talker = citizen_at(rt, "photo")
     seaweed.stop()
     try:
@@ -111,6 +119,9 @@ def test_a_bucket_that_is_down_loses_nothing_and_the_photo_comes_later(s3_app, t
         assert media_rows(rt) == 0
     finally:
         seaweed.start()
+    run_jobs_when_due(rt)  # the bucket is back, but its breaker still leaves it alone
+    assert talker.state == "photo" and media_rows(rt) == 0
+    clock.advance(BREAKER_SECONDS)
     run_jobs_when_due(rt)
     assert talker.state == "location"
     assert len(list(s3_app.bucket.keys())) == 1
@@ -135,6 +146,112 @@ def run_jobs_when_due(rt) -> None:
     with rt.db.transaction() as session:
         session.execute(update(Job).where(Job.done_at.is_(None)).values(next_attempt_at=utcnow()))
     run_jobs(rt)
+
+
+@pytest.fixture
+def hung_app(database_url, tmp_path, telegram, seaweed):
+    """The app on a bucket reached through a port that can hang (tests/fakes/hung_bucket)."""
+    with HungBucket() as way:
+        way.heal(seaweed.endpoint_url)
+        settings = {**s3_settings(seaweed, _bucket(seaweed)), "S3_ENDPOINT_URL": way.endpoint_url}
+        config = {**base_config(database_url, tmp_path), **telegram_config(telegram)}
+        app = create_app({**config, **settings})
+        app.way = way
+        yield app
+        app.extensions["webleads"].db.dispose()
+
+
+# "At once": well under the READ_SECONDS a request waiting on the bucket would take, with
+# room for a busy machine (the same requests take a few milliseconds alone).
+AT_ONCE = READ_SECONDS / 2
+
+
+def timed(call):
+    """What the call answered, and how many seconds it took."""
+    began = time.monotonic()
+    answer = call()
+    return answer, time.monotonic() - began
+
+
+def public_photo(app, telegram) -> tuple[int, str]:
+    """A report filed from Telegram with a photo, the photo approved: (number, its URL)."""
+    rt = app.extensions["webleads"]
+    talker = citizen_at(rt, "photo")
+    send_photo(app, telegram, 700301)
+    talker.say(location=LOCATION_IN_TOWN)
+    number = int(re.search(r"#(\d+)", talker.texts(choice="yes")).group(1))
+    with rt.db.transaction() as session:
+        (media,) = media_of_report(session, get_report(session, number).id)
+        moderation.approve_photo(session, number, media.id, approved=True, agent_id=None)
+    return number, f"/reports/{number}/photos/{media.id}"
+
+
+def test_a_hung_bucket_holds_a_request_seconds_once_then_the_site_answers_at_once(
+    hung_app, telegram, seaweed
+):
+    """A bucket that accepts connections and never answers: the first public photo request
+    gives up after READ_SECONDS (it took 20 s), the next ones answer 503 at once, for
+    BREAKER_SECONDS, and the console, the report's page and a webhook keep answering;
+    then the bucket, healthy again, serves the photo."""
+    rt = hung_app.extensions["webleads"]
+    photo_store(rt.settings).breaker.clock = clock = ManualClock()
+    number, url = public_photo(hung_app, telegram)
+    anyone, agent = hung_app.test_client(), hung_app.test_client()
+    log_in_as(agent, admin_id(rt))
+    served = anyone.get(url)
+    assert served.status_code == 200 and served.headers["Cache-Control"] == "public, max-age=3600"
+
+    hung_app.way.hang()
+    first, seconds = timed(lambda: anyone.get(url))
+    assert first.status_code == 503 and seconds < READ_SECONDS + 2
+    assert first.headers["Retry-After"] == str(int(BREAKER_SECONDS))
+    asked = hung_app.way.connections
+    # As many requests as gunicorn has workers on 4 cores (2 x cores + 1): none waits.
+    burst = [timed(lambda: anyone.get(url)) for _ in range(9)]
+    assert max(seconds for _, seconds in burst) < AT_ONCE and hung_app.way.connections == asked
+    assert {r.status_code for r, _ in burst} == {503}
+    assert all(0 < int(r.headers["Retry-After"]) <= BREAKER_SECONDS for r, _ in burst)
+    # A browser's (or nginx's) revalidation needs no bucket: the key is the photo's hash.
+    etag = served.headers["ETag"]
+    assert anyone.get(url, headers={"If-None-Match": etag}).status_code == 304
+    page, seconds = timed(lambda: anyone.get(f"/reports/{number}"))
+    assert page.status_code == 200 and url in page.get_data(as_text=True) and seconds < AT_ONCE
+    console, seconds = timed(lambda: agent.get(f"/console/reports/{number}"))
+    assert console.status_code == 200 and seconds < AT_ONCE
+    hook, seconds = timed(lambda: post(anyone, text_update("bonjour", 700302), worker=False))
+    assert hook.status_code == 200 and seconds < AT_ONCE
+    photo_hook, seconds = timed(lambda: send_photo(hung_app, telegram, 700303, worker=False))
+    assert photo_hook.status_code == 200 and seconds < AT_ONCE  # stored by the worker, later
+
+    hung_app.way.heal(seaweed.endpoint_url)
+    clock.advance(BREAKER_SECONDS)
+    again = anyone.get(url)
+    assert again.status_code == 200 and again.data == served.data
+
+
+def test_on_a_hung_bucket_the_link_page_asks_for_the_photo_again_within_seconds(hung_app, seaweed):
+    """The SMS citizens' page keeps a photo inside the web request (a HEAD, then a PUT):
+    on a hung bucket it gave up after 20 s, near gunicorn's 35; now after READ_SECONDS,
+    and the link still works once the bucket is back."""
+    rt = hung_app.extensions["webleads"]
+    photo_store(rt.settings).breaker.clock = clock = ManualClock()
+    number = TalkingCitizen(rt, "paul", name="Paul").file_report()
+    path = LINK_PATH + mint_token(rt.settings.SECRET_KEY, number)
+    client = hung_app.test_client()
+
+    def send_photo_on_the_page():
+        photo = (io.BytesIO(jpeg_with_gps()), "photo.jpg", "image/jpeg")
+        return client.post(path, data={"photo": photo}, content_type="multipart/form-data")
+
+    hung_app.way.hang()
+    refused, seconds = timed(send_photo_on_the_page)
+    assert refused.status_code == 503 and seconds < READ_SECONDS + 2
+    assert "rien n&#39;est perdu" in refused.get_data(as_text=True)
+    hung_app.way.heal(seaweed.endpoint_url)
+    clock.advance(BREAKER_SECONDS)
+    assert send_photo_on_the_page().status_code == 200
+    with rt.db.reading() as session:
+        assert len(media_of_report(session, get_report(session, number).id)) == 1
 
 
 def test_media_migrate_moves_the_photos_on_disk_into_the_bucket(s3_app):

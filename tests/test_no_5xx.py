@@ -182,7 +182,8 @@ def town(app):
     agent = make_agent(rt, "voirie@vitre.example", name="Léa Martin")
     marie = TalkingCitizen(rt, "marie", name="Marie")
     pinned = marie.file_report()
-    typed = TalkingCitizen(rt, "paul", name="Paul").file_report(location=None)
+    paul = TalkingCitizen(rt, "paul", name="Paul")
+    typed = paul.file_report(location=None)
     with rt.db.transaction() as session:
         reports.change_status(session, pinned, "in_progress", message="Équipe demain")
         reports.reply(session, typed, "Bien reçu", agent_id=agent)
@@ -202,7 +203,8 @@ def town(app):
         "media_id": [media_id],
         "item_id": [1],
         "token": [
-            links.mint_token(secret, typed),
+            links.mint_token(secret, typed, paul.citizen.id),
+            links.mint_view_token(secret, typed),
             URLSafeSerializer(secret, salt="open311-token").dumps(pinned),
         ],
         **{name: [value] for name, value in ids.items()},

@@ -13,7 +13,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
 from bot.cli import cli
-from models.api_key import create_key, revoke_key
+from models.api_key import KeyView, create_key, revoke_key
 from models.report import Report, get_report, report_events
 from services import reports
 from tests.helpers import make_report
@@ -57,8 +57,9 @@ SPEC_ERROR = ["code", "description"]
 
 @pytest.fixture
 def api_key(rt) -> str:
+    """The key of one of the town's own tools: it reads the full record."""
     with rt.db.transaction() as session:
-        _, key = create_key(session, "CRM voirie")
+        _, key = create_key(session, "CRM voirie", view=KeyView.FULL)
     return key
 
 

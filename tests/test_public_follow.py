@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 
+from models.report import is_follower
 from services import moderation, reports
 from services.words import parse
-from tests.helpers import TalkingCitizen
+from tests.helpers import TalkingCitizen, add_reports
 from tests.sms_support import Phone
 from tests.telegram_support import CHAT, deliver, post, text_update
 
@@ -113,3 +116,32 @@ def test_following_in_the_middle_of_a_report_keeps_the_question(both_app, pothol
     assert f"Vous suivez maintenant #{pothole}" in said or f"You now follow #{pothole}" in said
     assert anne.state == "location"
     assert re.search(r"(adresse|address|lieu|where)", said, re.IGNORECASE)
+
+
+@time_machine.travel(datetime(2026, 12, 7, 9, 0, tzinfo=UTC), tick=False)
+def test_following_is_capped_per_chat_and_per_hour(rt) -> None:
+    """Following is for one's street, not for collecting the town's reports: 5 new follows
+    an hour, 20 open reports followed at most (reports.MAX_FOLLOWS_PER_HOUR and
+    MAX_FOLLOWED_OPEN); a refusal says so and follows nothing."""
+    numbers = add_reports(rt, [{} for _ in range(reports.MAX_FOLLOWED_OPEN + 1)])
+    curious = TalkingCitizen(rt, "curieux", name="Oscar", language_code="en")
+    for number in numbers[:5]:
+        assert "You now follow" in curious.texts(f"SUIVRE {number}")
+    refused = curious.texts(f"SUIVRE {numbers[5]}")
+    assert "You already follow many reports" in refused and f"#{numbers[5]}" in refused
+    followed = 5
+    for hour in range(1, 4):  # later hours: five more each, up to the open cap
+        later = datetime(2026, 12, 7, 9, 0, tzinfo=UTC) + timedelta(minutes=61 * hour)
+        with time_machine.travel(later, tick=False):
+            for number in numbers[followed : followed + 5]:
+                assert "You now follow" in curious.texts(f"SUIVRE {number}")
+            followed += 5
+    with time_machine.travel(datetime(2026, 12, 7, 14, 0, tzinfo=UTC), tick=False):
+        assert followed == reports.MAX_FOLLOWED_OPEN
+        assert "You already follow many reports" in curious.texts(f"SUIVRE {numbers[-1]}")
+        with rt.db.reading() as session:
+            assert not is_follower(session, numbers[-1], curious.citizen.id)
+        # One is dealt with: room for another.
+        with rt.db.transaction() as session:
+            reports.change_status(session, numbers[0], "resolved")
+        assert "You now follow" in curious.texts(f"SUIVRE {numbers[-1]}")

@@ -12,6 +12,7 @@ import itertools
 import json
 import re
 
+from models.catalog import category_by_code
 from models.console import ResponseTemplate
 from models.report import media_of_report
 from services import moderation, reports
@@ -21,15 +22,22 @@ from tests.telegram_support import CHAT, callback_update, deliver, payload, post
 
 IDS = itertools.count(706001)
 PUBLISHED = "Trou énorme, Yann Le Goff au 06 11 22 33 44 ou yann.legoff@example.org"
+# In a category public by default, published once the agent opened it: a lowercase name,
+# phone numbers and e-mail addresses in the spellings a first redaction let through.
+BY_DEFAULT = (
+    "Trou devant chez marie dupont, rappelez moi au 06/11/22/33/44 ou +33 (0)6 11 22 33 44 "
+    "ou 0611 223 344, ecrire a yann.legoff at kermarrec.fr ou yann [at] kermarrec [dot] fr"
+)
 HIDDEN = "Ne publiez pas : SECRET-HIDDEN-PHRASE"
 PRIVATE_SMS = "Lampadaire cassé, code du portail 73914, privé"
 TYPED = "chez Hugo Lemoine 14 impasse Cachée"
 TEMPLATE = "Bonjour {name}, votre signalement {ref} ({category}, {address}) est pris en charge."
 # What must never be public: words (any case) and numbers (any spacing).
-WORDS = ["Yann", "Goff", "yannlg", "legoff@", "Hugo", "Lemoine", "impasse", "Cachée",
-         "SECRET-HIDDEN", "portail", "privé", "Ne publiez pas"]  # fmt: skip
+WORDS = ["Yann", "Goff", "yannlg", "legoff", "Hugo", "Lemoine", "impasse", "Cachée",
+         "SECRET-HIDDEN", "portail", "privé", "Ne publiez pas", "marie", "dupont",
+         "kermarrec"]  # fmt: skip
 NUMBERS = ["611223344", "612345678", str(CHAT), "73914"]
-DIGIT_RUNS = re.compile(r"\+?\d[\d .-]*\d")
+DIGIT_RUNS = re.compile(r"\+?[\d(][\d ./()-]*\d")
 
 
 def leaks(body: str, extra: list[str]) -> list[str]:
@@ -89,6 +97,9 @@ def test_no_public_answer_holds_private_data(both_app, telegram, twilio) -> None
     yann = TelegramUser(both_app, telegram)
     published = yann.file(PUBLISHED)
     hidden = yann.file(HIDDEN, 48.1300, -1.2000)  # away from the first: not a duplicate
+    with rt.db.transaction() as session:
+        category_by_code(session, "nid-de-poule").description_public = True
+    by_default = yann.file(BY_DEFAULT, 48.1200, -1.2150)
     phone = Phone(both_app, twilio)
     typed = file_by_sms_with_photo(phone)
     with rt.db.transaction() as session:
@@ -101,7 +112,7 @@ def test_no_public_answer_holds_private_data(both_app, telegram, twilio) -> None
     agent = both_app.test_client()
     log_in_as(agent, admin_id(rt))
     token = csrf_token(agent)
-    for number in (published, typed, hidden):
+    for number in (published, typed, hidden, by_default):
         page = agent.get(f"/console/reports/{number}").get_data(as_text=True)
         data = re.search(r'id="templates-data">(.*?)</script>', page).group(1)
         body = next(t["body"] for t in json.loads(data) if t["title"] == "Pris en charge")
@@ -133,13 +144,13 @@ def test_no_public_answer_holds_private_data(both_app, telegram, twilio) -> None
     urls = []
     for lang in ("", "?lang=en"):
         urls += [f"/{lang}", f"/reports{lang}", f"/reports.atom{lang}"]
-        urls += [f"/reports/{n}{lang}" for n in (published, typed)]
+        urls += [f"/reports/{n}{lang}" for n in (published, typed, by_default)]
         sep = "&" if lang else "?"
         urls += [f"/reports{lang}{sep}status=open", f"/reports{lang}{sep}category=lampadaire"]
     urls += ["/reports.geojson?bbox=-180,-90,180,90", "/reports.geojson?bbox=-1.3,48,-1.1,48.2"]
     for fmt in ("json", "xml"):
         urls += [f"/open311/v2/requests.{fmt}", f"/open311/v2/requests/{typed}.{fmt}"]
-        urls += [f"/open311/v2/requests/{published}.{fmt}"]
+        urls += [f"/open311/v2/requests/{n}.{fmt}" for n in (published, by_default)]
     found = {}
     for url in urls:
         response = public.get(url)
@@ -152,4 +163,6 @@ def test_no_public_answer_holds_private_data(both_app, telegram, twilio) -> None
     assert public.get(f"/open311/v2/requests/{hidden}.json").status_code == 404
     page = public.get(f"/reports/{published}").get_data(as_text=True)
     assert "Trou énorme" in html.unescape(page)
+    page = public.get(f"/reports/{by_default}").get_data(as_text=True)
+    assert "Trou devant chez …, rappelez moi au … ou … ou …, ecrire a … ou …" in html.unescape(page)
     assert public.get(f"/reports/{typed}/photos/{photos[0].id}").status_code == 404

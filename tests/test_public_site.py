@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
+import time_machine
 
 from bot.cli import cli
 from models.catalog import category_by_code
@@ -130,7 +131,7 @@ def test_publish_withhold_and_redact_the_citizens_words(app, filed) -> None:
         moderation.redact(session, filed, "   ", agent_id=None)
 
 
-def test_a_category_can_make_its_descriptions_public_by_default(app) -> None:
+def test_a_category_can_make_its_descriptions_public_by_default_once_seen(app) -> None:
     rt = app.extensions["webleads"]
     with rt.db.transaction() as session:
         category_by_code(session, "graffiti").description_public = True
@@ -139,9 +140,12 @@ def test_a_category_can_make_its_descriptions_public_by_default(app) -> None:
     )
     pothole = TalkingCitizen(rt, "anne", name="Anne").file_report(description="Trou rue X")
     client = app.test_client()
-    assert "Tag sur le mur de l&#39;école" in client.get(f"/reports/{tagged}").get_data(
-        as_text=True
-    )
+    shown = "Tag sur le mur de l&#39;école"
+    assert shown not in client.get(f"/reports/{tagged}").get_data(as_text=True)  # unseen
+    agent = app.test_client()
+    log_in_as(agent, admin_id(rt))
+    assert agent.get(f"/console/reports/{tagged}").status_code == 200
+    assert shown in client.get(f"/reports/{tagged}").get_data(as_text=True)
     assert "Trou rue X" not in client.get(f"/reports/{pothole}").get_data(as_text=True)
 
 
@@ -254,6 +258,25 @@ def test_the_town_page_shows_the_figures(app, filed, lang, caption) -> None:
     body = app.test_client().get(f"/?lang={lang}").get_data(as_text=True)
     month = body.split(caption, 1)[1].split("</table>", 1)[0]
     assert re.search(r'row">[^<]+</th>\s*<td>1</td><td>0</td><td>–</td>', month), month
+
+
+def test_the_town_page_does_not_count_hidden_reports(app) -> None:
+    """A hidden report does not exist for the public: not in the list, not in the figures."""
+    rt = app.extensions["webleads"]
+    now = datetime(2026, 3, 15, 12, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        with rt.db.transaction() as session:
+            make_report(session, "nid-de-poule", created_at=now - timedelta(hours=1))
+            hidden = make_report(session, "lampadaire", status="resolved", description=PRIVATE,
+                                 created_at=now - timedelta(hours=3))  # fmt: skip
+            hidden.resolved_at = now - timedelta(hours=1)
+            hidden.hidden = True
+        body = app.test_client().get("/").get_data(as_text=True)
+    for caption in ("Signalements ce mois-ci", "Signalements cette année"):
+        table = body.split(caption, 1)[1].split("</table>", 1)[0]
+        # Only the visible pothole: one received, none dealt with, no lighting row.
+        assert re.search(r"Tous les services</th><td>1</td><td>0</td>", table), table
+        assert "Éclairage public" not in table
 
 
 def test_this_month_and_this_year_follow_the_towns_calendar(app, new_year_in_vitre) -> None:

@@ -13,15 +13,16 @@ import pytest
 
 from bot.app import create_app
 from bot.cli import cli
-from models.api_key import create_key
+from models.api_key import KeyView, create_key
+from models.catalog import category_by_code
 from models.citizen import Citizen
 from models.console import ResponseTemplate
 from models.db import utcnow
 from models.report import Report, get_report
-from services import feedback, links, reports
+from services import crews, feedback, links, moderation, reports
 from services.public_view import Redaction, public_label, public_report, street_of
 from tests.conftest import base_config
-from tests.helpers import TalkingCitizen, admin_id, csrf_token, log_in_as
+from tests.helpers import TalkingCitizen, admin_id, csrf_token, log_in_as, make_agent
 
 BASE = "/open311/v2"
 HUGO, HUGO_CHAT = "Hugo Lemoine", "3527065"
@@ -93,7 +94,9 @@ def town(app):
         reports.change_status(session, resolved, "resolved", message="Bonjour Sophie, c'est fait.")
     sent = {n: console_reply_with_template(client, n) for n in (pinned, typed)}
     # The SMS citizen drops a pin from the link: the geocoder is off, the typed text stays.
-    token = links.mint_token(rt.settings.SECRET_KEY, typed)
+    with rt.db.reading() as session:
+        author = get_report(session, typed).citizen_id
+    token = links.mint_token(rt.settings.SECRET_KEY, typed, author)
     pin = client.post(f"/r/{token}", data={"lat": "48.1246", "lon": "-1.2082"})
     assert pin.status_code == 200
     with rt.db.transaction() as session:
@@ -137,7 +140,7 @@ def test_no_keyless_open311_answer_holds_personal_data(app, town) -> None:
     rt = app.extensions["webleads"]
     client = app.test_client()
     with rt.db.transaction() as session:
-        _, key = create_key(session, "CRM")
+        _, key = create_key(session, "CRM", view=KeyView.FULL)
     # The data is really there: the town's own tool reads it.
     keyed = client.get(f"{BASE}/requests.json?api_key={key}").get_data(as_text=True)
     assert {"Hugo", "Lemoine", "chez Hugo", "appelez-moi", "612345678"} <= set(leaks(keyed))
@@ -295,3 +298,104 @@ def test_a_geocoded_address_in_the_words_becomes_its_street() -> None:
     assert redaction.remove(f"Bonjour, nous passons au {address}.") == (
         "Nous passons au Rue de la Poterie 35500 Vitré."
     )
+
+
+# --- a category's "public by default" -----------------------------------------------------
+
+# The review's report: a name in lower case and two phone numbers in spellings that passed.
+REVIEWED = "Trou devant chez marie dupont, rappelez moi au 06/11/22/33/44 ou +33 (0)6 11 22 33 44"
+REVIEWED_PUBLIC = "Trou devant chez …, rappelez moi au … ou …"
+
+
+def description_shown(client, number: int) -> tuple[str | None, str | None]:
+    """The description as the public site's page and keyless Open311 show it (None: not)."""
+    page = html.unescape(client.get(f"/reports/{number}").get_data(as_text=True))
+    found = re.search(r"Trou devant[^<]*", page)
+    return (found.group().strip() if found else None), client.get(
+        f"{BASE}/requests/{number}.json"
+    ).json[0]["description"]
+
+
+def test_a_public_by_default_description_waits_until_an_agent_opens_the_report(app) -> None:
+    rt = app.extensions["webleads"]
+    with rt.db.transaction() as session:
+        category_by_code(session, "nid-de-poule").description_public = True
+    number = TalkingCitizen(rt, "4410001", channel="telegram", name="Yann").file_report(
+        description=REVIEWED
+    )
+    public = app.test_client()
+    assert description_shown(public, number) == (None, None)  # nobody has read it yet
+
+    agent = app.test_client()
+    log_in_as(agent, admin_id(rt))
+    page = agent.get(f"/console/reports/{number}").get_data(as_text=True)
+    assert "Public, with the citizen" in page or "Public, avec les mots" in page
+    assert description_shown(public, number) == (REVIEWED_PUBLIC, REVIEWED_PUBLIC)
+    # An agent's explicit choice still wins over the category's default.
+    with rt.db.transaction() as session:
+        moderation.withhold_text(session, number, agent_id=None)
+    assert description_shown(public, number) == (None, None)
+
+
+def test_an_agents_action_in_a_chat_or_the_console_counts_as_seen_a_publication_needs_none(
+    app,
+) -> None:
+    rt = app.extensions["webleads"]
+    with rt.db.transaction() as session:
+        category_by_code(session, "nid-de-poule").description_public = True
+    acted = TalkingCitizen(rt, "4410002", channel="telegram", name="Yann").file_report(
+        description=REVIEWED
+    )
+    published = TalkingCitizen(rt, "4410003", channel="telegram", name="Anne").file_report(
+        description="Trou devant la boulangerie", location=(48.1300, -1.2000)
+    )
+    public = app.test_client()
+    assert description_shown(public, acted) == (None, None)
+
+    agent_id = make_agent(rt, "paul@ville.fr", services=("voirie",))
+    with rt.db.transaction() as session:
+        code = crews.issue_code(session, agent_id, rt.settings.SECRET_KEY)
+    crew = TalkingCitizen(rt, "paul-phone", name="Paul", language_code="en")
+    assert "Linked" in crew.texts(f"/agent {code}")
+    assert "Note added" in crew.texts(f"note {acted} vu sur place")
+    assert description_shown(public, acted) == (REVIEWED_PUBLIC, REVIEWED_PUBLIC)
+
+    # An action posted from the console (a list's button) counts as seen as well.
+    agent = app.test_client()
+    log_in_as(agent, admin_id(rt))
+    taken = TalkingCitizen(rt, "4410004", channel="telegram", name="Luc").file_report(
+        description="Trou devant chez luc", location=(48.1200, -1.2150)
+    )
+    assert description_shown(public, taken) == (None, None)
+    note = {"note-note": "vu", "csrf_token": csrf_token(agent)}
+    assert agent.post(f"/console/reports/{taken}/note", data=note).status_code == 303
+    assert description_shown(public, taken) == ("Trou devant chez …", "Trou devant chez …")
+
+    with rt.db.transaction() as session:
+        moderation.publish(session, published, agent_id=None)  # from the CLI, unseen
+    assert description_shown(public, published) == (
+        "Trou devant la boulangerie",
+        "Trou devant la boulangerie",
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "warning"),
+    [
+        ("fr", ["dès qu’un agent a ouvert un signalement", "peuvent rester"]),
+        ("en", ["once an agent has opened a report", "may remain"]),
+    ],
+)
+def test_the_category_form_says_what_public_by_default_publishes(app, language, warning):
+    rt = app.extensions["webleads"]
+    with rt.db.reading() as session:
+        category_id = category_by_code(session, "nid-de-poule").id
+    admin = app.test_client()
+    log_in_as(admin, admin_id(rt))
+    with admin.session_transaction() as session:
+        session["console_lang"] = language
+    page = html.unescape(
+        admin.get(f"/console/admin/categories/{category_id}").get_data(as_text=True)
+    )
+    assert all(words in page for words in warning), page
+    assert 'aria-describedby="description_public-help"' in page

@@ -95,10 +95,12 @@ def test_a_report_by_sms_from_first_message_to_its_delivered_update(sms_app, twi
     (update_sms,) = phone.inbox()
     assert update_sms == (
         f"Hello, work on your report #{number} (Pothole, 12 rue de la Poterie) has started: "
-        "the Roads service is on it.\nTheir message: A team comes on Monday."
+        "the Roads service is on it.\nMessage from the Roads service: A team comes on Monday."
     )
     sid = twilio.sent_to(CITIZEN)[-1]["sid"]
-    assert twilio.message(sid)["num_segments"] == "1"
+    # Naming whose words they are takes it just past one segment; every notice stays
+    # within two (tests/test_sms_length.py).
+    assert twilio.message(sid)["num_segments"] == "2"
     for name in ("status_sent", "status_delivered", "status_sent"):  # the late "sent" is stale
         assert receipt(phone.client, twilio, name, sid).status_code == 200
     with rt.db.reading() as session:

@@ -9,6 +9,8 @@ counter. Every notification template is also filled with the same long values.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sqlalchemy import update
 
@@ -17,6 +19,7 @@ from models.citizen import Citizen
 from models.messaging import messages_for_citizen
 from models.report import Report, ReportEvent, reports_of_citizen
 from services import notify, reports
+from services.audience import Audience, CitizenView
 from services.types import Reply
 from tests.fakes.twilio_api import count_segments
 from tests.helpers import LONG_CATEGORY_NAMES, TalkingCitizen, make_report
@@ -152,8 +155,16 @@ def test_every_sms_of_a_whole_conversation_fits_in_two_segments(length_app, addo
     assert elided  # the long values did need it
 
 
+def views_of(report: Report) -> list[CitizenView]:
+    """The author's and a follower's views, both with the long address and unredacted words
+    (the longest either can read)."""
+    return [CitizenView(audience, report.ref, LONG_ADDRESS) for audience in Audience
+            if audience in (Audience.AUTHOR, Audience.FOLLOWER)]  # fmt: skip
+
+
 def test_every_notification_template_fits_with_long_values(sqlite_app):
-    """All templates (status, reply, reminder), long address and long agent message."""
+    """All templates (status, reply, reminder), for the author and a follower, long address
+    and long agent message."""
     templates = [*notify.STATUS_TEMPLATES, "reply", "reminder"]
     with sqlite_app.extensions["webleads"].db.reading() as session:
         category = category_by_code(session, "dechets")
@@ -163,15 +174,15 @@ def test_every_notification_template_fits_with_long_values(sqlite_app):
             report = Report(id=104_217, category_id=category.id, service_id=service.id,
                             channel="sms", description="x", address=LONG_ADDRESS,
                             duplicate_of_id=104_218)  # fmt: skip
-            for template in templates:
+            for template, view in itertools.product(templates, views_of(report)):
                 for words in (None, SHORT_AGENT_MESSAGE, LONG_AGENT_MESSAGE):
                     event = ReportEvent(report_id=report.id, kind=template,
                                         to_status=template if template in
                                         notify.STATUS_TEMPLATES else None,
                                         public_message=words)  # fmt: skip
-                    text = notify.personalised_text(citizen, report, event, category, service)
+                    text = notify.personalised_text(citizen, view, report, event, category, service)
                     body = render(Reply(text))
-                    assert count_segments(body) <= 2, (lang, template, text[:80])
+                    assert count_segments(body) <= 2, (lang, template, view.audience, text[:80])
                     assert "#104217" in body and gsm.encoding(body) == "GSM-7"
                     if words == SHORT_AGENT_MESSAGE:
                         assert SHORT_AGENT_MESSAGE[-25:].replace("è", "e")[:10] in body

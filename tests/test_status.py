@@ -57,8 +57,9 @@ def test_status_change_reaches_each_follower_in_their_language(rt) -> None:
     to_john = john.texts()
     assert to_marie.startswith("Bonjour Marie, le traitement de votre signalement #")
     assert "Nid-de-poule" in to_marie and "service Voirie" in to_marie
-    assert "Son message : Une équipe arrive lundi." in to_marie
-    assert to_john.startswith(f"Hello John, work on your report #{number} (Pothole)")
+    assert "Message du service Voirie : Une équipe arrive lundi." in to_marie
+    # John follows Marie's report: it is not his, and he reads it as the public would.
+    assert to_john.startswith(f"Hello John, work on the report #{number} you follow (Pothole")
     assert "Roads service" in to_john
 
 
@@ -126,6 +127,19 @@ def test_agent_reply_without_status_change(rt) -> None:
         reports.reply(session, number, "Pouvez-vous préciser le numéro de la rue ?")
     text = citizen.texts()
     assert "le service Voirie vous écrit" in text and "préciser le numéro" in text
+
+
+def test_a_notice_never_greets_twice(rt) -> None:
+    """An agent's words that greet the citizen (a response template often does) are the
+    only greeting: the notice leaves its own out, and says whose words they are."""
+    marie, number = file(rt)
+    with rt.db.transaction() as session:
+        reports.change_status(session, number, "in_progress",
+                              message="Bonjour Marie, une équipe passe lundi.")  # fmt: skip
+    text = marie.texts()
+    assert text.startswith(f"Le traitement de votre signalement #{number}"), text
+    assert text.count("Bonjour") == 1
+    assert "Message du service Voirie : Bonjour Marie, une équipe passe lundi." in text
 
 
 def test_the_last_change_is_a_day_of_the_towns_calendar(rt, new_year_in_vitre) -> None:

@@ -18,6 +18,8 @@ import pytest
 from PIL import Image
 
 from services.storage import (
+    BREAKER_SECONDS,
+    READ_SECONDS,
     BadKey,
     LocalStore,
     MediaStore,
@@ -29,6 +31,7 @@ from services.storage import (
     migrate,
     store_from,
 )
+from tests.fakes.hung_bucket import HungBucket, ManualClock
 from tests.seaweed import SeaweedS3
 
 KEY = "ab/" + "ab" * 32 + ".jpg"
@@ -206,6 +209,7 @@ def test_bucket_refuses_unsigned_and_forged_urls(seaweed):
 
 def test_bucket_out_of_reach_fails_fast_then_recovers(seaweed):
     store = s3_store(seaweed)
+    store.breaker.clock = clock = ManualClock()
     store.put(KEY, b"kept")
     late = "ef/" + "ef" * 32 + ".jpg"
     seaweed.stop()
@@ -225,10 +229,48 @@ def test_bucket_out_of_reach_fails_fast_then_recovers(seaweed):
             assert time.monotonic() - began < 5, label
     finally:
         seaweed.start()
+    with pytest.raises(StoreUnavailable, match="recently"):
+        store.get(KEY)  # back, but the breaker leaves it alone for a while
+    clock.advance(BREAKER_SECONDS)
     assert store.get(KEY) == b"kept"
     assert not store.exists(late)
     store.put(late, b"retried")
     assert store.get(late) == b"retried"
+
+
+@pytest.fixture
+def hung_bucket():
+    with HungBucket() as bucket:
+        yield bucket
+
+
+def test_a_bucket_that_never_answers_costs_one_short_wait_then_none(hung_bucket, seaweed):
+    """A bucket that accepts connections and never answers: the first read gives up after
+    READ_SECONDS, once; then every call, reads and writes alike, fails at once until the
+    breaker's seconds have passed, when the bucket (healed) is asked again."""
+    store = S3Store(hung_bucket.endpoint_url, seaweed.bucket, seaweed.access_key,
+                    seaweed.secret_key)  # fmt: skip
+    store.breaker.clock = clock = ManualClock()
+    began = time.monotonic()
+    with pytest.raises(StoreUnavailable) as failed:
+        store.get(KEY)
+    assert READ_SECONDS - 0.5 < time.monotonic() - began < READ_SECONDS + 2  # one attempt
+    assert failed.value.retry_after == BREAKER_SECONDS
+    asked = hung_bucket.connections
+    began = time.monotonic()
+    calls = [lambda: store.get(KEY), lambda: store.exists(KEY), lambda: list(store.keys())]
+    for operation in [*calls, lambda: store.put(KEY, b"kept later")]:
+        with pytest.raises(StoreUnavailable, match="recently") as failed:
+            operation()
+        assert 0 < failed.value.retry_after <= BREAKER_SECONDS
+    assert time.monotonic() - began < 0.5 and hung_bucket.connections == asked
+    hung_bucket.heal(seaweed.endpoint_url)
+    clock.advance(BREAKER_SECONDS - 1)
+    with pytest.raises(StoreUnavailable, match="recently"):
+        store.put(KEY, b"kept later")
+    clock.advance(1)
+    store.put(KEY, b"kept later")
+    assert store.get(KEY) == b"kept later"
 
 
 def test_unreachable_host_times_out_quickly():

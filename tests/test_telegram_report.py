@@ -188,7 +188,7 @@ def test_complete_report_then_its_status_change(tg_client, tg_rt, telegram, tmp_
     [update] = telegram.sent_messages(CHAT)[before:]
     assert update["chat_id"] == CHAT and set(update) == {"chat_id", "text"}
     assert update["text"].startswith(f"Hello Yann, work on your report #{number} (Pothole")
-    assert update["text"].endswith("Their message: A team comes tomorrow.")
+    assert update["text"].endswith("Message from the Roads service: A team comes tomorrow.")
 
     # Every message was sent once, with Telegram's message id recorded.
     with tg_rt.db.reading() as session:

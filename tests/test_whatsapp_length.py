@@ -9,6 +9,8 @@ the Content API's limits.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from models.catalog import Service, category_by_code
@@ -18,7 +20,7 @@ from models.report import Report, ReportEvent
 from services import notify
 from services.types import Reply
 from tests.helpers import LONG_CATEGORY_NAMES
-from tests.test_sms_length import LONG_ADDRESS, LONG_AGENT_MESSAGE, walk
+from tests.test_sms_length import LONG_ADDRESS, LONG_AGENT_MESSAGE, views_of, walk
 from tests.whatsapp_support import make_wa_app
 from webhooks.twilio.client import make_client
 from webhooks.whatsapp import content
@@ -82,11 +84,11 @@ def test_every_notification_fits_with_long_values(sqlite_app) -> None:
             report = Report(id=104_217, category_id=category.id, service_id=service.id,
                             channel="whatsapp", description="x", address=LONG_ADDRESS,
                             duplicate_of_id=104_218)  # fmt: skip
-            for template in templates:
+            for template, view in itertools.product(templates, views_of(report)):
                 to_status = template if template in notify.STATUS_TEMPLATES else None
                 event = ReportEvent(report_id=report.id, kind=template, to_status=to_status,
                                     public_message=LONG_AGENT_MESSAGE)  # fmt: skip
-                text = notify.personalised_text(citizen, report, event, category, service)
+                text = notify.personalised_text(citizen, view, report, event, category, service)
                 choices = [tuple(c) for c in notify.fixed_choices(report.id, lang)]
                 for reply in (Reply(text), Reply(text, choices=choices)):
                     shaped = shape(reply, lang)

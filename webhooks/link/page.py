@@ -1,12 +1,15 @@
 """The one-time page an SMS citizen opens (/r/<token>) to add a photo and a pin.
 
 An SMS carries neither a picture (no inbound MMS in France) nor a location, so the done
-message of an SMS report brings a signed link (services.links): 24 hours, that report only,
-used once. The page works on any phone browser: a file field for the photo, a Leaflet
-map (the console's copy, console/static/vendor/leaflet, never a CDN) to drop the pin,
-coordinates that can be typed, and no JavaScript needed for the photo. When the map tiles cannot
-load (no network to the tile server, LINK_TILE_URL=none), the pin still works on a
-blank map and the photo alone can be sent.
+message of an SMS report brings a signed link (services.links): 24 hours, that report and
+its author only, used once. A photo is checked from its headers here, kept as sent, and
+decoded by the worker (bot/jobs.py, a LINK_PHOTO job): the page answers at once and a
+picture slow to decode never holds a web worker. The page works on any phone browser: a
+file field for the photo, a Leaflet map (the console's copy,
+console/static/vendor/leaflet, never a CDN) to drop the pin, coordinates that can be
+typed, and no JavaScript needed for the photo. When the map tiles cannot load (no
+network to the tile server, LINK_TILE_URL=none), the pin still works on a blank map and
+the photo alone can be sent.
 """
 
 from __future__ import annotations
@@ -20,20 +23,13 @@ from shapely.geometry import mapping
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from models.db import utcnow
-from models.jobs import JobKind, queue_job
+from models.jobs import PHOTO_JOBS_PER_CITIZEN, JobKind, photo_jobs_pending, queue_job
 from models.messaging import inbound_seen, record_inbound
-from models.report import (
-    add_media,
-    attach_media,
-    get_report,
-    lock_report,
-    pin_report,
-    report_author,
-)
+from models.report import get_report, lock_report, pin_report, report_author
 from services import reports
 from services.geo import GeocoderUnavailable, geocoder_enabled, needs_network
 from services.links import LINK_PATH, LinkClaim, LinkError, read_token
-from services.media import MAX_PHOTO_BYTES, PhotoError, store_photo
+from services.media import MAX_PHOTO_BYTES, PhotoError, drop_upload, keep_upload
 from services.runtime import Runtime, current_runtime
 from services.storage import StoreUnavailable
 from services.texts import N_, pick_language, translate
@@ -80,7 +76,7 @@ TEXTS = {
     "submit": N_("Send"),
     "single_use": N_("This page can be sent once."),
     "done_title": N_("Thank you!"),
-    "done_photo": N_("Your photo was added to {ref}."),
+    "done_photo": N_("Your photo was received: it will appear on {ref} in a moment."),
     "done_pin": N_("{ref} is now placed on the map."),
     "done_next": N_("You will get the updates of {ref} by SMS, as before."),
     "nothing": N_("Add a photo or place the pin before sending."),
@@ -91,6 +87,9 @@ TEXTS = {
         "This picture is too large (too many pixels). Choose a smaller version of it."
     ),
     "not_image": N_("This file is not a picture we can use (JPEG, PNG or WebP)."),
+    "busy": N_(
+        "Your previous photo is still being looked at. Please send this one again in a minute."
+    ),
     "store_down": N_(
         "Your photo could not be saved just now; nothing was lost. Please send it again in a "
         "minute."
@@ -146,36 +145,53 @@ def submit(token: str) -> Response:
 
 
 def _receive(rt: Runtime, claim: LinkClaim, language: str, view: dict) -> Response:
-    """Keeps the photo and the pin and thanks; or shows the form again with what is wrong."""
+    """Keeps the photo and the pin and thanks; or shows the form again with what is wrong.
+
+    The photo is checked from its headers (size, format, pixels, a JPEG's scans) and kept
+    as sent for the worker, which decodes it; nothing here waits on decoding."""
     try:
         photo_bytes, pin = _read_form()
     except RequestEntityTooLarge:
         return _page(rt, "link/page.html", language, view, error="too_big", status=413)
     error = _check(rt, photo_bytes, pin, view)
-    photo = None
+    if error is None and photo_bytes and _busy(rt, claim):
+        error = "busy"  # one citizen's pictures do not hold every worker thread
+    upload = None
     if error is None and photo_bytes:
         try:
-            photo = store_photo(photo_bytes, rt.settings)
+            upload = keep_upload(photo_bytes, rt.settings)
         except PhotoError as exc:
             error = exc.reason
         except StoreUnavailable:
             # Nothing was written and the link is still unused: the citizen tries again.
             return _page(rt, "link/page.html", language, view, error="store_down", status=503)
     if error is not None:
-        return _page(rt, "link/page.html", language, view, error=error, status=400)
+        status = 429 if error == "busy" else 400
+        return _page(rt, "link/page.html", language, view, error=error, status=status)
     address = _address_of(rt, pin) if pin else None
-    _apply(rt, claim, photo, pin, address, language)
+    try:
+        _apply(rt, claim, upload, pin, address, language)
+    except LinkProblem:
+        if upload is not None:
+            drop_upload(rt.settings, upload)
+        raise
     rt.wake_worker()
-    done = {**view, "photo_added": photo is not None, "pin_added": pin is not None}
+    done = {**view, "photo_added": upload is not None, "pin_added": pin is not None}
     return _page(rt, "link/done.html", language, done)
 
 
-def _claim(rt: Runtime, token: str) -> LinkClaim:
+def _busy(rt: Runtime, claim: LinkClaim) -> bool:
+    with rt.db.reading() as session:
+        return photo_jobs_pending(session, claim.citizen_id) >= PHOTO_JOBS_PER_CITIZEN
+
+
+def _claim(rt: Runtime, token: str, read=read_token) -> LinkClaim:
+    """What the token says (`read`: the upload page's reader, or the after-photo page's)."""
     language = pick_language(
         request.accept_languages.best_match(["fr", "en"]), rt.settings.DEFAULT_LANGUAGE
     )
     try:
-        return read_token(rt.settings.SECRET_KEY, token)
+        return read(rt.settings.SECRET_KEY, token)
     except LinkError as exc:
         if exc.reason != "expired":
             raise LinkProblem(exc.reason, 404, language) from exc
@@ -184,9 +200,12 @@ def _claim(rt: Runtime, token: str) -> LinkClaim:
 
 
 def _usable_report(rt: Runtime, session, claim: LinkClaim):
-    """The report of a valid link, with its author's language; LinkProblem otherwise."""
+    """The report of a valid link, with its author's language; LinkProblem otherwise.
+
+    The link acts for the citizen it was sent to, who must be the report's author: a
+    link minted for anyone else (or once the author erased their data) is not valid."""
     report = get_report(session, claim.number)
-    if report is None:
+    if report is None or claim.citizen_id is None or report.citizen_id != claim.citizen_id:
         raise LinkProblem("invalid", 404, rt.settings.DEFAULT_LANGUAGE)
     author = report_author(session, report)
     language = author.language if author else rt.settings.DEFAULT_LANGUAGE
@@ -267,25 +286,22 @@ def _address_of(rt: Runtime, pin: tuple[float, float]) -> str | None:
     return place.label if place else None
 
 
-def _apply(rt: Runtime, claim: LinkClaim, photo, pin, address, language: str) -> None:
-    """Records the link as used and updates the report, in one transaction."""
+def _apply(rt: Runtime, claim: LinkClaim, upload: str | None, pin, address,
+           language: str) -> None:  # fmt: skip
+    """Records the link as used, queues the photo's decoding and pins the report, in one
+    transaction, as the citizen the link was sent to."""
     with rt.db.transaction() as session:
         # First, so two submissions racing each other add the photo once.
         if not record_inbound(session, USED_LINKS, claim.token_id):
             raise LinkProblem("used", 410, language, f"#{claim.number}")
         report = lock_report(session, claim.number)
-        if report is None or not report.is_open:
+        if report is None or not report.is_open or report.citizen_id != claim.citizen_id:
             raise LinkProblem("closed", 410, language, f"#{claim.number}")
-        author = report_author(session, report)
-        if photo is not None:
-            media_id = add_media(session, photo, author.id if author else None)
-            if author is not None:
-                reports.add_citizen_message(session, report, author, "", [media_id])
-            else:  # the citizen erased their data meanwhile: keep the photo all the same
-                attach_media(session, [media_id], report.id)
+        if upload is not None:
+            queue_job(session, JobKind.LINK_PHOTO, {"upload": upload},
+                      citizen_id=claim.citizen_id, report_id=report.id)  # fmt: skip
         if pin is not None:
-            pin_report(session, report, pin[0], pin[1], address,
-                       author.id if author else None, utcnow())  # fmt: skip
+            pin_report(session, report, pin[0], pin[1], address, claim.citizen_id, utcnow())
             reports.settle_commune(session, report, rt.catalog.get(session).zones.commune_at(*pin))
             if address is None and geocoder_enabled(rt) and needs_network(rt.geocoder):
                 queue_job(session, JobKind.NAME_REPORT_PLACE, {"lat": pin[0], "lon": pin[1]},
