@@ -6,6 +6,7 @@ from handlers.context import Ctx
 from models.report import get_report, reports_of_citizen
 from services.audience import Audience, citizen_view
 from services.texts import status_name
+from services.town_clock import town_date
 from services.types import Inbound, Outcome, Reply
 
 LIST_LIMIT = 5
@@ -48,7 +49,7 @@ def status(ctx: Ctx, number: int) -> list[Reply]:
         status=status_name(ctx.lang, report.status),
     )
     if view.audience is not Audience.PUBLIC:  # the author and followers: when and where
-        changed = report.updated_at.strftime("%d/%m/%Y")
+        changed = town_date(report.updated_at)
         text += " " + ctx.t("Last change: {date}.", date=changed)
         if report.duplicate_of_id:
             text += " " + ctx.t("Follow {ref} instead.", ref=f"#{report.duplicate_of_id}")

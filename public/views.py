@@ -30,6 +30,7 @@ from services.media import photo_response
 from services.public_view import PublicReport, public_report, public_reports
 from services.runtime import current_runtime
 from services.texts import N_, status_name, translate
+from services.town_clock import TOWN_ZONE, town_date
 from services.types import clean_text
 
 PAGE_SIZE = 20
@@ -97,6 +98,7 @@ def _render(template: str, status: int = 200, **context) -> Response:
         switch_url=url_for(request.endpoint, **switch),
         tile_url=_tile_url(),
         status_name=lambda status: status_name(lang, status),
+        town_date=town_date,
         **context,
     )
     return _cached(Response(body, status=status, mimetype="text/html"))
@@ -152,8 +154,7 @@ def town():
     """How to report on each channel, and this month's and this year's figures."""
     rt = current_runtime()
     now = datetime.now(UTC)
-    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    year = month.replace(month=1)
+    month, year = period_start("month", now), period_start("year", now)
     with rt.db.reading() as db:
         services = rt.catalog.get(db).services
         figures = {
@@ -168,6 +169,16 @@ def town():
         periods=PERIODS,
         hours=_hours,
     )
+
+
+def period_start(period: str, now: datetime) -> datetime:
+    """When this month (or this year) began on the town's calendar, in UTC: at 00:30 on
+    1 January in Vitré (23:30 UTC on the 31st), "this month" is already January."""
+    local = now.astimezone(TOWN_ZONE)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if period == "year":
+        start = start.replace(month=1)
+    return start.astimezone(UTC)
 
 
 def _ways() -> list[Way]:
@@ -224,10 +235,7 @@ def _filter(db) -> tuple[PublicFilter, dict]:
     period = args.get("period") if args.get("period") in PERIODS else None
     since = None
     if period:
-        now = datetime.now(UTC)
-        since = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        if period == "year":
-            since = since.replace(month=1)
+        since = period_start(period, datetime.now(UTC))
     chosen = {"status": status, "category": category.code if category else None, "period": period,
               "commune": commune}  # fmt: skip
     return PublicFilter(status, category.id if category else None, since, commune), chosen

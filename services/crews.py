@@ -14,7 +14,6 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
@@ -64,6 +63,7 @@ from services.crew_notices import (
     due_at,
 )
 from services.texts import N_, translate
+from services.town_clock import TOWN_ZONE
 from services.types import Reply, StoredPhoto
 
 CODE_DIGITS = 8
@@ -73,7 +73,6 @@ MAX_GUESSES, GUESS_WINDOW = 5, timedelta(hours=1)
 NEARBY_METRES = 300
 NEARBY_LIMIT = 5
 DEEP_LINK_PREFIX = "agent_"
-TOWN_ZONE = ZoneInfo("Europe/Paris")
 # Statuses a crew member takes a report from.
 TAKEABLE = (Status.NEW, Status.ACKNOWLEDGED)
 

@@ -14,6 +14,7 @@ from models.report import Report, ReportEvent
 from services.audience import CitizenView, ReportViews, recipients
 from services.public_view import GREETING
 from services.texts import N_, translate
+from services.town_clock import in_town
 
 # The message the author gets when their report reaches a status.
 STATUS_TEMPLATES = {
@@ -118,7 +119,7 @@ def personalised_text(
         about=about,
         service=service.name(lang),
         other=f"#{report.duplicate_of_id}" if report.duplicate_of_id else "",
-        date=format_date(expected_by(report, category), format="long", locale=lang)
+        date=format_date(in_town(expected_by(report, category)), format="long", locale=lang)
         if event.kind == "reminder"
         else "",
     )

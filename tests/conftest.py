@@ -5,19 +5,71 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from bot.app import create_app
 from bot.seed import seed_demo
 from models import migrate
 from models.db import Database
 from tests import network_guard
+from tests.helpers import NEW_YEAR_IN_VITRE
 from tests.pg import ExistingServer, PostgresCluster, find_bindir
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 network_guard.install()
+
+
+# --- the clock -------------------------------------------------------------------------------
+
+_session_clock = None
+
+
+def clock_from_env() -> datetime | None:
+    """WEBLEADS_TEST_CLOCK (ISO 8601 with an offset, e.g. 2027-03-28T01:30+01:00 or
+    2027-12-31T23:30Z): the moment the whole session starts at, to show the suite passes on
+    any date. Unset (the default), the session runs on the real clock."""
+    value = os.environ.get("WEBLEADS_TEST_CLOCK", "").strip()
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise pytest.UsageError(f"WEBLEADS_TEST_CLOCK needs an offset (Z, +01:00): {value}")
+    # In UTC, so that only the clock moves, not the process's time zone.
+    return moment.astimezone(UTC)
+
+
+def pytest_configure(config) -> None:
+    global _session_clock
+    moment = clock_from_env()
+    if moment is not None:
+        # tick=True: time passes from there, as the worker's waits and the sessions need.
+        _session_clock = time_machine.travel(moment, tick=True)
+        _session_clock.start()
+
+
+def pytest_unconfigure(config) -> None:
+    global _session_clock
+    if _session_clock is not None:
+        _session_clock.stop()
+        _session_clock = None
+
+
+def pytest_report_header(config) -> str | None:
+    moment = clock_from_env()
+    return f"webleads: the clock starts at {moment.isoformat()}" if moment else None
+
+
+@pytest.fixture
+def new_year_in_vitre():
+    """The clock frozen (ticking: the code needs time to pass) at NEW_YEAR_IN_VITRE:
+    23:30 UTC on 31 December 2027 is already 00:30 on 1 January 2028 in Vitré, a day, a
+    month and a year apart. The traveller it gives can move it: `.shift(timedelta(...))`."""
+    with time_machine.travel(NEW_YEAR_IN_VITRE, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ import io
 import itertools
 import re
 import uuid
+from datetime import UTC, datetime
 
 from PIL import Image
 from sqlalchemy import text
@@ -20,6 +21,10 @@ from services.runtime import Runtime
 from services.types import Inbound, Reply, StoredPhoto
 
 _photo_counter = itertools.count(1)
+
+# The moment conftest's new_year_in_vitre freezes the clock at, for tests of the town's
+# calendar: 23:30 UTC on 31 December 2027 is already 00:30 on 1 January 2028 in Vitré.
+NEW_YEAR_IN_VITRE = datetime(2027, 12, 31, 23, 30, tzinfo=UTC)
 
 
 def a_photo() -> StoredPhoto:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -98,6 +98,19 @@ def test_silent_report_gets_one_honest_reminder_per_period(rt) -> None:
         report.last_public_update_at = utcnow() - timedelta(hours=73)
         session.add(report)
     assert remind_silent_reports(rt) == 1
+
+
+def test_the_reminders_date_is_a_day_of_the_towns_calendar(rt, new_year_in_vitre) -> None:
+    citizen = TalkingCitizen(rt)
+    number = citizen.file_report()
+    with rt.db.transaction() as session:
+        report = get_report(session, number)
+        report.created_at = datetime(2027, 12, 28, 23, 20, tzinfo=UTC)  # pothole SLA: 72 h
+        session.add(report)
+    assert remind_silent_reports(rt) == 1
+    # A new period of 72 h from now: 23:30 UTC on 3 January, 00:30 on the 4th in Vitré.
+    reminder = "\n".join(reply.text for reply in citizen.new_messages())
+    assert "Nous prévoyons de le traiter d'ici le 4 janvier 2028." in reminder
 
 
 def test_remind_command(app, rt) -> None:

@@ -279,6 +279,26 @@ def test_the_town_page_does_not_count_hidden_reports(app) -> None:
         assert "Éclairage public" not in table
 
 
+def test_this_month_and_this_year_follow_the_towns_calendar(app, new_year_in_vitre) -> None:
+    rt = app.extensions["webleads"]
+    with rt.db.transaction() as session:
+        new_year = make_report(session, created_at=datetime(2027, 12, 31, 23, 10, tzinfo=UTC)).id
+        december = make_report(session, created_at=datetime(2027, 12, 31, 11, 0, tzinfo=UTC)).id
+    client = app.test_client()
+    body = client.get("/?lang=en").get_data(as_text=True)
+    for caption in ("Reports this month", "Reports this year"):
+        table = body.split(caption, 1)[1].split("</table>", 1)[0]
+        assert re.search(r'row">Roads</th>\s*<td>1</td>', table), (caption, table)
+    for period in ("month", "year"):
+        listed = client.get(f"/reports?period={period}").get_data(as_text=True)
+        assert f'href="/reports/{new_year}"' in listed, period
+        assert f'href="/reports/{december}"' not in listed, period
+    # and the dates it shows are the town's: filed at 00:10 on 1 January in Vitré
+    assert "filed on 01/01/2028" in client.get("/reports?lang=en").get_data(as_text=True)
+    page = client.get(f"/reports/{new_year}").get_data(as_text=True)
+    assert "01/01/2028" in page and "31/12/2027" not in page
+
+
 def test_moderation_from_the_console_is_audited(app, filed) -> None:
     rt = app.extensions["webleads"]
     client = app.test_client()

@@ -140,3 +140,9 @@ def test_a_notice_never_greets_twice(rt) -> None:
     assert text.startswith(f"Le traitement de votre signalement #{number}"), text
     assert text.count("Bonjour") == 1
     assert "Message du service Voirie : Bonjour Marie, une équipe passe lundi." in text
+
+
+def test_the_last_change_is_a_day_of_the_towns_calendar(rt, new_year_in_vitre) -> None:
+    marie = TalkingCitizen(rt, "marie")
+    number = marie.file_report()
+    assert "Dernier changement : 01/01/2028." in marie.texts(f"suivi {number}")
