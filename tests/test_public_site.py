@@ -477,3 +477,9 @@ def test_every_map_takes_its_tiles_from_one_setting(database_url, tmp_path, twil
         assert "https://tuiles.vitre.example" in link.headers["Content-Security-Policy"]
     finally:
         app.extensions["webleads"].db.dispose()
+
+
+def test_the_outline_has_each_commune_of_an_intercommunality(communes, app) -> None:
+    outline = app.test_client().get("/town.geojson").get_json()
+    names = sorted(f["properties"]["name"] for f in outline["features"])
+    assert names == ["Vitré", "Étrelles"]

@@ -33,6 +33,19 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+def serve(app):
+    """Serves the app on a free port in a thread; returns (url, stop)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        thread.join(timeout=5)
+
+    return f"http://127.0.0.1:{server.server_port}", stop
+
+
 @dataclass
 class Town:
     url: str
@@ -40,6 +53,7 @@ class Town:
     tiles: str  # the unreachable tile server's root
     pothole: int  # open, in the centre
     graffiti: int  # resolved, to the north-east
+    database_url: str
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +77,9 @@ def town(tmp_path_factory):
     )  # fmt: skip
     with rt.db.transaction() as session:
         reports.change_status(session, graffiti, "resolved", message="Nettoyé.")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Town(f"http://127.0.0.1:{server.server_port}", rt, tiles, pothole, graffiti)
-    server.shutdown()
-    thread.join(timeout=5)
+    base, stop = serve(app)
+    yield Town(base, rt, tiles, pothole, graffiti, url)
+    stop()
     rt.db.dispose()
 
 
@@ -134,6 +145,29 @@ def test_the_public_maps_without_tiles(page, town):
     assert page.locator("#place-drawing").is_hidden()
     assert page.locator("#place-map .leaflet-overlay-pane path.leaflet-interactive").count() == 1
     screenshot(page, "maps-public-report")
+
+
+def test_a_tile_server_that_never_answers_is_called_unavailable(browser, town, tmp_path):
+    """No error ever comes from a server that accepts and stays silent: the map says so
+    once no tile has arrived for a while."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        tiles = f"http://127.0.0.1:{silent.getsockname()[1]}/{{z}}/{{x}}/{{y}}.png"
+        app = create_app({**base_config(town.database_url, tmp_path), "MAP_TILES_URL": tiles})
+        base, stop = serve(app)
+        context = browser.new_context(locale="fr-FR")
+        try:
+            page = context.new_page()
+            page.goto(f"{base}/reports", wait_until="domcontentloaded")
+            page.wait_for_selector("#map[data-loaded='2']")
+            assert page.locator("#map .map-notice").is_hidden()  # not yet: tiles may come
+            page.locator("#map .map-notice").wait_for(state="visible", timeout=15_000)
+            assert page.locator("#map .map-notice").inner_text() == NOTICE
+        finally:
+            context.close()
+            stop()
+            app.extensions["webleads"].db.dispose()
 
 
 def test_the_public_report_page_shows_its_place_without_javascript(browser, town):
