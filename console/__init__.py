@@ -103,9 +103,10 @@ def _template_helpers() -> dict:
         with rt.db.reading() as db:
             return rt.catalog.get(db).area_name
 
-    def tile_url() -> str:
-        url = rt.settings.CONSOLE_TILE_URL.strip()
-        return "" if url.lower() in ("", "none", "off") else url
+    def map_tiles():
+        from services.maps import map_tiles as tiles
+
+        return tiles(rt.settings)
 
     def map_center() -> list[float]:
         """The middle of the town's boundary, else of France: where maps open."""
@@ -124,5 +125,5 @@ def _template_helpers() -> dict:
         "map_center": map_center,
         "current_lang": lambda: str(get_locale() or "fr")[:2],
         "town_name": town_name,
-        "tile_url": tile_url,
+        "map_tiles": map_tiles,
     }

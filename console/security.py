@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from console import bp, csrf
 from console.auth import login_manager
+from services.maps import map_tiles
 from services.runtime import current_runtime
 
 # What may be reached without a session: the login form and the stylesheets it needs.
@@ -30,7 +31,7 @@ def require_login():
 def content_security_policy() -> str:
     """Only our own files; map tiles from the configured tile server, if any."""
     images = ["'self'", "data:"]
-    tile_origin = _origin(current_runtime().settings.CONSOLE_TILE_URL)
+    tile_origin = _origin(map_tiles(current_runtime().settings).url)
     if tile_origin:
         images.append(tile_origin)
     return "; ".join(

@@ -26,6 +26,7 @@ from models.public_queries import (
 )
 from services import channels
 from services.config import LANGUAGES
+from services.maps import map_tiles, place_drawing, town_outline
 from services.media import photo_response
 from services.public_view import PublicReport, public_report, public_reports
 from services.runtime import current_runtime
@@ -96,7 +97,7 @@ def _render(template: str, status: int = 200, **context) -> Response:
         other_lang=other,
         other_lang_name={"fr": "Français", "en": "English"}[other],
         switch_url=url_for(request.endpoint, **switch),
-        tile_url=_tile_url(),
+        tiles=map_tiles(rt.settings),
         status_name=lambda status: status_name(lang, status),
         town_date=town_date,
         **context,
@@ -112,11 +113,6 @@ def _cached(response: Response) -> Response:
         response.make_conditional(request)
     response.headers["Content-Language"] = language()
     return response
-
-
-def _tile_url() -> str:
-    url = current_runtime().settings.CONSOLE_TILE_URL.strip()
-    return "" if url.lower() in ("", "none", "off") else url
 
 
 @bp.after_request
@@ -291,6 +287,18 @@ def _map_center(boundary) -> str:
     return f"{point.y:.5f},{point.x:.5f},14"
 
 
+@bp.get("/town.geojson")
+def outline():
+    """The town's outline (each commune's, or its boundary) that every map draws, so a
+    map without tiles still shows where the town is: names and shapes only."""
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        snapshot = rt.catalog.get(db)
+    response = jsonify(town_outline(snapshot.zones, snapshot.area_name))
+    response.mimetype = "application/geo+json"
+    return _cached(response)
+
+
 @bp.get("/reports.geojson")
 def geojson():
     """The public reports inside `bbox=W,S,E,N`: the newest MAP_LIMIT points, and a count."""
@@ -363,11 +371,14 @@ def report(number: int):
     rt = current_runtime()
     with rt.db.reading() as db:
         view = public_report(db, number)
-        communes = communes_of(rt.catalog.get(db))
+        snapshot = rt.catalog.get(db)
     if view is None:
         abort(404)
+    place = view.place  # the public place only: a drawing that needs no JavaScript
+    drawing = place_drawing(snapshot.zones, place.lat, place.lon) if place.lat is not None else None
     return _render("public/report.html", report=view, follow=_follow_ways(number),
-                   commune=communes.get(view.commune or ""))  # fmt: skip
+                   commune=communes_of(snapshot).get(view.commune or ""),
+                   drawing=drawing)  # fmt: skip
 
 
 def _follow_ways(number: int) -> list[FollowWay]:

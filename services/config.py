@@ -58,14 +58,19 @@ class Settings:
     # How long a worker holds a claimed message; a dead worker's messages are retried after.
     OUTBOX_LEASE_SECONDS: int = 120
     DEFAULT_REGION: str = "FR"
-    # Map tiles of the console ({s}, {z}, {x}, {y} placeholders); "none" = maps without tiles.
-    CONSOLE_TILE_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Map tiles of every map ({s}, {z}, {x}, {y} placeholders); "none" = maps without tiles
+    # (services/maps.py). The attribution shown under them; empty: OpenStreetMap's for its
+    # own servers.
+    MAP_TILES_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    MAP_TILES_ATTRIBUTION: str = ""
+    # Older names, each overriding MAP_TILES_URL for one area when set: the console and the
+    # public site, and the SMS citizens' link page (/r/...).
+    CONSOLE_TILE_URL: str = ""
     # Twilio messages per second from one worker (a French long code takes about 1).
     SMS_RATE_PER_SECOND: int = 1
     # WhatsApp messages per second from one worker (the sandbox: 1 every 3 s, i.e. 0.33).
     WHATSAPP_RATE_PER_SECOND: float = 10.0
-    # Map tiles of the SMS citizens' link page (/r/...); "none" = a map without background.
-    LINK_TILE_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    LINK_TILE_URL: str = ""
     # Days after a citizen's last report ended (and their last message) before their phone
     # number or chat identity is forgotten (`webleads privacy purge`, daily in the worker).
     RETENTION_DAYS: int = 365

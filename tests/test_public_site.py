@@ -27,6 +27,7 @@ from tests.helpers import (
     csrf_token,
     jpeg_with_gps,
     log_in_as,
+    make_agent,
     make_report,
 )
 
@@ -404,3 +405,101 @@ def test_words_stored_with_control_characters_leave_the_feed_valid(app, filed) -
     with rt.db.transaction() as session:  # stored before the console cleaned its forms
         reports.change_status(session, filed, "in_progress", message=CONTROLS + "\ufffe")
     assert feed_summaries(app)[0].endswith("Équipe demain matin")
+
+
+# --- the maps: the place drawn without JavaScript, the town's outline, the tile server ----
+
+
+def drawing_of(body: str) -> tuple[list[tuple[float, float]], tuple[float, float]]:
+    """The outline's points and the pin's centre, from the page's own SVG."""
+    svg = re.search(r'<svg id="place-drawing"[^>]*>.*?</svg>', body, re.S)
+    assert svg, "no drawing of the place"
+    assert "hidden" not in svg.group(0).split(">", 1)[0]  # shown as the page comes
+    path = re.search(r'<path class="outline" d="([^"]+)"', svg.group(0)).group(1)
+    outline = [tuple(map(float, p)) for p in re.findall(r"([\d.]+),([\d.]+)", path)]
+    pin = re.search(r'<circle class="pin[^"]*" cx="([\d.]+)" cy="([\d.]+)"', svg.group(0))
+    return outline, (float(pin.group(1)), float(pin.group(2)))
+
+
+def test_the_report_page_draws_its_place_in_the_town_without_javascript(app) -> None:
+    from shapely.geometry import Point, Polygon
+
+    rt = app.extensions["webleads"]
+    centre = TalkingCitizen(rt, "marie", name="Marie").file_report(location=(48.1246, -1.2082))
+    north_east = TalkingCitizen(rt, "paul", name="Paul").file_report(
+        description="Un trou profond route de Fougères", location=(48.1500, -1.1700)
+    )
+    unplaced = TalkingCitizen(rt, "lucie", name="Lucie").file_report(location=None)
+    client = app.test_client()
+    body = client.get(f"/reports/{centre}").get_data(as_text=True)
+    outline, pin = drawing_of(body)
+    # The dot is inside the town's outline, where the report is.
+    assert len(outline) >= 4 and Polygon(outline).contains(Point(pin))
+    assert "Pointillés : la limite de la commune." in body
+    _, other = drawing_of(client.get(f"/reports/{north_east}").get_data(as_text=True))
+    assert other[0] > pin[0] and other[1] < pin[1]  # east is right, north is up
+    # The map that replaces the drawing loads its outline from the public site.
+    assert 'id="place-map"' in body and 'data-outline="/town.geojson"' in body
+    # A report with no public place has no drawing (and no map).
+    assert "place-drawing" not in client.get(f"/reports/{unplaced}").get_data(as_text=True)
+
+
+def test_the_town_outline_answers_the_public_and_the_console_without_personal_data(
+    app, filed
+) -> None:
+    client = app.test_client()
+    response = client.get("/town.geojson")  # no session: the public site's maps
+    assert response.status_code == 200 and response.mimetype == "application/geo+json"
+    outline = response.get_json()
+    (feature,) = outline["features"]
+    assert feature["properties"] == {"name": "Vitré"}
+    assert feature["geometry"]["type"] == "Polygon"
+    assert len(feature["geometry"]["coordinates"][0]) >= 4
+    assert "Marie" not in response.get_data(as_text=True)
+    assert str(filed) not in response.get_data(as_text=True)  # no report in it
+    # The console's maps are told where to find it, and the console's policy lets them.
+    rt = app.extensions["webleads"]
+    log_in_as(client, make_agent(rt, "lea@vitre.example"))
+    page = client.get("/console/map")
+    assert 'data-outline="/town.geojson"' in page.get_data(as_text=True)
+    assert "connect-src 'self'" in page.headers["Content-Security-Policy"]
+    assert 'data-tiles-failed="Fond de carte indisponible"' in page.get_data(as_text=True)
+
+
+def test_every_map_takes_its_tiles_from_one_setting(database_url, tmp_path, twilio) -> None:
+    from bot.app import create_app
+    from tests.conftest import base_config
+    from tests.sms_support import sms_settings
+
+    tiles = "https://tuiles.vitre.example/{z}/{x}/{y}.png"
+    app = create_app({
+        **base_config(database_url, tmp_path), **sms_settings(twilio),
+        "MAP_TILES_URL": tiles, "MAP_TILES_ATTRIBUTION": "© Ville de Vitré, OpenStreetMap",
+    })  # fmt: skip
+    try:
+        rt = app.extensions["webleads"]
+        client = app.test_client()
+        public = client.get("/reports")
+        assert f'data-tile-url="{tiles}"' in public.get_data(as_text=True)
+        assert "© Ville de Vitré, OpenStreetMap" in public.get_data(as_text=True)
+        assert "https://tuiles.vitre.example" in public.headers["Content-Security-Policy"]
+        log_in_as(client, make_agent(rt, "lea@vitre.example"))
+        console = client.get("/console/simulator")
+        assert f'data-tile-url="{tiles}"' in console.get_data(as_text=True)
+        assert "https://tuiles.vitre.example" in console.headers["Content-Security-Policy"]
+        assert "tile.openstreetmap.org" not in console.headers["Content-Security-Policy"]
+        from tests.sms_support import Phone
+        from tests.test_link_page import report_with_link
+
+        _, path = report_with_link(Phone(app, twilio))
+        link = client.get(path)
+        assert f'data-tiles="{tiles}"' in link.get_data(as_text=True)
+        assert "https://tuiles.vitre.example" in link.headers["Content-Security-Policy"]
+    finally:
+        app.extensions["webleads"].db.dispose()
+
+
+def test_the_outline_has_each_commune_of_an_intercommunality(communes, app) -> None:
+    outline = app.test_client().get("/town.geojson").get_json()
+    names = sorted(f["properties"]["name"] for f in outline["features"])
+    assert names == ["Vitré", "Étrelles"]

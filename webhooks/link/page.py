@@ -8,7 +8,7 @@ picture slow to decode never holds a web worker. The page works on any phone bro
 file field for the photo, a Leaflet map (the console's copy,
 console/static/vendor/leaflet, never a CDN) to drop the pin, coordinates that can be
 typed, and no JavaScript needed for the photo. When the map tiles cannot load (no
-network to the tile server, LINK_TILE_URL=none), the pin still works on a blank map and
+network to the tile server, MAP_TILES_URL=none), the pin still works on a blank map and
 the photo alone can be sent.
 """
 
@@ -29,6 +29,7 @@ from models.report import get_report, lock_report, pin_report, report_author
 from services import reports
 from services.geo import GeocoderUnavailable, geocoder_enabled, needs_network
 from services.links import LINK_PATH, LinkClaim, LinkError, read_token
+from services.maps import map_tiles
 from services.media import MAX_PHOTO_BYTES, PhotoError, drop_upload, keep_upload
 from services.runtime import Runtime, current_runtime
 from services.storage import StoreUnavailable
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 USED_LINKS = "link"
 # The photo plus a little form around it; phones' pictures are a few MB.
 MAX_UPLOAD_BYTES = MAX_PHOTO_BYTES + 64 * 1024
-OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 # Degrees (about 50 m): a town's official outline may have thousands of points.
 OUTLINE_TOLERANCE = 0.0005
 
@@ -348,12 +348,8 @@ def _problem_page(rt: Runtime, problem: LinkProblem) -> Response:
 
 
 def _tiles(rt: Runtime) -> dict:
-    url = rt.settings.LINK_TILE_URL.strip()
-    if not url or url.lower() == "none":
-        return {"url": "", "attribution": ""}
-    host = urlsplit(url.replace("{s}", "a")).hostname or ""
-    attribution = OSM_ATTRIBUTION if host.endswith("openstreetmap.org") else ""
-    return {"url": url, "attribution": attribution}
+    tiles = map_tiles(rt.settings, "link")
+    return {"url": tiles.url, "attribution": tiles.attribution}
 
 
 def _secured(response: Response, rt: Runtime) -> Response:

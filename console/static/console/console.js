@@ -28,18 +28,35 @@
 
   /* --- maps ---------------------------------------------------------------------- */
 
+  // The background (or the notice saying it is missing) from the tile server of the
+  // settings (MAP_TILES_URL), which the page's <body> carries; maps.js does the rest.
   function makeMap(el, center) {
     var map = L.map(el, { scrollWheelZoom: false });
-    var tiles = document.body.dataset.tileUrl;
-    if (tiles) {
-      var attribution = tiles.indexOf("openstreetmap") >= 0
-        ? "&copy; OpenStreetMap contributors" : "";
-      L.tileLayer(tiles, { maxZoom: 19, attribution: attribution }).addTo(map);
-    } else {
-      el.classList.add("no-tiles");
-    }
+    var page = document.body.dataset;
+    TownMap.background(map, {
+      url: page.tileUrl, attribution: page.tileAttribution, failed: page.tilesFailed
+    });
     if (center) { map.setView([center[0], center[1]], center[2] || 13); }
     return map;
+  }
+
+  // The town's outline under the reports; `fit` opens the map on it.
+  function townOutline(map, fit) {
+    TownMap.outline(map, document.body.dataset.outline, function (layer) {
+      if (fit) { map.fitBounds(layer.getBounds(), { animate: false }); }
+    });
+  }
+
+  function outlineKey() {
+    return { label: document.body.dataset.outlineLabel, line: true };
+  }
+
+  // A dot per status shown, in the order of STATUS_COLOURS, then the outline.
+  function statusLegend(map, labels) {
+    var items = Object.keys(STATUS_COLOURS).filter(function (s) { return labels[s]; })
+      .map(function (s) { return { label: labels[s], colour: STATUS_COLOURS[s] }; });
+    items.push(outlineKey());
+    TownMap.legend(map, document.body.dataset.legendLabel, items);
   }
 
   function pin(latlng, status) {
@@ -53,9 +70,21 @@
     var el = byId("queue-map");
     if (!el) { return; }
     var map = makeMap(el, JSON.parse(el.dataset.center));
+    // The view holds the reports and the town's outline around them, whichever comes first.
+    var bounds = L.latLngBounds([]);
+    function fit(layerBounds) {
+      if (!layerBounds.isValid()) { return; }
+      bounds.extend(layerBounds);
+      map.fitBounds(bounds, { maxZoom: 17, padding: [20, 20], animate: false });
+    }
+    TownMap.outline(map, document.body.dataset.outline, function (layer) { fit(layer.getBounds()); });
+    statusLegend(map, {});
     fetch(el.dataset.points, { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (data) {
+        var labels = {};
+        data.features.forEach(function (f) { labels[f.properties.status] = f.properties.status_label; });
+        statusLegend(map, labels);
         var layer = L.geoJSON(data, {
           pointToLayer: function (feature, latlng) { return pin(latlng, feature.properties.status); },
           onEachFeature: function (feature, marker) {
@@ -66,7 +95,7 @@
             marker.bindPopup(link);
           }
         }).addTo(map);
-        if (data.features.length) { map.fitBounds(layer.getBounds(), { maxZoom: 17, padding: [20, 20], animate: false }); }
+        if (data.features.length) { fit(layer.getBounds()); }
         var note = byId("map-note");
         if (note) { note.textContent = note.dataset.template.replace("N", data.features.length); }
         el.dataset.loaded = String(data.features.length);
@@ -77,8 +106,16 @@
     var el = byId("report-map");
     if (!el) { return; }
     var at = [parseFloat(el.dataset.lat), parseFloat(el.dataset.lon)];
-    var map = makeMap(el, [at[0], at[1], 17]);
-    pin(at, "new").addTo(map);
+    var map = makeMap(el, [at[0], at[1], 16]);
+    townOutline(map, false);
+    TownMap.whenBare(map, function (outline) {
+      map.fitBounds(outline.getBounds().extend(at), { animate: false });
+    });
+    var status = el.dataset.status || "new";
+    pin(at, status).addTo(map);
+    var labels = {};
+    labels[status] = el.dataset.statusLabel || status;
+    statusLegend(map, labels);
   }
 
   function zonesMap() {
@@ -297,6 +334,10 @@
     var mapEl = byId("sim-map");
     var chosen = null;
     var map = makeMap(mapEl, JSON.parse(config.dataset.center));
+    townOutline(map, true);
+    TownMap.legend(map, document.body.dataset.legendLabel, [
+      { label: config.dataset.pinLabel, colour: STATUS_COLOURS["new"] }, outlineKey()
+    ]);
     var marker = null;
     var sendPin = byId("sim-send-pin");
     map.on("click", function (event) {
@@ -318,7 +359,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    if (typeof L !== "undefined") {
+    if (typeof L !== "undefined" && window.TownMap) {
       queueMap();
       reportMap();
       zonesMap();

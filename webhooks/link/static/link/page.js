@@ -14,7 +14,11 @@
   var failed = document.getElementById("tiles-failed");
   if (data.tiles) {
     var layer = L.tileLayer(data.tiles, { maxZoom: 19, attribution: data.attribution });
-    layer.on("tileerror", function () { failed.hidden = false; });
+    var loaded = 0;
+    layer.on("tileload", function () { loaded += 1; failed.hidden = true; });
+    layer.on("tileerror", function () { if (!loaded) { failed.hidden = false; } });
+    // A tile server that never answers gives no error: no tile after a while is a failure.
+    window.setTimeout(function () { if (!loaded) { failed.hidden = false; } }, 8000);
     layer.addTo(map);
   } else {
     failed.hidden = false;
