@@ -75,7 +75,15 @@ def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
         hops = settings.PROXY_FIX_HOPS
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     access_log.install(app.logger)
+    if not app.config.get("TESTING"):  # the reader's first guess costs 2-3 s: pay it now
+        threading.Thread(target=_warm_reader, args=(app,), name="warm-reader", daemon=True).start()
     return app
+
+
+def _warm_reader(app: Flask) -> None:
+    from bot.background import warm_reader
+
+    warm_reader(app.extensions["webleads"])
 
 
 class LazyGeocoder:

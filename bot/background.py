@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 
 from flask import Flask
 
@@ -20,6 +22,10 @@ PLACING_EVERY_SECONDS = 300.0
 REMINDERS_EVERY_SECONDS = 600.0
 PURGE_EVERY_SECONDS = 86400.0
 DIGESTS_EVERY_SECONDS = 60.0
+# The reader is retrained at night (town time) when agents have seen new reports; checked
+# twice an hour so the hour is never missed, the second check finds nothing new.
+RETRAIN_EVERY_SECONDS = 1800.0
+RETRAIN_HOUR = 3
 
 
 def run_worker(rt: Runtime, stop: threading.Event) -> None:
@@ -42,11 +48,13 @@ def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None
     from services.placing import place_unlocated
     from services.privacy import purge
 
+    warm_reader(rt)
     tasks = {
         place_unlocated: PLACING_EVERY_SECONDS,
         remind_silent_reports: REMINDERS_EVERY_SECONDS,
         purge: PURGE_EVERY_SECONDS,
         run_digests: DIGESTS_EVERY_SECONDS,  # each service's morning digest, at its time
+        retrain_reader: RETRAIN_EVERY_SECONDS,
     }
     due = {task: time.monotonic() + every for task, every in tasks.items()}
     while not stop.wait(tick):
@@ -57,6 +65,41 @@ def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None
                     task(rt)
                 except Exception:
                     log.exception("%s failed; will retry", task.__name__)
+
+
+def warm_reader(rt: Runtime) -> None:
+    """Trains or loads the free-text reader now, not at the first resident's message."""
+    from services.nlu import reader
+
+    try:
+        reader.warm(rt.db, rt.catalog)
+    except Exception:
+        log.exception("warming the free-text reader failed; the first message will")
+
+
+def retrain_reader(rt: Runtime, now: datetime | None = None) -> int | None:
+    """At night, when agents have seen reports the last version did not learn from (their
+    category kept or corrected), trains and stores a new version, not in use: an admin
+    compares its scores and activates it (console, or `webleads nlu activate`)."""
+    from models.nlu import all_models, seen_reports_text
+    from services.crews import TOWN_ZONE
+    from services.nlu import training
+
+    now = now or datetime.now(UTC)
+    if now.astimezone(TOWN_ZONE).hour != RETRAIN_HOUR:
+        return None
+    with rt.db.transaction() as session:
+        examples = len(seen_reports_text(session))
+        versions = all_models(session)
+        learnt = 0
+        if versions:
+            about = json.loads(versions[-1].about or "{}")
+            learnt = about.get("town", 0) + about.get("held_out", 0)
+        if examples <= learnt:
+            return None
+        trained = training.train(session, rt.catalog.get(session))
+    log.info("free-text reader: version %s trained from %s reports", trained.version, examples)
+    return trained.version
 
 
 def start_all(app: Flask, stop: threading.Event) -> list[threading.Thread]:

@@ -57,6 +57,7 @@ def init_app(app: Flask) -> None:
         auditlog,
         auth,
         dashboard,
+        nlu,
         outbox,
         phone,
         queue,

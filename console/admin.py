@@ -26,6 +26,7 @@ from models.zone import Zone, all_zones
 from services import admin
 from services.agents import edit_agent
 from services.audit import Actor
+from services.nlu import reader as nlu_reader
 from services.runtime import current_runtime
 
 MAX_ZONE_BYTES = 512 * 1024  # within the app's 1 MB body limit
@@ -47,6 +48,11 @@ SECTIONS = {
 }
 # What a setting does that its label cannot say, shown under its field.
 FIELD_HELP = {
+    "keywords": _l(
+        "What residents call it, comma-separated: words such as 'lampadaire, éclairage' "
+        "or the keys of the shipped examples (streetlight, pothole, graffiti...). The bot "
+        "reads a resident's first message with them; try a sentence on the reader's page."
+    ),
     "description_public": _l(
         "Public by default: once an agent has opened a report in the console, the citizen's "
         "words are shown on the public site and in Open311, with the names, phone numbers "
@@ -89,6 +95,7 @@ PAGES = (
     ("pilot", _l("Pilot"), "console.admin_pilot"),
     ("launch-kit", _l("Launch kit"), "console.admin_launch_kit"),
     ("api-keys", _l("Open311 API keys"), "console.admin_api_keys"),
+    ("reader", _l("Free-text reader"), "console.admin_reader"),
     ("audit", _l("Audit log"), "console.admin_audit"),
     ("messages", _l("Undelivered messages"), "console.undelivered"),
 )
@@ -196,6 +203,7 @@ def admin_edit(section: str, item_id: int | None):
         else:
             if section in ("services", "categories"):
                 rt.catalog.invalidate()  # the bot's menus change at once in this process
+                nlu_reader.catalog_changed()  # and the reader learns the new keywords
             flash(_("Saved: %(name)s.", name=saved), "success")
             return redirect(url_for("console.admin_list", section=section)), 303
     return render_template(
@@ -259,6 +267,8 @@ def _save_category(db, form: CategoryForm, item_id: int | None) -> str:
         description_public=form.description_public.data,
         position=form.position.data or 0,
         active=form.active.data,
+        # a form without the field (an older page still open) leaves the keywords as they are
+        **({"keywords": form.keywords.data or ""} if "keywords" in request.form else {}),
     )
     return category.name(lang())
 

@@ -155,6 +155,9 @@ class CategoryForm(FlaskForm):
     photo_required = BooleanField(_l("Photo required"))
     ask_if_fixed = BooleanField(_l("Ask the citizen whether it is fixed"), default=True)
     description_public = BooleanField(_l("Citizens' descriptions public on the public site"))
+    keywords = StringField(
+        _l("Keywords for the free-text reader"), validators=[Optional(), Length(max=500)]
+    )
     active = BooleanField(_l("Active"), default=True)
 
 

@@ -34,6 +34,7 @@ CATEGORY_FIELDS = (
     "description_public",
     "position",
     "active",
+    "keywords",
 )
 TEMPLATE_FIELDS = ("title", "status", "category_id", "body", "active")
 

@@ -240,7 +240,8 @@ CHANGES = [
         {"code": [None, "banc"], "name_fr": [None, "Banc cassé"],
          "name_en": [None, "Broken bench"], "service": [None, "voirie"], "kind": [None, "problem"],
          "sla_hours": [None, 96], "photo_required": [None, False], "ask_if_fixed": [None, False],
-         "description_public": [None, False], "position": [None, 0], "active": [None, True]},
+         "description_public": [None, False], "position": [None, 0], "active": [None, True],
+         "keywords": [None, ""]},
         lambda t: t.read(category_by_code, "banc") is not None,
     ),
     Change(

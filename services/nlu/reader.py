@@ -203,6 +203,22 @@ def read(session: Session, catalog, text: str) -> Reading:
     return reader(session, catalog).read(text, offered)
 
 
+def catalog_changed() -> None:
+    """A category changed (its keywords, its names): the models trained in memory for the
+    old catalog are dropped, so the next message is read with a model trained for the new
+    one (the stored versions stay: they are kept per version)."""
+    with _lock:
+        for key in [k for k in _models if not (isinstance(k, tuple) and k[:1] == ("version",))]:
+            del _models[key]
+
+
+def warm(db, catalog_cache) -> None:
+    """Reads one message, so the first resident's is not the one that waits for the model
+    to be trained or loaded and for the streets to be read (2-3 s once per process)."""
+    with db.reading() as session:
+        read(session, catalog_cache.get(session), "bonjour, le lampadaire est en panne")
+
+
 def forget() -> None:
     """Drops the process's models and places (after a retraining, in tests)."""
     with _lock:

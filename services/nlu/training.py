@@ -49,7 +49,8 @@ def train(session: Session, catalog) -> Trained:
     model = Model.train(*training_set(categories, examples, kept))
     places = reader.gazetteer(session, tuple(sorted(catalog.town.codes)))
     codes = {c.code for c in catalog.categories}
-    new_scores = evaluate.score(reader.Reader(model, places, None), held, codes).as_dict()
+    scored = evaluate.score(reader.Reader(model, places, None), held, codes)
+    new_scores = scored.as_dict()
     current = reader.reader(session, catalog)
     current_scores = evaluate.score(current, held, codes).as_dict()
     version = next_version(session)
@@ -61,6 +62,8 @@ def train(session: Session, catalog) -> Trained:
         "scores": new_scores,
         "active_scores": current_scores,
         "active_version": active_version(session),
+        # expected category -> what it was read as -> how many, on the held-out reports
+        "confusion": {code: dict(read) for code, read in sorted(scored.confusion.items())},
     }
     session.add(NluModel(version=version, data=model.to_bytes(), about=json.dumps(about)))
     session.flush()
