@@ -170,7 +170,7 @@ def test_chat_shows_the_conversation_and_logs_go_to_the_log_file(tmp_path) -> No
         run("chat", "--verbose", "--as", "Noé", input=said),
     )
 
-    assert "je garde la vôtre telle que vous l'avez écrite" in quiet.stdout
+    assert "je garde la vôtre telle que vous l’avez écrite" in quiet.stdout
     assert "geocoder unavailable" not in quiet.stdout + quiet.stderr
     assert "geocoder unavailable" in (tmp_path / "instance" / "chat.log").read_text()
     assert "geocoder unavailable" in verbose.stderr

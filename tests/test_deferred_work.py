@@ -156,7 +156,7 @@ def test_messages_sent_while_the_geocoder_works_wait_their_turn(slow_app, worker
     replies = [r.text for r in typist.new_messages()]
     # In the order they were sent: the question, "oui" answers it, then the help.
     assert replies[0] == "Est-ce 12 Rue de la Poterie 35500 Vitré ?"
-    assert replies[1].startswith("Votre signalement :")
+    assert replies[1].startswith("Votre signalement\u202f:")
     assert "12 Rue de la Poterie" in replies[1]
 
 

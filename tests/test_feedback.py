@@ -25,7 +25,7 @@ def resolved(rt) -> tuple[TalkingCitizen, int]:
 def test_resolution_asks_if_it_is_really_fixed(rt) -> None:
     citizen, _ = resolved(rt)
     message = citizen.new_messages()[-1]
-    assert "a été résolu" in message.text and message.text.endswith("Est-ce vraiment réglé ?")
+    assert "a été résolu" in message.text and message.text.endswith("Est-ce vraiment réglé\u202f?")
     assert [label for _, label in message.choices] == ["Oui, réglé", "Non", "En partie"]
     assert citizen.state == "is_fixed"
 
@@ -44,7 +44,7 @@ def test_yes_records_satisfaction(rt, answer) -> None:
 @pytest.mark.parametrize(("answer", "verdict"), [("2", "no"), ("non", "no"), ("3", "partly")])
 def test_no_reopens_with_the_citizens_words(rt, answer, verdict) -> None:
     citizen, number = resolved(rt)
-    assert "Qu'est-ce qui ne va pas encore" in citizen.texts(answer)
+    assert "Qu’est-ce qui ne va pas encore" in citizen.texts(answer)
     assert f"{'#'}{number} est rouvert" in citizen.texts("Le trou est revenu après la pluie")
     with rt.db.reading() as session:
         report = get_report(session, number)

@@ -79,7 +79,7 @@ ROWS = [
     Row("location: a photo", "location", dict(photo=a_photo()), "location",
         ["pas utiliser d'image", "Où est-ce"]),
     Row("confirm: free text", "confirm", dict(text="euh"), "confirm",
-        ["répondre avec l'un des choix", "Je l'envoie"]),
+        ["répondre avec l’un des choix", "Je l’envoie"]),
     Row("confirm: a pin", "confirm", dict(location=(48.1, -1.2)), "confirm",
         ["pas besoin de position"]),
     # Commands at any step.
@@ -147,7 +147,7 @@ def test_idea_can_skip_the_place(sqlite_app) -> None:
     citizen.say("Des bancs dans le parc du château")
     citizen.say(choice="skip")
     summary = citizen.texts(choice="skip")
-    assert "Idée pour la ville" in summary and "Lieu : aucun" in summary
+    assert "Idée pour la ville" in summary and "Lieu\u202f: aucun" in summary
     assert "Votre idée #1001 est enregistrée" in citizen.texts(choice="yes")
 
 
@@ -158,7 +158,7 @@ def test_photo_sent_early_skips_the_photo_step(sqlite_app) -> None:
     citizen.say(photo=a_photo())
     assert "Où est-ce" in citizen.texts("Tag sur le mur de la mairie")
     summary = citizen.texts(location=(48.1246, -1.2082))
-    assert "Photo : oui" in summary
+    assert "Photo\u202f: oui" in summary
 
 
 def test_message_after_report_is_offered_to_the_open_report(sqlite_app) -> None:
@@ -187,7 +187,7 @@ def test_message_after_report_can_start_a_new_one(sqlite_app) -> None:
 def test_status_of_own_report_and_my_reports(sqlite_app) -> None:
     citizen = TalkingCitizen(sqlite_app.extensions["webleads"])
     number = citizen.file_report()
-    assert f"Signalement #{number} (Nid-de-poule) : enregistré." in citizen.texts(f"#{number}")
+    assert f"Signalement #{number} (Nid-de-poule)\u202f: enregistré." in citizen.texts(f"#{number}")
     assert f"#{number} Nid-de-poule: enregistré" in citizen.texts("mes demandes")
     assert "enregistré" in citizen.texts(f"suivi {number}")
 
