@@ -97,7 +97,7 @@ def test_chat_and_set_status(app) -> None:
     assert done.exit_code == 0 and "new -> in_progress; 1 message(s) queued" in done.output
     later = invoke(app, "chat", "--as", "Marie", input="")
     assert "Bonjour Marie, le traitement de votre signalement #1001" in later.output
-    assert "Message du service Voirie : On arrive." in later.output
+    assert "Message du service Voirie\u202f: On arrive." in later.output
 
 
 @pytest.mark.parametrize(

@@ -63,11 +63,11 @@ def test_in_english_the_commune_is_named_too(communes) -> None:
 def test_the_welcome_names_the_intercommunality(communes) -> None:
     rt, runner = communes
     unnamed = TalkingCitizen(rt, "avant").texts("bonjour")
-    assert "l'assistant de signalement de vos communes (Étrelles, Vitré)" in unnamed
+    assert "l’assistant de signalement de vos communes (Étrelles, Vitré)" in unnamed
     assert "Citizens read: Vitré Communauté." in name_it(runner, "  Vitré   Communauté ")
     welcome = TalkingCitizen(rt, "apres").texts("bonjour")
     assert "Je suis l’assistant de signalement de Vitré Communauté." in welcome
-    assert "de l'une de ses communes" in welcome and "de la ville" not in welcome
+    assert "de l’une de ses communes" in welcome and "de la ville" not in welcome
     english = TalkingCitizen(rt, "en", language_code="en").texts("hello")
     assert "I am the reporting assistant of Vitré Communauté." in english
     assert "Intercommunalité: Vitré Communauté" in runner.invoke(cli, ["commune", "list"]).output

@@ -133,7 +133,7 @@ def test_other_citizens_are_answered_at_once_while_the_services_are_slow(
     [question] = typist.new_messages()
     assert question.text == "Est-ce 12 Rue de la Poterie 35500 Vitré ?"
     wait_for(lambda: photographer.state == "location")
-    assert photographer.new_messages()[0].text.startswith("Où est-ce ?")
+    assert photographer.new_messages()[0].text.startswith("Où est-ce\u202f?")
     assert waited > 0.5  # it did wait for the geocoder, in the worker
     assert network_guard.take() == []
 

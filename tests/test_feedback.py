@@ -77,7 +77,7 @@ def test_answer_after_the_report_was_reopened_by_an_agent(rt) -> None:
     with rt.db.transaction() as session:
         reports.change_status(session, number, "in_progress")
     citizen.new_messages()
-    assert "n'est plus indiqué comme résolu" in citizen.texts(choice=f"fixed:{number}:no")
+    assert "n’est plus indiqué comme résolu" in citizen.texts(choice=f"fixed:{number}:no")
 
 
 def test_silent_report_gets_one_honest_reminder_per_period(rt) -> None:
@@ -91,7 +91,7 @@ def test_silent_report_gets_one_honest_reminder_per_period(rt) -> None:
     assert remind_silent_reports(rt) == 1
     text = citizen.texts()
     assert "est toujours en cours de traitement par le service Voirie" in text
-    assert "Nous prévoyons de le traiter d'ici le" in text
+    assert "Nous prévoyons de le traiter d’ici le" in text
     assert remind_silent_reports(rt) == 0  # once per period
     with rt.db.transaction() as session:
         report = get_report(session, number)
