@@ -72,6 +72,7 @@ FIELD_LABELS = {
     "label": _l("Label"),
     "channel": _l("Channel"),
     "communes": _l("Communes"),
+    "on": _l("Running"),
 }
 # The few words the audit trail keeps in place of a value.
 VALUE_LABELS = {

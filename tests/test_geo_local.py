@@ -336,7 +336,7 @@ def test_typed_address_is_confirmed_then_placed(local_rt) -> None:
     citizen = TalkingCitizen(local_rt)
     citizen.to_location_question()
     question = citizen.say("12 rue de la poterie")[-1]
-    assert question.text == "Est-ce 12 Rue de la Poterie 35500 Vitré ?"
+    assert question.text == "Est-ce 12 Rue de la Poterie 35500 Vitré\u202f?"
     summary = citizen.texts("oui")
     assert "Lieu\u202f: 12 Rue de la Poterie 35500 Vitré" in summary
     assert "pas encore placé" not in summary
