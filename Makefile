@@ -38,10 +38,14 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# `make run PORT=5300` (and HOST=0.0.0.0 to be reached from another machine).
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
 run: install
 	$(BIN)/webleads init-db
 	$(BIN)/webleads seed-demo
-	$(BIN)/webleads run
+	$(BIN)/webleads run --host $(HOST) --port $(PORT)
 
 # Installs the missing Debian packages when we may (root with apt-get); otherwise the
 # tests that need them are skipped with the reason, except under CI where they fail.

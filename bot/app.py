@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from flask import Flask, Response, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -13,7 +15,6 @@ from models.db import Database
 from services import channels
 from services.catalog import CatalogCache
 from services.config import load_settings
-from services.geocoders import make_geocoder
 from services.runtime import Runtime, current_runtime
 
 # Webhooks never need more: a Telegram update or a Twilio form is a few kilobytes
@@ -39,8 +40,12 @@ DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
 HSTS = "max-age=31536000"
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Builds the app: settings, database, channels, console."""
+def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
+    """Builds the app: settings, database, channels, console.
+
+    `web=False` leaves out the pages (console, public site, API, webhooks' routes): a
+    command line that serves no request starts without importing them.
+    """
     test_config = dict(test_config or {})
     settings = load_settings(test_config, dotenv=not test_config.get("TESTING"))
     app = Flask(__name__, instance_relative_config=True)
@@ -57,8 +62,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         settings=settings,
         db=db,
         catalog=CatalogCache(),
-        geocoder=make_geocoder(settings, db),
+        geocoder=LazyGeocoder(settings, db),
     )
+    if not web:
+        return app
     _register_blueprints(app)
     _secure(app, settings.PUBLIC_BASE_URL.startswith("https://"))
     if settings.PROXY_FIX_HOPS:
@@ -69,6 +76,25 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     access_log.install(app.logger)
     return app
+
+
+class LazyGeocoder:
+    """The geocoder GEOCODER names, built when first used: a command that never looks up
+    an address neither imports the geocoders nor asks the database which one applies (nor
+    prints the notice that an unset GEOCODER searches the imported addresses)."""
+
+    def __init__(self, settings, db) -> None:
+        self._settings, self._db = settings, db
+        self._geocoder = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str):
+        with self._lock:
+            if self._geocoder is None:
+                from services.geocoders import make_geocoder
+
+                self._geocoder = make_geocoder(self._settings, self._db)
+        return getattr(self._geocoder, name)
 
 
 def _secure(app: Flask, https: bool) -> None:

@@ -10,7 +10,10 @@ from typing import TextIO
 from bot.engine import handle
 from bot.jobs import JobRunner
 from models.citizen import find_citizen, update_citizen
+from services.media import MAX_PHOTO_BYTES
 from services.runtime import Runtime
+from services.storage import StoreError
+from services.types import Inbound
 from webhooks import dev
 
 POLL_SECONDS = 1.0
@@ -27,11 +30,16 @@ def log_to_file(path: str) -> None:
     root.setLevel(logging.INFO)
 
 
+# A line that sends a picture instead of words: `/photo` (the --photo FILE) or `/photo PATH`.
+PHOTO_COMMAND = "/photo"
+
+
 class TerminalChat:
-    def __init__(self, rt: Runtime, name: str, lang: str | None) -> None:
+    def __init__(self, rt: Runtime, name: str, lang: str | None, photo: str | None = None) -> None:
         self.rt = rt
         self.name = name
         self.lang = lang
+        self.photo = photo
         self._print_lock = threading.Lock()
 
     def run(self, stdin: TextIO, stdout: TextIO) -> None:
@@ -40,9 +48,12 @@ class TerminalChat:
         self._set_language()
         interactive = stdin.isatty()
         self._say(
-            f"You are {self.name}, a citizen on the dev channel. Type your message "
-            "(a number picks a choice); Ctrl-D to quit.\n"
+            f"You are {self.name}, {self._who()} on the dev channel. Type your message "
+            "(a number picks a choice); Ctrl-D to quit."
         )
+        if self.photo:
+            self._say(f"Type {PHOTO_COMMAND} to send the picture {self.photo}.")
+        self._say("")
         stop = threading.Event()
         watcher = threading.Thread(target=self._watch, args=(stop,), daemon=True)
         watcher.start()
@@ -56,9 +67,10 @@ class TerminalChat:
                 text = line.strip()
                 if not text:
                     continue
-                handled = handle(
-                    dev.inbound(self.name, text, name=self.name, lang=self.lang), self.rt
-                )
+                message = self._message(text)
+                if message is None:
+                    continue
+                handled = handle(message, self.rt)
                 if handled.waiting:  # a geocoder to ask: the worker's part, done here
                     JobRunner(self.rt, fetchers={}).run_until_idle()
                 self._show(dev.drain(self.rt, self.name))
@@ -66,6 +78,32 @@ class TerminalChat:
             stop.set()
             watcher.join(timeout=2)
             self._show(dev.drain(self.rt, self.name))
+
+    def _who(self) -> str:
+        """A citizen, or an agent's phone once linked (`/agent CODE`, or seed-demo's crew)."""
+        with self.rt.db.reading() as session:
+            chat = find_citizen(session, dev.CHANNEL, self.name)
+            return "a field crew's phone" if chat is not None and chat.field_chat else "a citizen"
+
+    def _message(self, text: str) -> Inbound | None:
+        """The line as the citizen's message: words, or `/photo [PATH]` a picture."""
+        if text.split()[0] != PHOTO_COMMAND:
+            return dev.inbound(self.name, text, name=self.name, lang=self.lang)
+        path = text[len(PHOTO_COMMAND) :].strip() or self.photo
+        if not path:
+            self._say(f"(no picture: start with --photo FILE, or type {PHOTO_COMMAND} FILE)")
+            return None
+        try:
+            with open(path, "rb") as file:  # no more than the cap: a larger one is refused
+                data = file.read(MAX_PHOTO_BYTES + 1)
+        except OSError as exc:
+            self._say(f"(cannot read {path}: {exc.strerror})")
+            return None
+        try:
+            return dev.photo_inbound(self.rt, self.name, data, name=self.name, lang=self.lang)
+        except StoreError as exc:
+            self._say(f"(the photo store cannot be reached, try again: {exc})")
+            return None
 
     def _watch(self, stop: threading.Event) -> None:
         """Shows status updates queued by agents while the citizen is typing."""

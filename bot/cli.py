@@ -1,49 +1,114 @@
-"""The `webleads` command line: a Flask CLI group."""
+"""The `webleads` command line: a Flask CLI group.
+
+Every command starts in well under a second: this module imports click and Flask's CLI
+only, each command imports what it uses, and the app is built only when a command runs
+(`--help` builds none). bench/cli_startup.py measures it.
+"""
 
 from __future__ import annotations
 
 import getpass
 import logging
+import pkgutil
 import sys
 import threading
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command
-from werkzeug.serving import run_simple
 
-from bot.app import create_app
-from models import migrate
-from services import channels
-from services.runtime import current_runtime
+# The commands that serve or list pages; every other one gets the app without them.
+WEB_COMMANDS = {"run", "routes", "shell"}
 
 
 def _create_app(*_args) -> object:
-    return create_app()
+    from bot.app import create_app
+
+    ctx = click.get_current_context(silent=True)
+    command = ctx.info_name if ctx is not None else None
+    return create_app(web=command in WEB_COMMANDS or command is None)
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
-def cli() -> None:
+def current_runtime():
+    from services.runtime import current_runtime
+
+    return current_runtime()
+
+
+class WebleadsGroup(FlaskGroup):
+    """Flask's group without its start-up costs: no app is built to list the commands (the
+    app adds none), no plugin entry points are scanned, and a channel's own group
+    (`webhooks/<channel>/cli.py`) is imported only when it is the command run."""
+
+    _listing = False
+
+    def _load_plugin_commands(self) -> None:
+        self._loaded_plugin_commands = True
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_channel_command_names()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        if name not in _channel_command_names():
+            return None
+        if self._listing:  # `webleads --help`: a stand-in, not the channel's imports
+            return click.Group(name, help=f"The {name} channel's commands.")
+        return _channel_command(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+def _channel_command_names() -> list[str]:
+    """The channels that bring commands of their own, found without importing them."""
+    from importlib.util import find_spec
+
+    folders = find_spec("webhooks").submodule_search_locations or []
+    return [
+        module.name
+        for module in pkgutil.iter_modules(folders)
+        if module.ispkg and any(Path(f, module.name, "cli.py").exists() for f in folders)
+    ]
+
+
+def _channel_command(name: str) -> click.Command | None:
+    from services import channels
+
+    _register_channels()
+    for channel in channels.all_channels():
+        if channel.cli is not None and channel.cli.name == name:
+            return channel.cli
+    return None
+
+
+def _register_channels() -> None:
+    import webhooks  # noqa: F401  (each channel registers itself: services/channels.py)
+
+
+@click.group(cls=WebleadsGroup, create_app=_create_app, add_default_commands=False)
+@click.option("--verbose", is_flag=True, help="Show the log's notices (the geocoder in use...).")
+def cli(verbose: bool) -> None:
     """webleads-tracker: the town's reporting bot and its console."""
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
 cli.add_command(shell_command)
 cli.add_command(routes_command)
 
 
-def _add_channel_commands() -> None:
-
-    for channel in channels.all_channels():
-        if channel.cli is not None:
-            cli.add_command(channel.cli)
-
-
-_add_channel_commands()
-
-
 @cli.command("init-db")
 def init_db() -> None:
     """Migrates the database to the latest schema."""
+    from models import migrate
+
     rt = current_runtime()
     migrate.upgrade(rt.db.engine)
     click.echo(f"Database ready at revision {migrate.current_revision(rt.db.engine)}.")
@@ -52,16 +117,39 @@ def init_db() -> None:
 @cli.command("seed-demo")
 def seed_demo_command() -> None:
     """Sets up the demo town, Vitré (idempotent)."""
-    from bot.seed import ADMIN_EMAIL, seed_demo, seed_demo_reports
+    from bot.seed import (
+        ADMIN_EMAIL,
+        CREW_CHAT,
+        next_report_number,
+        seed_crew,
+        seed_demo,
+        seed_demo_reports,
+        seed_templates,
+    )
 
     rt = current_runtime()
     with rt.db.transaction() as session:
         password = seed_demo(session)
-        filed = seed_demo_reports(session)
+        filed = seed_demo_reports(session, rt.settings)
+        templates = seed_templates(session)
+        crew = seed_crew(session, rt.settings.SECRET_KEY)
+        next_number = next_report_number(session)
     rt.catalog.invalidate()
+    rt.wake_worker()
     click.echo("Demo town Vitré is ready (services, categories, boundary, admin agent).")
     if filed:
-        click.echo(f"{filed} demo reports filed, in every status, for the console.")
+        click.echo(
+            f"{filed} demo reports filed (#{next_number - filed} to #{next_number - 1}), in "
+            "every status, some with photos, the first one published on the public site."
+        )
+    if templates:
+        click.echo(f"{templates} response templates for the console.")
+    if crew:
+        click.echo(
+            f"Field crew: `webleads chat --as {CREW_CHAT}` is the phone of a Voirie agent "
+            "(/taches lists her assignment)."
+        )
+    click.echo(f"The next report filed will be #{next_number}.")
     if password:
         click.echo(f"Admin login: {ADMIN_EMAIL} / password: {password}  (shown only now)")
     else:
@@ -164,6 +252,8 @@ def agent_digest_time(service: str, at: str) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def run_command(host: str, port: int) -> None:
     """Runs the web server, the outbox worker and (if set) Telegram polling, in one process."""
+    from werkzeug.serving import run_simple
+
     from bot import background
 
     app = current_app._get_current_object()
@@ -199,7 +289,13 @@ def worker_command() -> None:
 @click.option("--as", "name", default=None, help="Your name as a citizen (default: your login).")
 @click.option("--lang", type=click.Choice(["fr", "en"]), default=None)
 @click.option("--verbose", is_flag=True, help="Show log lines here instead of in the log file.")
-def chat_command(name: str | None, lang: str | None, verbose: bool) -> None:
+@click.option(
+    "--photo",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A picture to send: type /photo when the bot asks for one (or /photo PATH).",
+)
+def chat_command(name: str | None, lang: str | None, verbose: bool, photo: str | None) -> None:
     """Talks to the bot in this terminal, as a citizen on the dev channel."""
     from bot.chat import TerminalChat, log_to_file
 
@@ -208,7 +304,7 @@ def chat_command(name: str | None, lang: str | None, verbose: bool) -> None:
     else:
         log_to_file(CHAT_LOG)
     name = name or getpass.getuser()
-    TerminalChat(current_runtime(), name, lang).run(sys.stdin, sys.stdout)
+    TerminalChat(current_runtime(), name, lang, photo).run(sys.stdin, sys.stdout)
 
 
 # Where `webleads chat` writes its log lines, so the terminal shows the conversation only.
@@ -966,6 +1062,121 @@ def audit_export(since, until, out_file: str) -> None:
         return
     Path(out_file).write_text(buffer.getvalue(), encoding="utf-8", newline="")
     click.echo(f"{count} action(s) written to {out_file}.")
+
+
+# --- the free-text reader (services/nlu) --------------------------------------------------
+
+
+@cli.group("nlu")
+def nlu_group() -> None:
+    """The free-text reader: guess, evaluate, retrain, activate."""
+
+
+@nlu_group.command("guess")
+@click.argument("text")
+def nlu_guess(text: str) -> None:
+    """Reads TEXT as a resident's message: the top categories, how sure, the place."""
+    from services.nlu import reader
+
+    rt = current_runtime()
+    with rt.db.reading() as session:
+        reading = reader.read(session, rt.catalog.get(session), text)
+    model = f"version {reading.version}" if reading.version else "shipped examples"
+    click.echo(f"Verdict: {reading.verdict} (model: {model})")
+    for code, probability in reading.ranked[:3]:
+        click.echo(f"  {code:<16} {probability:6.1%}")
+    place = reading.place
+    click.echo(f"Place: {place.query if place else 'none found'}")
+
+
+@nlu_group.command("eval")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def nlu_eval(path: str) -> None:
+    """Scores the reader in use on a TSV file (columns text, category, optional street)."""
+    from services.nlu import evaluate, reader
+
+    rt = current_runtime()
+    rows = evaluate.read_labelled(path)
+    with rt.db.reading() as session:
+        catalog = rt.catalog.get(session)
+        scores = evaluate.score(reader.reader(session, catalog), rows)
+    _echo_scores(scores)
+
+
+def _echo_scores(scores) -> None:
+    figures = scores.as_dict()
+    click.echo(f"Messages: {figures['messages']}")
+    click.echo(f"Top-1: {figures['top1']:.1%}  Top-3: {figures['top3']:.1%}")
+    if scores.named:
+        click.echo(
+            f"Place found: {figures['place_found']:.1%}  right: {figures['place_right']:.1%}"
+            f" (of {scores.named} naming one)"
+        )
+    click.echo(
+        f"Non-reports taken for reports: {scores.non_reports_taken}/{scores.non_reports}  "
+        f"Emergencies answered: {figures['emergencies_answered']}  "
+        f"False alarms: {scores.false_alarms}"
+    )
+    from services.nlu import evaluate
+
+    click.echo("Confusion (expected: right/all, read instead):")
+    for line in evaluate.confusion_lines(scores):
+        click.echo(f"  {line}")
+
+
+@nlu_group.command("train")
+def nlu_train() -> None:
+    """Retrains from the shipped examples and the town's reports; stores a new version."""
+    from services.nlu import training
+
+    rt = current_runtime()
+    with rt.db.transaction() as session:
+        trained = training.train(session, rt.catalog.get(session))
+    click.echo(
+        f"Version {trained.version} stored (not active): {trained.shipped} shipped examples, "
+        f"{trained.town} of the town's reports, {trained.held_out} held out to score."
+    )
+    active = f"version {trained.active_version}" if trained.active_version else "shipped examples"
+    if trained.held_out:
+        for name, scores in ((f"new (version {trained.version})", trained.scores),
+                             (f"active ({active})", trained.active_scores)):  # fmt: skip
+            click.echo(f"  {name}: top-1 {scores['top1']:.1%}, top-3 {scores['top3']:.1%}")
+    else:
+        click.echo("  No held-out reports to score on yet.")
+    click.echo(f"Activate it with `webleads nlu activate {trained.version}`.")
+
+
+@nlu_group.command("activate")
+@click.argument("version", type=int)
+def nlu_activate(version: int) -> None:
+    """Makes VERSION the reader in use (audited)."""
+    from services.audit import Actor
+    from services.nlu import training
+
+    rt = current_runtime()
+    with rt.db.transaction() as session:
+        done = training.activate(session, Actor.command_line(), version)
+    if not done:
+        raise click.ClickException(f"There is no version {version}.")
+    click.echo(f"Version {version} is now the reader in use.")
+
+
+@nlu_group.command("list")
+def nlu_list() -> None:
+    """Lists the stored versions with their scores."""
+    import json
+
+    from models.nlu import all_models
+
+    with current_runtime().db.reading() as session:
+        for row in all_models(session):
+            about = json.loads(row.about)
+            scores = about.get("scores") or {}
+            click.echo(
+                f"{'*' if row.active else ' '} {row.version:>3}  {row.created_at:%Y-%m-%d %H:%M}"
+                f"  town reports {about.get('town', 0):>4}"
+                f"  top-1 {scores.get('top1', 0):.1%}  top-3 {scores.get('top3', 0):.1%}"
+            )
 
 
 def main() -> None:

@@ -3,7 +3,30 @@
 ```mermaid
 stateDiagram-v2
     [*] --> start
-    start --> menu: first message (welcome)
+    start --> menu: first message (welcome), not a report
+    start --> guess: first message read as a report, sure (handlers/sentence.py)
+    start --> guess_pick: read as a report, unsure; or an emergency (numbers given)
+    menu --> guess: a sentence typed at the menu, sure
+    menu --> guess_pick: the same, unsure or an emergency
+    idle --> guess: a sentence, nothing open, sure
+    idle --> guess_pick: the same, unsure or an emergency
+    add_to_report --> guess: "new report": the message read, sure
+    add_to_report --> guess_pick: the same, unsure or an emergency
+    guess --> guess_pick: another category
+    guess_pick --> guess_pick: something else (every category)
+    guess --> photo: yes (the message is the description, the place found)
+    guess_pick --> photo: a category chosen
+    guess --> location: yes, on SMS or no place found (the photo link comes at the end)
+    guess_pick --> location: the same
+    guess --> location_confirm: yes, the guessed street not found as such
+    guess_pick --> location_confirm: the same
+    guess --> nearby: yes, the place known, on SMS
+    guess_pick --> nearby: the same
+    guess --> confirm: yes, the place known, on SMS, nothing close
+    guess_pick --> confirm: the same
+    guess --> menu: the category gone meanwhile, or outside the pilot
+    guess_pick --> menu: the same
+    guess_pick --> guess: a category chosen, its street looked up by the worker (event)
     menu --> description: category chosen (or idea)
     description --> photo: text
     description --> location: text, the photo already sent
@@ -63,6 +86,7 @@ from handlers import (
     menu,
     nearby,
     photo,
+    sentence,
 )
 from handlers.context import Ctx
 from models.citizen import State
@@ -83,8 +107,13 @@ class Row:
 
 
 FLOW: dict[State, Row] = {
-    State.START: Row(None, dict.fromkeys((TEXT, CHOICE, PHOTO, LOCATION, OTHER), menu.welcome)),
-    State.MENU: Row(menu.ask, {CHOICE: menu.choose, TEXT: menu.choose_text}),
+    State.START: Row(
+        None,
+        {**dict.fromkeys((CHOICE, PHOTO, LOCATION, OTHER), menu.welcome), TEXT: sentence.read},
+    ),
+    State.MENU: Row(menu.ask, {CHOICE: menu.choose, TEXT: sentence.read_at_menu}),
+    State.GUESS: Row(sentence.ask, {CHOICE: sentence.confirm, EVENT: sentence.placed}),
+    State.GUESS_PICK: Row(sentence.ask_pick, {CHOICE: sentence.pick}),
     State.DESCRIPTION: Row(
         description.ask,
         {
@@ -114,9 +143,9 @@ FLOW: dict[State, Row] = {
     State.NEARBY: Row(None, {CHOICE: nearby.answer}),
     State.CONFIRM: Row(confirm.ask, {CHOICE: confirm.answer}),
     State.IDLE: Row(
-        None, {TEXT: idle.free_message, PHOTO: idle.free_message, CHOICE: idle.free_message}
+        None, {TEXT: sentence.read_idle, PHOTO: idle.free_message, CHOICE: idle.free_message}
     ),
-    State.ADD_TO_REPORT: Row(None, {CHOICE: idle.add_choice, TEXT: idle.free_message}),
+    State.ADD_TO_REPORT: Row(None, {CHOICE: sentence.add_choice, TEXT: idle.free_message}),
     State.IS_FIXED: Row(
         None, {CHOICE: feedback.answer, TEXT: idle.free_message, PHOTO: idle.free_message}
     ),

@@ -24,12 +24,49 @@ SERVICES = [
     ("participation", "Démocratie participative", "Citizen participation"),
 ]
 
-# code, fr, en, service, kind, SLA hours, photo required
+# code, fr, en, service, kind, SLA hours, photo required, keywords (what residents call it,
+# and the keys of the shipped examples it learns from: services/nlu/data/examples_*.tsv)
 CATEGORIES = [
-    ("nid-de-poule", "Nid-de-poule", "Pothole", "voirie", PROBLEM, 72, False),
-    ("trottoir", "Trottoir abîmé", "Damaged pavement", "voirie", PROBLEM, 120, False),
-    ("signalisation", "Panneau ou marquage", "Road sign or marking", "voirie", PROBLEM, 72, False),
-    ("lampadaire", "Lampadaire en panne", "Broken streetlight", "eclairage", PROBLEM, 48, False),
+    (
+        "nid-de-poule",
+        "Nid-de-poule",
+        "Pothole",
+        "voirie",
+        PROBLEM,
+        72,
+        False,
+        "pothole, nid-de-poule, trou, chaussée",
+    ),
+    (
+        "trottoir",
+        "Trottoir abîmé",
+        "Damaged pavement",
+        "voirie",
+        PROBLEM,
+        120,
+        False,
+        "pavement, trottoir",
+    ),
+    (
+        "signalisation",
+        "Panneau ou marquage",
+        "Road sign or marking",
+        "voirie",
+        PROBLEM,
+        72,
+        False,
+        "sign, panneau, marquage au sol, feu tricolore",
+    ),
+    (
+        "lampadaire",
+        "Lampadaire en panne",
+        "Broken streetlight",
+        "eclairage",
+        PROBLEM,
+        48,
+        False,
+        "streetlight, lampadaire, éclairage public",
+    ),
     (
         "dechets",
         "Dépôt sauvage ou poubelle pleine",
@@ -38,8 +75,9 @@ CATEGORIES = [
         PROBLEM,
         48,
         False,
+        "litter, déchets, poubelle, dépôt sauvage",
     ),
-    ("graffiti", "Tag ou graffiti", "Graffiti", "proprete", PROBLEM, 120, False),
+    ("graffiti", "Tag ou graffiti", "Graffiti", "proprete", PROBLEM, 120, False, "graffiti, tag"),
     (
         "espaces-verts",
         "Parc, arbre ou espace vert",
@@ -48,8 +86,9 @@ CATEGORIES = [
         PROBLEM,
         120,
         False,
+        "greenery, arbre, pelouse, parc",
     ),
-    ("idee", "Idée pour la ville", "Idea for the town", "participation", IDEA, 336, False),
+    ("idee", "Idée pour la ville", "Idea for the town", "participation", IDEA, 336, False, "idea"),
 ]
 
 ADMIN_EMAIL = "admin@vitre.example"
@@ -71,8 +110,11 @@ def seed_demo(session: Session) -> str | None:
             session.add(service)
             session.flush()
         services[code] = service
-    for position, (code, fr, en, service, kind, sla, photo) in enumerate(CATEGORIES):
-        if category_by_code(session, code) is None:
+    for position, (code, fr, en, service, kind, sla, photo, words) in enumerate(CATEGORIES):
+        existing = category_by_code(session, code)
+        if existing is not None and not existing.keywords:
+            existing.keywords = words  # a demo seeded before categories had keywords
+        if existing is None:
             session.add(
                 Category(
                     code=code,
@@ -83,6 +125,7 @@ def seed_demo(session: Session) -> str | None:
                     sla_hours=sla,
                     photo_required=photo,
                     position=position,
+                    keywords=words,
                 )
             )
     if zone_by_name(session, TOWN["town_name"], BOUNDARY) is None:
@@ -234,8 +277,18 @@ STATUS_COLUMNS = {
 DEMO_CITIZENS = ["Camille", "Louis", "Manon", "Hugo", "Léa", "Nathan", "Chloé", "Jules"]
 
 
-def seed_demo_reports(session: Session) -> int:
-    """Files the demo reports once (only into a town that has none); returns how many."""
+# Demo reports that carry a photo (their index in DEMO_REPORTS): drawn at seed time.
+PHOTOS = {0: "nid-de-poule", 1: "lampadaire", 3: "graffiti", 8: "nid-de-poule"}
+# The demo report on the public site with its description and photo (#1001, resolved).
+PUBLISHED = 0
+
+
+def seed_demo_reports(session: Session, settings=None) -> int:
+    """Files the demo reports once (only into a town that has none); returns how many.
+
+    With the settings, some carry a photo (stored like any citizen's) and one is
+    published on the public site with its description and photo.
+    """
     from datetime import timedelta
 
     from models.citizen import Citizen, Conversation, State
@@ -261,6 +314,8 @@ def seed_demo_reports(session: Session) -> int:
             "lon": lon,
             "geolocated": lat is not None,
         }
+        if settings is not None and i in PHOTOS:
+            draft["media_ids"] = [_demo_photo(session, settings, PHOTOS[i], i, citizen.id)]
         report = reports.file_report(
             session, citizen, draft, _category(category_by_code(session, code))
         )
@@ -278,5 +333,192 @@ def seed_demo_reports(session: Session) -> int:
                 setattr(report, column, event.created_at)
                 report.updated_at = report.last_public_update_at = event.created_at
         session.add(report)
+        if settings is not None and i == PUBLISHED:
+            _publish(session, report.id)
     session.flush()
     return len(DEMO_REPORTS)
+
+
+def _publish(session: Session, number: int) -> None:
+    """Puts a demo report on the public site, its words and its photo approved."""
+    from models.report import media_of_report
+    from services import moderation
+
+    moderation.publish(session, number, agent_id=None)
+    for media in media_of_report(session, number):
+        moderation.approve_photo(session, number, media.id, approved=True, agent_id=None)
+
+
+def _demo_photo(session: Session, settings, kind: str, seed: int, citizen_id: int) -> int:
+    """Draws a picture of the problem and stores it as a citizen's photo; returns its id."""
+    from models.report import add_media
+    from services.media import store_photo
+
+    return add_media(session, store_photo(demo_picture(kind, seed), settings), citizen_id)
+
+
+def demo_picture(kind: str, seed: int = 0) -> bytes:
+    """A JPEG drawn with Pillow (no download): a street scene hinting at the problem."""
+    import io
+    import random
+
+    from PIL import Image, ImageDraw, ImageFilter
+
+    rng = random.Random(seed)
+    width, height = 800, 600
+    image = Image.new("RGB", (width, height), (150, 190, 225))  # sky
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 250, width, height), fill=(92, 92, 96))  # the road
+    draw.polygon([(0, 250), (width, 250), (width, 300), (0, 330)], fill=(185, 180, 170))
+    for x in range(0, width, 120):  # the road's centre line
+        draw.rectangle((x + 20, 440, x + 80, 452), fill=(235, 235, 230))
+    for _ in range(900):  # the asphalt's grain
+        x, y = rng.randrange(width), rng.randrange(300, height)
+        shade = rng.randrange(70, 120)
+        draw.point((x, y), fill=(shade, shade, shade + 4))
+    if kind == "nid-de-poule":
+        draw.ellipse((280, 380, 560, 500), fill=(45, 40, 38))
+        draw.ellipse((300, 392, 540, 488), fill=(70, 64, 58))
+    elif kind == "lampadaire":
+        draw.rectangle((560, 40, 575, 300), fill=(60, 65, 70))
+        draw.rectangle((520, 30, 615, 50), fill=(60, 65, 70))
+        draw.ellipse((525, 45, 560, 70), fill=(200, 200, 120))
+        image = image.point(lambda v: int(v * 0.55))  # dusk
+    elif kind == "graffiti":
+        draw.rectangle((0, 60, width, 300), fill=(205, 190, 160))  # the school's wall
+        for _ in range(6):
+            points = [(rng.randrange(100, 700), rng.randrange(90, 270)) for _ in range(4)]
+            colour = rng.choice([(200, 30, 60), (30, 90, 200), (20, 20, 20)])
+            draw.line(points, fill=colour, width=14, joint="curve")
+    image = image.filter(ImageFilter.SMOOTH)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=82)
+    return out.getvalue()
+
+
+# Ready-made public messages for the console's picker: (title, status, category, body).
+# Placeholders are those of the console's templates: {name}, {ref}, {category},
+# {address}, {service}.
+TEMPLATES = [
+    (
+        "Bien reçu",
+        "acknowledged",
+        None,
+        "Votre signalement {ref} ({category}) est arrivé au service {service}, qui va "
+        "l'examiner dans les meilleurs délais.",
+    ),
+    (
+        "Intervention programmée",
+        "in_progress",
+        None,
+        "Une équipe du service {service} va intervenir ({address}) dans les prochains jours.",
+    ),
+    (
+        "Nid-de-poule rebouché",
+        "resolved",
+        "nid-de-poule",
+        "Le trou a été rebouché à l'enrobé à froid ; une réfection plus durable est prévue "
+        "avec les travaux de voirie de l'année.",
+    ),
+    (
+        "Réglé, merci",
+        "resolved",
+        None,
+        "Merci {name} de nous l'avoir signalé : c'est réglé. N'hésitez pas à recommencer.",
+    ),
+    (
+        "Hors compétence de la ville",
+        "closed",
+        None,
+        "Ce lieu ne relève pas de la ville : nous avons transmis votre signalement au "
+        "gestionnaire concerné.",
+    ),
+]
+
+
+def seed_templates(session: Session) -> int:
+    """Creates the demo's response templates, in a town that has none; returns how many."""
+    from models.console import all_templates
+    from services.admin import save_template
+    from services.audit import Actor
+
+    if all_templates(session):
+        return 0
+    actor = Actor.command_line()
+    for title, status, code, body in TEMPLATES:
+        category = category_by_code(session, code) if code else None
+        save_template(
+            session,
+            actor,
+            None,
+            title=title,
+            status=status,
+            category_id=category.id if category else None,
+            body=body,
+            active=True,
+        )
+    return len(TEMPLATES)
+
+
+# The demo's field crew: an agent of the Voirie whose phone is the dev-channel chat
+# `webleads chat --as Claire`; the open pothole report is assigned to her.
+CREW_EMAIL = "claire.martin@vitre.example"
+CREW_CHAT = "Claire"
+CREW_TASK = 8  # index in DEMO_REPORTS: "Trou profond à l'entrée du parking"
+
+
+def seed_crew(session: Session, secret_key: str) -> bool:
+    """Creates the crew agent and links her dev-channel chat, once; True if created now."""
+    from models.citizen import Citizen, Conversation, State, find_citizen
+    from services import crews, reports
+
+    if agent_by_email(session, CREW_EMAIL) is not None:
+        return False
+    voirie = service_by_code(session, "voirie")
+    agent = Agent(
+        email=CREW_EMAIL,
+        name="Claire Martin",
+        role="agent",
+        password_hash=hash_password(secrets.token_urlsafe(16)),
+    )
+    session.add(agent)
+    session.flush()
+    session.add(AgentService(agent_id=agent.id, service_id=voirie.id))
+    chat = find_citizen(session, "dev", CREW_CHAT)
+    if chat is None:
+        chat = Citizen(channel="dev", address=CREW_CHAT, display_name=CREW_CHAT)
+        session.add(chat)
+        session.flush()
+        session.add(Conversation(citizen_id=chat.id, state=State.IDLE))
+        session.flush()
+    crews.link_chat(session, chat, crews.issue_code(session, agent.id, secret_key), secret_key)
+    from models.report import Report
+
+    number = first_report_number(session) + CREW_TASK
+    report = session.get(Report, number)
+    if report is not None and report.service_id == voirie.id:
+        reports.assign(session, number, service_id=voirie.id, assignee_id=agent.id, agent_id=None)
+    return True
+
+
+def first_report_number(session: Session) -> int:
+    """The number of the first report filed in this database (#1001 on a fresh one)."""
+    from sqlalchemy import func, select
+
+    from models.report import Report
+
+    first = session.execute(select(func.min(Report.id))).scalar()
+    return first if first is not None else FIRST_NUMBER
+
+
+FIRST_NUMBER = 1001  # models/report.py: the numbers start there
+
+
+def next_report_number(session: Session) -> int:
+    """The number the next report filed will get."""
+    from sqlalchemy import func, select
+
+    from models.report import Report
+
+    last = session.execute(select(func.max(Report.id))).scalar()
+    return last + 1 if last is not None else FIRST_NUMBER

@@ -34,6 +34,7 @@ THING_LABELS = {
     audit.Thing.ALLOWLIST: _l("Allowlist"),
     audit.Thing.API_KEY: _l("API key"),
     audit.Thing.LOGO: _l("Town logo"),
+    audit.Thing.READER: _l("Free-text reader"),
 }
 # The audit export's columns (services/audit.py HEADER), as the admin reads them.
 COLUMN_LABELS = {

@@ -29,6 +29,7 @@ from console.forms import (
 )
 from console.present import channel_labels, mask_address
 from console.queue import lang
+from console.security import UPLOAD_LIMITS
 from models.catalog import all_services
 from models.pilot import (
     REFUSED_GROUP,
@@ -364,6 +365,10 @@ def _chosen_code() -> str | None:
         if code not in {i.code for i in all_invites(db) if i.active}:
             abort(404)
     return code
+
+
+# A logo may be larger than the app's 1 MB form limit (a multipart form adds a little).
+UPLOAD_LIMITS["console.admin_launch_kit_logo"] = launchkit.LOGO_MAX_BYTES + 64 * 1024
 
 
 @bp.post("/admin/launch-kit/logo")

@@ -11,6 +11,8 @@ from services.runtime import current_runtime
 
 # What may be reached without a session: the login form and the stylesheets it needs.
 PUBLIC_ENDPOINTS = {"console.login", "console.language", "console.static"}
+# Uploads larger than the app's limit, set before the CSRF check reads the form.
+UPLOAD_LIMITS: dict[str, int] = {}
 
 
 @bp.before_request
@@ -19,6 +21,8 @@ def require_login():
     if request.endpoint not in PUBLIC_ENDPOINTS and not current_user.is_authenticated:
         return login_manager.unauthorized()
     if request.method == "POST":
+        if request.endpoint in UPLOAD_LIMITS:
+            request.max_content_length = UPLOAD_LIMITS[request.endpoint]
         csrf.protect()
     return None
 

@@ -14,15 +14,21 @@ from flask_login import current_user
 
 from bot.engine import handle
 from console import bp
+from console.security import UPLOAD_LIMITS
 from models.citizen import find_citizen, update_citizen
 from models.messaging import messages_for_citizen
+from services.media import MAX_PHOTO_BYTES
 from services.runtime import current_runtime
+from services.storage import StoreUnavailable
 from services.types import Inbound, Reply
 from webhooks import dev
 from webhooks.whatsapp.content import shape as whatsapp_shape
 
 HISTORY = 30  # messages shown when the page opens
 MAX_REPLIES = 100  # taken per call
+# A phone's picture and a little form around it: what is larger is read no further.
+MAX_UPLOAD_BYTES = MAX_PHOTO_BYTES + 64 * 1024
+UPLOAD_LIMITS["console.simulator_photo"] = MAX_UPLOAD_BYTES
 
 
 def sender() -> str:
@@ -67,6 +73,25 @@ def simulator_say():
     else:
         return jsonify(error="nothing to say"), 400
     rt = current_runtime()
+    handle(inbound, rt)
+    return jsonify(replies=take_replies(rt, inbound.language_code))
+
+
+@bp.post("/simulator/photo")
+def simulator_photo():
+    """Hands a picture the agent chose to the bot, as a phone sends one: through the dev
+    channel's intake (the size cap, a real picture, re-encoded without EXIF)."""
+    lang = request.form.get("lang")
+    lang = lang if lang in ("fr", "en") else None
+    upload = request.files.get("photo")
+    data = upload.read(MAX_PHOTO_BYTES + 1) if upload is not None else b""
+    rt = current_runtime()
+    if not data:
+        return jsonify(error="no picture"), 400
+    try:
+        inbound = dev.photo_inbound(rt, sender(), data, name=current_user.display_name, lang=lang)
+    except StoreUnavailable:
+        return jsonify(error="the photo store cannot be reached, try again"), 503
     handle(inbound, rt)
     return jsonify(replies=take_replies(rt, inbound.language_code))
 

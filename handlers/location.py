@@ -12,6 +12,7 @@ from services.texts import fold
 from services.types import Inbound, Outcome, Reply, Wait
 
 SKIP = "skip"
+KEEP = "keep"  # keep the place as the citizen typed it (a landmark the geocoder does not know)
 SKIP_WORDS = {"skip", "passer", "passe", "aucun", "none", "non", "no"}
 MIN_ADDRESS = 3
 
@@ -107,10 +108,13 @@ def zone_refusal(ctx: Ctx, lat: float, lon: float) -> Reply | None:
 
 
 def skip(ctx: Ctx, msg: Inbound) -> Outcome:
-    """Goes on without a place (ideas only); any other button is out of date."""
+    """Goes on without a place (ideas only), or with the place kept as typed; any other
+    button is out of date."""
     category = ctx.category
     if msg.choice == SKIP and category is not None and category.is_idea:
         return nearby.next_step(ctx)
+    if msg.choice == KEEP and ctx.draft.get("typed"):
+        return keep_unlocated(ctx, ctx.draft["typed"])
     return Outcome([Reply(ctx.t("That button is no longer active.")), *ask(ctx)], State.LOCATION)
 
 
@@ -167,25 +171,37 @@ def found_places(ctx: Ctx, text: str, found: Found | None) -> Outcome:
             State.LOCATION,
         )
     if not places:
-        return Outcome(
-            [
-                Reply(
-                    ctx.t(
-                        "I could not find this address in {town}. Check it and type it again, "
-                        "or share your location.",
-                        town=town,
-                    ),
-                    request_location=True,
-                )
-            ],
-            State.LOCATION,
-        )
+        return Outcome(not_found(ctx, text, town), State.LOCATION)
     ctx.draft["candidates"] = [[p.label, p.lat, p.lon] for p in places]
     return Outcome(ask_candidates(ctx), State.LOCATION_CONFIRM)
 
 
+def not_found(ctx: Ctx, text: str, town: str) -> list[Reply]:
+    """Offers a way on for a place the geocoder does not know ("devant l'église"): type it
+    again, share a pin where the channel can, or keep it as written for the agents."""
+    ctx.draft["typed"] = text[:255]
+    pin = ctx.channel.can_share_location or ctx.channel.needs_link_for_pin
+    if pin:
+        ask_again = ctx.t(
+            'I could not find "{place}" in {town}. Type the address again, share your '
+            "location, or keep the place as you wrote it: the service will place it on the map.",
+            place=text,
+            town=town,
+        )
+    else:
+        ask_again = ctx.t(
+            'I could not find "{place}" in {town}. Type the address again, or keep the '
+            "place as you wrote it: the service will place it on the map.",
+            place=text,
+            town=town,
+        )
+    choices = [(KEEP, ctx.t("Keep it as written"))]
+    return [Reply(ask_again, choices=choices, request_location=pin)]
+
+
 def keep_unlocated(ctx: Ctx, text: str) -> Outcome:
-    """Keeps the address as typed, flagged for the agents as not geolocated."""
+    """Keeps the address as typed, flagged for the agents as a place to be confirmed."""
+    ctx.draft.pop("typed", None)
     ctx.draft.update(address=text[:255], geolocated=False)
     return nearby.next_step(ctx)
 

@@ -32,12 +32,28 @@ def welcome(ctx: Ctx, msg: Inbound) -> Outcome:
             "in a public place or share an idea, and follow it until it is dealt with.",
             area=ctx.catalog.area_name,
         )
+    elif ctx.catalog.town_name:
+        intro = elide(
+            ctx.t(
+                "I am the reporting assistant of {town}. Tell me about a problem in a public "
+                "place or share an idea, and follow it until it is dealt with.",
+                town=ctx.catalog.town_name,
+            ),
+            ctx.catalog.town_name,
+        )
     else:
         intro = ctx.t(
             "I am the town's reporting assistant. Tell me about a problem in a public place "
             "or share an idea, and follow it until it is dealt with."
         )
     return Outcome([Reply(f"{hello} {intro}"), *ask(ctx)], State.MENU)
+
+
+def elide(text: str, name: str) -> str:
+    """French elision before a town's name: "de Auray" is written "d'Auray"."""
+    if fold(name[:1]) in set("aeiouy"):
+        return text.replace(f" de {name}", f" d'{name}")
+    return text
 
 
 def ask(ctx: Ctx) -> list[Reply]:

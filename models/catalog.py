@@ -37,6 +37,9 @@ class Category(SQLModel, table=True):
     # The public site: whether the citizens' descriptions of this category are public by
     # default (an agent may still publish, redact or withhold each one).
     description_public: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # What residents call it, comma-separated, for the free-text reader (services/nlu):
+    # words (`lampadaire, éclairage`) and the keys of its shipped examples (`streetlight`).
+    keywords: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
 
     def name(self, language: str) -> str:
         return self.name_en if language == "en" else self.name_fr

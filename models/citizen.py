@@ -29,6 +29,10 @@ class State(StrEnum):
     IS_FIXED = "is_fixed"
     FEEDBACK_WORDS = "feedback_words"
     ERASE_CONFIRM = "erase_confirm"
+    # A free message read as a report (handlers/sentence.py): one question confirms the
+    # guess; or the likeliest categories (or, after an emergency, all) are offered.
+    GUESS = "guess"
+    GUESS_PICK = "guess_pick"
 
 
 class Citizen(SQLModel, table=True):

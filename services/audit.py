@@ -164,6 +164,7 @@ class Thing(StrEnum):
     ALLOWLIST = "allowlist"
     API_KEY = "api key"
     LOGO = "logo"
+    READER = "reader"  # the free-text reader's model in use (services/nlu)
 
 
 class Action(StrEnum):

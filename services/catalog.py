@@ -34,6 +34,7 @@ class CategoryInfo:
     sla_hours: int
     photo_required: bool
     ask_if_fixed: bool
+    keywords: str = ""  # for the free-text reader (services/nlu)
 
     def name(self, language: str) -> str:
         return self.name_en if language == "en" else self.name_fr
@@ -155,6 +156,7 @@ def _category(c: Category) -> CategoryInfo:
         c.sla_hours,
         c.photo_required,
         c.ask_if_fixed,
+        c.keywords or "",
     )
 
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlencode, urlsplit
 
-from geopy.exc import GeopyError
-from geopy.geocoders import BANFrance, Nominatim
 from shapely.geometry import Point, shape
 from shapely.ops import unary_union
 from shapely.prepared import prep
@@ -113,15 +111,30 @@ class NoGeocoder:
         return None
 
 
-class _AddokClient(BANFrance):
-    """geopy's BAN client, with addok's `lat`/`lon` bias (geopy's geocode() has none)."""
+def _geopy_error() -> type[Exception]:
+    """geopy's failures, for `except` (imported with the first call, like geopy itself)."""
+    from geopy.exc import GeopyError
 
-    def search(self, query: str, *, limit: int, near: tuple[float, float] | None):
-        params: dict = {"q": query, "limit": limit}
-        if near:
-            params["lat"], params["lon"] = near
-        url = f"{self.geocode_api}?{urlencode(params)}"
-        return self._call_geocoder(url, partial(self._parse_json, exactly_one=False))
+    return GeopyError
+
+
+def _addok_client(**options):
+    """geopy's BAN client, with addok's `lat`/`lon` bias (geopy's geocode() has none).
+
+    geopy is imported here, not at the top: a command line that geocodes nothing starts
+    without it.
+    """
+    from geopy.geocoders import BANFrance
+
+    class AddokClient(BANFrance):
+        def search(self, query: str, *, limit: int, near: tuple[float, float] | None):
+            params: dict = {"q": query, "limit": limit}
+            if near:
+                params["lat"], params["lon"] = near
+            url = f"{self.geocode_api}?{urlencode(params)}"
+            return self._call_geocoder(url, partial(self._parse_json, exactly_one=False))
+
+    return AddokClient(**options)
 
 
 class _Geocoder:
@@ -160,7 +173,7 @@ class _Geocoder:
             raise GeocoderUnavailable("geocoder failed recently; not retried yet")
         try:
             result = fn(*args)
-        except (GeopyError, OSError) as exc:
+        except (_geopy_error(), OSError) as exc:
             self.breaker.failed()
             log.warning("geocoder unavailable: %s", exc)
             raise GeocoderUnavailable(str(exc)) from exc
@@ -196,7 +209,7 @@ class BanGeocoder(_Geocoder):
     def __init__(self, url: str | None = None, timeout: float = TIMEOUT_SECONDS) -> None:
         super().__init__()
         scheme, domain = _split_url(url, "https", "api-adresse.data.gouv.fr")
-        self.client = _AddokClient(domain=domain, scheme=scheme, timeout=timeout,
+        self.client = _addok_client(domain=domain, scheme=scheme, timeout=timeout,
                                    user_agent=USER_AGENT)  # fmt: skip
 
     def _search(self, text: str, town: Town) -> list[Place]:
@@ -231,6 +244,8 @@ class NominatimGeocoder(_Geocoder):
     def __init__(self, url: str | None = None, timeout: float = TIMEOUT_SECONDS) -> None:
         super().__init__()
         scheme, domain = _split_url(url, "https", "nominatim.openstreetmap.org")
+        from geopy.geocoders import Nominatim
+
         self.client = Nominatim(domain=domain, scheme=scheme, timeout=timeout,
                                 user_agent=USER_AGENT)  # fmt: skip
 

@@ -164,7 +164,7 @@ def kits_for(rt: Runtime, code: str | None = None) -> dict[str, Kit]:
 def _of(name: str) -> str:
     """'de Vitré', 'd'Étrelles': French elides 'de' before a vowel."""
     first = unicodedata.normalize("NFD", name[:1])[:1].lower()
-    return f"d'{name}" if first in "aeiouy" else f"de {name}"
+    return f"d’{name}" if first in "aeiouy" else f"de {name}"
 
 
 def _slug(name: str) -> str:

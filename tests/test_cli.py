@@ -148,6 +148,31 @@ def test_newcomer_path_with_the_installed_command(tmp_path) -> None:
     assert f"Bonjour Zoé, votre signalement #{number}" in out and "Ampoule changée." in out
 
 
+def test_commands_say_nothing_of_a_geocoder_they_do_not_use(tmp_path) -> None:
+    """GEOCODER unset in development: only a command that looks an address up says which
+    geocoder it uses; `--help` and `set-status` print their own lines only."""
+    webleads = Path(sys.executable).parent / "webleads"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}"}
+    for name in ("GEOCODER", "TELEGRAM_BOT_TOKEN", "TWILIO_ACCOUNT_SID"):
+        env.pop(name, None)
+
+    def run(*args):
+        done = subprocess.run([str(webleads), *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done
+
+    notice = "GEOCODER is not set"
+    run("init-db")
+    run("seed-demo")
+    help_, status = run("--help"), run("report", "set-status", "1005", "in_progress")
+    assert "seed-demo" in help_.stdout and "telegram" in help_.stdout
+    assert status.stdout.startswith("#1005: acknowledged -> in_progress")
+    assert notice not in help_.stderr + status.stderr
+    searched = run("geo", "search", "12 rue de la Poterie")
+    assert "12 Rue de la Poterie 35500 Vitré" in searched.stdout and notice in searched.stderr
+
+
 def test_chat_shows_the_conversation_and_logs_go_to_the_log_file(tmp_path) -> None:
     """A geocoder that cannot be reached is logged, not printed between the replies."""
     with socket.socket() as s:  # a port nobody listens on: the geocoder is "down"
@@ -214,3 +239,37 @@ def test_run_serves_the_app(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_chat_sends_a_photo_through_the_channels_intake(app, tmp_path) -> None:
+    """`--photo FILE`, then `/photo` at the photo step: stored like any channel's, no EXIF."""
+    from PIL import Image
+
+    from models.report import media_of_report
+    from services.media import media_path
+    from tests.helpers import jpeg_with_gps
+
+    picture = tmp_path / "trou.jpg"
+    picture.write_bytes(jpeg_with_gps())
+    said = "bonjour\n1\nUn trou devant la poste\n/photo\n3 rue de Paris\noui\n"
+    out = invoke(app, "chat", "--as", "Marie", "--photo", str(picture), input=said).output
+    assert "Photo : oui" in out
+    number = int(re.search(r"Votre signalement #(\d+) est enregistré", out).group(1))
+    rt = app.extensions["webleads"]
+    with rt.db.reading() as session:
+        (photo,) = media_of_report(session, number)
+    stored = Image.open(media_path(rt.settings.MEDIA_DIR, photo.path))
+    assert stored.size == (640, 480) and not stored.getexif()  # GPS and maker gone
+
+
+def test_chat_photo_is_refused_as_on_every_channel(app, tmp_path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8\xff" + b"0" * (20 * 1024 * 1024))
+    said = f"bonjour\n1\nUn trou\n/photo\n/photo {big}\n/photo {tmp_path / 'none.jpg'}\n"
+    out = invoke(app, "chat", "--as", "Marie", "--photo", str(notes), input=said).output
+    assert "Je ne peux utiliser que des images" in out
+    assert "Cette image est trop lourde (limite : 20 Mo)" in out
+    assert "(cannot read" in out
+    assert "Photo : oui" not in out

@@ -15,6 +15,7 @@ from models.report import get_report
 from services.geo import Place, Town, _keep_in_town
 from tests.conftest import _make_app
 from tests.helpers import EAST, WEST, TalkingCitizen, add_communes
+from tests.test_launchkit import SITE_URL as SITE
 from tests.test_launchkit import SMS_URL, read_pdf
 
 FAR = (48.50, -1.60)  # in no commune
@@ -100,9 +101,9 @@ def test_a_pin_outside_every_commune_is_refused_naming_the_area(communes) -> Non
     assert citizen.state == "location"
 
 
-def test_a_lone_town_reads_as_before(rt) -> None:
+def test_a_lone_town_is_named_in_the_welcome(rt) -> None:
     citizen = TalkingCitizen(rt)
-    assert "Je suis l’assistant de signalement de la ville." in citizen.texts("bonjour")
+    assert "Je suis l’assistant de signalement de Vitré." in citizen.texts("bonjour")
     citizen.say(choice="cat:nid-de-poule")
     citizen.say("Un trou")
     citizen.say(choice="skip")
@@ -197,11 +198,12 @@ def test_the_kit_of_one_commune_names_it_and_links_its_reports(kit_communes, tmp
     ]  # fmt: skip
     for name in ("affiche-A4.pdf", "flyer-A5.pdf"):
         codes, text = read_pdf((out / name).read_bytes())
-        assert codes == ["https://t.me/VitreBot", SMS_URL]  # one bot for every commune
-        assert "Signalez-le à la ville d'Étrelles" in text
+        # One bot for every commune; the public site's code shows the commune's reports.
+        assert codes == sorted(["https://t.me/VitreBot", SMS_URL, f"{SITE}?commune=35109"])
+        assert "Signalez-le à la ville d’Étrelles" in text
         assert "https://webleads.example.org/reports?commune=35109" in flat(text)
     _codes, guide = read_pdf((out / "guide-agents.pdf").read_bytes())
-    assert "Guide de l'agent - Étrelles" in guide
+    assert "Guide de l’agent – Étrelles" in guide
     unknown = runner.invoke(cli, ["launch-kit", "--out", str(out), "--commune", "99999"])
     assert unknown.exit_code != 0 and "No commune '99999'" in unknown.output
 
@@ -216,10 +218,10 @@ def test_the_kit_for_all_names_the_intercommunality_with_one_per_commune(
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["35109-etrelles", "35360-vitre"]
     assert "Vitré Communauté:" in result.output and "Étrelles:" in result.output
     codes, text = read_pdf((out / "affiche-A4.pdf").read_bytes())
-    assert codes == ["https://t.me/VitreBot", SMS_URL]
+    assert codes == sorted(["https://t.me/VitreBot", SMS_URL, SITE])
     assert "Signalez-le à Vitré Communauté" in text
     assert "Dans les communes : Étrelles, Vitré" in flat(text)
-    assert "https://webleads.example.org/reports - et" in flat(text)  # the whole site
+    assert "https://webleads.example.org/reports, et" in flat(text)  # the whole site
     _codes, vitre = read_pdf((out / "35360-vitre" / "affiche-A4.pdf").read_bytes())
     assert "Signalez-le à la ville de Vitré" in vitre and "reports?commune=35360" in flat(vitre)
 

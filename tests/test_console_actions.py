@@ -67,7 +67,8 @@ def test_status_change_tells_each_follower_and_shows_the_delivery(desk):
     messages = outbox(rt, number)
     assert len(messages) == 2 and {m.event_id for m in messages} == {event.id}
     assert "Une équipe passe lundi." in heard(marie)
-    assert heard(john).startswith(f"Hello John, work on your report #{number}")
+    # John follows Marie's report: he reads it as the report he follows, not his own.
+    assert heard(john).startswith(f"Hello John, work on the report #{number} you follow")
     page = client.get(f"/console/reports/{number}").get_data(as_text=True)
     assert page.count('data-status="queued"') == 2
     while dev.drain(rt, "marie"):  # the dev channel's "provider" takes Marie's messages
@@ -215,4 +216,4 @@ def test_report_page_shows_the_citizen_with_a_masked_phone(app):
     log_in_as(client, make_agent(rt, "lea@vitre.example"))
     page = client.get(f"/console/reports/{number}").get_data(as_text=True)
     assert "+33 6 ** ** ** 78" in page and "12 34 56" not in page
-    assert "non géolocalisé" in page
+    assert "lieu à préciser" in page

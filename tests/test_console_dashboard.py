@@ -112,3 +112,59 @@ def test_simulator_talks_to_the_bot_and_files_a_report(sqlite_app):
     assert report.channel == "dev" and report.description == "Tag sur le mur de l'école"
     assert client.post("/console/simulator/poll", headers=headers).get_json() == {"replies": []}
     assert client.post("/console/simulator/say", json={}, headers=headers).status_code == 400
+
+
+def phone_picture() -> bytes:
+    """A phone's JPEG: a few MB (more than the 1 MB the app takes elsewhere), GPS in EXIF."""
+    import io
+    import random
+
+    from PIL import Image
+
+    noise = random.Random(1).randbytes(1600 * 1200 * 3)
+    image = Image.frombytes("RGB", (1600, 1200), noise)
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (48.0, 7.0, 28.0), 3: "W", 4: (1.0, 12.0, 30.0)}  # GPSInfo
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=95, exif=exif)
+    assert out.tell() > 1024 * 1024
+    return out.getvalue()
+
+
+def test_simulator_sends_a_photo_as_a_phone_would(app):
+    """The file input: the picture goes through the channels' intake (no EXIF), at the
+    photo step; something that is not a picture is refused in the bot's words."""
+    import io
+
+    from PIL import Image
+
+    from models.report import media_of_report
+    from services.media import media_path
+
+    rt = app.extensions["webleads"]
+    client = app.test_client()
+    log_in_as(client, make_agent(rt, "lea@vitre.example", name="Léa"))
+    headers = {"X-CSRFToken": csrf_token(client)}
+    page = client.get("/console/simulator").get_data(as_text=True)
+    assert 'type="file"' in page and "Envoyer une photo" in page
+
+    def say(**body):
+        return client.post("/console/simulator/say", json=body, headers=headers).get_json()
+
+    def send(data: bytes, name: str):
+        form = {"photo": (io.BytesIO(data), name), "lang": "fr"}
+        response = client.post("/console/simulator/photo", data=form, headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return "\n".join(r["text"] for r in response.get_json()["replies"])
+
+    say(text="bonjour")
+    say(choice="cat:nid-de-poule")
+    say(text="Un trou")
+    assert "Je ne peux utiliser que des images" in send(b"not a picture", "notes.txt")
+    assert "Où est-ce" in send(phone_picture(), "trou.jpg")
+    say(location=[48.1246, -1.2082])
+    done = say(choice="yes")["replies"][-1]["text"]
+    number = int(re.search(r"#(\d+)", done).group(1))
+    with rt.db.reading() as session:
+        (photo,) = media_of_report(session, number)
+    assert not Image.open(media_path(rt.settings.MEDIA_DIR, photo.path)).getexif()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pytest
@@ -211,3 +212,56 @@ def test_language_choice_switches_and_reasks(sqlite_app) -> None:
     text = citizen.texts("2")
     assert "I will speak English" in text and "Describe the problem" in text
     assert citizen.citizen.language == "en"
+
+
+@pytest.fixture
+def local_app(database_url, tmp_path):
+    """The demo town with GEOCODER=local: its imported addresses, no network."""
+    from tests.conftest import _make_app
+
+    app = _make_app(database_url, tmp_path, GEOCODER="local")
+    yield app
+    app.extensions["webleads"].db.dispose()
+
+
+LANDMARK = "devant l'église Notre-Dame"
+# Where the channel can send a pin (SMS: through the one-time link page), it is offered.
+CITIZENS = [dict(channel="dev", sender="marie"), dict(channel="sms", sender="+33612345678")]
+
+
+@pytest.mark.parametrize("who", CITIZENS, ids=lambda who: who["channel"])
+def test_a_landmark_the_geocoder_does_not_know_is_kept_as_typed(local_app, who) -> None:
+    from models.report import Report
+    from tests.helpers import admin_id, log_in_as
+
+    citizen = TalkingCitizen(local_app.extensions["webleads"], **who)
+    citizen.to_location_question()
+    offer = citizen.say(LANDMARK)[-1]
+    assert f"Je ne trouve pas « {LANDMARK} » à Vitré" in offer.text
+    assert "gardez le lieu tel que vous l'avez écrit" in offer.text
+    assert ("partagez votre position" in offer.text) == (who["channel"] == "sms")
+    assert "Garder tel quel" in [label for _, label in offer.choices]
+    assert citizen.state == "location"
+
+    assert f"Lieu : {LANDMARK}" in citizen.texts("1")  # the choice's number, typed
+    number = int(re.search(r"#(\d+)", citizen.texts("oui")).group(1))
+    with local_app.extensions["webleads"].db.reading() as session:
+        report = session.get(Report, number)
+        assert (report.address, report.lat, report.geolocated) == (LANDMARK, None, False)
+    client = local_app.test_client()
+    log_in_as(client, admin_id(local_app.extensions["webleads"]))
+    page = client.get(f"/console/reports/{number}").get_data(as_text=True)
+    assert LANDMARK.replace("'", "&#39;") in page and "lieu à préciser" in page
+
+
+def test_after_an_unknown_place_a_real_address_is_still_found(local_app) -> None:
+    citizen = TalkingCitizen(local_app.extensions["webleads"])
+    citizen.to_location_question()
+    assert "Je ne trouve pas « place de la gare » à Vitré" in citizen.texts("place de la gare")
+    assert "Est-ce 12 Rue de la Poterie 35500 Vitré" in citizen.texts("12 rue de la Poterie")
+
+
+@pytest.mark.parametrize("who", CITIZENS, ids=lambda who: who["channel"])
+def test_the_welcome_names_the_town(rt, who) -> None:
+    citizen = TalkingCitizen(rt, **who)
+    assert "Je suis l'assistant de signalement de Vitré." in citizen.texts("bonjour")

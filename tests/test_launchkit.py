@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 
 import pypdfium2 as pdfium
@@ -14,7 +15,7 @@ from PIL import Image
 from bot.app import create_app
 from bot.cli import cli
 from models.audit import admin_changes
-from services import pilot
+from services import launchkit, pilot
 from services.audit import Actor
 from services.launchkit import LaunchKitError, agent_guide_pdf, flyer_pdf, kit_for, poster_pdf
 from tests.conftest import base_config
@@ -186,8 +187,9 @@ def test_the_logo_uploaded_in_the_console_is_printed(kit_app, tmp_path) -> None:
     )
     assert "PNG ou JPEG" in refused.get_data(as_text=True)
     before = images_in(poster_pdf(kit(kit_app)))
-    logo = io.BytesIO()
-    Image.new("RGB", (1200, 800), (200, 30, 40)).save(logo, "PNG")
+    logo = io.BytesIO()  # noise: about 1.5 MB, over the app's 1 MB form limit
+    Image.frombytes("RGB", (900, 600), os.urandom(900 * 600 * 3)).save(logo, "PNG")
+    assert 1024 * 1024 < logo.tell() < launchkit.LOGO_MAX_BYTES
     logo.seek(0)
     saved = client.post(
         "/console/admin/launch-kit/logo",

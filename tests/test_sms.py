@@ -48,7 +48,7 @@ def test_a_report_by_sms_from_first_message_to_its_delivered_update(sms_app, twi
     assert response.get_data(as_text=True).endswith("<Response />")
 
     welcome, menu = phone.inbox()
-    assert welcome.startswith("Hello! I am the town's reporting assistant.")
+    assert welcome.startswith("Hello! I am the reporting assistant of Vitré.")
     assert menu == (
         "What would you like to report?\n1 Pothole\n2 Damaged pavement\n3 Road sign or marking\n"
         "4 Broken streetlight\n5 Litter or overflowing bin\n6 Graffiti\n"

@@ -32,7 +32,7 @@ from tests.telegram_support import (
 )
 
 WELCOME = (
-    "Hello Yann! I am the town's reporting assistant. Tell me about a problem in a public "
+    "Hello Yann! I am the reporting assistant of Vitré. Tell me about a problem in a public "
     "place or share an idea, and follow it until it is dealt with."
 )
 LOCATION_KEYBOARD = {

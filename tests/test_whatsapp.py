@@ -57,11 +57,11 @@ def file_report(wa: WhatsApp) -> int:
 
 def test_a_whole_report_with_a_list_buttons_a_photo_and_a_location(wa_app, twilio) -> None:
     wa = WhatsApp(wa_app, twilio)
-    response = wa.text("Bonjour, il y a un nid-de-poule")
+    response = wa.text("Bonjour")  # a greeting: the menu (a sentence: tests/test_nlu.py)
     assert response.mimetype == "text/xml"
     assert response.get_data(as_text=True).endswith("<Response />")  # replies: the outbox
     welcome, menu = wa.inbox()
-    assert welcome["body"].startswith("Hello Camille Martin! I am the town's reporting")
+    assert welcome["body"].startswith("Hello Camille Martin! I am the reporting assistant of Vitré")
     assert welcome["kind"] == "twilio/text"
     assert menu["kind"] == "twilio/list-picker" and menu["body"] == "What would you like to report?"
     assert menu["rows"][0] == ("cat:nid-de-poule", "Pothole")

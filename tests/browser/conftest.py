@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from werkzeug.serving import make_server
 
 from bot.app import create_app
@@ -38,6 +39,7 @@ class LiveConsole:
     url: str
     rt: Runtime
     admin_password: str
+    app: Flask  # its url_map lists the console's pages
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,7 @@ def live(tmp_path_factory):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield LiveConsole(
-        f"http://127.0.0.1:{server.server_port}", app.extensions["webleads"], password
+        f"http://127.0.0.1:{server.server_port}", app.extensions["webleads"], password, app
     )
     server.shutdown()
     thread.join(timeout=5)

@@ -201,6 +201,45 @@ def test_the_simulator_files_a_report(page, live, town):
     screenshot(page, "simulator")
 
 
+def test_the_simulator_sends_a_photo_from_its_file_input(page, live, town, tmp_path):
+    from models.report import media_of_report
+    from tests.helpers import jpeg_with_gps
+
+    picture = tmp_path / "tag.jpg"
+    picture.write_bytes(jpeg_with_gps())
+    log_in(page, live, "voirie@vitre.example", PASSWORD)
+    page.goto(f"{live.url}/console/simulator")
+    bubbles = page.locator("#chat .bubble.bot")
+
+    def after(action) -> str:
+        count = bubbles.count()
+        action()
+        page.wait_for_function(
+            f"() => document.querySelectorAll('#chat .bubble.bot').length > {count}"
+        )
+        return bubbles.last.inner_text()
+
+    def send(text: str) -> str:
+        page.fill("#sim-text", text)
+        return after(lambda: page.click("#sim-form button[type=submit]"))
+
+    send("menu")  # the agent's simulated citizen may have talked before
+    after(lambda: page.click("#choices button.choice:text-is('Tag ou graffiti')"))
+    send("Un tag sur le banc du square")
+    assert "Où est-ce" in after(lambda: page.set_input_files("#sim-photo", str(picture)))
+    assert "tag.jpg" in page.locator("#chat .bubble.me").last.inner_text()
+    box = page.locator("#sim-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    summary = after(lambda: page.click("#sim-send-pin"))
+    if "Est-ce le même" in summary:  # the other simulator test's report is at that spot
+        summary = after(lambda: page.locator("#choices button.choice").last.click())
+    assert "Photo : oui" in summary
+    done = after(lambda: page.click("#choices button.choice:text-is('Envoyer')"))
+    number = int(re.search(r"#(\d+)", done).group(1))
+    with live.rt.db.reading() as session:
+        assert len(media_of_report(session, number)) == 1
+
+
 def test_admin_pages(page, live, town):
     log_in(page, live, "admin@vitre.example", live.admin_password)
     page.goto(f"{live.url}/console/admin/categories")

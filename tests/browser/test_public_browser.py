@@ -1,6 +1,7 @@
 """The public site in Chromium: axe-core (WCAG 2.1 A/AA) on every public page in French
-and English, the map drawn from the GeoJSON (no CDN, no script error), and a resident
-working the report page with the keyboard alone (skip link, menu, follow buttons)."""
+and English, on a desk and on a phone, the map drawn from the GeoJSON (no CDN, no script
+error), and a resident working the report page with the keyboard alone (skip link, menu,
+follow buttons)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from tests.conftest import base_config
 from tests.helpers import TalkingCitizen, make_agent
 
 LANGUAGES = ("fr", "en")
+# (name, viewport): a desk, and a phone held upright.
+WIDTHS = [("desk", {"width": 1366, "height": 900}), ("phone", {"width": 390, "height": 844})]
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +72,18 @@ PAGES = [
 ]
 
 
+@pytest.mark.parametrize(("width", "viewport"), WIDTHS, ids=[name for name, _ in WIDTHS])
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize(("name", "path"), PAGES, ids=[name for name, _ in PAGES])
-def test_a_public_page(page, public_live, lang, name, path):
+def test_a_public_page(page, public_live, lang, name, path, width, viewport):
+    page.set_viewport_size(viewport)
     url, numbers = public_live
     query = "" if lang == "fr" else ("&" if "?" in path else "?") + "lang=en"
     page.goto(url + path.format(**numbers) + query)
     page.wait_for_load_state("networkidle")
     if name.startswith("reports"):  # the map is drawn from the GeoJSON, points included
         page.wait_for_selector("#map .leaflet-interactive")
-    assert_accessible(page, lang=lang, where=f"public {name} ({lang})")
+    assert_accessible(page, lang=lang, where=f"public {name} ({lang}, {width})")
 
 
 @pytest.fixture

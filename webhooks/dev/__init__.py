@@ -31,6 +31,37 @@ def inbound(sender: str, text: str, *, name: str | None = None, lang: str | None
     )
 
 
+def photo_inbound(
+    rt: Runtime,
+    sender: str,
+    data: bytes,
+    *,
+    caption: str | None = None,
+    name: str | None = None,
+    lang: str | None = None,
+) -> Inbound:
+    """Builds the Inbound for a picture the dev citizen sends (a file in the terminal, an
+    upload in the simulator), taken in as every channel's: the size cap, a real picture,
+    re-encoded without EXIF. A picture refused carries why, for the step to say it.
+    Raises services.storage.StoreUnavailable when the photo store cannot be reached."""
+    from services.media import MAX_PHOTO_BYTES, PhotoError, store_photo
+
+    message = Inbound(
+        CHANNEL,
+        sender,
+        external_id=uuid.uuid4().hex,
+        text=caption or None,
+        display_name=name,
+        language_code=lang,
+        meta={"limit_mb": MAX_PHOTO_BYTES // (1024 * 1024)},
+    )
+    try:
+        message.photo = store_photo(data, rt.settings)
+    except PhotoError as exc:
+        message.photo_error = exc.reason
+    return message
+
+
 def render(payload: dict) -> str:
     """Shows a message as a phone without buttons would: choices as a numbered list."""
     reply = Reply.from_payload(payload)
@@ -72,6 +103,7 @@ CHANNEL_SPEC = register(
         name=CHANNEL,
         labels={"en": "Simulator", "fr": "Simulateur"},
         for_citizens=False,
+        can_receive_photos=True,  # `webleads chat --photo FILE`, the simulator's upload
         mask=unmasked,
     )
 )

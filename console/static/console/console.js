@@ -268,6 +268,28 @@
       say({ text: text }, text);
     });
 
+    // A picture, as a phone sends one: the server takes it in as every channel does.
+    var photo = byId("sim-photo");
+    photo.addEventListener("change", function () {
+      var file = photo.files[0];
+      if (!file || busy) { return; }
+      busy = true;
+      var form = new FormData();
+      form.append("photo", file);
+      form.append("lang", byId("sim-lang").value);
+      bubble(config.dataset.photoLabel + " " + file.name, "me");
+      choices.innerHTML = "";
+      fetch(config.dataset.photo, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": config.dataset.csrf },
+        body: form
+      }).then(function (r) {
+        return r.ok ? r.json() : { replies: [{ text: "(" + r.status + " " + r.statusText + ")", choices: [] }] };
+      }).then(function (data) { show(data.replies || []); })
+        .finally(function () { busy = false; photo.value = ""; input.focus(); });
+    });
+
     byId("sim-lang").addEventListener("change", function () {
       post(config.dataset.language, { lang: this.value });
     });
