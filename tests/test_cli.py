@@ -253,7 +253,7 @@ def test_chat_sends_a_photo_through_the_channels_intake(app, tmp_path) -> None:
     picture.write_bytes(jpeg_with_gps())
     said = "bonjour\n1\nUn trou devant la poste\n/photo\n3 rue de Paris\noui\n"
     out = invoke(app, "chat", "--as", "Marie", "--photo", str(picture), input=said).output
-    assert "Photo : oui" in out
+    assert "Photo\u202f: oui" in out
     number = int(re.search(r"Votre signalement #(\d+) est enregistré", out).group(1))
     rt = app.extensions["webleads"]
     with rt.db.reading() as session:
@@ -270,6 +270,6 @@ def test_chat_photo_is_refused_as_on_every_channel(app, tmp_path) -> None:
     said = f"bonjour\n1\nUn trou\n/photo\n/photo {big}\n/photo {tmp_path / 'none.jpg'}\n"
     out = invoke(app, "chat", "--as", "Marie", "--photo", str(notes), input=said).output
     assert "Je ne peux utiliser que des images" in out
-    assert "Cette image est trop lourde (limite : 20 Mo)" in out
+    assert "Cette image est trop lourde (limite\u202f: 20 Mo)" in out
     assert "(cannot read" in out
-    assert "Photo : oui" not in out
+    assert "Photo\u202f: oui" not in out

@@ -237,13 +237,13 @@ def test_a_landmark_the_geocoder_does_not_know_is_kept_as_typed(local_app, who) 
     citizen = TalkingCitizen(local_app.extensions["webleads"], **who)
     citizen.to_location_question()
     offer = citizen.say(LANDMARK)[-1]
-    assert f"Je ne trouve pas « {LANDMARK} » à Vitré" in offer.text
-    assert "gardez le lieu tel que vous l'avez écrit" in offer.text
+    assert f"Je ne trouve pas «\u202f{LANDMARK}\u202f» à Vitré" in offer.text
+    assert "gardez le lieu tel que vous l’avez écrit" in offer.text
     assert ("partagez votre position" in offer.text) == (who["channel"] == "sms")
     assert "Garder tel quel" in [label for _, label in offer.choices]
     assert citizen.state == "location"
 
-    assert f"Lieu : {LANDMARK}" in citizen.texts("1")  # the choice's number, typed
+    assert f"Lieu\u202f: {LANDMARK}" in citizen.texts("1")  # the choice's number, typed
     number = int(re.search(r"#(\d+)", citizen.texts("oui")).group(1))
     with local_app.extensions["webleads"].db.reading() as session:
         report = session.get(Report, number)
@@ -257,11 +257,12 @@ def test_a_landmark_the_geocoder_does_not_know_is_kept_as_typed(local_app, who) 
 def test_after_an_unknown_place_a_real_address_is_still_found(local_app) -> None:
     citizen = TalkingCitizen(local_app.extensions["webleads"])
     citizen.to_location_question()
-    assert "Je ne trouve pas « place de la gare » à Vitré" in citizen.texts("place de la gare")
+    unknown = "Je ne trouve pas «\u202fplace de la gare\u202f» à Vitré"
+    assert unknown in citizen.texts("place de la gare")
     assert "Est-ce 12 Rue de la Poterie 35500 Vitré" in citizen.texts("12 rue de la Poterie")
 
 
 @pytest.mark.parametrize("who", CITIZENS, ids=lambda who: who["channel"])
 def test_the_welcome_names_the_town(rt, who) -> None:
     citizen = TalkingCitizen(rt, **who)
-    assert "Je suis l'assistant de signalement de Vitré." in citizen.texts("bonjour")
+    assert "Je suis l’assistant de signalement de Vitré." in citizen.texts("bonjour")

@@ -152,7 +152,7 @@ def test_address_in_another_town_is_said_plainly(geo_rt) -> None:
 def test_unknown_address_is_asked_again(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
     citizen.to_location_question()
-    assert "Je ne trouve pas « xqzvw blorf » à Vitré" in citizen.texts("xqzvw blorf")
+    assert "Je ne trouve pas «\u202fxqzvw blorf\u202f» à Vitré" in citizen.texts("xqzvw blorf")
 
 
 def test_pin_gets_a_readable_address(geo_rt) -> None:
