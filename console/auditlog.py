@@ -36,6 +36,53 @@ THING_LABELS = {
     audit.Thing.LOGO: _l("Town logo"),
     audit.Thing.READER: _l("Free-text reader"),
 }
+# The audit export's columns (services/audit.py HEADER), as the admin reads them.
+COLUMN_LABELS = {
+    "when": _l("When"),
+    "agent": _l("Agent"),
+    "report": _l("Report"),
+    "action": _l("Action"),
+    "from": _l("From status"),
+    "to": _l("To status"),
+    "public_message": _l("Public message"),
+    "internal_note": _l("Internal note"),
+}
+# What an admin change changed, field by field (services/admin.py, agents.py, pilot.py...).
+FIELD_LABELS = {
+    "code": _l("Code"),
+    "name": _l("Name"),
+    "name_fr": _l("Name in French"),
+    "name_en": _l("Name in English"),
+    "service_id": _l("Service"),
+    "service": _l("Service"),
+    "services": _l("Services"),
+    "category_id": _l("Category"),
+    "kind": _l("Kind"),
+    "sla_hours": _l("Deadline (hours)"),
+    "photo_required": _l("Photo required"),
+    "ask_if_fixed": _l("Ask the citizen whether it is fixed"),
+    "description_public": _l("Citizens' descriptions public on the public site"),
+    "position": _l("Position"),
+    "active": _l("Active"),
+    "title": _l("Title"),
+    "status": _l("Status"),
+    "body": _l("Text"),
+    "email": _l("Email"),
+    "role": _l("Role"),
+    "password": _l("Password"),
+    "label": _l("Label"),
+    "channel": _l("Channel"),
+    "communes": _l("Communes"),
+    "on": _l("Running"),
+}
+# The few words the audit trail keeps in place of a value.
+VALUE_LABELS = {
+    "(set)": _l("(set)"),
+    "(old)": _l("(old)"),
+    "(new)": _l("(new)"),
+    "all": _l("all"),
+    "shared": _l("shared"),
+}
 ACTION_LABELS = {
     audit.Action.CREATED: _l("created"),
     audit.Action.UPDATED: _l("changed"),
@@ -75,19 +122,29 @@ def _page(form: AuditForm, status: int = 200):
         section=None,
         tab="audit",
         form=form,
-        header=audit.HEADER,
+        header=[COLUMN_LABELS.get(h, h) for h in audit.HEADER],
         changes=[(change, describe(change.changes)) for change in changes],
         limit=RECENT_CHANGES,
         thing_labels=THING_LABELS,
         action_labels=ACTION_LABELS,
+        actor_label=actor_label,
     ), status
 
 
 def describe(changes: dict) -> str:
     """Says what an admin change changed: `sla_hours: 72 → 96; active: yes → no`."""
     return "; ".join(
-        f"{field}: {_shown(before)} → {_shown(after)}" for field, (before, after) in changes.items()
-    )
+        _("%(field)s: %(before)s → %(after)s", field=FIELD_LABELS.get(field, field),
+          before=_shown(before), after=_shown(after))
+        for field, (before, after) in changes.items()
+    )  # fmt: skip
+
+
+def actor_label(actor: str) -> str:
+    """Who made an admin change: an agent's email, or the command line (in words)."""
+    if actor.startswith("command line (") and actor.endswith(")"):
+        return _("command line (%(user)s)", user=actor.removeprefix("command line (")[:-1])
+    return actor
 
 
 def _shown(value) -> str:
@@ -95,6 +152,8 @@ def _shown(value) -> str:
         return _("yes") if value else _("no")
     if isinstance(value, list):
         value = ", ".join(str(v) for v in value)
+    if isinstance(value, str) and value in VALUE_LABELS:
+        return str(VALUE_LABELS[value])
     return "—" if value in (None, "") else str(value)
 
 
@@ -112,7 +171,8 @@ def admin_audit_csv():
 
     def lines():
         first = True
-        for line in audit.iter_lines(rows):
+        header = [str(COLUMN_LABELS.get(h, h)) for h in audit.HEADER]
+        for line in audit.iter_lines(rows, header):
             yield ("\ufeff" + line) if first else line
             first = False
 

@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_babel import format_number, get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from shapely.geometry import shape
 
@@ -64,6 +65,26 @@ CSV_COLUMNS = (
     "closed_at",
     "overdue",
 )
+
+# The export's column names, as the agent reads them.
+CSV_LABELS = {
+    "number": _l("Number"),
+    "created_at": _l("Filed on"),
+    "status": _l("Status"),
+    "category": _l("Category"),
+    "service": _l("Service"),
+    "channel": _l("Channel"),
+    "address": _l("Address"),
+    "lat": _l("Latitude"),
+    "lon": _l("Longitude"),
+    "geolocated": _l("Geolocated"),
+    "description": _l("Description"),
+    "assigned_to": _l("Assigned to"),
+    "updated_at": _l("Updated on"),
+    "resolved_at": _l("Resolved on"),
+    "closed_at": _l("Closed on"),
+    "overdue": _l("Overdue"),
+}
 
 
 @dataclass
@@ -330,9 +351,11 @@ def export_csv():
         lookups = load_lookups(db)
         f, _ = read_filter(lookups)
 
+    header = "\ufeff" + csv_line(str(CSV_LABELS[c]) for c in CSV_COLUMNS)  # in the request
+
     def rows():
         now = utcnow()
-        yield "\ufeff" + csv_line(CSV_COLUMNS)
+        yield header
         with rt.db.reading() as db:
             for r in iter_queue(db, f):
                 yield csv_line(_csv_row(r, lookups, now))

@@ -204,7 +204,7 @@ def _act(number: int, action: Callable, success: str, *, public: bool):
             mark_seen_by_agent(db, number)
             action(db)
     except reports.ReportError as exc:
-        flash(str(exc), "error")
+        flash(_(exc.text, **exc.values), "error")  # the engine's msgid, in the agent's words
         return redirect(url_for("console.report_page", number=number)), 303
     if public:
         rt.wake_worker()

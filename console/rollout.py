@@ -210,7 +210,7 @@ def _change(change: Callable, success: str, form=None, field=None, name: str = "
             change(db)
     except pilot.PilotError as exc:
         if form is None:
-            flash(str(exc), "error")
+            flash(_(exc.text, **exc.values), "error")  # the msgid, in the admin's words
             return redirect(url_for("console.admin_pilot")), 303
         field.errors = [*field.errors, str(exc)]
         return _pilot_page({name: form}, 400)

@@ -136,11 +136,12 @@ def csv_line(values: Iterable) -> str:
     return out.getvalue()
 
 
-def iter_lines(rows: list[AuditRow]) -> Iterator[str]:
-    """Yields the CSV line by line (for a streamed download in the console)."""
+def iter_lines(rows: list[AuditRow], header: Iterable[str] = HEADER) -> Iterator[str]:
+    """Yields the CSV line by line (for a streamed download in the console, which names the
+    columns in the admin's language)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    for values in [HEADER, *([spreadsheet_cell(v) for v in astuple(row)] for row in rows)]:
+    for values in [list(header), *([spreadsheet_cell(v) for v in astuple(row)] for row in rows)]:
         writer.writerow(values)
         yield buffer.getvalue()
         buffer.seek(0)

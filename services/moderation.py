@@ -17,6 +17,7 @@ from sqlmodel import Session
 from models.db import utcnow
 from models.report import EventKind, Media, Report, ReportEvent, lock_report
 from services.reports import ReportError
+from services.texts import N_
 
 # The note's "action", as the audit log shows it.
 PUBLISHED, HIDDEN, WITHHELD, REDACTED, PHOTO_APPROVED, PHOTO_WITHDRAWN = (
@@ -55,7 +56,7 @@ def redact(session: Session, number: int, text: str, *, agent_id: int | None) ->
     """Shows the agent's text in place of the citizen's words."""
     text = (text or "").strip()
     if not text:
-        raise ReportError("The public text needs some words (or withhold the text instead).")
+        raise ReportError(N_("The public text needs some words (or withhold the text instead)."))
     report = _locked(session, number)
     report.public_text, report.text_public = text[:MAX_PUBLIC_TEXT], True
     return _record(session, report, REDACTED, agent_id, text=report.public_text)
@@ -68,7 +69,9 @@ def approve_photo(
     report = _locked(session, number)
     media = session.get(Media, media_id)
     if media is None or media.report_id != report.id:
-        raise ReportError(f"Report #{number} has no photo {media_id}.")
+        raise ReportError(
+            N_("Report #%(number)d has no photo %(photo)d."), number=number, photo=media_id
+        )
     media.approved_at = utcnow() if approved else None
     session.add(media)
     action = PHOTO_APPROVED if approved else PHOTO_WITHDRAWN
@@ -78,7 +81,7 @@ def approve_photo(
 def _locked(session: Session, number: int) -> Report:
     report = lock_report(session, number)
     if report is None:
-        raise ReportError(f"There is no report #{number}.")
+        raise ReportError(N_("There is no report #%(number)d."), number=number)
     return report
 
 

@@ -30,14 +30,22 @@ from models.settings import get_setting, set_setting
 from services import audit, channels, words
 from services.audit import Actor
 from services.catalog import PILOT_ON, PILOT_OPENS_ON, PILOT_SERVICES, PilotRules
-from services.texts import fold
+from services.texts import N_, fold
 
 # Telegram deep-link parameters: A-Z, a-z, 0-9, _ and -, up to 64; we keep 32, lower case.
 CODE_RE = re.compile(r"^[a-z0-9_-]{3,32}$")
 
 
 class PilotError(ValueError):
-    """A pilot setting that cannot be used; the message says why, for the admin."""
+    """A pilot setting that cannot be used; the message says why, for the admin.
+
+    Like ReportError: an English msgid and its values, str() in English (the command
+    line), the console in the admin's language (console/babel.cfg reads this module).
+    """
+
+    def __init__(self, text: str, **values) -> None:
+        self.text, self.values = text, values
+        super().__init__(text % values if values else text)
 
 
 # --- administration (CLI, console) --------------------------------------------------------
@@ -66,7 +74,9 @@ def set_services(session: Session, actor: Actor, codes: list[str]) -> list[str]:
     unknown = [c for c in codes if c not in known]
     if unknown:
         raise PilotError(
-            f"No service {', '.join(unknown)}; the services are: {', '.join(sorted(known))}."
+            N_("No service %(codes)s; the services are: %(known)s."),
+            codes=", ".join(unknown),
+            known=", ".join(sorted(known)),
         )
     chosen = sorted(set(codes))
     before = sorted(get_setting(session, PILOT_SERVICES) or [])
@@ -114,7 +124,7 @@ def deactivate_code(session: Session, actor: Actor, code: str) -> PilotInvite:
     """Stops an invite code from letting new residents in (those let in stay in)."""
     invite = invite_by_code(session, fold(code).strip())
     if invite is None:
-        raise PilotError(f"No invite code {code!r}.")
+        raise PilotError(N_("No invite code “%(code)s”."), code=code)
     changes = audit.changed({"active": invite.active}, {"active": False})
     invite.active = False
     session.add(invite)

@@ -628,7 +628,7 @@ def test_the_audit_page_lists_the_admin_changes(town: Town) -> None:
     listed = page.split('id="admin-changes"')[1]
     assert "Modifications de l’administration" in listed
     newest, older = listed.split("<tr data-change=")[1:3]
-    assert "command line (" in newest and "Pilote <strong>pilot</strong>" in newest
-    assert "on: oui → non" in newest
+    assert "ligne de commande (" in newest and "Pilote <strong>pilot</strong>" in newest
+    assert "En marche\u202f: oui → non" in newest
     assert ADMIN_EMAIL in older and "Catégorie <strong>nid-de-poule</strong> (modifié)" in older
-    assert "sla_hours: 72 → 24" in older
+    assert "Délai (heures)\u202f: 72 → 24" in older

@@ -97,7 +97,7 @@ def test_chat_and_set_status(app) -> None:
     assert done.exit_code == 0 and "new -> in_progress; 1 message(s) queued" in done.output
     later = invoke(app, "chat", "--as", "Marie", input="")
     assert "Bonjour Marie, le traitement de votre signalement #1001" in later.output
-    assert "Message du service Voirie : On arrive." in later.output
+    assert "Message du service Voirie\u202f: On arrive." in later.output
 
 
 @pytest.mark.parametrize(
@@ -195,7 +195,7 @@ def test_chat_shows_the_conversation_and_logs_go_to_the_log_file(tmp_path) -> No
         run("chat", "--verbose", "--as", "Noé", input=said),
     )
 
-    assert "je garde la vôtre telle que vous l'avez écrite" in quiet.stdout
+    assert "je garde la vôtre telle que vous l’avez écrite" in quiet.stdout
     assert "geocoder unavailable" not in quiet.stdout + quiet.stderr
     assert "geocoder unavailable" in (tmp_path / "instance" / "chat.log").read_text()
     assert "geocoder unavailable" in verbose.stderr
@@ -253,7 +253,7 @@ def test_chat_sends_a_photo_through_the_channels_intake(app, tmp_path) -> None:
     picture.write_bytes(jpeg_with_gps())
     said = "bonjour\n1\nUn trou devant la poste\n/photo\n3 rue de Paris\noui\n"
     out = invoke(app, "chat", "--as", "Marie", "--photo", str(picture), input=said).output
-    assert "Photo : oui" in out
+    assert "Photo\u202f: oui" in out
     number = int(re.search(r"Votre signalement #(\d+) est enregistré", out).group(1))
     rt = app.extensions["webleads"]
     with rt.db.reading() as session:
@@ -270,6 +270,6 @@ def test_chat_photo_is_refused_as_on_every_channel(app, tmp_path) -> None:
     said = f"bonjour\n1\nUn trou\n/photo\n/photo {big}\n/photo {tmp_path / 'none.jpg'}\n"
     out = invoke(app, "chat", "--as", "Marie", "--photo", str(notes), input=said).output
     assert "Je ne peux utiliser que des images" in out
-    assert "Cette image est trop lourde (limite : 20 Mo)" in out
+    assert "Cette image est trop lourde (limite\u202f: 20 Mo)" in out
     assert "(cannot read" in out
-    assert "Photo : oui" not in out
+    assert "Photo\u202f: oui" not in out

@@ -41,7 +41,7 @@ def test_a_report_in_the_second_commune_is_named_in_its_summary_and_its_number(
     citizen = TalkingCitizen(rt, "est")
     citizen.to_location_question()
     summary = citizen.texts(location=EAST)
-    assert "Commune : Étrelles" in summary and "Vitré" not in summary
+    assert "Commune\u202f: Étrelles" in summary and "Vitré" not in summary
     thanks = citizen.texts(choice="yes")
     assert "Votre signalement #" in thanks and "à Étrelles est enregistré" in thanks
     with rt.db.reading() as session:
@@ -49,7 +49,7 @@ def test_a_report_in_the_second_commune_is_named_in_its_summary_and_its_number(
     # The other commune's citizen reads the other name.
     west = TalkingCitizen(rt, "ouest")
     west.to_location_question()
-    assert "Commune : Vitré" in west.texts(location=WEST)
+    assert "Commune\u202f: Vitré" in west.texts(location=WEST)
     assert "à Vitré est enregistré" in west.texts(choice="yes")
 
 
@@ -64,11 +64,11 @@ def test_in_english_the_commune_is_named_too(communes) -> None:
 def test_the_welcome_names_the_intercommunality(communes) -> None:
     rt, runner = communes
     unnamed = TalkingCitizen(rt, "avant").texts("bonjour")
-    assert "l'assistant de signalement de vos communes (Étrelles, Vitré)" in unnamed
+    assert "l’assistant de signalement de vos communes (Étrelles, Vitré)" in unnamed
     assert "Citizens read: Vitré Communauté." in name_it(runner, "  Vitré   Communauté ")
     welcome = TalkingCitizen(rt, "apres").texts("bonjour")
-    assert "Je suis l'assistant de signalement de Vitré Communauté." in welcome
-    assert "de l'une de ses communes" in welcome and "de la ville" not in welcome
+    assert "Je suis l’assistant de signalement de Vitré Communauté." in welcome
+    assert "de l’une de ses communes" in welcome and "de la ville" not in welcome
     english = TalkingCitizen(rt, "en", language_code="en").texts("hello")
     assert "I am the reporting assistant of Vitré Communauté." in english
     assert "Intercommunalité: Vitré Communauté" in runner.invoke(cli, ["commune", "list"]).output
@@ -97,13 +97,13 @@ def test_a_pin_outside_every_commune_is_refused_naming_the_area(communes) -> Non
     assert "zone couverte par le service (Étrelles, Vitré)" in unnamed
     name_it(runner, "Vitré Communauté")
     named = citizen.texts(location=FAR)
-    assert "(Vitré Communauté). Merci d'indiquer un lieu dans Vitré Communauté." in named
+    assert "(Vitré Communauté). Merci d’indiquer un lieu dans Vitré Communauté." in named
     assert citizen.state == "location"
 
 
 def test_a_lone_town_is_named_in_the_welcome(rt) -> None:
     citizen = TalkingCitizen(rt)
-    assert "Je suis l'assistant de signalement de Vitré." in citizen.texts("bonjour")
+    assert "Je suis l’assistant de signalement de Vitré." in citizen.texts("bonjour")
     citizen.say(choice="cat:nid-de-poule")
     citizen.say("Un trou")
     citizen.say(choice="skip")
@@ -113,7 +113,7 @@ def test_a_lone_town_is_named_in_the_welcome(rt) -> None:
     assert "Votre signalement #" in thanks and " à " not in thanks.split("enregistré")[0]
     outside = TalkingCitizen(rt, "loin")
     outside.to_location_question()
-    assert "(Vitré). Merci d'indiquer un lieu dans Vitré." in outside.texts(location=FAR)
+    assert "(Vitré). Merci d’indiquer un lieu dans Vitré." in outside.texts(location=FAR)
 
 
 # --- a typed address, searched in every commune ------------------------------------------
@@ -141,7 +141,7 @@ def test_a_typed_address_in_the_other_commune_is_found(local_communes) -> None:
     question = citizen.say("rue de Vitré")[-1]  # a street of Fougères
     assert question.text.startswith("Est-ce ") and "35300 Fougères" in question.text
     summary = citizen.texts("oui")
-    assert "Commune : Fougères" in summary
+    assert "Commune\u202f: Fougères" in summary
     thanks = citizen.texts(choice="yes")
     assert "à Fougères est enregistré" in thanks
     with rt.db.reading() as session:

@@ -170,7 +170,7 @@ def test_response_templates_check_their_placeholders(admin):
         body="Bonjour {nom}",
         active="y",
     )
-    assert bad.status_code == 400 and "Champ(s) inconnu(s) : nom" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "Champ(s) inconnu(s)\u202f: nom" in bad.get_data(as_text=True)
     post(
         client,
         "/console/admin/templates/new",

@@ -261,7 +261,7 @@ def test_the_thread_says_every_kind_of_event_in_french(sqlite_app):
         "Avis de l’habitant",
     ]:
         assert label in heads, heads
-    assert "Placé d’après l’adresse écrite : 12 Rue de la Poterie 35500 Vitré." in thread
+    assert "Placé d’après l’adresse écrite\u202f: 12 Rue de la Poterie 35500 Vitré." in thread
     assert "L’habitant confirme que c’est réparé." in thread
     assert not {"follower", "geocoded", "reminder", "feedback", "reopened"} & set(heads)
 
@@ -292,7 +292,7 @@ def test_reports_reminded_by_the_watchdog_are_flagged_until_an_agent_speaks(app)
     with rt.db.transaction() as session:
         report = get_report(session, number)
         report.created_at = report.created_at - timedelta(days=10)  # silent past its SLA
-    flag = "Sans nouvelles : relance automatique envoyée"
+    flag = "Sans nouvelles\u202f: relance automatique envoyée"
     client = logged_in(app, admin_id(rt))
     assert flag not in client.get("/console/reports").get_data(as_text=True)
     assert remind_silent_reports(rt) == 1

@@ -149,8 +149,8 @@ def test_csv_export_of_a_filtered_queue(app):
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert [int(r["number"]) for r in rows] == sorted(set(numbers) - {numbers[1]}, reverse=True)
+    assert [int(r["Numéro"]) for r in rows] == sorted(set(numbers) - {numbers[1]}, reverse=True)
     first = rows[-1]
-    assert first["category"] == "Nid-de-poule" and first["service"] == "Voirie"
-    assert first["address"] == "12 rue de la Poterie" and first["status"] == "new"
-    assert first["description"].startswith("'=")  # never a live formula in a spreadsheet
+    assert first["Catégorie"] == "Nid-de-poule" and first["Service"] == "Voirie"
+    assert first["Adresse"] == "12 rue de la Poterie" and first["Statut"] == "new"
+    assert first["Description"].startswith("'=")  # never a live formula in a spreadsheet

@@ -148,8 +148,8 @@ def test_the_pilot_is_turned_off_and_on_at_once(admin):
     assert response.status_code == 303
     assert not pilot_rules(rt).on
     page = page_text(client, "/console/admin/pilot")
-    assert "Le pilote est arrêté : le service est ouvert à tous." in page
-    assert "Arrêté : le service est ouvert à tous." in page
+    assert "Le pilote est arrêté\u202f: le service est ouvert à tous." in page
+    assert "Arrêté\u202f: le service est ouvert à tous." in page
     assert "Mettre le pilote en marche" in page
     post(client, "/console/admin/pilot/switch", **{"switch-on": "1"})
     assert pilot_rules(rt).on
@@ -189,11 +189,11 @@ def test_an_invite_code_lets_a_resident_in_and_the_demand_is_counted(admin):
     assert (invite.active, invite.label) == (True, "Réunion")
     page = page_text(client, "/console/admin/pilot")
     assert f"https://t.me/{BOT_NAME}?start=quartier-gare" in page
-    assert f"SMS : « QUARTIER-GARE » au {TOWN_NUMBER}" in page
+    assert f"SMS\u202f: «\u202fQUARTIER-GARE\u202f» au {TOWN_NUMBER}" in page
     assert "Seulement les habitants avec un code d’invitation" in page
 
     zoe = TalkingCitizen(rt, "zoe", name="Zoé")
-    assert "premier groupe d'habitants" in zoe.texts("bonjour")  # refused, and counted
+    assert "premier groupe d’habitants" in zoe.texts("bonjour")  # refused, and counted
     assert "Votre invitation est acceptée" in zoe.texts("quartier-gare")
     page = page_text(client, "/console/admin/pilot?days=7")
     demand = page.split('id="demand-table"')[1].split("</table>")[0]
@@ -208,7 +208,8 @@ def test_an_invite_code_lets_a_resident_in_and_the_demand_is_counted(admin):
     assert pilot_rules(rt).codes == frozenset()
     response = post(client, "/console/admin/pilot/codes/nowhere/deactivate")
     assert response.status_code == 303  # the PilotError comes back as a message
-    assert "No invite code" in page_text(client, "/console/admin/pilot")
+    refusal = "Aucun code d’invitation «\u202fnowhere\u202f»."
+    assert refusal in page_text(client, "/console/admin/pilot")
 
 
 @pytest.mark.parametrize(
@@ -266,7 +267,7 @@ def test_an_api_key_is_shown_once_and_works_until_revoked(admin):
     assert response.status_code == 201
     page = response.get_data(as_text=True)
     key = re.search(r'id="new-key-value">(wl_[\w-]+)<', page).group(1)
-    assert "Copiez-la maintenant : elle ne sera plus jamais affichée." in page
+    assert "Copiez-la maintenant\u202f: elle ne sera plus jamais affichée." in page
     with rt.db.transaction() as session:
         assert check_key(session, key).name == "GMAO voirie"
     listing = page_text(client, "/console/admin/api-keys")
@@ -379,7 +380,8 @@ def test_the_audit_log_exports_the_agents_actions(admin):
     assert response.headers["Content-Disposition"].startswith("attachment; filename=")
     header, *rows = read_csv(response)
     assert header == [
-        "when", "agent", "report", "action", "from", "to", "public_message", "internal_note"
+        "Quand", "Agent", "Signalement", "Action", "Statut de départ", "Nouveau statut",
+        "Message public", "Note interne",
     ]  # fmt: skip
     assert [(r[1], r[2], r[3]) for r in rows] == [
         ("admin@vitre.example", f"#{number}", "status"),

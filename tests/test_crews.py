@@ -175,7 +175,7 @@ def test_a_whole_report_from_telegram(tg_client, tg_rt, telegram, tmp_path) -> N
                         next(ids), next(ids))  # fmt: skip
 
     [linked_msg, _help] = agent_says(text(f"/agent {code_for(rt, agent_id)}"))
-    assert linked_msg["text"].startswith("C'est relié")
+    assert linked_msg["text"].startswith("C’est relié")
 
     # The admin assigns it in the console: the card reaches the agent's chat at once.
     with rt.db.transaction() as session:
@@ -183,7 +183,7 @@ def test_a_whole_report_from_telegram(tg_client, tg_rt, telegram, tmp_path) -> N
                        assignee_id=agent_id, agent_id=admin_id(rt))  # fmt: skip
     deliver(rt)
     [card] = telegram.sent_messages(AGENT_CHAT)[-1:]
-    assert card["text"].startswith(f"Nouveau signalement pour vous : #{number}, Nid-de-poule")
+    assert card["text"].startswith(f"Nouveau signalement pour vous\u202f: #{number}, Nid-de-poule")
     assert "openstreetmap.org" in card["text"] and "Un trou profond" in card["text"]
     buttons = [b["callback_data"] for row in card["reply_markup"]["inline_keyboard"] for b in row]
     assert buttons == [f"crew:take:{number}", f"crew:back:{number}"]
@@ -307,7 +307,7 @@ def test_my_phone_page_gives_a_code_with_the_bot_deep_link_and_a_qr(tg_client, t
 
     agent_id = make_agent(tg_rt, "paul@ville.fr")
     log_in_as(tg_client, agent_id)
-    assert "Aucune conversation n'est reliée" in tg_client.get("/console/phone").get_data(
+    assert "Aucune conversation n’est reliée" in tg_client.get("/console/phone").get_data(
         as_text=True
     )
     page = tg_client.post("/console/phone/code", data={"csrf_token": csrf_token(tg_client)})

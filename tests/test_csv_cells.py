@@ -42,9 +42,9 @@ def test_the_queue_export_keeps_empty_cells_empty(app) -> None:
     log_in_as(client, admin_id(rt))
     header, *rows = read(client.get("/console/reports.csv?status=all").get_data(as_text=True))
     row = dict(zip(header, next(r for r in rows if r[0] == str(number)), strict=True))
-    assert row["address"] == "" and row["assigned_to"] == "" and row["resolved_at"] == ""
-    assert row["description"] == "'-- trou"
-    assert row["lon"] == "-1.2082"
+    assert row["Adresse"] == "" and row["Attribué à"] == "" and row["Résolu le"] == ""
+    assert row["Description"] == "'-- trou"
+    assert row["Longitude"] == "-1.2082"
 
 
 def test_the_audit_export_keeps_empty_cells_empty(app) -> None:
@@ -58,5 +58,5 @@ def test_the_audit_export_keeps_empty_cells_empty(app) -> None:
     assert response.status_code == 200
     header, *rows = read(response.get_data(as_text=True))
     row = dict(zip(header, rows[-1], strict=True))
-    assert (row["from"], row["to"], row["internal_note"]) == ("", "", "")
-    assert row["public_message"] == "'@équipe demain"
+    assert (row["Statut de départ"], row["Nouveau statut"], row["Note interne"]) == ("", "", "")
+    assert row["Message public"] == "'@équipe demain"

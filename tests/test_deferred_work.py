@@ -131,9 +131,9 @@ def test_other_citizens_are_answered_at_once_while_the_services_are_slow(
 
     waited = wait_for(lambda: typist.state == "location_confirm")
     [question] = typist.new_messages()
-    assert question.text == "Est-ce 12 Rue de la Poterie 35500 Vitré ?"
+    assert question.text == "Est-ce 12 Rue de la Poterie 35500 Vitré\u202f?"
     wait_for(lambda: photographer.state == "location")
-    assert photographer.new_messages()[0].text.startswith("Où est-ce ?")
+    assert photographer.new_messages()[0].text.startswith("Où est-ce\u202f?")
     assert waited > 0.5  # it did wait for the geocoder, in the worker
     assert network_guard.take() == []
 
@@ -155,8 +155,8 @@ def test_messages_sent_while_the_geocoder_works_wait_their_turn(slow_app, worker
     wait_for(lambda: typist.state == "confirm" and not pending(rt))
     replies = [r.text for r in typist.new_messages()]
     # In the order they were sent: the question, "oui" answers it, then the help.
-    assert replies[0] == "Est-ce 12 Rue de la Poterie 35500 Vitré ?"
-    assert replies[1].startswith("Votre signalement :")
+    assert replies[0] == "Est-ce 12 Rue de la Poterie 35500 Vitré\u202f?"
+    assert replies[1].startswith("Votre signalement\u202f:")
     assert "12 Rue de la Poterie" in replies[1]
 
 

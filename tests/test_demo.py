@@ -113,7 +113,7 @@ def test_the_demo_crew_closes_with_a_photo_from_the_terminal(demo, tmp_path) -> 
     number = re.search(r"#(\d+) Trou profond", out).group(1)
     said = f"fait {number}\n/photo\n"
     out = invoke(demo, "chat", "--as", "Claire", "--photo", str(picture), input=said)
-    assert f"#{number} résolu ; la photo est envoyée" in out
+    assert f"#{number} résolu\u202f; la photo est envoyée" in out
     rt = demo.extensions["webleads"]
     with rt.db.reading() as session:
         assert session.get(Report, int(number)).status == "resolved"

@@ -25,7 +25,7 @@ def resolved(rt) -> tuple[TalkingCitizen, int]:
 def test_resolution_asks_if_it_is_really_fixed(rt) -> None:
     citizen, _ = resolved(rt)
     message = citizen.new_messages()[-1]
-    assert "a été résolu" in message.text and message.text.endswith("Est-ce vraiment réglé ?")
+    assert "a été résolu" in message.text and message.text.endswith("Est-ce vraiment réglé\u202f?")
     assert [label for _, label in message.choices] == ["Oui, réglé", "Non", "En partie"]
     assert citizen.state == "is_fixed"
 
@@ -44,7 +44,7 @@ def test_yes_records_satisfaction(rt, answer) -> None:
 @pytest.mark.parametrize(("answer", "verdict"), [("2", "no"), ("non", "no"), ("3", "partly")])
 def test_no_reopens_with_the_citizens_words(rt, answer, verdict) -> None:
     citizen, number = resolved(rt)
-    assert "Qu'est-ce qui ne va pas encore" in citizen.texts(answer)
+    assert "Qu’est-ce qui ne va pas encore" in citizen.texts(answer)
     assert f"{'#'}{number} est rouvert" in citizen.texts("Le trou est revenu après la pluie")
     with rt.db.reading() as session:
         report = get_report(session, number)
@@ -77,7 +77,7 @@ def test_answer_after_the_report_was_reopened_by_an_agent(rt) -> None:
     with rt.db.transaction() as session:
         reports.change_status(session, number, "in_progress")
     citizen.new_messages()
-    assert "n'est plus indiqué comme résolu" in citizen.texts(choice=f"fixed:{number}:no")
+    assert "n’est plus indiqué comme résolu" in citizen.texts(choice=f"fixed:{number}:no")
 
 
 def test_silent_report_gets_one_honest_reminder_per_period(rt) -> None:
@@ -91,7 +91,7 @@ def test_silent_report_gets_one_honest_reminder_per_period(rt) -> None:
     assert remind_silent_reports(rt) == 1
     text = citizen.texts()
     assert "est toujours en cours de traitement par le service Voirie" in text
-    assert "Nous prévoyons de le traiter d'ici le" in text
+    assert "Nous prévoyons de le traiter d’ici le" in text
     assert remind_silent_reports(rt) == 0  # once per period
     with rt.db.transaction() as session:
         report = get_report(session, number)

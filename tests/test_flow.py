@@ -60,27 +60,27 @@ ROWS = [
     Row("description: a photo without caption", "description", dict(photo=a_photo()),
         "description", ["Merci pour la photo"]),
     Row("description: a pin sent early", "description", dict(location=(48.1246, -1.2082)),
-        "description", ["j'ai le lieu"]),
+        "description", ["j’ai le lieu"]),
     Row("photo: words typed are added to the description", "photo", dict(text="pres de l'ecole"),
         "photo", ["ajouté cela à la description"]),
     # Wrong input at every step: a short, polite re-ask, same state.
     Row("menu: unknown word", "menu", dict(text="blabla"), "menu", ["pas compris"]),
     Row("menu: number out of range", "menu", dict(text="42"), "menu", ["pas compris"]),
-    Row("menu: a photo", "menu", dict(photo=a_photo()), "menu", ["pas utiliser d'image"]),
+    Row("menu: a photo", "menu", dict(photo=a_photo()), "menu", ["pas utiliser d’image"]),
     Row("menu: a sticker", "menu", dict(unsupported="sticker"), "menu", ["ne lis que du texte"]),
     Row("description: empty text", "description", dict(text="   "), "description",
         ["quelques mots"]),
     Row("description: 5,000 characters", "description", dict(text="x" * 5000), "description",
         ["5000 caractères", "2000"]),
     Row("description: stale menu button", "description", dict(choice="cat:graffiti"),
-        "description", ["n'est plus actif", "Décrivez le problème"]),
+        "description", ["n’est plus actif", "Décrivez le problème"]),
     Row("photo: picture too big", "photo", dict(photo_error="too_big"), "photo", ["trop lourde"]),
     Row("photo: not an image", "photo", dict(photo_error="not_image"), "photo", ["que des images"]),
     Row("location: too short", "location", dict(text="ab"), "location", ["taper une adresse"]),
     Row("location: a photo", "location", dict(photo=a_photo()), "location",
-        ["pas utiliser d'image", "Où est-ce"]),
+        ["pas utiliser d’image", "Où est-ce"]),
     Row("confirm: free text", "confirm", dict(text="euh"), "confirm",
-        ["répondre avec l'un des choix", "Je l'envoie"]),
+        ["répondre avec l’un des choix", "Je l’envoie"]),
     Row("confirm: a pin", "confirm", dict(location=(48.1, -1.2)), "confirm",
         ["pas besoin de position"]),
     # Commands at any step.
@@ -148,7 +148,7 @@ def test_idea_can_skip_the_place(sqlite_app) -> None:
     citizen.say("Des bancs dans le parc du château")
     citizen.say(choice="skip")
     summary = citizen.texts(choice="skip")
-    assert "Idée pour la ville" in summary and "Lieu : aucun" in summary
+    assert "Idée pour la ville" in summary and "Lieu\u202f: aucun" in summary
     assert "Votre idée #1001 est enregistrée" in citizen.texts(choice="yes")
 
 
@@ -159,7 +159,7 @@ def test_photo_sent_early_skips_the_photo_step(sqlite_app) -> None:
     citizen.say(photo=a_photo())
     assert "Où est-ce" in citizen.texts("Tag sur le mur de la mairie")
     summary = citizen.texts(location=(48.1246, -1.2082))
-    assert "Photo : oui" in summary
+    assert "Photo\u202f: oui" in summary
 
 
 def test_message_after_report_is_offered_to_the_open_report(sqlite_app) -> None:
@@ -188,7 +188,7 @@ def test_message_after_report_can_start_a_new_one(sqlite_app) -> None:
 def test_status_of_own_report_and_my_reports(sqlite_app) -> None:
     citizen = TalkingCitizen(sqlite_app.extensions["webleads"])
     number = citizen.file_report()
-    assert f"Signalement #{number} (Nid-de-poule) : enregistré." in citizen.texts(f"#{number}")
+    assert f"Signalement #{number} (Nid-de-poule)\u202f: enregistré." in citizen.texts(f"#{number}")
     assert f"#{number} Nid-de-poule: enregistré" in citizen.texts("mes demandes")
     assert "enregistré" in citizen.texts(f"suivi {number}")
 
@@ -237,13 +237,13 @@ def test_a_landmark_the_geocoder_does_not_know_is_kept_as_typed(local_app, who) 
     citizen = TalkingCitizen(local_app.extensions["webleads"], **who)
     citizen.to_location_question()
     offer = citizen.say(LANDMARK)[-1]
-    assert f"Je ne trouve pas « {LANDMARK} » à Vitré" in offer.text
-    assert "gardez le lieu tel que vous l'avez écrit" in offer.text
+    assert f"Je ne trouve pas «\u202f{LANDMARK}\u202f» à Vitré" in offer.text
+    assert "gardez le lieu tel que vous l’avez écrit" in offer.text
     assert ("partagez votre position" in offer.text) == (who["channel"] == "sms")
     assert "Garder tel quel" in [label for _, label in offer.choices]
     assert citizen.state == "location"
 
-    assert f"Lieu : {LANDMARK}" in citizen.texts("1")  # the choice's number, typed
+    assert f"Lieu\u202f: {LANDMARK}" in citizen.texts("1")  # the choice's number, typed
     number = int(re.search(r"#(\d+)", citizen.texts("oui")).group(1))
     with local_app.extensions["webleads"].db.reading() as session:
         report = session.get(Report, number)
@@ -257,11 +257,12 @@ def test_a_landmark_the_geocoder_does_not_know_is_kept_as_typed(local_app, who) 
 def test_after_an_unknown_place_a_real_address_is_still_found(local_app) -> None:
     citizen = TalkingCitizen(local_app.extensions["webleads"])
     citizen.to_location_question()
-    assert "Je ne trouve pas « place de la gare » à Vitré" in citizen.texts("place de la gare")
+    unknown = "Je ne trouve pas «\u202fplace de la gare\u202f» à Vitré"
+    assert unknown in citizen.texts("place de la gare")
     assert "Est-ce 12 Rue de la Poterie 35500 Vitré" in citizen.texts("12 rue de la Poterie")
 
 
 @pytest.mark.parametrize("who", CITIZENS, ids=lambda who: who["channel"])
 def test_the_welcome_names_the_town(rt, who) -> None:
     citizen = TalkingCitizen(rt, **who)
-    assert "Je suis l'assistant de signalement de Vitré." in citizen.texts("bonjour")
+    assert "Je suis l’assistant de signalement de Vitré." in citizen.texts("bonjour")

@@ -101,9 +101,9 @@ def test_typed_address_is_confirmed_then_placed(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
     citizen.to_location_question()
     question = citizen.say("12 rue de la poterie")[-1]
-    assert question.text == "Est-ce 12 Rue de la Poterie 35500 Vitré ?"
+    assert question.text == "Est-ce 12 Rue de la Poterie 35500 Vitré\u202f?"
     summary = citizen.texts("oui")
-    assert "Lieu : 12 Rue de la Poterie 35500 Vitré" in summary
+    assert "Lieu\u202f: 12 Rue de la Poterie 35500 Vitré" in summary
     assert "pas encore placé" not in summary
     number = int(citizen.texts(choice="yes").split("#")[1].split()[0])
     with geo_rt.db.reading() as session:
@@ -115,7 +115,7 @@ def test_no_means_another_address(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
     citizen.to_location_question()
     citizen.say("12 rue de la poterie")
-    assert "tapez de nouveau l'adresse" in citizen.texts("non")
+    assert "tapez de nouveau l’adresse" in citizen.texts("non")
     assert citizen.state == "location"
 
 
@@ -132,13 +132,13 @@ def test_several_candidates_are_numbered(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
     citizen.to_location_question()
     reply = citizen.say("place")[-1]
-    assert reply.text == "Laquelle de ces adresses est-ce ?"
+    assert reply.text == "Laquelle de ces adresses est-ce\u202f?"
     keys = [key for key, _ in reply.choices]
     assert keys == ["place:0", "place:1", "place:2", "no"]
     labels = [label for _, label in reply.choices]
     assert set(labels[:3]) == SQUARES and labels[3] == "Aucune de ces adresses"
     # The choices are numbered: typing "2" takes the second one.
-    assert f"Lieu : {labels[1]}" in citizen.texts("2")
+    assert f"Lieu\u202f: {labels[1]}" in citizen.texts("2")
 
 
 def test_address_in_another_town_is_said_plainly(geo_rt) -> None:
@@ -152,13 +152,13 @@ def test_address_in_another_town_is_said_plainly(geo_rt) -> None:
 def test_unknown_address_is_asked_again(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
     citizen.to_location_question()
-    assert "Je ne trouve pas « xqzvw blorf » à Vitré" in citizen.texts("xqzvw blorf")
+    assert "Je ne trouve pas «\u202fxqzvw blorf\u202f» à Vitré" in citizen.texts("xqzvw blorf")
 
 
 def test_pin_gets_a_readable_address(geo_rt) -> None:
     citizen = TalkingCitizen(geo_rt)
     citizen.to_location_question()
-    assert "Lieu : 12 Rue de la Poterie 35500 Vitré" in citizen.texts(location=POTERIE)
+    assert "Lieu\u202f: 12 Rue de la Poterie 35500 Vitré" in citizen.texts(location=POTERIE)
 
 
 def test_pin_outside_the_town_is_refused(geo_rt) -> None:
@@ -309,7 +309,7 @@ def test_no_files_a_new_report(rt) -> None:
     citizen = TalkingCitizen(rt)
     citizen.to_location_question()
     citizen.say(location=POTERIE)
-    assert "Votre signalement :" in citizen.texts("2")
+    assert "Votre signalement\u202f:" in citizen.texts("2")
     assert "enregistré" in citizen.texts(choice="yes")
 
 

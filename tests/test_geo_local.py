@@ -336,9 +336,9 @@ def test_typed_address_is_confirmed_then_placed(local_rt) -> None:
     citizen = TalkingCitizen(local_rt)
     citizen.to_location_question()
     question = citizen.say("12 rue de la poterie")[-1]
-    assert question.text == "Est-ce 12 Rue de la Poterie 35500 Vitré ?"
+    assert question.text == "Est-ce 12 Rue de la Poterie 35500 Vitré\u202f?"
     summary = citizen.texts("oui")
-    assert "Lieu : 12 Rue de la Poterie 35500 Vitré" in summary
+    assert "Lieu\u202f: 12 Rue de la Poterie 35500 Vitré" in summary
     assert "pas encore placé" not in summary
     number = int(citizen.texts(choice="yes").split("#")[1].split()[0])
     with local_rt.db.reading() as session:
@@ -357,4 +357,4 @@ def test_address_in_another_commune_is_said_plainly(local_rt) -> None:
 def test_pin_gets_the_nearest_address(local_rt) -> None:
     citizen = TalkingCitizen(local_rt)
     citizen.to_location_question()
-    assert "Lieu : 12 Rue de la Poterie 35500 Vitré" in citizen.texts(location=POTERIE)
+    assert "Lieu\u202f: 12 Rue de la Poterie 35500 Vitré" in citizen.texts(location=POTERIE)

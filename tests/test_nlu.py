@@ -21,23 +21,25 @@ def local_rt(database_url, tmp_path):
 def test_dev_channel_one_sentence_files_a_report_with_its_place(local_rt) -> None:
     marie = TalkingCitizen(local_rt)
     question = marie.say("le lampadaire devant le 12 rue de la Poterie clignote depuis lundi")
-    assert question[-1].text == "Lampadaire en panne, 12 Rue de la Poterie : c'est bien ça ?"
+    sure = "Lampadaire en panne, 12 Rue de la Poterie\u202f: c’est bien ça\u202f?"
+    assert question[-1].text == sure
     assert [label for _, label in question[-1].choices] == ["Oui", "Une autre catégorie"]
     assert "photo" in marie.texts("oui")  # the photo is what is missing
     summary = marie.texts(choice="skip")
-    assert "Catégorie : Lampadaire en panne" in summary
-    assert "Description : le lampadaire devant le 12 rue de la Poterie clignote" in summary
-    assert "Lieu : 12 Rue de la Poterie 35500 Vitré" in summary
+    assert "Catégorie\u202f: Lampadaire en panne" in summary
+    assert "Description\u202f: le lampadaire devant le 12 rue de la Poterie clignote" in summary
+    assert "Lieu\u202f: 12 Rue de la Poterie 35500 Vitré" in summary
     assert "enregistré" in marie.texts(choice="yes")
 
 
 def test_sms_first_message_files_in_three_exchanges(local_rt) -> None:
     phone = TalkingCitizen(local_rt, "+33612345678", channel="sms", name=None)
     first = phone.say("ya un gros tro bd des rochers")
-    assert first[-1].text.startswith("Nid-de-poule, Boulevard des Rochers : c'est bien ça ?")
+    sure = "Nid-de-poule, Boulevard des Rochers\u202f: c’est bien ça\u202f?"
+    assert first[-1].text.startswith(sure)
     summary = phone.texts("oui")
     assert "ajouter une photo avec le lien" in summary
-    assert "Lieu : Boulevard des Rochers 35500 Vitré" in summary
+    assert "Lieu\u202f: Boulevard des Rochers 35500 Vitré" in summary
     done = phone.texts("1")
     assert "enregistré" in done and "/r/" in done  # the link to add a photo and a pin
 
@@ -45,7 +47,7 @@ def test_sms_first_message_files_in_three_exchanges(local_rt) -> None:
 def test_unsure_offers_the_likeliest_then_every_category(rt) -> None:
     marie = TalkingCitizen(rt)
     offer = marie.say("c est sale et abime")[-1]
-    assert offer.text == "Est-ce l'un de ceux-ci ?"
+    assert offer.text == "Est-ce l’un de ceux-ci\u202f?"
     values = [value for value, _ in offer.choices]
     assert len(values) == 4 and values[-1] == "guess:more"
     assert {"cat:nid-de-poule", "cat:dechets"} <= set(values)
@@ -55,7 +57,7 @@ def test_unsure_offers_the_likeliest_then_every_category(rt) -> None:
     assert "photo" in asks  # the message is the description: not asked again
     marie.say(choice="skip")
     marie.say(location=(48.1246, -1.2082))
-    assert "Description : c est sale et abime" in marie.texts()  # nothing more, already there
+    assert "Description\u202f: c est sale et abime" in marie.texts()  # nothing more, already there
 
 
 def test_another_category_offers_the_others(rt) -> None:
@@ -72,8 +74,8 @@ def test_another_category_offers_the_others(rt) -> None:
 def test_not_a_report_gets_the_welcome_and_files_nothing(rt, said) -> None:
     marie = TalkingCitizen(rt)
     replies = marie.say(said)
-    assert replies[0].text.startswith("Bonjour Marie !")
-    assert replies[-1].text == "Que souhaitez-vous signaler ?"
+    assert replies[0].text.startswith("Bonjour Marie\u202f!")
+    assert replies[-1].text == "Que souhaitez-vous signaler\u202f?"
     assert marie.state == "menu"
 
 
@@ -85,7 +87,7 @@ def test_an_emergency_gets_the_numbers_at_once_and_a_report_only_if_wanted(rt) -
     assert "Enedis 09 726 750 35" in first[0].text  # Vitré's département, Ille-et-Vilaine
     assert first[-1].text.startswith("Si vous voulez aussi le signaler à la mairie")
     assert phone.state == "guess_pick"
-    assert phone.texts("menu") == "Que souhaitez-vous signaler ?"  # nothing was filed
+    assert phone.texts("menu") == "Que souhaitez-vous signaler\u202f?"  # nothing was filed
     with rt.db.reading() as session:
         assert session.scalar(text("SELECT count(*) FROM report WHERE channel = 'sms'")) == 0
 
@@ -95,7 +97,7 @@ def test_a_message_at_the_menu_and_after_telegram_start_is_read(rt) -> None:
     tg.say("/start")
     assert tg.state == "menu"
     question = tg.say("Lampadaire éteint rue Baudrairie depuis hier soir")[-1]
-    assert question.text == "Lampadaire en panne, Rue Baudrairie : c'est bien ça ?"
+    assert question.text == "Lampadaire en panne, Rue Baudrairie\u202f: c’est bien ça\u202f?"
     assert [v for v, _ in question.choices] == ["guess:yes", "guess:no"]
     assert "photo" in tg.texts(choice="guess:yes")
 
@@ -204,11 +206,11 @@ def test_with_a_networked_geocoder_the_worker_places_the_guessed_street(
         marie.say("tag sur la vitrine au 3 rue Garangeau")
         assert "photo" in marie.texts("oui")  # the worker looked it up meanwhile (run_jobs)
         summary = marie.texts(choice="skip")
-        assert "Lieu : 3 Rue Garangeau 35500 Vitré" in summary
+        assert "Lieu\u202f: 3 Rue Garangeau 35500 Vitré" in summary
         assert "pas encore placé" not in summary
         paul = TalkingCitizen(rt, "paul", name="Paul")
         paul.say("tag sur la vitrine au 5 rue Garangeau")  # no number 5 in the BAN
-        assert paul.texts("oui") == "Est-ce Rue Garangeau 35500 Vitré ?"
+        assert paul.texts("oui") == "Est-ce Rue Garangeau 35500 Vitré\u202f?"
     finally:
         app.extensions["webleads"].db.dispose()
 
@@ -219,4 +221,4 @@ def test_new_report_instead_of_adding_reads_the_message(rt) -> None:
     offer = marie.say("Lampadaire éteint rue Pasteur depuis hier")[-1]
     assert "cat:" not in str(offer.choices) and offer.choices[-1][0] == "new"
     question = marie.say(choice="new")[-1]
-    assert question.text == "Lampadaire en panne, Rue Pasteur : c'est bien ça ?"
+    assert question.text == "Lampadaire en panne, Rue Pasteur\u202f: c’est bien ça\u202f?"

@@ -360,7 +360,7 @@ def test_merging_into_a_number_past_any_report_is_refused_politely(app, town) ->
     for target in (f"#{HUGE}", "9" * 5000):
         form = {"merge-target": target, "csrf_token": csrf_token(client)}
         assert client.post(f"/console/reports/{number}/merge", data=form).status_code == 303
-        assert "Écrivez un numéro : #1042" in console_page(client, number)
+        assert "Écrivez un numéro\u202f: #1042" in console_page(client, number)
     with app.extensions["webleads"].db.reading() as session:
         assert session.get(Report, number).status != "duplicate"
 

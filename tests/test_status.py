@@ -57,7 +57,7 @@ def test_status_change_reaches_each_follower_in_their_language(rt) -> None:
     to_john = john.texts()
     assert to_marie.startswith("Bonjour Marie, le traitement de votre signalement #")
     assert "Nid-de-poule" in to_marie and "service Voirie" in to_marie
-    assert "Message du service Voirie : Une équipe arrive lundi." in to_marie
+    assert "Message du service Voirie\u202f: Une équipe arrive lundi." in to_marie
     # John follows Marie's report: it is not his, and he reads it as the public would.
     assert to_john.startswith(f"Hello John, work on the report #{number} you follow (Pothole")
     assert "Roads service" in to_john
@@ -139,10 +139,10 @@ def test_a_notice_never_greets_twice(rt) -> None:
     text = marie.texts()
     assert text.startswith(f"Le traitement de votre signalement #{number}"), text
     assert text.count("Bonjour") == 1
-    assert "Message du service Voirie : Bonjour Marie, une équipe passe lundi." in text
+    assert "Message du service Voirie\u202f: Bonjour Marie, une équipe passe lundi." in text
 
 
 def test_the_last_change_is_a_day_of_the_towns_calendar(rt, new_year_in_vitre) -> None:
     marie = TalkingCitizen(rt, "marie")
     number = marie.file_report()
-    assert "Dernier changement : 01/01/2028." in marie.texts(f"suivi {number}")
+    assert "Dernier changement\u202f: 01/01/2028." in marie.texts(f"suivi {number}")

@@ -47,7 +47,7 @@ class Row:
 
 ROWS = [
     Row("text", "text_message", None, says="Hello Yann! I am the town's", after="menu"),
-    Row("start-deep-link", "start_deep_link", None, says="Bonjour Yann !", after="menu"),
+    Row("start-deep-link", "start_deep_link", None, says="Bonjour Yann\u202f!", after="menu"),
     Row("start-again", "start_deep_link", "idle", says="Hello Yann!", after="menu"),
     Row("callback", "callback_query", "menu", says="What would you like to report?\n\n→ Pothole",
         after="description"),

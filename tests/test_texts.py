@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 
@@ -57,10 +58,51 @@ def test_compiled_catalog_matches_the_po_file() -> None:
 
 
 def test_placeholders_survive_translation() -> None:
-    import re
 
     for message in read_po(PO.open("rb")):
         if message.id and message.string:
             assert set(re.findall(r"{\w+}", message.id)) == set(
                 re.findall(r"{\w+}", message.string)
             ), message.id
+
+
+CONSOLE_PO = (
+    PO.parents[3].parent / "console" / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
+)
+# What French typography leaves alone: placeholders, tags, links, addresses.
+UNTYPESET = re.compile(
+    r"%\([a-z_]+\)[a-z]|%[sd]|\{[^{}]*\}|<[^>]*>|https?://\S+|sms:\S+|\S+@\S+\.\w+"
+)
+NNBSP = "\u202f"
+
+
+def typography_faults(text: str) -> list[str]:
+    """What a French proofreader would mark: a ? ! : ; or » without the narrow no-break
+    space before it, a « without one after, a straight apostrophe in a word."""
+    text = UNTYPESET.sub("\x00", text)
+    faults = []
+    for match in re.finditer(r"(.)([?!:;])(?=\s|$|\x00|»)", text):
+        if match.group(1) != NNBSP and match.group(1) not in '?!:;.…("«':
+            faults.append(f"no narrow space before {match.group(2)!r}: …{match.group(0)}")
+    faults += [f"plain space before {m!r}" for m in re.findall(r"[ \u00a0]([?!:;»])", text)]
+    faults += ["« without a narrow space after" for _ in re.findall(r"«(?!\u202f)", text)]
+    faults += ["» without a narrow space before" for _ in re.findall(r"(?<!\u202f)»", text)]
+    faults += [f"straight apostrophe: {w}" for w in re.findall(r"\w+'\w*", text)]
+    return faults
+
+
+def test_french_typography() -> None:
+    """Every French text of the bot and the console: narrow no-break spaces before ? ! : ;
+    and inside « », curly apostrophes; so a ? never wraps alone onto a line in Telegram."""
+    faults = {}
+    for path in (PO, CONSOLE_PO):
+        for message in read_po(path.open("rb")):
+            if not message.id or not message.string:
+                continue
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            text = " ".join(strings)
+            if message.id == "Which language?":
+                text = text.removesuffix(" Which language?")  # its English half stays English
+            if found := typography_faults(text):
+                faults[message.id] = found
+    assert faults == {}, faults

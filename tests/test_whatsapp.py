@@ -123,7 +123,7 @@ def test_french_citizens_get_french_buttons(sqlite_url, tmp_path, twilio) -> Non
         wa = WhatsApp(app, twilio)
         wa.text("Bonjour")
         _, menu = wa.inbox()
-        assert menu["body"] == "Que souhaitez-vous signaler ?"
+        assert menu["body"] == "Que souhaitez-vous signaler\u202f?"
         assert ("cat:nid-de-poule", "Nid-de-poule") in menu["rows"]
         wa.text("1")
         wa.text("Un trou")

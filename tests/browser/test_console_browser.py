@@ -233,7 +233,7 @@ def test_the_simulator_sends_a_photo_from_its_file_input(page, live, town, tmp_p
     summary = after(lambda: page.click("#sim-send-pin"))
     if "Est-ce le même" in summary:  # the other simulator test's report is at that spot
         summary = after(lambda: page.locator("#choices button.choice").last.click())
-    assert "Photo : oui" in summary
+    assert "Photo\u202f: oui" in summary
     done = after(lambda: page.click("#choices button.choice:text-is('Envoyer')"))
     number = int(re.search(r"#(\d+)", done).group(1))
     with live.rt.db.reading() as session:
