@@ -110,7 +110,7 @@ def test_the_reminders_date_is_a_day_of_the_towns_calendar(rt, new_year_in_vitre
     assert remind_silent_reports(rt) == 1
     # A new period of 72 h from now: 23:30 UTC on 3 January, 00:30 on the 4th in Vitré.
     reminder = "\n".join(reply.text for reply in citizen.new_messages())
-    assert "Nous prévoyons de le traiter d'ici le 4 janvier 2028." in reminder
+    assert "Nous prévoyons de le traiter d’ici le 4 janvier 2028." in reminder
 
 
 def test_remind_command(app, rt) -> None:

@@ -89,7 +89,7 @@ def test_try_a_sentence_shows_the_top_categories_their_confidence_and_the_place(
         shown = guesses(client, "ya un gros tro bd des rochers")
         assert len(shown) == 3 and shown[0].startswith("Nid-de-poule ")
         assert int(shown[0].split()[-2]) >= 50
-        assert "sûr : une question le confirme" in html
+        assert "sûr\u202f: une question le confirme" in html
         assert '<span id="guess-place">Boulevard des Rochers</span>' in html
         assert "exemples fournis" in html  # no trained version yet
     finally:

@@ -435,7 +435,7 @@ def test_the_report_page_draws_its_place_in_the_town_without_javascript(app) -> 
     outline, pin = drawing_of(body)
     # The dot is inside the town's outline, where the report is.
     assert len(outline) >= 4 and Polygon(outline).contains(Point(pin))
-    assert "Pointillés : la limite de la commune." in body
+    assert "Pointillés\u202f: la limite de la commune." in body
     _, other = drawing_of(client.get(f"/reports/{north_east}").get_data(as_text=True))
     assert other[0] > pin[0] and other[1] < pin[1]  # east is right, north is up
     # The map that replaces the drawing loads its outline from the public site.
