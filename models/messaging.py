@@ -93,7 +93,8 @@ class Outbox(SQLModel, table=True):
     delivered_at: datetime | None = None
 
 
-def _record_inbound(insert):
+def record_inbound_statement(insert):
+    """The INSERT of a message's id that returns its row's id, or nothing on a redelivery."""
     table = InboundMessage.__table__
     return (
         insert(table)
@@ -108,7 +109,10 @@ def _record_inbound(insert):
 
 
 # Built once (the first statement of every inbound message), per dialect.
-_RECORD_INBOUND = {False: _record_inbound(sqlite_insert), True: _record_inbound(pg_insert)}
+_RECORD_INBOUND = {
+    False: record_inbound_statement(sqlite_insert),
+    True: record_inbound_statement(pg_insert),
+}
 
 
 def record_inbound(session: Session, channel: str, external_id: str) -> bool:
