@@ -207,8 +207,13 @@ def _wait(ctx: Ctx, wait: Wait) -> None:
 
 
 def _save(session: Session, ctx: Ctx, citizen: Citizen, replies: list[Reply]) -> None:
-    save_conversation(session, ctx.conversation)
-    _queue_replies(session, citizen, replies)
+    # The conversation and its replies in one statement on PostgreSQL; `citizen` is as
+    # loaded before the step (see _queue_replies).
+    if citizen.unreachable or citizen.erased_at:
+        save_conversation(session, ctx.conversation)
+    else:
+        payloads = [reply.to_payload() for reply in replies]
+        save_conversation(session, ctx.conversation, citizen, payloads)
 
 
 def _queue_replies(session, citizen: Citizen, replies: list[Reply]) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import utcnow
-from models.messaging import record_inbound, record_inbound_statement
+from models.messaging import queue_replies, record_inbound, record_inbound_statement
 
 
 class State(StrEnum):
@@ -275,19 +275,25 @@ def lock_citizen_by_id(session: Session, citizen_id: int) -> tuple[Citizen, Conv
     return citizen, conversation
 
 
-def save_conversation(session: Session, conversation: Conversation) -> None:
-    """Writes the conversation's state and draft in one UPDATE."""
+def save_conversation(
+    session: Session, conversation: Conversation, replies: Citizen | None = None,
+    payloads: list[dict] | None = None,
+) -> None:  # fmt: skip
+    """Writes the conversation's state and draft in one UPDATE; with `payloads`, also
+    queues them as replies to `replies` (on PostgreSQL in the same statement)."""
+    values = {
+        "conversation_id": conversation.id,
+        "state": conversation.state,
+        "draft": conversation.draft,
+        "waiting_on": conversation.waiting_on,
+        "now": utcnow(),
+    }
+    if replies is not None and payloads:
+        queue_replies(session, replies.id, replies.channel, replies.address, payloads,
+                      along=(_SAVE_CONVERSATION, values))  # fmt: skip
+        return
     # Core, not ORM: an ORM UPDATE also scans the session to synchronise it (~1 ms).
-    session.connection().execute(
-        _SAVE_CONVERSATION,
-        {
-            "conversation_id": conversation.id,
-            "state": conversation.state,
-            "draft": conversation.draft,
-            "waiting_on": conversation.waiting_on,
-            "now": utcnow(),
-        },
-    )
+    session.connection().execute(_SAVE_CONVERSATION, values)
 
 
 def update_citizen(session: Session, citizen_id: int, **values) -> None:
