@@ -6,7 +6,10 @@ more messages, from thousands of distinct chats, each with its own update_id) to
 /webhooks/telegram. The reference is bench/reference_app.py in the same gunicorn setup:
 it parses the same body and does one select, one update, one insert and one commit on
 the same database. Runs alternate (reference, webhook, reference, webhook); the best of
-each is kept. Prints requests/s, p50 and p99 latency, errors, and the ratios.
+each is kept. Prints requests/s, p50 and p99 latency, errors, and the ratios: of the bests,
+and round by round (each webhook run to the reference run just before it) with their
+median and spread. `--before PATH` runs another checkout's webhook (e.g. the code before
+a change, `git archive main | tar -x -C PATH`) in the same rounds, after the reference.
 
 (c) Latency to the citizen: with `webleads worker` running beside gunicorn, updates are
 posted one at a time from new chats; the time from the POST to the reply reaching the
@@ -23,7 +26,7 @@ Needs wrk (apt-get install wrk) for (b), redis-server and addok for (d). On SQLi
 PostgreSQL (a throwaway cluster).
 
     python bench/webhook.py [--seconds N] [--rounds 2] [--only sqlite|postgres]
-        [--only-measure throughput|latency|slow] [--app-root PATH]
+        [--only-measure throughput|latency|slow] [--app-root PATH] [--before PATH]
 
 --seconds is wrk's duration (default 10) and the slow measure's per run (default 15).
 """
@@ -101,7 +104,7 @@ def wait_http(port: int, path: str = "/healthz", timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing answers on port {port}")
 
 
-def start_gunicorn(app: str, env: dict, port: int) -> subprocess.Popen:
+def start_gunicorn(app: str, env: dict, port: int, root: Path = ROOT) -> subprocess.Popen:
     workers = os.cpu_count() or 2
     return subprocess.Popen(
         [
@@ -116,8 +119,8 @@ def start_gunicorn(app: str, env: dict, port: int) -> subprocess.Popen:
             "warning",
             app,
         ],
-        env=env,
-        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(root)},
+        cwd=root,
     )
 
 
@@ -164,35 +167,54 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def throughput(label: str, env: dict, seconds: int, rounds: int, script: Path) -> None:
-    best = {"webhook": None, "reference": None}
+def throughput(
+    label: str, env: dict, seconds: int, rounds: int, script: Path, before: Path | None = None
+) -> None:
+    """Alternates the reference and the webhook (and the webhook of `before`, another
+    checkout, when given) `rounds` times; prints the best of each and every round's ratio
+    to the reference run just before it, so the spread shows how noisy the machine is."""
+    apps = [("reference", "bench.reference_app:create_app()", ROOT)]
+    if before is not None:
+        apps.append(("before", "bot.app:create_app()", before))
+    apps.append(("webhook", "bot.app:create_app()", ROOT))
+    best: dict[str, dict] = {}
+    ratios: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in apps[1:]}
     runs = 0
     for _ in range(rounds):
-        for name, app in (
-            ("reference", "bench.reference_app:create_app()"),
-            ("webhook", "bot.app:create_app()"),
-        ):
+        for name, app, root in apps:
             port = free_port()
-            proc = start_gunicorn(app, env, port)
+            proc = start_gunicorn(app, env, port, root)
             runs += 1
             script.write_text(WRK_SCRIPT.replace("__BASE__", str(runs * 10**12)))
             try:
-                wait_http(port, "/healthz" if name == "webhook" else "/")
+                wait_http(port, "/" if name == "reference" else "/healthz")
                 result = run_wrk(port, seconds, script)
             finally:
                 stop(proc)
-            if best[name] is None or result["rps"] > best[name]["rps"]:
+            if name == "reference":
+                ref = result
+            else:
+                ratios[name].append((result["rps"] / ref["rps"], result["p99"] / ref["p99"]))
+            if name not in best or result["rps"] > best[name]["rps"]:
                 best[name] = result
-    ref, real = best["reference"], best["webhook"]
-    for name, r in (("reference", ref), ("webhook", real)):
+    for name, _, _ in apps:
+        r = best[name]
         print(
             f"{label:10} {name:9} {r['rps']:7.0f} req/s  p50 {r['p50']:6.2f} ms  "
             f"p99 {r['p99']:6.2f} ms  errors {r['errors']} {r['socket_errors']}"
         )
-    print(
-        f"{label:10} webhook/reference: {real['rps'] / ref['rps']:.1%} of the requests/s, "
-        f"p99 x{real['p99'] / ref['p99']:.2f}"
-    )
+    for name, _, _ in apps[1:]:
+        real, ref = best[name], best["reference"]
+        rps = [r for r, _ in ratios[name]]
+        p99 = [p for _, p in ratios[name]]
+        print(
+            f"{label:10} {name}/reference: {real['rps'] / ref['rps']:.1%} of the requests/s, "
+            f"p99 x{real['p99'] / ref['p99']:.2f} (best of each); round by round: "
+            f"median {statistics.median(rps):.1%} [{min(rps):.1%}..{max(rps):.1%}], p99 median "
+            f"x{statistics.median(p99):.2f} [x{min(p99):.2f}..x{max(p99):.2f}]"
+        )
+        each = ", ".join(f"{r:.0%}/x{p:.2f}" for r, p in ratios[name])
+        print(f"{label:10} {name} rounds: {each}")
 
 
 def latency(label: str, env: dict, api: FakeTelegramAPI, count: int = 150) -> None:
@@ -284,7 +306,7 @@ def classic(label: str, new_database, args, script: Path) -> None:
         }
         if args.only_measure in (None, "throughput"):
             url = prepared(new_database("load"))
-            throughput(label, {**env, "DATABASE_URL": url}, seconds, rounds, script)
+            throughput(label, {**env, "DATABASE_URL": url}, seconds, rounds, script, args.before)
         if args.only_measure in (None, "latency"):
             latency(label, {**env, "DATABASE_URL": prepared(new_database("latency"))}, api)
 
@@ -295,6 +317,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument("--only-measure", choices=["throughput", "latency", "slow"])
+    parser.add_argument(
+        "--before", type=Path, help="another checkout's webhook, run in the same rounds"
+    )
     slow_services.add_arguments(parser)
     args = parser.parse_args()
     if args.app_root and args.only_measure != "slow":
@@ -307,7 +332,8 @@ def main() -> None:
         if args.only_measure in (None, "throughput"):
             print(
                 f"gunicorn, {os.cpu_count()} sync workers; wrk -t2 -c8 for "
-                f"{args.seconds or 10} s; best of {args.rounds} alternating rounds"
+                f"{args.seconds or 10} s; {args.rounds} alternating rounds"
+                + (f" (before: {args.before})" if args.before else "")
             )
         addok = None
         if args.only_measure in (None, "slow"):

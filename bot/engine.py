@@ -26,6 +26,7 @@ from models.citizen import (
     find_citizen,
     lock_citizen,
     lock_citizen_by_id,
+    lock_citizen_for_message,
     save_conversation,
     update_citizen,
 )
@@ -75,18 +76,10 @@ def handle(inbound: Inbound, rt: Runtime | None = None) -> Handled:
     """
     rt = rt or current_runtime()
     with rt.db.transaction() as session:
-        if inbound.external_id and not record_inbound(
-            session, inbound.channel, inbound.external_id
-        ):
+        locked = _lock(session, rt, inbound)
+        if locked is None:
             return Handled(duplicate=True)
-        language = pick_language(inbound.language_code, rt.settings.DEFAULT_LANGUAGE)
-        citizen, conversation, _ = lock_citizen(
-            session,
-            inbound.channel,
-            inbound.sender,
-            display_name=_clean_name(inbound.display_name),
-            language=language,
-        )
+        citizen, conversation, _ = locked
         if citizen.unreachable:
             # They write again (unblocked the bot, got their number back): answer them.
             citizen.unreachable = False
@@ -108,6 +101,21 @@ def handle(inbound: Inbound, rt: Runtime | None = None) -> Handled:
         replies=len(replies),
         waiting=conversation.waiting_on is not None,
     )
+
+
+def _lock(session: Session, rt: Runtime, inbound: Inbound):
+    """The message's id recorded and its citizen locked (one round trip on PostgreSQL);
+    None for a redelivered message."""
+    language = pick_language(inbound.language_code, rt.settings.DEFAULT_LANGUAGE)
+    name = _clean_name(inbound.display_name)
+    if not inbound.external_id:
+        return lock_citizen(
+            session, inbound.channel, inbound.sender, display_name=name, language=language
+        )
+    return lock_citizen_for_message(
+        session, inbound.channel, inbound.sender, inbound.external_id,
+        display_name=name, language=language,
+    )  # fmt: skip
 
 
 def notice(inbound: Inbound, msgid: str, rt: Runtime | None = None, **reply) -> Handled:
@@ -199,8 +207,13 @@ def _wait(ctx: Ctx, wait: Wait) -> None:
 
 
 def _save(session: Session, ctx: Ctx, citizen: Citizen, replies: list[Reply]) -> None:
-    save_conversation(session, ctx.conversation)
-    _queue_replies(session, citizen, replies)
+    # The conversation and its replies in one statement on PostgreSQL; `citizen` is as
+    # loaded before the step (see _queue_replies).
+    if citizen.unreachable or citizen.erased_at:
+        save_conversation(session, ctx.conversation)
+    else:
+        payloads = [reply.to_payload() for reply in replies]
+        save_conversation(session, ctx.conversation, citizen, payloads)
 
 
 def _queue_replies(session, citizen: Citizen, replies: list[Reply]) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, UniqueConstraint, bindparam, func, select, update
+from sqlalchemy import JSON, Column, UniqueConstraint, bindparam, func, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import utcnow
+from models.messaging import queue_replies, record_inbound, record_inbound_statement
 
 
 class State(StrEnum):
@@ -81,6 +83,39 @@ class Conversation(SQLModel, table=True):
     # citizen's messages are held, in order. No foreign key: a purged job must not
     # take the conversation with it, and a stale id is simply never answered.
     waiting_on: int | None = None
+
+
+def lock_citizen_for_message(
+    session: Session,
+    channel: str,
+    address: str,
+    external_id: str,
+    *,
+    display_name: str | None,
+    language: str,
+) -> tuple[Citizen, Conversation, bool] | None:
+    """Records the provider's id of a message, then does what `lock_citizen` does; returns
+    None, locking nothing, when the message was already handled (a redelivery).
+
+    On PostgreSQL the id and the lock go in one statement (one round trip, not two): the
+    INSERT ... ON CONFLICT DO NOTHING of the id, and the citizen with their conversation
+    locked FOR UPDATE, joined to what the INSERT returned.
+    """
+    if session.connection().dialect.name != "postgresql":
+        if not record_inbound(session, channel, external_id):
+            return None
+        return lock_citizen(session, channel, address, display_name=display_name, language=language)
+    values = {"channel": channel, "address": address, "external_id": external_id,
+              "received_at": utcnow()}  # fmt: skip
+    row = session.execute(_RECORD_AND_LOCK, values).one_or_none()
+    if row is None:
+        return None
+    _, citizen, conversation = row
+    if citizen is None:
+        return _create(session, channel, address, display_name, language)
+    session.expunge(citizen)
+    session.expunge(conversation)
+    return citizen, conversation, False
 
 
 def lock_citizen(
@@ -205,8 +240,27 @@ _SAVE_CONVERSATION = (
 )
 
 
+def _record_and_lock():
+    """`lock_citizen_for_message`'s one statement on PostgreSQL:
+
+        WITH seen AS (INSERT INTO inboundmessage ... ON CONFLICT DO NOTHING RETURNING id)
+        SELECT seen.id, locked.* FROM seen
+        LEFT JOIN (SELECT citizen.*, conversation.* ... FOR UPDATE OF conversation) AS locked
+        ON true
+
+    No row: a redelivery. A row with no citizen: a first message.
+    """
+    seen = record_inbound_statement(pg_insert).cte("seen")
+    locked = _SELECT_LOCKED.subquery("locked")
+    citizen, conversation = aliased(Citizen, locked), aliased(Conversation, locked)
+    return select(seen.c.id, citizen, conversation).select_from(seen).outerjoin(locked, true())
+
+
 def _select_locked(session: Session, channel: str, address: str):
     return session.execute(_SELECT_LOCKED, {"channel": channel, "address": address}).one_or_none()
+
+
+_RECORD_AND_LOCK = _record_and_lock()
 
 
 def lock_citizen_by_id(session: Session, citizen_id: int) -> tuple[Citizen, Conversation] | None:
@@ -225,19 +279,25 @@ def lock_citizen_by_id(session: Session, citizen_id: int) -> tuple[Citizen, Conv
     return citizen, conversation
 
 
-def save_conversation(session: Session, conversation: Conversation) -> None:
-    """Writes the conversation's state and draft in one UPDATE."""
+def save_conversation(
+    session: Session, conversation: Conversation, replies: Citizen | None = None,
+    payloads: list[dict] | None = None,
+) -> None:  # fmt: skip
+    """Writes the conversation's state and draft in one UPDATE; with `payloads`, also
+    queues them as replies to `replies` (on PostgreSQL in the same statement)."""
+    values = {
+        "conversation_id": conversation.id,
+        "state": conversation.state,
+        "draft": conversation.draft,
+        "waiting_on": conversation.waiting_on,
+        "now": utcnow(),
+    }
+    if replies is not None and payloads:
+        queue_replies(session, replies.id, replies.channel, replies.address, payloads,
+                      along=(_SAVE_CONVERSATION, values))  # fmt: skip
+        return
     # Core, not ORM: an ORM UPDATE also scans the session to synchronise it (~1 ms).
-    session.connection().execute(
-        _SAVE_CONVERSATION,
-        {
-            "conversation_id": conversation.id,
-            "state": conversation.state,
-            "draft": conversation.draft,
-            "waiting_on": conversation.waiting_on,
-            "now": utcnow(),
-        },
-    )
+    session.connection().execute(_SAVE_CONVERSATION, values)
 
 
 def update_citizen(session: Session, citizen_id: int, **values) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 
@@ -14,10 +15,13 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import utcnow
@@ -93,7 +97,8 @@ class Outbox(SQLModel, table=True):
     delivered_at: datetime | None = None
 
 
-def _record_inbound(insert):
+def record_inbound_statement(insert):
+    """The INSERT of a message's id that returns its row's id, or nothing on a redelivery."""
     table = InboundMessage.__table__
     return (
         insert(table)
@@ -108,7 +113,10 @@ def _record_inbound(insert):
 
 
 # Built once (the first statement of every inbound message), per dialect.
-_RECORD_INBOUND = {False: _record_inbound(sqlite_insert), True: _record_inbound(pg_insert)}
+_RECORD_INBOUND = {
+    False: record_inbound_statement(sqlite_insert),
+    True: record_inbound_statement(pg_insert),
+}
 
 
 def record_inbound(session: Session, channel: str, external_id: str) -> bool:
@@ -160,9 +168,108 @@ def _drop_stale_replies(session: Session, citizen_id: int) -> None:
         .where(waiting, table.c.id < oldest_kept)
         .values(status=CANCELLED, last_error=SUPERSEDED)
     )
-    if result.rowcount:
+    _log_dropped(citizen_id, result.rowcount)
+
+
+def _log_dropped(citizen_id: int, count: int) -> None:
+    if count:
         log.warning("citizen %s writes faster than they can be answered: %s older "
-                    "replies cancelled", citizen_id, result.rowcount)  # fmt: skip
+                    "replies cancelled", citizen_id, count)  # fmt: skip
+
+
+def queue_replies(
+    session: Session,
+    citizen_id: int,
+    channel: str,
+    address: str,
+    payloads: list[dict],
+    *,
+    along: tuple[Executable, dict],
+) -> None:
+    """Runs `along` (another write of the transaction: a statement and its parameters),
+    then queues one chat's replies and cancels its oldest beyond MAX_QUEUED_REPLIES, as
+    `queue_messages` does.
+
+    On PostgreSQL the three go in one statement (one round trip, not three): `along` and
+    the INSERT of the replies as CTEs of the UPDATE that trims the backlog, which counts
+    the new replies from the INSERT's RETURNING (its snapshot does not see them).
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql" or not 0 < len(payloads) <= MAX_QUEUED_REPLIES:
+        connection.execute(*along)
+        queue_messages(session, [
+            {"citizen_id": citizen_id, "channel": channel, "address": address,
+             "payload": payload, "priority": PRIORITY_REPLY}
+            for payload in payloads
+        ])  # fmt: skip
+        return
+    statement, values = along
+    values = {
+        **values,
+        **{f"reply_payload_{i}": payload for i, payload in enumerate(payloads)},
+        "reply_citizen": citizen_id,
+        "reply_channel": channel,
+        "reply_address": address,
+        "reply_at": utcnow(),
+        "reply_priority": PRIORITY_REPLY,
+        "queued_status": QUEUED,
+        "cancelled_status": CANCELLED,
+        "superseded": SUPERSEDED,
+    }
+    result = connection.execute(_queue_replies_statement(statement, len(payloads)), values)
+    _log_dropped(citizen_id, result.rowcount)
+
+
+@functools.lru_cache(maxsize=4 * MAX_QUEUED_REPLIES)
+def _queue_replies_statement(along: Executable, count: int) -> Executable:
+    """`queue_replies`'s one statement on PostgreSQL, built once per `along` and count:
+
+    WITH along AS (...),
+         queued AS (INSERT INTO outbox ... VALUES (...), (...) RETURNING id)
+    UPDATE outbox SET status = 'cancelled', ... WHERE <this chat's queued replies>
+    AND id < (the 10th newest id among them and the ids in queued)
+    """
+    table = Outbox.__table__
+    column = table.c
+
+    def param(name: str, column) -> BindParameter:
+        return bindparam(name, type_=column.type)
+
+    row = {
+        "citizen_id": param("reply_citizen", column.citizen_id),
+        "channel": param("reply_channel", column.channel),
+        "address": param("reply_address", column.address),
+        "priority": param("reply_priority", column.priority),
+        "status": param("queued_status", column.status),
+        "attempts": 0,
+        "next_attempt_at": param("reply_at", column.next_attempt_at),
+        "created_at": param("reply_at", column.created_at),
+    }
+    rows = [{**row, "payload": param(f"reply_payload_{i}", column.payload)} for i in range(count)]
+    # On PostgreSQL a trigger NOTIFYs the workers (migration 0005), delivered at commit.
+    queued = pg_insert(table).values(rows).returning(column.id).cte("queued")
+    waiting = (
+        (column.citizen_id == row["citizen_id"])
+        & (column.status == row["status"])
+        & (column.priority == row["priority"])
+    )
+    ids = union_all(select(column.id).where(waiting), select(queued.c.id)).subquery("ids")
+    oldest_kept = (
+        select(ids.c.id)
+        .order_by(ids.c.id.desc())
+        .offset(MAX_QUEUED_REPLIES - 1)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        table.update()
+        .where(waiting, column.id < oldest_kept)
+        .values(
+            status=param("cancelled_status", column.status),
+            last_error=param("superseded", column.last_error),
+        )
+        .add_cte(along.cte("along"), queued)
+    )
 
 
 def claim_due(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import event
 
 from bot import flow
 from bot.engine import handle
@@ -123,3 +126,45 @@ def test_language_defaults_from_the_client(rt) -> None:
     assert "What would you like to report?" in english.texts("hi")
     unknown = TalkingCitizen(rt, "d", language_code="de")
     assert "Que souhaitez-vous signaler" in unknown.texts("hallo")
+
+
+@contextmanager
+def statements(rt) -> Iterator[list[str]]:
+    """The SQL statements sent while inside (BEGIN and COMMIT left out): round trips."""
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT")):
+            sent.append(statement)
+
+    event.listen(rt.db.engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", count)
+
+
+def test_a_step_costs_two_round_trips_on_postgresql(rt) -> None:
+    """On PostgreSQL the message's id, the citizen's lock and state in one statement; the
+    conversation saved, the reply queued and the chat's backlog trimmed in another."""
+    citizen = TalkingCitizen(rt)
+    citizen.say("bonjour")
+    with statements(rt) as sent:
+        handle(Inbound("dev", "marie", external_id="step-2", choice="cat:nid-de-poule"), rt)
+    assert citizen.state == "description"
+    assert len(sent) == (2 if rt.db.is_postgres else 5), sent
+    with statements(rt) as sent:
+        again = handle(Inbound("dev", "marie", external_id="step-2", choice="cat:nid-de-poule"), rt)
+    assert again.duplicate
+    assert len(sent) == 1, sent
+    assert citizen.state == "description"
+
+
+def test_first_message_of_a_new_citizen_after_a_redelivery_check(rt) -> None:
+    """A first message creates the citizen once; its redelivery creates nothing more."""
+    first = handle(Inbound("dev", "nouveau", external_id="first-1", text="bonjour"), rt)
+    again = handle(Inbound("dev", "nouveau", external_id="first-1", text="bonjour"), rt)
+    assert not first.duplicate and first.state == "menu" and first.replies
+    assert again.duplicate and again.citizen_id is None
+    with rt.db.reading() as session:
+        assert count_citizens(session) == 1
