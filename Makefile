@@ -89,7 +89,7 @@ messages: install
 		--sort-output -o instance/messages.pot .
 	$(BIN)/pybabel update -i instance/messages.pot -d services/translations --no-fuzzy-matching -w 100
 	$(BIN)/pybabel compile -d services/translations --statistics
-	$(BIN)/pybabel extract -F console/babel.cfg -k _ -k _l --no-location --sort-output \
+	$(BIN)/pybabel extract -F console/babel.cfg -k _ -k _l -k N_ --no-location --sort-output \
 		-o instance/console.pot .
 	$(BIN)/pybabel update -i instance/console.pot -d console/translations --no-fuzzy-matching -w 100
 	$(BIN)/pybabel compile -d console/translations --statistics

@@ -1,7 +1,8 @@
 """Named queries of the agents' console: the queue, its counts and map, the dashboard.
 
 The queue is paged by keyset (the last row's sort key, never OFFSET), so the hundredth
-page costs what the first does at a million reports. A zone filter narrows the rows by
+page costs what the first does at a million reports. It opens most urgent first
+(`URGENT`, described at `queue_page`). A zone filter narrows the rows by
 the zone's bounding box in SQL (the indexed lat/lon), then keeps the points inside the
 polygon with shapely.
 """
@@ -13,7 +14,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import shapely
-from sqlalchemy import Date, Float, and_, cast, delete, false, func, or_, select
+from sqlalchemy import (
+    Date,
+    Float,
+    and_,
+    cast,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    union_all,
+)
 from sqlmodel import Session
 
 from models.agent import Agent, AgentService
@@ -21,7 +33,15 @@ from models.catalog import Category
 from models.daily_figure import open_figures
 from models.db import utcnow
 from models.messaging import UNDELIVERED, Outbox, dead_messages
-from models.report import OPEN_STATUSES, STATUSES, Follower, Report, ReportEvent
+from models.report import (
+    OPEN_STATUSES,
+    PRIORITIES,
+    STATUSES,
+    Follower,
+    Priority,
+    Report,
+    ReportEvent,
+)
 from models.scope import EVERYTHING, AgentScope, Communes, in_scope, service_and_commune
 
 PAGE_SIZE = 50
@@ -31,8 +51,11 @@ MAP_LIMIT = 2000
 # Rows read per round when a zone filter drops some of them in Python.
 ZONE_BATCH = 500
 
+# The agents' default order: the most pressing first (see queue_page).
+URGENT = "urgent"
 # sort name -> (column, descending); every sort ends with the report number as tiebreak.
 SORTS = {
+    URGENT: (URGENT, False),
     "newest": (None, True),
     "oldest": (None, False),
     "updated": ("updated_at", True),
@@ -55,7 +78,7 @@ class QueueFilter:
     scope: AgentScope = EVERYTHING
     # Several communes: the commune asked for.
     commune: str | None = None
-    sort: str = "newest"
+    sort: str = URGENT
 
     def without_status(self) -> QueueFilter:
         return replace(self, statuses=())
@@ -136,8 +159,110 @@ def _inside(zone, rows: list, lat_index: int, lon_index: int) -> list[bool]:
 
 # --- the queue -----------------------------------------------------------------------
 
+DEFAULT_SLA_HOURS = 72  # a category's default (models/catalog.py)
 
-def _sort_key(f: QueueFilter, report: Report) -> str:
+
+@dataclass(frozen=True)
+class Urgency:
+    """The urgent sort's key, (priority rank, deadline, number), and how to read in it.
+
+    A report's deadline is its filing time plus its category's SLA, so within one
+    priority, status and category the deadline order is the filing order: the rows come
+    from one indexed range each (ix_report_urgency), and the few ranges are merged here.
+    No database sorts every open report by a computed deadline.
+    """
+
+    sla: dict[int, int]  # category -> SLA hours
+
+    @classmethod
+    def of(cls, session: Session) -> Urgency:
+        return cls(sla_hours_by_category(session))
+
+    def hours(self, category_id: int) -> int:
+        return self.sla.get(category_id, DEFAULT_SLA_HOURS)
+
+    def sort_key(self, priority: str, category_id: int, created_at: datetime, number: int):
+        deadline = created_at + timedelta(hours=self.hours(category_id))
+        return (PRIORITIES.index(Priority(priority)), deadline, number)
+
+    def key(self, report: Report) -> str:
+        rank, deadline, number = self.sort_key(
+            report.priority, report.category_id, report.created_at, report.id
+        )
+        return f"{rank}|{deadline.isoformat()}|{number}"
+
+    def fetch(
+        self, session: Session, f: QueueFilter, conds: list, cursor, descending: bool, limit: int
+    ) -> list[Report]:
+        """Up to `limit` reports after the cursor, in key order (reversed if descending)."""
+        after = _read_urgent_cursor(cursor) if cursor is not None else None
+        statuses = f.statuses or tuple(STATUSES)
+        categories = f.category_ids or tuple(self.sla)
+        ranges = []
+        for rank, priority in enumerate(PRIORITIES):
+            for category_id in categories:
+                bound = self._bound(rank, category_id, after, descending)
+                if bound is False:
+                    continue  # the whole range lies before the cursor
+                for status in statuses:
+                    ranges.append(
+                        self._range(priority, status, category_id, conds, bound, descending, limit)
+                    )
+        if not ranges:
+            return []
+        rows = []
+        for start in range(0, len(ranges), RANGES_PER_QUERY):
+            rows += session.execute(union_all(*ranges[start : start + RANGES_PER_QUERY])).all()
+        rows.sort(
+            key=lambda r: self.sort_key(r.priority, r.category_id, r.created_at, r.id),
+            reverse=descending,
+        )
+        numbers = [r.id for r in rows[:limit]]
+        found = {r.id: r for r in session.scalars(select(Report).where(Report.id.in_(numbers)))}
+        return [found[n] for n in numbers]
+
+    def _bound(self, rank: int, category_id: int, after, descending: bool):
+        """The cursor's condition on one priority and category: None (none needed), False
+        (nothing of it comes after the cursor), or a condition on the filing time."""
+        if after is None:
+            return None
+        c_rank, deadline, number = after
+        if rank != c_rank:
+            return None if (rank > c_rank) != descending else False
+        filed = deadline - timedelta(hours=self.hours(category_id))
+        if descending:
+            return or_(
+                Report.created_at < filed, and_(Report.created_at == filed, Report.id < number)
+            )
+        return or_(Report.created_at > filed, and_(Report.created_at == filed, Report.id > number))
+
+    @staticmethod
+    def _range(priority, status, category_id, conds, bound, descending: bool, limit: int):
+        stmt = select(Report.id, Report.priority, Report.category_id, Report.created_at).where(
+            Report.priority == priority,
+            Report.status == status,
+            Report.category_id == category_id,
+            *conds,
+        )
+        if bound is not None:
+            stmt = stmt.where(bound)
+        order = (Report.created_at, Report.id)
+        order = tuple(c.desc() for c in order) if descending else order
+        return select(stmt.order_by(*order).limit(limit).subquery())
+
+
+# Ranges read per statement: well under SQLite's 500 terms of a compound SELECT.
+RANGES_PER_QUERY = 200
+
+
+def _read_urgent_cursor(cursor: str) -> tuple[int, datetime, int]:
+    rank, stamp, number = cursor.split("|")
+    return int(rank), datetime.fromisoformat(stamp), int(number)
+
+
+def _sort_key(f: QueueFilter, report: Report, urgency: Urgency | None = None) -> str:
+    if urgency is not None:
+        return urgency.key(report)
     column, _ = SORTS.get(f.sort, SORTS["newest"])
     if column is None:
         return str(report.id)
@@ -173,14 +298,28 @@ def queue_page(
     size: int = PAGE_SIZE,
     now: datetime | None = None,
 ) -> Page:
-    """Returns one page of the queue, with the cursors of the next and previous pages."""
+    """Returns one page of the queue, with the cursors of the next and previous pages.
+
+    The default sort, `urgent`, opens with the most pressing reports. Its key is
+    (priority rank, deadline, number), ascending:
+    1. the priority an agent set: every urgent report, then every high one, then the
+       normal ones (most reports);
+    2. within a priority, the deadline (filing time + the category's SLA hours), earliest
+       first: the overdue reports come first, the latest of them (the earliest deadline)
+       at the top, then the reports nearest to their deadline;
+    3. the report number, oldest first, between equal deadlines.
+    An overdue normal report thus comes after an urgent one not yet due. On closed
+    reports (status "all" and the like) the same key applies, the deadline then says how
+    long ago they were due.
+    """
     now = now or utcnow()
     _, descending = SORTS.get(f.sort, SORTS["newest"])
+    urgency = Urgency.of(session) if f.sort == URGENT else None
     backwards = before is not None and after is None
     direction = descending != backwards
     conds = _conditions(session, f, now)
     cursor = before if backwards else after
-    rows = _fetch(session, f, conds, cursor, direction, size + 1)
+    rows = _fetch(session, f, conds, cursor, direction, size + 1, urgency)
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
@@ -191,20 +330,26 @@ def queue_page(
     has_prev = (after is not None) if not backwards else more
     return Page(
         rows,
-        _sort_key(f, rows[-1]) if has_next else None,
-        _sort_key(f, rows[0]) if has_prev else None,
+        _sort_key(f, rows[-1], urgency) if has_next else None,
+        _sort_key(f, rows[0], urgency) if has_prev else None,
     )
 
 
-def _fetch(session, f: QueueFilter, conds: list, cursor, descending: bool, limit: int) -> list:
+def _fetch(
+    session, f: QueueFilter, conds: list, cursor, descending: bool, limit: int,
+    urgency: Urgency | None = None,
+) -> list:  # fmt: skip
     """Reads up to `limit` rows after the cursor; with a zone, batch by batch until full."""
     found: list[Report] = []
     while True:
-        stmt = select(Report).where(*conds)
-        if cursor is not None:
-            stmt = stmt.where(_after(f, cursor, descending))
         batch_size = limit if f.zone is None else max(ZONE_BATCH, limit)
-        batch = list(session.scalars(stmt.order_by(*_ordered(f, descending)).limit(batch_size)))
+        if urgency is not None:
+            batch = urgency.fetch(session, f, conds, cursor, descending, batch_size)
+        else:
+            stmt = select(Report).where(*conds)
+            if cursor is not None:
+                stmt = stmt.where(_after(f, cursor, descending))
+            batch = list(session.scalars(stmt.order_by(*_ordered(f, descending)).limit(batch_size)))
         if f.zone is None:
             return batch
         rows = [(r.lat, r.lon) for r in batch]
@@ -212,7 +357,7 @@ def _fetch(session, f: QueueFilter, conds: list, cursor, descending: bool, limit
         found += [r for r, keep in zip(batch, inside, strict=True) if keep]
         if len(found) >= limit or len(batch) < batch_size:
             return found[:limit]
-        cursor = _sort_key(f, batch[-1])
+        cursor = _sort_key(f, batch[-1], urgency)
 
 
 def iter_queue(session: Session, f: QueueFilter, batch: int = 1000) -> Iterator[Report]:

@@ -10,6 +10,7 @@ from models.citizen import Citizen
 from models.commune import routed_service
 from models.db import utcnow
 from models.report import (
+    PRIORITIES,
     REASON_REQUIRED,
     STATUSES,
     TRANSITIONS,
@@ -30,10 +31,20 @@ from models.report import (
 from services import notify
 from services.catalog import CategoryInfo
 from services.crew_notices import tell_assignee
+from services.texts import N_
 
 
 class ReportError(ValueError):
-    """A change that is not allowed; the message says why, for the agent."""
+    """A change that is not allowed; the message says why, for the agent.
+
+    `text` is an English msgid with %(name)s placeholders and `values` fill them: str()
+    gives the English (the command line), and the console says it in the agent's
+    language (its catalog holds these msgids: console/babel.cfg reads this module).
+    """
+
+    def __init__(self, text: str, **values) -> None:
+        self.text, self.values = text, values
+        super().__init__(text % values if values else text)
 
 
 def file_report(session: Session, citizen: Citizen, draft: dict, category: CategoryInfo,
@@ -151,13 +162,19 @@ def change_status(
     """Moves a report to a status, records the event and tells its followers."""
     report = lock_report(session, number)
     if report is None:
-        raise ReportError(f"There is no report #{number}.")
+        raise ReportError(N_("There is no report #%(number)d."), number=number)
     if status not in STATUSES:
-        raise ReportError(f"Unknown status {status!r}; use one of: {', '.join(STATUSES)}.")
+        raise ReportError(
+            N_("Unknown status “%(status)s”; use one of: %(statuses)s."),
+            status=status,
+            statuses=", ".join(STATUSES),
+        )
     check_transition(report, status)
     message = (message or "").strip() or None
     if status in REASON_REQUIRED and not message:
-        raise ReportError(f"Closing #{number} needs a public message saying why.")
+        raise ReportError(
+            N_("Closing #%(number)d needs a public message saying why."), number=number
+        )
     if status == Status.DUPLICATE:
         _merge_into(session, report, duplicate_of)
     now = utcnow()
@@ -185,8 +202,11 @@ def check_transition(report: Report, status: str) -> None:
     if status not in TRANSITIONS[report.status]:
         allowed = ", ".join(sorted(TRANSITIONS[report.status])) or "none"
         raise ReportError(
-            f"Report {report.ref} is {report.status}: it cannot become {status} "
-            f"(allowed: {allowed})."
+            N_("Report #%(number)d is %(old)s: it cannot become %(new)s (allowed: %(allowed)s)."),
+            number=report.id,
+            old=report.status,
+            new=status,
+            allowed=allowed,
         )
 
 
@@ -215,10 +235,10 @@ def reply(
     """Sends the agent's words to the followers without changing the status."""
     report = lock_report(session, number)
     if report is None:
-        raise ReportError(f"There is no report #{number}.")
+        raise ReportError(N_("There is no report #%(number)d."), number=number)
     message = (message or "").strip()
     if not message:
-        raise ReportError("A reply needs a message.")
+        raise ReportError(N_("A reply needs a message."))
     report.updated_at = report.last_public_update_at = utcnow()
     session.add(report)
     event = ReportEvent(
@@ -232,12 +252,19 @@ def reply(
 
 def _merge_into(session: Session, report: Report, target_number: int | None) -> None:
     if target_number is None:
-        raise ReportError(f"Merging #{report.id} needs the number of the report it duplicates.")
+        raise ReportError(
+            N_("Merging #%(number)d needs the number of the report it duplicates."),
+            number=report.id,
+        )
     target = get_report(session, target_number)
     if target is None or target.id == report.id:
-        raise ReportError(f"#{target_number} is not another report.")
+        raise ReportError(N_("#%(number)d is not another report."), number=target_number)
     if target.status == "duplicate":
-        raise ReportError(f"#{target.id} is itself merged into #{target.duplicate_of_id}.")
+        raise ReportError(
+            N_("#%(number)d is itself merged into #%(into)d."),
+            number=target.id,
+            into=target.duplicate_of_id,
+        )
     report.duplicate_of_id = target.id
     for citizen_id in follower_ids(session, report.id):
         if not is_follower(session, target.id, citizen_id):
@@ -261,7 +288,7 @@ def parse_ref(ref: str) -> int:
     """Reads a report reference as agents and citizens write it: `1042` or `#1042`."""
     text = ref.strip().lstrip("#").strip()
     if not text.isdigit():
-        raise ReportError(f"{ref!r} is not a report number (write 1042 or #1042).")
+        raise ReportError(N_("“%(ref)s” is not a report number (write 1042 or #1042)."), ref=ref)
     return int(text)
 
 
@@ -272,10 +299,10 @@ def add_note(session: Session, number: int, note: str, *, agent_id: int | None) 
     """Records an internal note on a report; nothing is sent to anyone."""
     report = lock_report(session, number)
     if report is None:
-        raise ReportError(f"There is no report #{number}.")
+        raise ReportError(N_("There is no report #%(number)d."), number=number)
     note = (note or "").strip()
     if not note:
-        raise ReportError("A note needs some text.")
+        raise ReportError(N_("A note needs some text."))
     report.updated_at = utcnow()
     session.add(report)
     event = ReportEvent(
@@ -304,15 +331,17 @@ def assign(
 
     report = lock_report(session, number)
     if report is None:
-        raise ReportError(f"There is no report #{number}.")
+        raise ReportError(N_("There is no report #%(number)d."), number=number)
     if session.get(Service, service_id) is None:
-        raise ReportError(f"There is no service {service_id}.")
+        raise ReportError(N_("There is no service %(id)d."), id=service_id)
     if assignee_id is not None:
         assignee = session.get(Agent, assignee_id)
         if assignee is None or not assignee.active:
-            raise ReportError("That agent does not exist or is deactivated.")
+            raise ReportError(N_("That agent does not exist or is deactivated."))
         if assignee.role != "admin" and service_id not in services_of_agent(session, assignee_id):
-            raise ReportError(f"{assignee.display_name} does not belong to that service.")
+            raise ReportError(
+                N_("%(name)s does not belong to that service."), name=assignee.display_name
+            )
     change = {
         "service_id": service_id,
         "from_service_id": report.service_id,
@@ -334,12 +363,12 @@ def recategorise(
 
     report = lock_report(session, number)
     if report is None:
-        raise ReportError(f"There is no report #{number}.")
+        raise ReportError(N_("There is no report #%(number)d."), number=number)
     category = session.get(Category, category_id)
     if category is None:
-        raise ReportError(f"There is no category {category_id}.")
+        raise ReportError(N_("There is no category %(id)d."), id=category_id)
     if category.id == report.category_id:
-        raise ReportError(f"Report #{number} is already in that category.")
+        raise ReportError(N_("Report #%(number)d is already in that category."), number=number)
     change = {
         "category_id": category.id,
         "from_category_id": report.category_id,
@@ -348,6 +377,25 @@ def recategorise(
     }
     report.category_id, report.service_id = category.id, category.service_id
     return _internal_event(session, report, EventKind.RECATEGORISED, change, agent_id)
+
+
+def set_priority(
+    session: Session, number: int, priority: str, *, agent_id: int | None
+) -> ReportEvent:
+    """Sets how pressing a report is (the queue's first key); internal, kept in its history.
+
+    The event's internal note keeps the change as JSON (`priority`, `from_priority`).
+    """
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(N_("There is no report #%(number)d."), number=number)
+    if priority not in PRIORITIES:
+        raise ReportError(N_("Unknown priority “%(priority)s”."), priority=priority)
+    if priority == report.priority:
+        raise ReportError(N_("Report #%(number)d already has that priority."), number=number)
+    change = {"priority": priority, "from_priority": report.priority}
+    report.priority = priority
+    return _internal_event(session, report, EventKind.PRIORITISED, change, agent_id)
 
 
 def _internal_event(
