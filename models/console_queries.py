@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import product
 
 import shapely
 from sqlalchemy import (
@@ -198,15 +199,27 @@ class Urgency:
         after = _read_urgent_cursor(cursor) if cursor is not None else None
         statuses = f.statuses or tuple(STATUSES)
         categories = f.category_ids or tuple(self.sla)
+        # An agent's services split the ranges too (ix_report_service_urgency): a category
+        # of another service is then an empty range, not a scan of its reports.
+        services = _services_of(f)
         ranges = []
         for rank, priority in enumerate(PRIORITIES):
             for category_id in categories:
                 bound = self._bound(rank, category_id, after, descending)
                 if bound is False:
                     continue  # the whole range lies before the cursor
-                for status in statuses:
+                for status, service_id in product(statuses, services):
                     ranges.append(
-                        self._range(priority, status, category_id, conds, bound, descending, limit)
+                        self._range(
+                            priority,
+                            status,
+                            category_id,
+                            service_id,
+                            conds,
+                            bound,
+                            descending,
+                            limit,
+                        )
                     )
         if not ranges:
             return []
@@ -237,13 +250,17 @@ class Urgency:
         return or_(Report.created_at > filed, and_(Report.created_at == filed, Report.id > number))
 
     @staticmethod
-    def _range(priority, status, category_id, conds, bound, descending: bool, limit: int):
+    def _range(
+        priority, status, category_id, service_id, conds, bound, descending: bool, limit: int
+    ):
         stmt = select(Report.id, Report.priority, Report.category_id, Report.created_at).where(
             Report.priority == priority,
             Report.status == status,
             Report.category_id == category_id,
             *conds,
         )
+        if service_id is not None:
+            stmt = stmt.where(Report.service_id == service_id)
         if bound is not None:
             stmt = stmt.where(bound)
         order = (Report.created_at, Report.id)
@@ -253,6 +270,14 @@ class Urgency:
 
 # Ranges read per statement: well under SQLite's 500 terms of a compound SELECT.
 RANGES_PER_QUERY = 200
+
+
+def _services_of(f: QueueFilter) -> tuple[int | None, ...]:
+    """The services the filter keeps (its own, within the agent's), or (None,): any."""
+    services = f.scope.services
+    if f.service_ids:
+        services = tuple(s for s in f.service_ids if services is None or s in services)
+    return (None,) if services is None else tuple(services)
 
 
 def _read_urgent_cursor(cursor: str) -> tuple[int, datetime, int]:

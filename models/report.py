@@ -125,6 +125,16 @@ class Report(SQLModel, table=True):
             "id",
             "service_id",
         ),
+        # The same for an agent's services, one range per service too.
+        Index(
+            "ix_report_service_urgency",
+            "service_id",
+            "priority",
+            "status",
+            "category_id",
+            "created_at",
+            "id",
+        ),
         # The public feed: the reports whose public side changed last.
         Index("ix_report_last_public_update_at", "last_public_update_at"),
         {"sqlite_autoincrement": True},

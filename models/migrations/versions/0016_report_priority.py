@@ -29,16 +29,23 @@ def upgrade() -> None:
                 nullable=False,
             )
         )
-    # The queue's default order reads one range per priority, status and category.
+    # The queue's default order reads one range per priority, status and category (and
+    # service, for an agent's services).
     with op.batch_alter_table("report", schema=None) as batch_op:
         batch_op.create_index(
             "ix_report_urgency",
             ["priority", "status", "category_id", "created_at", "id", "service_id"],
             unique=False,
         )
+        batch_op.create_index(
+            "ix_report_service_urgency",
+            ["service_id", "priority", "status", "category_id", "created_at", "id"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("report", schema=None) as batch_op:
+        batch_op.drop_index("ix_report_service_urgency")
         batch_op.drop_index("ix_report_urgency")
         batch_op.drop_column("priority")
