@@ -11,22 +11,30 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import product
 
 import shapely
 from sqlalchemy import (
+    BigInteger,
     Date,
+    DateTime,
     Float,
+    Integer,
+    String,
     and_,
+    bindparam,
     cast,
     delete,
     false,
     func,
     or_,
     select,
+    true,
+    tuple_,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from models.agent import Agent, AgentService
@@ -39,7 +47,6 @@ from models.report import (
     PRIORITIES,
     STATUSES,
     Follower,
-    Priority,
     Report,
     ReportEvent,
 )
@@ -95,15 +102,18 @@ class Page:
 # --- filters -------------------------------------------------------------------------
 
 
-def _conditions(session: Session, f: QueueFilter, now: datetime) -> list:
-    conds = in_scope(f.scope)
+def _conditions(session: Session, f: QueueFilter, now: datetime, ranged: bool = False) -> list:
+    """The filter as SQL; `ranged`: without the statuses, services and categories, which
+    the urgent sort's ranges say one by one (an IN beside them would cost PostgreSQL the
+    ranges' order)."""
+    conds = service_and_commune(None, f.scope.commune_filter) if ranged else in_scope(f.scope)
     if f.commune:
         conds.append(Report.commune == f.commune)
-    if f.statuses:
+    if f.statuses and not ranged:
         conds.append(Report.status.in_(f.statuses))
-    if f.service_ids:
+    if f.service_ids and not ranged:
         conds.append(Report.service_id.in_(f.service_ids))
-    if f.category_ids:
+    if f.category_ids and not ranged:
         conds.append(Report.category_id.in_(f.category_ids))
     if f.channel:
         conds.append(Report.channel == f.channel)
@@ -112,7 +122,7 @@ def _conditions(session: Session, f: QueueFilter, now: datetime) -> list:
     if f.overdue:
         # the open statuses once: twice, PostgreSQL squares their share in its estimate,
         # takes the overdue reports for a few hundred and sorts them all (40 ms at a million)
-        already_open = bool(f.statuses) and set(f.statuses) <= set(OPEN_STATUSES)
+        already_open = ranged or (bool(f.statuses) and set(f.statuses) <= set(OPEN_STATUSES))
         conds.append(overdue_clause(session, now, open_only=not already_open))
     if f.search:
         conds.append(_search_clause(f.search))
@@ -161,6 +171,9 @@ def _inside(zone, rows: list, lat_index: int, lon_index: int) -> list[bool]:
 # --- the queue -----------------------------------------------------------------------
 
 DEFAULT_SLA_HOURS = 72  # a category's default (models/catalog.py)
+HOUR = timedelta(hours=1)
+# A priority's rank in the queue: 0 (urgent) opens it.
+RANKS = {p.value: rank for rank, p in enumerate(PRIORITIES)}
 
 
 @dataclass(frozen=True)
@@ -183,8 +196,8 @@ class Urgency:
         return self.sla.get(category_id, DEFAULT_SLA_HOURS)
 
     def sort_key(self, priority: str, category_id: int, created_at: datetime, number: int):
-        deadline = created_at + timedelta(hours=self.hours(category_id))
-        return (PRIORITIES.index(Priority(priority)), deadline, number)
+        deadline = created_at + HOUR * self.sla.get(category_id, DEFAULT_SLA_HOURS)
+        return (RANKS[priority], deadline, number)  # an unknown priority is a bug: KeyError
 
     def key(self, report: Report) -> str:
         rank, deadline, number = self.sort_key(
@@ -198,6 +211,8 @@ class Urgency:
         """Up to `limit` reports after the cursor, in key order (reversed if descending)."""
         after = _read_urgent_cursor(cursor) if cursor is not None else None
         statuses = f.statuses or tuple(STATUSES)
+        if f.overdue:  # overdue is for open reports only
+            statuses = tuple(s for s in statuses if s in OPEN_STATUSES)
         categories = f.category_ids or tuple(self.sla)
         # An agent's services split the ranges too (ix_report_service_urgency): a category
         # of another service is then an empty range, not a scan of its reports.
@@ -209,23 +224,11 @@ class Urgency:
                 if bound is False:
                     continue  # the whole range lies before the cursor
                 for status, service_id in product(statuses, services):
-                    ranges.append(
-                        self._range(
-                            priority,
-                            status,
-                            category_id,
-                            service_id,
-                            conds,
-                            bound,
-                            descending,
-                            limit,
-                        )
-                    )
+                    ranges.append(Range(priority, status, category_id, service_id, bound))
         if not ranges:
             return []
-        rows = []
-        for start in range(0, len(ranges), RANGES_PER_QUERY):
-            rows += session.execute(union_all(*ranges[start : start + RANGES_PER_QUERY])).all()
+        read = _read_lateral if session.get_bind().dialect.name == "postgresql" else _read_union
+        rows = read(session, ranges, conds, descending, limit)
         rows.sort(
             key=lambda r: self.sort_key(r.priority, r.category_id, r.created_at, r.id),
             reverse=descending,
@@ -235,37 +238,104 @@ class Urgency:
         return [found[n] for n in numbers]
 
     def _bound(self, rank: int, category_id: int, after, descending: bool):
-        """The cursor's condition on one priority and category: None (none needed), False
-        (nothing of it comes after the cursor), or a condition on the filing time."""
+        """Where the cursor cuts one priority and category: None (nothing cut), False (all
+        of it lies before the cursor), or the (filing time, number) the range starts after."""
         if after is None:
             return None
         c_rank, deadline, number = after
         if rank != c_rank:
             return None if (rank > c_rank) != descending else False
-        filed = deadline - timedelta(hours=self.hours(category_id))
-        if descending:
-            return or_(
-                Report.created_at < filed, and_(Report.created_at == filed, Report.id < number)
-            )
-        return or_(Report.created_at > filed, and_(Report.created_at == filed, Report.id > number))
+        return deadline - timedelta(hours=self.hours(category_id)), number
 
-    @staticmethod
-    def _range(
-        priority, status, category_id, service_id, conds, bound, descending: bool, limit: int
-    ):
-        stmt = select(Report.id, Report.priority, Report.category_id, Report.created_at).where(
-            Report.priority == priority,
-            Report.status == status,
-            Report.category_id == category_id,
+
+@dataclass(frozen=True)
+class Range:
+    """One priority, status, category (and service) of the urgent sort: its reports in
+    filing order, from the cursor's (filing time, number) if it cuts it."""
+
+    priority: str
+    status: str
+    category_id: int
+    service_id: int | None
+    after: tuple[datetime, int] | None
+
+
+def _columns():
+    return select(Report.id, Report.priority, Report.category_id, Report.created_at)
+
+
+def _in_order(stmt, descending: bool, limit: int):
+    order = (Report.created_at, Report.id)
+    return stmt.order_by(*(c.desc() for c in order) if descending else order).limit(limit)
+
+
+def _read_union(session: Session, ranges: list[Range], conds: list, descending, limit) -> list:
+    """Reads each range with its own indexed SELECT, UNION ALL (SQLite plans them cheaply)."""
+    selects = []
+    for r in ranges:
+        stmt = _columns().where(
+            Report.priority == r.priority,
+            Report.status == r.status,
+            Report.category_id == r.category_id,
             *conds,
         )
-        if service_id is not None:
-            stmt = stmt.where(Report.service_id == service_id)
-        if bound is not None:
-            stmt = stmt.where(bound)
-        order = (Report.created_at, Report.id)
-        order = tuple(c.desc() for c in order) if descending else order
-        return select(stmt.order_by(*order).limit(limit).subquery())
+        if r.service_id is not None:
+            stmt = stmt.where(Report.service_id == r.service_id)
+        if r.after is not None:
+            past = (Report.created_at, Report.id)
+            if descending:
+                stmt = stmt.where(tuple_(*past) < tuple_(*r.after))
+            else:
+                stmt = stmt.where(tuple_(*past) > tuple_(*r.after))
+        selects.append(select(_in_order(stmt, descending, limit).subquery()))
+    rows = []
+    for start in range(0, len(selects), RANGES_PER_QUERY):
+        rows += session.execute(union_all(*selects[start : start + RANGES_PER_QUERY])).all()
+    return rows
+
+
+# A cursor before (after) every report, for the ranges the cursor does not cut.
+FIRST_FILED, LAST_FILED = datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _read_lateral(session: Session, ranges: list[Range], conds: list, descending, limit):
+    """Reads every range with one plan (PostgreSQL: a LATERAL subquery per row of the
+    ranges, unnested from arrays), as planning a UNION of dozens of SELECTs costs more than
+    reading them; the statement's shape is the same whatever the ranges, so it is cached."""
+    by_service = ranges[0].service_id is not None
+    edge = (LAST_FILED, 2**62) if descending else (FIRST_FILED, 0)
+    starts = [r.after or edge for r in ranges]
+    arrays = [
+        ([r.priority for r in ranges], String),
+        ([r.status for r in ranges], String),
+        ([r.category_id for r in ranges], Integer),
+        ([r.service_id or 0 for r in ranges], Integer),
+        ([filed for filed, _ in starts], DateTime(timezone=True)),
+        ([number for _, number in starts], BigInteger),
+    ]
+    names = ("priority", "status", "category_id", "service_id", "filed", "number")
+    keys = (
+        func.unnest(
+            *(
+                bindparam(f"wanted_{n}", v, type_=ARRAY(t))
+                for n, (v, t) in zip(names, arrays, strict=True)
+            )
+        )
+        .table_valued(*names)
+        .render_derived(name="wanted")
+    )
+    past, start = (Report.created_at, Report.id), (keys.c.filed, keys.c.number)
+    stmt = _columns().where(
+        Report.priority == keys.c.priority,
+        Report.status == keys.c.status,
+        Report.category_id == keys.c.category_id,
+        tuple_(*past) < tuple_(*start) if descending else tuple_(*past) > tuple_(*start),
+        *conds,
+    )
+    if by_service:
+        stmt = stmt.where(Report.service_id == keys.c.service_id)
+    inner = _in_order(stmt, descending, limit).lateral("found")
+    return session.execute(select(inner).select_from(keys).join(inner, true())).all()
 
 
 # Ranges read per statement: well under SQLite's 500 terms of a compound SELECT.
@@ -342,7 +412,7 @@ def queue_page(
     urgency = Urgency.of(session) if f.sort == URGENT else None
     backwards = before is not None and after is None
     direction = descending != backwards
-    conds = _conditions(session, f, now)
+    conds = _conditions(session, f, now, ranged=urgency is not None)
     cursor = before if backwards else after
     rows = _fetch(session, f, conds, cursor, direction, size + 1, urgency)
     more = len(rows) > size

@@ -15,6 +15,7 @@ from models.catalog import category_by_code
 from models.console_queries import QueueFilter
 from models.db import utcnow
 from models.report import Report
+from models.scope import EVERYTHING, AgentScope
 from tests.helpers import add_reports, admin_id, csrf_token, log_in_as, make_agent
 from tests.test_console_queue import numbers_on, walk
 
@@ -57,13 +58,20 @@ def urgent_order(rt, numbers: list[int]) -> list[int]:
     return [r.id for r in sorted(rows, key=key)]
 
 
-def test_urgent_pages_cover_every_report_once_both_ways(app):
+@pytest.mark.parametrize("who", ["admin", "agent of every service"])
+def test_urgent_pages_cover_every_report_once_both_ways(app, who):
     rt = app.extensions["webleads"]
     now = utcnow()
     numbers = mixed_reports(rt, now)
     expected = urgent_order(rt, numbers)
     with rt.db.reading() as session:
-        forward, backward = walk(session, QueueFilter(statuses=("new",)), size=4)
+        from models.catalog import all_services
+
+        services = tuple(s.id for s in all_services(session))
+    # an agent's services split the ranges by service too: the same order must come out
+    scope = EVERYTHING if who == "admin" else AgentScope(services=services)
+    with rt.db.reading() as session:
+        forward, backward = walk(session, QueueFilter(statuses=("new",), scope=scope), size=4)
     assert forward == expected
     assert backward == list(reversed(expected))
     # urgent, then high (the 20-day-old pothole before the streetlight), then the overdue
