@@ -225,17 +225,52 @@ class Urgency:
                     continue  # the whole range lies before the cursor
                 for status, service_id in product(statuses, services):
                     ranges.append(Range(priority, status, category_id, service_id, bound))
-        if not ranges:
-            return []
-        read = _read_lateral if session.get_bind().dialect.name == "postgresql" else _read_union
-        rows = read(session, ranges, conds, descending, limit)
-        rows.sort(
-            key=lambda r: self.sort_key(r.priority, r.category_id, r.created_at, r.id),
-            reverse=descending,
-        )
-        numbers = [r.id for r in rows[:limit]]
+        numbers = self._merge(session, ranges, conds, descending, limit)
         found = {r.id: r for r in session.scalars(select(Report).where(Report.id.in_(numbers)))}
         return [found[n] for n in numbers]
+
+    def _merge(self, session: Session, ranges: list[Range], conds, descending, limit) -> list:
+        """Merges the ranges' rows into the first `limit` numbers in key order.
+
+        Each round reads a chunk of every range still open; a range whose chunk came back
+        full may hold more, so only the rows up to the earliest such range's last key are
+        sure of their place. When they are fewer than `limit`, those ranges are read on.
+        """
+        read = _read_lateral if session.get_bind().dialect.name == "postgresql" else _read_union
+        chunk = min(limit, RANGE_CHUNK)
+        key = lambda r: self.sort_key(r.priority, r.category_id, r.created_at, r.id)  # noqa: E731
+        rows: list = []
+        while ranges:
+            got = read(session, ranges, conds, descending, chunk)
+            rows += got
+            by_range: dict[tuple, list] = {}
+            for row in got:
+                by_range.setdefault((row.priority, row.status, row.category_id, row.service_id), [])
+                by_range[(row.priority, row.status, row.category_id, row.service_id)].append(row)
+            more = []  # the ranges read to the end of their chunk, from their last row
+            for r in ranges:
+                mine = by_range.get((r.priority, r.status, r.category_id, r.service_id), [])
+                if r.service_id is None:  # not split by service: any service's rows
+                    mine = [
+                        row
+                        for (p, st, c, _s), part in by_range.items()
+                        if (p, st, c) == (r.priority, r.status, r.category_id)
+                        for row in part
+                    ]
+                if len(mine) >= chunk:
+                    last = max(mine, key=key) if not descending else min(mine, key=key)
+                    more.append(replace(r, after=(last.created_at, last.id)))
+            rows.sort(key=key, reverse=descending)
+            if not more:
+                break
+            edges = [self.sort_key(r.priority, r.category_id, *r.after) for r in more]
+            edge = min(edges) if not descending else max(edges)
+            sure = [row for row in rows if (key(row) <= edge) != descending or key(row) == edge]
+            if len(sure) >= limit:
+                rows = sure
+                break
+            ranges = more
+        return [row.id for row in rows[:limit]]
 
     def _bound(self, rank: int, category_id: int, after, descending: bool):
         """Where the cursor cuts one priority and category: None (nothing cut), False (all
@@ -261,7 +296,14 @@ class Range:
 
 
 def _columns():
-    return select(Report.id, Report.priority, Report.category_id, Report.created_at)
+    return select(
+        Report.id,
+        Report.priority,
+        Report.status,
+        Report.category_id,
+        Report.service_id,
+        Report.created_at,
+    )
 
 
 def _in_order(stmt, descending: bool, limit: int):
@@ -338,6 +380,8 @@ def _read_lateral(session: Session, ranges: list[Range], conds: list, descending
     return session.execute(select(inner).select_from(keys).join(inner, true())).all()
 
 
+# Rows read per range and round: a page's worth; an export reads on, round by round.
+RANGE_CHUNK = 64
 # Ranges read per statement: well under SQLite's 500 terms of a compound SELECT.
 RANGES_PER_QUERY = 200
 

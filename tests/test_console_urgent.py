@@ -180,3 +180,25 @@ def test_a_priority_outside_the_list_or_unchanged_changes_nothing(app, value):
 
         assert session.get(Report, number).priority == "normal"
         assert [e.kind for e in report_events(session, number)] == []
+
+
+def test_the_export_follows_the_urgent_order_past_many_rows(app):
+    """The CSV reads a thousand at a time: the ranges are read on, round by round."""
+    import csv
+    import io
+
+    rt = app.extensions["webleads"]
+    now = utcnow()
+    categories = ("nid-de-poule", "trottoir", "lampadaire")
+    specs = [
+        {"category": categories[i % 3], "created_at": now - timedelta(hours=(i * 7) % 97)}
+        for i in range(200)
+    ]
+    specs[150]["priority"] = "urgent"
+    numbers = add_reports(rt, specs)
+    client = app.test_client()
+    log_in_as(client, admin_id(rt))
+    text = client.get("/console/reports.csv").get_data(as_text=True).lstrip("\ufeff")
+    exported = [int(r["number"]) for r in csv.DictReader(io.StringIO(text))]
+    assert exported == urgent_order(rt, numbers)
+    assert exported[0] == numbers[150]
