@@ -238,39 +238,34 @@ class Urgency:
         """
         read = _read_lateral if session.get_bind().dialect.name == "postgresql" else _read_union
         chunk = min(limit, RANGE_CHUNK)
-        key = lambda r: self.sort_key(r.priority, r.category_id, r.created_at, r.id)  # noqa: E731
-        rows: list = []
+        by_service = ranges[0].service_id is not None
+        keyed: list[tuple] = []  # (key, number), every row read so far
         while ranges:
-            got = read(session, ranges, conds, descending, chunk)
-            rows += got
-            by_range: dict[tuple, list] = {}
-            for row in got:
-                by_range.setdefault((row.priority, row.status, row.category_id, row.service_id), [])
-                by_range[(row.priority, row.status, row.category_id, row.service_id)].append(row)
-            more = []  # the ranges read to the end of their chunk, from their last row
+            read_now: dict[tuple, list] = {}  # range -> the keys of its rows read this round
+            for row in read(session, ranges, conds, descending, chunk):
+                key = self.sort_key(row.priority, row.category_id, row.created_at, row.id)
+                keyed.append((key, row.id))
+                service = row.service_id if by_service else None
+                read_now.setdefault((row.priority, row.status, row.category_id, service), [])
+                read_now[(row.priority, row.status, row.category_id, service)].append(key)
+            keyed.sort(reverse=descending)
+            # the ranges read to the end of their chunk may hold more, from their last row
+            more, edges = [], []
             for r in ranges:
-                mine = by_range.get((r.priority, r.status, r.category_id, r.service_id), [])
-                if r.service_id is None:  # not split by service: any service's rows
-                    mine = [
-                        row
-                        for (p, st, c, _s), part in by_range.items()
-                        if (p, st, c) == (r.priority, r.status, r.category_id)
-                        for row in part
-                    ]
-                if len(mine) >= chunk:
-                    last = max(mine, key=key) if not descending else min(mine, key=key)
-                    more.append(replace(r, after=(last.created_at, last.id)))
-            rows.sort(key=key, reverse=descending)
+                keys = read_now.get((r.priority, r.status, r.category_id, r.service_id), ())
+                if len(keys) >= chunk:
+                    last = min(keys) if descending else max(keys)
+                    more.append(replace(r, after=(last[1] - HOUR * self.hours(r.category_id),
+                                                  last[2])))  # fmt: skip
+                    edges.append(last)
             if not more:
                 break
-            edges = [self.sort_key(r.priority, r.category_id, *r.after) for r in more]
-            edge = min(edges) if not descending else max(edges)
-            sure = [row for row in rows if (key(row) <= edge) != descending or key(row) == edge]
-            if len(sure) >= limit:
-                rows = sure
+            edge = max(edges) if descending else min(edges)
+            sure = sum(1 for key, _ in keyed if (key >= edge if descending else key <= edge))
+            if sure >= limit:
                 break
             ranges = more
-        return [row.id for row in rows[:limit]]
+        return [number for _, number in keyed[:limit]]
 
     def _bound(self, rank: int, category_id: int, after, descending: bool):
         """Where the cursor cuts one priority and category: None (nothing cut), False (all
