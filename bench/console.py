@@ -171,8 +171,9 @@ def pages(client) -> list[tuple[str, str]]:
     cursor = re.search(r'rel="next" href="([^"]+)"', first)
     page_two = cursor.group(1).replace("&amp;", "&") if cursor else "/console/reports"
     return [
-        ("queue (open, newest first)", "/console/reports"),
+        ("queue (open, most urgent first)", "/console/reports"),
         ("queue page 2 (keyset)", page_two),
+        ("queue (open, newest first)", "/console/reports?sort=newest"),
         ("queue, all statuses", "/console/reports?status=all"),
         ("queue, one category", "/console/reports?category=3"),
         ("queue, overdue", "/console/reports?overdue=1"),

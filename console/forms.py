@@ -32,7 +32,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from models.agent import ROLES
 from models.catalog import IDEA, PROBLEM
 from models.db import read_number
-from models.zone import ZONE_KINDS
+from models.zone import BOUNDARY, PILOT
 from services.agents import EMAIL_RE
 from services.types import clean_text
 
@@ -204,7 +204,11 @@ class TemplateForm(FlaskForm):
 
 class ZoneForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=128)])
-    kind = SelectField(_l("Kind"), choices=[(k, k) for k in ZONE_KINDS], default="pilot")
+    kind = SelectField(
+        _l("Kind"),
+        choices=[(BOUNDARY, _l("Town boundary")), (PILOT, _l("Pilot zone"))],
+        default=PILOT,
+    )
     geojson = FileField(
         _l("GeoJSON file"),
         validators=[FileRequired(), FileAllowed(["geojson", "json"], _l("A .geojson file."))],

@@ -27,6 +27,7 @@ from models.commune import communes
 from models.console_queries import (
     COUNT_CAP,
     SORTS,
+    URGENT,
     QueueFilter,
     agents_by_id,
     awaiting_after_reopening,
@@ -45,6 +46,8 @@ from services.channels import all_channels
 from services.runtime import current_runtime
 
 STATUS_CHOICES = ("open", *STATUSES, "all")
+# A report's priority as the agents read it (models/report.py PRIORITIES).
+PRIORITY_LABELS = {"urgent": _l("Urgent"), "high": _l("High"), "normal": _l("Normal")}
 # The query parameters of the queue's filter (read_filter), kept by the Map link.
 FILTER_NAMES = ("status", "service", "category", "zone", "channel", "overdue", "mine", "q", "sort")
 CSV_COLUMNS = (
@@ -156,6 +159,8 @@ def read_cursor(f: QueueFilter, name: str) -> str | None:
     value = request.args.get(name)
     if value is None:
         return None
+    if f.sort == URGENT:
+        return value if _urgent_cursor(value) else None
     column, _ = SORTS.get(f.sort, SORTS["newest"])
     stamp, bar, number = value.rpartition("|")
     if row_id(number) is None or bool(bar) != (column is not None):
@@ -168,6 +173,17 @@ def read_cursor(f: QueueFilter, name: str) -> str | None:
     return value
 
 
+def _urgent_cursor(value: str) -> bool:
+    """Whether a cursor is the urgent sort's: "rank|deadline|number"."""
+    parts = value.split("|")
+    if len(parts) != 3 or parts[0] not in ("0", "1", "2") or row_id(parts[2]) is None:
+        return False
+    try:
+        return datetime.fromisoformat(parts[1]).utcoffset() is not None
+    except ValueError:
+        return False
+
+
 def read_filter(lookups: Lookups) -> tuple[QueueFilter, dict]:
     """Reads the queue filter from the query string; returns it and the raw values."""
     args = request.args
@@ -178,7 +194,8 @@ def read_filter(lookups: Lookups) -> tuple[QueueFilter, dict]:
     zone = lookups.zones.get(zone_id) if zone_id else None
     channel = args.get("channel") if args.get("channel") in channel_names() else None
     commune = args.get("commune") if args.get("commune") in lookups.communes else None
-    sort = args.get("sort") if args.get("sort") in SORTS else "newest"
+    # An agent's queue opens most urgent first; the other orders stay a choice away.
+    sort = args.get("sort") if args.get("sort") in SORTS else URGENT
     f = QueueFilter(
         statuses=tuple(statuses),
         service_ids=(service,) if service else (),
@@ -278,6 +295,7 @@ def queue():
         lookups_communes=lookups.communes,
         channel_labels=channel_labels(),
         sorts=SORTS,
+        priority_labels=PRIORITY_LABELS,
         filter_args=filter_args,
     )
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+from wtforms.validators import DataRequired
 
 from console import bp
 from console.forms import (
@@ -30,7 +34,7 @@ from console.present import (
     sla_clock,
     status_label,
 )
-from console.queue import Lookups, lang, load_lookups
+from console.queue import PRIORITY_LABELS, Lookups, lang, load_lookups
 from models.citizen import Citizen, citizens_by_id
 from models.console import templates_for
 from models.console_queries import (
@@ -43,6 +47,7 @@ from models.console_queries import (
 from models.db import read_number, utcnow
 from models.messaging import DEAD, FAILED, messages_for_report
 from models.report import (
+    PRIORITIES,
     REASON_REQUIRED,
     TRANSITIONS,
     Media,
@@ -50,6 +55,7 @@ from models.report import (
     get_report,
     mark_seen_by_agent,
     media_of_report,
+    open_reports_near,
     report_events,
 )
 from services import crews, moderation, reports
@@ -98,6 +104,7 @@ def report_page(number: int):
                 report.reopened_count and awaiting_after_reopening(db, [number])
             ),
             "silent": bool(report.is_open and reminded_without_news(db, [number])),
+            "nearby": _nearby(db, report),
         }
     if report.seen_by_agent_at is None:
         # The first look: a "public by default" description may go public from now on.
@@ -116,7 +123,9 @@ def report_page(number: int):
         now=now,
         sla=sla_clock(report, category.sla_hours if category else 72, now),
         status_label=status_label,
-        event_labels=EVENT_LABELS,
+        event_labels={**EVENT_LABELS, "prioritised": _l("Priority changed")},
+        priority_labels=PRIORITY_LABELS,
+        priority_change=_priority_change,
         delivery_labels=DELIVERY_LABELS,
         channel_labels=channel_labels(),
         event_change=event_change,
@@ -124,6 +133,33 @@ def report_page(number: int):
         retriable=(DEAD, FAILED),
         reason_required=sorted(REASON_REQUIRED),
     )
+
+
+# How far the merge form looks for the same problem reported twice.
+NEARBY_METRES = 300
+NEARBY_LIMIT = 5
+
+
+def _nearby(db, report: Report) -> list[tuple[Report, float]]:
+    """The open reports of the same category close by that this agent may see: what the
+    merge form offers, nearest first (this report left out)."""
+    if not report.is_open or report.lat is None or report.lon is None:
+        return []
+    near = open_reports_near(
+        db, report.lat, report.lon, report.category_id, NEARBY_METRES, limit=NEARBY_LIMIT + 1
+    )
+    return [(r, d) for r, d in near if r.id != report.id and current_user.can_see(r)][:NEARBY_LIMIT]
+
+
+def _priority_change(event) -> tuple[str, str] | None:
+    """A priority change as (from, to) labels, read from the event's JSON note."""
+    try:
+        change = json.loads(event.internal_note or "")
+        return str(PRIORITY_LABELS[change["from_priority"]]), str(
+            PRIORITY_LABELS[change["priority"]]
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _group(items, key: Callable) -> dict:
@@ -153,11 +189,37 @@ def _templates(db, report: Report, citizen: Citizen | None, lookups: Lookups) ->
     ]
 
 
-def _forms(report: Report, lookups: Lookups, agent_services: dict) -> dict:
-    status_form = StatusForm(prefix="status")
-    status_form.status.choices = [
+class PriorityForm(FlaskForm):
+    priority = SelectField(
+        _l("Priority"),
+        choices=[(p.value, p.value) for p in PRIORITIES],
+        validators=[DataRequired()],
+    )
+
+
+# A status's natural next step, the status form's default (never a step backwards).
+NEXT_STEP = {"new": "acknowledged", "acknowledged": "in_progress", "in_progress": "resolved"}
+
+
+def _status_form(report: Report) -> StatusForm:
+    """The status form: the moves allowed, the next natural step chosen; none is chosen
+    where there is no natural step (a resolved or closed report)."""
+    form = StatusForm(prefix="status")
+    choices = [
         (s, status_label(s)) for s in _ordered_statuses(TRANSITIONS[report.status] - {"duplicate"})
     ]
+    step = NEXT_STEP.get(report.status)
+    if choices and step is None:
+        choices.insert(0, ("", _("%(status)s (current)", status=status_label(report.status))))
+    form.status.choices = choices
+    form.status.data = step or ""
+    return form
+
+
+def _forms(report: Report, lookups: Lookups, agent_services: dict) -> dict:
+    status_form = _status_form(report)
+    priority_form = PriorityForm(prefix="priority", data={"priority": report.priority})
+    priority_form.priority.choices = [(p.value, PRIORITY_LABELS[p]) for p in PRIORITIES]
     assign_form = AssignForm(prefix="assign", service=report.service_id)
     assign_form.service.choices = [
         (s.id, s.name(lang())) for s in lookups.services.values() if s.active
@@ -181,6 +243,7 @@ def _forms(report: Report, lookups: Lookups, agent_services: dict) -> dict:
         "assign_form": assign_form,
         "recategorise_form": recategorise_form,
         "merge_form": MergeForm(prefix="merge"),
+        "priority_form": priority_form,
     }
 
 
@@ -327,10 +390,32 @@ def recategorise(number: int):
     )
 
 
+@bp.post("/reports/<int:number>/priority")
+def set_priority(number: int):
+    """Sets how pressing the report is: the queue opens with the most pressing."""
+    form = PriorityForm(prefix="priority")
+    if not form.validate():
+        return _invalid(form, number)
+    priority = form.priority.data
+    return _act(
+        number,
+        lambda db: reports.set_priority(db, number, priority, agent_id=current_user.id),
+        _("Priority saved: %(priority)s.", priority=PRIORITY_LABELS[priority]),
+        public=False,
+    )
+
+
 @bp.post("/reports/<int:number>/merge")
 def merge(number: int):
-    """Merges the report into another as a duplicate; its followers move over, each told."""
-    form = MergeForm(prefix="merge")
+    """Merges the report into another as a duplicate; its followers move over, each told.
+
+    The number typed wins; without one, the nearby report picked from the suggestions.
+    """
+    formdata = request.form.copy()
+    picked = formdata.get("merge-pick", "")
+    if not formdata.get("merge-target", "").strip() and picked.isdigit():
+        formdata["merge-target"] = picked
+    form = MergeForm(formdata=formdata, prefix="merge")
     if not form.validate():
         return _invalid(form, number)
     target = reports.parse_ref(form.target.data)

@@ -50,6 +50,20 @@ class EventKind(StrEnum):
     # The public site's moderation (services/moderation.py): published, hidden, redacted,
     # a photo approved; the note says which.
     MODERATED = "moderated"
+    # An agent set the report's priority (the note keeps the change as JSON).
+    PRIORITISED = "prioritised"
+
+
+class Priority(StrEnum):
+    """How pressing an agent says a report is; the queue opens with the most pressing."""
+
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+# Most pressing first: a priority's place here is its rank in the queue (0 opens it).
+PRIORITIES: tuple[Priority, ...] = (Priority.URGENT, Priority.HIGH, Priority.NORMAL)
 
 
 # Stored labels, their type and the step timestamp they set. Display names are in texts.
@@ -100,6 +114,27 @@ class Report(SQLModel, table=True):
         Index("ix_report_category_id", "category_id", "id"),
         # the backlog's overdue ones on each category's deadline day (console_queries)
         Index("ix_report_category_created", "category_id", "created_at"),
+        # The queue, most urgent first (console_queries.Urgency): one range per priority,
+        # status and category in deadline order; the service read from it too.
+        Index(
+            "ix_report_urgency",
+            "priority",
+            "status",
+            "category_id",
+            "created_at",
+            "id",
+            "service_id",
+        ),
+        # The same for an agent's services, one range per service too.
+        Index(
+            "ix_report_service_urgency",
+            "service_id",
+            "priority",
+            "status",
+            "category_id",
+            "created_at",
+            "id",
+        ),
         # The public feed: the reports whose public side changed last.
         Index("ix_report_last_public_update_at", "last_public_update_at"),
         {"sqlite_autoincrement": True},
@@ -143,6 +178,10 @@ class Report(SQLModel, table=True):
     # When an agent first opened it in the console or acted on it: a category's "public by
     # default" shows the citizen's words only from then on (services/public_view.py).
     seen_by_agent_at: datetime | None = None
+    # A Priority, set by an agent (services/reports.py set_priority); the queue's first key.
+    priority: str = Field(
+        default=Priority.NORMAL, max_length=8, sa_column_kwargs={"server_default": "normal"}
+    )
 
     @property
     def number(self) -> int:

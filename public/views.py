@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from markupsafe import Markup, escape
 
 from models.public_queries import (
     STATUS_GROUPS,
@@ -24,6 +25,7 @@ from models.public_queries import (
     public_points_in_box,
     reports_with_catalog,
 )
+from models.report import get_report
 from services import channels
 from services.config import LANGUAGES
 from services.maps import map_tiles, place_drawing, town_outline
@@ -372,13 +374,34 @@ def report(number: int):
     with rt.db.reading() as db:
         view = public_report(db, number)
         snapshot = rt.catalog.get(db)
+        carries_on = _carries_on(db, number) if view and view.status == "duplicate" else None
     if view is None:
         abort(404)
     place = view.place  # the public place only: a drawing that needs no JavaScript
     drawing = place_drawing(snapshot.zones, place.lat, place.lon) if place.lat is not None else None
     return _render("public/report.html", report=view, follow=_follow_ways(number),
-                   commune=communes_of(snapshot).get(view.commune or ""),
-                   drawing=drawing)  # fmt: skip
+                   commune=communes_of(snapshot).get(view.commune or ""), drawing=drawing,
+                   carries_on=carries_on,
+                   merged_line=_merged_line(carries_on) if carries_on else None)  # fmt: skip
+
+
+def _carries_on(db, number: int) -> int | None:
+    """The public report a merged duplicate's news go on in (its merges followed), if any."""
+    report = get_report(db, number)
+    for _hop in range(10):
+        if report is None or report.duplicate_of_id is None:
+            break
+        report = get_report(db, report.duplicate_of_id)
+    if report is None or report.id == number or report.status == "duplicate" or report.hidden:
+        return None
+    return report.id
+
+
+def _merged_line(number: int) -> Markup:
+    """'This report was merged with #1011.', the number a link to that report's page."""
+    link = Markup('<a href="{}">#{}</a>').format(public_url("public.report", number=number), number)
+    text = translate(language(), N_("This report was merged with {ref}."), ref="\0")
+    return escape(text).replace("\0", link)
 
 
 def _follow_ways(number: int) -> list[FollowWay]:

@@ -424,6 +424,9 @@ GUIDE = (
         (
             "La file montre les signalements de vos services : filtrez par statut, catégorie, "
             "secteur ; la carte les montre aussi.",
+            "Elle s’ouvre sur les plus urgents : priorité urgente puis haute d’abord, puis "
+            "les signalements en retard (les plus en retard en tête), puis ceux dont le délai "
+            "approche.",
             "Un délai (SLA) par catégorie : un signalement en retard est signalé en rouge.",
             "Ouvrez un signalement : description, photo, lieu, historique complet.",
         ),

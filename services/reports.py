@@ -10,6 +10,7 @@ from models.citizen import Citizen
 from models.commune import routed_service
 from models.db import read_number, utcnow
 from models.report import (
+    PRIORITIES,
     REASON_REQUIRED,
     STATUSES,
     TRANSITIONS,
@@ -376,6 +377,25 @@ def recategorise(
     }
     report.category_id, report.service_id = category.id, category.service_id
     return _internal_event(session, report, EventKind.RECATEGORISED, change, agent_id)
+
+
+def set_priority(
+    session: Session, number: int, priority: str, *, agent_id: int | None
+) -> ReportEvent:
+    """Sets how pressing a report is (the queue's first key); internal, kept in its history.
+
+    The event's internal note keeps the change as JSON (`priority`, `from_priority`).
+    """
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(N_("There is no report #%(number)d."), number=number)
+    if priority not in PRIORITIES:
+        raise ReportError(N_("Unknown priority “%(priority)s”."), priority=priority)
+    if priority == report.priority:
+        raise ReportError(N_("Report #%(number)d already has that priority."), number=number)
+    change = {"priority": priority, "from_priority": report.priority}
+    report.priority = priority
+    return _internal_event(session, report, EventKind.PRIORITISED, change, agent_id)
 
 
 def _internal_event(
