@@ -337,20 +337,35 @@ def communes(app, tmp_path):
     return rt, runner
 
 
-@pytest.fixture
-def both_app(database_url, tmp_path, telegram, twilio):
-    """The app with Telegram and SMS on, as a town runs it."""
+def _town_app(database_url: str, tmp_path, channels: dict):
+    """The app with these channels' settings on and the bot's Telegram name, as a town runs
+    it; its database disposed of afterwards."""
     from bot.app import create_app
-    from tests.sms_support import sms_settings
-    from tests.telegram_support import telegram_config
 
     app = create_app(
-        {
-            **base_config(database_url, tmp_path),
-            **telegram_config(telegram),
-            **sms_settings(twilio),
-            "TELEGRAM_BOT_USERNAME": "VitreBot",
-        }
+        {**base_config(database_url, tmp_path), **channels, "TELEGRAM_BOT_USERNAME": "VitreBot"}
     )
     yield app
     app.extensions["webleads"].db.dispose()
+
+
+@pytest.fixture
+def both_app(database_url, tmp_path, telegram, twilio):
+    """The app with Telegram and SMS on, as a town runs it."""
+    from tests.sms_support import sms_settings
+    from tests.telegram_support import telegram_config
+
+    yield from _town_app(
+        database_url, tmp_path, {**telegram_config(telegram), **sms_settings(twilio)}
+    )
+
+
+@pytest.fixture
+def every_channel_app(database_url, tmp_path, telegram, twilio):
+    """The app with Telegram, SMS and WhatsApp on."""
+    from tests.telegram_support import telegram_config
+    from tests.whatsapp_support import wa_settings
+
+    yield from _town_app(
+        database_url, tmp_path, {**telegram_config(telegram), **wa_settings(twilio)}
+    )

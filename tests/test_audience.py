@@ -21,16 +21,13 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
-import pytest
 import time_machine
 
-from bot.app import create_app
 from models.citizen import find_citizen
 from models.console import ResponseTemplate
 from models.messaging import messages_for_citizen
 from models.report import get_report
 from services import feedback, moderation, reports
-from tests.conftest import base_config
 from tests.helpers import (
     TalkingCitizen,
     a_photo,
@@ -41,9 +38,9 @@ from tests.helpers import (
     run_jobs,
 )
 from tests.sms_support import Phone
-from tests.telegram_support import callback_update, deliver, payload, post, telegram_config
+from tests.telegram_support import callback_update, deliver, payload, post
 from tests.test_crews import code_for
-from tests.whatsapp_support import WhatsApp, wa_settings
+from tests.whatsapp_support import WhatsApp
 
 IDS = itertools.count(815001)
 # What the authors wrote, and what the agents wrote to them.
@@ -110,21 +107,6 @@ class TelegramChat:
         update = payload("location", location={"latitude": lat, "longitude": lon},
                          chat=self.chat, message_id=next(IDS), **{"from": self.person})  # fmt: skip
         return self.send(update | {"update_id": next(IDS)})
-
-
-@pytest.fixture
-def town(database_url, tmp_path, telegram, twilio):
-    """Telegram, SMS and WhatsApp on, as a town runs them."""
-    app = create_app(
-        {
-            **base_config(database_url, tmp_path),
-            **telegram_config(telegram),
-            **wa_settings(twilio),
-            "TELEGRAM_BOT_USERNAME": "VitreBot",
-        }
-    )
-    yield app
-    app.extensions["webleads"].db.dispose()
 
 
 def number_in(text: str) -> int:
@@ -199,7 +181,10 @@ def outbox_texts(rt, channel: str, address: str) -> list[str]:
 
 
 @time_machine.travel(datetime(2026, 12, 7, 9, 0, tzinfo=UTC), tick=True)
-def test_a_stranger_who_follows_reads_only_what_the_public_may(town, telegram, twilio) -> None:
+def test_a_stranger_who_follows_reads_only_what_the_public_may(
+    every_channel_app, telegram, twilio
+) -> None:
+    town = every_channel_app
     rt = town.extensions["webleads"]
     filed = file_on_every_channel(town, telegram, twilio)
     numbers = list(filed.values())
