@@ -130,7 +130,16 @@ def _act(ctx: Ctx, agent, msg: Inbound, words: str) -> list[Reply]:
         return handed_back(ctx, number, match.group(2), agent)
     if pending.get("back") and msg.text:
         return handed_back(ctx, pending["back"], msg.text, agent)
-    return help_replies(ctx)
+    return [*_not_understood(ctx, msg), *help_replies(ctx)]
+
+
+def _not_understood(ctx: Ctx, msg: Inbound) -> list[Reply]:
+    """Says which words were not understood (a typo in "je prends" is not a citizen's)."""
+    said = " ".join((msg.text or "").split())
+    if not said:
+        return []
+    shown = said if len(said) <= 60 else said[:59] + "…"
+    return [Reply(ctx.t("I did not understand “{words}”.", words=shown))]
 
 
 def _choice(ctx: Ctx, agent, choice: str) -> list[Reply]:

@@ -370,3 +370,10 @@ def test_one_liners_close_with_or_without_a_photo(rt) -> None:
         assert media_of_report(session, bare) == []
         assert get_report(session, pictured).status == "resolved"
         assert len(media_of_report(session, pictured)) == 1
+
+
+def test_an_unknown_command_says_what_was_not_understood(rt) -> None:
+    _, phone = linked(rt)
+    said = phone.texts("je prendrai le 1042 demain")
+    assert said.startswith("I did not understand “je prendrai le 1042 demain”.")
+    assert "je prends 1042: take a report" in said  # then what can be said
