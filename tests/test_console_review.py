@@ -83,7 +83,7 @@ def test_the_assignment_reads_on_one_line_in_french(desk):
                                                           "assign-assignee": lea})  # fmt: skip
     html = page(client, number)
     change = re.search(r'<p class="change">(.*?)</p>', html, re.S).group(1)
-    assert change == "Service : Voirie · agent : Claire Martin"
+    assert change == "Service\u202f: Voirie · agent\u202f: Claire Martin"
 
 
 def test_dates_are_short_and_local(desk):

@@ -25,7 +25,8 @@ class Row:
 
 
 ROWS = [
-    Row("text", "inbound_sms", None, "Hello! I am the town's", after="menu", keep_body=True),
+    Row("text", "inbound_sms", None, "Hello! I am the reporting assistant of Vitré",
+        after="menu", keep_body=True),
     Row("stop", "inbound_stop", "menu", "You will no longer receive", after="idle",
         keep_body=True),
     Row("picture-at-the-photo-step", "inbound_mms", "photo", "Where is it?", after="location"),

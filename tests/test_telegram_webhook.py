@@ -46,7 +46,8 @@ class Row:
 
 
 ROWS = [
-    Row("text", "text_message", None, says="Hello Yann! I am the town's", after="menu"),
+    Row("text", "text_message", None, says="Hello Yann! I am the reporting assistant of Vitré",
+        after="menu"),
     Row("start-deep-link", "start_deep_link", None, says="Bonjour Yann\u202f!", after="menu"),
     Row("start-again", "start_deep_link", "idle", says="Hello Yann!", after="menu"),
     Row("callback", "callback_query", "menu", says="What would you like to report?\n\n→ Pothole",

@@ -60,4 +60,4 @@ def test_the_console_shows_the_towns_day_and_hour(app, new_year_in_vitre) -> Non
     queue = client.get("/console/reports").get_data(as_text=True)
     assert re.search(rf'href="/console/reports/{number}".*?01/01 00:10', queue, re.S)
     page = client.get(f"/console/reports/{number}").get_data(as_text=True)
-    assert "1 janvier 2028" in page and "31 décembre 2027" not in page
+    assert "01/01/2028 00:10" in page and "31/12/2027" not in page
