@@ -8,7 +8,7 @@ TEST_WORKERS ?= auto
 # Chromium for the console's browser tests, wrk for the webhook benchmark, nginx for
 # deploy/'s configs and bench/scaleout.py, poppler-utils' pdffonts and pdftoppm for the
 # launch kit's print checks).
-SYSTEM_PACKAGES := postgresql redis-server chromium wrk npm nginx poppler-utils
+SYSTEM_PACKAGES := postgresql redis-server chromium wrk npm nginx poppler-utils dovecot-imapd
 
 .PHONY: run test install install-test system-deps browser-deps lint format messages bench clean lock
 
@@ -57,6 +57,7 @@ system-deps:
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	command -v pdffonts >/dev/null || missing="$$missing poppler-utils"; \
+	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -79,6 +79,12 @@ class Settings:
     # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host (nginx: 1).
     # 0 trusts none: the client's address is the connection's (ProxyFix, bot.app).
     PROXY_FIX_HOPS: int = 0
+    # E-mail: the server every e-mail leaves through (smtp://user:pass@host:port, smtps://…
+    # or smtp+starttls://…), the sender residents and other bodies see, and the mailbox the
+    # worker reads (imaps://user:pass@host/INBOX). Unset: no e-mail is sent or read.
+    SMTP_URL: str = ""
+    MAIL_FROM: str = ""
+    MAIL_IMAP_URL: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -92,6 +98,10 @@ class Settings:
     @property
     def sms_enabled(self) -> bool:
         return bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN)
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.SMTP_URL and self.MAIL_FROM)
 
     @property
     def whatsapp_enabled(self) -> bool:

@@ -263,6 +263,23 @@ def tg_client(tg_app):
 
 
 @pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on loopback, shared by the session."""
+    from tests.mail_support import SmtpSink
+
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server):
+    """The SMTP server, emptied for each test; `smtp.url` is the SMTP_URL to set."""
+    smtp_server.clear()
+    return smtp_server
+
+
+@pytest.fixture(scope="session")
 def twilio_api():
     from tests.fakes.twilio_api import FakeTwilioAPI
 
