@@ -40,8 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.seed import ADDRESSES_FILE
 from models import migrate
 from models.db import Database
+from services.ban_import import BAN_COLUMNS, import_ban
 from services.geo import BanGeocoder, Found, Town, _Cache
-from services.geo_local import BAN_COLUMNS, LocalGeocoder, import_ban
+from services.geo_local import LocalGeocoder
 from tests.fakes.addok_server import DEFAULT_DATA_FILE, AddokServer
 from tests.pg import throwaway_database
 

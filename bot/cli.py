@@ -619,7 +619,7 @@ def geo_search(address: str) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def geo_import_ban(path: str) -> None:
     """Imports the BAN's address CSV (.csv or .csv.gz) for GEOCODER=local."""
-    from services.geo_local import BanFileError, import_ban
+    from services.ban_import import BanFileError, import_ban
 
     done = []
 

@@ -151,7 +151,7 @@ def seed_demo(session: Session) -> str | None:
 def seed_addresses(session: Session) -> int:
     """Imports the demo communes' addresses, except for a commune that has some already."""
     from models.address import commune_counts
-    from services.geo_local import import_ban_rows, open_ban
+    from services.ban_import import import_ban_rows, open_ban
 
     known: dict[str, bool] = {}
 

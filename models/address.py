@@ -2,7 +2,7 @@
 
 One row per street (a named way or lieu-dit of a commune, with its postcode) and one
 per house number on it. Each street keeps its name normalised (`search`: folded,
-abbreviations spelt out, see services/geo_local.py), and the words of those names are a
+abbreviations spelt out, see services/address_text.py), and the words of those names are a
 vocabulary (`name_word`, a few thousand words for a département) indexed for fuzzy
 lookup: on PostgreSQL a GiST `pg_trgm` index, on SQLite an FTS5 table with the trigram
 tokenizer (`name_word_search`, kept in step by triggers). A search first finds the

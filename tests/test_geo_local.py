@@ -12,9 +12,10 @@ from bot.seed import ADDRESSES_FILE, seed_demo
 from models.address import commune_counts
 from models.db import Database
 from models.report import get_report
+from services.ban_import import BAN_COLUMNS
 from services.config import ConfigError, load_settings
 from services.geo import MIN_SCORE, SURE_SCORE, BanGeocoder, NoGeocoder, Town
-from services.geo_local import BAN_COLUMNS, LocalGeocoder
+from services.geo_local import LocalGeocoder
 from services.geocoders import make_geocoder
 from tests.conftest import _make_app
 from tests.helpers import TalkingCitizen
@@ -141,7 +142,7 @@ def test_nonsense_is_not_an_answer(geocoder, query) -> None:
 
 
 def test_nonsense_scores_below_the_threshold(local_rt) -> None:
-    from services.geo_local import parse_query
+    from services.address_text import parse_query
 
     geocoder = LocalGeocoder(local_rt.db)
     with local_rt.db.reading() as session:

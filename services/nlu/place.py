@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
-from services.geo_local import STOPWORDS, STREET_TYPES, words_of
+from services.address_text import STOPWORDS, STREET_TYPES, words_of
 
 LANDMARKS_FILE = Path(__file__).parent / "data" / "landmarks.tsv"
 # A street name's words against the message's, 0-100: from here they are the same words.
