@@ -694,7 +694,7 @@ def remind_command() -> None:
     click.echo(f"{count} report(s) past their SLA: followers told they are still handled.")
 
 
-# --- issue 8: pilot, Open311 keys, privacy, launch kit, audit ------------------------------
+# --- pilot, Open311 keys, privacy, launch kit, audit ---------------------------------------
 
 
 @cli.group("pilot", invoke_without_command=True)

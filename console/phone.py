@@ -1,4 +1,4 @@
-"""“Mon téléphone”: an agent links their chat app to the console for field work (issue 14).
+"""“Mon téléphone”: an agent links their chat app to the console for field work.
 
 The code is shown once, here; only its hash is stored (services/crews.py).
 """

@@ -53,7 +53,7 @@ def audit_rows(
     """Agents' actions from `since` (included) to `until` (excluded), oldest first."""
     events = agent_events(session, since=_moment(since), until=_moment(until), kinds=AGENT_KINDS)
     names = _names(session)
-    # Done from a field agent's chat (issue 14).
+    # Done from a field agent's chat.
     from_field = field_event_ids(session, [event.id for event, _ in events])
     return [
         AuditRow(

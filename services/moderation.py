@@ -15,8 +15,8 @@ import json
 from sqlmodel import Session
 
 from models.db import utcnow
-from models.report import EventKind, Media, Report, ReportEvent, lock_report
-from services.reports import ReportError
+from models.report import EventKind, Media, Report, ReportEvent
+from services.reports import ReportError, report_or_error
 from services.texts import N_
 
 # The note's "action", as the audit log shows it.
@@ -33,21 +33,21 @@ MAX_PUBLIC_TEXT = 2000
 
 def publish(session: Session, number: int, *, agent_id: int | None) -> Report:
     """Puts the report on the public site with its citizen's words."""
-    report = _locked(session, number)
+    report = report_or_error(session, number)
     report.hidden, report.text_public = False, True
     return _record(session, report, PUBLISHED, agent_id)
 
 
 def hide(session: Session, number: int, *, agent_id: int | None) -> Report:
     """Takes the report off the public site (its page, the map, the feed, Open311)."""
-    report = _locked(session, number)
+    report = report_or_error(session, number)
     report.hidden = True
     return _record(session, report, HIDDEN, agent_id)
 
 
 def withhold_text(session: Session, number: int, *, agent_id: int | None) -> Report:
     """Keeps the report public without its citizen's words."""
-    report = _locked(session, number)
+    report = report_or_error(session, number)
     report.text_public = False
     return _record(session, report, WITHHELD, agent_id)
 
@@ -57,7 +57,7 @@ def redact(session: Session, number: int, text: str, *, agent_id: int | None) ->
     text = (text or "").strip()
     if not text:
         raise ReportError(N_("The public text needs some words (or withhold the text instead)."))
-    report = _locked(session, number)
+    report = report_or_error(session, number)
     report.public_text, report.text_public = text[:MAX_PUBLIC_TEXT], True
     return _record(session, report, REDACTED, agent_id, text=report.public_text)
 
@@ -66,7 +66,7 @@ def approve_photo(
     session: Session, number: int, media_id: int, *, approved: bool, agent_id: int | None
 ) -> Report:
     """Makes one of the report's photos public (or takes it back)."""
-    report = _locked(session, number)
+    report = report_or_error(session, number)
     media = session.get(Media, media_id)
     if media is None or media.report_id != report.id:
         raise ReportError(
@@ -76,13 +76,6 @@ def approve_photo(
     session.add(media)
     action = PHOTO_APPROVED if approved else PHOTO_WITHDRAWN
     return _record(session, report, action, agent_id, photo=media_id)
-
-
-def _locked(session: Session, number: int) -> Report:
-    report = lock_report(session, number)
-    if report is None:
-        raise ReportError(N_("There is no report #%(number)d."), number=number)
-    return report
 
 
 def _record(session: Session, report: Report, action: str, agent_id: int | None, **details):

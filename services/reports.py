@@ -20,6 +20,7 @@ from models.report import (
     ReportEvent,
     Status,
     attach_media,
+    can_transition,
     count_followed_open,
     count_follows_since,
     follower_ids,
@@ -160,9 +161,7 @@ def change_status(
     duplicate_of: int | None = None,
 ) -> ReportEvent:
     """Moves a report to a status, records the event and tells its followers."""
-    report = lock_report(session, number)
-    if report is None:
-        raise ReportError(N_("There is no report #%(number)d."), number=number)
+    report = report_or_error(session, number)
     if status not in STATUSES:
         raise ReportError(
             N_("Unknown status “%(status)s”; use one of: %(statuses)s."),
@@ -197,9 +196,18 @@ def change_status(
     return event
 
 
+def report_or_error(session: Session, number: int) -> Report:
+    """The report, row-locked until commit (PostgreSQL), before changing it; raises
+    ReportError("There is no report #N.") when there is none."""
+    report = lock_report(session, number)
+    if report is None:
+        raise ReportError(N_("There is no report #%(number)d."), number=number)
+    return report
+
+
 def check_transition(report: Report, status: str) -> None:
     """Raises ReportError unless the transition table allows this move."""
-    if status not in TRANSITIONS[report.status]:
+    if not can_transition(report.status, status):
         allowed = ", ".join(sorted(TRANSITIONS[report.status])) or "none"
         raise ReportError(
             N_("Report #%(number)d is %(old)s: it cannot become %(new)s (allowed: %(allowed)s)."),
@@ -233,9 +241,7 @@ def reply(
     session: Session, number: int, message: str, *, agent_id: int | None = None
 ) -> ReportEvent:
     """Sends the agent's words to the followers without changing the status."""
-    report = lock_report(session, number)
-    if report is None:
-        raise ReportError(N_("There is no report #%(number)d."), number=number)
+    report = report_or_error(session, number)
     message = (message or "").strip()
     if not message:
         raise ReportError(N_("A reply needs a message."))
@@ -292,14 +298,12 @@ def parse_ref(ref: str) -> int:
     return number
 
 
-# --- console actions (issue 6) ------------------------------------------------------
+# --- console actions --------------------------------------------------------------
 
 
 def add_note(session: Session, number: int, note: str, *, agent_id: int | None) -> ReportEvent:
     """Records an internal note on a report; nothing is sent to anyone."""
-    report = lock_report(session, number)
-    if report is None:
-        raise ReportError(N_("There is no report #%(number)d."), number=number)
+    report = report_or_error(session, number)
     note = (note or "").strip()
     if not note:
         raise ReportError(N_("A note needs some text."))
@@ -329,9 +333,7 @@ def assign(
     from models.agent import Agent, services_of_agent
     from models.catalog import Service
 
-    report = lock_report(session, number)
-    if report is None:
-        raise ReportError(N_("There is no report #%(number)d."), number=number)
+    report = report_or_error(session, number)
     if session.get(Service, service_id) is None:
         raise ReportError(N_("There is no service %(id)d."), id=service_id)
     if assignee_id is not None:
@@ -361,9 +363,7 @@ def recategorise(
     """Moves a report to another category, and to that category's service (internal)."""
     from models.catalog import Category
 
-    report = lock_report(session, number)
-    if report is None:
-        raise ReportError(N_("There is no report #%(number)d."), number=number)
+    report = report_or_error(session, number)
     category = session.get(Category, category_id)
     if category is None:
         raise ReportError(N_("There is no category %(id)d."), id=category_id)
@@ -386,9 +386,7 @@ def set_priority(
 
     The event's internal note keeps the change as JSON (`priority`, `from_priority`).
     """
-    report = lock_report(session, number)
-    if report is None:
-        raise ReportError(N_("There is no report #%(number)d."), number=number)
+    report = report_or_error(session, number)
     if priority not in PRIORITIES:
         raise ReportError(N_("Unknown priority “%(priority)s”."), priority=priority)
     if priority == report.priority:
@@ -413,7 +411,7 @@ def _internal_event(
     return event
 
 
-# --- reports filed by the town's other tools (issue 8: Open311) -------------------------
+# --- reports filed by the town's other tools (Open311) ----------------------------------
 
 
 def file_external_report(
