@@ -36,7 +36,7 @@ from tests.sms_support import (
     twilio_form,
 )
 from webhooks.sms.sender import render
-from webhooks.twilio.receipts import normalise_phone
+from webhooks.twilio.phone import normalise_phone
 
 # --- a whole report, then its follow-up ---------------------------------------------------------
 

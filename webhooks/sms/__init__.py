@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import phonenumbers
-
 from services.channels import Channel, Invite, Limits, mask_phone, register
 from services.config import Settings
 from webhooks import link
@@ -16,37 +14,13 @@ from webhooks.sms.inbound import CHANNEL
 from webhooks.sms.routes import bp
 from webhooks.sms.sender import SmsSender
 from webhooks.twilio.media import fetch_picture
+from webhooks.twilio.phone import national, phone_identity
 
 GREETING = "Bonjour"
 
 
 def _enabled(settings: Settings) -> bool:
     return settings.sms_enabled
-
-
-def phone_identity(text: str, region: str) -> str | None:
-    """A phone number typed by an admin, in E.164; ValueError when it cannot be one."""
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def national(number: str, region: str) -> str:
-    """A number as the town's residents write it (06 12 34 56 78 in France)."""
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException:
-        return number
-    style = (
-        phonenumbers.PhoneNumberFormat.NATIONAL
-        if phonenumbers.region_code_for_number(parsed) == region
-        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    )
-    return phonenumbers.format_number(parsed, style)
 
 
 def _invite(settings: Settings, code: str | None) -> Invite | None:

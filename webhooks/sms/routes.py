@@ -10,7 +10,9 @@ from flask import Blueprint, Response, abort, request
 from bot import engine
 from services.runtime import Runtime, current_runtime
 from webhooks.sms.inbound import CHANNEL, INBOUND_PATH, STATUS_PATH, parse_inbound
-from webhooks.twilio.receipts import message_sid_of, normalise_phone, record_receipt, twiml
+from webhooks.twilio.form import message_sid_of, twiml
+from webhooks.twilio.phone import normalise_phone
+from webhooks.twilio.receipts import record_receipt
 from webhooks.twilio.signature import signature_is_valid
 
 log = logging.getLogger(__name__)

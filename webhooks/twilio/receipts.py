@@ -1,20 +1,14 @@
-"""Twilio's inbound forms and delivery receipts, the same for SMS and WhatsApp.
-
-An inbound message is answered with empty TwiML (the replies go through the outbox); a
-status callback moves the outbox row Twilio names (by MessageSid) forward.
-"""
+"""Twilio's delivery receipts, the same for SMS and WhatsApp: a status callback moves the
+outbox row Twilio names (by MessageSid) forward."""
 
 from __future__ import annotations
 
 import logging
 
-import phonenumbers
-from flask import Response
-from twilio.twiml.messaging_response import MessagingResponse
-
 from models.db import utcnow
 from models.messaging import DELIVERED, FAILED, READ, SENT, record_delivery
 from services.runtime import Runtime
+from webhooks.twilio.form import message_sid_of
 
 log = logging.getLogger(__name__)
 
@@ -32,37 +26,6 @@ STATUS_MAP = {
     "failed": FAILED,
 }
 # receiving / received describe inbound messages, canceled a scheduled send: ignored.
-
-
-def message_sid_of(form) -> str:
-    """The message's SID, or "" when it is not one Twilio could have sent.
-
-    Twilio's SIDs are 34 ASCII letters and digits; anything else (NUL, 5,000 characters)
-    is no message of Twilio's and is never stored.
-    """
-    sid = form.get("MessageSid") or form.get("SmsSid") or ""
-    return sid if sid.isascii() and sid.isalnum() and len(sid) <= 64 else ""
-
-
-def normalise_phone(raw: str, region: str) -> str | None:
-    """Writes a phone number in E.164 (+33612345678); None when it is not one."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def twiml() -> Response:
-    """An empty TwiML answer.
-
-    Replies never go inline in TwiML: the engine queued them in the outbox, so every
-    reply is logged, counted, rate-limited and retried the same way as notifications,
-    and its delivery status comes back to the same row.
-    """
-    return Response(str(MessagingResponse()), mimetype="text/xml")
 
 
 def record_receipt(rt: Runtime, form) -> None:

@@ -15,7 +15,9 @@ from models.db import read_number, utcnow
 from models.messaging import outbox_by_provider_id, release_held
 from services.runtime import Runtime, current_runtime
 from services.texts import pick_language
-from webhooks.twilio.receipts import message_sid_of, normalise_phone, record_receipt, twiml
+from webhooks.twilio.form import message_sid_of, twiml
+from webhooks.twilio.phone import normalise_phone
+from webhooks.twilio.receipts import record_receipt
 from webhooks.twilio.signature import signature_is_valid
 from webhooks.whatsapp import window
 from webhooks.whatsapp.inbound import CHANNEL, INBOUND_PATH, STATUS_PATH, bare, parse_inbound
