@@ -23,7 +23,7 @@ from services import admin
 from services.audit import Actor
 from services.runtime import current_runtime
 
-OPEN311_ROOT = "/open311/v2"  # the public contract's path (DESIGN.md)
+OPEN311_ROOT = "/open311/v2"  # the Open311 root every client is told (README)
 
 
 @bp.get("/admin/api-keys")

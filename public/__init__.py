@@ -1,5 +1,5 @@
 """The public site: the town's page, the reports on a map and in a list, one report's
-page with its follow buttons, the map's GeoJSON and an Atom feed (DESIGN.md, "Public site").
+page with its follow buttons, the map's GeoJSON and an Atom feed (README, "The public site").
 
 Server-rendered and usable without JavaScript (the map only enhances the list). What a
 report shows is its public view (services/public_view.py): never a name, phone number or

@@ -1,4 +1,4 @@
-"""Who sees what of a report: one rule for every path that shows one (DESIGN.md).
+"""Who sees what of a report: one rule for every path that shows one (docs/architecture.md).
 
 Four audiences read a report:
 - its **author**: everything they gave (the place as they typed it), the agents' words

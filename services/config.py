@@ -18,7 +18,7 @@ def _flag(value: str | None) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every variable of the public contract (DESIGN.md), with its default."""
+    """Every variable of the public contract (listed in .env.example), with its default."""
 
     DATABASE_URL: str = "sqlite:///instance/webleads.db"
     SECRET_KEY: str = ""

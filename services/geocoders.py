@@ -48,6 +48,3 @@ def _unset_choice(settings, db) -> str:
                 "or seed-demo (GEOCODER=local, no network); set GEOCODER=ban for the "
                 "national address service")  # fmt: skip
     return "local"
-
-
-# --- zones -----------------------------------------------------------------------------
