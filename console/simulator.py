@@ -17,12 +17,12 @@ from console import bp
 from console.security import UPLOAD_LIMITS
 from models.citizen import find_citizen, update_citizen
 from models.messaging import messages_for_citizen
+from services.channels import all_channels
 from services.media import MAX_PHOTO_BYTES
 from services.runtime import current_runtime
 from services.storage import StoreUnavailable
 from services.types import Inbound, Reply
 from webhooks import dev
-from webhooks.whatsapp.content import shape as whatsapp_shape
 
 HISTORY = 30  # messages shown when the page opens
 MAX_REPLIES = 100  # taken per call
@@ -46,6 +46,7 @@ def simulator():
         "console/simulator.html",
         history=[Reply.from_payload(m.payload) for m in history],
         language=citizen.language if citizen else rt.settings.DEFAULT_LANGUAGE,
+        looks=_previewers(),
     )
 
 
@@ -146,12 +147,16 @@ def take_replies(rt, language: str | None = None) -> list[dict]:
     return [_bubble(reply, language or rt.settings.DEFAULT_LANGUAGE) for reply in replies]
 
 
+def _previewers() -> list:
+    return [c for c in all_channels() if c.preview is not None]
+
+
 def _bubble(reply: Reply, language: str) -> dict:
     return {
         "text": reply.text,
         "choices": [{"value": v, "label": label} for v, label in reply.choices],
         "request_location": reply.request_location,
-        # The same Reply as the WhatsApp sender renders it: a list picker, quick replies,
-        # or a numbered text (webhooks/whatsapp/content.py).
-        "whatsapp": whatsapp_shape(reply, language).as_dict(),
+        # The same Reply as each channel that can say so draws it (WhatsApp: a list
+        # picker, quick replies, or a numbered text).
+        "looks": {c.name: c.preview(reply, language) for c in _previewers()},
     }

@@ -106,6 +106,9 @@ class Channel:
     allowlist_as: str | None = None
     # Posters and the public page: how to start, with a QR code.
     invite: Callable[[Settings, str | None], Invite | None] | None = None
+    # The console's simulator: how this channel would draw a Reply (its own shapes, as a
+    # dict the simulator's page knows how to draw), given the citizen's language.
+    preview: Callable[[Any, str], dict] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def label(self, language: str = "en") -> str:

@@ -518,7 +518,7 @@ def test_the_simulator_draws_the_replies_as_whatsapp_would(sqlite_app) -> None:
     def say(**body):
         response = client.post("/console/simulator/say", json=body, headers=headers)
         assert response.status_code == 200
-        return [r["whatsapp"] for r in response.get_json()["replies"]]
+        return [r["looks"]["whatsapp"] for r in response.get_json()["replies"]]
 
     menu = say(text="bonjour", lang="fr")[-1]
     assert menu["kind"] == "twilio/list-picker" and menu["button"] == "Choisir"

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from services.channels import Channel, Invite, Limits, mask_phone, register
 from services.config import Settings
 from webhooks.twilio.media import fetch_picture
+from webhooks.whatsapp.content import shape
 from webhooks.whatsapp.inbound import CHANNEL, PREFIX
 from webhooks.whatsapp.routes import bp
 from webhooks.whatsapp.sender import WhatsAppSender
@@ -53,5 +54,6 @@ CHANNEL_SPEC = register(
         # admit it (an admin types a number once, for SMS and WhatsApp alike).
         allowlist_as="sms",
         invite=_invite,
+        preview=lambda reply, language: shape(reply, language).as_dict(),
     )
 )

@@ -269,9 +269,9 @@
     function show(replies) {
       if (!replies.length) { return; }
       choices.innerHTML = "";
-      var whatsapp = byId("sim-look").value === "whatsapp";
+      var look = byId("sim-look").value;
       replies.forEach(function (r) {
-        if (whatsapp && r.whatsapp) { showWhatsApp(r.whatsapp); return; }
+        if (r.looks && r.looks[look]) { showWhatsApp(r.looks[look]); return; }
         bubble(r.text, "bot");
         r.choices.forEach(function (c) { choiceButton(c, choices); });
       });
