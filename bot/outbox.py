@@ -33,7 +33,6 @@ import time
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from itertools import zip_longest
-from typing import Protocol
 
 from bot.ratelimit import ChannelLimiter
 from models.citizen import update_citizen
@@ -51,6 +50,7 @@ from models.messaging import (
     mark_sent,
 )
 from services import channels, wakeup
+from services.channels import Held, PermanentFailure, Sender, TemporaryFailure
 from services.runtime import Runtime
 from services.wakeup import socket_path
 
@@ -61,35 +61,6 @@ MAX_DELAY = 3600.0
 # A round claims what each channel can send in about this many seconds: the longest
 # another channel waits for a turn, and far below the lease.
 SEND_HORIZON = 1.0
-
-
-class TemporaryFailure(Exception):
-    """The provider may accept the message later (network, 5xx, 429)."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-class PermanentFailure(Exception):
-    """The provider will never deliver to this citizen (blocked, unsubscribed, invalid)."""
-
-    def __init__(self, reason: str, citizen_flag: str | None = None) -> None:
-        super().__init__(reason)
-        # "unreachable" or "opted_out": what it says about the citizen, if anything.
-        self.citizen_flag = citizen_flag
-
-
-class Held(Exception):
-    """The channel cannot take this message now; it waits for the citizen's next message
-    (WhatsApp outside its 24-hour window), listed in the console meanwhile."""
-
-
-class Sender(Protocol):
-    channel: str
-
-    def send(self, message: Outbox) -> str | None:
-        """Sends one message; returns the provider's message id."""
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:

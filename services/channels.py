@@ -12,11 +12,52 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import phonenumbers
 
 from services.config import Settings
+
+if TYPE_CHECKING:
+    from models.messaging import Outbox
+    from services.runtime import Runtime
+
+
+# --- what a channel's sender may answer (the outbox worker acts on each) -------------
+
+
+class TemporaryFailure(Exception):
+    """The provider may accept the message later (network, 5xx, 429)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(Exception):
+    """The provider will never deliver to this citizen (blocked, unsubscribed, invalid)."""
+
+    def __init__(self, reason: str, citizen_flag: str | None = None) -> None:
+        super().__init__(reason)
+        # "unreachable" or "opted_out": what it says about the citizen, if anything.
+        self.citizen_flag = citizen_flag
+
+
+class Held(Exception):
+    """The channel cannot take this message now; it waits for the citizen's next message
+    (WhatsApp outside its 24-hour window), listed in the console meanwhile."""
+
+
+class Sender(Protocol):
+    """What a channel's `sender` makes for the worker."""
+
+    channel: str
+
+    def send(self, message: Outbox) -> str | None:
+        """Sends one message; returns the provider's message id."""
+
+
+# --- the spec ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -91,7 +132,7 @@ class Channel:
     enabled: Callable[[Settings], bool] = lambda settings: True
     blueprints: tuple[Any, ...] = ()
     # The worker: makes the sender of outbox messages (`send(message) -> provider id`).
-    sender: Callable[[Any], Any] | None = None
+    sender: Callable[[Runtime], Sender] | None = None
     # The worker: downloads a picture an Inbound names -> (StoredPhoto | None, why not).
     fetcher: Callable[[Any], Callable[[dict], tuple]] | None = None
     limits: Callable[[Settings], Limits] | None = None

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.outbox import PermanentFailure, TemporaryFailure
 from models.citizen import find_citizen
 from models.db import utcnow
 from models.messaging import FAILED, QUEUED, SENT, Outbox, messages_for_citizen
+from services.channels import PermanentFailure, TemporaryFailure
 from services.config import Settings
 from tests.telegram_support import CHAT, SECRET, citizen, deliver
 from webhooks.telegram.sender import TelegramSender

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.outbox import TemporaryFailure
 from models.citizen import citizen_language
 from models.messaging import Outbox
+from services.channels import TemporaryFailure
 from services.runtime import Runtime
 from services.texts import N_, translate
 from services.types import Reply

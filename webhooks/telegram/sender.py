@@ -21,9 +21,9 @@ from telegram import (
 )
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
-from bot.outbox import PermanentFailure, TemporaryFailure
 from models.citizen import citizens_by_id
 from models.messaging import Outbox
+from services.channels import PermanentFailure, TemporaryFailure
 from services.media import photo_store
 from services.storage import BadKey, PhotoNotFound, StoreError, StoreMisconfigured
 from services.texts import translate

@@ -24,7 +24,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from bot.outbox import PermanentFailure, TemporaryFailure
+from services.channels import PermanentFailure, TemporaryFailure
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ import logging
 import requests
 from twilio.base.exceptions import TwilioRestException
 
-from bot.outbox import Held, PermanentFailure, TemporaryFailure
 from models.citizen import Citizen
 from models.messaging import Outbox
+from services.channels import Held, PermanentFailure, TemporaryFailure
 from services.runtime import Runtime
 from services.types import Reply
 from webhooks.twilio.client import create_message, make_client, send_failure
