@@ -162,3 +162,37 @@ def fresh_reader():
     reader.forget()
     yield
     reader.forget()
+
+
+ZORGLUB = [
+    "le zorglub de la place est encore tout barbouillé",
+    "quelqu'un a barbouillé le zorglub près de l'école",
+    "zorglub couvert de peinture rue de Paris",
+    "encore de la peinture sur le zorglub du square",
+    "le zorglub a été barbouillé cette nuit",
+    "peinture partout sur le zorglub de la mairie",
+    "zorglub barbouillé devant la poste",
+    "ils ont encore peint le zorglub",
+    "le zorglub vert est plein de peinture",
+    "zorglub barbouillé au parc",
+]
+
+
+def test_the_agents_corrections_teach_the_next_version(app) -> None:
+    """Residents file "zorglub" sentences under potholes; agents move each to graffiti from
+    the report page. The version trained on them reads the next one as graffiti."""
+    from tests.helpers import make_report
+
+    rt, client = console(app)
+    with rt.db.transaction() as session:
+        numbers = [make_report(session, "nid-de-poule", description=t).id for t in ZORGLUB]
+        graffiti = category_by_code(session, "graffiti").id
+    sentence = "le zorglub de la gare est barbouillé"
+    assert not guesses(client, sentence)[0].startswith("Tag ou graffiti")
+    for number in numbers:
+        assert client.get(f"/console/reports/{number}").status_code == 200  # seen
+        moved = post(client, f"/console/reports/{number}/category", **{"recat-category": graffiti})
+        assert moved.status_code == 303
+    assert post(client, "/console/admin/reader/train").status_code == 303
+    assert post(client, "/console/admin/reader/1/activate").status_code == 303
+    assert guesses(client, sentence)[0].startswith("Tag ou graffiti")
