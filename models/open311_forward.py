@@ -100,11 +100,14 @@ def tokens_to_resolve(session: Session, now: datetime) -> list[Open311Forward]:
     return list(session.scalars(stmt.order_by(Open311Forward.id)))
 
 
-def forwards_to_pull(session: Session, pulled_before: datetime) -> list[Open311Forward]:
-    """The requests the far end has not closed, not read since `pulled_before`."""
+def forwards_to_pull(
+    session: Session, pulled_before: datetime, sent_after: datetime
+) -> list[Open311Forward]:
+    """The requests sent since `sent_after` (closed ones too: the far end may reopen one),
+    not read since `pulled_before`."""
     stmt = select(Open311Forward).where(
         Open311Forward.state == ForwardState.SENT,
-        or_(Open311Forward.remote_status.is_(None), Open311Forward.remote_status != "closed"),
+        Open311Forward.sent_at >= sent_after,
         or_(
             Open311Forward.last_pulled_at.is_(None),
             Open311Forward.last_pulled_at <= pulled_before,

@@ -65,6 +65,8 @@ MAX_ATTEMPTS = 10  # about a day and a half of tries, then given up (console)
 TOKEN_EVERY = timedelta(minutes=1)  # a token is asked for its number this often
 PULL_EVERY = timedelta(minutes=5)
 PULL_BATCH = 50  # ids in one GET requests.json
+# Pulled this long after the push, closed or not (a far end may reopen a request).
+PULL_FOR = timedelta(days=90)
 LOOKBACK = timedelta(days=1)  # the far end's clock may lag ours: looked up from a day before
 MAX_DESCRIPTION = 3900  # GeoReport servers take 4000 characters at most (this one does)
 RETRY_STATUSES = frozenset({408, 425, 429})
@@ -289,7 +291,7 @@ class Open311Worker:
         and passes their changes on; returns how many changed our reports."""
         now = now or utcnow()
         with self.rt.db.reading() as session:
-            rows = forwards_to_pull(session, pulled_before or now)
+            rows = forwards_to_pull(session, pulled_before or now, now - PULL_FOR)
             groups: dict[tuple, dict[str, int]] = defaultdict(dict)
             for f in rows:
                 groups[(f.endpoint, f.api_key, f.jurisdiction_id)][f.service_request_id] = f.id

@@ -8,6 +8,7 @@ timeout, a 500, a token resolved later, a refusal) are played by a stand-in
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -21,7 +22,7 @@ from services.moderation import approve_photo
 from services.open311_client import LEASE, Open311Target, Open311Worker, enqueue_push
 from tests import open311_far_end
 from tests.fakes.open311_flaky import FIRST_NUMBER, FlakyOpen311
-from tests.helpers import TalkingCitizen, a_photo, add_reports, admin_id, log_in_as
+from tests.helpers import TalkingCitizen, a_photo, add_reports, admin_id, csrf_token, log_in_as
 from tests.telegram_support import CHAT, LOCATION_IN_TOWN, citizen, deliver
 
 far_end = open311_far_end.far_end  # the fixture: the back-office, served for this module
@@ -80,14 +81,17 @@ def test_a_report_reaches_the_back_office_and_its_answers_reach_the_resident(
     far_end.move(arrived.number, "resolved", "Trou rebouché ce matin.")
     worker.pull()
     worker.pull()  # nothing new: nothing sent twice
-
     with rt.db.reading() as session:
         assert get_report(session, number).status == "resolved"
+    far_end.move(arrived.number, "in_progress", "Le trou s’est rouvert, nous revenons.")
+    worker.pull()
+
     says = f"gmao (Open311 request {arrived.number}) says"
     statuses = [event for event in history(rt, number) if event[0] == "status"]
     assert statuses == [
         ("status", "in_progress", "Intervention prévue jeudi matin.", f"{says}: open."),
         ("status", "resolved", "Trou rebouché ce matin.", f"{says}: closed."),
+        ("status", "in_progress", "Le trou s’est rouvert, nous revenons.", f"{says}: open."),
     ]
     deliver(rt)
     texts = [m["text"] for m in telegram.sent_messages(CHAT)]
@@ -98,7 +102,7 @@ def test_a_report_reaches_the_back_office_and_its_answers_reach_the_resident(
     # The georeport client library still reads this product's server, in JSON and XML.
     keyless = GeoReport(far_end.endpoint)
     assert "nid-de-poule" in [s["service_code"] for s in keyless.get_service_list()]
-    assert keyless.get_service_request(str(arrived.number))["status"] == "closed"
+    assert keyless.get_service_request(str(arrived.number))["status"] == "open"  # reopened
     xml = GeoReport(far_end.endpoint, output_format="xml")
     assert "nid-de-poule" in [s["service_code"] for s in xml.get_service_list()]
 
@@ -201,6 +205,15 @@ def test_a_refusal_fails_at_once_and_shows_in_the_console(app, rt, flaky):
     assert forward_of(rt, number).state == ForwardState.FAILED
     assert "Envois Open311" in page and ">échec<" in page
     assert f"#{number}" in page and "HTTP 400: service_code is not known." in page
+
+    [forward_id] = re.findall(r'data-forward="(\d+)" data-state="failed"', page)
+    retried = client.post(
+        f"/console/admin/open311-forwards/{forward_id}/retry",
+        data={"csrf_token": csrf_token(client)},
+    )
+    assert retried.status_code == 303
+    Open311Worker(rt).push_due()  # the far end was fixed meanwhile
+    assert forward_of(rt, number).state == ForwardState.SENT
 
 
 def test_the_far_end_gets_what_the_public_may_see_and_a_photo_once_approved(rt, flaky):
