@@ -29,6 +29,7 @@ minute by bot/background.py) does the network work with no transaction open:
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ PULL_FOR = timedelta(days=90)
 LOOKBACK = timedelta(days=1)  # the far end's clock may lag ours: looked up from a day before
 MAX_DESCRIPTION = 3900  # GeoReport servers take 4000 characters at most (this one does)
 RETRY_STATUSES = frozenset({408, 425, 429})
+API_KEY_IN_URL = re.compile(r"(api_key=)[^&\s]+")
 # The far end's words on the report's history (internal notes; agents read them).
 SENT_NOTE = "Sent to {target} by Open311: request {number}."
 STATUS_NOTE = "{target} (Open311 request {number}) says: {status}."
@@ -473,11 +475,14 @@ def _error_text(response: requests.Response) -> str:
 
 
 def _network_error(exc: Exception) -> str:
+    """A failure in words for the console; never the key a URL may hold."""
     if isinstance(exc, requests.Timeout):
         return "No answer in time (timeout)."
     if isinstance(exc, requests.ConnectionError):
         return "Could not connect."
-    return f"{type(exc).__name__}: {exc}"[:500]
+    if isinstance(exc, FarEndError):
+        return str(exc)[:500]
+    return API_KEY_IN_URL.sub(r"\1***", f"{type(exc).__name__}: {exc}")[:500]
 
 
 def _text(value) -> str | None:
