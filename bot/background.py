@@ -22,6 +22,8 @@ PLACING_EVERY_SECONDS = 300.0
 REMINDERS_EVERY_SECONDS = 600.0
 PURGE_EVERY_SECONDS = 86400.0
 DIGESTS_EVERY_SECONDS = 60.0
+# Reports pushed to other bodies by Open311, their tokens and their statuses pulled back.
+OPEN311_EVERY_SECONDS = 60.0
 # The reader is retrained at night (town time) when agents have seen new reports; checked
 # twice an hour so the hour is never missed, the second check finds nothing new.
 RETRAIN_EVERY_SECONDS = 1800.0
@@ -42,9 +44,11 @@ def run_worker(rt: Runtime, stop: threading.Event) -> None:
 
 
 def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None:
-    """Places addresses and reminds (every few minutes); purges old personal data (daily)."""
+    """Places addresses, reminds, pushes and pulls Open311 forwards (every few minutes);
+    purges old personal data (daily)."""
     from services.crews import run_digests
     from services.feedback import remind_silent_reports
+    from services.open311_client import run_forwards
     from services.placing import place_unlocated
     from services.privacy import purge
 
@@ -55,6 +59,7 @@ def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None
         purge: PURGE_EVERY_SECONDS,
         run_digests: DIGESTS_EVERY_SECONDS,  # each service's morning digest, at its time
         retrain_reader: RETRAIN_EVERY_SECONDS,
+        run_forwards: OPEN311_EVERY_SECONDS,
     }
     due = {task: time.monotonic() + every for task, every in tasks.items()}
     while not stop.wait(tick):
