@@ -3,7 +3,7 @@
 `open311forward`: one row per report and body, the worker's queue for the push and the
 far end's request number, token, last status and notes (models/open311_forward.py).
 
-Revision ID: 0023_open311_forward
+Revision ID: 0019_open311_forward
 Revises: 0018_report_priority
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0023_open311_forward"
+revision: str = "0019_open311_forward"
 down_revision: str | None = "0018_report_priority"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
