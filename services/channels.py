@@ -106,6 +106,10 @@ class Channel:
     allowlist_as: str | None = None
     # Posters and the public page: how to start, with a QR code.
     invite: Callable[[Settings, str | None], Invite | None] | None = None
+    # The console's counter (a resident who called or came to the desk): the kind of
+    # address an agent may type for a resident on this channel, "phone" or "email", read
+    # by `identity`; None: agents cannot type one.
+    typed_by_agent: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def label(self, language: str = "en") -> str:
