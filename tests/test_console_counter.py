@@ -202,3 +202,33 @@ def test_bad_inputs_are_refused_politely_and_keep_what_was_typed(
             assert f"{typed[name]}</textarea>" in page or f'value="{typed[name]}"' in page
     with rt.db.reading() as session:
         assert count_reports(session) == 0
+
+
+def test_an_email_channel_is_offered_once_registered(sqlite_app):
+    """The choices come from the channel registry: a channel whose spec says agents may
+    type an e-mail address for it is offered, and the resident is reached there."""
+    from services.channels import Channel, register, unregister
+
+    rt, client = desk(sqlite_app)
+    assert 'type="email"' not in client.get(NEW).get_data(as_text=True)
+
+    def address(text: str, region: str) -> str | None:
+        return text.lower() if "@" in text else None
+
+    register(Channel(name="testmail", labels={"en": "e-mail"}, typed_by_agent="email",
+                     identity=address))  # fmt: skip
+    try:
+        form = client.get(NEW).get_data(as_text=True)
+        assert 'type="email"' in form and "Adresse e-mail" in form
+        typed = {"category": category_id(rt), "description": "Tag sur le mur de l’école",
+                 "place": "école Jean Guéhenno", "keep_typed": "1",
+                 "contact": "testmail"}  # fmt: skip
+        refused = file(client, address_testmail="pas une adresse", **typed)
+        assert "Ce n’est pas une adresse e-mail." in refused.get_data(as_text=True)
+        number = filed_number(file(client, address_testmail="Marie@Example.org", **typed))
+        with rt.db.reading() as session:
+            (ack,) = messages_for_report(session, number)
+        assert (ack.channel, ack.address) == ("testmail", "marie@example.org")
+        assert f"#{number}" in ack.payload["text"]
+    finally:
+        unregister("testmail")
