@@ -56,6 +56,7 @@ def init_app(app: Flask) -> None:
         apikeys,
         auditlog,
         auth,
+        counter,
         dashboard,
         nlu,
         open311_forwards,

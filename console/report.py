@@ -14,6 +14,7 @@ from wtforms import SelectField
 from wtforms.validators import DataRequired
 
 from console import bp
+from console.counter import filed_by
 from console.forms import (
     AssignForm,
     MergeForm,
@@ -123,7 +124,11 @@ def report_page(number: int):
         now=now,
         sla=sla_clock(report, category.sla_hours if category else 72, now),
         status_label=status_label,
-        event_labels={**EVENT_LABELS, "prioritised": _l("Priority changed")},
+        event_labels={
+            **EVENT_LABELS,
+            "prioritised": _l("Priority changed"),
+            **filed_by(report, context["events"], lookups),
+        },
         priority_labels=PRIORITY_LABELS,
         priority_change=_priority_change,
         delivery_labels=DELIVERY_LABELS,

@@ -150,6 +150,10 @@ class Channel:
     # The console's simulator: how this channel would draw a Reply (its own shapes, as a
     # dict the simulator's page knows how to draw), given the citizen's language.
     preview: Callable[[Any, str], dict] | None = None
+    # The console's counter (a resident who called or came to the desk): the kind of
+    # address an agent may type for a resident on this channel, "phone" or "email", read
+    # by `identity`; None: agents cannot type one.
+    typed_by_agent: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def label(self, language: str = "en") -> str:

@@ -48,18 +48,23 @@ class ReportError(ValueError):
         super().__init__(text % values if values else text)
 
 
-def file_report(session: Session, citizen: Citizen, draft: dict, category: CategoryInfo,
-                commune: str | None = None) -> Report:  # fmt: skip
+def file_report(session: Session, citizen: Citizen | None, draft: dict, category: CategoryInfo,
+                commune: str | None = None, *, channel: str | None = None,
+                agent_id: int | None = None) -> Report:  # fmt: skip
     """Creates the report from a finished draft; its author follows it. In a deployment of
     several communes, `commune` (whose boundary holds the place) picks its own service for
-    the category when it has one; otherwise the category's service (shared) takes it."""
+    the category when it has one; otherwise the category's service (shared) takes it.
+
+    An agent filing it for a resident (console/counter.py) names themselves (`agent_id`)
+    and how it came (`channel`: the counter, a phone call); the resident may have no
+    citizen to reach."""
     now = utcnow()
     report = Report(
         category_id=category.id,
         service_id=routed_service(session, commune, category.id) or category.service_id,
         commune=commune,
-        citizen_id=citizen.id,
-        channel=citizen.channel,
+        citizen_id=citizen.id if citizen else None,
+        channel=channel or citizen.channel,  # type: ignore[union-attr]
         description=draft.get("description", ""),
         lat=draft.get("lat"),
         lon=draft.get("lon"),
@@ -71,10 +76,15 @@ def file_report(session: Session, citizen: Citizen, draft: dict, category: Categ
     )
     session.add(report)
     session.flush()
-    session.add(Follower(report_id=report.id, citizen_id=citizen.id, is_author=True))
+    if citizen is not None:
+        session.add(Follower(report_id=report.id, citizen_id=citizen.id, is_author=True))
     session.add(
         ReportEvent(
-            report_id=report.id, kind=EventKind.CREATED, citizen_id=citizen.id, to_status=Status.NEW
+            report_id=report.id,
+            kind=EventKind.CREATED,
+            citizen_id=report.citizen_id,
+            agent_id=agent_id,
+            to_status=Status.NEW,
         )
     )
     attach_media(session, draft.get("media_ids", []), report.id)

@@ -78,6 +78,7 @@ PAGES = [
     ("outbox", "/console/messages"),
     ("simulator", "/console/simulator"),
     ("phone", "/console/phone"),
+    ("new-report", "/console/reports/new"),
     ("admin-categories", "/console/admin/categories"),
     ("admin-services", "/console/admin/services"),
     ("admin-agents", "/console/admin/agents"),
@@ -163,6 +164,29 @@ def test_a_form_in_error(plain_page, live, lang):
     described = invalid.first.get_attribute("aria-describedby").split()
     assert page.locator(f"#{described[0]}").inner_text().strip()
     assert_accessible(page, lang=lang, where=f"a category form in error ({lang})")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_counter_form_in_error_then_filed_from_the_map(plain_page, live, lang):
+    """A report filed for a resident at the counter: the form refused (each field in error
+    described), then the place picked on the map fills the coordinates, and it is filed."""
+    page = plain_page  # the refused form answers 400, which the browser logs
+    log_in(page, live, "admin@vitre.example", live.admin_password)
+    switch_language(page, live, lang, "/console/reports/new")
+    page.fill("#description", "Trou profond devant la boulangerie")
+    page.click("form.counter-form button[type=submit]")
+    page.wait_for_selector(".has-error")
+    assert page.locator("#description").input_value() == "Trou profond devant la boulangerie"
+    described = page.locator("#category").get_attribute("aria-describedby")
+    assert page.locator(f"#{described}").inner_text().strip()
+    assert_accessible(page, lang=lang, where=f"the counter form in error ({lang})")
+    page.select_option("#category", index=1)
+    page.locator("#counter-map").click()  # the middle of the town
+    assert page.locator("#lat").input_value() and page.locator("#lon").input_value()
+    page.click("form.counter-form button[type=submit]")
+    page.wait_for_selector(".flash-success")
+    filed = "Déposé au guichet par" if lang == "fr" else "Filed at the counter by"
+    assert filed in page.locator("#thread").inner_text()
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -48,5 +48,6 @@ CHANNEL_SPEC = register(
         mask=mask_phone,
         identity=phone_identity,
         invite=_invite,
+        typed_by_agent="phone",
     )
 )
