@@ -35,6 +35,8 @@ THING_LABELS = {
     audit.Thing.API_KEY: _l("API key"),
     audit.Thing.LOGO: _l("Town logo"),
     audit.Thing.READER: _l("Free-text reader"),
+    audit.Thing.BODY: _l("Other body"),
+    audit.Thing.BODY_ROUTE: _l("Routing to another body"),
 }
 # The audit export's columns (services/audit.py HEADER), as the admin reads them.
 COLUMN_LABELS = {

@@ -78,7 +78,15 @@ def file_report(session: Session, citizen: Citizen, draft: dict, category: Categ
     )
     attach_media(session, draft.get("media_ids", []), report.id)
     session.flush()
+    _route_to_bodies(session, report)
     return report
+
+
+def _route_to_bodies(session: Session, report: Report) -> None:
+    """Hands the report to the other bodies its category's rules name (services/bodies)."""
+    from services.bodies import route_report
+
+    route_report(session, report)
 
 
 def join_report(session: Session, report: Report, citizen: Citizen, draft: dict) -> None:
@@ -275,6 +283,7 @@ def settle_commune(session: Session, report: Report, commune: str | None) -> Non
     """A report placed after it was filed (its typed address placed later, its pin from the
     SMS link) belongs to the commune holding the place; while still new and unassigned, it
     moves to that commune's own service for its category, if it has one."""
+    _route_to_bodies(session, report)  # a zone's rule needed the place
     if commune is None or report.commune is not None:
         return
     report.commune = commune
@@ -453,6 +462,7 @@ def file_external_report(
         )
     )
     session.flush()
+    _route_to_bodies(session, report)
     return report
 
 
