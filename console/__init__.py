@@ -56,6 +56,7 @@ def init_app(app: Flask) -> None:
         apikeys,
         auditlog,
         auth,
+        bodies,
         dashboard,
         nlu,
         outbox,

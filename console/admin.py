@@ -95,6 +95,7 @@ PAGES = (
     ("pilot", _l("Pilot"), "console.admin_pilot"),
     ("launch-kit", _l("Launch kit"), "console.admin_launch_kit"),
     ("api-keys", _l("Open311 API keys"), "console.admin_api_keys"),
+    ("bodies", _l("Other bodies"), "console.admin_bodies"),
     ("reader", _l("Free-text reader"), "console.admin_reader"),
     ("audit", _l("Audit log"), "console.admin_audit"),
     ("messages", _l("Undelivered messages"), "console.undelivered"),

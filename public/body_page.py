@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from models.body import Answer, BodyForward
 from services import bodies
-from services.bodies import BODY_PATH, BodyError
+from services.bodies import BODY_PATH, LinkProblem
 from services.media import MAX_PHOTO_BYTES, PhotoError, drop_upload, keep_upload
 from services.runtime import Runtime, current_runtime
 from services.storage import StoreUnavailable
@@ -83,7 +83,7 @@ def page(token: str) -> Response:
         forward_id = bodies.read_token(rt.settings.SECRET_KEY, token)
         with rt.db.reading() as session:
             view = _view(rt, session, forward_id, language)
-    except BodyError as problem:
+    except LinkProblem as problem:
         return _problem(rt, str(problem), language)
     return _page(rt, "body/page.html", language, view)
 
@@ -99,7 +99,7 @@ def submit(token: str) -> Response:
         with rt.db.reading() as session:
             view = _view(rt, session, forward_id, language)
         return _receive(rt, forward_id, language, view)
-    except BodyError as problem:
+    except LinkProblem as problem:
         return _problem(rt, str(problem), language)
 
 
@@ -126,7 +126,7 @@ def _receive(rt: Runtime, forward_id: int, language: str, view: dict) -> Respons
     try:
         with rt.db.transaction() as session:
             bodies.answer(session, forward_id, what, reason=reason, upload=upload)
-    except BodyError:
+    except LinkProblem:
         if upload is not None:
             drop_upload(rt.settings, upload)
         raise
@@ -135,7 +135,7 @@ def _receive(rt: Runtime, forward_id: int, language: str, view: dict) -> Respons
 
 
 def _view(rt: Runtime, session, forward_id: int, language: str) -> dict:
-    """What the page shows; BodyError("invalid"|"closed") when the link no longer acts."""
+    """What the page shows; LinkProblem("invalid"|"closed") when the link no longer acts."""
     forward: BodyForward = bodies.usable_forward(session, forward_id)
     view = bodies.forward_view(session, forward, rt.settings.PUBLIC_BASE_URL, language)
     town = rt.catalog.get(session).area_name

@@ -4,7 +4,7 @@ their answer comes back (DESIGN.md, "Other bodies").
 - A routing rule (a category, optionally within a zone) sends a report to a body
   instead of its service (`Report.with_body`: out of the town's queue) or as well
   (`also`: the service keeps it and follows what the body does). Applied once the report
-  has its place (`route_report`, from `file_report` and when a later place settles).
+  has its place (services/body_routing.py, from `file_report` and when a place settles).
 - An e-mail body gets the report by e-mail from the worker (a FORWARD_BODY job, never
   inside a transaction) with a signed link to `/b/<token>`, no account needed; an
   Open311 body through the Open311 client (`_forward_open311`).
@@ -18,7 +18,6 @@ their answer comes back (DESIGN.md, "Other bodies").
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import statistics
@@ -26,7 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
-from shapely.geometry import Point, shape
 from sqlmodel import Session
 
 from models.body import (
@@ -37,11 +35,9 @@ from models.body import (
     BodyRoute,
     body_by_code,
     find_route,
-    forwards_of_report,
     forwards_per_body,
     late_forwards,
     open_forwarded_reports,
-    routes_of_category,
 )
 from models.catalog import Category, category_by_code
 from models.citizen import Citizen
@@ -49,7 +45,6 @@ from models.commune import routed_service
 from models.db import utcnow
 from models.jobs import JobKind, queue_job
 from models.report import (
-    EventKind,
     Priority,
     Report,
     ReportEvent,
@@ -60,6 +55,7 @@ from models.report import (
 from models.zone import Zone
 from services import notify
 from services.audit import Action, Actor, Thing, changed, record
+from services.body_routing import body_event
 from services.texts import N_, translate
 
 log = logging.getLogger(__name__)
@@ -76,8 +72,18 @@ ANSWER_STATUS = {Answer.TAKEN: Status.IN_PROGRESS, Answer.DONE: Status.RESOLVED,
 
 
 class BodyError(ValueError):
-    """A body or a rule that cannot be saved, or an answer that cannot be taken; the
-    message says why (English; the console and the page word their own)."""
+    """A body or a rule that cannot be saved; the message says why. Like ReportError:
+    `text` is an English msgid with %(name)s placeholders filled by `values` (str() gives
+    the English for the command line, the console says it in the agent's language)."""
+
+    def __init__(self, text: str, **values) -> None:
+        self.text, self.values = text, values
+        super().__init__(text % values if values else text)
+
+
+class LinkProblem(ValueError):
+    """Why a body's link does not act: "invalid", "expired", "closed", or "reason" (not
+    ours without one)."""
 
 
 # --- bodies and rules (the command line and the console; audited) ----------------------
@@ -91,15 +97,15 @@ def save_body(session: Session, actor: Actor, code: str, name: str, *, email: st
     """Adds a body or changes the one with this code; returns (body, created)."""
     code, name = code.strip(), name.strip()
     if not code or not name:
-        raise BodyError("A body needs a code and a name.")
+        raise BodyError(N_("A body needs a code and a name."))
     if bool(email) == bool(endpoint):
-        raise BodyError("A body is reached either by e-mail or by an Open311 endpoint.")
+        raise BodyError(N_("A body is reached either by e-mail or by an Open311 endpoint."))
     if endpoint and not api_key:
-        raise BodyError("An Open311 body needs its API key.")
+        raise BodyError(N_("An Open311 body needs its API key."))
     if email and "@" not in email:
-        raise BodyError(f"{email!r} is not an e-mail address.")
+        raise BodyError(N_("“%(email)s” is not an e-mail address."), email=email)
     if hours is not None and hours < 1:
-        raise BodyError("The response time is a number of hours (1 or more).")
+        raise BodyError(N_("The response time is a number of hours (1 or more)."))
     body = body_by_code(session, code)
     created = body is None
     before = {} if created else _state(body)
@@ -146,15 +152,15 @@ def add_route(session: Session, actor: Actor, category_code: str, body_code: str
     """Sends a category (within a zone, or anywhere) to a body; `also`: the service too."""
     category = category_by_code(session, category_code)
     if category is None:
-        raise BodyError(f"There is no category {category_code!r}.")
+        raise BodyError(N_("There is no category “%(code)s”."), code=category_code)
     body = body_by_code(session, body_code)
     if body is None:
-        raise BodyError(f"There is no body {body_code!r} (add it with `webleads body add`).")
+        raise BodyError(N_("There is no body “%(code)s”."), code=body_code)
     zone = None
     if zone_name:
         zone = _zone_named(session, zone_name)
         if zone is None:
-            raise BodyError(f"There is no zone named {zone_name!r}.")
+            raise BodyError(N_("There is no zone named “%(name)s”."), name=zone_name)
     rule = find_route(session, category.id, body.id, zone.id if zone else None)
     before = {} if rule is None else {"also": rule.also}
     if rule is None:
@@ -208,84 +214,6 @@ def body_listing(session: Session) -> list[str]:
     return lines
 
 
-# --- routing a report --------------------------------------------------------------------
-
-
-def route_report(session: Session, report: Report) -> list[BodyForward]:
-    """Forwards a report to the bodies its category's rules name, once.
-
-    A rule within a zone needs the report's point: while a report waiting for its place
-    (a typed address the worker geocodes) could match one, nothing is decided; the call
-    made when the place settles decides. A zone's rules, when the point is inside, come
-    before the rules that hold anywhere."""
-    rules = routes_of_category(session, report.category_id)
-    if not rules or forwards_of_report(session, report.id):
-        return []
-    zoned = [rule for rule in rules if rule.zone_id is not None]
-    if zoned and report.lat is None:
-        return []
-    chosen = [rule for rule in zoned if _inside(session, rule.zone_id, report)]
-    chosen = chosen or [rule for rule in rules if rule.zone_id is None]
-    return [_forward(session, report, rule) for rule in chosen]
-
-
-def _inside(session: Session, zone_id: int, report: Report) -> bool:
-    zone = session.get(Zone, zone_id)
-    if zone is None or not zone.active:
-        return False
-    return shape(zone.geometry).covers(Point(report.lon, report.lat))  # shapely: (lon, lat)
-
-
-def _forward(session: Session, report: Report, rule: BodyRoute) -> BodyForward:
-    body = session.get(Body, rule.body_id)
-    now = utcnow()
-    forward = BodyForward(report_id=report.id, body_id=body.id, also=rule.also, created_at=now)
-    session.add(forward)
-    if not rule.also:
-        report.with_body = True
-        session.add(report)
-    session.flush()
-    _event(session, report, body, "forwarded", now)
-    if body.kind == BodyKind.OPEN311:
-        if _forward_open311(session, report, body):
-            forward.sent_at = now
-    else:
-        queue_job(session, JobKind.FORWARD_BODY, {"forward": forward.id}, report_id=report.id)
-    session.add(forward)
-    session.flush()
-    return forward
-
-
-def _forward_open311(session: Session, report: Report, body: Body) -> bool:
-    """Hands the report to the Open311 client (written apart); False when it is absent."""
-    try:
-        from services.open311_client import Open311Target, enqueue_push
-    except ImportError:
-        log.warning("report %s: no Open311 client to push it to %s", report.id, body.code)
-        return False
-    target = Open311Target(body.code, body.endpoint, body.api_key, dict(body.service_codes or {}))
-    enqueue_push(session, report, target)
-    return True
-
-
-def _event(session: Session, report: Report, body: Body, what: str, at: datetime, *,
-           old: str | None = None, new: str | None = None,
-           reason: str | None = None) -> ReportEvent:  # fmt: skip
-    """One row of the report's history about a body; the note keeps body and what as JSON."""
-    event = ReportEvent(
-        report_id=report.id,
-        kind=EventKind.BODY,
-        from_status=old,
-        to_status=new,
-        public_message=reason,
-        internal_note=json.dumps({"body": body.code, "name": body.name, "answer": what}),
-        created_at=at,
-    )
-    session.add(event)
-    session.flush()
-    return event
-
-
 # --- the signed link (/b/<token>) --------------------------------------------------------
 
 
@@ -299,16 +227,16 @@ def body_link(public_base_url: str, secret_key: str, forward_id: int) -> str:
 
 
 def read_token(secret_key: str, token: str, max_age: int = MAX_AGE_SECONDS) -> int:
-    """The forward a token is for; raises BodyError("invalid"|"expired")."""
+    """The forward a token is for; raises LinkProblem("invalid"|"expired")."""
     try:
         value = TimestampSigner(secret_key, salt=BODY_SALT).unsign(token, max_age=max_age)
     except SignatureExpired as exc:
-        raise BodyError("expired") from exc
+        raise LinkProblem("expired") from exc
     except (BadSignature, UnicodeDecodeError) as exc:
-        raise BodyError("invalid") from exc
+        raise LinkProblem("invalid") from exc
     number, _, nonce = value.decode("ascii").partition("-")
     if not number.isdigit() or not nonce:
-        raise BodyError("invalid")
+        raise LinkProblem("invalid")
     return int(number)
 
 
@@ -418,13 +346,13 @@ def mark_sent(session: Session, forward_id: int, *, reminder: bool) -> None:
 
 
 def usable_forward(session: Session, forward_id: int) -> BodyForward:
-    """The forward of a link that still acts; BodyError("invalid"|"closed") otherwise."""
+    """The forward of a link that still acts; LinkProblem("invalid"|"closed") otherwise."""
     forward = session.get(BodyForward, forward_id)
     if forward is None:
-        raise BodyError("invalid")
+        raise LinkProblem("invalid")
     report = session.get(Report, forward.report_id)
     if report is None or not report.is_open or forward.answer == Answer.NOT_OURS:
-        raise BodyError("closed")
+        raise LinkProblem("closed")
     return forward
 
 
@@ -439,11 +367,11 @@ def answer(session: Session, forward_id: int, what: str, *, reason: str | None =
     forward = usable_forward(session, forward_id)
     report = lock_report(session, forward.report_id)
     if not report.is_open:  # closed meanwhile, under the lock
-        raise BodyError("closed")
+        raise LinkProblem("closed")
     body = session.get(Body, forward.body_id)
     reason = (reason or "").strip()[:1000] or None
     if what == Answer.NOT_OURS and not reason:
-        raise BodyError("reason")
+        raise LinkProblem("reason")
     now = utcnow()
     old = new = None
     target = ANSWER_STATUS[what]
@@ -458,7 +386,7 @@ def answer(session: Session, forward_id: int, what: str, *, reason: str | None =
     forward.answer, forward.answered_at = what.value, now
     forward.first_answer_at = forward.first_answer_at or now
     session.add(forward)
-    event = _event(session, report, body, what.value, now, old=old, new=new,
+    event = body_event(session, report, body, what.value, now, old=old, new=new,
                    reason=reason if what == Answer.NOT_OURS else None)  # fmt: skip
     if upload is not None:
         queue_job(session, JobKind.BODY_PHOTO, {"upload": upload, "body": body.code},
@@ -496,7 +424,7 @@ def remind_late_bodies(rt, now: datetime | None = None) -> int:
             forward.reminded_at = now
             session.add(forward)
             report = session.get(Report, forward.report_id)
-            _event(session, report, session.get(Body, forward.body_id), "reminded", now)
+            body_event(session, report, session.get(Body, forward.body_id), "reminded", now)
             queue_job(session, JobKind.FORWARD_BODY, {"forward": forward.id, "reminder": True},
                       report_id=forward.report_id)  # fmt: skip
             reminded += 1

@@ -84,7 +84,7 @@ def file_report(session: Session, citizen: Citizen, draft: dict, category: Categ
 
 def _route_to_bodies(session: Session, report: Report) -> None:
     """Hands the report to the other bodies its category's rules name (services/bodies)."""
-    from services.bodies import route_report
+    from services.body_routing import route_report
 
     route_report(session, report)
 

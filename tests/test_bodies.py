@@ -223,3 +223,23 @@ def test_a_zone_rule_routes_only_inside_its_polygon_and_also_keeps_the_service(
     assert {inside, outside} <= queue_numbers(body_app)  # "also": the service keeps it
     listing = webleads(body_app, "body", "list")
     assert "CD35" in listing and "nid-de-poule in Étrelles (also the service)" in listing
+
+
+def test_an_admin_adds_a_body_and_a_rule_in_the_console_audited(body_app):
+    from tests.helpers import csrf_token
+
+    rt = body_app.extensions["webleads"]
+    client = body_app.test_client()
+    log_in_as(client, admin_id(rt))
+    with client.session_transaction() as session:
+        session["console_lang"] = "fr"  # the town's agents read French
+    token = csrf_token(client)
+    form = {"csrf_token": token, "code": "ENEDIS", "name": "Enedis", "reach": "email",
+            "email": "signalements@enedis.example", "hours": "24"}  # fmt: skip
+    assert client.post("/console/admin/bodies", data=form).status_code == 303
+    rule = {"csrf_token": token, "category": "lampadaire", "body": "ENEDIS", "zone": ""}
+    assert client.post("/console/admin/bodies/routes", data=rule).status_code == 303
+    page = client.get("/console/admin/bodies").get_data(as_text=True)
+    assert "signalements@enedis.example" in page and "Partout" in page
+    audit = client.get("/console/admin/audit").get_data(as_text=True)
+    assert "Autre organisme" in audit and "ENEDIS" in audit
