@@ -134,6 +134,12 @@ def test_the_body_gets_the_report_and_each_answer_reaches_the_resident(body_app,
 
         assert len(media_of_report(session, number)) == 1  # the body's photo, decoded
 
+    agent = body_app.test_client()
+    log_in_as(agent, admin_id(rt))
+    history = agent.get(f"/console/reports/{number}").get_data(as_text=True)
+    assert f"{BODY_NAME} has taken it in hand.".replace("'", "&#39;") in history
+    assert f"{BODY_NAME} says it is done.".replace("'", "&#39;") in history
+
     closed = client.get(path)  # the report is dealt with: the link no longer acts
     assert closed.status_code == 410 and "no longer acts" in closed.get_data(as_text=True)
     assert client.post(path, data={"answer": "taken"}).status_code == 410
