@@ -133,6 +133,7 @@ def late_forwards(session: Session, now: datetime, limit: int = 200) -> list[Bod
             BodyForward.answered_at.is_(None),
             BodyForward.reminded_at.is_(None),
             BodyForward.sent_at.is_not(None),
+            Body.kind == BodyKind.EMAIL,  # an Open311 body is followed by its own client
             Report.status.in_(OPEN_STATUSES),
         )
         .order_by(BodyForward.id)

@@ -231,7 +231,7 @@ def test_a_zone_rule_routes_only_inside_its_polygon_and_also_keeps_the_service(
     assert "CD35" in listing and "nid-de-poule in Étrelles (also the service)" in listing
 
 
-def test_an_admin_adds_a_body_and_a_rule_in_the_console_audited(body_app):
+def test_an_admin_adds_a_body_and_a_rule_in_the_console_audited(body_app, smtp):
     from tests.helpers import csrf_token
 
     rt = body_app.extensions["webleads"]
@@ -241,7 +241,8 @@ def test_an_admin_adds_a_body_and_a_rule_in_the_console_audited(body_app):
         session["console_lang"] = "fr"  # the town's agents read French
     token = csrf_token(client)
     form = {"csrf_token": token, "code": "ENEDIS", "name": "Enedis", "reach": "email",
-            "email": "signalements@enedis.example", "hours": "24"}  # fmt: skip
+            "email": "signalements@enedis.example", "hours": "24",
+            "share_identity": "on"}  # fmt: skip
     assert client.post("/console/admin/bodies", data=form).status_code == 303
     rule = {"csrf_token": token, "category": "lampadaire", "body": "ENEDIS", "zone": ""}
     assert client.post("/console/admin/bodies/routes", data=rule).status_code == 303
@@ -249,3 +250,9 @@ def test_an_admin_adds_a_body_and_a_rule_in_the_console_audited(body_app):
     assert "signalements@enedis.example" in page and "Partout" in page
     audit = client.get("/console/admin/audit").get_data(as_text=True)
     assert "Autre organisme" in audit and "ENEDIS" in audit
+
+    # This body may know who reported it: the e-mail names the resident.
+    TalkingCitizen(rt, "marie", name="Marie").file_report("cat:lampadaire", location=WEST)
+    run_jobs(rt)
+    (mail,) = smtp.wait_for(1, to="signalements@enedis.example")
+    assert "Reported by: Marie, marie" in mail.get_body(("plain",)).get_content()
