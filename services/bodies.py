@@ -139,7 +139,7 @@ def _state(body: Body) -> dict:
         "kind": body.kind,
         "email": body.email,
         "endpoint": body.endpoint,
-        "api_key": "set" if body.api_key else None,
+        "api_key": "(set)" if body.api_key else None,
         "service_codes": dict(body.service_codes or {}),
         "response_hours": body.response_hours,
         "contact_url": body.contact_url,
@@ -170,7 +170,7 @@ def add_route(session: Session, actor: Actor, category_code: str, body_code: str
     session.add(rule)
     session.flush()
     name = f"{category.code} -> {body.code}" + (f" ({zone.name})" if zone else "")
-    after = {"category": category.code, "body": body.code,
+    after = {"category": category.code, "other_body": body.code,
              "zone": zone.name if zone else None, "also": also}  # fmt: skip
     action = Action.CREATED if not before else Action.UPDATED
     record(session, actor, Thing.BODY_ROUTE, name, action, changed(before, after))
