@@ -122,7 +122,7 @@ def personalised_text(
     view of the report their audience may read (services/audience.py)."""
     lang = citizen.language
     words = view.words(event.public_message)
-    body = _body_note(event) if event.kind == "body" else {}
+    body, reason = (_body_note(event) if event.kind == "body" else {}), ""
     if body:  # a body's reason is part of its sentence, not "a message from the service"
         reason, words = words or "", None
     greeting = (
@@ -147,7 +147,7 @@ def personalised_text(
         if event.kind == "reminder"
         else "",
         body=body.get("name", ""),
-        reason=reason if body else "",
+        reason=reason,
     )
     text = text.strip()
     text = text[:1].upper() + text[1:]

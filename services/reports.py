@@ -29,6 +29,7 @@ from models.report import (
     lock_report,
 )
 from services import notify
+from services.body_routing import route_report
 from services.catalog import CategoryInfo
 from services.crew_notices import tell_assignee
 from services.texts import N_
@@ -84,8 +85,6 @@ def file_report(session: Session, citizen: Citizen, draft: dict, category: Categ
 
 def _route_to_bodies(session: Session, report: Report) -> None:
     """Hands the report to the other bodies its category's rules name (services/bodies)."""
-    from services.body_routing import route_report
-
     route_report(session, report)
 
 

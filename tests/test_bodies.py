@@ -88,10 +88,10 @@ def status_of(rt, number: int) -> str:
         return get_report(session, number).status
 
 
-def queue_numbers(app) -> set[int]:
+def queue_numbers(app, search: str = "") -> set[int]:
     client = app.test_client()
     log_in_as(client, admin_id(app.extensions["webleads"]))
-    page = client.get("/console/reports").get_data(as_text=True)
+    page = client.get("/console/reports", query_string={"q": search}).get_data(as_text=True)
     return {int(n) for n in re.findall(r'href="/console/reports/(\d+)"', page)}
 
 
@@ -109,6 +109,7 @@ def test_the_body_gets_the_report_and_each_answer_reaches_the_resident(body_app,
     assert "Deep hole in front of number 12" in text
     assert "+336" not in text and "33612345678" not in text  # no identity by default
     assert number not in queue_numbers(body_app)  # handed over: out of the town's queue
+    assert number in queue_numbers(body_app, search=str(number))  # still found by number
     client = body_app.test_client()
     path = body_path(mail)
     page = client.get(path)
