@@ -44,8 +44,9 @@ def run_worker(rt: Runtime, stop: threading.Event) -> None:
 
 
 def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None:
-    """Places addresses, reminds, pushes and pulls Open311 forwards (every few minutes);
-    purges old personal data (daily)."""
+    """Places addresses, reminds (residents and late bodies), pushes and pulls Open311
+    forwards (every few minutes); purges old personal data (daily)."""
+    from services.bodies import remind_late_bodies
     from services.crews import run_digests
     from services.feedback import remind_silent_reports
     from services.open311_client import run_forwards
@@ -56,6 +57,7 @@ def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None
     tasks = {
         place_unlocated: PLACING_EVERY_SECONDS,
         remind_silent_reports: REMINDERS_EVERY_SECONDS,
+        remind_late_bodies: REMINDERS_EVERY_SECONDS,  # once per body silent past its time
         purge: PURGE_EVERY_SECONDS,
         run_digests: DIGESTS_EVERY_SECONDS,  # each service's morning digest, at its time
         retrain_reader: RETRAIN_EVERY_SECONDS,

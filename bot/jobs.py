@@ -35,8 +35,9 @@ from models.db import utcnow
 from models.jobs import Job, JobKind, claim_jobs, finish_job, retry_job
 from models.messaging import PRIORITY_REPLY, queue_messages
 from models.report import add_media, attach_media, lock_report
-from services import channels, links, reports
+from services import bodies, channels, links, reports
 from services.geo import GeocoderUnavailable
+from services.mail import MailRefused, send_message
 from services.media import PhotoError, drop_upload, store_photo, take_upload
 from services.runtime import Runtime
 from services.storage import PhotoNotFound
@@ -148,6 +149,13 @@ class JobRunner:
             drop_upload(self.rt.settings, job.payload["upload"])
             self.rt.wake_worker()
             return
+        if job.kind in BODY_HAND_BACK:
+            with self.rt.db.transaction() as session:
+                BODY_HAND_BACK[JobKind(job.kind)](session, job, result)
+                finish_job(session, job.id)
+            if job.kind == JobKind.BODY_PHOTO:
+                drop_upload(self.rt.settings, job.payload["upload"])
+            return
         if job.kind == JobKind.NAME_REPORT_PLACE:
             with self.rt.db.transaction() as session:
                 reports.name_report_place(
@@ -224,12 +232,50 @@ def check_link_photo(runner: JobRunner, job: Job) -> dict[str, Any]:
     return {"photo": asdict(photo), "error": None}
 
 
+def forward_to_body(runner: JobRunner, job: Job) -> dict[str, Any]:
+    """E-mails a report to the body its rules name (or reminds the body of it)."""
+    rt, reminder = runner.rt, bool(job.payload.get("reminder"))
+    with rt.db.reading() as session:
+        town = rt.catalog.get(session).area_name
+        message = bodies.forward_message(session, rt.settings, job.payload["forward"], town,
+                                         reminder=reminder)  # fmt: skip
+    if message is None:
+        return {"sent": False}
+    try:
+        send_message(rt.settings.SMTP_URL, message)
+    except MailRefused as exc:  # a wrong address: retrying will not help
+        log.warning("forward %s refused: %s", job.payload["forward"], exc)
+        return {"sent": False}
+    return {"sent": True}
+
+
 WORK: dict[JobKind, Callable[[JobRunner, Job], dict[str, Any]]] = {
+    JobKind.FORWARD_BODY: forward_to_body,
+    JobKind.BODY_PHOTO: check_link_photo,
     JobKind.FIND_ADDRESS: find_address,
     JobKind.NAME_PIN: name_pin,
     JobKind.NAME_REPORT_PLACE: name_pin,
     JobKind.FETCH_MEDIA: fetch_media,
     JobKind.LINK_PHOTO: check_link_photo,
+}
+
+
+def _forwarded(session: Session, job: Job, result: dict[str, Any]) -> None:
+    if result.get("sent"):
+        bodies.mark_sent(
+            session, job.payload["forward"], reminder=bool(job.payload.get("reminder"))
+        )
+
+
+def _body_photo(session: Session, job: Job, result: dict[str, Any]) -> None:
+    photo = StoredPhoto(**result["photo"]) if result.get("photo") else None
+    bodies.add_body_photo(session, job.report_id, photo)
+
+
+# What the result of a body's job changes, in one transaction.
+BODY_HAND_BACK: dict[JobKind, Callable[[Session, Job, dict[str, Any]], None]] = {
+    JobKind.FORWARD_BODY: _forwarded,
+    JobKind.BODY_PHOTO: _body_photo,
 }
 
 
@@ -276,7 +322,9 @@ def fallback(job: Job) -> dict[str, Any]:
     payload = job.payload
     if job.kind == JobKind.FIND_ADDRESS:
         return {"kind": "address_found", "text": payload["text"], "unavailable": True}
-    if job.kind in (JobKind.FETCH_MEDIA, JobKind.LINK_PHOTO):
+    if job.kind == JobKind.FORWARD_BODY:
+        return {"sent": False}
+    if job.kind in (JobKind.FETCH_MEDIA, JobKind.LINK_PHOTO, JobKind.BODY_PHOTO):
         return {"photo": None, "error": "download_failed"}
     return {"kind": "pin_named", "lat": payload["lat"], "lon": payload["lon"], "label": None}
 

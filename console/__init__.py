@@ -57,6 +57,7 @@ def init_app(app: Flask) -> None:
         auditlog,
         auth,
         counter,
+        bodies,
         dashboard,
         nlu,
         open311_forwards,

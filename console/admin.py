@@ -96,6 +96,7 @@ PAGES = (
     ("launch-kit", _l("Launch kit"), "console.admin_launch_kit"),
     ("api-keys", _l("Open311 API keys"), "console.admin_api_keys"),
     ("open311-forwards", _l("Open311 forwards"), "console.admin_open311_forwards"),
+    ("bodies", _l("Other bodies"), "console.admin_bodies"),
     ("reader", _l("Free-text reader"), "console.admin_reader"),
     ("audit", _l("Audit log"), "console.admin_audit"),
     ("messages", _l("Undelivered messages"), "console.undelivered"),

@@ -35,6 +35,8 @@ THING_LABELS = {
     audit.Thing.API_KEY: _l("API key"),
     audit.Thing.LOGO: _l("Town logo"),
     audit.Thing.READER: _l("Free-text reader"),
+    audit.Thing.BODY: _l("Other body"),
+    audit.Thing.BODY_ROUTE: _l("Routing to another body"),
 }
 # The audit export's columns (services/audit.py HEADER), as the admin reads them.
 COLUMN_LABELS = {
@@ -74,6 +76,17 @@ FIELD_LABELS = {
     "channel": _l("Channel"),
     "communes": _l("Communes"),
     "on": _l("Running"),
+    # another body and its rules (services/bodies.py)
+    "endpoint": _l("Open311 endpoint"),
+    "api_key": _l("Open311 API key"),
+    "service_codes": _l("Open311 service codes"),
+    "response_hours": _l("Response time (hours)"),
+    "contact_url": _l("Contact page for residents"),
+    "share_identity": _l("Resident's identity sent"),
+    "category": _l("Category"),
+    "other_body": _l("Body"),
+    "zone": _l("Zone"),
+    "also": _l("The town's service keeps it too"),
 }
 # The few words the audit trail keeps in place of a value.
 VALUE_LABELS = {

@@ -93,7 +93,16 @@ def dashboard():
     field = field_share(services, str(get_locale()), scope)
     return render_template("console/dashboard.html", days=days, periods=PERIODS,
                            communes=communes, commune=asked, field_share=field,
-                           channel_labels=channel_labels(), **figures)  # fmt: skip
+                           channel_labels=channel_labels(), bodies=_bodies(),
+                           **figures)  # fmt: skip
+
+
+def _bodies() -> list:
+    """Each other body's figures: forwarded, answered, median answer time, late."""
+    from services.bodies import body_figures
+
+    with current_runtime().db.reading() as db:
+        return body_figures(db)
 
 
 def _communes() -> dict[str, str]:

@@ -48,6 +48,15 @@ EVENT_LABELS = {
     "reminder": _l("Waiting message to the followers"),
     "geocoded": _l("Placed on the map"),
     "moderated": _l("Public site"),
+    "body": _l("Other body"),
+}
+# What happened with another body (services/bodies.py: the note's "answer").
+BODY_LABELS = {
+    "forwarded": _l("Forwarded to %(body)s."),
+    "reminded": _l("%(body)s reminded: no answer within its response time."),
+    "taken": _l("%(body)s has taken it in hand."),
+    "done": _l("%(body)s says it is done."),
+    "not_ours": _l("%(body)s says it is not responsible: back with the town."),
 }
 # The public site's moderation (services/moderation.py: the note's "action").
 MODERATION_LABELS = {
@@ -165,6 +174,13 @@ def event_detail(event) -> str | None:
             if match:
                 return str(text) % match.groupdict()
         return note
+    if event.kind == "body":
+        try:
+            said = json.loads(note)
+        except ValueError:
+            return note
+        label = BODY_LABELS.get(said.get("answer", ""))
+        return str(label) % {"body": said.get("name", "")} if label else note
     if event.kind == "moderated":
         try:
             action = json.loads(note).get("action", "")

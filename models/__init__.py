@@ -4,6 +4,7 @@ from models.address import Address, NameWord, Street, StreetWord
 from models.agent import Agent, AgentService
 from models.api_key import ApiKey
 from models.audit import AdminChange
+from models.body import Body, BodyForward, BodyRoute
 from models.catalog import Category, Service
 from models.citizen import Citizen, Conversation
 from models.commune import AgentCommune, CommuneRoute
@@ -28,6 +29,9 @@ __all__ = [
     "AgentCommune",
     "AgentService",
     "ApiKey",
+    "Body",
+    "BodyForward",
+    "BodyRoute",
     "Category",
     "Citizen",
     "CodeGuess",

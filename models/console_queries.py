@@ -107,6 +107,8 @@ def _conditions(session: Session, f: QueueFilter, now: datetime, ranged: bool = 
     the urgent sort's ranges say one by one (an IN beside them would cost PostgreSQL the
     ranges' order)."""
     conds = service_and_commune(None, f.scope.commune_filter) if ranged else in_scope(f.scope)
+    if not f.search:  # handed to another body (services/bodies): found by a search only
+        conds.append(Report.with_body.is_(False))
     if f.commune:
         conds.append(Report.commune == f.commune)
     if f.statuses and not ranged:

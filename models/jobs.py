@@ -25,6 +25,8 @@ class JobKind(StrEnum):
     NAME_PIN = "name_pin"  # a shared location, to turn into a readable address
     NAME_REPORT_PLACE = "name_report_place"  # a pin dropped on a report (the link page)
     LINK_PHOTO = "link_photo"  # a picture uploaded on the link page, to check and keep
+    FORWARD_BODY = "forward_body"  # a report e-mailed to another body (or a reminder)
+    BODY_PHOTO = "body_photo"  # a body's photo of the work done (its /b/ page)
 
 
 # The jobs that decode a citizen's picture: a few seconds of CPU each at most, and no more

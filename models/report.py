@@ -52,6 +52,9 @@ class EventKind(StrEnum):
     MODERATED = "moderated"
     # An agent set the report's priority (the note keeps the change as JSON).
     PRIORITISED = "prioritised"
+    # Another body: forwarded to it, reminded, or its answer (the note keeps body and
+    # answer as JSON; a status change it brought is in from/to_status).
+    BODY = "body"
 
 
 class Priority(StrEnum):
@@ -182,6 +185,9 @@ class Report(SQLModel, table=True):
     priority: str = Field(
         default=Priority.NORMAL, max_length=8, sa_column_kwargs={"server_default": "normal"}
     )
+    # Handed to another body instead of a service (services/bodies.py): out of the town's
+    # queue until the body says it is not theirs.
+    with_body: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
 
     @property
     def number(self) -> int:

@@ -16,6 +16,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Registers the public site (after the console: its `int` converter bounds numbers)."""
+    from public.body_page import bp as body_page
     from public.views import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(body_page)  # /b/<token>: another body answers (services/bodies)

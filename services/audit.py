@@ -165,6 +165,8 @@ class Thing(StrEnum):
     API_KEY = "api key"
     LOGO = "logo"
     READER = "reader"  # the free-text reader's model in use (services/nlu)
+    BODY = "body"  # another body reports go to (services/bodies.py)
+    BODY_ROUTE = "body route"  # a category (in a zone) sent to a body
 
 
 class Action(StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from babel.dates import format_date
@@ -68,6 +69,23 @@ FOLLOWED_REMINDER = N_("{greeting} the report {ref} you follow ({about}) is stil
 FOLLOWED_REPLY = N_(
     "{greeting} news from the {service} service about the report {ref} you follow ({about})."
 )
+# Another body's answer (services/bodies.py), by answer; {body} is its name.
+BODY_TEMPLATES = {
+    "taken": N_("{greeting} {body} has taken charge of your report {ref} ({about})."),
+    "done": N_("{greeting} {body} says it has dealt with your report {ref} ({about})."),
+    "not_ours": N_(
+        "{greeting} {body} says it is not responsible for your report {ref} ({about}): "
+        "{reason}\nThe {service} service takes it back."
+    ),
+}
+FOLLOWED_BODY_TEMPLATES = {
+    "taken": N_("{greeting} {body} has taken charge of the report {ref} you follow ({about})."),
+    "done": N_("{greeting} {body} says it has dealt with the report {ref} you follow ({about})."),
+    "not_ours": N_(
+        "{greeting} {body} says it is not responsible for the report {ref} you follow "
+        "({about}): {reason}\nThe {service} service takes it back."
+    ),
+}
 IS_IT_FIXED = N_("Is it really fixed?")
 FIXED_CHOICES = [("yes", N_("Yes, fixed")), ("no", N_("No")), ("partly", N_("Partly"))]
 # Whose words they are, said where they are read (not "their message": whose?).
@@ -86,6 +104,9 @@ def _template(event: ReportEvent, view: CitizenView) -> str:
         statuses, reminder, reply = FOLLOWED_TEMPLATES, FOLLOWED_REMINDER, FOLLOWED_REPLY
     if event.kind == "reminder":
         return reminder
+    if event.kind == "body":
+        templates = BODY_TEMPLATES if view.is_author else FOLLOWED_BODY_TEMPLATES
+        return templates[_body_note(event)["answer"]]
     return statuses.get(event.to_status or "", reply)
 
 
@@ -101,6 +122,9 @@ def personalised_text(
     view of the report their audience may read (services/audience.py)."""
     lang = citizen.language
     words = view.words(event.public_message)
+    body, reason = (_body_note(event) if event.kind == "body" else {}), ""
+    if body:  # a body's reason is part of its sentence, not "a message from the service"
+        reason, words = words or "", None
     greeting = (
         translate(lang, "Hello {name},", name=citizen.display_name)
         if citizen.display_name
@@ -122,12 +146,19 @@ def personalised_text(
         date=format_date(in_town(expected_by(report, category)), format="long", locale=lang)
         if event.kind == "reminder"
         else "",
+        body=body.get("name", ""),
+        reason=reason,
     )
     text = text.strip()
     text = text[:1].upper() + text[1:]
     if words:
         text += "\n" + translate(lang, AGENT_WORDS, service=service.name(lang), message=words)
     return text
+
+
+def _body_note(event: ReportEvent) -> dict:
+    """Which body and which answer an event of kind "body" records (services/bodies)."""
+    return json.loads(event.internal_note or "{}")
 
 
 def queue_for_followers(session: Session, report: Report, event: ReportEvent) -> int:

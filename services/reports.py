@@ -30,6 +30,7 @@ from models.report import (
     lock_report,
 )
 from services import notify
+from services.body_routing import route_report
 from services.catalog import CategoryInfo
 from services.crew_notices import tell_assignee
 from services.texts import N_
@@ -89,7 +90,13 @@ def file_report(session: Session, citizen: Citizen | None, draft: dict, category
     )
     attach_media(session, draft.get("media_ids", []), report.id)
     session.flush()
+    _route_to_bodies(session, report)
     return report
+
+
+def _route_to_bodies(session: Session, report: Report) -> None:
+    """Hands the report to the other bodies its category's rules name (services/bodies)."""
+    route_report(session, report)
 
 
 def join_report(session: Session, report: Report, citizen: Citizen, draft: dict) -> None:
@@ -291,6 +298,7 @@ def settle_commune(session: Session, report: Report, commune: str | None) -> Non
     """A report placed after it was filed (its typed address placed later, its pin from the
     SMS link) belongs to the commune holding the place; while still new and unassigned, it
     moves to that commune's own service for its category, if it has one."""
+    _route_to_bodies(session, report)  # a zone's rule needed the place
     if commune is None or report.commune is not None:
         return
     report.commune = commune
@@ -461,6 +469,7 @@ def file_external_report(
         )
     )
     session.flush()
+    _route_to_bodies(session, report)
     return report
 
 

@@ -107,6 +107,32 @@ def test_a_report_reaches_the_back_office_and_its_answers_reach_the_resident(
     assert "nid-de-poule" in [s["service_code"] for s in xml.get_service_list()]
 
 
+def test_a_body_set_up_with_the_cli_gets_the_routed_report_through_open311(
+    tg_app, telegram, far_end
+):
+    """`webleads body add … --open311 URL --key KEY` and `body route`: a pothole filed on
+    Telegram is pushed by the worker, and the back-office's answer reaches the resident."""
+    from bot.cli import cli
+
+    rt, runner = tg_app.extensions["webleads"], tg_app.test_cli_runner()
+    added = runner.invoke(cli, ["body", "add", "gmao", "--name", "Centre technique", "--open311",
+                                far_end.endpoint, "--key", far_end.api_key])  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert runner.invoke(cli, ["body", "route", "nid-de-poule", "gmao"]).exit_code == 0
+    resident = citizen(rt, language_code="fr")
+    number = resident.file_report(description="Nid-de-poule profond", location=LOCATION_IN_TOWN)
+
+    worker = Open311Worker(rt)
+    worker.run_once()
+    [arrived] = far_end.arrived(forward_of(rt, number).ref)
+    assert arrived.category == "nid-de-poule" and "Nid-de-poule profond" in arrived.description
+    far_end.move(arrived.number, "resolved", "Rebouché par le centre technique.")
+    worker.pull()
+    deliver(rt)
+    [told] = [m["text"] for m in telegram.sent_messages(CHAT) if "Rebouché par" in m["text"]]
+    assert f"#{number}" in told
+
+
 def test_a_worker_dying_between_the_send_and_the_commit_sends_the_report_once(rt, far_end):
     [number] = add_reports(rt, [{"description": "Lampadaire éteint rue de la Poterie"}])
     push(rt, number, far_end.target("gmao"))

@@ -90,6 +90,7 @@ PAGES = [
     ("rollout-pilot", "/console/admin/pilot"),
     ("rollout-launch-kit", "/console/admin/launch-kit"),
     ("api-keys", "/console/admin/api-keys"),
+    ("admin-bodies", "/console/admin/bodies"),
     ("reader", "/console/admin/reader"),
     ("audit-log", "/console/admin/audit"),
 ]
