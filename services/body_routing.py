@@ -24,6 +24,7 @@ from models.db import utcnow
 from models.jobs import JobKind, queue_job
 from models.report import EventKind, Report, ReportEvent
 from models.zone import Zone
+from services.open311_queue import Open311Target, enqueue_push
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,6 @@ def _forward(session: Session, report: Report, rule: BodyRoute) -> BodyForward:
 
 def _forward_open311(session: Session, report: Report, body: Body) -> bool:
     """Hands the report to the Open311 client: the worker pushes it, then pulls its news."""
-    from services.open311_client import Open311Target, enqueue_push  # it imports reports
-
     target = Open311Target(body.code, body.endpoint, body.api_key, dict(body.service_codes or {}))
     enqueue_push(session, report, target)
     return True

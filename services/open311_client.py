@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -44,7 +43,6 @@ from models.open311_forward import (
     ForwardState,
     Open311Forward,
     claim_pushes,
-    forward_of,
     forwards_to_pull,
     tokens_to_resolve,
 )
@@ -75,39 +73,6 @@ API_KEY_IN_URL = re.compile(r"(api_key=)[^&\s]+")
 # The far end's words on the report's history (internal notes; agents read them).
 SENT_NOTE = "Sent to {target} by Open311: request {number}."
 STATUS_NOTE = "{target} (Open311 request {number}) says: {status}."
-
-
-@dataclass(frozen=True)
-class Open311Target:
-    """A body reached by Open311: where, with which key, and its service codes."""
-
-    code: str  # the body's code
-    endpoint: str  # the root, like http://host/open311/v2
-    api_key: str
-    service_codes: dict[str, str] = field(default_factory=dict)  # our category -> theirs
-    jurisdiction_id: str = ""
-
-
-def enqueue_push(session: Session, report: Report, target: Open311Target) -> None:
-    """Queues the push of `report` to `target` (part of the caller's transaction; no
-    network). A report already queued for that body is left as it is."""
-    if forward_of(session, report.id, target.code) is not None:
-        return
-    category = session.get(Category, report.category_id)
-    session.add(
-        Open311Forward(
-            report_id=report.id,
-            target=target.code,
-            endpoint=target.endpoint.rstrip("/"),
-            api_key=target.api_key,
-            # A category the mapping forgets goes with our code: the far end may know it,
-            # or refuses it and the console shows why.
-            service_code=target.service_codes.get(category.code, category.code),
-            jurisdiction_id=target.jurisdiction_id,
-            ref=f"wl-{report.id}-{secrets.token_hex(4)}",
-        )
-    )
-    session.flush()
 
 
 class FarEndError(Exception):

@@ -26,7 +26,7 @@ from models.catalog import Category
 from models.report import Report, ReportEvent
 from services import admin, reports
 from services.audit import Actor
-from services.open311_client import Open311Target
+from services.open311_queue import Open311Target
 from services.runtime import Runtime
 from tests.conftest import base_config
 from tests.helpers import make_agent

@@ -19,7 +19,8 @@ from models.db import utcnow
 from models.open311_forward import ForwardState, Open311Forward, claim_pushes, forwards_of_report
 from models.report import ReportEvent, add_media, attach_media, get_report
 from services.moderation import approve_photo
-from services.open311_client import LEASE, Open311Target, Open311Worker, enqueue_push
+from services.open311_client import LEASE, Open311Worker
+from services.open311_queue import Open311Target, enqueue_push
 from tests import open311_far_end
 from tests.fakes.open311_flaky import FIRST_NUMBER, FlakyOpen311
 from tests.helpers import TalkingCitizen, a_photo, add_reports, admin_id, csrf_token, log_in_as
