@@ -12,6 +12,7 @@ from models.crew import AgentChat, CodeGuess, FieldAction, LinkCode, ServiceDige
 from models.daily_figure import DailyFigure
 from models.db import Database, utcnow
 from models.jobs import HeldInbound, Job
+from models.mail_thread import MailMessage
 from models.messaging import InboundMessage, Outbox
 from models.nlu import NluModel
 from models.pilot import PilotAllow, PilotDemand, PilotInvite
@@ -41,6 +42,7 @@ __all__ = [
     "Job",
     "LinkCode",
     "LoginThrottle",
+    "MailMessage",
     "Media",
     "NameWord",
     "NluModel",
