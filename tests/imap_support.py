@@ -121,9 +121,11 @@ class Dovecot:
 
     def stop(self) -> None:
         with contextlib.suppress(OSError, ValueError):
-            os.kill(int(self.pidfile.read_text().strip()), 15)
+            pid = int(self.pidfile.read_text().strip())
+            os.kill(pid, 15)
             deadline = time.monotonic() + 5
-            while self.pidfile.exists() and time.monotonic() < deadline:
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)  # raises once the master is gone
                 time.sleep(0.05)
         shutil.rmtree(self.root, ignore_errors=True)
 
