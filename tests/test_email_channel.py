@@ -81,7 +81,7 @@ def resident_mail(
     subject: str = "",
     sender: str = RESIDENT,
     answers: EmailMessage | None = None,
-    photo: bytes | None = None,
+    photos: tuple[bytes, ...] = (),
     headers: dict[str, str] | None = None,
 ) -> EmailMessage:
     """An e-mail as a resident's client writes it (a reply names the one it answers)."""
@@ -100,8 +100,8 @@ def resident_mail(
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(body)
-    if photo is not None:
-        message.add_attachment(photo, maintype="image", subtype="jpeg", filename="IMG_2041.jpg")
+    for n, photo in enumerate(photos, 2041):
+        message.add_attachment(photo, maintype="image", subtype="jpeg", filename=f"IMG_{n}.jpg")
     return message
 
 
@@ -178,7 +178,7 @@ def test_a_report_by_email_from_first_message_to_the_status_change(
     first = resident_mail(
         "Le lampadaire devant le 12 rue de la Poterie clignote depuis lundi.",
         subject="Lampadaire qui clignote",
-        photo=jpeg_with_gps(),
+        photos=(jpeg_with_gps(), jpeg_with_gps(480, 640)),
     )
     # Through the MTA's pipe: one e-mail answers, in the resident's thread, in French.
     assert pipe(mail_app, first) == "message"
@@ -213,7 +213,7 @@ def test_a_report_by_email_from_first_message_to_the_status_change(
         report = get_report(session, number)
         assert report.channel == "email"
         assert report.description.startswith("Lampadaire qui clignote\nLe lampadaire devant")
-        (photo,) = media_of_report(session, number)
+        photo, _ = media_of_report(session, number)
         kept = [e.public_message for e in report_events(session, number) if e.public_message]
         assert kept == ["Il clignote encore ce soir."]
         reports.change_status(session, number, "acknowledged", message="Un agent passe demain.")

@@ -1,5 +1,5 @@
 """Reads one RFC 5322 message into what the engine needs: who wrote, the words of this
-message alone (no quoted history, no signature), the first picture attached, and the
+message alone (no quoted history, no signature), the pictures attached, and the
 thread it answers; or says it is automatic (an out-of-office, a list) or a bounce."""
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ SENT_FROM_RE = re.compile(
 SIGNATURE_IMAGE_BYTES = 20_000
 PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif")
 MAX_ADDRESS = 64  # Citizen.address
+# Pictures kept from one message (a report's photos are a few, not an album).
+MAX_PICTURES = 3
 
 _REPLY_PARSER = EmailReplyParser(languages=["fr", "en"])
 
@@ -52,7 +54,8 @@ class Mail:
     # In-Reply-To first, then References newest first: the messages this one answers.
     answers: list[str] = field(default_factory=list)
     tagged_report: int | None = None
-    picture: bytes | None = None
+    language: str | None = None  # Content-Language, when the client says it ("en-GB")
+    pictures: list[bytes] = field(default_factory=list)
     bounced: list[str] = field(default_factory=list)
 
     @property
@@ -91,7 +94,8 @@ def parse(raw: bytes, own_address: str = "") -> Mail:
         text=_what_was_said(subject, body, replying),
         answers=answers,
         tagged_report=int(tag.group(1)) if tag else None,
-        picture=first_picture(message),
+        pictures=pictures(message),
+        language=str(message.get("Content-Language") or "").split(",")[0].strip() or None,
     )
 
 
@@ -166,10 +170,11 @@ def own_words(text: str) -> str:
     return SENT_FROM_RE.sub("", mine).strip()
 
 
-def first_picture(message: EmailMessage) -> bytes | None:
-    """The first picture attached (a small one pasted in a signature is a logo)."""
+def pictures(message: EmailMessage, limit: int = MAX_PICTURES) -> list[bytes]:
+    """The pictures attached, in order (a small one pasted in a signature is a logo)."""
+    found = []
     for part in message.walk():
-        if part.is_multipart():
+        if part.is_multipart() or len(found) >= limit:
             continue
         name = (part.get_filename() or "").lower()
         is_picture = part.get_content_maintype() == "image" or (
@@ -182,8 +187,8 @@ def first_picture(message: EmailMessage) -> bytes | None:
         if part.get("Content-ID") and len(data) < SIGNATURE_IMAGE_BYTES:
             continue
         if data:
-            return data
-    return None
+            found.append(data)
+    return found
 
 
 def _ids(header) -> list[str]:

@@ -4,6 +4,7 @@ parsed, placed in its thread, handed to the engine; a bounce marks its address."
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from email.utils import parseaddr
 
 from bot import engine
@@ -54,13 +55,21 @@ def _inbound(rt: Runtime, mail: Mail) -> Inbound:
         external_id=mail.external_id,
         text=mail.text or None,
         display_name=mail.name,
+        language_code=mail.language,
         meta={"limit_mb": MAX_PHOTO_BYTES // (1024 * 1024)},
     )
-    if mail.picture is not None:
+    kept, refused = [], None
+    for picture in mail.pictures:
         try:
-            inbound.photo = store_photo(mail.picture, rt.settings)
+            kept.append(store_photo(picture, rt.settings))
         except PhotoError as exc:
-            inbound.photo_error = exc.reason
+            refused = refused or exc.reason
+    if kept:
+        inbound.photo = kept[0]
+        # The steps keep these with the first one (handlers/photo.py keep_photo).
+        inbound.meta["more_photos"] = [asdict(photo) for photo in kept[1:]]
+    elif refused:
+        inbound.photo_error = refused
     return inbound
 
 
@@ -71,7 +80,7 @@ def _place_in_thread(rt: Runtime, mail: Mail) -> int | None:
     The citizen is created here when new (as the engine would), so the thread row can
     name them; a redelivery records nothing twice.
     """
-    language = pick_language(None, rt.settings.DEFAULT_LANGUAGE)
+    language = pick_language(mail.language, rt.settings.DEFAULT_LANGUAGE)
     with rt.db.transaction() as session:
         citizen, _, _ = lock_citizen(
             session, CHANNEL, mail.sender, display_name=mail.name, language=language
