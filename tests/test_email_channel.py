@@ -17,6 +17,7 @@ from imapclient import SEEN
 from PIL import Image
 
 from bot.app import create_app
+from bot.cli import cli
 from bot.outbox import OutboxWorker
 from models.citizen import find_citizen
 from models.report import get_report, media_of_report, report_events
@@ -24,8 +25,8 @@ from services import reports
 from tests.conftest import base_config
 from tests.helpers import jpeg_with_gps
 from tests.imap_support import Dovecot, dovecot_available
-from webhooks.email.cli import mail_cli
 from webhooks.email.imap import fetch_unseen, watch_mailbox
+from webhooks.email.inbound import parse
 from webhooks.email.sender import MailSender
 
 TOWN = "signalements@vitre.example"
@@ -140,7 +141,7 @@ def send_outbox(rt) -> None:
 
 def pipe(app, message: EmailMessage) -> str:
     """`webleads mail receive` with the message on standard input, as an alias pipe."""
-    result = app.test_cli_runner().invoke(mail_cli, ["receive"], input=bytes(message))
+    result = app.test_cli_runner().invoke(cli, ["mail", "receive"], input=bytes(message))
     assert result.exit_code == 0, result.output
     return result.output.strip()
 
@@ -318,3 +319,37 @@ def test_stop_opts_out_and_a_mailbox_restart_answers_nothing_twice(
     pipe(mail_sqlite_app, gmail_reply("Il y a un trou rue de la Poterie", answer))
     send_outbox(rt)
     assert len(smtp.messages(RESIDENT)) == 2  # the answer, then STOP's confirmation only
+
+
+def html_only(body_html: str, **kwargs) -> EmailMessage:
+    message = resident_mail("", **kwargs)
+    message.set_content(body_html, subtype="html")
+    return message
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        pytest.param(
+            resident_mail("Il y a un trou.\n\nEnvoyé de mon iPhone", subject="Nid-de-poule"),
+            "Nid-de-poule\nIl y a un trou.",
+            id="new-message-subject-and-body",
+        ),
+        pytest.param(
+            html_only(
+                "<div>Toujours pas réparé.</div><div><br></div><div>Cordialement,<br>Jean</div>"
+                '<div id="divRplyFwdMsg"><b>De :</b> Mairie de Vitré<br><b>Envoyé :</b> lundi'
+                "<br><b>À :</b> jean<br><b>Objet :</b> [#1042] Trou</div><div>Votre "
+                "signalement</div>",
+                subject="RE: [#1042] Trou",
+            ),
+            "Toujours pas réparé.",
+            id="outlook-html-reply",
+        ),
+        pytest.param(resident_mail("STOP", subject="Re: Question"), "STOP", id="stop"),
+        pytest.param(resident_mail("", subject="STOP"), "STOP", id="unsubscribe-mailto"),
+    ],
+)
+def test_what_the_resident_wrote_is_read_without_history_or_signature(message, said):
+    mail = parse(bytes(message))
+    assert (mail.kind, mail.text) == ("message", said)

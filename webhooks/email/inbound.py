@@ -102,7 +102,9 @@ def parse(raw: bytes, own_address: str = "") -> Mail:
 def _what_was_said(subject: str, body: str, replying: bool) -> str:
     """The subject and the body as one sentence; a reply or a command is its body alone."""
     if not body:
-        return subject  # a client's "unsubscribe" sends the subject STOP and nothing else
+        # A client's "unsubscribe" sends the subject STOP and nothing else; a reply's
+        # subject is ours, not their words.
+        return subject if not replying or words.parse(subject) is not None else ""
     if replying or not subject or words.parse(body) is not None:
         return body
     if body.lower().startswith(subject.lower()):
