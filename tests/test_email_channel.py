@@ -30,6 +30,7 @@ from webhooks.email.inbound import parse
 from webhooks.email.sender import MailSender
 
 TOWN = "signalements@vitre.example"
+PUBLIC = "https://webleads.example.org"  # tests/conftest.py's PUBLIC_BASE_URL
 RESIDENT = "jean.dupont@example.org"
 
 
@@ -302,7 +303,7 @@ def test_stop_opts_out_and_a_mailbox_restart_answers_nothing_twice(
     try:
         assert fetch_unseen(rt, client)
         assert imap_server.unseen(mailbox) == []
-        # A crash after the message was stored, before \Seen: read again, not answered twice.
+        # A crash after the message was stored, before \\Seen: read again, not answered twice.
         client.remove_flags(client.search(["ALL"]), [SEEN])
         assert fetch_unseen(rt, client)
     finally:
@@ -310,15 +311,31 @@ def test_stop_opts_out_and_a_mailbox_restart_answers_nothing_twice(
     send_outbox(rt)
     (answer,) = smtp.wait_for(1, to=RESIDENT)
 
-    # The client's "unsubscribe" (List-Unsubscribe: mailto, subject STOP, no words).
-    unsubscribe = resident_mail("", subject="STOP")
-    assert pipe(mail_sqlite_app, unsubscribe) == "message"
+    def opted_out() -> bool:
+        with rt.db.transaction() as session:
+            return find_citizen(session, "email", RESIDENT).opted_out
+
+    # The mail client's one-click "unsubscribe" (RFC 8058); a link checker's GET is not one.
+    link = answer["List-Unsubscribe"].split(">")[0].removeprefix("<")
+    path = link.removeprefix(PUBLIC)
+    web = mail_sqlite_app.test_client()
+    assert "Me désabonner" in web.get(path).get_data(as_text=True) and not opted_out()
+    assert web.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert opted_out()
     send_outbox(rt)
-    with rt.db.transaction() as session:
-        assert find_citizen(session, "email", RESIDENT).opted_out
+    # START comes back; a client's mailto "unsubscribe" (subject STOP, no words) leaves again.
+    pipe(mail_sqlite_app, resident_mail("START", subject="START"))
+    assert not opted_out()
+    send_outbox(rt)
+    assert pipe(mail_sqlite_app, resident_mail("", subject="STOP")) == "message"
+    assert opted_out()
+    send_outbox(rt)
     pipe(mail_sqlite_app, gmail_reply("Il y a un trou rue de la Poterie", answer))
     send_outbox(rt)
-    assert len(smtp.messages(RESIDENT)) == 2  # the answer, then STOP's confirmation only
+    # The answer, each STOP's confirmation and START's welcome; nothing after STOP.
+    later = [plain(m) for m in smtp.messages(RESIDENT)[1:]]
+    assert len(later) == 3, later
+    assert "Il y a un trou" not in later[-1]
 
 
 def html_only(body_html: str, **kwargs) -> EmailMessage:

@@ -3,7 +3,8 @@
 Inbound as an MTA delivers it (`webleads mail receive`, cli.py) or from the mailbox the
 worker watches (MAIL_IMAP_URL, imap.py); both parse (inbound.py) and hand over
 (receive.py) the same way. Outbound through services/mail.py (sender.py), every message
-of a report in one thread. Its `Channel` spec is registered below.
+of a report in one thread; one-click unsubscribe (routes.py). Its `Channel` spec is
+registered below.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from services.config import Settings
 from webhooks.email.cli import mail_cli
 from webhooks.email.imap import watch_mailbox
 from webhooks.email.inbound import CHANNEL
+from webhooks.email.routes import bp
 from webhooks.email.sender import MailSender
 
 ADDRESS_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -58,6 +60,7 @@ CHANNEL_SPEC = register(
         labels={"en": "E-mail", "fr": "Courriel"},
         can_receive_photos=True,  # attached pictures
         enabled=_enabled,
+        blueprints=(bp,),
         sender=MailSender,
         # A town's SMTP relay: a few messages a second, no more to one resident at once.
         limits=lambda settings: Limits(5.0, per_recipient=1.0, recipient_burst=3),

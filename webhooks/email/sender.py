@@ -28,6 +28,7 @@ from services.runtime import Runtime
 from services.texts import N_, translate
 from services.types import Reply
 from webhooks.email.inbound import CHANNEL
+from webhooks.email.routes import unsubscribe_link
 
 PICK_HINT = N_("Reply with the number of your choice.")
 LOCATION_HINT = N_("Reply with the address (number and street).")
@@ -122,8 +123,10 @@ class MailSender:
             references=thread.references or None,
             headers={
                 "Content-Language": language,
-                # A client's "unsubscribe" writes STOP to us: the opt-out every channel has.
-                "List-Unsubscribe": f"<mailto:{self.address}?subject={quote('STOP')}>",
+                # The client's "unsubscribe": one click (RFC 8058), or it writes STOP to us.
+                "List-Unsubscribe": f"<{self._unsubscribe(message.address)}>, "
+                f"<mailto:{self.address}?subject={quote('STOP')}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
         )
         try:
@@ -139,6 +142,10 @@ class MailSender:
                 for companion in along:
                     mark_sent(session, companion.id, message_id[:64])
         return message_id[:64]
+
+    def _unsubscribe(self, address: str) -> str:
+        settings = self.rt.settings
+        return unsubscribe_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, address)
 
     def _thread(self, session, message: Outbox, message_id: str) -> Thread:
         """The thread this message goes in: its report's, else the conversation's (the
