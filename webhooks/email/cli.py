@@ -7,9 +7,8 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from bot.engine import TRANSIENT
 from services.runtime import current_runtime
-from webhooks.email.receive import receive
+from webhooks.email.receive import TRY_LATER, receive
 
 # sysexits.h: the MTA keeps the message and delivers it again later.
 EX_TEMPFAIL = 75
@@ -31,7 +30,7 @@ def receive_command() -> None:
         sys.exit(1)  # the MTA bounces it to its sender
     try:
         outcome = receive(current_runtime(), raw)
-    except TRANSIENT as exc:
-        click.echo(f"database unavailable, try again later: {exc}", err=True)
+    except TRY_LATER as exc:
+        click.echo(f"unavailable, try again later: {exc}", err=True)
         sys.exit(EX_TEMPFAIL)
     click.echo(outcome)

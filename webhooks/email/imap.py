@@ -20,9 +20,8 @@ from urllib.parse import unquote, urlsplit
 from imapclient import SEEN, IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from bot.engine import TRANSIENT
 from services.runtime import Runtime
-from webhooks.email.receive import receive
+from webhooks.email.receive import TRY_LATER, receive
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +123,8 @@ def fetch_unseen(rt: Runtime, client: IMAPClient) -> bool:
             continue  # expunged meanwhile
         try:
             outcome = receive(rt, fetched[b"BODY[]"])
-        except TRANSIENT:
-            log.warning("e-mail: database unavailable; message %s left unseen", uid)
+        except TRY_LATER:
+            log.warning("e-mail: database or photo store away; message %s left unseen", uid)
             return False
         except Exception:
             # A message that cannot be read would be read again at every round.

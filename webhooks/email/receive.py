@@ -14,6 +14,7 @@ from models.messaging import cancel_queued_for, record_inbound
 from models.report import is_follower
 from services.media import MAX_PHOTO_BYTES, PhotoError, store_photo
 from services.runtime import Runtime
+from services.storage import StoreUnavailable
 from services.texts import pick_language
 from services.types import Inbound
 from webhooks.email.inbound import BOUNCE, CHANNEL, MESSAGE, Mail, parse
@@ -21,12 +22,16 @@ from webhooks.email.inbound import BOUNCE, CHANNEL, MESSAGE, Mail, parse
 log = logging.getLogger(__name__)
 
 BOUNCED = "the address bounced (a delivery status notification)"
+# What a later delivery of the same message may not meet: the MTA is asked to deliver it
+# again (exit 75), the mailbox leaves it unseen.
+TRY_LATER = (*engine.TRANSIENT, StoreUnavailable)
 
 
 def receive(rt: Runtime, raw: bytes) -> str:
     """Handles one message; returns what it was ("message", "automatic", "bounce",
-    "unusable", "duplicate"). A database that is away raises (the MTA or the mailbox
-    loop tries again later); a redelivered message has no second effect."""
+    "unusable", "duplicate"). A database or photo store that is away raises TRY_LATER
+    (the MTA or the mailbox loop tries again later); a redelivered message has no second
+    effect."""
     own = rt.settings.MAIL_FROM
     mail = parse(raw, own_address=_address_of(own))
     if mail.kind != MESSAGE:
