@@ -189,7 +189,7 @@ def test_a_report_by_email_from_first_message_to_the_status_change(
     assert question["From"] == f"Mairie de Vitré <{TOWN}>"
     assert question["Subject"] == "Re: Lampadaire qui clignote"
     assert question["In-Reply-To"] == first["Message-ID"]
-    assert question["List-Unsubscribe"] == f"<mailto:{TOWN}?subject=STOP>"
+    assert question["List-Unsubscribe"].endswith(f", <mailto:{TOWN}?subject=STOP>")
     assert "Lampadaire en panne, 12 Rue de la Poterie : c’est bien ça ?" in plain(question)
     assert "1. Oui\n" in plain(question)
     assert "Répondez avec le numéro de votre choix." in plain(question)
