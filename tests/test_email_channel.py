@@ -21,10 +21,12 @@ from bot.cli import cli
 from bot.outbox import OutboxWorker
 from models.citizen import find_citizen
 from models.report import get_report, media_of_report, report_events
-from services import reports
+from services import channels, reports
+from services.launchkit import kit_for, poster_pdf
 from tests.conftest import base_config
 from tests.helpers import jpeg_with_gps
 from tests.imap_support import Dovecot, dovecot_available
+from tests.test_launchkit import read_pdf
 from webhooks.email.imap import fetch_unseen, watch_mailbox
 from webhooks.email.inbound import parse
 from webhooks.email.sender import MailSender
@@ -370,3 +372,13 @@ def html_only(body_html: str, **kwargs) -> EmailMessage:
 def test_what_the_resident_wrote_is_read_without_history_or_signature(message, said):
     mail = parse(bytes(message))
     assert (mail.kind, mail.text) == ("message", said)
+
+
+def test_the_poster_gives_the_towns_address_and_the_console_masks_residents(mail_sqlite_app):
+    codes, text = read_pdf(poster_pdf(kit_for(mail_sqlite_app.extensions["webleads"])))
+    assert f"mailto:{TOWN}?subject=Signalement" in codes
+    assert f"Écrivez à {TOWN}." in " ".join(text.split())
+    assert channels.label("email", "fr") == "Courriel"
+    assert channels.mask("email", RESIDENT) == "j••••••••••@example.org"
+    # The pilot's allowlist takes an address as typed by an admin.
+    assert channels.identity_of("Jean.Dupont@Example.org", "FR") == ("email", RESIDENT)
