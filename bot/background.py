@@ -39,6 +39,11 @@ def run_worker(rt: Runtime, stop: threading.Event) -> None:
     # One listener for wake-ups from other processes, for both loops below.
     threading.Thread(target=relay_wake_ups, args=(rt, stop), name="wake-ups", daemon=True).start()
     jobs = JobRunner(rt)
+    for channel in channels.enabled_channels(rt.settings):
+        if channel.worker_loop is not None:
+            args = (rt, stop)
+            threading.Thread(target=channel.worker_loop, args=args, name=channel.name,
+                             daemon=True).start()  # fmt: skip
     threading.Thread(target=jobs.run_forever, args=(stop,), name="jobs", daemon=True).start()
     OutboxWorker(rt, senders).run_forever(stop)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import logging
 import pkgutil
+import re
 import sys
 import threading
 from pathlib import Path
@@ -66,16 +67,24 @@ class WebleadsGroup(FlaskGroup):
             self._listing = False
 
 
+GROUP_NAME_RE = re.compile(r'@click\.group\(\s*"([a-z0-9-]+)"')
+
+
 def _channel_command_names() -> list[str]:
     """The channels that bring commands of their own, found without importing them."""
     from importlib.util import find_spec
 
     folders = find_spec("webhooks").submodule_search_locations or []
-    return [
-        module.name
-        for module in pkgutil.iter_modules(folders)
-        if module.ispkg and any(Path(f, module.name, "cli.py").exists() for f in folders)
-    ]
+    names = []
+    for module in pkgutil.iter_modules(folders):
+        for folder in folders:
+            path = Path(folder, module.name, "cli.py")
+            if module.ispkg and path.exists():
+                # The group's own name (the email package's is `mail`), read, not imported.
+                named = GROUP_NAME_RE.search(path.read_text(encoding="utf-8"))
+                names.append(named.group(1) if named else module.name)
+                break
+    return names
 
 
 def _channel_command(name: str) -> click.Command | None:

@@ -109,7 +109,11 @@ class Row:
 FLOW: dict[State, Row] = {
     State.START: Row(
         None,
-        {**dict.fromkeys((CHOICE, PHOTO, LOCATION, OTHER), menu.welcome), TEXT: sentence.read},
+        {
+            **dict.fromkeys((CHOICE, LOCATION, OTHER), menu.welcome),
+            TEXT: sentence.read,
+            PHOTO: sentence.read,
+        },
     ),
     State.MENU: Row(menu.ask, {CHOICE: menu.choose, TEXT: sentence.read_at_menu}),
     State.GUESS: Row(sentence.ask, {CHOICE: sentence.confirm, EVENT: sentence.placed}),
@@ -143,7 +147,7 @@ FLOW: dict[State, Row] = {
     State.NEARBY: Row(None, {CHOICE: nearby.answer}),
     State.CONFIRM: Row(confirm.ask, {CHOICE: confirm.answer}),
     State.IDLE: Row(
-        None, {TEXT: sentence.read_idle, PHOTO: idle.free_message, CHOICE: idle.free_message}
+        None, {TEXT: sentence.read_idle, PHOTO: sentence.read_idle, CHOICE: idle.free_message}
     ),
     State.ADD_TO_REPORT: Row(None, {CHOICE: sentence.add_choice, TEXT: idle.free_message}),
     State.IS_FIXED: Row(

@@ -7,7 +7,7 @@ from handlers.context import Ctx
 from models.citizen import State
 from models.report import add_media
 from services.texts import N_
-from services.types import Inbound, Outcome, Reply
+from services.types import Inbound, Outcome, Reply, StoredPhoto
 
 SKIP = "skip"
 
@@ -112,6 +112,9 @@ def refuse(ctx: Ctx, msg: Inbound, state: str) -> Outcome:
 
 
 def keep_photo(ctx: Ctx, msg: Inbound) -> None:
-    """Adds the citizen's photo to the draft report."""
-    media_id = add_media(ctx.session, msg.photo, ctx.citizen.id)
-    ctx.draft["media_ids"] = [*ctx.draft.get("media_ids", []), media_id]
+    """Adds the citizen's photo to the draft report (and the others sent with it: an
+    e-mail's attachments)."""
+    more = [StoredPhoto(**photo) for photo in msg.meta.get("more_photos", [])]
+    for photo in [msg.photo, *more]:
+        media_id = add_media(ctx.session, photo, ctx.citizen.id)
+        ctx.draft["media_ids"] = [*ctx.draft.get("media_ids", []), media_id]

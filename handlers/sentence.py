@@ -30,7 +30,9 @@ EMERGENCY = N_(
 
 
 def read(ctx: Ctx, msg: Inbound) -> Outcome:
-    """Reads a first message as a possible report; anything else gets the welcome."""
+    """Reads a first message as a possible report (a photo's caption too, the photo kept);
+    anything else gets the welcome."""
+    _keep_captioned_photo(ctx, msg)
     return _read(ctx, msg) or menu.welcome(ctx, msg)
 
 
@@ -43,11 +45,21 @@ def read_at_menu(ctx: Ctx, msg: Inbound) -> Outcome:
 
 def read_idle(ctx: Ctx, msg: Inbound) -> Outcome:
     """Reads a message from a citizen with no open report; with one, offers to add to it."""
-    if msg.kind != "text" or open_reports_of_citizen(ctx.session, ctx.citizen.id):
+    captioned = msg.photo is not None and bool(msg.text)
+    if (msg.kind != "text" and not captioned) or open_reports_of_citizen(
+        ctx.session, ctx.citizen.id
+    ):
         from handlers import idle
 
         return idle.free_message(ctx, msg)
+    _keep_captioned_photo(ctx, msg)
     return _read(ctx, msg) or Outcome(menu.ask(ctx), State.MENU)
+
+
+def _keep_captioned_photo(ctx: Ctx, msg: Inbound) -> None:
+    """A photo sent with words (an e-mail's attachment, a caption) joins the draft first."""
+    if msg.photo is not None and msg.text:
+        photo.keep_photo(ctx, msg)
 
 
 def add_choice(ctx: Ctx, msg: Inbound) -> Outcome:

@@ -13,6 +13,7 @@ from models.crew import AgentChat, CodeGuess, FieldAction, LinkCode, ServiceDige
 from models.daily_figure import DailyFigure
 from models.db import Database, utcnow
 from models.jobs import HeldInbound, Job
+from models.mail_thread import MailMessage
 from models.messaging import InboundMessage, Outbox
 from models.nlu import NluModel
 from models.open311_forward import Open311Forward
@@ -46,6 +47,7 @@ __all__ = [
     "Job",
     "LinkCode",
     "LoginThrottle",
+    "MailMessage",
     "Media",
     "NameWord",
     "NluModel",

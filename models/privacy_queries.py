@@ -10,6 +10,7 @@ from sqlmodel import Session
 from models.agent import Agent
 from models.citizen import Citizen, Conversation
 from models.db import utcnow
+from models.mail_thread import MailMessage
 from models.messaging import (
     CANCELLED,
     DEAD,
@@ -49,6 +50,8 @@ def anonymise_citizen(
     )
     session.execute(delete(Follower).where(Follower.citizen_id == citizen_id))
     session.execute(delete(Outbox).where(Outbox.citizen_id == citizen_id))
+    # E-mail threads name the resident's messages and subjects.
+    session.execute(delete(MailMessage).where(MailMessage.citizen_id == citizen_id))
     session.execute(update(Report).where(Report.citizen_id == citizen_id).values(citizen_id=None))
     if remove_words:
         session.execute(

@@ -138,6 +138,9 @@ class Channel:
     limits: Callable[[Settings], Limits] | None = None
     # `webleads run`: a loop to run beside the web server (Telegram long polling).
     background: Callable[[Any, Any], None] | None = None
+    # The worker (and `webleads run`): a loop beside the outbox, given (runtime, stop event):
+    # the e-mail channel's mailbox.
+    worker_loop: Callable[[Any, Any], None] | None = None
     cli: Any = None  # a click group added to `webleads`
     # How the console shows an address; a channel that says nothing is masked strictly.
     mask: Callable[[str], str] = keep_last
