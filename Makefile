@@ -7,8 +7,10 @@ TEST_WORKERS ?= auto
 # Debian packages the test suite uses (real PostgreSQL, redis for the addok geocoder,
 # Chromium for the console's browser tests, wrk for the webhook benchmark, nginx for
 # deploy/'s configs and bench/scaleout.py, poppler-utils' pdffonts and pdftoppm for the
-# launch kit's print checks).
-SYSTEM_PACKAGES := postgresql redis-server chromium wrk npm nginx poppler-utils dovecot-imapd
+# launch kit's print checks, dovecot's IMAP and aiosmtpd's SMTP for e-mail: aiosmtpd from
+# Debian, run by the system's Python, since its atpublic installs a module named `public`).
+SYSTEM_PACKAGES := postgresql redis-server chromium wrk npm nginx poppler-utils dovecot-imapd \
+	python3-aiosmtpd
 
 .PHONY: run test install install-test system-deps browser-deps lint format messages bench clean lock
 
@@ -58,6 +60,7 @@ system-deps:
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	command -v pdffonts >/dev/null || missing="$$missing poppler-utils"; \
 	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
+	/usr/bin/python3 -c "import aiosmtpd" 2>/dev/null || missing="$$missing python3-aiosmtpd"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

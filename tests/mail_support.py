@@ -1,92 +1,62 @@
 """A real SMTP server (aiosmtpd) on a loopback port, keeping what it receives.
 
 The product sends to it exactly as it would to the town's server; tests read the
-messages back as parsed e-mails.
+messages back as parsed e-mails. The server runs in its own process under the system's
+Python (tests/fakes/smtp_server.py, Debian's python3-aiosmtpd), because aiosmtpd's
+dependency installs a module named `public`, which is this product's public site.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
+import json
+import shutil
 import socket
-import threading
+import subprocess
+import tempfile
 import time
 from email.message import EmailMessage
+from pathlib import Path
+
+SERVER = Path(__file__).parent / "fakes" / "smtp_server.py"
+SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def _import_aiosmtpd():
-    """aiosmtpd imports `public` from atpublic, a name our public site's package holds.
-
-    It is loaded under that name only while aiosmtpd imports, then the name is given back.
-    """
-    import importlib.util
-    import sys
-    import sysconfig
-    from pathlib import Path
-
-    before = set(sys.modules)
-    ours = sys.modules.pop("public", None)
-    folder = Path(sysconfig.get_paths()["purelib"]) / "public"
-    spec = importlib.util.spec_from_file_location(
-        "public", folder / "__init__.py", submodule_search_locations=[str(folder)]
+def system_aiosmtpd() -> bool:
+    """Whether the system's Python has aiosmtpd (Debian's python3-aiosmtpd)."""
+    found = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import aiosmtpd"], capture_output=True, check=False
     )
-    atpublic = importlib.util.module_from_spec(spec)
-    sys.modules["public"] = atpublic
-    try:
-        spec.loader.exec_module(atpublic)
-        from aiosmtpd.controller import Controller
-        from aiosmtpd.smtp import Envelope
-    finally:
-        for name in set(sys.modules) - before:
-            if name == "public" or name.startswith("public."):
-                del sys.modules[name]
-        if ours is not None:
-            sys.modules["public"] = ours
-    return Controller, Envelope
-
-
-Controller, Envelope = _import_aiosmtpd()
-
-
-class _Keeper:
-    def __init__(self) -> None:
-        self.received: list[tuple[Envelope, EmailMessage]] = []
-        self.lock = threading.Lock()
-        self.refuse: set[str] = set()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.lower() in self.refuse:
-            return "550 5.1.1 No such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.received.append((envelope, message))
-        return "250 Message accepted for delivery"
+    return found.returncode == 0
 
 
 class SmtpSink:
     """`start()`, then `url` for SMTP_URL; `messages()` what arrived; `clear()` between tests."""
 
     def __init__(self) -> None:
-        self._keeper = _Keeper()
-        with socket.socket() as probe:  # a free loopback port (aiosmtpd needs it known)
+        self.folder = Path(tempfile.mkdtemp(prefix="smtp-"))
+        with socket.socket() as probe:  # a free loopback port
             probe.bind(("127.0.0.1", 0))
-            free_port = probe.getsockname()[1]
-        self._controller = Controller(self._keeper, hostname="127.0.0.1", port=free_port)
+            self.port = probe.getsockname()[1]
+        self._process: subprocess.Popen | None = None
 
     def start(self) -> SmtpSink:
-        self._controller.start()
+        self._process = subprocess.Popen(
+            [SYSTEM_PYTHON, "-P", str(SERVER), str(self.port), str(self.folder)],
+            cwd=self.folder,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if self._process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the SMTP server did not start (is python3-aiosmtpd installed?)")
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
-
-    @property
-    def port(self) -> int:
-        return self._controller.port
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     @property
     def url(self) -> str:
@@ -94,21 +64,21 @@ class SmtpSink:
 
     def refuse(self, address: str) -> None:
         """Answers 550 for that recipient from now on (a mailbox that does not exist)."""
-        self._keeper.refuse.add(address.lower())
+        with (self.folder / "refused").open("a", encoding="utf-8") as listed:
+            listed.write(address.lower() + "\n")
 
     def clear(self) -> None:
-        with self._keeper.lock:
-            self._keeper.received.clear()
-            self._keeper.refuse.clear()
+        for path in self.folder.iterdir():
+            path.unlink()
 
     def messages(self, to: str | None = None) -> list[EmailMessage]:
-        with self._keeper.lock:
-            found = list(self._keeper.received)
-        return [
-            m
-            for envelope, m in found
-            if to is None or to.lower() in map(str.lower, envelope.rcpt_tos)
-        ]
+        found = []
+        for path in sorted(self.folder.glob("*.json")):
+            kept = json.loads(path.read_text(encoding="utf-8"))
+            if to is None or to.lower() in (r.lower() for r in kept["rcpt"]):
+                raw = kept["data"].encode("latin-1")
+                found.append(email.message_from_bytes(raw, policy=email.policy.default))
+        return found
 
     def wait_for(self, count: int, *, to: str | None = None, timeout: float = 5.0):
         deadline = time.monotonic() + timeout
@@ -117,6 +87,5 @@ class SmtpSink:
             if len(found) >= count:
                 return found
             time.sleep(0.02)
-        raise AssertionError(
-            f"expected {count} e-mails to {to or 'anyone'}, got {self.messages(to)}"
-        )
+        got = self.messages(to)
+        raise AssertionError(f"expected {count} e-mails to {to or 'anyone'}, got {got}")
