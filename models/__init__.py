@@ -17,6 +17,7 @@ from models.nlu import NluModel
 from models.pilot import PilotAllow, PilotDemand, PilotInvite
 from models.report import Follower, Media, Report, ReportEvent
 from models.settings import TownSetting
+from models.web_contact import WebContact
 from models.zone import Zone
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "Street",
     "StreetWord",
     "TownSetting",
+    "WebContact",
     "Zone",
     "utcnow",
 ]

@@ -5,3 +5,4 @@ from webhooks import telegram  # noqa: F401  isort: skip
 from webhooks import sms  # noqa: F401  isort: skip
 from webhooks import whatsapp  # noqa: F401  isort: skip
 from webhooks import dev  # noqa: F401  isort: skip
+from webhooks import web  # noqa: F401  isort: skip
