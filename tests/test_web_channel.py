@@ -21,6 +21,7 @@ from bot.app import create_app
 from bot.outbox import OutboxWorker, channel_senders
 from models.db import utcnow
 from models.report import count_reports, get_report, media_of_report
+from models.web_contact import web_contact
 from services import reports
 from services.media import photo_store
 from tests.conftest import base_config
@@ -35,9 +36,17 @@ LINK_RE = re.compile(r"https://webleads\.example\.org(/signaler/confirmer/\S+)")
 
 @pytest.fixture
 def web_app(database_url, tmp_path, addok, smtp):
-    app = create_app({**base_config(database_url, tmp_path), "GEOCODER": "ban",
-                      "GEOCODER_URL": addok.base_url, "SMTP_URL": smtp.url,
-                      "MAIL_FROM": TOWN_MAIL})  # fmt: skip
+    settings = {
+        "GEOCODER": "ban",
+        "GEOCODER_URL": addok.base_url,
+        "SMTP_URL": smtp.url,
+        "MAIL_FROM": TOWN_MAIL,
+        # SMS is on, so the last page offers its follow link too (nothing is texted).
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+        "TWILIO_FROM_NUMBER": "+33939000001",
+    }
+    app = create_app({**base_config(database_url, tmp_path), **settings})
     yield app
     app.extensions["webleads"].db.dispose()
 
@@ -128,14 +137,17 @@ def test_a_whole_report_from_the_website_and_its_news_by_confirmed_email(web_app
     with rt.db.reading() as session:
         report = get_report(session, 1001)
         assert report.channel == "web"
+        author = report.citizen_id
         assert report.lat == pytest.approx(48.1246, abs=0.002)
         media = media_of_report(session, 1001)
     assert len(media) == 1  # through the worker's intake: re-encoded, no EXIF (no GPS)
     stored = Image.open(io.BytesIO(photo_store(rt.settings).get(media[0].path)))
     assert not stored.getexif()
 
-    # No address yet: an agent's news is not sent anywhere, and the page says so.
+    # No address yet: an agent's news is not sent anywhere, and the page says so; the
+    # chat channels' follow links are offered too.
     assert "tant qu’elle n’est pas confirmée" in browser.text
+    assert "Suivre sur SMS ou envoyez SUIVRE 1001" in browser.text
     with rt.db.transaction() as session:
         reports.change_status(session, 1001, "acknowledged", message="Nous passons demain.")
     deliver(rt)
@@ -161,6 +173,12 @@ def test_a_whole_report_from_the_website_and_its_news_by_confirmed_email(web_app
     plain = news[1].get_body(("plain",)).get_content()
     assert "votre signalement #1001" in plain and "Les travaux commencent." in plain
     assert "Les travaux commencent." in news[1].get_body(("html",)).get_content()
+
+    # Erasing their data forgets the address too.
+    browser.submit(text="effacer")
+    browser.choose("Oui, supprimer")
+    with rt.db.reading() as session:
+        assert web_contact(session, author) is None
 
 
 def test_back_reload_and_double_submit_file_once(web_app) -> None:

@@ -8,20 +8,11 @@ replies are shown on the page and the notices leave by e-mail to a confirmed add
 
 from __future__ import annotations
 
-from services.channels import Channel, Invite, Limits, register
-from services.config import Settings
+from services.channels import Channel, Limits, register
 from webhooks.web import follow  # noqa: F401  (its routes are on the blueprint)
 from webhooks.web.inbound import CHANNEL, fetcher
 from webhooks.web.routes import bp
 from webhooks.web.sender import WebSender
-
-
-def _invite(settings: Settings, code: str | None) -> Invite | None:
-    """The reporting page (whatever the code: the site needs none, and follows no report
-    by link: its last page offers e-mail)."""
-    url = f"{settings.PUBLIC_BASE_URL.rstrip('/')}/signaler"
-    return Invite("Site web", "Scannez, puis décrivez le problème sur le site.", url)
-
 
 CHANNEL_SPEC = register(
     Channel(
@@ -34,6 +25,7 @@ CHANNEL_SPEC = register(
         fetcher=fetcher,
         # Replies cost nothing (the page shows them); e-mails are paced for the SMTP server.
         limits=lambda settings: Limits(10.0),
-        invite=_invite,
+        # No invite of its own: the launch kit's QR code to the public site and the menu
+        # link "Signaler un problème" on every public page lead here.
     )
 )

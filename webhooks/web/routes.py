@@ -27,6 +27,7 @@ from models.console import count_attempt
 from models.messaging import CANCELLED, mark_sent, messages_for_citizen
 from models.report import reports_of_citizen
 from models.web_contact import web_contact
+from services.channels import follow_ways
 from services.config import LANGUAGES
 from services.media import MAX_PHOTO_BYTES, PhotoError, drop_upload, keep_upload
 from services.public_view import public_report
@@ -237,10 +238,13 @@ def _ended(rt: Runtime, session, citizen: Citizen) -> dict | None:
     report = reports[0]
     contact = web_contact(session, citizen.id)
     public = public_report(session, report.id) is not None
+    # A chat channel follows a public report only (a follower sees its public view).
+    ways = follow_ways(rt.settings, report.id) if public and report.is_open else []
     return {
         "ref": report.ref,
         "number": report.id,
         "public": public,
+        "follow": ways,
         "mail": rt.settings.mail_enabled,
         "email": contact.email if contact else None,
         "confirmed": bool(contact and contact.confirmed_at),
