@@ -223,6 +223,7 @@ def test_refused_forms_say_why_politely(web_app, case, fields, status, said) -> 
 
 def test_one_client_posting_too_much_is_asked_to_wait(web_app) -> None:
     browser = Browser(web_app, **{"Accept-Language": "en-GB,en;q=0.8"})
+    assert "Describe the problem in one sentence" in browser.text  # the browser's language
     for _ in range(POSTS_PER_CLIENT):
         spam = browser.client.post("/signaler", data={"website": "x"}, headers=browser.headers)
         assert spam.status_code == 400
