@@ -23,7 +23,7 @@ from models.db import utcnow
 from models.report import count_reports, get_report, media_of_report
 from models.web_contact import web_contact
 from services import reports
-from services.media import photo_store
+from services.media import MAX_PHOTO_BYTES, photo_store
 from tests.conftest import base_config
 from tests.helpers import jpeg_with_gps, run_jobs
 from webhooks.web.routes import POSTS_PER_CLIENT
@@ -198,11 +198,10 @@ def test_back_reload_and_double_submit_file_once(web_app) -> None:
     with rt.db.reading() as session:
         assert count_reports(session) == 1
 
-    # A second tab mid-report keeps the same conversation: nothing is lost.
-    other = Browser(web_app)
-    other.client = browser.client
-    other.page = browser.client.get("/signaler")
-    assert "#1001" in other.text
+    # Another tab shares the session: the same conversation, the same page.
+    assert "#1001 est enregistré" in text_of(browser.client.get("/signaler"))
+    # The menu's language link is the conversation's own language choice.
+    assert "I will speak English with you." in text_of(browser.client.get("/signaler?lang=en"))
 
 
 @pytest.mark.parametrize(
@@ -210,6 +209,7 @@ def test_back_reload_and_double_submit_file_once(web_app) -> None:
     [
         ("honeypot", {"website": "http://spam.example"}, 400, "laissez le champ"),
         ("too long", {"text": "trou " * 300}, 400, "au plus 1000 caractères"),
+        ("photo", {"photo": b"\xff" * (MAX_PHOTO_BYTES + 99_000)}, 413, "limite est de 20 Mo"),
     ],
 )
 def test_refused_forms_say_why_politely(web_app, case, fields, status, said) -> None:
