@@ -152,6 +152,7 @@ def test_a_whole_report_from_the_website_and_its_news_by_confirmed_email(web_app
         reports.change_status(session, 1001, "acknowledged", message="Nous passons demain.")
     deliver(rt)
     assert smtp.messages() == []
+    assert "Nous passons demain." in text_of(browser.client.get("/signaler"))  # on the page
 
     answer = browser.client.post("/signaler/suivre", data={"email": RESIDENT_MAIL})
     assert f"Nous avons envoyé un lien à {RESIDENT_MAIL}" in text_of(answer)

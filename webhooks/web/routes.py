@@ -24,7 +24,7 @@ from bot.engine import handle
 from bot.flow import FLOW
 from models.citizen import Citizen, State, conversation_of, find_citizen
 from models.console import count_attempt
-from models.messaging import CANCELLED, mark_sent, messages_for_citizen
+from models.messaging import CANCELLED, SENT, mark_sent, messages_for_citizen
 from models.report import reports_of_citizen
 from models.web_contact import web_contact
 from services.channels import follow_ways
@@ -37,7 +37,7 @@ from services.texts import pick_language, translate
 from services.types import TEXT, Inbound, Reply
 from webhooks.web import texts
 from webhooks.web.inbound import CHANNEL
-from webhooks.web.sender import ON_PAGE, is_on_page
+from webhooks.web.sender import MAIL_TO, ON_PAGE, is_on_page
 from webhooks.web.texts import MAX_TEXT
 from webhooks.web.visit import (
     Expired,
@@ -207,10 +207,13 @@ def _step(rt: Runtime, visit: Visit) -> dict:
                     "text_label": texts.SENTENCE, "photo": False, "waiting": False,
                     "seen": 0, "nonce": secrets.token_hex(8), "ended": None}  # fmt: skip
         conversation = conversation_of(session, citizen.id)
+        # The conversation's replies, and the news that came meanwhile (shown here too,
+        # with their buttons; e-mailed by the sender to a confirmed address).
         shown = [m for m in messages_for_citizen(session, citizen.id, after_id=visit.seen)
-                 if m.channel == CHANNEL and m.status != CANCELLED and is_on_page(m)]  # fmt: skip
+                 if m.channel == CHANNEL and m.status != CANCELLED
+                 and MAIL_TO not in m.payload]  # fmt: skip
         ended = _ended(rt, session, citizen) if conversation.state == State.IDLE else None
-    _mark_shown(rt, [m.id for m in shown if m.status != "sent"])
+    _mark_shown(rt, [m.id for m in shown if m.status != SENT and is_on_page(m)])
     replies = [Reply.from_payload(m.payload) for m in shown]
     state = State(conversation.state)
     waiting = conversation.waiting_on is not None
