@@ -20,6 +20,7 @@ from models.open311_forward import Open311Forward
 from models.pilot import PilotAllow, PilotDemand, PilotInvite
 from models.report import Follower, Media, Report, ReportEvent
 from models.settings import TownSetting
+from models.web_contact import WebContact
 from models.zone import Zone
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "Street",
     "StreetWord",
     "TownSetting",
+    "WebContact",
     "Zone",
     "utcnow",
 ]

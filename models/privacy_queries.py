@@ -23,6 +23,7 @@ from models.messaging import (
     Outbox,
 )
 from models.report import OPEN_STATUSES, Follower, Media, Report, ReportEvent
+from models.web_contact import WebContact
 
 # Events that carry the citizen's own free words (added messages, "not fixed, because...").
 CITIZEN_WORDS_KINDS = ("citizen_message", "reopened")
@@ -52,6 +53,7 @@ def anonymise_citizen(
     session.execute(delete(Outbox).where(Outbox.citizen_id == citizen_id))
     # E-mail threads name the resident's messages and subjects.
     session.execute(delete(MailMessage).where(MailMessage.citizen_id == citizen_id))
+    session.execute(delete(WebContact).where(WebContact.citizen_id == citizen_id))
     session.execute(update(Report).where(Report.citizen_id == citizen_id).values(citizen_id=None))
     if remove_words:
         session.execute(

@@ -8,7 +8,6 @@ import io
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import qrcode
 import qrcode.image.svg
@@ -27,6 +26,7 @@ from models.public_queries import (
 )
 from models.report import get_report
 from services import channels
+from services.channels import FollowWay, follow_ways
 from services.config import LANGUAGES
 from services.maps import map_tiles, place_drawing, town_outline
 from services.media import photo_response
@@ -42,8 +42,6 @@ MAP_LIMIT = 500
 FEED_SIZE = 50
 # Proxies may serve a page this long; a changed page gets a new ETag.
 MAX_AGE = 60
-# The words a citizen sends to follow a report (services/words.py knows both languages).
-FOLLOW_WORDS = "SUIVRE {number}"
 PERIODS = {
     "month": N_("this month"),
     "year": N_("this year"),
@@ -360,13 +358,6 @@ def _bbox(text: str) -> tuple[float, float, float, float] | None:
 # --- one report ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FollowWay:
-    label: str
-    url: str
-    words: str | None  # what to send, when the link opens a message
-
-
 @bp.get("/reports/<int:number>")
 def report(number: int):
     """One public report: what, where, when, its public history, how to follow it."""
@@ -406,33 +397,7 @@ def _merged_line(number: int) -> Markup:
 
 def _follow_ways(number: int) -> list[FollowWay]:
     """A link per channel that starts following: a deep link, or a message to send."""
-    settings = current_runtime().settings
-    ways = []
-    for channel in channels.enabled_channels(settings):
-        invite = _invite(channel, f"follow_{number}")
-        if invite is None or not invite.url:
-            continue
-        follow = follow_link(invite.url, number)
-        if follow is not None:
-            ways.append(FollowWay(invite.label, *follow))
-    return ways
-
-
-def follow_link(invite_url: str, number: int) -> tuple[str, str | None] | None:
-    """The invite's link made to follow a report: a deep link keeps the code it was given
-    (Telegram's `?start=follow_1042`); a link that opens a message (SMS `body=`, WhatsApp's
-    click-to-chat `text=`) gets the words `SUIVRE 1042` instead of its greeting."""
-    parts = urlsplit(invite_url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    names = {name for name, _ in query}
-    if "start" in names:
-        return invite_url, None
-    for field in ("body", "text"):
-        if field in names:
-            words = FOLLOW_WORDS.format(number=number)
-            query = [(n, words if n == field else v) for n, v in query]
-            return urlunsplit(parts._replace(query=urlencode(query))), words
-    return None
+    return follow_ways(current_runtime().settings, number)
 
 
 @bp.get("/reports/<int:number>/photos/<int:media_id>")

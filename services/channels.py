@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import phonenumbers
 
@@ -208,4 +209,52 @@ def identity_of(text: str, region: str) -> tuple[str, str] | None:
         address = channel.identity(text, region)
         if address is not None:
             return channel.name, address
+    return None
+
+
+# --- following a report from another channel (the public report page, the web channel) ---
+
+# The words a citizen sends to follow a report (services/words.py knows both languages).
+FOLLOW_WORDS = "SUIVRE {number}"
+
+
+@dataclass(frozen=True)
+class FollowWay:
+    label: str
+    url: str
+    words: str | None  # what to send, when the link opens a message
+
+
+def follow_ways(settings: Settings, number: int) -> list[FollowWay]:
+    """A link per channel that starts following a report: a deep link, or a message to send."""
+    ways = []
+    for channel in enabled_channels(settings):
+        if channel.invite is None or not channel.for_citizens:
+            continue
+        try:
+            invite = channel.invite(settings, f"follow_{number}")
+        except InviteUnavailable:
+            continue  # the provider did not say how to reach it: that way is left out
+        if invite is None or not invite.url:
+            continue
+        follow = follow_link(invite.url, number)
+        if follow is not None:
+            ways.append(FollowWay(invite.label, *follow))
+    return ways
+
+
+def follow_link(invite_url: str, number: int) -> tuple[str, str | None] | None:
+    """The invite's link made to follow a report: a deep link keeps the code it was given
+    (Telegram's `?start=follow_1042`); a link that opens a message (SMS `body=`, WhatsApp's
+    click-to-chat `text=`) gets the words `SUIVRE 1042` instead of its greeting."""
+    parts = urlsplit(invite_url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    names = {name for name, _ in query}
+    if "start" in names:
+        return invite_url, None
+    for field_name in ("body", "text"):
+        if field_name in names:
+            words = FOLLOW_WORDS.format(number=number)
+            query = [(n, words if n == field_name else v) for n, v in query]
+            return urlunsplit(parts._replace(query=urlencode(query))), words
     return None

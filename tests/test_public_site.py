@@ -17,9 +17,10 @@ from models.catalog import category_by_code
 from models.db import utcnow
 from models.public_queries import figures_by_service
 from models.report import Media, add_media, attach_media, get_report, report_events
-from public.views import MAP_LIMIT, PAGE_SIZE, follow_link
+from public.views import MAP_LIMIT, PAGE_SIZE
 from services import moderation, reports
 from services.audit import audit_rows
+from services.channels import follow_link
 from services.media import store_photo
 from tests.helpers import (
     TalkingCitizen,

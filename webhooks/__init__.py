@@ -6,3 +6,4 @@ from webhooks import sms  # noqa: F401  isort: skip
 from webhooks import whatsapp  # noqa: F401  isort: skip
 from webhooks import dev  # noqa: F401  isort: skip
 from webhooks import email  # noqa: F401  isort: skip
+from webhooks import web  # noqa: F401  isort: skip

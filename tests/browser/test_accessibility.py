@@ -360,3 +360,74 @@ def test_the_link_page_with_the_keyboard_only(phone_page, sms_live, twilio_api):
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert "is now placed on the map" in page.inner_text("main")
+
+
+# --- the web channel (/signaler) ------------------------------------------------------------
+
+
+@pytest.fixture
+def french_phone(browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def test_reporting_on_the_website_keyboard_only_on_a_phone(french_phone, live):
+    """One walk of /signaler at 390 px, in French, with the keyboard: every step is checked
+    by axe and reflows (nothing scrolls sideways); no JavaScript is needed on the way."""
+    page = french_phone
+    settings = live.rt.settings  # e-mail on, for the last page's form (nothing is sent)
+    object.__setattr__(settings, "SMTP_URL", "smtp://127.0.0.1:9")
+    object.__setattr__(settings, "MAIL_FROM", "mairie@vitre.example")
+    try:
+        walk_the_web_report(page, live)
+    finally:
+        object.__setattr__(settings, "SMTP_URL", "")
+        object.__setattr__(settings, "MAIL_FROM", "")
+
+
+def walk_the_web_report(page, live) -> None:
+    from tests.browser.test_console_phone import WIDTHS as REFLOW
+    from tests.helpers import run_jobs
+
+    def checked(where: str) -> None:
+        assert_accessible(page, lang="fr", where=f"/signaler, {where}")
+        widths = page.evaluate(REFLOW)
+        assert widths["scroll"] <= widths["inner"], f"{where}: {widths}"
+
+    def press_on(matches, key: str = "Enter") -> None:
+        tab_until(page, matches)
+        with page.expect_navigation():
+            page.keyboard.press(key)
+        run_jobs(live.rt)  # the worker's part (the photo, the address)
+
+    page.goto(f"{live.url}/signaler")
+    checked("first page")
+    press_on(lambda f: f["text"] == "Choisir dans la liste des problèmes", "Space")
+    checked("the menu")
+    press_on(lambda f: f["text"] == "Nid-de-poule")
+    tab_until(page, lambda f: f["id"] == "text")
+    page.keyboard.type("Un trou profond devant le 12")
+    press_on(lambda f: f["text"] == "Envoyer")
+    checked("the photo step")
+    page.set_input_files("#photo", files=[{"name": "trou.jpg", "mimeType": "image/jpeg",
+                                           "buffer": jpeg_with_gps()}])  # fmt: skip
+    press_on(lambda f: f["text"] == "Envoyer la photo")
+    if page.locator("text=Un instant").count():
+        checked("waiting for the worker")
+        press_on(lambda f: f["text"] == "Continuer")
+    tab_until(page, lambda f: f["id"] == "text")
+    page.keyboard.type("12 rue de la Poterie")
+    press_on(lambda f: f["text"] == "Envoyer")
+    checked("the summary")
+    press_on(lambda f: f["text"] == "Envoyer")
+    assert "est enregistré" in page.inner_text("main")
+    checked("the reference and how to follow it")
+    tab_until(page, lambda f: f["id"] == "email")
+    page.keyboard.type("pas-une-adresse@")
+    page.evaluate("() => document.getElementById('email').removeAttribute('type')")
+    press_on(lambda f: f["text"] == "M’envoyer un lien de confirmation")
+    assert "ne semble pas correcte" in page.inner_text("main")
+    checked("an address refused")
