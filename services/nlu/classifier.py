@@ -24,15 +24,13 @@ import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
-from threadpoolctl import threadpool_limits
+from typing import TYPE_CHECKING
 
 from services.nlu.text import normalise
 from services.texts import fold
+
+if TYPE_CHECKING:  # scikit-learn (with scipy) takes a second to import: only when used
+    from sklearn.pipeline import Pipeline
 
 DATA = Path(__file__).parent / "data"
 EXAMPLE_FILES = (DATA / "examples_fr.tsv", DATA / "examples_en.tsv")
@@ -141,6 +139,10 @@ def training_set(
 
 
 def make_pipeline(c: float = C) -> Pipeline:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
     features = FeatureUnion(
         [
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
@@ -162,6 +164,8 @@ class Model:
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str],
               weights: Sequence[float] | None = None) -> Model:  # fmt: skip
+        from threadpoolctl import threadpool_limits
+
         pipeline = make_pipeline()
         with threadpool_limits(1):  # BLAS threads on a shared CPU: 15 s instead of 0.2 s
             pipeline.fit([normalise(t) for t in texts], list(labels),
@@ -178,6 +182,8 @@ class Model:
 
     def read(self, text: str) -> tuple[list[tuple[str, float]], bool]:
         """The ranking (`rank`) and whether it knows any word of it (`knows`), at once."""
+        from scipy import sparse
+
         said = normalise(text)
         features = self.pipeline.named_steps["features"].transformer_list
         # The pipeline's own predict_proba costs ten times this (joblib, checks).

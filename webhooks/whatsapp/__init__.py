@@ -13,7 +13,6 @@ from services.config import Settings
 from webhooks.twilio.media import fetch_picture
 from webhooks.whatsapp.inbound import CHANNEL, PREFIX
 from webhooks.whatsapp.routes import bp
-from webhooks.whatsapp.sender import WhatsAppSender
 
 GREETING = "Bonjour"
 
@@ -36,6 +35,13 @@ def _invite(settings: Settings, code: str | None) -> Invite | None:
     )
 
 
+def _sender(rt):
+    """The Twilio sender, imported (twilio, requests) when the worker first sends."""
+    from webhooks.whatsapp.sender import WhatsAppSender
+
+    return WhatsAppSender(rt)
+
+
 CHANNEL_SPEC = register(
     Channel(
         name=CHANNEL,
@@ -45,7 +51,7 @@ CHANNEL_SPEC = register(
         can_receive_photos=True,
         enabled=_enabled,
         blueprints=(bp,),
-        sender=WhatsAppSender,
+        sender=_sender,
         fetcher=lambda rt: lambda media: fetch_picture(media, rt.settings),
         limits=lambda settings: Limits(float(settings.WHATSAPP_RATE_PER_SECOND)),
         mask=mask_phone,
