@@ -13,7 +13,7 @@ from models.daily_figure import DailyFigure
 from models.db import Database, utcnow
 from models.jobs import HeldInbound, Job
 from models.messaging import InboundMessage, Outbox
-from models.nlu import NluModel
+from models.nlu import NluExample, NluModel
 from models.pilot import PilotAllow, PilotDemand, PilotInvite
 from models.report import Follower, Media, Report, ReportEvent
 from models.settings import TownSetting
@@ -43,6 +43,7 @@ __all__ = [
     "LoginThrottle",
     "Media",
     "NameWord",
+    "NluExample",
     "NluModel",
     "Outbox",
     "PilotAllow",

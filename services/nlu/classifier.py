@@ -94,10 +94,20 @@ class CategoryWords:
 
 def read_examples(paths: Iterable[Path] = EXAMPLE_FILES) -> list[tuple[str, str]]:
     """The shipped examples: (text, generic key)."""
-    rows: list[tuple[str, str]] = []
+    return [(text, key) for text, key, _language in read_examples_with_language(paths)]
+
+
+def read_examples_with_language(
+    paths: Iterable[Path] = EXAMPLE_FILES,
+) -> list[tuple[str, str, str]]:
+    """The shipped examples: (text, generic key, language), the language from the file's
+    name (`examples_fr.tsv`)."""
+    rows: list[tuple[str, str, str]] = []
     for path in paths:
+        language = path.stem.rpartition("_")[2]
         with open(path, encoding="utf-8", newline="") as handle:
-            rows += [(r["text"], r["key"]) for r in csv.DictReader(handle, delimiter="\t")]
+            rows += [(r["text"], r["key"], language)
+                     for r in csv.DictReader(handle, delimiter="\t")]  # fmt: skip
     return rows
 
 
@@ -114,14 +124,7 @@ def training_set(
     their keywords, the categories' own words, and the town's reports (text, code)."""
     examples = read_examples() if examples is None else examples
     keys = {key for _, key in examples}
-    owner: dict[str, str] = {key: key for key in BUILT_IN}
-    for category in categories:
-        for keyword in category.keyword_list:
-            if fold(keyword) in keys and fold(keyword) not in BUILT_IN:
-                owner.setdefault(fold(keyword), category.code)
-    ideas = [c for c in categories if c.is_idea]
-    if IDEA_KEY not in owner and len(ideas) == 1:
-        owner[IDEA_KEY] = ideas[0].code  # a town's one idea category takes the ideas
+    owner = key_owners(categories, keys)
     texts, labels, weights = [], [], []
     for text, key in examples:
         if key in owner:
@@ -136,6 +139,20 @@ def training_set(
         if code in codes and text.strip():
             texts.append(text), labels.append(code), weights.append(TOWN_WEIGHT)
     return texts, labels, weights
+
+
+def key_owners(categories: Sequence[CategoryWords], keys: set[str]) -> dict[str, str]:
+    """The town's category that takes each generic key of the shipped examples (through
+    its keywords), the built-in classes their own."""
+    owner: dict[str, str] = {key: key for key in BUILT_IN}
+    for category in categories:
+        for keyword in category.keyword_list:
+            if fold(keyword) in keys and fold(keyword) not in BUILT_IN:
+                owner.setdefault(fold(keyword), category.code)
+    ideas = [c for c in categories if c.is_idea]
+    if IDEA_KEY not in owner and len(ideas) == 1:
+        owner[IDEA_KEY] = ideas[0].code  # a town's one idea category takes the ideas
+    return owner
 
 
 def make_pipeline(c: float = C) -> Pipeline:
