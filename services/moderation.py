@@ -66,12 +66,14 @@ def redact(session: Session, number: int, text: str, *, agent_id: int | None) ->
 
 def add_public_note(session: Session, number: int, text: str, *, agent_id: int | None):
     """Publishes the agent's note on the public page (redacted there, like every agent's
-    words); it is sent to nobody: the followers hear from the agents by a reply."""
+    words); it is sent to nobody: the followers hear from the agents by a reply. It is
+    no news to them either: their reminder still comes when nothing was sent for long
+    (`last_public_update_at` is the followers' last news)."""
     text = (text or "").strip()
     if not text:
         raise ReportError(N_("A public note needs some words."))
     report = _locked(session, number)
-    report.updated_at = report.last_public_update_at = utcnow()
+    report.updated_at = utcnow()
     session.add(report)
     event = ReportEvent(
         report_id=report.id,
