@@ -1246,6 +1246,61 @@ def nlu_list() -> None:
             )
 
 
+@nlu_group.command("export")
+@click.argument("out_file", metavar="FILE.tsv")
+def nlu_export(out_file: str) -> None:
+    """Writes the town's examples (text, category, language, source) to FILE.tsv ("-": the
+    screen), for another town to import."""
+    from services.nlu import examples
+
+    rt = current_runtime()
+    with rt.db.reading() as session:
+        found = examples.town_examples(
+            session, rt.catalog.get(session), rt.settings.DEFAULT_LANGUAGE
+        )
+    if out_file == "-":
+        click.echo(examples.to_tsv(found), nl=False)
+        return
+    try:
+        Path(out_file).write_text(examples.to_tsv(found), encoding="utf-8", newline="")
+    except OSError as exc:
+        raise click.ClickException(f"Cannot write {out_file}: {exc.strerror}.") from exc
+    click.echo(f"{len(found)} example(s) written to {out_file}.")
+
+
+@nlu_group.command("import")
+@click.argument("in_file", metavar="FILE.tsv")
+def nlu_import(in_file: str) -> None:
+    """Adds the examples of FILE.tsv (as `nlu export` writes it) to the town's: a row with
+    a category the town does not have is listed and skipped, a known example skipped."""
+    from services.audit import Action, Actor, Thing, record
+    from services.nlu import examples
+
+    try:
+        data = Path(in_file).read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"Cannot read {in_file}: {exc.strerror}.") from exc
+    rt = current_runtime()
+    try:
+        with rt.db.transaction() as session:
+            done = examples.import_tsv(
+                session, rt.catalog.get(session), data, rt.settings.DEFAULT_LANGUAGE
+            )
+            if done.added:
+                record(session, Actor.command_line(), Thing.READER, "examples", Action.CREATED,
+                       {"examples": [None, done.added]})  # fmt: skip
+    except examples.ExamplesError as exc:
+        raise click.ClickException(f"{in_file}: {exc}") from exc
+    click.echo(
+        f"{done.added} example(s) imported, {done.duplicates} already known, "
+        f"{len(done.bad)} row(s) skipped."
+    )
+    for bad in done.bad:
+        click.echo(f"  line {bad.line}: {bad.reason % {'value': bad.value}}: {bad.text}")
+    if done.added:
+        click.echo("Train a new version to use them: `webleads nlu train`.")
+
+
 def main() -> None:
     cli(prog_name="webleads")
 

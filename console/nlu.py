@@ -1,13 +1,13 @@
 """The free-text reader's admin page: try a sentence, the trained versions with their
-scores, train a new one and make one the reader in use (services/nlu, as the bot and
-`webleads nlu` use them)."""
+scores, train a new one and make one the reader in use, export the town's examples and
+import another town's (services/nlu, as the bot and `webleads nlu` use them)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -17,12 +17,14 @@ from console.auth import admin_required
 from console.queue import lang
 from models.nlu import all_models
 from services.audit import Action, Actor, Thing, record
-from services.nlu import reader, training
+from services.nlu import examples, reader, training
 from services.runtime import current_runtime
 
 # The longest sentence tried (a resident's message is shorter).
 MAX_SENTENCE = 1000
 SHOWN = 3
+# The skipped rows an import lists on the page (the command line lists them all).
+BAD_ROWS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -114,3 +116,52 @@ def admin_reader_activate(version: int):
         return redirect(url_for("console.admin_reader")), 303
     flash(_("Version %(version)s is now the reader in use.", version=version), "success")
     return redirect(url_for("console.admin_reader")), 303
+
+
+@bp.get("/admin/reader/examples.tsv")
+@admin_required
+def admin_reader_examples():
+    """The town's examples as `webleads nlu export` writes them, to download."""
+    rt = current_runtime()
+    with rt.db.reading() as db:
+        found = examples.town_examples(db, rt.catalog.get(db), rt.settings.DEFAULT_LANGUAGE)
+    return Response(
+        examples.to_tsv(found, examples.HEADERS.get(lang(), examples.HEADER)),
+        mimetype="text/tab-separated-values",
+        headers={"Content-Disposition": "attachment; filename=examples.tsv"},
+    )
+
+
+@bp.post("/admin/reader/examples")
+@admin_required
+def admin_reader_import():
+    """Adds the examples of an uploaded file, as `webleads nlu import` does; audited."""
+    rt = current_runtime()
+    upload = request.files.get("examples")
+    if upload is None or not upload.filename:
+        flash(_("Choose a TSV file of examples to import."), "error")
+        return redirect(url_for("console.admin_reader") + "#examples"), 303
+    data = upload.read(examples.MAX_FILE_BYTES + 1)
+    try:
+        with rt.db.transaction() as db:
+            done = examples.import_tsv(db, rt.catalog.get(db), data, rt.settings.DEFAULT_LANGUAGE)
+            if done.added:
+                record(db, Actor.agent(current_user), Thing.READER, "examples", Action.CREATED,
+                       {"examples": [None, done.added]})  # fmt: skip
+    except examples.ExamplesError as exc:
+        flash(_(exc.text, **exc.values), "error")
+        return redirect(url_for("console.admin_reader") + "#examples"), 303
+    flash(
+        _(
+            "%(added)d example(s) imported, %(known)d already known, %(bad)d row(s) skipped.",
+            added=done.added,
+            known=done.duplicates,
+            bad=len(done.bad),
+        ),
+        "success",
+    )
+    for bad in done.bad[:BAD_ROWS_SHOWN]:
+        reason = _(bad.reason, value=bad.value)
+        flash(_("Line %(line)d: %(reason)s: %(text)s", line=bad.line, reason=reason,
+                text=bad.text), "error")  # fmt: skip
+    return redirect(url_for("console.admin_reader") + "#examples"), 303

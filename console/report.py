@@ -10,12 +10,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectField
-from wtforms.validators import DataRequired
+from wtforms import SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length
 
 from console import bp
 from console.counter import filed_by
 from console.forms import (
+    WORDS,
     AssignForm,
     MergeForm,
     NoteForm,
@@ -61,7 +62,7 @@ from models.report import (
 )
 from services import crews, moderation, reports
 from services.media import photo_response
-from services.public_view import description_is_public
+from services.public_view import description_is_public, public_note_preview
 from services.runtime import current_runtime
 
 
@@ -76,6 +77,11 @@ def visible_report(db, number: int) -> Report:
 @bp.get("/reports/<int:number>")
 def report_page(number: int):
     """Shows everything about one report, and the forms to act on it."""
+    return _render_report(number)
+
+
+def _render_report(number: int, **extra):
+    """The report's page; `extra` replaces a form or adds what it shows (a preview)."""
     rt = current_runtime()
     now = utcnow()
     with rt.db.reading() as db:
@@ -116,6 +122,7 @@ def report_page(number: int):
     forms = _forms(report, lookups, context["agent_services"])
     forms["public_form"] = PublicForm(prefix="public", data={"text": report.public_text or ""})
     context["text_public"] = bool(category) and description_is_public(report, category)
+    forms.update(extra)
     return render_template(
         "console/report.html",
         **context,
@@ -127,6 +134,7 @@ def report_page(number: int):
         event_labels={
             **EVENT_LABELS,
             "prioritised": _l("Priority changed"),
+            "public_note": _l("Public note"),
             **filed_by(report, context["events"], lookups),
         },
         priority_labels=PRIORITY_LABELS,
@@ -194,6 +202,14 @@ def _templates(db, report: Report, citizen: Citizen | None, lookups: Lookups) ->
     ]
 
 
+class PublicNoteForm(FlaskForm):
+    text = TextAreaField(
+        _l("Text of the public note"),
+        validators=[DataRequired(), Length(max=moderation.MAX_PUBLIC_TEXT)],
+        filters=WORDS,
+    )
+
+
 class PriorityForm(FlaskForm):
     priority = SelectField(
         _l("Priority"),
@@ -245,6 +261,7 @@ def _forms(report: Report, lookups: Lookups, agent_services: dict) -> dict:
         "status_form": status_form,
         "reply_form": ReplyForm(prefix="reply"),
         "note_form": NoteForm(prefix="note"),
+        "public_note_form": PublicNoteForm(prefix="pubnote"),
         "assign_form": assign_form,
         "recategorise_form": recategorise_form,
         "merge_form": MergeForm(prefix="merge"),
@@ -340,6 +357,27 @@ def reply(number: int):
         lambda db: reports.reply(db, number, form.message.data, agent_id=current_user.id),
         _("Reply sent to the followers."),
         public=True,
+    )
+
+
+@bp.post("/reports/<int:number>/public-note")
+def public_note(number: int):
+    """Shows a public note as the public page will (action "preview"), or publishes it
+    there; it is sent to nobody."""
+    form = PublicNoteForm(prefix="pubnote")
+    if not form.validate():
+        return _invalid(form, number)
+    text = form.text.data
+    if request.form.get("action") == "preview":
+        with current_runtime().db.reading() as db:
+            report = visible_report(db, number)
+            preview = public_note_preview(db, report, text, writer=current_user.display_name)
+        return _render_report(number, public_note_form=form, public_note_preview=preview or "")
+    return _act(
+        number,
+        lambda db: moderation.add_public_note(db, number, text, agent_id=current_user.id),
+        _("Public note published on the report's public page."),
+        public=False,
     )
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shapely.geometry import Point
-
 from handlers.context import Ctx
 from models.citizen import State, update_citizen
 from models.db import utcnow
@@ -112,6 +110,8 @@ def _allowlisted(ctx: Ctx) -> bool:
 def _count_place_outside(ctx: Ctx, msg: Inbound) -> None:
     lat, lon = msg.location  # type: ignore[misc]
     zones = ctx.catalog.zones
+    from shapely.geometry import Point  # with numpy: only when a zone is checked
+
     in_town = zones.boundary is None or zones.boundary.covers(Point(lon, lat))
     if in_town and zones.refusal(lat, lon) is not None:
         refuse(ctx, REFUSED_ZONE)

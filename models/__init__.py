@@ -15,7 +15,7 @@ from models.db import Database, utcnow
 from models.jobs import HeldInbound, Job
 from models.mail_thread import MailMessage
 from models.messaging import InboundMessage, Outbox
-from models.nlu import NluModel
+from models.nlu import NluExample, NluModel
 from models.open311_forward import Open311Forward
 from models.pilot import PilotAllow, PilotDemand, PilotInvite
 from models.report import Follower, Media, Report, ReportEvent
@@ -51,6 +51,7 @@ __all__ = [
     "MailMessage",
     "Media",
     "NameWord",
+    "NluExample",
     "NluModel",
     "Open311Forward",
     "Outbox",

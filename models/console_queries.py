@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import product
 
-import shapely
 from sqlalchemy import (
     BigInteger,
     Date,
@@ -167,6 +166,8 @@ def _inside(zone, rows: list, lat_index: int, lon_index: int) -> list[bool]:
         return []
     lons = [row[lon_index] for row in rows]
     lats = [row[lat_index] for row in rows]
+    import shapely  # with numpy: when a queue is filtered by a drawn zone
+
     return list(shapely.contains_xy(zone, lons, lats))
 
 

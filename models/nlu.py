@@ -14,8 +14,9 @@ from sqlalchemy import Column, LargeBinary, Text, func, select, update
 from sqlmodel import Field, Session, SQLModel
 
 from models.catalog import Category
+from models.citizen import Citizen
 from models.db import utcnow
-from models.report import Report
+from models.report import EventKind, Report, ReportEvent
 
 
 class NluModel(SQLModel, table=True):
@@ -30,6 +31,52 @@ class NluModel(SQLModel, table=True):
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     # '{"shipped": 321, "town": 40, "categories": [...], "scores": {...}}' (JSON text)
     about: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class NluExample(SQLModel, table=True):
+    """A one-sentence example a town imported (`webleads nlu import`, the reader's page):
+    trained on beside the shipped examples and the town's own reports."""
+
+    __tablename__ = "nlu_example"
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    category_code: str = Field(max_length=32)
+    language: str = Field(default="fr", max_length=2)
+    # where the exporting town had it: shipped, confirmed, corrected, imported
+    source: str = Field(default="imported", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+def imported_examples(session: Session) -> list[NluExample]:
+    return list(session.scalars(select(NluExample).order_by(NluExample.id)))
+
+
+def add_examples(session: Session, rows: list[tuple[str, str, str, str]]) -> None:
+    """Stores examples given as (text, category code, language, source)."""
+    for text, code, language, source in rows:
+        session.add(NluExample(text=text, category_code=code, language=language, source=source))
+    session.flush()
+
+
+def seen_reports_examples(session: Session) -> list[tuple[str, str, str, bool]]:
+    """(description, category code, the citizen's language, whether an agent changed the
+    category) of the reports an agent has seen, oldest first: the town's own examples."""
+    corrected = (
+        select(ReportEvent.id)
+        .where(ReportEvent.report_id == Report.id, ReportEvent.kind == EventKind.RECATEGORISED)
+        .exists()
+    )
+    stmt = (
+        select(Report.description, Category.code, Citizen.language, corrected)
+        .join(Category, Category.id == Report.category_id)
+        .outerjoin(Citizen, Citizen.id == Report.citizen_id)
+        .where(Report.seen_by_agent_at.is_not(None), Report.duplicate_of_id.is_(None))
+        .order_by(Report.id)
+    )
+    return [
+        (text, code, lang or "", bool(fixed)) for text, code, lang, fixed in session.execute(stmt)
+    ]
 
 
 def active_version(session: Session) -> int | None:

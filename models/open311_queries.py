@@ -11,8 +11,8 @@ from sqlmodel import Session
 from models.catalog import Category, Service
 from models.report import STATUSES, Report, ReportEvent
 
-# The agent's words the citizen saw: a status change or a reply with a public message.
-PUBLIC_KINDS = ("status", "reply")
+# The agents' words in the town's full record: a status change, a reply, a public note.
+PUBLIC_KINDS = ("status", "reply", "public_note")
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ from models.catalog import Category, Service
 from models.citizen import Citizen
 from models.report import STATUSES, Follower, Media, Report, ReportEvent
 
-# The events a public view is made of: the status history, the agents' words, the
-# placings on the map. A reopening is a status change (the citizen's words stay out).
-PUBLIC_EVENT_KINDS = ("created", "status", "reply", "reopened", "geocoded")
+# The events a public view is made of: the status history, the agents' public notes, the
+# placings on the map. A reopening is a status change (the citizen's words stay out). A
+# reply to the followers is never shown; it is read for its writer's name, which the
+# redaction of what followers read takes out.
+PUBLIC_EVENT_KINDS = ("created", "status", "public_note", "reply", "reopened", "geocoded")
 
 
 def reports_with_catalog(

@@ -37,7 +37,10 @@ class EventKind(StrEnum):
 
     CREATED = "created"
     STATUS = "status"
-    REPLY = "reply"
+    REPLY = "reply"  # the agent's words to the followers: private, never on the public site
+    # The agent's words for the public site only (services/moderation.py): shown redacted
+    # on the public page, the feeds and keyless Open311; sent to nobody.
+    PUBLIC_NOTE = "public_note"
     NOTE = "note"
     CITIZEN_MESSAGE = "citizen_message"
     FOLLOWER = "follower"

@@ -29,7 +29,15 @@ from models.crew import field_event_ids
 from models.privacy_queries import agent_events
 
 # What agents do (an action made from the CLI has no agent but is one all the same).
-AGENT_KINDS = ("status", "reply", "note", "assigned", "recategorised", "moderated")
+AGENT_KINDS = (
+    "status",
+    "reply",
+    "note",
+    "public_note",
+    "assigned",
+    "recategorised",
+    "moderated",
+)
 HEADER = ("when", "agent", "report", "action", "from", "to", "public_message", "internal_note")
 # A cell starting with one of these is a formula to a spreadsheet: defuse it.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -15,10 +15,6 @@ from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlencode, urlsplit
 
-from shapely.geometry import Point, shape
-from shapely.ops import unary_union
-from shapely.prepared import prep
-
 from services.breaker import Breaker
 from services.texts import fold
 
@@ -296,6 +292,9 @@ class ZoneError(ValueError):
 
 def parse_geometry(data: dict) -> dict:
     """Returns the (Multi)Polygon geometry of a GeoJSON object; raises ZoneError."""
+    from shapely.geometry import shape
+    from shapely.ops import unary_union
+
     kind = data.get("type") if isinstance(data, dict) else None
     if kind == "FeatureCollection":
         geometries = [parse_geometry(f) for f in data.get("features", [])]
@@ -324,6 +323,11 @@ class Zones:
 
     def __init__(self, boundary: list[tuple[str, dict]], pilots: list[tuple[str, dict]],
                  communes: list[tuple[str, str, dict]] = ()) -> None:  # fmt: skip
+        # shapely (with numpy) is imported by the first zones built, not by every command.
+        from shapely.geometry import shape
+        from shapely.ops import unary_union
+        from shapely.prepared import prep
+
         self.boundary_names = [name for name, _ in boundary]
         self.boundary = unary_union([shape(g) for _, g in boundary]) if boundary else None
         self._boundary = prep(self.boundary) if self.boundary is not None else None
@@ -337,6 +341,8 @@ class Zones:
         no place, or outside them all)."""
         if lat is None or lon is None or not self.communes:
             return None
+        from shapely.geometry import Point
+
         point = Point(lon, lat)
         return next((insee for insee, _, area in self.communes if area.covers(point)), None)
 
@@ -349,6 +355,8 @@ class Zones:
 
     def refusal(self, lat: float, lon: float, town_name: str = "") -> str | None:
         """Names the covered area when a place is outside it; None when it is inside."""
+        from shapely.geometry import Point
+
         point = Point(lon, lat)  # shapely is (x=lon, y=lat)
         if self._boundary is not None and not self._boundary.covers(point):
             return town_name or ", ".join(self.boundary_names)

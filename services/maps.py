@@ -12,8 +12,6 @@ import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from shapely.geometry import mapping
-
 from services.config import Settings
 from services.geo import Zones
 
@@ -57,6 +55,8 @@ def _outline_parts(zones: Zones, town_name: str) -> list[tuple[str, object]]:
 def town_outline(zones: Zones, town_name: str) -> dict:
     """The town's outline as GeoJSON: a feature per commune (or the one boundary), its
     name and a simplified shape; nothing else (no pilot zones, no reports)."""
+    from shapely.geometry import mapping  # with numpy: when an outline is drawn
+
     features = [
         {
             "type": "Feature",

@@ -4,8 +4,10 @@ By default a report is on the public site without its citizen's words (unless it
 category says they are public) and without photos. An agent (or the CLI) publishes a
 report (its words become public, a hidden report comes back), hides it (404 everywhere
 public, Open311 included), withholds its words, writes its public text in place of the
-citizen's (redaction), or approves a photo. Each change is a row of the report's history
-(kind "moderated", who and what in the note), which the audit log exports.
+citizen's (redaction), approves a photo, or adds a public note (its own kind of event,
+shown redacted on the public page, sent to nobody). Each other change is a row of the
+report's history (kind "moderated", who and what in the note); the audit log exports
+both.
 """
 
 from __future__ import annotations
@@ -60,6 +62,28 @@ def redact(session: Session, number: int, text: str, *, agent_id: int | None) ->
     report = report_or_error(session, number)
     report.public_text, report.text_public = text[:MAX_PUBLIC_TEXT], True
     return _record(session, report, REDACTED, agent_id, text=report.public_text)
+
+
+def add_public_note(session: Session, number: int, text: str, *, agent_id: int | None):
+    """Publishes the agent's note on the public page (redacted there, like every agent's
+    words); it is sent to nobody: the followers hear from the agents by a reply. It is
+    no news to them either: their reminder still comes when nothing was sent for long
+    (`last_public_update_at` is the followers' last news)."""
+    text = (text or "").strip()
+    if not text:
+        raise ReportError(N_("A public note needs some words."))
+    report = report_or_error(session, number)
+    report.updated_at = utcnow()
+    session.add(report)
+    event = ReportEvent(
+        report_id=report.id,
+        kind=EventKind.PUBLIC_NOTE,
+        agent_id=agent_id,
+        public_message=text[:MAX_PUBLIC_TEXT],
+    )
+    session.add(event)
+    session.flush()
+    return event
 
 
 def approve_photo(

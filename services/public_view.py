@@ -42,6 +42,10 @@ from models.report import Report, ReportEvent
 from services.config import LANGUAGES
 from services.texts import status_name
 
+# The events the public history shows (a reply to the followers is private: never shown),
+# and those that carry the agents' public words.
+SHOWN_KINDS = frozenset({"created", "status", "public_note", "reopened"})
+PUBLIC_WORDS = frozenset({"status", "public_note"})
 # Reports filed by the town's other tools (Open311): their address is that tool's text.
 OTHER_TOOLS = frozenset({"open311"})
 # How a report's placing on the map is written in its history (services/placing.py,
@@ -160,8 +164,10 @@ def view_of(
     label, private = public_place_and_redaction(
         report, category, service, events, people, agents=agents
     )
-    history = tuple(_public_event(event, private) for event in events if event.kind != "geocoded")
+    shown = [event for event in events if event.kind in SHOWN_KINDS]
+    history = tuple(_public_event(event, private) for event in shown)
     expected = report.created_at + timedelta(hours=category.sla_hours)
+    placings = [event for event in events if event.kind == "geocoded"]
     description = None
     if description_is_public(report, category):
         description = private.remove(report.public_text or report.description)
@@ -174,7 +180,7 @@ def view_of(
         status=report.status,
         status_names={language: status_name(language, report.status) for language in LANGUAGES},
         created_at=report.created_at,
-        updated_at=max([report.created_at, *(event.created_at for event in events)]),
+        updated_at=max([report.created_at, *(event.created_at for event in shown + placings)]),
         expected_at=expected if report.is_open else None,
         place=PublicPlace(report.lat, report.lon, label),
         history=history,
@@ -215,10 +221,29 @@ def public_place_and_redaction(
 
 
 def _public_event(event: ReportEvent, private: Redaction) -> PublicEvent:
-    # Only an agent's status change or reply carries public words; a reopening carries
-    # the citizen's, which stay out.
-    words = private.remove(event.public_message) if event.kind in ("status", "reply") else None
+    # Only an agent's status change or public note carries public words; a reopening
+    # carries the citizen's, which stay out.
+    words = private.remove(event.public_message) if event.kind in PUBLIC_WORDS else None
     return PublicEvent(event.created_at, event.to_status, words)
+
+
+def public_note_preview(
+    session: Session, report: Report, text: str, *, writer: str | None = None
+) -> str | None:
+    """A public note as the public page would show it once published (`writer`: the
+    display name of the agent about to publish it, taken out like the others')."""
+    number = report.id
+    events = public_events(session, [number])[number]
+    names = agent_names(session, sorted({e.agent_id for e in events if e.agent_id}))
+    _label, private = public_place_and_redaction(
+        report,
+        session.get(Category, report.category_id),
+        session.get(Service, report.service_id),
+        events,
+        people_of_reports(session, [number])[number],
+        agents=sorted({*names.values(), *([writer] if writer else [])}),
+    )
+    return private.remove(text)
 
 
 # --- the place ------------------------------------------------------------------------

@@ -26,11 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
-
 from services.breaker import Breaker
 
 # What a web request may wait on the bucket, once (each caller retries later: the worker's
@@ -208,9 +203,19 @@ _UNAVAILABLE_CODES = {
 }
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 # One session for every store: building a client from a fresh session re-reads the
-# service's model files (a third of a second of CPU).
-_SESSION = boto3.session.Session()
+# service's model files (a third of a second of CPU). boto3 itself takes most of a second
+# to import: only a town with MEDIA_STORAGE=s3 does, when its first store is built.
+_SESSION = None
 _SESSION_LOCK = threading.Lock()
+
+
+def _boto_session():
+    global _SESSION
+    if _SESSION is None:
+        import boto3
+
+        _SESSION = boto3.session.Session()
+    return _SESSION
 
 
 class S3Store:
@@ -245,6 +250,8 @@ class S3Store:
         self.page_size = page_size
         self.breaker = Breaker(breaker_seconds)
 
+        from botocore.config import Config
+
         def client(answer_timeout: float):
             config = Config(
                 s3={"addressing_style": "path"},
@@ -257,7 +264,7 @@ class S3Store:
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
             )
-            return _SESSION.client(
+            return _boto_session().client(
                 "s3",
                 endpoint_url=self.endpoint_url,
                 aws_access_key_id=access_key_id or None,
@@ -281,6 +288,8 @@ class S3Store:
 
     def _call(self, request, key: str = "", reading: bool = True):
         """Runs one request on the bucket, unless the breaker is open; failures are ours."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         self._check_breaker(key)
         try:
             result = request()
@@ -304,6 +313,9 @@ class S3Store:
         A 404 is a missing photo when reading; when writing or listing, the endpoint is
         not the bucket it should be.
         """
+        from botocore.exceptions import ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+
         where = self._where(key)
         if isinstance(exc, (BotoConnectionError, HTTPClientError)):
             self.breaker.failed()

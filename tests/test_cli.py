@@ -169,6 +169,16 @@ def test_commands_say_nothing_of_a_geocoder_they_do_not_use(tmp_path) -> None:
     assert "seed-demo" in help_.stdout and "telegram" in help_.stdout
     assert status.stdout.startswith("#1005: acknowledged -> in_progress")
     assert notice not in help_.stderr + status.stderr
+    # Nor does it load what it does not use (a second of CPU): the channels' client
+    # libraries, the object store's, the sentence reader's, the zones'.
+    heavy = ("sklearn", "scipy", "boto3", "telegram", "twilio.rest", "requests", "shapely")
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import atexit, sys; from bot.cli import main; atexit.register("
+         f"lambda: print([m for m in {heavy!r} if m in sys.modules], file=sys.stderr)); main()",
+         "report", "set-status", "1005", "acknowledged"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=True,
+    )  # fmt: skip
+    assert loaded.stderr.strip().splitlines()[-1] == "[]"
     searched = run("geo", "search", "12 rue de la Poterie")
     assert "12 Rue de la Poterie 35500 Vitré" in searched.stdout and notice in searched.stderr
 

@@ -99,7 +99,7 @@ def visible(response) -> str:
         parser = _Visible()
         parser.feed(body)
         return "\n".join(parser.parts)
-    if kind == "text/csv":
+    if kind in ("text/csv", "text/tab-separated-values"):
         return body.splitlines()[0] if body else ""  # the column names
     return body
 

@@ -108,7 +108,8 @@ def test_no_public_answer_holds_private_data(both_app, telegram, twilio) -> None
     assert photos, "the MMS photo is on the report"
     secrets = [p.sha256[:16] for p in photos] + [p.path for p in photos]
 
-    # The agent answers each in the console with the personal template, and moderates.
+    # The agent answers each in the console with the personal template, publishes it as a
+    # public note too, and moderates.
     agent = both_app.test_client()
     log_in_as(agent, admin_id(rt))
     token = csrf_token(agent)
@@ -121,6 +122,8 @@ def test_no_public_answer_holds_private_data(both_app, telegram, twilio) -> None
             f"/console/reports/{number}/reply", data={"reply-message": body, "csrf_token": token}
         )
         assert sent.status_code == 303
+        note = {"pubnote-text": body, "action": "publish", "csrf_token": token}
+        assert agent.post(f"/console/reports/{number}/public-note", data=note).status_code == 303
     with rt.db.transaction() as session:
         reports.change_status(
             session, typed, "in_progress",

@@ -390,14 +390,14 @@ def feed_summaries(app) -> list[str]:
     return [e.find("a:summary", ns).text for e in feed.findall("a:entry", ns)]
 
 
-def test_an_agent_reply_with_control_characters_leaves_the_feed_valid(app, filed) -> None:
+def test_an_agent_note_with_control_characters_leaves_the_feed_valid(app, filed) -> None:
     rt = app.extensions["webleads"]
     client = app.test_client()
     log_in_as(client, admin_id(rt))
-    form = {"reply-message": CONTROLS, "csrf_token": csrf_token(client)}
-    assert client.post(f"/console/reports/{filed}/reply", data=form).status_code == 303
+    form = {"pubnote-text": CONTROLS, "action": "publish", "csrf_token": csrf_token(client)}
+    assert client.post(f"/console/reports/{filed}/public-note", data=form).status_code == 303
     assert feed_summaries(app)[0].endswith("Équipe demain matin")
-    with rt.db.reading() as session:  # dropped as it came in: the citizens got it clean too
+    with rt.db.reading() as session:  # dropped as it came in
         assert "\x0b" not in str([e.public_message for e in report_events(session, filed)])
 
 

@@ -49,14 +49,15 @@ def leaks(body: str) -> list[str]:
     return found
 
 
-def console_reply_with_template(client, number: int) -> str:
-    """Inserts the response template as the console's page offers it, filled, and sends it."""
+def console_note_with_template(client, number: int) -> str:
+    """Writes the response template, filled as the console's page offers it, as a public
+    note (what the public page shows of the agents' words besides a status change)."""
     page = client.get(f"/console/reports/{number}").get_data(as_text=True)
     data = re.search(r'<script type="application/json" id="templates-data">(.*?)</script>', page)
     body = next(t["body"] for t in json.loads(data.group(1)) if t["title"] == "Pris en charge")
     response = client.post(
-        f"/console/reports/{number}/reply",
-        data={"reply-message": body, "csrf_token": csrf_token(client)},
+        f"/console/reports/{number}/public-note",
+        data={"pubnote-text": body, "action": "publish", "csrf_token": csrf_token(client)},
     )
     assert response.status_code == 303
     return body
@@ -92,7 +93,7 @@ def town(app):
             note="Voir avec M. Lemoine",
         )
         reports.change_status(session, resolved, "resolved", message="Bonjour Sophie, c'est fait.")
-    sent = {n: console_reply_with_template(client, n) for n in (pinned, typed)}
+    sent = {n: console_note_with_template(client, n) for n in (pinned, typed)}
     # The SMS citizen drops a pin from the link: the geocoder is off, the typed text stays.
     with rt.db.reading() as session:
         author = get_report(session, typed).citizen_id
@@ -197,7 +198,7 @@ def test_a_typed_address_placed_later_is_shown_as_its_street(app, database_url, 
     number = report_by_sms(rt, "cat:nid-de-poule", "Trou", "12 rue de la Poterie")
     client = app.test_client()
     log_in_as(client, admin_id(rt))
-    console_reply_with_template(client, number)
+    console_note_with_template(client, number)
     with rt.db.reading() as session:
         assert public_report(session, number).place.label is None  # not placed yet
     worker = create_app({**base_config(database_url, tmp_path), "GEOCODER": "ban",

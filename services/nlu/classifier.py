@@ -24,15 +24,13 @@ import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
-from threadpoolctl import threadpool_limits
+from typing import TYPE_CHECKING
 
 from services.nlu.text import normalise
 from services.texts import fold
+
+if TYPE_CHECKING:  # scikit-learn (with scipy) takes a second to import: only when used
+    from sklearn.pipeline import Pipeline
 
 DATA = Path(__file__).parent / "data"
 EXAMPLE_FILES = (DATA / "examples_fr.tsv", DATA / "examples_en.tsv")
@@ -96,10 +94,20 @@ class CategoryWords:
 
 def read_examples(paths: Iterable[Path] = EXAMPLE_FILES) -> list[tuple[str, str]]:
     """The shipped examples: (text, generic key)."""
-    rows: list[tuple[str, str]] = []
+    return [(text, key) for text, key, _language in read_examples_with_language(paths)]
+
+
+def read_examples_with_language(
+    paths: Iterable[Path] = EXAMPLE_FILES,
+) -> list[tuple[str, str, str]]:
+    """The shipped examples: (text, generic key, language), the language from the file's
+    name (`examples_fr.tsv`)."""
+    rows: list[tuple[str, str, str]] = []
     for path in paths:
+        language = path.stem.rpartition("_")[2]
         with open(path, encoding="utf-8", newline="") as handle:
-            rows += [(r["text"], r["key"]) for r in csv.DictReader(handle, delimiter="\t")]
+            rows += [(r["text"], r["key"], language)
+                     for r in csv.DictReader(handle, delimiter="\t")]  # fmt: skip
     return rows
 
 
@@ -116,14 +124,7 @@ def training_set(
     their keywords, the categories' own words, and the town's reports (text, code)."""
     examples = read_examples() if examples is None else examples
     keys = {key for _, key in examples}
-    owner: dict[str, str] = {key: key for key in BUILT_IN}
-    for category in categories:
-        for keyword in category.keyword_list:
-            if fold(keyword) in keys and fold(keyword) not in BUILT_IN:
-                owner.setdefault(fold(keyword), category.code)
-    ideas = [c for c in categories if c.is_idea]
-    if IDEA_KEY not in owner and len(ideas) == 1:
-        owner[IDEA_KEY] = ideas[0].code  # a town's one idea category takes the ideas
+    owner = key_owners(categories, keys)
     texts, labels, weights = [], [], []
     for text, key in examples:
         if key in owner:
@@ -140,7 +141,25 @@ def training_set(
     return texts, labels, weights
 
 
+def key_owners(categories: Sequence[CategoryWords], keys: set[str]) -> dict[str, str]:
+    """The town's category that takes each generic key of the shipped examples (through
+    its keywords), the built-in classes their own."""
+    owner: dict[str, str] = {key: key for key in BUILT_IN}
+    for category in categories:
+        for keyword in category.keyword_list:
+            if fold(keyword) in keys and fold(keyword) not in BUILT_IN:
+                owner.setdefault(fold(keyword), category.code)
+    ideas = [c for c in categories if c.is_idea]
+    if IDEA_KEY not in owner and len(ideas) == 1:
+        owner[IDEA_KEY] = ideas[0].code  # a town's one idea category takes the ideas
+    return owner
+
+
 def make_pipeline(c: float = C) -> Pipeline:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
     features = FeatureUnion(
         [
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
@@ -162,6 +181,8 @@ class Model:
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str],
               weights: Sequence[float] | None = None) -> Model:  # fmt: skip
+        from threadpoolctl import threadpool_limits
+
         pipeline = make_pipeline()
         with threadpool_limits(1):  # BLAS threads on a shared CPU: 15 s instead of 0.2 s
             pipeline.fit([normalise(t) for t in texts], list(labels),
@@ -178,6 +199,8 @@ class Model:
 
     def read(self, text: str) -> tuple[list[tuple[str, float]], bool]:
         """The ranking (`rank`) and whether it knows any word of it (`knows`), at once."""
+        from scipy import sparse
+
         said = normalise(text)
         features = self.pipeline.named_steps["features"].transformer_list
         # The pipeline's own predict_proba costs ten times this (joblib, checks).

@@ -15,8 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rapidfuzz import fuzz
-
 from services.address_text import STOPWORDS, STREET_TYPES, words_of
 
 LANDMARKS_FILE = Path(__file__).parent / "data" / "landmarks.tsv"
@@ -124,6 +122,8 @@ class Gazetteer:
         return best[1] if best else None
 
     def _streets_at(self, name: _Name, words: list[str], content: list[tuple[int, str]]):
+        from rapidfuzz import fuzz  # imported by the first sentence read, not by every command
+
         for at in range(len(content) - name.size + 1):
             window = " ".join(w for _, w in content[at : at + name.size])
             ratio = fuzz.ratio(name.core, window)
@@ -139,6 +139,8 @@ class Gazetteer:
                 yield FoundPlace(name.street or "", name.street, score=ratio - 10)
 
     def _landmark_at(self, name: _Name, content: list[tuple[int, str]]) -> FoundPlace | None:
+        from rapidfuzz import fuzz
+
         landmark = name.landmark
         assert landmark is not None
         best = 0.0

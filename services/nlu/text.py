@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import simplemma
-
 from services.texts import fold
 
 # How residents abbreviate and misspell, folded; the character n-grams catch the rest.
@@ -47,6 +45,8 @@ def lemma(word: str) -> str:
     """The word's lemma in French or English (folded again: simplemma may add accents)."""
     if len(word) < 3 or word.isdigit():
         return word
+    import simplemma  # its data takes a tenth of a second to load: on the first word read
+
     return fold(simplemma.lemmatize(word, lang=_LANGS))
 
 

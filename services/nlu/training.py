@@ -1,5 +1,6 @@
 """Retraining: the shipped examples plus the town's reports an agent has seen (their
-category kept or corrected), scored on held-out reports against the active version."""
+category kept or corrected) and the examples it imported (services/nlu/examples.py),
+scored on held-out reports against the active version."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from models.nlu import (
     NluModel,
     activate_version,
     active_version,
+    imported_examples,
     next_version,
     seen_reports_text,
 )
@@ -45,6 +47,7 @@ def train(session: Session, catalog) -> Trained:
     """Trains and stores a new version (not active); scores both on held-out reports."""
     categories = reader.category_words(catalog)
     kept, held = split_reports(seen_reports_text(session))
+    kept += [(row.text, row.category_code) for row in imported_examples(session)]
     examples = read_examples()
     model = Model.train(*training_set(categories, examples, kept))
     places = reader.gazetteer(session, tuple(sorted(catalog.town.codes)))

@@ -19,7 +19,6 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, render_template, request
-from shapely.geometry import mapping
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from models.db import utcnow
@@ -225,6 +224,8 @@ def _report_view(rt: Runtime, session, report, language: str) -> dict:
     place = report.address or (f"{report.lat:.5f}, {report.lon:.5f}" if known else "")
     boundary = snapshot.zones.boundary
     # The town's outline gives bearings even when the map tiles cannot load.
+    from shapely.geometry import mapping  # with numpy: when a page is drawn
+
     outline = json.dumps(mapping(boundary.simplify(OUTLINE_TOLERANCE))) if boundary else ""
     return {
         "outline": outline,

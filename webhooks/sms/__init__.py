@@ -12,7 +12,6 @@ from services.config import Settings
 from webhooks import link
 from webhooks.sms.inbound import CHANNEL
 from webhooks.sms.routes import bp
-from webhooks.sms.sender import SmsSender
 from webhooks.twilio.media import fetch_picture
 from webhooks.twilio.phone import national, phone_identity
 
@@ -34,6 +33,13 @@ def _invite(settings: Settings, code: str | None) -> Invite | None:
     )
 
 
+def _sender(rt):
+    """The Twilio sender, imported (twilio, requests) when the worker first sends."""
+    from webhooks.sms.sender import SmsSender
+
+    return SmsSender(rt)
+
+
 CHANNEL_SPEC = register(
     Channel(
         name=CHANNEL,
@@ -42,7 +48,7 @@ CHANNEL_SPEC = register(
         needs_link_for_pin=True,
         enabled=_enabled,
         blueprints=(bp, link.bp),
-        sender=SmsSender,
+        sender=_sender,
         fetcher=lambda rt: lambda media: fetch_picture(media, rt.settings),
         limits=lambda settings: Limits(float(settings.SMS_RATE_PER_SECOND or 1)),
         mask=mask_phone,

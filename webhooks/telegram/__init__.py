@@ -12,11 +12,8 @@ import urllib.request
 from services.channels import Channel, Invite, InviteUnavailable, Limits, keep_last, register
 from services.config import Settings
 from webhooks.telegram.cli import telegram_cli
-from webhooks.telegram.client import client_for
 from webhooks.telegram.inbound import CHANNEL, fetch_picture
-from webhooks.telegram.polling import poll_forever
 from webhooks.telegram.routes import bp
-from webhooks.telegram.sender import TelegramSender
 
 # A Telegram user id, as an admin types it in the pilot's allowlist.
 TELEGRAM_ID_RE = re.compile(r"^[1-9][0-9]{4,15}$")
@@ -26,9 +23,25 @@ def _enabled(settings: Settings) -> bool:
     return settings.telegram_enabled
 
 
+# The sender, the client and the polling loop import python-telegram-bot and httpx: only
+# when a message is sent, a picture fetched or the chat polled, never to run a command.
+def _sender(rt):
+    from webhooks.telegram.sender import TelegramSender
+
+    return TelegramSender(rt.settings, rt.db)
+
+
 def _fetcher(rt):
+    from webhooks.telegram.client import client_for
+
     client = client_for(rt.settings)
     return lambda media: fetch_picture(rt, client, media)
+
+
+def _poll_forever(app, stop) -> None:
+    from webhooks.telegram.polling import poll_forever
+
+    poll_forever(app, stop)
 
 
 def _identity(text: str, region: str) -> str | None:
@@ -75,11 +88,11 @@ CHANNEL_SPEC = register(
         has_command_menu=True,
         enabled=_enabled,
         blueprints=(bp,),
-        sender=lambda rt: TelegramSender(rt.settings, rt.db),
+        sender=_sender,
         fetcher=_fetcher,
         # 30 messages/s per bot; about one per second to one chat, small bursts allowed.
         limits=lambda settings: Limits(29.8, per_recipient=1.0, recipient_burst=3),
-        background=poll_forever,
+        background=_poll_forever,
         cli=telegram_cli,
         mask=lambda address: keep_last(address, 3),
         identity=_identity,

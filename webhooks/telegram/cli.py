@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from flask.cli import with_appcontext
-from telegram import Bot, BotCommand
-from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
 from services.runtime import current_runtime
 from services.texts import N_, translate
 from webhooks.telegram.client import TelegramClient, client_for, describe
 from webhooks.telegram.inbound import ALLOWED_UPDATES
 from webhooks.telegram.routes import PATH
+
+if TYPE_CHECKING:  # python-telegram-bot: imported when a command runs, not to list them
+    from telegram import Bot, BotCommand
 
 T = TypeVar("T")
 
@@ -106,6 +107,8 @@ def webhook_url(settings) -> str:
 
 def command_menus() -> dict[str | None, list[BotCommand]]:
     """The command menus: French for everyone (no language), English for English clients."""
+    from telegram import BotCommand
+
     return {
         None: [BotCommand(fr, translate("fr", about, command=fr)) for fr, _, about in COMMAND_MENU],
         "en": [BotCommand(en, translate("en", about, command=en)) for _, en, about in COMMAND_MENU],
@@ -124,6 +127,8 @@ def _client() -> TelegramClient:
 
 def _call(client: TelegramClient, fn: Callable[[Bot], Awaitable[T]]) -> T:
     """Runs one Bot API call for the CLI; errors become a readable message."""
+    from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
+
     try:
         return client.call(fn, timeout=30)
     except InvalidToken as exc:

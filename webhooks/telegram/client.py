@@ -14,11 +14,10 @@ import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from telegram import Bot
-from telegram.error import TelegramError
-from telegram.request import HTTPXRequest
+if TYPE_CHECKING:  # python-telegram-bot and httpx: imported by the first client built
+    from telegram import Bot
 
 # python-telegram-bot 22 gives time periods (RetryAfter.retry_after, durations) as
 # timedelta with this set, as int with a deprecation warning without it. PTB reads it
@@ -50,6 +49,9 @@ class TelegramClient:
     """A Bot on its own event loop thread; `call` runs one coroutine and waits for it."""
 
     def __init__(self, token: str, api_root: str) -> None:
+        from telegram import Bot
+        from telegram.request import HTTPXRequest
+
         root = api_root.rstrip("/")
         self.api_root = root
         self.bot = Bot(
@@ -130,6 +132,8 @@ def seconds(period: dtm.timedelta | float | int | None) -> float | None:
 
 def describe(exc: BaseException) -> str:
     """Telegram's words for an error, for logs and outbox rows."""
+    from telegram.error import TelegramError
+
     if isinstance(exc, TelegramError):
         return f"{type(exc).__name__}: {exc.message}"
     return f"{type(exc).__name__}: {exc}"

@@ -7,10 +7,7 @@ the conversation: the engine does, in its own transaction, deduplicating on upda
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-from telegram import CallbackQuery, Message, PhotoSize, Update
-from telegram.error import TelegramError
+from typing import TYPE_CHECKING, Any
 
 from bot import engine
 from services.config import LANGUAGES
@@ -20,6 +17,9 @@ from services.texts import N_, translate
 from services.types import Inbound
 from webhooks.telegram.client import MAX_DOWNLOAD_BYTES, FileTooBig, TelegramClient, describe
 from webhooks.telegram.shape import NotAnUpdate, Verdict, check_update
+
+if TYPE_CHECKING:  # python-telegram-bot: imported when an update is parsed, not before
+    from telegram import CallbackQuery, Message, PhotoSize, Update
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ def parse_update(data: Any) -> Update | None:
         raise NotAnUpdate
     if not checked.usable:
         return None
+    from telegram import Update
+
     try:
         return Update.de_json(checked.data, None)
     except Exception as exc:  # foreign data: whatever PTB trips on, the update is unusable
@@ -152,6 +154,8 @@ def _take_picture(inbound: Inbound, file_id: str | None, file_size: int | None) 
 
 def fetch_picture(rt: Runtime, client: TelegramClient, media: dict):
     """Downloads and stores a picture (in the worker); returns (photo, None) or (None, why)."""
+    from telegram.error import TelegramError
+
     file_id = media["file_id"]
     try:
         data = client.download(file_id)
@@ -191,6 +195,8 @@ def _handle_callback(rt: Runtime, update: Update, query: CallbackQuery) -> str:
 
 def _show_choice(message: Any, data: str) -> dict:
     """Asks the engine to rewrite the menu message: its text, the choice, no buttons."""
+    from telegram import Message
+
     if not isinstance(message, Message) or not message.text:
         return {}  # too old to be shown (InaccessibleMessage), or a photo
     labels = [

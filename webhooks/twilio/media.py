@@ -9,19 +9,13 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-import requests
-
 from models.db import read_number
 from services.config import Settings
 from services.media import PhotoError, store_photo
 from services.types import StoredPhoto
-from webhooks.twilio.client import (
-    DEFAULT_TIMEOUT,
-    is_loopback,
-    is_twilio_host,
-    needs_rebase,
-    rebase_url,
-)
+
+# requests and the Twilio client (webhooks/twilio/client.py) are imported by the worker's
+# first download: a channel registers, and a command runs, without them.
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +47,8 @@ def fetch_picture(media: dict, settings: Settings) -> tuple[StoredPhoto | None, 
 
 
 def _store_media(url: str, settings: Settings) -> StoredPhoto:
+    import requests
+
     try:
         data, content_type = fetch_media(
             url,
@@ -82,7 +78,7 @@ def fetch_media(
     api_base_url: str | None,
     *,
     max_bytes: int,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | None = None,
 ) -> tuple[bytes, str]:
     """Download an inbound MMS's media; return (bytes, content type).
 
@@ -94,6 +90,11 @@ def fetch_media(
     raises MediaTooBig without reading the rest. Network errors and HTTP errors
     raise requests exceptions.
     """
+    import requests
+
+    from webhooks.twilio.client import DEFAULT_TIMEOUT, is_loopback, rebase_url
+
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     target = rebase_url(url, api_base_url)
     if not _is_ours(target, api_base_url):
         raise ValueError(f"not a Twilio media URL: {url!r}")
@@ -116,6 +117,8 @@ def fetch_media(
 
 
 def _is_ours(url: str, api_base_url: str | None) -> bool:
+    from webhooks.twilio.client import is_twilio_host, needs_rebase
+
     parts = urlsplit(url)
     if parts.hostname and is_twilio_host(parts.hostname) and parts.scheme == "https":
         return True

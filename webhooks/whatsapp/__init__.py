@@ -14,7 +14,6 @@ from webhooks.twilio.media import fetch_picture
 from webhooks.whatsapp.content import shape
 from webhooks.whatsapp.inbound import CHANNEL, PREFIX
 from webhooks.whatsapp.routes import bp
-from webhooks.whatsapp.sender import WhatsAppSender
 
 GREETING = "Bonjour"
 
@@ -37,6 +36,13 @@ def _invite(settings: Settings, code: str | None) -> Invite | None:
     )
 
 
+def _sender(rt):
+    """The Twilio sender, imported (twilio, requests) when the worker first sends."""
+    from webhooks.whatsapp.sender import WhatsAppSender
+
+    return WhatsAppSender(rt)
+
+
 CHANNEL_SPEC = register(
     Channel(
         name=CHANNEL,
@@ -46,7 +52,7 @@ CHANNEL_SPEC = register(
         can_receive_photos=True,
         enabled=_enabled,
         blueprints=(bp,),
-        sender=WhatsAppSender,
+        sender=_sender,
         fetcher=lambda rt: lambda media: fetch_picture(media, rt.settings),
         limits=lambda settings: Limits(float(settings.WHATSAPP_RATE_PER_SECOND)),
         mask=mask_phone,
