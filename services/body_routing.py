@@ -9,7 +9,6 @@ import json
 import logging
 from datetime import datetime
 
-from shapely.geometry import Point, shape
 from sqlmodel import Session
 
 from models.body import (
@@ -54,6 +53,8 @@ def _inside(session: Session, zone_id: int, report: Report) -> bool:
     zone = session.get(Zone, zone_id)
     if zone is None or not zone.active:
         return False
+    from shapely.geometry import Point, shape  # only when a rule has a zone
+
     return shape(zone.geometry).covers(Point(report.lon, report.lat))  # shapely: (lon, lat)
 
 

@@ -11,7 +11,6 @@ from urllib.parse import quote
 from services.channels import Channel, Invite, Limits, mask_phone, register
 from services.config import Settings
 from webhooks.twilio.media import fetch_picture
-from webhooks.whatsapp.content import shape
 from webhooks.whatsapp.inbound import CHANNEL, PREFIX
 from webhooks.whatsapp.routes import bp
 
@@ -43,6 +42,13 @@ def _sender(rt):
     return WhatsAppSender(rt)
 
 
+def _preview(reply, language: str) -> dict:
+    """The simulator's drawing of a reply as WhatsApp shows it (list, quick replies)."""
+    from webhooks.whatsapp.content import shape  # twilio's client: only when drawn
+
+    return shape(reply, language).as_dict()
+
+
 CHANNEL_SPEC = register(
     Channel(
         name=CHANNEL,
@@ -60,6 +66,6 @@ CHANNEL_SPEC = register(
         # admit it (an admin types a number once, for SMS and WhatsApp alike).
         allowlist_as="sms",
         invite=_invite,
-        preview=lambda reply, language: shape(reply, language).as_dict(),
+        preview=_preview,
     )
 )
