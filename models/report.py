@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Identity, Index, Text, func, select, update
+from sqlalchemy import JSON, Identity, Index, Text, func, select, update
 from sqlmodel import Column, Field, Session, SQLModel
 
 from models.citizen import Citizen
@@ -182,6 +182,8 @@ class Report(SQLModel, table=True):
     priority: str = Field(
         default=Priority.NORMAL, max_length=8, sa_column_kwargs={"server_default": "normal"}
     )
+    # The answers to the category's questions (models/question.py Answer), as JSON.
+    answers: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
     @property
     def number(self) -> int:

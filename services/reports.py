@@ -67,6 +67,7 @@ def file_report(session: Session, citizen: Citizen, draft: dict, category: Categ
         status=Status.NEW,
         created_at=now,
         updated_at=now,
+        answers=draft.get("answers") or None,  # the category's questions (handlers/questions)
     )
     session.add(report)
     session.flush()
@@ -380,11 +381,12 @@ def recategorise(
 
 
 def set_priority(
-    session: Session, number: int, priority: str, *, agent_id: int | None
+    session: Session, number: int, priority: str, *, agent_id: int | None, reason=None
 ) -> ReportEvent:
     """Sets how pressing a report is (the queue's first key); internal, kept in its history.
 
-    The event's internal note keeps the change as JSON (`priority`, `from_priority`).
+    The event's internal note keeps the change as JSON (`priority`, `from_priority`, and
+    `reason` when the bot made it urgent: services/urgency.py says why).
     """
     report = lock_report(session, number)
     if report is None:
@@ -394,6 +396,8 @@ def set_priority(
     if priority == report.priority:
         raise ReportError(N_("Report #%(number)d already has that priority."), number=number)
     change = {"priority": priority, "from_priority": report.priority}
+    if reason:
+        change["reason"] = reason
     report.priority = priority
     return _internal_event(session, report, EventKind.PRIORITISED, change, agent_id)
 

@@ -1,0 +1,84 @@
+"""Urgent reports: a category, an answer or the words make a report urgent, through
+services.reports.set_priority; it opens the queue and the resident is told what happens.
+
+The demo's questions (bot/seed.py seed_questions) are seeded here only: the tests' town
+walks its other conversations without them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.seed import seed_questions
+from models.db import utcnow
+from models.report import Report, ReportEvent
+from tests.helpers import add_reports, log_in_as, make_agent
+from tests.sms_support import Phone, make_sms_app
+from tests.test_console_queue import numbers_on
+
+
+@pytest.fixture
+def fr_sms(database_url, tmp_path, twilio):
+    """The town in French by SMS, with the demo's questions."""
+    app = make_sms_app(database_url, tmp_path, twilio, DEFAULT_LANGUAGE="fr")
+    rt = app.extensions["webleads"]
+    with rt.db.transaction() as session:
+        seed_questions(session)
+    rt.catalog.invalidate()
+    yield app
+    rt.db.dispose()
+
+
+DAY = timedelta(days=1)
+
+
+def _number(done: str) -> int:
+    return int(done.split("#", 1)[1].split(" ", 1)[0])
+
+
+def _history(rt, number: int) -> list[dict]:
+    with rt.db.reading() as session:
+        events = session.scalars(
+            select(ReportEvent).where(
+                ReportEvent.report_id == number, ReportEvent.kind == "prioritised"
+            )
+        )
+        return [json.loads(e.internal_note) for e in events]
+
+
+def test_a_pothole_deeper_than_10_cm_by_sms_is_urgent_first_in_the_queue_and_said(fr_sms, twilio):
+    rt = fr_sms.extensions["webleads"]
+    (older,) = add_reports(rt, [{"category": "nid-de-poule", "created_at": utcnow() - DAY}])
+    phone = Phone(fr_sms, twilio)
+    phone.text("Bonjour")
+    phone.inbox()
+    phone.text("1")  # Nid-de-poule
+    phone.inbox()
+    question = phone.says("Gros trou devant le numéro 12")
+    assert question == "Le trou fait-il plus de 10 cm ?\n1 Oui\n2 Non\n3 Passer"
+    assert "MMS" in phone.says("oui")  # then the photo, as before
+    phone.says("passer")
+    assert phone.says("12 rue de la Poterie").startswith("Votre signalement :")
+    done, priority, *_ = phone.says("1").split("\n---\n")
+    number = _number(done)
+    assert priority == (
+        "Votre signalement est traité en priorité : le service Voirie est alerté et vise "
+        "une intervention sous 4 heures."  # SMS has no narrow no-break space
+    )
+    with rt.db.reading() as session:
+        report = session.get(Report, number)
+        assert report.priority == "urgent"
+        assert [(a["code"], a["value"]) for a in report.answers] == [("deeper_than_10cm", "yes")]
+    assert _history(rt, number) == [
+        {"priority": "urgent", "from_priority": "normal",
+         "reason": {"answer": ["deeper_than_10cm"]}}
+    ]  # fmt: skip
+    client = fr_sms.test_client()
+    log_in_as(client, make_agent(rt, "voirie@vitre.example"))
+    queue = client.get("/console/reports").get_data(as_text=True)
+    assert numbers_on(queue) == [number, older]  # urgent first, though filed later
+    assert "Le trou fait-il plus de 10\u202fcm\u202f? <strong>oui</strong>" in queue
