@@ -74,6 +74,10 @@ FIELD_LABELS = {
     "channel": _l("Channel"),
     "communes": _l("Communes"),
     "on": _l("Running"),
+    "questions": _l("Questions"),
+    "urgent_by_default": _l("Every report of this category is urgent"),
+    "urgent_sla_hours": _l("Deadline of an urgent report (hours)"),
+    "danger_words": _l("Danger words"),
 }
 # The few words the audit trail keeps in place of a value.
 VALUE_LABELS = {

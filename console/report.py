@@ -35,6 +35,7 @@ from console.present import (
     status_label,
 )
 from console.queue import PRIORITY_LABELS, Lookups, lang, load_lookups
+from models.catalog import sla_hours_for
 from models.citizen import Citizen, citizens_by_id
 from models.console import templates_for
 from models.console_queries import (
@@ -121,7 +122,7 @@ def report_page(number: int):
         **forms,
         lookups=lookups,
         now=now,
-        sla=sla_clock(report, category.sla_hours if category else 72, now),
+        sla=sla_clock(report, sla_hours_for(category, report.priority) if category else 72, now),
         status_label=status_label,
         event_labels={**EVENT_LABELS, "prioritised": _l("Priority changed")},
         priority_labels=PRIORITY_LABELS,

@@ -50,6 +50,13 @@ class Category(SQLModel, table=True):
         return self.name_en if language == "en" else self.name_fr
 
 
+def sla_hours_for(category: Category, priority: str) -> int:
+    """A report's SLA hours: its category's, or the category's urgent one when urgent."""
+    if priority == "urgent" and category.urgent_sla_hours:
+        return category.urgent_sla_hours
+    return category.sla_hours
+
+
 def active_categories(session: Session) -> list[Category]:
     """Returns the categories a citizen may choose, problems first, in menu order."""
     stmt = (

@@ -431,6 +431,7 @@ def file_external_report(
     address: str | None,
     note: str | None = None,
     commune: str | None = None,
+    answers: list | None = None,
 ) -> Report:
     """Creates a report sent by another tool (no citizen follows it in the chat)."""
     now = utcnow()
@@ -448,6 +449,7 @@ def file_external_report(
         status=Status.NEW,
         created_at=now,
         updated_at=now,
+        answers=answers or None,
     )
     session.add(report)
     session.flush()

@@ -11,11 +11,11 @@ through services.reports.set_priority, with the reason kept in the report's hist
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 
-from models.question import Answer, Kind, Question
+from models.question import Answer, Kind, Option, Question
 from models.report import Priority, Report
 from models.settings import get_setting, set_setting
 from services import audit
@@ -24,6 +24,7 @@ from services.catalog import CategoryInfo
 from services.nlu.reader import sounds_like_emergency
 from services.nlu.text import words
 from services.reports import set_priority
+from services.texts import N_, fold
 
 DANGER_WORDS = "danger_words"  # the town setting: a list of phrases
 # Dangers that are not an emergency call but should not wait their turn. Gas, fire, an
@@ -202,3 +203,117 @@ def make_urgent(session: Session, report: Report, why: dict) -> bool:
         return False
     set_priority(session, report.id, Priority.URGENT, agent_id=None, reason=why)
     return True
+
+
+# --- the console's question form ----------------------------------------------------------
+
+
+class QuestionError(ValueError):
+    """A question the admin wrote that cannot be asked; `text` is a msgid (%(name)s)."""
+
+    def __init__(self, text: str, **values) -> None:
+        self.text, self.values = text, values
+        super().__init__(text % values if values else text)
+
+
+YES_TYPED = {"oui", "yes", "o", "y", "1", "true"}
+
+
+def _slug(text: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "_", fold(text)).strip("_")[:28] or "q"
+    code, n = base, 2
+    while code in taken:
+        code, n = f"{base}_{n}", n + 1
+    taken.add(code)
+    return code
+
+
+def build_questions(slots: list[dict], existing: tuple[Question, ...]) -> list[dict]:
+    """The questions as the category keeps them, from the form's slots (kind, fr, en,
+    options: one per line `Français / English`, urgent: when an answer makes it urgent).
+    A slot keeps its code (the Open311 attribute's) while its kind stays the same."""
+    questions: list[dict] = []
+    taken: set[str] = set()
+    for n, slot in enumerate(slots, 1):
+        kind = (slot.get("kind") or "").strip()
+        if not kind:
+            continue
+        fr, en = (slot.get("fr") or "").strip(), (slot.get("en") or "").strip()
+        if not fr:
+            raise QuestionError(N_("Question %(n)d needs its French wording."), n=n)
+        before = existing[n - 1] if n <= len(existing) else None
+        code = before.code if before is not None and before.kind == kind else None
+        code = _slug(en or fr, taken) if code is None or code in taken else code
+        taken.add(code)
+        options = _options(slot.get("options") or "", n) if kind == Kind.CHOICE else ()
+        question = Question(code, Kind(kind), fr, en or fr, options)
+        questions.append(_with_rule(question, (slot.get("urgent") or "").strip(), n).to_json())
+    return questions
+
+
+def _options(text: str, n: int) -> tuple[Option, ...]:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) < 2:
+        raise QuestionError(N_("Question %(n)d needs at least two choices, one per line."), n=n)
+    taken: set[str] = set()
+    options = []
+    for line in lines[:8]:
+        fr, _, en = (part.strip() for part in line.partition("/"))
+        options.append(Option(_slug(en or fr, taken), fr, en or fr))
+    return tuple(options)
+
+
+def _with_rule(question: Question, said: str, n: int) -> Question:
+    """The question with the rule the admin typed in 'urgent when'."""
+    if not said:
+        return question
+    if question.kind == Kind.YES_NO:
+        if fold(said) not in YES_TYPED:
+            raise QuestionError(N_("Question %(n)d: write “oui” to make a yes urgent."), n=n)
+        return replace(question, urgent_if_yes=True)
+    if question.kind == Kind.NUMBER:
+        above = read_number(said)
+        if above is None:
+            raise QuestionError(N_("Question %(n)d: urgent above which number?"), n=n)
+        return replace(question, urgent_above=above)
+    if question.kind == Kind.CHOICE:
+        codes = []
+        for word in (w.strip() for w in said.split(",") if w.strip()):
+            index = read_number(word)
+            found = next(
+                (
+                    o.code
+                    for i, o in enumerate(question.options, 1)
+                    if index == i or fold(word) in (fold(o.fr), fold(o.en))
+                ),
+                None,
+            )
+            if found is None:
+                raise QuestionError(
+                    N_("Question %(n)d: “%(word)s” is not one of its choices."), n=n, word=word
+                )
+            codes.append(found)
+        return replace(question, urgent_options=tuple(codes))
+    raise QuestionError(N_("Question %(n)d: a short text cannot make a report urgent."), n=n)
+
+
+def form_slots(questions: tuple[Question, ...]) -> list[dict]:
+    """The category's questions as the console's form shows them (build_questions' input)."""
+    slots = []
+    for question in questions:
+        if question.kind == Kind.YES_NO:
+            urgent = "oui" if question.urgent_if_yes else ""
+        elif question.kind == Kind.NUMBER:
+            urgent = "" if question.urgent_above is None else f"{question.urgent_above:g}"
+        else:
+            urgent = ", ".join(o.fr for o in question.options if o.code in question.urgent_options)
+        slots.append(
+            {
+                "kind": str(question.kind),
+                "fr": question.fr,
+                "en": question.en,
+                "options": "\n".join(f"{o.fr} / {o.en}" for o in question.options),
+                "urgent": urgent,
+            }
+        )
+    return slots

@@ -11,12 +11,14 @@ import json
 from datetime import timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from bot.seed import seed_questions
+from models.catalog import category_by_code
 from models.db import utcnow
 from models.report import Report, ReportEvent
-from tests.helpers import add_reports, log_in_as, make_agent
+from tests.helpers import TalkingCitizen, add_reports, admin_id, log_in_as, make_agent
 from tests.sms_support import Phone, make_sms_app
 from tests.test_console_queue import numbers_on
 
@@ -63,7 +65,7 @@ def test_a_pothole_deeper_than_10_cm_by_sms_is_urgent_first_in_the_queue_and_sai
     assert "MMS" in phone.says("oui")  # then the photo, as before
     phone.says("passer")
     assert phone.says("12 rue de la Poterie").startswith("Votre signalement :")
-    done, priority, *_ = phone.says("1").split("\n---\n")
+    done, priority = phone.says("1").split("\n---\n")[0].split("\n")
     number = _number(done)
     assert priority == (
         "Votre signalement est traité en priorité : le service Voirie est alerté et vise "
@@ -82,3 +84,52 @@ def test_a_pothole_deeper_than_10_cm_by_sms_is_urgent_first_in_the_queue_and_sai
     queue = client.get("/console/reports").get_data(as_text=True)
     assert numbers_on(queue) == [number, older]  # urgent first, though filed later
     assert "Le trou fait-il plus de 10\u202fcm\u202f? <strong>oui</strong>" in queue
+
+
+@pytest.mark.parametrize(
+    ("category", "description", "reason", "numbers_first"),
+    [
+        ("espaces-verts", "Un gros arbre est tombé sur le trottoir",
+         {"danger_words": "arbre tombé"}, False),
+        ("lampadaire", "Le câble électrique du lampadaire pend à terre", {"danger_to_people": True},
+         True),
+        ("dechets", "Des sacs poubelle éventrés", {"category": "dechets"}, False),
+    ],
+    ids=["a danger word", "a danger to people", "the category's flag"],
+)  # fmt: skip
+def test_the_words_or_the_category_make_a_report_urgent(
+    app, category, description, reason, numbers_first
+) -> None:
+    rt = app.extensions["webleads"]
+    with rt.db.transaction() as session:
+        category_by_code(session, "dechets").urgent_by_default = True
+    rt.catalog.invalidate()
+    me = TalkingCitizen(rt)
+    me.say("bonjour")
+    me.say(choice=f"cat:{category}")
+    after_description = me.texts(description)
+    assert after_description.startswith("Si quelqu’un est en danger") == numbers_first
+    me.say(choice="skip")
+    me.say(location=(48.1246, -1.2082))
+    (done,) = me.say(choice="yes")
+    thanks, priority = done.text.split("\n")
+    assert priority.startswith("Votre signalement est traité en priorité\u202f:")
+    number = _number(thanks)  # and the emergency numbers not again: said once, at once
+    assert _history(rt, number)[0]["reason"] == reason
+
+
+def test_an_urgent_report_has_its_own_deadline(app) -> None:
+    rt = app.extensions["webleads"]
+    with rt.db.transaction() as session:
+        category_by_code(session, "dechets").urgent_by_default = True
+    rt.catalog.invalidate()
+    filed = utcnow()
+    urgent = TalkingCitizen(rt).file_report("cat:dechets", "Sacs poubelle éventrés")
+    (normal,) = add_reports(rt, [{"category": "dechets", "created_at": filed}])
+    client = app.test_client()
+    log_in_as(client, admin_id(rt))
+    with time_machine.travel(filed + timedelta(hours=5), tick=False):  # urgent: 4 h; else 48
+        overdue = client.get("/console/reports?overdue=1").get_data(as_text=True)
+        page = client.get(f"/console/reports/{urgent}").get_data(as_text=True)
+    assert numbers_on(overdue) == [urgent] and normal != urgent
+    assert "En retard" in page
