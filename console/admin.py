@@ -315,11 +315,13 @@ def _urgency_fields(db, form: CategoryForm, item_id: int | None) -> dict:
         questions = urgency.build_questions(slots, questions_of(existing and existing.questions))
     except urgency.QuestionError as exc:
         raise ValueError(_(exc.text, **exc.values)) from exc
-    return {
-        "questions": questions,
+    fields = {
         "urgent_by_default": form.urgent_by_default.data,
         "urgent_sla_hours": form.urgent_sla_hours.data or 4,
     }
+    if questions != ((existing.questions if existing else None) or []):
+        fields["questions"] = questions  # none before (NULL) and none now is no change
+    return fields
 
 
 def _save_agent(db, form: AgentForm, item_id: int | None) -> str:

@@ -90,6 +90,7 @@ PAGES = [
     ("rollout-launch-kit", "/console/admin/launch-kit"),
     ("api-keys", "/console/admin/api-keys"),
     ("reader", "/console/admin/reader"),
+    ("danger-words", "/console/admin/danger-words"),
     ("audit-log", "/console/admin/audit"),
 ]
 
