@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from georeport import GeoReport
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from bot.seed import seed_questions
@@ -54,6 +55,11 @@ def test_a_skipped_question_files_the_report_as_usual(town) -> None:
     assert [label for _, label in me.say("passer")[0].choices] == ["Passer"]  # the photo's
     report = _file(me)
     assert (report.priority, report.answers) == ("normal", None)
+    # a message read as a report: its category confirmed, the question, then what is missing
+    paul = TalkingCitizen(town, "paul")
+    paul.say("Il y a un gros trou dans la chaussée devant le 12 rue de la Poterie")
+    assert paul.texts(choice="guess:yes") == "Le trou fait-il plus de 10\u202fcm\u202f?"
+    assert paul.texts("oui").startswith("Pouvez-vous ajouter une photo")  # the place is known
 
 
 def test_a_number_that_is_not_one_is_asked_again_once_with_an_example(town) -> None:
@@ -110,7 +116,7 @@ def test_the_console_edits_the_questions_audited_and_the_next_conversation_asks_
     )
     assert response.status_code == 303
     with town.db.reading() as session:
-        change = session.query(AdminChange).filter_by(name="graffiti").one()
+        change = session.scalars(select(AdminChange).where(AdminChange.name == "graffiti")).one()
     assert change.changes["questions"][1][0]["fr"] == "Quel support\u202f?"
     page = client.get(f"/console/admin/categories/{category.id}").get_data(as_text=True)
     assert "Mur / Wall\nMonument / Monument" in page  # the form shows them back
