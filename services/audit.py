@@ -165,6 +165,7 @@ class Thing(StrEnum):
     API_KEY = "api key"
     LOGO = "logo"
     READER = "reader"  # the free-text reader's model in use (services/nlu)
+    DANGER_WORDS = "danger words"  # what makes a report urgent (services/urgency.py)
 
 
 class Action(StrEnum):

@@ -75,7 +75,7 @@ def set_danger_words(session: Session, actor: Actor, text: str) -> list[str]:
     phrases = list(dict.fromkeys(p[:80] for p in phrases))[:MAX_DANGER_WORDS]
     before = danger_words({DANGER_WORDS: get_setting(session, DANGER_WORDS)})
     set_setting(session, DANGER_WORDS, phrases)
-    audit.record(session, actor, audit.Thing.CATEGORY, "danger words", audit.Action.UPDATED,
+    audit.record(session, actor, audit.Thing.DANGER_WORDS, "town", audit.Action.UPDATED,
                  audit.changed({DANGER_WORDS: before}, {DANGER_WORDS: phrases}))  # fmt: skip
     return phrases
 

@@ -15,10 +15,18 @@ import time_machine
 from sqlalchemy import select
 
 from bot.seed import seed_questions
+from models.audit import AdminChange
 from models.catalog import category_by_code
 from models.db import utcnow
 from models.report import Report, ReportEvent
-from tests.helpers import TalkingCitizen, add_reports, admin_id, log_in_as, make_agent
+from tests.helpers import (
+    TalkingCitizen,
+    add_reports,
+    admin_id,
+    csrf_token,
+    log_in_as,
+    make_agent,
+)
 from tests.sms_support import Phone, make_sms_app
 from tests.test_console_queue import numbers_on
 
@@ -133,3 +141,21 @@ def test_an_urgent_report_has_its_own_deadline(app) -> None:
         page = client.get(f"/console/reports/{urgent}").get_data(as_text=True)
     assert numbers_on(overdue) == [urgent] and normal != urgent
     assert "En retard" in page
+
+
+def test_the_town_edits_its_danger_words_audited(app) -> None:
+    rt = app.extensions["webleads"]
+    client = app.test_client()
+    log_in_as(client, admin_id(rt))
+    page = client.get("/console/admin/danger-words").get_data(as_text=True)
+    assert "arbre tombé\nbranche tombée\n" in page  # the shipped ones, to start from
+    words = {"words": "nid de frelons\ninondation", "csrf_token": csrf_token(client)}
+    assert client.post("/console/admin/danger-words", data=words).status_code == 303
+    with rt.db.reading() as session:
+        change = session.scalars(select(AdminChange).where(AdminChange.thing == "danger words"))
+        assert change.one().changes["danger_words"][1] == ["nid de frelons", "inondation"]
+    urgent = TalkingCitizen(rt, "lea").file_report("cat:espaces-verts", "Un nid de gros frelons")
+    normal = TalkingCitizen(rt, "noe").file_report("cat:espaces-verts", "Un arbre est tombé", None)
+    with rt.db.reading() as session:
+        assert session.get(Report, urgent).priority == "urgent"
+        assert session.get(Report, normal).priority == "normal"  # no longer in the list
