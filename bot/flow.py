@@ -31,7 +31,7 @@ stateDiagram-v2
     description --> question: text, the category has questions (handlers/questions.py)
     guess --> question: yes, the category has questions (the place the message named after)
     guess_pick --> question: the same
-    question --> question: the next question, or a typed number asked again once
+    question --> question: the next question, a typed number asked again once, a photo kept
     question --> photo: answered or skipped (passer)
     question --> location: the same, the photo already sent (or on SMS, from a sentence)
     question --> location_confirm: the same, from a sentence: its street not found as such
@@ -135,7 +135,10 @@ FLOW: dict[State, Row] = {
             EVENT: description.pin_named,
         },
     ),
-    State.QUESTION: Row(questions.ask, {CHOICE: questions.choose, TEXT: questions.text}),
+    State.QUESTION: Row(
+        questions.ask,
+        {CHOICE: questions.choose, TEXT: questions.text, PHOTO: questions.take_photo},
+    ),
     State.PHOTO: Row(
         photo.ask,
         {PHOTO: photo.take, CHOICE: photo.skip, TEXT: photo.text, LOCATION: location.take_pin},

@@ -97,6 +97,15 @@ def text(ctx: Ctx, msg: Inbound) -> Outcome:
     return Outcome([note, *outcome.replies], outcome.state, wait=outcome.wait)
 
 
+def take_photo(ctx: Ctx, msg: Inbound) -> Outcome:
+    """Keeps a photo sent while a question is asked (the photo step is then skipped)."""
+    if msg.photo is None:
+        return Outcome([photo.refuse(ctx, msg, State.QUESTION).replies[0], *ask(ctx)],
+                       State.QUESTION)  # fmt: skip
+    photo.keep_photo(ctx, msg)
+    return Outcome([Reply(ctx.t("Thanks for the photo.")), *ask(ctx)], State.QUESTION)
+
+
 def _keep(ctx: Ctx, question: Question, value) -> Outcome:
     answers = [a for a in ctx.draft.get("answers", []) if a["code"] != question.code]
     ctx.draft["answers"] = [*answers, urgency.answer_of(question, value)]

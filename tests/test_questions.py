@@ -16,7 +16,7 @@ from models.api_key import KeyView, create_key
 from models.audit import AdminChange
 from models.catalog import category_by_code, service_by_code
 from models.report import Report
-from tests.helpers import TalkingCitizen, admin_id, csrf_token, log_in_as
+from tests.helpers import TalkingCitizen, a_photo, admin_id, csrf_token, log_in_as
 
 BASE = "/open311/v2"
 
@@ -80,9 +80,10 @@ def test_a_number_that_is_not_one_is_asked_again_once_with_an_example(town) -> N
     # a second answer that is no number either: the conversation goes on without it
     me2 = TalkingCitizen(town, "paul")
     _to_question(me2, "trottoir", "Une dalle soulevée")
+    assert me2.texts(photo=a_photo()).startswith("Merci pour la photo.\nLargeur en cm")
     me2.say("beaucoup")
     assert me2.texts("énormément").startswith("Ce n’est pas grave, continuons.\n")
-    assert me2.state == "photo"
+    assert me2.state == "location"  # the photo came with the question
 
 
 def test_the_console_edits_the_questions_audited_and_the_next_conversation_asks_them(
