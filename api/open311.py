@@ -42,8 +42,9 @@ from models.open311_queries import (
     last_public_messages,
     statuses_of_kind,
 )
+from models.question import Kind, Question
 from models.report import Report
-from services import reports
+from services import reports, urgency
 from services.catalog import Snapshot
 from services.channels import Channel, register
 from services.public_view import PublicReport, public_reports
@@ -161,14 +162,22 @@ def services(fmt: str) -> Response:
 
 @bp.get(f"/services/<code>.<{FORMATS}:fmt>")
 def service_definition(code: str, fmt: str) -> Response:
-    """A service's extra attributes: none here, so an empty list (404 when unknown)."""
-    snapshot, _ = _snapshot()
-    if code not in snapshot.by_code:
+    """A service's extra attributes: its category's short questions (404 when unknown)."""
+    snapshot, language = _snapshot()
+    category = snapshot.by_code.get(code)
+    if category is None:
         return _errors(fmt, Open311Error(404, f"service_code {code} not found"))
+    attributes = [_attribute(q, order, language) for order, q in enumerate(category.questions, 1)]
     if fmt == "json":
-        return _json({"service_code": code, "attributes": []})
+        return _json({"service_code": code, "attributes": attributes})
     root = _element("service_definition", {"service_code": code})
-    ET.SubElement(root, "attributes")
+    nodes = ET.SubElement(root, "attributes")
+    for attribute in attributes:
+        node = _element("attribute", {k: v for k, v in attribute.items() if k != "values"})
+        values = ET.SubElement(node, "values")
+        for value in attribute["values"]:
+            values.append(_element("value", value))
+        nodes.append(node)
     return _xml(root)
 
 
@@ -223,6 +232,9 @@ def create_request(fmt: str) -> Response:
             report = reports.file_external_report(
                 session, channel=CHANNEL, note=_note(key, form), commune=commune, **fields
             )
+            why = urgency.reasons(fields["category"], fields["answers"], fields["description"],
+                                  urgency.danger_words(snapshot.settings))  # fmt: skip
+            urgency.make_urgent(session, report, why)
             number = report.id
     except Open311Error as exc:
         return _errors(fmt, exc)
@@ -291,11 +303,56 @@ def _service(snapshot: Snapshot, category, language: str) -> dict:
         "service_code": category.code,
         "service_name": category.name(language),
         "description": category.name(language),
-        "metadata": False,
+        "metadata": bool(category.questions),  # its questions: GET services/{code}
         "type": "realtime",
         "keywords": ", ".join(dict.fromkeys([category.name_fr, category.name_en])),
         "group": service.name(language),
     }
+
+
+# A question's kind -> the Open311 datatype of its attribute.
+DATATYPES = {
+    Kind.YES_NO: "singlevaluelist",
+    Kind.CHOICE: "singlevaluelist",
+    Kind.NUMBER: "number",
+    Kind.TEXT: "string",
+}
+YES_NO_VALUES = {"fr": ("Oui", "Non"), "en": ("Yes", "No")}
+
+
+def _attribute(question: Question, order: int, language: str) -> dict:
+    """A category's question as a service definition's attribute (never required)."""
+    if question.kind == Kind.YES_NO:
+        yes, no = YES_NO_VALUES.get(language, YES_NO_VALUES["en"])
+        values = [{"key": "yes", "name": yes}, {"key": "no", "name": no}]
+    else:
+        values = [{"key": o.code, "name": o.label(language)} for o in question.options]
+    return {
+        "variable": True,
+        "code": question.code,
+        "datatype": DATATYPES[question.kind],
+        "required": False,
+        "datatype_description": None,
+        "order": order,
+        "description": question.wording(language),
+        "values": values,
+    }
+
+
+def _answers(form, category, problems: list[str]) -> list[dict]:
+    """The `attribute[code]` values a new request carries, read as the chat reads them."""
+    answers = []
+    for question in category.questions if category is not None else ():
+        given = (form.get(f"attribute[{question.code}]") or "").strip()
+        if not given:
+            continue
+        as_choice = question.kind in (Kind.YES_NO, Kind.CHOICE)
+        value = urgency.check(question, **({"choice": given} if as_choice else {"text": given}))
+        if value.value is None:
+            problems.append(f"attribute[{question.code}] is not a valid {question.kind} answer.")
+        else:
+            answers.append(urgency.answer_of(question, value.value))
+    return answers
 
 
 def _reader(api_key: str | None) -> ApiKey | None:
@@ -482,11 +539,13 @@ def _new_request(form, snapshot: Snapshot) -> dict:
     description = (form.get("description") or "").strip()
     if len(description) > MAX_DESCRIPTION:
         problems.append(f"description is longer than {MAX_DESCRIPTION} characters.")
+    answers = _answers(form, category, problems)
     if problems:
         raise Open311Error(400, *problems)
     return {
         "category": category,
         "description": description,
+        "answers": answers,
         "lat": lat,
         "lon": lon,
         "address": address,

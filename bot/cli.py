@@ -133,12 +133,14 @@ def seed_demo_command() -> None:
         seed_crew,
         seed_demo,
         seed_demo_reports,
+        seed_questions,
         seed_templates,
     )
 
     rt = current_runtime()
     with rt.db.transaction() as session:
         password = seed_demo(session)
+        seed_questions(session)
         filed = seed_demo_reports(session, rt.settings)
         templates = seed_templates(session)
         crew = seed_crew(session, rt.settings.SECRET_KEY)

@@ -28,6 +28,16 @@ stateDiagram-v2
     guess_pick --> menu: the same
     guess_pick --> guess: a category chosen, its street looked up by the worker (event)
     menu --> description: category chosen (or idea)
+    description --> question: text, the category has questions (handlers/questions.py)
+    guess --> question: yes, the category has questions (the place the message named after)
+    guess_pick --> question: the same
+    question --> question: the next question, a typed number asked again once, a photo kept
+    question --> photo: answered or skipped (passer)
+    question --> location: the same, the photo already sent (or on SMS, from a sentence)
+    question --> location_confirm: the same, from a sentence: its street not found as such
+    question --> guess: the same, from a sentence: its street looked up by the worker (event)
+    question --> nearby: the same, the place known
+    question --> confirm: the same, the place known, nothing close
     description --> photo: text
     description --> location: text, the photo already sent
     description --> nearby: text, photo and pin already sent
@@ -81,11 +91,13 @@ from handlers import (
     description,
     erase,
     feedback,
+    guessed_place,
     idle,
     location,
     menu,
     nearby,
     photo,
+    questions,
     sentence,
 )
 from handlers.context import Ctx
@@ -116,7 +128,7 @@ FLOW: dict[State, Row] = {
         },
     ),
     State.MENU: Row(menu.ask, {CHOICE: menu.choose, TEXT: sentence.read_at_menu}),
-    State.GUESS: Row(sentence.ask, {CHOICE: sentence.confirm, EVENT: sentence.placed}),
+    State.GUESS: Row(sentence.ask, {CHOICE: sentence.confirm, EVENT: guessed_place.placed}),
     State.GUESS_PICK: Row(sentence.ask_pick, {CHOICE: sentence.pick}),
     State.DESCRIPTION: Row(
         description.ask,
@@ -126,6 +138,10 @@ FLOW: dict[State, Row] = {
             LOCATION: description.take_location,
             EVENT: description.pin_named,
         },
+    ),
+    State.QUESTION: Row(
+        questions.ask,
+        {CHOICE: questions.choose, TEXT: questions.text, PHOTO: questions.take_photo},
     ),
     State.PHOTO: Row(
         photo.ask,

@@ -91,6 +91,57 @@ CATEGORIES = [
     ("idee", "Idée pour la ville", "Idea for the town", "participation", IDEA, 336, False, "idea"),
 ]
 
+# The demo's short questions (models/question.py), asked after the description. Not in
+# seed_demo: the tests' town walks its conversations without them (tests/test_questions.py
+# seeds them).
+QUESTIONS = {
+    "nid-de-poule": [
+        {
+            "code": "deeper_than_10cm",
+            "kind": "yesno",
+            "fr": "Le trou fait-il plus de 10\u202fcm\u202f?",
+            "en": "Is the hole deeper than 10 cm?",
+            "urgent_if_yes": True,
+        }
+    ],
+    "lampadaire": [
+        {
+            "code": "pole_number",
+            "kind": "text",
+            "fr": "Numéro sur le poteau\u202f?",
+            "en": "Number on the pole?",
+        }
+    ],
+    "signalisation": [
+        {
+            "code": "what_is_damaged",
+            "kind": "choice",
+            "fr": "Qu’est-ce qui est touché\u202f?",
+            "en": "What is affected?",
+            "options": [
+                {"code": "traffic_light", "fr": "Feu tricolore", "en": "Traffic light"},
+                {"code": "sign", "fr": "Panneau", "en": "Road sign"},
+                {"code": "marking", "fr": "Marquage au sol", "en": "Road marking"},
+            ],
+            "urgent_options": ["traffic_light"],
+        }
+    ],
+}
+
+
+def seed_questions(session: Session) -> int:
+    """Gives the demo's categories their questions, where they have none; returns how many."""
+    count = 0
+    for code, questions in QUESTIONS.items():
+        category = category_by_code(session, code)
+        if category is not None and not category.questions:
+            category.questions = questions
+            session.add(category)
+            count += 1
+    session.flush()
+    return count
+
+
 ADMIN_EMAIL = "admin@vitre.example"
 BOUNDARY_FILE = Path(__file__).parent / "data" / "vitre-boundary.geojson"
 # The demo town's addresses in the BAN's CSV format (and a neighbour's, Fougères, so that

@@ -125,7 +125,11 @@ def _template_helpers() -> dict:
         point = shape(zones[0].geometry).centroid
         return [point.y, point.x, 13]
 
+    from console.present import report_answers, urgency_reason
+
     return {
+        "report_answers": report_answers,
+        "urgency_reason": urgency_reason,
         "map_center": map_center,
         "current_lang": lambda: str(get_locale() or "fr")[:2],
         "town_name": town_name,

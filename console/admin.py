@@ -15,15 +15,23 @@ from sqlalchemy.exc import IntegrityError
 
 from console import bp
 from console.auth import admin_required
-from console.forms import AgentForm, CategoryForm, ServiceForm, TemplateForm, ZoneForm
+from console.forms import (
+    AgentForm,
+    CategoryForm,
+    DangerWordsForm,
+    ServiceForm,
+    TemplateForm,
+    ZoneForm,
+)
 from console.present import PLACEHOLDERS, STATUS_LABELS
 from console.queue import lang
 from models.agent import Agent, agent_by_email
 from models.catalog import Category, Service, all_categories, all_services
 from models.console import ResponseTemplate, all_templates
 from models.console_queries import all_agents, service_ids_by_agent
+from models.question import questions_of
 from models.zone import Zone, all_zones
-from services import admin
+from services import admin, urgency
 from services.agents import edit_agent
 from services.audit import Actor
 from services.nlu import reader as nlu_reader
@@ -46,8 +54,25 @@ SECTIONS = {
     "agents": Section("agents", _l("Agents"), Agent, AgentForm),
     "templates": Section("templates", _l("Response templates"), ResponseTemplate, TemplateForm),
 }
+QUESTION_SLOT = ("kind", "fr", "en", "options", "urgent")
+QUESTION_HELP = {
+    "options": _l(
+        "For a choice only: one choice per line, in French then English after a slash "
+        "(Feu tricolore / Traffic light)."
+    ),
+    "urgent": _l(
+        "Leave empty, or: “oui” (a yes makes the report urgent), a number (an answer above "
+        "it does), or the choices that do, comma-separated (Feu tricolore)."
+    ),
+}
 # What a setting does that its label cannot say, shown under its field.
 FIELD_HELP = {
+    **{f"q{n}_{name}": text for n in (1, 2) for name, text in QUESTION_HELP.items()},
+    "urgent_by_default": _l(
+        "Its reports open the queue and have the urgent deadline below; the resident is told "
+        "so. An answer to its questions or a danger word in the message can make any report "
+        "urgent too."
+    ),
     "keywords": _l(
         "What residents call it, comma-separated: words such as 'lampadaire, éclairage' "
         "or the keys of the shipped examples (streetlight, pothole, graffiti...). The bot "
@@ -98,6 +123,7 @@ PAGES = (
     ("open311-forwards", _l("Open311 forwards"), "console.admin_open311_forwards"),
     ("bodies", _l("Other bodies"), "console.admin_bodies"),
     ("reader", _l("Free-text reader"), "console.admin_reader"),
+    ("danger-words", _l("Danger words"), "console.admin_danger_words"),
     ("audit", _l("Audit log"), "console.admin_audit"),
     ("messages", _l("Undelivered messages"), "console.undelivered"),
 )
@@ -223,6 +249,11 @@ def _choices(db, form, section: str, item) -> None:
     services = [(s.id, s.name(lang())) for s in all_services(db)]
     if section == "categories":
         form.service_id.choices = services
+        if request.method == "GET" and item is not None:
+            slots = urgency.form_slots(questions_of(item.questions))
+            for n, slot in enumerate(slots, 1):
+                for name, value in slot.items():
+                    getattr(form, f"q{n}_{name}").data = value
     elif section == "agents":
         form.services.choices = services
         if request.method == "GET" and item is not None:
@@ -271,8 +302,28 @@ def _save_category(db, form: CategoryForm, item_id: int | None) -> str:
         active=form.active.data,
         # a form without the field (an older page still open) leaves the keywords as they are
         **({"keywords": form.keywords.data or ""} if "keywords" in request.form else {}),
+        **_urgency_fields(db, form, item_id),
     )
     return category.name(lang())
+
+
+def _urgency_fields(db, form: CategoryForm, item_id: int | None) -> dict:
+    """The questions and urgency of a category, when the form had them (services/urgency)."""
+    if "q1_kind" not in request.form:
+        return {}
+    existing = db.get(Category, item_id) if item_id else None
+    slots = [{name: getattr(form, f"q{n}_{name}").data for name in QUESTION_SLOT} for n in (1, 2)]
+    try:
+        questions = urgency.build_questions(slots, questions_of(existing and existing.questions))
+    except urgency.QuestionError as exc:
+        raise ValueError(_(exc.text, **exc.values)) from exc
+    fields = {
+        "urgent_by_default": form.urgent_by_default.data,
+        "urgent_sla_hours": form.urgent_sla_hours.data or 4,
+    }
+    if questions != ((existing.questions if existing else None) or []):
+        fields["questions"] = questions  # none before (NULL) and none now is no change
+    return fields
 
 
 def _save_agent(db, form: AgentForm, item_id: int | None) -> str:
@@ -405,3 +456,26 @@ def admin_zone_toggle(zone_id: int):
 def _zones_changed(rt) -> None:
     """The bot reads the zones with the catalog: reload it in this process now."""
     rt.catalog.invalidate()
+
+
+# --- danger words (services/urgency.py) -------------------------------------------------
+
+
+@bp.route("/admin/danger-words", methods=["GET", "POST"])
+@admin_required
+def admin_danger_words():
+    """The words that make a report urgent when its message names them (audited)."""
+    rt = current_runtime()
+    form = DangerWordsForm()
+    if form.validate_on_submit():
+        with rt.db.transaction() as db:
+            saved = urgency.set_danger_words(db, _actor(), form.words.data or "")
+        rt.catalog.invalidate()
+        flash(_("Saved: %(name)s.", name=_("%(n)d danger words", n=len(saved))), "success")
+        return redirect(url_for("console.admin_danger_words")), 303
+    if request.method == "GET":
+        with rt.db.reading() as db:
+            form.words.data = "\n".join(urgency.danger_words(rt.catalog.get(db).settings))
+    return render_template(
+        "console/admin/danger_words.html", sections=admin_nav(), section=None, form=form
+    ), 400 if request.method == "POST" else 200

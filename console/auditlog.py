@@ -37,6 +37,7 @@ THING_LABELS = {
     audit.Thing.READER: _l("Free-text reader"),
     audit.Thing.BODY: _l("Other body"),
     audit.Thing.BODY_ROUTE: _l("Routing to another body"),
+    audit.Thing.DANGER_WORDS: _l("Danger words"),
 }
 # The audit export's columns (services/audit.py HEADER), as the admin reads them.
 COLUMN_LABELS = {
@@ -87,6 +88,10 @@ FIELD_LABELS = {
     "other_body": _l("Body"),
     "zone": _l("Zone"),
     "also": _l("The town's service keeps it too"),
+    "questions": _l("Questions"),
+    "urgent_by_default": _l("Every report of this category is urgent"),
+    "urgent_sla_hours": _l("Deadline of an urgent report (hours)"),
+    "danger_words": _l("Danger words"),
 }
 # The few words the audit trail keeps in place of a value.
 VALUE_LABELS = {

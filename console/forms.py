@@ -134,6 +134,15 @@ class ServiceForm(FlaskForm):
     active = BooleanField(_l("Active"), default=True)
 
 
+QUESTION_KINDS = [
+    ("", _l("No question")),
+    ("yesno", _l("Yes or no")),
+    ("choice", _l("A choice among listed options")),
+    ("number", _l("A number")),
+    ("text", _l("A short text")),
+]
+
+
 class CategoryForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32), CODE])
     name_fr = StringField(
@@ -158,7 +167,34 @@ class CategoryForm(FlaskForm):
     keywords = StringField(
         _l("Keywords for the free-text reader"), validators=[Optional(), Length(max=500)]
     )
+    urgent_by_default = BooleanField(_l("Every report of this category is urgent"))
+    urgent_sla_hours = IntegerField(
+        _l("Deadline of an urgent report (hours)"),
+        default=4,
+        validators=[Optional(), NumberRange(1, 24 * 30)],
+    )
+    # Up to two short questions asked after the description (models/question.py).
+    q1_kind = SelectField(_l("Question 1"), choices=QUESTION_KINDS, default="")
+    q1_fr = StringField(_l("Question 1 (French)"), validators=[Optional(), Length(max=120)])
+    q1_en = StringField(_l("Question 1 (English)"), validators=[Optional(), Length(max=120)])
+    q1_options = TextAreaField(
+        _l("Question 1: the choices, one per line"), validators=[Optional(), Length(max=1000)]
+    )
+    q1_urgent = StringField(_l("Question 1: urgent when"), validators=[Optional(), Length(max=200)])
+    q2_kind = SelectField(_l("Question 2"), choices=QUESTION_KINDS, default="")
+    q2_fr = StringField(_l("Question 2 (French)"), validators=[Optional(), Length(max=120)])
+    q2_en = StringField(_l("Question 2 (English)"), validators=[Optional(), Length(max=120)])
+    q2_options = TextAreaField(
+        _l("Question 2: the choices, one per line"), validators=[Optional(), Length(max=1000)]
+    )
+    q2_urgent = StringField(_l("Question 2: urgent when"), validators=[Optional(), Length(max=200)])
     active = BooleanField(_l("Active"), default=True)
+
+
+class DangerWordsForm(FlaskForm):
+    words = TextAreaField(
+        _l("Danger words, one per line"), validators=[Optional(), Length(max=8000)]
+    )
 
 
 class AgentForm(FlaskForm):

@@ -204,3 +204,44 @@ def event_change(event) -> dict:
         return json.loads(event.internal_note)
     except ValueError:
         return {}
+
+
+# --- a category's questions and what made a report urgent (services/urgency.py) ---------
+
+URGENT_REASONS = {
+    "category": _l("urgent category"),
+    "answer": _l("an answer to the questions"),
+    "danger_to_people": _l("danger to people"),
+}
+
+
+def report_answers(report: Report) -> list[tuple[str, str]]:
+    """The answers to the category's questions, as (question, answer) in the agent's
+    language: the question's wording when the citizen answered it."""
+    from models.question import answers_of
+
+    lang = str(get_locale() or "fr")[:2]
+    shown = []
+    for answer in answers_of(report.answers):
+        if answer.kind == "yesno":
+            value = _("yes") if answer.value == "yes" else _("no")
+        elif answer.kind == "choice":
+            value = (answer.label_en if lang == "en" else answer.label_fr) or str(answer.value)
+        elif isinstance(answer.value, float):
+            value = f"{answer.value:g}"
+        else:
+            value = str(answer.value)
+        shown.append((answer.question(lang), value))
+    return shown
+
+
+def urgency_reason(event) -> str:
+    """Why the bot made a report urgent, read from its priority event ('' for an agent's)."""
+    try:
+        reason = json.loads(event.internal_note or "").get("reason") or {}
+    except (ValueError, AttributeError):
+        return ""
+    said = [str(label) for key, label in URGENT_REASONS.items() if key in reason]
+    if reason.get("danger_words"):
+        said.append(_("the words “%(words)s”", words=reason["danger_words"]))
+    return ", ".join(said)

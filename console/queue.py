@@ -22,7 +22,7 @@ from shapely.geometry import shape
 
 from console import MAX_ROW_ID, bp
 from console.present import STATUS_LABELS, channel_labels, is_overdue, status_label
-from models.catalog import Category, Service, all_categories, all_services
+from models.catalog import Category, Service, all_categories, all_services, sla_hours_for
 from models.commune import communes
 from models.console_queries import (
     COUNT_CAP,
@@ -116,9 +116,9 @@ class Lookups:
         """Flagged "commune not known yet": seen by every agent of its service till then."""
         return access.commune_unknown(report, bool(self.communes))
 
-    def sla_hours(self, category_id: int) -> int:
+    def sla_hours(self, category_id: int, priority: str = "normal") -> int:
         category = self.categories.get(category_id)
-        return category.sla_hours if category else 72
+        return sla_hours_for(category, priority) if category else 72
 
     def visible_services(self) -> list[Service]:
         ids = current_user.visible_services
@@ -404,7 +404,7 @@ def _csv_row(r, lookups: Lookups, now) -> list:
         r.updated_at.isoformat(),
         r.resolved_at.isoformat() if r.resolved_at else "",
         r.closed_at.isoformat() if r.closed_at else "",
-        int(is_overdue(r, lookups.sla_hours(r.category_id), now)),
+        int(is_overdue(r, lookups.sla_hours(r.category_id, r.priority), now)),
     ]
 
 

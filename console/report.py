@@ -37,6 +37,7 @@ from console.present import (
     status_label,
 )
 from console.queue import PRIORITY_LABELS, Lookups, lang, load_lookups
+from models.catalog import sla_hours_for
 from models.citizen import Citizen, citizens_by_id
 from models.console import templates_for
 from models.console_queries import (
@@ -129,7 +130,7 @@ def _render_report(number: int, **extra):
         **forms,
         lookups=lookups,
         now=now,
-        sla=sla_clock(report, category.sla_hours if category else 72, now),
+        sla=sla_clock(report, sla_hours_for(category, report.priority) if category else 72, now),
         status_label=status_label,
         event_labels={
             **EVENT_LABELS,

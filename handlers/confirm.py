@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from handlers import emergency
 from handlers.context import Ctx
 from models.citizen import State
-from services import links, reports
+from services import links, reports, urgency
 from services.types import Inbound, Outcome, Reply
 
 YES, NO = "yes", "no"
@@ -49,6 +50,7 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
         category = ctx.category
         commune = ctx.catalog.zones.commune_at(ctx.draft.get("lat"), ctx.draft.get("lon"))
         report = reports.file_report(ctx.session, ctx.citizen, ctx.draft, category, commune)
+        first, now = _urgency(ctx, report, category)
         had_photo = bool(ctx.draft.get("media_ids"))
         name = ctx.catalog.zones.commune_name(commune) if ctx.catalog.several_communes else None
         ctx.reset_draft()
@@ -70,7 +72,9 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
                 "here; send {ref} at any time to see its status.",
                 ref=report.ref,
             )
-        return Outcome([Reply(text), *_link_by_sms(ctx, report, had_photo)], State.IDLE)
+        text = f"{text}\n{now}" if now else text  # what happens now, in the same message
+        return Outcome([*first, Reply(text), *_link_by_sms(ctx, report, had_photo)],
+                       State.IDLE)  # fmt: skip
     if msg.choice == NO:
         ctx.reset_draft()
         return Outcome(
@@ -79,6 +83,27 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
     return Outcome(
         [Reply(ctx.t("Sorry, I did not understand your choice.")), *ask(ctx)], State.CONFIRM
     )
+
+
+def _urgency(ctx: Ctx, report, category) -> tuple[list[Reply], str]:
+    """Makes the report urgent when something says so (services/urgency.py); returns what
+    comes before the thanks (the emergency numbers, for a danger to people not yet told)
+    and what follows it (what happens now)."""
+    why = urgency.reasons(category, ctx.draft.get("answers") or [], report.description,
+                          urgency.danger_words(ctx.catalog.settings))  # fmt: skip
+    if not urgency.make_urgent(ctx.session, report, why):
+        return [], ""
+    first = []
+    if why.get(urgency.PEOPLE) and not ctx.draft.get("emergency_told"):
+        first = [Reply(emergency.emergency_text(ctx))]
+    service = ctx.catalog.services.get(report.service_id)
+    text = ctx.t(
+        "Your report is handled as a priority: the {service} service is alerted and aims to "
+        "act within {hours} hours.",
+        service=service.name(ctx.lang) if service else "",
+        hours=category.urgent_sla_hours,
+    )
+    return first, text
 
 
 def _link_by_sms(ctx: Ctx, report, had_photo: bool) -> list[Reply]:

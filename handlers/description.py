@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from handlers import photo
+from handlers import emergency, photo, questions
 from handlers.context import Ctx
 from models.citizen import State
+from services import urgency
 from services.types import Inbound, Outcome, Reply
 
 MIN_LENGTH = 3
@@ -25,7 +26,7 @@ def ask(ctx: Ctx) -> list[Reply]:
 
 
 def take(ctx: Ctx, msg: Inbound) -> Outcome:
-    """Stores the description and asks for a photo."""
+    """Stores the description and asks the category's questions, then for a photo."""
     text = (msg.text or "").strip()
     if len(text) < MIN_LENGTH:
         return Outcome(
@@ -47,7 +48,17 @@ def take(ctx: Ctx, msg: Inbound) -> Outcome:
             State.DESCRIPTION,
         )
     ctx.draft["description"] = text
-    return photo.next_step(ctx)
+    outcome = (
+        Outcome(questions.ask(ctx), State.QUESTION)
+        if questions.current(ctx) is not None
+        else photo.next_step(ctx)
+    )
+    if not urgency.danger_to_people(text) or ctx.draft.get("emergency_told"):
+        return outcome
+    # Someone may be in danger: the emergency numbers at once, before anything else.
+    ctx.draft["emergency_told"] = True
+    warning = Reply(emergency.emergency_text(ctx))
+    return Outcome([warning, *outcome.replies], outcome.state, wait=outcome.wait)
 
 
 def take_photo(ctx: Ctx, msg: Inbound) -> Outcome:

@@ -8,25 +8,16 @@ brings it), the place when none was found, nearby reports, the summary.
 
 from __future__ import annotations
 
-from handlers import description, location, menu, photo, pilot_gate
+from handlers import description, emergency, guessed_place, menu, photo, pilot_gate, questions
 from handlers.context import Ctx
 from models.citizen import State
-from models.jobs import JobKind
 from models.report import open_reports_of_citizen
-from services.geo import Found, GeocoderUnavailable, Place, geocoder_enabled, needs_network
 from services.nlu import reader
 from services.nlu.reader import Verdict
-from services.texts import N_, fold
-from services.types import Inbound, Outcome, Reply, Wait
+from services.texts import fold
+from services.types import Inbound, Outcome, Reply
 
 YES, OTHER, MORE, REPORT = "guess:yes", "guess:no", "guess:more", "guess:report"
-# The lines a citizen calls at once, whatever the town: France's numbers and the gas and
-# electricity networks' emergency lines (Enedis: the number ends with the département).
-EMERGENCY = N_(
-    "If someone is in danger, call now: 112 (emergencies), 18 (fire brigade), 15 (medical "
-    "help). Gas smell: GRDF 0 800 47 33 33. Fallen electric cable: Enedis 09 726 750 {dept}. "
-    "Do not wait for an answer here."
-)
 
 
 def read(ctx: Ctx, msg: Inbound) -> Outcome:
@@ -92,16 +83,11 @@ def _read(ctx: Ctx, msg: Inbound) -> Outcome | None:
     }
     if reading.verdict == Verdict.EMERGENCY:
         ctx.draft["pick_all"] = True
-        return Outcome([Reply(_emergency_text(ctx)), *ask_pick(ctx)], State.GUESS_PICK)
+        ctx.draft["emergency_told"] = True  # not said again when the report is filed
+        return Outcome([Reply(emergency.emergency_text(ctx)), *ask_pick(ctx)], State.GUESS_PICK)
     if reading.verdict == Verdict.SURE:
         return Outcome(ask(ctx), State.GUESS)
     return Outcome(ask_pick(ctx), State.GUESS_PICK)
-
-
-def _emergency_text(ctx: Ctx) -> str:
-    insee = ctx.catalog.town.citycode or ""
-    department = insee[:3] if insee.startswith("97") else insee[:2]
-    return ctx.t(EMERGENCY, dept=department or "")
 
 
 def _names_a_category(ctx: Ctx, text: str) -> bool:
@@ -195,53 +181,7 @@ def accept(ctx: Ctx, code: str) -> Outcome:
         ctx.draft.pop(key, None)
     ctx.draft.update(category=code, description=text)
     place = guess.get("place")
-    if not place:
-        return _then(ctx)
-    if place.get("lat") is not None:  # a landmark with its own coordinates
-        ctx.draft.update(lat=place["lat"], lon=place["lon"], address=place["label"],
-                         geolocated=True)  # fmt: skip
-        return _then(ctx)
-    query = f"{place['number']} {place['street']}" if place.get("number") else place["street"]
-    if not geocoder_enabled(ctx.rt):
-        ctx.draft.update(address=query, geolocated=False)
-        return _then(ctx)
-    if needs_network(ctx.rt.geocoder):
-        return Outcome([], State.GUESS, wait=Wait(JobKind.FIND_ADDRESS, {"text": query}))
-    try:
-        found = ctx.rt.geocoder.search(query, ctx.catalog.town)
-    except GeocoderUnavailable:
-        found = None
-    return _placed(ctx, query, found)
-
-
-def placed(ctx: Ctx, msg: Inbound) -> Outcome:
-    """Goes on with the place the worker found for the guessed street."""
-    event = msg.event or {}
-    if event.get("unavailable"):
-        return _placed(ctx, event["text"], None)
-    places = [Place(**place) for place in event.get("places", [])]
-    return _placed(ctx, event["text"], Found(places, event.get("elsewhere")))
-
-
-def _placed(ctx: Ctx, query: str, found: Found | None) -> Outcome:
-    """The place confirmed with the guess, when the geocoder finds that very address;
-    otherwise the citizen picks among what it found, as for a typed address."""
-    places = [
-        p for p in (found.places if found else []) if not location.zone_refusal(ctx, p.lat, p.lon)
-    ]
-    if places and fold(places[0].label).startswith(fold(query)):
-        best = places[0]
-        ctx.draft.update(lat=best.lat, lon=best.lon, address=best.label, geolocated=True)
-        return _then(ctx)
-    return location.found_places(ctx, query, found)
-
-
-def _then(ctx: Ctx) -> Outcome:
-    """What is still missing: the photo (on SMS: by the link at the end), the place..."""
-    if ctx.channel.needs_link_for_pin and not ctx.draft.get("media_ids"):
-        # Every exchange is a paid SMS, and most French numbers receive no MMS: the done
-        # message brings the link to add a photo, so it is not asked for here.
-        outcome = location.next_step(ctx)
-        note = Reply(ctx.t("You can add a photo with the link you will get once it is sent."))
-        return Outcome([note, *outcome.replies], outcome.state, wait=outcome.wait)
-    return photo.next_step(ctx)
+    if questions.current(ctx) is not None:  # the category's questions first, then the place
+        ctx.draft["guessed_place"] = place
+        return Outcome(questions.ask(ctx), State.QUESTION)
+    return guessed_place.place_guess(ctx, place)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import JSON, Column, select
 from sqlmodel import Field, Session, SQLModel
 
 PROBLEM = "problem"
@@ -40,9 +40,21 @@ class Category(SQLModel, table=True):
     # What residents call it, comma-separated, for the free-text reader (services/nlu):
     # words (`lampadaire, éclairage`) and the keys of its shipped examples (`streetlight`).
     keywords: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
+    # Up to two short questions asked after the description (models/question.py), as JSON.
+    questions: list = Field(default_factory=list, sa_column=Column(JSON, nullable=True))
+    # Every report of it is urgent (services/urgency.py), and an urgent one's deadline.
+    urgent_by_default: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    urgent_sla_hours: int = Field(default=4, sa_column_kwargs={"server_default": "4"})
 
     def name(self, language: str) -> str:
         return self.name_en if language == "en" else self.name_fr
+
+
+def sla_hours_for(category: Category, priority: str) -> int:
+    """A report's SLA hours: its category's, or the category's urgent one when urgent."""
+    if priority == "urgent" and category.urgent_sla_hours:
+        return category.urgent_sla_hours
+    return category.sla_hours
 
 
 def active_categories(session: Session) -> list[Category]:

@@ -35,6 +35,8 @@ class State(StrEnum):
     # guess; or the likeliest categories (or, after an emergency, all) are offered.
     GUESS = "guess"
     GUESS_PICK = "guess_pick"
+    # The category's short questions, after the description (handlers/questions.py).
+    QUESTION = "question"
 
 
 class Citizen(SQLModel, table=True):

@@ -10,7 +10,7 @@ polygon with shapely.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import product
 
@@ -46,6 +46,7 @@ from models.report import (
     PRIORITIES,
     STATUSES,
     Follower,
+    Priority,
     Report,
     ReportEvent,
 )
@@ -149,11 +150,26 @@ def sla_hours_by_category(session: Session) -> dict[int, int]:
     return dict(session.execute(select(Category.id, Category.sla_hours)).all())
 
 
+def urgent_sla_hours_by_category(session: Session) -> dict[int, int]:
+    """An urgent report's SLA hours, per category (its own, shorter deadline)."""
+    return dict(session.execute(select(Category.id, Category.urgent_sla_hours)).all())
+
+
 def overdue_clause(session: Session, now: datetime, open_only: bool = True):
-    """Open, and older than its category's SLA: one indexed range per category (without
-    the open test when the caller has it already)."""
+    """Open, and older than its category's SLA (an urgent one's for an urgent report):
+    indexed ranges per category (without the open test when the caller has it already)."""
+    urgent = urgent_sla_hours_by_category(session)
     per_category = [
-        and_(Report.category_id == category_id, Report.created_at < now - timedelta(hours=hours))
+        and_(
+            Report.category_id == category_id,
+            or_(
+                and_(Report.priority != Priority.URGENT, Report.created_at < now - HOUR * hours),
+                and_(
+                    Report.priority == Priority.URGENT,
+                    Report.created_at < now - HOUR * urgent.get(category_id, hours),
+                ),
+            ),
+        )
         for category_id, hours in sla_hours_by_category(session).items()
     ]
     late = or_(false(), *per_category)
@@ -190,16 +206,19 @@ class Urgency:
     """
 
     sla: dict[int, int]  # category -> SLA hours
+    urgent_sla: dict[int, int] = field(default_factory=dict)  # category -> an urgent one's
 
     @classmethod
     def of(cls, session: Session) -> Urgency:
-        return cls(sla_hours_by_category(session))
+        return cls(sla_hours_by_category(session), urgent_sla_hours_by_category(session))
 
-    def hours(self, category_id: int) -> int:
+    def hours(self, category_id: int, priority: str = Priority.NORMAL) -> int:
+        if priority == Priority.URGENT and category_id in self.urgent_sla:
+            return self.urgent_sla[category_id]
         return self.sla.get(category_id, DEFAULT_SLA_HOURS)
 
     def sort_key(self, priority: str, category_id: int, created_at: datetime, number: int):
-        deadline = created_at + HOUR * self.sla.get(category_id, DEFAULT_SLA_HOURS)
+        deadline = created_at + HOUR * self.hours(category_id, priority)
         return (RANKS[priority], deadline, number)  # an unknown priority is a bug: KeyError
 
     def key(self, report: Report) -> str:
@@ -258,8 +277,8 @@ class Urgency:
                 keys = read_now.get((r.priority, r.status, r.category_id, r.service_id), ())
                 if len(keys) >= chunk:
                     last = min(keys) if descending else max(keys)
-                    more.append(replace(r, after=(last[1] - HOUR * self.hours(r.category_id),
-                                                  last[2])))  # fmt: skip
+                    start = last[1] - HOUR * self.hours(r.category_id, r.priority)
+                    more.append(replace(r, after=(start, last[2])))
                     edges.append(last)
             if not more:
                 break
@@ -278,7 +297,7 @@ class Urgency:
         c_rank, deadline, number = after
         if rank != c_rank:
             return None if (rank > c_rank) != descending else False
-        return deadline - timedelta(hours=self.hours(category_id)), number
+        return deadline - timedelta(hours=self.hours(category_id, PRIORITIES[rank])), number
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Identity, Index, Text, func, select, update
+from sqlalchemy import JSON, Identity, Index, Text, func, select, update
 from sqlmodel import Column, Field, Session, SQLModel
 
 from models.citizen import Citizen
@@ -191,6 +191,8 @@ class Report(SQLModel, table=True):
     # Handed to another body instead of a service (services/bodies.py): out of the town's
     # queue until the body says it is not theirs.
     with_body: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # The answers to the category's questions (models/question.py Answer), as JSON.
+    answers: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
     @property
     def number(self) -> int:

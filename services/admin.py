@@ -35,6 +35,9 @@ CATEGORY_FIELDS = (
     "position",
     "active",
     "keywords",
+    "questions",
+    "urgent_by_default",
+    "urgent_sla_hours",
 )
 TEMPLATE_FIELDS = ("title", "status", "category_id", "body", "active")
 

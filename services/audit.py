@@ -175,6 +175,7 @@ class Thing(StrEnum):
     READER = "reader"  # the free-text reader's model in use (services/nlu)
     BODY = "body"  # another body reports go to (services/bodies.py)
     BODY_ROUTE = "body route"  # a category (in a zone) sent to a body
+    DANGER_WORDS = "danger words"  # what makes a report urgent (services/urgency.py)
 
 
 class Action(StrEnum):

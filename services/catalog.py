@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from models.catalog import PROBLEM, Category, Service, active_categories, all_services
 from models.pilot import active_invite_codes, count_allowed
+from models.question import Question, questions_of
 from models.settings import all_settings
 from models.zone import BOUNDARY, PILOT, active_zones
 from services.geo import Town, Zones
@@ -35,6 +36,9 @@ class CategoryInfo:
     photo_required: bool
     ask_if_fixed: bool
     keywords: str = ""  # for the free-text reader (services/nlu)
+    questions: tuple[Question, ...] = ()  # asked after the description (handlers/questions)
+    urgent_by_default: bool = False
+    urgent_sla_hours: int = 4
 
     def name(self, language: str) -> str:
         return self.name_en if language == "en" else self.name_fr
@@ -157,6 +161,9 @@ def _category(c: Category) -> CategoryInfo:
         c.photo_required,
         c.ask_if_fixed,
         c.keywords or "",
+        questions_of(c.questions),
+        bool(c.urgent_by_default),
+        c.urgent_sla_hours or 4,
     )
 
 

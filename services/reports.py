@@ -74,6 +74,7 @@ def file_report(session: Session, citizen: Citizen | None, draft: dict, category
         status=Status.NEW,
         created_at=now,
         updated_at=now,
+        answers=draft.get("answers") or None,  # the category's questions (handlers/questions)
     )
     session.add(report)
     session.flush()
@@ -398,11 +399,12 @@ def recategorise(
 
 
 def set_priority(
-    session: Session, number: int, priority: str, *, agent_id: int | None
+    session: Session, number: int, priority: str, *, agent_id: int | None, reason=None
 ) -> ReportEvent:
     """Sets how pressing a report is (the queue's first key); internal, kept in its history.
 
-    The event's internal note keeps the change as JSON (`priority`, `from_priority`).
+    The event's internal note keeps the change as JSON (`priority`, `from_priority`, and
+    `reason` when the bot made it urgent: services/urgency.py says why).
     """
     report = report_or_error(session, number)
     if priority not in PRIORITIES:
@@ -410,6 +412,8 @@ def set_priority(
     if priority == report.priority:
         raise ReportError(N_("Report #%(number)d already has that priority."), number=number)
     change = {"priority": priority, "from_priority": report.priority}
+    if reason:
+        change["reason"] = reason
     report.priority = priority
     return _internal_event(session, report, EventKind.PRIORITISED, change, agent_id)
 
@@ -443,6 +447,7 @@ def file_external_report(
     address: str | None,
     note: str | None = None,
     commune: str | None = None,
+    answers: list | None = None,
 ) -> Report:
     """Creates a report sent by another tool (no citizen follows it in the chat)."""
     now = utcnow()
@@ -460,6 +465,7 @@ def file_external_report(
         status=Status.NEW,
         created_at=now,
         updated_at=now,
+        answers=answers or None,
     )
     session.add(report)
     session.flush()

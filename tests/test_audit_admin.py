@@ -241,7 +241,8 @@ CHANGES = [
          "name_en": [None, "Broken bench"], "service": [None, "voirie"], "kind": [None, "problem"],
          "sla_hours": [None, 96], "photo_required": [None, False], "ask_if_fixed": [None, False],
          "description_public": [None, False], "position": [None, 0], "active": [None, True],
-         "keywords": [None, ""]},
+         "keywords": [None, ""], "questions": [None, []], "urgent_by_default": [None, False],
+         "urgent_sla_hours": [None, 4]},
         lambda t: t.read(category_by_code, "banc") is not None,
     ),
     Change(

@@ -138,9 +138,8 @@ def test_newcomer_path_with_the_installed_command(tmp_path) -> None:
 
     run("init-db")
     assert re.search(r"password: \S+", run("seed-demo"))
-    out = run(
-        "chat", "--as", "Zoé", input="salut\n4\nLampadaire éteint\npasser\n1 rue Pasteur\n1\n"
-    )
+    said = "salut\n4\nLampadaire éteint\npasser\npasser\n1 rue Pasteur\n1\n"  # no pole number
+    out = run("chat", "--as", "Zoé", input=said)
     number = re.search(r"Votre signalement #(\d+) est enregistré", out).group(1)
     assert int(number) > 1001  # after the demo reports seed-demo files
     run("report", "set-status", number, "resolved", "--message", "Ampoule changée.")
@@ -193,7 +192,7 @@ def test_chat_shows_the_conversation_and_logs_go_to_the_log_file(tmp_path) -> No
            "GEOCODER_URL": f"http://127.0.0.1:{port}"}  # fmt: skip
     for name in ("TELEGRAM_BOT_TOKEN", "TWILIO_ACCOUNT_SID"):
         env.pop(name, None)
-    said = "salut\n1\nUn trou profond\npasser\n12 rue de la Poterie\n"
+    said = "salut\n1\nUn trou profond\nnon\npasser\n12 rue de la Poterie\n"
 
     def run(*args, input=None):
         return subprocess.run([str(webleads), *args], input=input, capture_output=True,

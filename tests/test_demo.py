@@ -51,7 +51,9 @@ def test_the_readme_first_try_reaches_the_citizen(demo) -> None:
     chat, agent, number = first_try()
     assert chat[0] == agent[0] == ".venv/bin/webleads"
     marie = chat[chat.index("--as") + 1]
-    said = "Bonjour\n1\nUn gros trou dans la chaussée\npasser\n12 rue de la Poterie\noui\noui\n"
+    # the category, the words, the hole's depth, no photo, the place, yes, send
+    said = "Bonjour\n1\nUn gros trou dans la chaussée\nnon\npasser\n12 rue de la Poterie\n"
+    said += "oui\noui\n"
 
     filed = invoke(demo, *chat[1:], input=said)
     assert f"Votre signalement #{number} est enregistré" in filed

@@ -92,6 +92,7 @@ PAGES = [
     ("api-keys", "/console/admin/api-keys"),
     ("admin-bodies", "/console/admin/bodies"),
     ("reader", "/console/admin/reader"),
+    ("danger-words", "/console/admin/danger-words"),
     ("audit-log", "/console/admin/audit"),
 ]
 
