@@ -22,6 +22,8 @@ PLACING_EVERY_SECONDS = 300.0
 REMINDERS_EVERY_SECONDS = 600.0
 PURGE_EVERY_SECONDS = 86400.0
 DIGESTS_EVERY_SECONDS = 60.0
+# An unanswered page of an urgent report wakes the next on-call agent (services/oncall.py).
+ESCALATIONS_EVERY_SECONDS = 30.0
 # The reader is retrained at night (town time) when agents have seen new reports; checked
 # twice an hour so the hour is never missed, the second check finds nothing new.
 RETRAIN_EVERY_SECONDS = 1800.0
@@ -41,10 +43,11 @@ def run_worker(rt: Runtime, stop: threading.Event) -> None:
     OutboxWorker(rt, senders).run_forever(stop)
 
 
-def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None:
+def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 15.0) -> None:
     """Places addresses and reminds (every few minutes); purges old personal data (daily)."""
     from services.crews import run_digests
     from services.feedback import remind_silent_reports
+    from services.oncall import run_escalations
     from services.placing import place_unlocated
     from services.privacy import purge
 
@@ -54,6 +57,7 @@ def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None
         remind_silent_reports: REMINDERS_EVERY_SECONDS,
         purge: PURGE_EVERY_SECONDS,
         run_digests: DIGESTS_EVERY_SECONDS,  # each service's morning digest, at its time
+        run_escalations: ESCALATIONS_EVERY_SECONDS,
         retrain_reader: RETRAIN_EVERY_SECONDS,
     }
     due = {task: time.monotonic() + every for task, every in tasks.items()}

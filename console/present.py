@@ -48,6 +48,10 @@ EVENT_LABELS = {
     "reminder": _l("Waiting message to the followers"),
     "geocoded": _l("Placed on the map"),
     "moderated": _l("Public site"),
+    # On call (services/oncall.py): the event's agent is the one paged, silent, or answering.
+    "paged": _l("On-call agent paged"),
+    "escalated": _l("Page unanswered: the next one is paged"),
+    "page_acknowledged": _l("Page answered"),
 }
 # The public site's moderation (services/moderation.py: the note's "action").
 MODERATION_LABELS = {

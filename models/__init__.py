@@ -14,6 +14,7 @@ from models.db import Database, utcnow
 from models.jobs import HeldInbound, Job
 from models.messaging import InboundMessage, Outbox
 from models.nlu import NluModel
+from models.oncall import OnCallPage, OnCallService, OnCallShift
 from models.pilot import PilotAllow, PilotDemand, PilotInvite
 from models.report import Follower, Media, Report, ReportEvent
 from models.settings import TownSetting
@@ -44,6 +45,9 @@ __all__ = [
     "Media",
     "NameWord",
     "NluModel",
+    "OnCallPage",
+    "OnCallService",
+    "OnCallShift",
     "Outbox",
     "PilotAllow",
     "PilotDemand",

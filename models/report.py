@@ -52,6 +52,11 @@ class EventKind(StrEnum):
     MODERATED = "moderated"
     # An agent set the report's priority (the note keeps the change as JSON).
     PRIORITISED = "prioritised"
+    # On call (services/oncall.py): an urgent report paged to an agent's chat (the event's
+    # agent), the page left unanswered past its delay, and the agent who answered it.
+    PAGED = "paged"
+    ESCALATED = "escalated"
+    PAGE_ACKNOWLEDGED = "page_acknowledged"
 
 
 class Priority(StrEnum):

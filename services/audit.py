@@ -29,7 +29,8 @@ from models.crew import field_event_ids
 from models.privacy_queries import agent_events
 
 # What agents do (an action made from the CLI has no agent but is one all the same).
-AGENT_KINDS = ("status", "reply", "note", "assigned", "recategorised", "moderated")
+AGENT_KINDS = ("status", "reply", "note", "assigned", "recategorised", "moderated",
+               "paged", "escalated", "page_acknowledged")  # fmt: skip
 HEADER = ("when", "agent", "report", "action", "from", "to", "public_message", "internal_note")
 # A cell starting with one of these is a formula to a spreadsheet: defuse it.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -165,6 +166,7 @@ class Thing(StrEnum):
     API_KEY = "api key"
     LOGO = "logo"
     READER = "reader"  # the free-text reader's model in use (services/nlu)
+    ONCALL = "on-call"  # a service's rota, hours and page delay (services/oncall.py)
 
 
 class Action(StrEnum):

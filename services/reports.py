@@ -16,6 +16,7 @@ from models.report import (
     TRANSITIONS,
     EventKind,
     Follower,
+    Priority,
     Report,
     ReportEvent,
     Status,
@@ -28,7 +29,7 @@ from models.report import (
     is_open,
     lock_report,
 )
-from services import notify
+from services import notify, oncall
 from services.catalog import CategoryInfo
 from services.crew_notices import tell_assignee
 from services.texts import N_
@@ -78,6 +79,7 @@ def file_report(session: Session, citizen: Citizen, draft: dict, category: Categ
     )
     attach_media(session, draft.get("media_ids", []), report.id)
     session.flush()
+    oncall.report_filed(session, report)  # filed already urgent: pages as set_priority does
     return report
 
 
@@ -395,7 +397,10 @@ def set_priority(
         raise ReportError(N_("Report #%(number)d already has that priority."), number=number)
     change = {"priority": priority, "from_priority": report.priority}
     report.priority = priority
-    return _internal_event(session, report, EventKind.PRIORITISED, change, agent_id)
+    event = _internal_event(session, report, EventKind.PRIORITISED, change, agent_id)
+    if priority == Priority.URGENT:
+        oncall.report_became_urgent(session, report)  # rows only; the worker sends
+    return event
 
 
 def _internal_event(
@@ -453,6 +458,7 @@ def file_external_report(
         )
     )
     session.flush()
+    oncall.report_filed(session, report)
     return report
 
 
