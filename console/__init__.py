@@ -58,6 +58,7 @@ def init_app(app: Flask) -> None:
         auth,
         dashboard,
         nlu,
+        oncall,
         outbox,
         phone,
         queue,

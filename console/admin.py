@@ -96,6 +96,7 @@ PAGES = (
     ("launch-kit", _l("Launch kit"), "console.admin_launch_kit"),
     ("api-keys", _l("Open311 API keys"), "console.admin_api_keys"),
     ("reader", _l("Free-text reader"), "console.admin_reader"),
+    ("oncall", _l("On call"), "console.admin_oncall"),
     ("audit", _l("Audit log"), "console.admin_audit"),
     ("messages", _l("Undelivered messages"), "console.undelivered"),
 )

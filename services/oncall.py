@@ -133,8 +133,8 @@ def _time(text: str) -> tuple[int, int]:
     match = TIME_RE.match(text.strip())
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
         raise RotaError(
-            N_("“%(text)s” is not a moment (write 2026-12-24 18:00, sat 18:00 or 18:00)."),
-            text=text,
+            N_("“%(written)s” is not a moment (write 2026-12-24 18:00, sat 18:00 or 18:00)."),
+            written=text,
         )
     return int(match.group(1)), int(match.group(2))
 

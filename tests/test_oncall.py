@@ -8,6 +8,7 @@ import itertools
 import re
 from datetime import datetime, timedelta
 
+import pytest
 import time_machine
 
 from bot.cli import cli
@@ -19,7 +20,14 @@ from models.report import Priority, get_report, report_events
 from services import crews, oncall, reports
 from services.audit import Actor, audit_rows
 from services.town_clock import TOWN_ZONE
-from tests.helpers import TalkingCitizen, admin_id, jpeg_with_gps, log_in_as, make_agent
+from tests.helpers import (
+    TalkingCitizen,
+    admin_id,
+    csrf_token,
+    jpeg_with_gps,
+    log_in_as,
+    make_agent,
+)
 from tests.telegram_support import CHAT, callback_update, deliver, payload, post, with_ids
 from webhooks.telegram.sender import TelegramSender
 
@@ -148,6 +156,18 @@ def test_an_urgent_report_at_two_in_the_morning(tg_app, tg_client, tg_rt, telegr
         assert f"#{number}" in second.sends_photo(f"fait {number}")[0]["text"]
         deliver(rt)
 
+        # The console: the history says it, and the dashboard counts it.
+        log_in_as(tg_client, admin_id(rt))
+        html = tg_client.get(f"/console/reports/{number}").get_data(as_text=True)
+        assert (
+            html.index("Astreinte appelée")
+            < html.index("Appel sans réponse")
+            < html.index("Appel pris en charge")
+        )
+        dash = tg_client.get("/console/dashboard").get_data(as_text=True)
+        panel = dash[dash.index('id="oncall"') :]
+        assert re.search(r"Voirie</th><td>1</td><td>[^<]+</td><td>1</td>", panel), panel[:600]
+
     news = [m["text"] for m in telegram.sent_messages(CHAT)[told:]]
     assert news[0].startswith(f"Hello Yann, work on your report #{number}")
     assert any(t.startswith(f"Hello Yann, your report #{number}") for t in news[1:])
@@ -167,18 +187,6 @@ def test_an_urgent_report_at_two_in_the_morning(tg_app, tg_client, tg_rt, telegr
         "escalated",
         "paul@ville.fr",
     ) in actions
-
-    # The console: the history says it, and the dashboard counts it.
-    log_in_as(tg_client, admin_id(rt))
-    html = tg_client.get(f"/console/reports/{number}").get_data(as_text=True)
-    assert (
-        html.index("Astreinte appelée")
-        < html.index("Appel sans réponse")
-        < html.index("Appel pris en charge")
-    )
-    dash = tg_client.get("/console/dashboard").get_data(as_text=True)
-    panel = dash[dash.index('id="oncall"') :]
-    assert re.search(r"Voirie</th><td>1</td><td>[^<]+</td><td>1</td>", panel), panel[:600]
 
 
 def test_in_hours_the_services_linked_agents_are_pinged_once(tg_client, tg_rt, telegram) -> None:
@@ -235,3 +243,49 @@ def test_a_page_jumps_a_queue_of_200_notices(tg_client, tg_rt, telegram) -> None
         worker.run_once()
     assert paul.received()[2]["text"].startswith(f"URGENT #{number}")
     assert len(telegram.sent_messages()) < 60  # the 200 notices still wait
+
+
+def test_the_rota_page_in_the_console(client, rt) -> None:
+    make_agent(rt, "paul@ville.fr", name="Paul")
+    log_in_as(client, admin_id(rt))
+    with rt.db.reading() as session:
+        roads = service_by_code(session, "voirie").id
+        paul = session.query(Agent).filter_by(email="paul@ville.fr").one().id
+
+    def add(**fields) -> str:
+        data = {"csrf_token": csrf_token(client), "service": roads, "agent": paul, "order": 1,
+                **fields}  # fmt: skip
+        response = client.post("/console/admin/oncall/shifts", data=data)
+        assert response.status_code == 303
+        return client.get("/console/admin/oncall").get_data(as_text=True)
+
+    page = add(start="sam 18:00", end="lun 08:00")
+    assert "Paul est d’astreinte." in page
+    assert "samedi 18:00 → lundi 08:00 (chaque semaine)" in page
+    assert "Une astreinte finit après avoir commencé." in add(start="2026-12-24 18:00",
+                                                               end="2026-12-24 08:00")  # fmt: skip
+    assert "n’est pas un moment" in add(start="bientôt", end="18:00")
+    client.post(f"/console/admin/oncall/services/{roads}",
+                data={"csrf_token": csrf_token(client), "opens": "08:00", "closes": "17:00",
+                      "minutes": 5})  # fmt: skip
+    assert 'value="5"' in client.get("/console/admin/oncall").get_data(as_text=True)
+    audit = client.get("/console/admin/audit").get_data(as_text=True)
+    assert "voirie: paul@ville.fr" in audit and "Astreinte" in audit
+
+
+@pytest.mark.parametrize(
+    ("moment", "at_work"),
+    [
+        (datetime(2026, 12, 8, 10, 0), True),  # a Tuesday morning
+        (datetime(2026, 12, 8, 19, 0), False),  # the evening
+        (datetime(2026, 12, 6, 2, 10), False),  # a Sunday night
+        (datetime(2026, 12, 25, 10, 0), False),  # Christmas, a Friday
+        (datetime(2027, 5, 6, 10, 0), False),  # Ascension Thursday 2027
+        (datetime(2027, 5, 7, 10, 0), True),  # the Friday after
+    ],
+)
+def test_service_hours_know_weekends_and_public_holidays(moment, at_work) -> None:
+    from models.oncall import OnCallService
+
+    hours = OnCallService(service_id=1, opens="08:30", closes="17:30")
+    assert oncall.in_service_hours(hours, moment.replace(tzinfo=TOWN_ZONE)) is at_work
