@@ -15,6 +15,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union,
     union_all,
     update,
 )
@@ -305,11 +306,16 @@ def claim_due(
         .where(Outbox.status.in_((QUEUED, SENDING)), Outbox.channel.in_(channels))
         .group_by(Outbox.citizen_id)
     )
-    pages = (Outbox.priority < PRIORITY_REPLY) & Outbox.channel.in_(channels)
+    # Pages go whatever their chat still waits for (one indexed range: status, priority).
+    pages = select(Outbox.id).where(
+        Outbox.status.in_((QUEUED, SENDING)),
+        Outbox.priority < PRIORITY_REPLY,
+        Outbox.channel.in_(channels),
+    )
     if citizen_id is not None:
         heads = heads.where(Outbox.citizen_id == citizen_id)
-        pages = pages & (Outbox.citizen_id == citizen_id)
-    stmt = select(Outbox).where(Outbox.id.in_(heads) | pages, due)
+        pages = pages.where(Outbox.citizen_id == citizen_id)
+    stmt = select(Outbox).where(Outbox.id.in_(union(heads, pages)), due)
     stmt = stmt.order_by(Outbox.priority, Outbox.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
