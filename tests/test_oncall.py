@@ -289,3 +289,42 @@ def test_service_hours_know_weekends_and_public_holidays(moment, at_work) -> Non
 
     hours = OnCallService(service_id=1, opens="08:30", closes="17:30")
     assert oncall.in_service_hours(hours, moment.replace(tzinfo=TOWN_ZONE)) is at_work
+
+
+def test_answered_by_typing_ok_where_the_chat_has_no_buttons(rt) -> None:
+    with time_machine.travel(SUNDAY_NIGHT, tick=True) as clock:
+        phones = {}
+        for email, name in (("paul@ville.fr", "Paul"), ("lea@ville.fr", "Léa"),
+                            ("marc@ville.fr", "Marc")):  # fmt: skip
+            agent_id = make_agent(rt, email, name=name)
+            phones[name] = TalkingCitizen(rt, f"{name}-phone", name=name, language_code="en")
+            with rt.db.transaction() as session:
+                code = crews.issue_code(session, agent_id, rt.settings.SECRET_KEY)
+                if name != "Marc":
+                    oncall.add_shift(session, Actor.command_line(),
+                                     service_by_code(session, "voirie"),
+                                     session.get(Agent, agent_id), "sat 00:00", "mon 00:00",
+                                     1 if name == "Paul" else 2)  # fmt: skip
+            assert "Linked" in phones[name].texts(f"/agent {code}")
+        number = TalkingCitizen(rt, "marie").file_report()
+        make_urgent(rt, number)
+        [page] = phones["Paul"].new_messages()
+        assert page.text.startswith(f"URGENT #{number}: Pothole")
+        assert page.text.endswith(f"Reply OK {number} to handle it.")
+        said = phones["Marc"].texts(f"ok {number}")
+        assert said == f"You were not paged about report #{number}."
+        clock.shift(timedelta(minutes=11))
+        assert oncall.run_escalations(rt) == 1
+        assert phones["Léa"].new_messages()[0].text.startswith(f"URGENT #{number}")
+        said = phones["Léa"].texts(f"OK {number}")
+        assert said.startswith(f"Thank you: you are handling #{number}, nobody else is paged.")
+        assert f"je prends {number}" in said
+        assert phones["Paul"].texts(f"ok #{number}") == (
+            f"Léa is already handling report #{number}."
+        )
+    assert history(rt, number) == [
+        ("paged", "paul@ville.fr"),
+        ("escalated", "paul@ville.fr"),
+        ("paged", "lea@ville.fr"),
+        ("page_acknowledged", "lea@ville.fr"),
+    ]
