@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, func, select
+from sqlalchemy import Index, select
 from sqlmodel import Field, Session, SQLModel
 
 from models.agent import Agent, AgentService
 from models.crew import AgentChat, ServiceHead
 from models.db import utcnow
-from models.report import Report
 
 DEFAULT_ACK_MINUTES = 10
 # A service's hours when nobody set them (town time, Monday to Friday, not on public
@@ -173,10 +172,3 @@ def page_figures(
         if page.escalated_at is not None:
             line["escalated"] += 1
     return found
-
-
-def urgent_open_count(session: Session, service_id: int) -> int:
-    stmt = select(func.count(Report.id)).where(
-        Report.service_id == service_id, Report.priority == "urgent"
-    )
-    return session.scalar(stmt) or 0

@@ -373,7 +373,3 @@ def acknowledge(session: Session, agent: Agent, number: int) -> Report:
                             agent_id=agent.id, created_at=now))  # fmt: skip
     session.flush()
     return report
-
-
-def history_of_pages(session: Session, number: int) -> list[OnCallPage]:
-    return pages_of_report(session, number)

@@ -13,7 +13,7 @@ import time_machine
 
 from bot.cli import cli
 from bot.outbox import OutboxWorker
-from models.agent import Agent
+from models.agent import Agent, agent_by_email
 from models.catalog import service_by_code
 from models.messaging import PRIORITY_NOTIFICATION, queue_messages
 from models.report import Priority, get_report, report_events
@@ -101,7 +101,7 @@ def make_urgent(rt, number: int) -> None:
 
 
 def history(rt, number: int) -> list[tuple[str, str | None]]:
-    from models.agent import Agent
+    from models.agent import Agent, agent_by_email
 
     with rt.db.reading() as session:
         return [(e.kind, session.get(Agent, e.agent_id).email if e.agent_id else None)
@@ -196,7 +196,7 @@ def test_in_hours_the_services_linked_agents_are_pinged_once(tg_client, tg_rt, t
         lea = linked_phone(tg_client, rt, telegram, "lea@ville.fr", SECOND, "Léa")
         marc = linked_phone(tg_client, rt, telegram, "marc@ville.fr", HEAD, "Marc")
         with rt.db.transaction() as session:  # Marc is of another service
-            from models.agent import AgentService, agent_by_email
+            from models.agent import AgentService
 
             marc_id = agent_by_email(session, "marc@ville.fr").id
             session.query(AgentService).filter_by(agent_id=marc_id).delete()
@@ -250,7 +250,7 @@ def test_the_rota_page_in_the_console(client, rt) -> None:
     log_in_as(client, admin_id(rt))
     with rt.db.reading() as session:
         roads = service_by_code(session, "voirie").id
-        paul = session.query(Agent).filter_by(email="paul@ville.fr").one().id
+        paul = agent_by_email(session, "paul@ville.fr").id
 
     def add(**fields) -> str:
         data = {"csrf_token": csrf_token(client), "service": roads, "agent": paul, "order": 1,
