@@ -101,8 +101,6 @@ def make_urgent(rt, number: int) -> None:
 
 
 def history(rt, number: int) -> list[tuple[str, str | None]]:
-    from models.agent import Agent, agent_by_email
-
     with rt.db.reading() as session:
         return [(e.kind, session.get(Agent, e.agent_id).email if e.agent_id else None)
                 for e in report_events(session, number)
