@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from console import bp
+from console import MAX_ROW_ID, bp
 from console.admin import admin_nav
 from console.auth import admin_required
 from models.agent import Agent
@@ -52,6 +52,12 @@ def admin_oncall():
                            agents=[a for a in agents.values() if a.active])  # fmt: skip
 
 
+def _number(value: str | None) -> int | None:
+    """A form's whole number, None when it is not one a table can hold."""
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and int(value) <= MAX_ROW_ID else None
+
+
 def when(shift) -> str:
     """A shift's when in the agent's language (town time)."""
     if shift.pattern == Pattern.ONCE:
@@ -72,11 +78,12 @@ def when(shift) -> str:
 def admin_oncall_add():
     """Puts an agent on a service's rota."""
     form = request.form
-    order = form.get("order", type=int)
+    service_id, agent_id, order = (_number(form.get(k)) for k in ("service", "agent", "order"))
+    if service_id is None or agent_id is None or order is None:
+        abort(400)
     with current_runtime().db.transaction() as db:
-        service = db.get(Service, form.get("service", type=int) or 0)
-        agent = db.get(Agent, form.get("agent", type=int) or 0)
-        if service is None or agent is None or order is None:
+        service, agent = db.get(Service, service_id), db.get(Agent, agent_id)
+        if service is None or agent is None:
             abort(400)
         try:
             oncall.add_shift(db, Actor.agent(current_user), service, agent,
@@ -104,7 +111,7 @@ def admin_oncall_remove(shift_id: int):
 def admin_oncall_hours(service_id: int):
     """Sets a service's hours and how long a page waits for an answer."""
     form = request.form
-    minutes = form.get("minutes", type=int)
+    minutes = _number(form.get("minutes"))
     with current_runtime().db.transaction() as db:
         service = db.get(Service, service_id) or abort(404)
         if minutes is None:
