@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session
 
-from models.agent import Agent
+from models.agent import Agent, services_of_agent
 from models.catalog import Category, Service
 from models.db import utcnow
 from models.messaging import PRIORITY_PAGE, queue_messages
@@ -154,6 +154,9 @@ def add_shift(session: Session, actor: Actor, service: Service, agent: Agent, st
         raise RotaError(N_("The order starts at 1 (paged first)."))
     if not agent.active:
         raise RotaError(N_("%(email)s is deactivated."), email=agent.email)
+    if agent.role != "admin" and service.id not in services_of_agent(session, agent.id):
+        # Never paged (they cannot see its reports): a silent hole in the rota at 2 a.m.
+        raise RotaError(N_("%(email)s is not an agent of this service."), email=agent.email)
     shift = OnCallShift(service_id=service.id, agent_id=agent.id, rank=rank,
                         pattern=first.pattern, starts_at=first.moment, ends_at=last.moment,
                         from_minute=first.minute, to_minute=last.minute)  # fmt: skip

@@ -263,6 +263,10 @@ def test_the_rota_page_in_the_console(client, rt) -> None:
     assert "Une astreinte finit après avoir commencé." in add(start="2026-12-24 18:00",
                                                                end="2026-12-24 08:00")  # fmt: skip
     assert "n’est pas un moment" in add(start="bientôt", end="18:00")
+    cleaner = make_agent(rt, "marc@ville.fr", services=("proprete",))
+    assert "marc@ville.fr n’est pas un agent de ce service." in add(
+        agent=cleaner, start="18:00", end="08:00"
+    )
     huge = {"csrf_token": csrf_token(client), "service": roads, "agent": paul,
             "order": "99999999999999999999", "start": "18:00", "end": "08:00"}  # fmt: skip
     assert client.post("/console/admin/oncall/shifts", data=huge).status_code == 400
