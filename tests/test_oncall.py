@@ -123,7 +123,17 @@ def test_an_urgent_report_at_two_in_the_morning(tg_app, tg_client, tg_rt, telegr
 
         # A resident reports on Telegram at 02:10; the report is urgent.
         yann = TalkingCitizen(rt, str(CHAT), channel="telegram", name="Yann", language_code="en")
-        number = yann.file_report()
+        yann.say("bonjour")
+        yann.say(choice="cat:nid-de-poule")
+        yann.say("Un trou profond devant le 12")
+        picture = jpeg_with_gps(640, 480)  # the resident's photo, through the webhook
+        telegram.add_file("hole", picture, "photos/hole.jpg")
+        sizes = [{"file_id": "hole", "file_unique_id": "hole", "file_size": len(picture),
+                  "width": 640, "height": 480}]  # fmt: skip
+        photo = with_ids(payload("photo_with_caption", photo=sizes, caption=None), 990001, 99)
+        assert post(tg_client, photo).status_code == 200
+        yann.say(location=(48.1246, -1.2082))
+        number = int(re.search(r"#(\d+)", yann.say(choice="yes")[-1].text).group(1))
         deliver(rt)
         make_urgent(rt, number)
         deliver(rt)
@@ -134,6 +144,8 @@ def test_an_urgent_report_at_two_in_the_morning(tg_app, tg_client, tg_rt, telegr
                    for row in page["reply_markup"]["inline_keyboard"] for b in row]  # fmt: skip
         assert buttons == [("Je m’en occupe", f"crew:ack:{number}")]
         assert second.received()[2:] == []  # only the link's two replies so far
+        [shown] = telegram.sent_photos(FIRST)  # the page shows the resident's photo too
+        assert shown["caption"] == f"Photo de #{number}"
 
         # Nobody answers for ten minutes: the worker's loop pages the second one.
         clock.shift(timedelta(minutes=9))
