@@ -35,6 +35,7 @@ THING_LABELS = {
     audit.Thing.API_KEY: _l("API key"),
     audit.Thing.LOGO: _l("Town logo"),
     audit.Thing.READER: _l("Free-text reader"),
+    audit.Thing.ONCALL: _l("On call"),
 }
 # The audit export's columns (services/audit.py HEADER), as the admin reads them.
 COLUMN_LABELS = {

@@ -287,7 +287,7 @@ def test_the_rota_page_in_the_console(client, rt) -> None:
                       "minutes": 5})  # fmt: skip
     assert 'value="5"' in client.get("/console/admin/oncall").get_data(as_text=True)
     audit = client.get("/console/admin/audit").get_data(as_text=True)
-    assert "voirie: paul@ville.fr" in audit and "Astreinte" in audit
+    assert "Astreinte <strong>voirie: paul@ville.fr</strong>" in audit
 
 
 @pytest.mark.parametrize(
