@@ -24,6 +24,8 @@ PURGE_EVERY_SECONDS = 86400.0
 DIGESTS_EVERY_SECONDS = 60.0
 # Reports pushed to other bodies by Open311, their tokens and their statuses pulled back.
 OPEN311_EVERY_SECONDS = 60.0
+# An unanswered page of an urgent report wakes the next on-call agent (services/oncall.py).
+ESCALATIONS_EVERY_SECONDS = 30.0
 # The reader is retrained at night (town time) when agents have seen new reports; checked
 # twice an hour so the hour is never missed, the second check finds nothing new.
 RETRAIN_EVERY_SECONDS = 1800.0
@@ -48,12 +50,14 @@ def run_worker(rt: Runtime, stop: threading.Event) -> None:
     OutboxWorker(rt, senders).run_forever(stop)
 
 
-def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None:
+def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 15.0) -> None:
     """Places addresses, reminds (residents and late bodies), pushes and pulls Open311
-    forwards (every few minutes); purges old personal data (daily)."""
+    forwards, pages the next on-call agent (every few seconds to minutes); purges old
+    personal data (daily)."""
     from services.bodies import remind_late_bodies
     from services.crews import run_digests
     from services.feedback import remind_silent_reports
+    from services.oncall import run_escalations
     from services.open311_client import run_forwards
     from services.placing import place_unlocated
     from services.privacy import purge
@@ -65,6 +69,7 @@ def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 60.0) -> None
         remind_late_bodies: REMINDERS_EVERY_SECONDS,  # once per body silent past its time
         purge: PURGE_EVERY_SECONDS,
         run_digests: DIGESTS_EVERY_SECONDS,  # each service's morning digest, at its time
+        run_escalations: ESCALATIONS_EVERY_SECONDS,
         retrain_reader: RETRAIN_EVERY_SECONDS,
         run_forwards: OPEN311_EVERY_SECONDS,
     }

@@ -60,6 +60,7 @@ def init_app(app: Flask) -> None:
         counter,
         dashboard,
         nlu,
+        oncall,
         open311_forwards,
         outbox,
         phone,

@@ -124,6 +124,7 @@ PAGES = (
     ("bodies", _l("Other bodies"), "console.admin_bodies"),
     ("reader", _l("Free-text reader"), "console.admin_reader"),
     ("danger-words", _l("Danger words"), "console.admin_danger_words"),
+    ("oncall", _l("On call"), "console.admin_oncall"),
     ("audit", _l("Audit log"), "console.admin_audit"),
     ("messages", _l("Undelivered messages"), "console.undelivered"),
 )

@@ -38,6 +38,7 @@ THING_LABELS = {
     audit.Thing.BODY: _l("Other body"),
     audit.Thing.BODY_ROUTE: _l("Routing to another body"),
     audit.Thing.DANGER_WORDS: _l("Danger words"),
+    audit.Thing.ONCALL: _l("On call"),
 }
 # The audit export's columns (services/audit.py HEADER), as the admin reads them.
 COLUMN_LABELS = {

@@ -16,6 +16,7 @@ from flask_babel import format_timedelta, get_locale
 from flask_login import current_user
 
 from console import bp
+from console.oncall import oncall_panel
 from console.phone import field_share
 from console.present import channel_labels
 from console.queue import load_lookups
@@ -91,8 +92,9 @@ def dashboard():
     services = current_user.visible_services
     figures = cached_figures(days, services, str(get_locale()), scope)
     field = field_share(services, str(get_locale()), scope)
+    paged = oncall_panel(services, days, str(get_locale()))
     return render_template("console/dashboard.html", days=days, periods=PERIODS,
-                           communes=communes, commune=asked, field_share=field,
+                           communes=communes, commune=asked, field_share=field, oncall=paged,
                            channel_labels=channel_labels(), bodies=_bodies(),
                            **figures)  # fmt: skip
 

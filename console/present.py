@@ -49,6 +49,10 @@ EVENT_LABELS = {
     "geocoded": _l("Placed on the map"),
     "moderated": _l("Public site"),
     "body": _l("Other body"),
+    # On call (services/oncall.py): the event's agent is the one paged, silent, or answering.
+    "paged": _l("On-call agent paged"),
+    "escalated": _l("Page unanswered: the next one is paged"),
+    "page_acknowledged": _l("Page answered"),
 }
 # What happened with another body (services/bodies.py: the note's "answer").
 BODY_LABELS = {

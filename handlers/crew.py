@@ -14,7 +14,7 @@ import re
 
 from handlers.context import Ctx
 from models.db import read_number
-from services import crews
+from services import crews, oncall
 from services.texts import N_, fold
 from services.types import CHOICE, LOCATION, PHOTO, Inbound, Reply
 
@@ -27,6 +27,8 @@ DONE_RE = re.compile(
     r"^/?(?:fait|termine|done|fini)\s*#?(\d{1,9})?(\s+(?:sans photo|no photo|pas de photo))?$"
 )
 NO_PHOTO_RE = re.compile(r"^(?:sans photo|no photo|pas de photo)$")
+# The answer to a page by SMS (services/oncall.py): "OK 1042".
+ACK_RE = re.compile(r"^ok\s*#?(\d{1,9})$")
 HELP_RE = re.compile(r"^/?(?:aide|help|\?)(?:@\w+)?$")
 # On the original text (the note keeps its case and accents).
 BACK_RE = re.compile(
@@ -47,6 +49,8 @@ REFUSALS = {
     "not_open": N_("Report #{number} is no longer open."),
     "already_yours": N_("Report #{number} is already yours and in progress."),
     "note_needed": N_("Say why in a few words: pas pour nous {number} because..."),
+    "not_paged": N_("You were not paged about report #{number}."),
+    "answered": N_("{by} is already handling report #{number}."),
 }
 
 
@@ -102,6 +106,8 @@ def _act(ctx: Ctx, agent, msg: Inbound, words: str) -> list[Reply]:
         return [Reply(ctx.t("Unlinked: this chat is no longer an agent's phone."))]
     if TASKS_RE.match(words):
         return task_list(ctx, agent)
+    if match := ACK_RE.match(words):
+        return acknowledged(ctx, agent, int(match.group(1)))
     if HELP_RE.match(words):
         return help_replies(ctx)
     if match := TAKE_RE.match(words):
@@ -151,6 +157,8 @@ def _choice(ctx: Ctx, agent, choice: str) -> list[Reply]:
         return [Reply(ctx.t(REFUSALS["unknown"], number=written))]
     if kind == "take":
         return taken(ctx, agent, number)
+    if kind == "ack":
+        return acknowledged(ctx, agent, number)
     if kind == "done":
         return ask_photo(ctx, number)
     if kind == "nophoto":
@@ -194,6 +202,17 @@ def taken(ctx: Ctx, agent, number: int) -> list[Reply]:
     return [_with_buttons(ctx, text, [(f"crew:done:{number}", ctx.t(DONE_BUTTON))],
                           ctx.t("When it is done, send the photo with: fait {number}",
                                 number=number))]  # fmt: skip
+
+
+def acknowledged(ctx: Ctx, agent, number: int) -> list[Reply]:
+    """Answers a page ("Je m'en occupe"): nobody else is woken; then take it as a crew."""
+    try:
+        oncall.acknowledge(ctx.session, agent, number)
+    except oncall.PageRefused as exc:
+        return [Reply(ctx.t(REFUSALS[exc.reason], number=number, by=exc.by or ""))]
+    text = ctx.t("Thank you: you are handling #{number}, nobody else is paged.", number=number)
+    take = [(f"crew:take:{number}", ctx.t(TAKE_BUTTON, ref=f"#{number}"))]
+    return [_with_buttons(ctx, text, take, ctx.t("To take it: je prends {number}", number=number))]
 
 
 def ask_photo(ctx: Ctx, number: int) -> list[Reply]:

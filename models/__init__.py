@@ -16,6 +16,7 @@ from models.jobs import HeldInbound, Job
 from models.mail_thread import MailMessage
 from models.messaging import InboundMessage, Outbox
 from models.nlu import NluExample, NluModel
+from models.oncall import OnCallPage, OnCallService, OnCallShift
 from models.open311_forward import Open311Forward
 from models.pilot import PilotAllow, PilotDemand, PilotInvite
 from models.report import Follower, Media, Report, ReportEvent
@@ -53,6 +54,9 @@ __all__ = [
     "NameWord",
     "NluExample",
     "NluModel",
+    "OnCallPage",
+    "OnCallService",
+    "OnCallShift",
     "Open311Forward",
     "Outbox",
     "PilotAllow",

@@ -15,6 +15,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union,
     union_all,
     update,
 )
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 # followers, reminders, digests).
 PRIORITY_REPLY = 0
 PRIORITY_NOTIFICATION = 10
+# A page to the on-call agent (services/oncall.py) goes before everything, and is not held
+# behind what its chat still waits for (claim_due).
+PRIORITY_PAGE = -10
 
 # Replies waiting for one chat, at most: someone writing faster than their chat can be
 # answered (Telegram: 1 message/s per chat), a flood above all, keeps the newest ones and
@@ -286,7 +290,8 @@ def claim_due(
     earlier one to the same citizen is unsent (being sent, or waiting for a retry). So a
     batch holds at most one message per chat, and chats take turns: one chat's backlog
     (a flood, a long conversation) never fills a batch ahead of the others. Within that,
-    replies go before notices, then the oldest first. The worker claims each channel
+    replies go before notices, then the oldest first. A page (PRIORITY_PAGE) goes first of
+    all, and does not wait for its chat's earlier messages. The worker claims each channel
     apart (`channels` of one), so a slow or throttled channel never holds another back.
     """
     now = utcnow()
@@ -301,9 +306,16 @@ def claim_due(
         .where(Outbox.status.in_((QUEUED, SENDING)), Outbox.channel.in_(channels))
         .group_by(Outbox.citizen_id)
     )
+    # Pages go whatever their chat still waits for (one indexed range: status, priority).
+    pages = select(Outbox.id).where(
+        Outbox.status.in_((QUEUED, SENDING)),
+        Outbox.priority < PRIORITY_REPLY,
+        Outbox.channel.in_(channels),
+    )
     if citizen_id is not None:
         heads = heads.where(Outbox.citizen_id == citizen_id)
-    stmt = select(Outbox).where(Outbox.id.in_(heads), due)
+        pages = pages.where(Outbox.citizen_id == citizen_id)
+    stmt = select(Outbox).where(Outbox.id.in_(union(heads, pages)), due)
     stmt = stmt.order_by(Outbox.priority, Outbox.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)

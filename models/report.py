@@ -58,6 +58,11 @@ class EventKind(StrEnum):
     # Another body: forwarded to it, reminded, or its answer (the note keeps body and
     # answer as JSON; a status change it brought is in from/to_status).
     BODY = "body"
+    # On call (services/oncall.py): an urgent report paged to an agent's chat (the event's
+    # agent), the page left unanswered past its delay, and the agent who answered it.
+    PAGED = "paged"
+    ESCALATED = "escalated"
+    PAGE_ACKNOWLEDGED = "page_acknowledged"
 
 
 class Priority(StrEnum):

@@ -37,6 +37,9 @@ AGENT_KINDS = (
     "assigned",
     "recategorised",
     "moderated",
+    "paged",
+    "escalated",
+    "page_acknowledged",
 )
 HEADER = ("when", "agent", "report", "action", "from", "to", "public_message", "internal_note")
 # A cell starting with one of these is a formula to a spreadsheet: defuse it.
@@ -176,6 +179,7 @@ class Thing(StrEnum):
     BODY = "body"  # another body reports go to (services/bodies.py)
     BODY_ROUTE = "body route"  # a category (in a zone) sent to a body
     DANGER_WORDS = "danger words"  # what makes a report urgent (services/urgency.py)
+    ONCALL = "on-call"  # a service's rota, hours and page delay (services/oncall.py)
 
 
 class Action(StrEnum):

@@ -16,6 +16,7 @@ from models.report import (
     TRANSITIONS,
     EventKind,
     Follower,
+    Priority,
     Report,
     ReportEvent,
     Status,
@@ -29,7 +30,7 @@ from models.report import (
     is_open,
     lock_report,
 )
-from services import notify
+from services import notify, oncall
 from services.body_routing import route_report
 from services.catalog import CategoryInfo
 from services.crew_notices import tell_assignee
@@ -92,6 +93,7 @@ def file_report(session: Session, citizen: Citizen | None, draft: dict, category
     attach_media(session, draft.get("media_ids", []), report.id)
     session.flush()
     _route_to_bodies(session, report)
+    oncall.report_filed(session, report)  # filed already urgent: pages as set_priority does
     return report
 
 
@@ -415,7 +417,10 @@ def set_priority(
     if reason:
         change["reason"] = reason
     report.priority = priority
-    return _internal_event(session, report, EventKind.PRIORITISED, change, agent_id)
+    event = _internal_event(session, report, EventKind.PRIORITISED, change, agent_id)
+    if priority == Priority.URGENT:
+        oncall.report_became_urgent(session, report)  # rows only; the worker sends
+    return event
 
 
 def _internal_event(
@@ -476,6 +481,7 @@ def file_external_report(
     )
     session.flush()
     _route_to_bodies(session, report)
+    oncall.report_filed(session, report)
     return report
 
 
