@@ -43,7 +43,7 @@ class SmtpSink:
 
     def start(self) -> SmtpSink:
         self._process = subprocess.Popen(
-            [SYSTEM_PYTHON, "-P", str(SERVER), str(self.port), str(self.folder)],
+            [SYSTEM_PYTHON, "-I", str(SERVER), str(self.port), str(self.folder)],
             cwd=self.folder,
             stdout=subprocess.PIPE,
             text=True,

@@ -5,7 +5,7 @@ module is named `public` like this product's public site. Each message is writte
 DIR as NNNNNN.json ({"rcpt": [...], "data": the raw message}); an address listed in
 DIR/refused (one a line) is answered 550, like a mailbox that does not exist.
 
-    /usr/bin/python3 -P tests/fakes/smtp_server.py PORT DIR
+    /usr/bin/python3 -I tests/fakes/smtp_server.py PORT DIR   (-I: none of the venv's paths)
 """
 
 import itertools
