@@ -13,6 +13,7 @@ import time_machine
 
 from bot.cli import cli
 from bot.outbox import OutboxWorker
+from bot.seed import seed_questions
 from models.agent import Agent, agent_by_email
 from models.catalog import service_by_code
 from models.messaging import PRIORITY_NOTIFICATION, queue_messages
@@ -121,11 +122,16 @@ def test_an_urgent_report_at_two_in_the_morning(tg_app, tg_client, tg_rt, telegr
                    "--order", "2")  # fmt: skip
         assert "paged now: paul@ville.fr, lea@ville.fr" in oncall_cli(tg_app, "list")
 
-        # A resident reports on Telegram at 02:10; the report is urgent.
+        # A resident reports on Telegram at 02:10; their answer to the category's question
+        # ("more than 10 cm deep?") makes it urgent, as the town's rule says.
+        with rt.db.transaction() as session:
+            seed_questions(session)
+        rt.catalog.invalidate()
         yann = TalkingCitizen(rt, str(CHAT), channel="telegram", name="Yann", language_code="en")
         yann.say("bonjour")
         yann.say(choice="cat:nid-de-poule")
-        yann.say("Un trou profond devant le 12")
+        assert "10 cm" in yann.say("Un trou profond devant le 12")[-1].text
+        yann.say(choice="q:yes")
         picture = jpeg_with_gps(640, 480)  # the resident's photo, through the webhook
         telegram.add_file("hole", picture, "photos/hole.jpg")
         sizes = [{"file_id": "hole", "file_unique_id": "hole", "file_size": len(picture),
@@ -133,9 +139,9 @@ def test_an_urgent_report_at_two_in_the_morning(tg_app, tg_client, tg_rt, telegr
         photo = with_ids(payload("photo_with_caption", photo=sizes, caption=None), 990001, 99)
         assert post(tg_client, photo).status_code == 200
         yann.say(location=(48.1246, -1.2082))
-        number = int(re.search(r"#(\d+)", yann.say(choice="yes")[-1].text).group(1))
-        deliver(rt)
-        make_urgent(rt, number)
+        filed = yann.say(choice="yes")
+        number = int(re.search(r"#(\d+)", filed[0].text).group(1))
+        assert "priority" in " ".join(r.text for r in filed)  # the resident is told
         deliver(rt)
         [page] = first.received()[-1:]
         assert page["text"].startswith(f"URGENT #{number}\u202f: Nid-de-poule")
