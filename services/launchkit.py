@@ -405,6 +405,7 @@ def _communes_line(names: tuple[str, ...]) -> str:
 def public_page_line(kit: Kit) -> str:
     """The poster's pointer to the public site: what is reported, and following it."""
     return (
+        f"Sur Internet aussi : signalez sur {kit.base_url}/signaler. "
         f"Déjà signalé ? Voyez les signalements et leur suivi sur {kit.reports_url}, "
         "et suivez-en un en envoyant SUIVRE et son numéro."
     )
