@@ -343,7 +343,7 @@ def _how_to(pdf: FPDF, layout: Layout) -> None:
 
 
 def _site_lines(kit: Kit) -> list[str]:
-    lines = [public_page_line(kit)]
+    lines = [public_page_line(kit), web_line(kit)]
     if kit.pilot_note:
         lines.append(kit.pilot_note)
     if kit.pilot_note and kit.invite_code:
@@ -402,10 +402,14 @@ def _communes_line(names: tuple[str, ...]) -> str:
     return "Dans les communes : " + ", ".join(names)
 
 
+def web_line(kit: Kit) -> str:
+    """Reporting from the public site itself, for residents without the chat apps."""
+    return f"Sans application : signalez aussi sur {kit.base_url}/signaler."
+
+
 def public_page_line(kit: Kit) -> str:
     """The poster's pointer to the public site: what is reported, and following it."""
     return (
-        f"Sur Internet aussi : signalez sur {kit.base_url}/signaler. "
         f"Déjà signalé ? Voyez les signalements et leur suivi sur {kit.reports_url}, "
         "et suivez-en un en envoyant SUIVRE et son numéro."
     )
