@@ -41,6 +41,7 @@ NOT_PAGES = {
     "console.queue_points",
     "console.admin_audit_csv",
     "console.admin_launch_kit_pdf",
+    "console.admin_reader_examples",  # a TSV download
 }
 
 

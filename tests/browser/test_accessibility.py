@@ -93,6 +93,8 @@ PAGES = [
     ("admin-bodies", "/console/admin/bodies"),
     ("reader", "/console/admin/reader"),
     ("danger-words", "/console/admin/danger-words"),
+    ("oncall", "/console/admin/oncall"),
+    ("open311-forwards", "/console/admin/open311-forwards"),
     ("audit-log", "/console/admin/audit"),
 ]
 
