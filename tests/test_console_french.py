@@ -64,7 +64,8 @@ ENGLISH = english_words()
 class _Visible(HTMLParser):
     """The text a user reads on the page: the text nodes, and what the browser shows of
     the attributes (titles, placeholders, labels, alt texts, buttons' values). What a field
-    holds (an input's value, a text area's text) is the town's data, not the console's."""
+    holds (an input's value, a text area's text) is the town's data, not the console's; nor
+    is a `<code>` (an API key's random letters once read "my" as an English word)."""
 
     SHOWN = ("title", "placeholder", "aria-label", "alt")
 
@@ -73,7 +74,7 @@ class _Visible(HTMLParser):
         self.parts, self._skip = [], 0
 
     def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style", "textarea"):
+        if tag in ("script", "style", "textarea", "code"):
             self._skip += 1
         attrs = dict(attrs)
         self.parts += [attrs[a] for a in self.SHOWN if attrs.get(a)]
@@ -81,7 +82,7 @@ class _Visible(HTMLParser):
             self.parts.append(attrs["value"])
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style", "textarea"):
+        if tag in ("script", "style", "textarea", "code"):
             self._skip = max(0, self._skip - 1)
 
     def handle_data(self, data):
