@@ -40,7 +40,7 @@ from models.citizen import Citizen
 from models.db import Database
 from models.messaging import PRIORITY_NOTIFICATION, queue_messages
 from models.report import Priority
-from services import crews, oncall
+from services import crew_links, oncall
 from services.agents import save_agent
 from services.audit import Actor
 from services.types import Inbound
@@ -67,7 +67,7 @@ def prepare(rt, residents: int) -> None:
         oncall.add_shift(session, Actor.command_line(), roads, agent, "00:00", "23:59")
         oncall.set_service_hours(session, Actor.command_line(), roads, ack_minutes=10,
                                  opens="00:00", closes="00:01")  # fmt: skip
-        code = crews.issue_code(session, agent.id, rt.settings.SECRET_KEY)
+        code = crew_links.issue_code(session, agent.id, rt.settings.SECRET_KEY)
     say(rt, AGENT_CHAT, f"/agent {code}")
     for i in range(residents):
         chat = str(600_000 + i)

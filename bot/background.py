@@ -55,7 +55,7 @@ def run_periodic(rt: Runtime, stop: threading.Event, tick: float = 15.0) -> None
     forwards, pages the next on-call agent (every few seconds to minutes); purges old
     personal data (daily)."""
     from services.bodies import remind_late_bodies
-    from services.crews import run_digests
+    from services.crew_digest import run_digests
     from services.feedback import remind_silent_reports
     from services.oncall import run_escalations
     from services.open311_client import run_forwards

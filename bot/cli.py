@@ -206,16 +206,16 @@ def agent_group() -> None:
 def agent_link_code(email: str) -> None:
     """Prints a one-time code (10 minutes) that links a chat to that agent."""
     from models.agent import agent_by_email
-    from services import crews
+    from services import crew_links
 
     rt = current_runtime()
     with rt.db.transaction() as session:
         agent = agent_by_email(session, email)
         if agent is None or not agent.active:
             raise click.ClickException(f"No active agent {email.strip().lower()}.")
-        code = crews.issue_code(session, agent.id, rt.settings.SECRET_KEY)
+        code = crew_links.issue_code(session, agent.id, rt.settings.SECRET_KEY)
     click.echo(f"Send to the bot within 10 minutes: /agent {code}  (WhatsApp: AGENT {code})")
-    for label, url in crews.deep_links(rt.settings, code):
+    for label, url in crew_links.deep_links(rt.settings, code):
         click.echo(f"{label}: {url}")
 
 
@@ -227,14 +227,14 @@ def agent_head(email: str, service: str, off: bool) -> None:
     """Makes an agent a head of a service: they get its morning digest in their chat."""
     from models.agent import agent_by_email
     from models.catalog import service_by_code
-    from services import crews
+    from services import crew_digest
 
     rt = current_runtime()
     with rt.db.transaction() as session:
         agent, found = agent_by_email(session, email), service_by_code(session, service)
         if agent is None or found is None:
             raise click.ClickException("Unknown agent or service.")
-        crews.set_head(session, agent.id, found.id, head=not off)
+        crew_digest.set_head(session, agent.id, found.id, head=not off)
     click.echo(f"{agent.email} {'no longer gets' if off else 'gets'} the {service} digest.")
 
 
@@ -244,7 +244,7 @@ def agent_head(email: str, service: str, off: bool) -> None:
 def agent_digest_time(service: str, at: str) -> None:
     """Sets when a service's morning digest goes out (HH:MM, Europe/Paris; 08:00 by default)."""
     from models.catalog import service_by_code
-    from services import crews
+    from services import crew_digest
 
     rt = current_runtime()
     try:
@@ -252,7 +252,7 @@ def agent_digest_time(service: str, at: str) -> None:
             found = service_by_code(session, service)
             if found is None:
                 raise click.ClickException(f"Unknown service {service}.")
-            crews.set_digest_time(session, found.id, at)
+            crew_digest.set_digest_time(session, found.id, at)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"The {service} digest goes out at {at}.")

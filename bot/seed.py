@@ -521,7 +521,7 @@ CREW_TASK = 8  # index in DEMO_REPORTS: "Trou profond à l'entrée du parking"
 def seed_crew(session: Session, secret_key: str) -> bool:
     """Creates the crew agent and links her dev-channel chat, once; True if created now."""
     from models.citizen import Citizen, Conversation, State, find_citizen
-    from services import crews, reports
+    from services import crew_links, reports
 
     if agent_by_email(session, CREW_EMAIL) is not None:
         return False
@@ -542,7 +542,9 @@ def seed_crew(session: Session, secret_key: str) -> bool:
         session.flush()
         session.add(Conversation(citizen_id=chat.id, state=State.IDLE))
         session.flush()
-    crews.link_chat(session, chat, crews.issue_code(session, agent.id, secret_key), secret_key)
+    crew_links.link_chat(
+        session, chat, crew_links.issue_code(session, agent.id, secret_key), secret_key
+    )
     from models.report import Report
 
     number = first_report_number(session) + CREW_TASK

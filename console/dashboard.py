@@ -20,8 +20,8 @@ from console.oncall import oncall_panel
 from console.phone import field_share
 from console.present import channel_labels
 from console.queue import load_lookups
-from models.console_queries import backlog
 from models.daily_figure import daily_figures
+from models.dashboard_queries import backlog
 from models.db import utcnow
 from models.scope import Communes
 from services.runtime import current_runtime

@@ -13,7 +13,7 @@ from console import bp
 from console.admin import admin_nav
 from console.present import DELIVERY_LABELS, channel_labels, citizen_contact, mask_address
 from models.citizen import citizens_by_id
-from models.console_queries import undelivered_messages
+from models.delivery_queries import undelivered_messages
 from models.messaging import Outbox, requeue
 from models.report import get_report
 from services.runtime import current_runtime

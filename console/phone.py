@@ -17,7 +17,7 @@ from flask_login import current_user
 from console import bp
 from models.agent import Agent
 from models.scope import Communes
-from services import channels, crew_notices, crews
+from services import channels, crew_links, crew_notices, crews
 from services.runtime import current_runtime
 
 
@@ -32,8 +32,8 @@ def phone_code():
     """Makes a fresh one-time code (10 minutes) and shows it with its deep links."""
     rt = current_runtime()
     with rt.db.transaction() as db:
-        code = crews.issue_code(db, current_user.id, rt.settings.SECRET_KEY)
-    links = crews.deep_links(rt.settings, code)
+        code = crew_links.issue_code(db, current_user.id, rt.settings.SECRET_KEY)
+    links = crew_links.deep_links(rt.settings, code)
     shown = [(label, url, _qr_svg(url)) for label, url in links]
     return _page(current_user.id, code=code, links=shown)
 
@@ -43,7 +43,7 @@ def phone_unlink():
     """Unlinks the agent's chat: it is a plain chat again, with no agent powers."""
     rt = current_runtime()
     with rt.db.transaction() as db:
-        done = crews.unlink_agent(db, current_user.id)
+        done = crew_links.unlink_agent(db, current_user.id)
     flash(_("Your phone is unlinked.") if done else _("No phone was linked."), "success")
     return redirect(url_for("console.phone")), 303
 
@@ -79,7 +79,7 @@ def _page(agent_id: int, *, code: str | None = None, links=(), mine: bool = True
         code=code,
         links=links,
         mine=mine,
-        minutes=int(crews.CODE_LIFETIME.total_seconds() // 60),
+        minutes=int(crew_links.CODE_LIFETIME.total_seconds() // 60),
     )
 
 

@@ -24,20 +24,19 @@ from console import MAX_ROW_ID, bp
 from console.present import STATUS_LABELS, channel_labels, is_overdue, status_label
 from models.catalog import Category, Service, all_categories, all_services, sla_hours_for
 from models.commune import communes
-from models.console_queries import (
+from models.console_queries import agents_by_id
+from models.db import utcnow
+from models.delivery_queries import awaiting_after_reopening, reminded_without_news
+from models.queue_queries import (
     COUNT_CAP,
     SORTS,
     URGENT,
     QueueFilter,
-    agents_by_id,
-    awaiting_after_reopening,
     iter_queue,
     map_points,
     queue_page,
-    reminded_without_news,
     status_counts,
 )
-from models.db import utcnow
 from models.report import OPEN_STATUSES, STATUSES
 from models.zone import Zone, all_zones
 from services import access

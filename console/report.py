@@ -40,14 +40,9 @@ from console.queue import PRIORITY_LABELS, Lookups, lang, load_lookups
 from models.catalog import sla_hours_for
 from models.citizen import Citizen, citizens_by_id
 from models.console import templates_for
-from models.console_queries import (
-    awaiting_after_reopening,
-    follower_count,
-    merged_into,
-    reminded_without_news,
-    service_ids_by_agent,
-)
+from models.console_queries import follower_count, merged_into, service_ids_by_agent
 from models.db import read_number, utcnow
+from models.delivery_queries import awaiting_after_reopening, reminded_without_news
 from models.messaging import DEAD, FAILED, messages_for_report
 from models.report import (
     PRIORITIES,

@@ -14,7 +14,7 @@ import re
 
 from handlers.context import Ctx
 from models.db import read_number
-from services import crews, oncall
+from services import crew_links, crews, oncall
 from services.texts import N_, fold
 from services.types import CHOICE, LOCATION, PHOTO, Inbound, Reply
 
@@ -79,7 +79,7 @@ def handle(ctx: Ctx, msg: Inbound) -> list[Reply] | None:
 def link_chat(ctx: Ctx, code: str) -> list[Reply]:
     """Links this chat to the agent whose one-time code it is."""
     try:
-        agent = crews.link_chat(ctx.session, ctx.citizen, code, ctx.rt.settings.SECRET_KEY)
+        agent = crew_links.link_chat(ctx.session, ctx.citizen, code, ctx.rt.settings.SECRET_KEY)
     except crews.CrewError as exc:
         return [Reply(ctx.t(REFUSALS[exc.reason]))]
     ctx.conversation.draft = {}
@@ -101,7 +101,7 @@ def _act(ctx: Ctx, agent, msg: Inbound, words: str) -> list[Reply]:
     if msg.kind == PHOTO:
         return _photo(ctx, agent, msg, words, pending)
     if UNLINK_RE.match(words):
-        crews.unlink_chat(ctx.session, ctx.citizen.id)
+        crew_links.unlink_chat(ctx.session, ctx.citizen.id)
         ctx.conversation.draft = {}
         return [Reply(ctx.t("Unlinked: this chat is no longer an agent's phone."))]
     if TASKS_RE.match(words):

@@ -125,7 +125,7 @@ class Report(SQLModel, table=True):
         Index("ix_report_category_id", "category_id", "id"),
         # the backlog's overdue ones on each category's deadline day (console_queries)
         Index("ix_report_category_created", "category_id", "created_at"),
-        # The queue, most urgent first (console_queries.Urgency): one range per priority,
+        # The queue, most urgent first (queue_queries.Urgency): one range per priority,
         # status and category in deadline order; the service read from it too.
         Index(
             "ix_report_urgency",

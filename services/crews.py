@@ -8,39 +8,23 @@ writes is marked as done from the field (models.crew.FieldAction).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session
 
 from models.agent import Agent
-from models.catalog import Category, Service
-from models.citizen import Citizen, citizens_by_id, update_citizen
+from models.catalog import Service
+from models.citizen import citizens_by_id
 from models.crew import (
-    DEFAULT_DIGEST_TIME,
-    AgentChat,
-    CodeGuess,
     FieldAction,
-    LinkCode,
-    ServiceHead,
     chat_of_agent,
     chat_of_citizen,
-    code_by_hash,
-    digest_of,
-    drop_chat,
-    drop_unused_codes,
     field_event_ids,
     field_resolved_share,
-    guesses_since,
-    heads_with_chats,
     open_reports_in_box,
     open_reports_of_agent,
-    open_reports_of_service,
-    services_with_heads,
 )
 from models.db import utcnow
 from models.messaging import PRIORITY_NOTIFICATION, queue_messages
@@ -63,16 +47,10 @@ from services.crew_notices import (
     due_at,
 )
 from services.texts import N_, translate
-from services.town_clock import TOWN_ZONE
 from services.types import Reply, StoredPhoto
 
-CODE_DIGITS = 8
-CODE_LIFETIME = timedelta(minutes=10)
-# Wrong codes a chat may type per GUESS_WINDOW before it is refused for a while.
-MAX_GUESSES, GUESS_WINDOW = 5, timedelta(hours=1)
 NEARBY_METRES = 300
 NEARBY_LIMIT = 5
-DEEP_LINK_PREFIX = "agent_"
 # Statuses a crew member takes a report from.
 TAKEABLE = (Status.NEW, Status.ACKNOWLEDGED)
 
@@ -84,85 +62,6 @@ class CrewError(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.number = number
-
-
-# --- linking ---------------------------------------------------------------------------
-
-
-def _hash(secret_key: str, code: str) -> str:
-    return hmac.new(secret_key.encode(), code.encode(), hashlib.sha256).hexdigest()
-
-
-def issue_code(session: Session, agent_id: int, secret_key: str) -> str:
-    """A fresh one-time code for the agent (any earlier unused one stops working)."""
-    drop_unused_codes(session, agent_id)
-    now = utcnow()
-    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
-    session.add(
-        LinkCode(
-            agent_id=agent_id,
-            code_hash=_hash(secret_key, code),
-            created_at=now,
-            expires_at=now + CODE_LIFETIME,
-        )
-    )
-    session.flush()
-    return code
-
-
-def deep_links(settings, code: str) -> list[tuple[str, str]]:
-    """(label, url) of each channel that can open a chat with the code already typed."""
-    found = []
-    for channel in channels.enabled_channels(settings):
-        if channel.invite is None or not channel.for_citizens:
-            continue
-        try:
-            invite = channel.invite(settings, DEEP_LINK_PREFIX + code)
-        except channels.InviteUnavailable:
-            continue
-        if invite is not None and invite.url:
-            found.append((invite.label, invite.url))
-    return found
-
-
-def link_chat(session: Session, chat: Citizen, code: str, secret_key: str) -> Agent:
-    """Links the chat to the agent whose code this is; raises CrewError why not."""
-    now = utcnow()
-    if guesses_since(session, chat.id, now - GUESS_WINDOW) >= MAX_GUESSES:
-        raise CrewError("too_many")
-    code = "".join(code.split())
-    found = code_by_hash(session, _hash(secret_key, code)) if code.isdigit() else None
-    if found is None:
-        session.add(CodeGuess(citizen_id=chat.id, at=now))
-        session.flush()
-        raise CrewError("wrong")
-    if found.used_at is not None:
-        raise CrewError("used")
-    if found.expires_at <= now:
-        raise CrewError("expired")
-    agent = session.get(Agent, found.agent_id)
-    if agent is None or not agent.active:
-        raise CrewError("wrong")
-    found.used_at = now
-    session.add(found)
-    # One chat per agent, one agent per chat: a new link replaces both old ones.
-    drop_chat(session, agent_id=agent.id)
-    drop_chat(session, citizen_id=chat.id)
-    session.flush()
-    session.add(AgentChat(agent_id=agent.id, citizen_id=chat.id, channel=chat.channel))
-    update_citizen(session, chat.id, field_chat=True)
-    chat.field_chat = True
-    session.flush()
-    return agent
-
-
-def unlink_agent(session: Session, agent_id: int) -> bool:
-    """Unlinks the agent's chat (the console's button); True if one was linked."""
-    return drop_chat(session, agent_id=agent_id) > 0
-
-
-def unlink_chat(session: Session, chat_id: int) -> bool:
-    return drop_chat(session, citizen_id=chat_id) > 0
 
 
 def agent_of_chat(session: Session, chat_id: int) -> Agent | None:
@@ -398,105 +297,3 @@ def _assigned(session: Session, agent: Agent) -> list[Report]:
     """The open reports assigned to the agent that they see (one moved out of their
     services or communes since is not theirs to work from the field)."""
     return open_reports_of_agent(session, agent.id, access.scope_of(session, agent))
-
-
-# --- the morning digest --------------------------------------------------------------
-
-DIGEST = N_("Good morning. {service}: {new} new since yesterday, {overdue} overdue, "
-            "{reopened} reopened.")  # fmt: skip
-DIGEST_LINE = N_("{label} {ref}, {category}, {place}")
-DIGEST_LABELS = {"new": N_("New:"), "overdue": N_("Overdue:"), "reopened": N_("Reopened:")}
-DIGEST_MAX_LINES = 15
-
-
-def set_head(session: Session, agent_id: int, service_id: int, head: bool = True) -> None:
-    """Makes the agent a head of the service (gets its morning digest), or not."""
-    existing = session.get(ServiceHead, (service_id, agent_id))
-    if head and existing is None:
-        session.add(ServiceHead(service_id=service_id, agent_id=agent_id))
-    elif not head and existing is not None:
-        session.delete(existing)
-    session.flush()
-
-
-def set_digest_time(session: Session, service_id: int, at: str) -> None:
-    hours, _, minutes = at.partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
-        raise ValueError(f"{at!r} is not a time (write 08:00)")
-    digest_of(session, service_id).digest_time = f"{int(hours):02d}:{int(minutes):02d}"
-    session.flush()
-
-
-def _digest_moment(day, at: str) -> datetime:
-    hours, _, minutes = (at or DEFAULT_DIGEST_TIME).partition(":")
-    return datetime(day.year, day.month, day.day, int(hours), int(minutes), tzinfo=TOWN_ZONE)
-
-
-def send_due_digests(session: Session, now: datetime | None = None) -> int:
-    """Queues each service's digest to its linked heads once its time has come today."""
-    now = now or utcnow()
-    local = now.astimezone(TOWN_ZONE)
-    sent = 0
-    for service_id in services_with_heads(session):
-        digest = digest_of(session, service_id)
-        moment = _digest_moment(local.date(), digest.digest_time)
-        if local < moment or digest.last_sent_on == local.date():
-            continue
-        sent += _queue_digest(session, service_id, moment - timedelta(days=1), now)
-        digest.last_sent_on = local.date()
-        session.add(digest)
-    session.flush()
-    return sent
-
-
-def _queue_digest(session: Session, service_id: int, since: datetime, now: datetime) -> int:
-    """Queues the service's digest to each linked head: the reports they see (their
-    communes), as in the console."""
-    service = session.get(Service, service_id)
-    rows = []
-    for head, link in heads_with_chats(session, service_id):
-        chat = citizens_by_id(session, [link.citizen_id]).get(link.citizen_id)
-        if chat is None or not chat.can_receive:
-            continue
-        reports_open = open_reports_of_service(session, service_id, access.scope_of(session, head))
-        groups = {
-            "new": [r for r in reports_open if r.created_at >= since],
-            "overdue": [r for r in reports_open if due_at(session, r) <= now],
-            "reopened": [r for r in reports_open if r.reopened_count > 0],
-        }
-        lang = chat.language
-        counts = {k: len(v) for k, v in groups.items()}
-        lines = [translate(lang, DIGEST, service=service.name(lang), **counts)]
-        for key, found in groups.items():
-            for report in found[:DIGEST_MAX_LINES]:
-                category = session.get(Category, report.category_id)
-                lines.append(
-                    translate(
-                        lang,
-                        DIGEST_LINE,
-                        label=translate(lang, DIGEST_LABELS[key]),
-                        ref=report.ref,
-                        category=category.name(lang),
-                        place=report.address or "",
-                    ).rstrip(", ")
-                )
-        rows.append(
-            {
-                "citizen_id": chat.id,
-                "channel": chat.channel,
-                "address": chat.address,
-                "payload": {"text": "\n".join(lines)},
-                "priority": PRIORITY_NOTIFICATION,
-            }
-        )
-    queue_messages(session, rows)
-    return len(rows)
-
-
-def run_digests(rt) -> int:
-    """The worker's periodic task (bot/background.py)."""
-    with rt.db.transaction() as session:
-        sent = send_due_digests(session)
-    if sent:
-        rt.wake_worker()
-    return sent

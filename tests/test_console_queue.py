@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from models.console_queries import QueueFilter, queue_page
 from models.db import utcnow
+from models.queue_queries import QueueFilter, queue_page
 from models.zone import Zone
 from tests.helpers import add_reports, admin_id, log_in_as, make_agent
 

@@ -12,8 +12,8 @@ import pytest
 import time_machine
 
 from models.catalog import category_by_code
-from models.console_queries import QueueFilter
 from models.db import utcnow
+from models.queue_queries import QueueFilter
 from models.report import Report
 from models.scope import EVERYTHING, AgentScope
 from tests.helpers import add_reports, admin_id, csrf_token, log_in_as, make_agent

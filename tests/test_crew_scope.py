@@ -18,7 +18,8 @@ from console.dashboard import clear_cache
 from models.catalog import service_by_code
 from models.messaging import mark_dead, messages_for_report
 from models.report import get_report, report_events
-from services import crews, reports
+from services import crew_digest, crew_links, reports
+from services.town_clock import TOWN_ZONE
 from tests.helpers import (
     EAST,
     WEST,
@@ -52,7 +53,7 @@ class Town:
             assert result.exit_code == 0, result.output
             self.phones[name] = phone = TalkingCitizen(rt, f"{name}-phone", language_code="en")
             with rt.db.transaction() as session:
-                code = crews.issue_code(session, self.agents[name], rt.settings.SECRET_KEY)
+                code = crew_links.issue_code(session, self.agents[name], rt.settings.SECRET_KEY)
             assert "Linked" in phone.texts(f"/agent {code}")
         self.in_vitre = self.file("ouest", WEST, "Trou rue de la Poterie")
         self.in_etrelles = self.file("est", EAST, "Trou énorme, je suis Paul Martin")
@@ -135,16 +136,16 @@ def test_a_report_of_another_commune_assigned_to_the_agent_stays_out_of_their_ch
 
 
 # The digest asks for 2 December 2026: the reports are filed on the 1st, whatever today is.
-@time_machine.travel(datetime(2026, 12, 1, 15, 0, tzinfo=crews.TOWN_ZONE), tick=True)
+@time_machine.travel(datetime(2026, 12, 1, 15, 0, tzinfo=TOWN_ZONE), tick=True)
 def test_each_head_s_digest_lists_the_reports_they_see(town) -> None:
     nowhere = TalkingCitizen(town.rt, "sans-lieu").file_report(location=None)
     with town.rt.db.transaction() as session:
         roads = service_by_code(session, "voirie").id
         for name in ("a", "b"):
-            crews.set_head(session, town.agents[name], roads)
+            crew_digest.set_head(session, town.agents[name], roads)
     with town.rt.db.transaction() as session:
-        at = datetime(2026, 12, 2, 9, 0, tzinfo=crews.TOWN_ZONE)
-        assert crews.send_due_digests(session, at) == 2
+        at = datetime(2026, 12, 2, 9, 0, tzinfo=TOWN_ZONE)
+        assert crew_digest.send_due_digests(session, at) == 2
     [for_a] = town.phones["a"].new_messages()
     [for_b] = town.phones["b"].new_messages()
     assert for_a.text.startswith("Good morning. Roads: 2 new since yesterday")

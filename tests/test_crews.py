@@ -18,8 +18,9 @@ from models.citizen import lock_citizen
 from models.crew import LinkCode
 from models.messaging import messages_for_citizen
 from models.report import get_report, media_of_report, report_events
-from services import crews, reports
+from services import crew_digest, crew_links, crews, reports
 from services.audit import audit_rows
+from services.town_clock import TOWN_ZONE
 from tests.helpers import (
     TalkingCitizen,
     a_photo,
@@ -38,7 +39,7 @@ AGENT_CHAT = 7000111
 
 def code_for(rt, agent_id: int) -> str:
     with rt.db.transaction() as session:
-        return crews.issue_code(session, agent_id, rt.settings.SECRET_KEY)
+        return crew_links.issue_code(session, agent_id, rt.settings.SECRET_KEY)
 
 
 def linked(rt, email: str = "paul@ville.fr", services=("voirie",), sender="paul-phone"):
@@ -79,7 +80,7 @@ def test_link_with_a_good_wrong_expired_and_reused_code(rt) -> None:
 def test_guesses_are_rate_limited(rt) -> None:
     agent_id = make_agent(rt, "paul@ville.fr")
     guesser = TalkingCitizen(rt, "guesser", language_code="en")
-    for n in range(crews.MAX_GUESSES):
+    for n in range(crew_links.MAX_GUESSES):
         assert "not right" in guesser.texts(f"/agent {10000000 + n}")
     good = code_for(rt, agent_id)
     assert "Too many wrong codes" in guesser.texts(f"/agent {good}")
@@ -244,7 +245,7 @@ def test_a_whole_report_from_telegram(tg_client, tg_rt, telegram, tmp_path) -> N
 
 
 # The digest asks for 2 December 2026: the reports are filed on the 1st, whatever today is.
-@time_machine.travel(datetime(2026, 12, 1, 15, 0, tzinfo=crews.TOWN_ZONE), tick=True)
+@time_machine.travel(datetime(2026, 12, 1, 15, 0, tzinfo=TOWN_ZONE), tick=True)
 def test_the_morning_digest_reaches_linked_service_heads(rt) -> None:
     late, _new = add_reports(
         rt, [{"created_at": datetime.now().astimezone() - timedelta(days=6)}, {}]
@@ -253,15 +254,17 @@ def test_the_morning_digest_reaches_linked_service_heads(rt) -> None:
     _, crew_phone = linked(rt, "paul@ville.fr", sender="paul-phone")
     with rt.db.transaction() as session:
         roads = service_by_code(session, "voirie").id
-        crews.set_head(session, head_id, roads)
-        crews.set_digest_time(session, roads, "07:30")
-    paris = crews.TOWN_ZONE
+        crew_digest.set_head(session, head_id, roads)
+        crew_digest.set_digest_time(session, roads, "07:30")
+    paris = TOWN_ZONE
     with rt.db.transaction() as session:
-        assert crews.send_due_digests(session, datetime(2026, 12, 2, 7, 0, tzinfo=paris)) == 0
+        assert crew_digest.send_due_digests(session, datetime(2026, 12, 2, 7, 0, tzinfo=paris)) == 0
     with rt.db.transaction() as session:
-        assert crews.send_due_digests(session, datetime(2026, 12, 2, 7, 31, tzinfo=paris)) == 1
+        assert (
+            crew_digest.send_due_digests(session, datetime(2026, 12, 2, 7, 31, tzinfo=paris)) == 1
+        )
     with rt.db.transaction() as session:  # once a day
-        assert crews.send_due_digests(session, datetime(2026, 12, 2, 9, 0, tzinfo=paris)) == 0
+        assert crew_digest.send_due_digests(session, datetime(2026, 12, 2, 9, 0, tzinfo=paris)) == 0
     [digest] = head_phone.new_messages()
     assert digest.text.startswith("Good morning. Roads: 1 new since yesterday, 1 overdue")
     assert f"#{late}" in digest.text

@@ -11,13 +11,8 @@ import numpy
 import pytest
 
 from models.catalog import category_by_code
-from models.console_queries import (
-    backlog,
-    filed_per_channel,
-    filed_since,
-    reports_closed_per_day,
-)
 from models.daily_figure import backfill, daily_figures
+from models.dashboard_queries import backlog, filed_per_channel, filed_since, reports_closed_per_day
 from models.db import utcnow
 from services.reports import change_status, recategorise
 from tests.helpers import add_reports

@@ -13,7 +13,7 @@ from sqlalchemy import update as sql_update
 from models.citizen import Conversation, find_citizen
 from models.messaging import messages_for_citizen
 from models.report import reports_of_citizen
-from services import crews, reports
+from services import crew_links, reports
 from tests.helpers import TalkingCitizen, consistent, make_agent
 from tests.mutate import json_combos
 from tests.telegram_support import CHAT, LOCATION_IN_TOWN, SECRET, is_update, payload, post
@@ -231,7 +231,7 @@ def conversation_states(tg_rt):
     assert set(STATE_NAMES) <= set(states)
     agent_id = make_agent(tg_rt, "paul@ville.fr")
     with tg_rt.db.transaction() as session:
-        code = crews.issue_code(session, agent_id, tg_rt.settings.SECRET_KEY)
+        code = crew_links.issue_code(session, agent_id, tg_rt.settings.SECRET_KEY)
     crew = TalkingCitizen(tg_rt, str(AGENT_CHAT), channel="telegram", language_code="en")
     assert "Linked" in crew.texts(f"/agent {code}")
     return states

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services import crews
+from services import crew_links
 from tests.helpers import TalkingCitizen, consistent, make_agent
 from tests.sms_support import CITIZEN, post_signed
 from tests.test_fuzz import PREFIXES, endings, numbers
@@ -104,7 +104,7 @@ def crew_phone(wa_app):
     rt = wa_app.extensions["webleads"]
     agent_id = make_agent(rt, "paul@ville.fr")
     with rt.db.transaction() as session:
-        code = crews.issue_code(session, agent_id, rt.settings.SECRET_KEY)
+        code = crew_links.issue_code(session, agent_id, rt.settings.SECRET_KEY)
     phone = TalkingCitizen(rt, CREW_PHONE, channel="whatsapp", language_code="en")
     assert "Linked" in phone.texts(f"AGENT {code}")
     return CREW_PHONE

@@ -18,7 +18,7 @@ from models.agent import Agent, agent_by_email
 from models.catalog import service_by_code
 from models.messaging import PRIORITY_NOTIFICATION, queue_messages
 from models.report import Priority, get_report, report_events
-from services import crews, oncall, reports
+from services import crew_digest, crew_links, crews, oncall, reports
 from services.audit import Actor, audit_rows
 from services.town_clock import TOWN_ZONE
 from tests.helpers import (
@@ -84,7 +84,7 @@ def linked_phone(client, rt, telegram, email: str, chat_id: int, name: str) -> A
     phone = AgentPhone(client, rt, telegram, chat_id, name)
     phone.agent_id = agent_id
     with rt.db.transaction() as session:
-        code = crews.issue_code(session, agent_id, rt.settings.SECRET_KEY)
+        code = crew_links.issue_code(session, agent_id, rt.settings.SECRET_KEY)
     assert phone.says(f"/agent {code}")[0]["text"].startswith("C’est relié")
     return phone
 
@@ -115,7 +115,7 @@ def test_an_urgent_report_at_two_in_the_morning(tg_app, tg_client, tg_rt, telegr
         second = linked_phone(tg_client, rt, telegram, "lea@ville.fr", SECOND, "Léa")
         head = linked_phone(tg_client, rt, telegram, "chef@ville.fr", HEAD, "Chef")
         with rt.db.transaction() as session:
-            crews.set_head(session, head.agent_id, service_by_code(session, "voirie").id)
+            crew_digest.set_head(session, head.agent_id, service_by_code(session, "voirie").id)
         oncall_cli(tg_app, "set", "voirie", "paul@ville.fr", "--from", "fri 18:00",
                    "--to", "mon 08:00", "--order", "1")  # fmt: skip
         oncall_cli(tg_app, "set", "voirie", "lea@ville.fr", "--from", "18:00", "--to", "08:00",
@@ -322,7 +322,7 @@ def test_answered_by_typing_ok_where_the_chat_has_no_buttons(rt) -> None:
             agent_id = make_agent(rt, email, name=name)
             phones[name] = TalkingCitizen(rt, f"{name}-phone", name=name, language_code="en")
             with rt.db.transaction() as session:
-                code = crews.issue_code(session, agent_id, rt.settings.SECRET_KEY)
+                code = crew_links.issue_code(session, agent_id, rt.settings.SECRET_KEY)
                 if name != "Marc":
                     oncall.add_shift(session, Actor.command_line(),
                                      service_by_code(session, "voirie"),

@@ -19,7 +19,7 @@ from models.citizen import Citizen
 from models.console import ResponseTemplate
 from models.db import utcnow
 from models.report import Report, get_report
-from services import crews, feedback, links, moderation, reports
+from services import crew_links, feedback, links, moderation, reports
 from services.public_view import Redaction, public_label, public_report, street_of
 from tests.conftest import base_config
 from tests.helpers import TalkingCitizen, admin_id, csrf_token, log_in_as, make_agent
@@ -355,7 +355,7 @@ def test_an_agents_action_in_a_chat_or_the_console_counts_as_seen_a_publication_
 
     agent_id = make_agent(rt, "paul@ville.fr", services=("voirie",))
     with rt.db.transaction() as session:
-        code = crews.issue_code(session, agent_id, rt.settings.SECRET_KEY)
+        code = crew_links.issue_code(session, agent_id, rt.settings.SECRET_KEY)
     crew = TalkingCitizen(rt, "paul-phone", name="Paul", language_code="en")
     assert "Linked" in crew.texts(f"/agent {code}")
     assert "Note added" in crew.texts(f"note {acted} vu sur place")

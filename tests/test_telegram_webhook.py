@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text as sql_text
 
 from models.citizen import find_citizen
-from services import crews
+from services import crew_links
 from tests.helpers import consistent, jpeg_with_gps, make_agent
 from tests.telegram_support import (
     CHAT,
@@ -334,7 +334,7 @@ def test_a_button_past_any_report_is_answered_as_an_unknown_one(
     if who == "agent":
         agent_id = make_agent(tg_rt, "paul@ville.fr")
         with tg_rt.db.transaction() as session:
-            code = crews.issue_code(session, agent_id, tg_rt.settings.SECRET_KEY)
+            code = crew_links.issue_code(session, agent_id, tg_rt.settings.SECRET_KEY)
         assert "Linked" in talker.texts(f"/agent {code}")
     response = post(tg_client, callback_update(payload("text_message")["message"], data, 9100))
     deliver(tg_rt)

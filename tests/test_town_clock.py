@@ -11,7 +11,7 @@ import pytest
 import time_machine
 
 from models.catalog import service_by_code
-from services import crews
+from services import crew_digest, crew_links
 from tests.helpers import TalkingCitizen, add_reports, admin_id, log_in_as, make_agent
 
 # (the day, 07:30 in Vitré that morning and the morning before, in UTC)
@@ -37,16 +37,16 @@ def test_the_digest_keeps_the_towns_hour_when_the_clocks_change(rt, due, yesterd
         head_id = make_agent(rt, "chef@ville.fr", services=("voirie",))
         phone = TalkingCitizen(rt, "chef-phone", name="Chef", language_code="en")
         with rt.db.transaction() as session:
-            code = crews.issue_code(session, head_id, rt.settings.SECRET_KEY)
+            code = crew_links.issue_code(session, head_id, rt.settings.SECRET_KEY)
         assert "Linked" in phone.texts(f"/agent {code}")
         with rt.db.transaction() as session:
             roads = service_by_code(session, "voirie").id
-            crews.set_head(session, head_id, roads)
-            crews.set_digest_time(session, roads, "07:30")
+            crew_digest.set_head(session, head_id, roads)
+            crew_digest.set_digest_time(session, roads, "07:30")
         with rt.db.transaction() as session:
-            assert crews.send_due_digests(session, due - minute) == 0
+            assert crew_digest.send_due_digests(session, due - minute) == 0
         with rt.db.transaction() as session:
-            assert crews.send_due_digests(session, due + minute) == 1
+            assert crew_digest.send_due_digests(session, due + minute) == 1
         [digest] = phone.new_messages()
     assert digest.text.startswith("Good morning. Roads: 1 new since yesterday"), digest.text
     assert f"#{new}" in digest.text

@@ -1,7 +1,7 @@
 """Reports carry a priority an agent sets (normal, high, urgent)
 
 The queue opens with the most pressing reports: the priority first, then the deadline
-(models/console_queries.py). Every report filed before is `normal`.
+(models/queue_queries.py). Every report filed before is `normal`.
 
 Revision ID: 0018_report_priority
 Revises: 0017_nlu
