@@ -40,7 +40,7 @@ from models.pilot import (
     all_allowed,
     all_invites,
 )
-from services import launchkit, pilot
+from services import launchkit, pilot, town_logo
 from services.audit import Actor
 from services.catalog import CatalogCache, PilotRules
 from services.runtime import current_runtime
@@ -368,7 +368,7 @@ def _chosen_code() -> str | None:
 
 
 # A logo may be larger than the app's 1 MB form limit (a multipart form adds a little).
-UPLOAD_LIMITS["console.admin_launch_kit_logo"] = launchkit.LOGO_MAX_BYTES + 64 * 1024
+UPLOAD_LIMITS["console.admin_launch_kit_logo"] = town_logo.LOGO_MAX_BYTES + 64 * 1024
 
 
 @bp.post("/admin/launch-kit/logo")
@@ -379,13 +379,13 @@ def admin_launch_kit_logo():
     png = None
     if request.form.get("action") != "remove":
         try:
-            png = launchkit.logo_png(upload.read(launchkit.LOGO_MAX_BYTES + 1) if upload else b"")
-        except launchkit.LogoError:
+            png = town_logo.logo_png(upload.read(town_logo.LOGO_MAX_BYTES + 1) if upload else b"")
+        except town_logo.LogoError:
             flash(_("The logo must be a PNG or JPEG picture of at most 2 MB."), "error")
             return redirect(url_for("console.admin_launch_kit")), 303
     rt = current_runtime()
     with rt.db.transaction() as db:
-        launchkit.store_logo(db, _actor(), png)
+        town_logo.store_logo(db, _actor(), png)
     rt.catalog.invalidate()
     flash(_("Logo saved: it is on the poster and the flyer.") if png else _("Logo removed."))
     return redirect(url_for("console.admin_launch_kit")), 303

@@ -8,45 +8,31 @@ invite codes is on, the Telegram QR code carries the pilot's code (`?start=CODE`
 whoever scans the poster is let in. The SMS QR code opens the phone's messages to the
 town's number with "Bonjour" typed.
 
-The text is set in Source Sans Pro (SIL Open Font License, from the font-source-sans-pro
-package), embedded in each PDF: a print shop refuses a file whose fonts it must
-substitute, and it writes every letter and French typography (’ « » and the narrow
-no-break space) as typed.
+What the kit says and how each page is laid out is here; drawing with fpdf2 (the embedded
+font, French typography, QR codes) is services/pdf_drawing.py, the town's logo
+services/town_logo.py.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
-import re
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import font_source_sans_pro
-import qrcode
 from fpdf import FPDF
-from PIL import Image
-from qrcode.constants import ERROR_CORRECT_M
 from sqlmodel import Session
 
 from models.commune import commune_by_insee
-from models.settings import set_setting
-from services import audit, channels
-from services.audit import Action, Actor, Thing
+from services import channels
 from services.channels import Invite
+from services.pdf_drawing import FONT, document, french, qr_image, write_text
 from services.runtime import Runtime
+from services.town_logo import town_logo
 
 FILES = {"poster": "affiche-A4.pdf", "flyer": "flyer-A5.pdf", "guide": "guide-agents.pdf"}
-FONT = "SourceSans"
-FONT_DIR = Path(font_source_sans_pro.font_directory)
-FONT_FILES = {"": "SourceSansPro-Regular.ttf", "B": "SourceSansPro-Bold.ttf",
-              "I": "SourceSansPro-It.ttf"}  # fmt: skip
 # An intercommunalité's poster lists its communes up to this many (else: how many).
 LISTED_COMMUNES = 12
-# Page sizes in mm (fpdf2 warns about its own A5 since it corrected it).
-PAGES = {"A4": (210, 297), "A5": (148, 210)}
 INK = (33, 37, 41)
 ACCENT = (0, 83, 155)  # a calm blue, readable in black and white too
 PALE = (232, 240, 248)
@@ -241,9 +227,9 @@ def flyer_pdf(kit: Kit) -> bytes:
 def _citizens_page(kit: Kit, layout: Layout) -> bytes:
     """The header and the examples at the top; the how-to, the public site and the privacy
     line anchored at the foot; the channels' codes as large as the space between allows."""
-    pdf = _document(f"Signaler un problème – {kit.town}", layout.page)
+    pdf = document(f"Signaler un problème – {kit.town}", layout.page)
     _header(pdf, kit, layout)
-    _write(pdf, layout.text, "", examples_line(kit), INK, align="C")
+    write_text(pdf, layout.text, "", examples_line(kit), INK, align="C")
     top = pdf.get_y() + GAP
     footer_top = _footer(pdf, layout)
     site_top = footer_top - GAP - _site_height(pdf, kit, layout)
@@ -305,7 +291,7 @@ def _codes_row(pdf: FPDF, kit: Kit, layout: Layout, top: float, bottom: float) -
     y = top + max(0.0, (bottom - top - size - label) / 2)
     for i, (name, instruction, url) in enumerate(codes):
         left = pdf.l_margin + i * cell
-        pdf.image(_qr(url), x=left + (cell - size) / 2, y=y, w=size, h=size)
+        pdf.image(qr_image(url), x=left + (cell - size) / 2, y=y, w=size, h=size)
         pdf.set_xy(left, y + size + 1)
         pdf.set_font(FONT, "B", layout.text)
         pdf.set_text_color(*ACCENT)
@@ -325,7 +311,7 @@ def _how_to_height(pdf: FPDF, layout: Layout) -> float:
 
 
 def _how_to(pdf: FPDF, layout: Layout) -> None:
-    _write(pdf, layout.text * 1.1, "B", "Comment faire ?", ACCENT)
+    write_text(pdf, layout.text * 1.1, "B", "Comment faire ?", ACCENT)
     radius = layout.text * 0.28
     for number, line in enumerate(HOW_TO, start=1):
         y = pdf.get_y()
@@ -366,7 +352,7 @@ def _site(pdf: FPDF, kit: Kit, layout: Layout) -> None:
     height = _site_height(pdf, kit, layout)
     pdf.set_draw_color(*ACCENT)
     pdf.rect(pdf.l_margin - 2, top - 2, pdf.epw + 4, height + 4)
-    pdf.image(_qr(kit.reports_url), x=pdf.l_margin + pdf.epw - layout.site_qr, y=top,
+    pdf.image(qr_image(kit.reports_url), x=pdf.l_margin + pdf.epw - layout.site_qr, y=top,
               w=layout.site_qr, h=layout.site_qr)  # fmt: skip
     pdf.set_xy(pdf.l_margin, top + 1)
     pdf.set_text_color(*INK)
@@ -494,102 +480,22 @@ GUIDE = (
 
 def agent_guide_pdf(kit: Kit) -> bytes:
     """The agents' guide: the console, the statuses, the phone in the field."""
-    pdf = _document(f"Guide de l’agent – {kit.town}", "A4")
+    pdf = document(f"Guide de l’agent – {kit.town}", "A4")
     pdf.set_auto_page_break(auto=True, margin=15)
-    _write(pdf, 20, "B", f"Guide de l’agent – {kit.town}", ACCENT)
+    write_text(pdf, 20, "B", f"Guide de l’agent – {kit.town}", ACCENT)
     channels_named = _channels_named(kit)
-    _write(pdf, 11, "", f"Les signalements des habitants ({channels_named}) : la console.", INK)
+    write_text(pdf, 11, "", f"Les signalements des habitants ({channels_named}) : la console.", INK)
     pdf.ln(2)
     console = f"{kit.base_url}/console/login"
     for title, lines in GUIDE:
         pdf.ln(2)
-        _write(pdf, 13, "B", title, ACCENT)
+        write_text(pdf, 13, "B", title, ACCENT)
         for line in lines:
             text = line.format(console=console, channels=channels_named)
-            _write(pdf, 10.5, "", "– " + text, INK)
+            write_text(pdf, 10.5, "", "– " + text, INK)
     return bytes(pdf.output())
 
 
 def _channels_named(kit: Kit) -> str:
     labels = [invite.label for invite in kit.invites]
     return ", ".join(labels[:-1]) + " ou " + labels[-1] if len(labels) > 1 else labels[0]
-
-
-# --- drawing -----------------------------------------------------------------------------
-
-
-def _document(title: str, page_format: str) -> FPDF:
-    pdf = FPDF(orientation="P", unit="mm", format=PAGES[page_format])
-    pdf.set_margins(15, 15, 15)
-    pdf.set_auto_page_break(auto=False)
-    for style, file in FONT_FILES.items():
-        pdf.add_font(FONT, style, FONT_DIR / file)  # embedded, subset to the letters used
-    pdf.set_title(title)
-    pdf.set_lang("fr")
-    pdf.set_creator("webleads-tracker")
-    pdf.add_page()
-    return pdf
-
-
-def _write(pdf: FPDF, size: float, style: str, text: str, color, align: str = "L") -> None:
-    pdf.set_font(FONT, style, size)
-    pdf.set_text_color(*color)
-    pdf.set_x(pdf.l_margin)
-    pdf.multi_cell(pdf.epw, size * 0.45, french(text), align=align)
-    pdf.ln(size * 0.2)
-
-
-FRENCH_SPACE = re.compile(r" ([?!:;»])|(«) ")
-
-
-def french(text: str) -> str:
-    """French typography: a narrow no-break space before ? ! : ; and inside « », so that
-    a question mark never starts a line alone."""
-    return FRENCH_SPACE.sub(lambda m: f"\u202f{m[1]}" if m[1] else f"{m[2]}\u202f", text)
-
-
-def _qr(url: str):
-    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=10, border=4)
-    qr.add_data(url)
-    qr.make(fit=True)
-    return qr.make_image(fill_color="black", back_color="white").get_image()
-
-
-# --- the town's logo -----------------------------------------------------------------------
-
-LOGO_SETTING = "town_logo_png"
-LOGO_MAX_BYTES = 2 * 1024 * 1024
-LOGO_MAX_SIDE = 600  # px: crisp at the poster's size, small in the settings
-
-
-class LogoError(ValueError):
-    """The uploaded file is not a picture the kit can print."""
-
-
-def logo_png(data: bytes) -> bytes:
-    """A PNG or JPEG upload made into a small PNG for print; raises LogoError."""
-    if not data or len(data) > LOGO_MAX_BYTES:
-        raise LogoError("size")
-    try:
-        with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
-            if image.width * image.height > 40_000_000:
-                raise LogoError("pixels")
-            image.thumbnail((LOGO_MAX_SIDE, LOGO_MAX_SIDE))
-            out = io.BytesIO()
-            image.convert("RGBA").save(out, "PNG", optimize=True)
-    except (OSError, Image.DecompressionBombError) as exc:
-        raise LogoError("format") from exc
-    return out.getvalue()
-
-
-def town_logo(settings: dict) -> bytes | None:
-    encoded = settings.get(LOGO_SETTING)
-    return base64.b64decode(encoded) if encoded else None
-
-
-def store_logo(session: Session, actor: Actor, png: bytes | None) -> None:
-    """Keeps the town's logo (None: removes it) in the settings every node reads, audited."""
-    digest = hashlib.sha256(png).hexdigest()[:12] if png else None
-    set_setting(session, LOGO_SETTING, base64.b64encode(png).decode() if png else None)
-    action = Action.UPDATED if png else Action.REMOVED
-    audit.record(session, actor, Thing.LOGO, "launch kit", action, {"png": [None, digest]})

@@ -15,7 +15,7 @@ from PIL import Image
 from bot.app import create_app
 from bot.cli import cli
 from models.audit import admin_changes
-from services import launchkit, pilot
+from services import pilot, town_logo
 from services.audit import Actor
 from services.launchkit import LaunchKitError, agent_guide_pdf, flyer_pdf, kit_for, poster_pdf
 from tests.conftest import base_config
@@ -190,7 +190,7 @@ def test_the_logo_uploaded_in_the_console_is_printed(kit_app, tmp_path) -> None:
     before = images_in(poster_pdf(kit(kit_app)))
     logo = io.BytesIO()  # noise: about 1.5 MB, over the app's 1 MB form limit
     Image.frombytes("RGB", (900, 600), os.urandom(900 * 600 * 3)).save(logo, "PNG")
-    assert 1024 * 1024 < logo.tell() < launchkit.LOGO_MAX_BYTES
+    assert 1024 * 1024 < logo.tell() < town_logo.LOGO_MAX_BYTES
     logo.seek(0)
     saved = client.post(
         "/console/admin/launch-kit/logo",
