@@ -56,6 +56,7 @@ from models.zone import Zone
 from services import notify
 from services.audit import Action, Actor, Thing, changed, record
 from services.body_routing import body_event
+from services.crew_notices import osm_link
 from services.texts import N_, translate
 
 log = logging.getLogger(__name__)
@@ -269,8 +270,7 @@ def forward_view(session: Session, forward: BodyForward, base_url: str,
     map_url = None
     if report.lat is not None:
         place = place or f"{report.lat:.5f}, {report.lon:.5f}"
-        map_url = (f"https://www.openstreetmap.org/?mlat={report.lat:.5f}&mlon={report.lon:.5f}"
-                   f"#map=19/{report.lat:.5f}/{report.lon:.5f}")  # fmt: skip
+        map_url = osm_link(report.lat, report.lon)
     base = base_url.rstrip("/")
     photos = [f"{base}/reports/{report.id}/photos/{media_id}"
               for media_id in approved_photos(session, [report.id]).get(report.id, [])]  # fmt: skip

@@ -45,17 +45,31 @@ TAKE = N_("I'm on it")
 DECLINE = N_("Not for us")
 
 
-def card(session: Session, report: Report, lang: str) -> str:
-    """A report in a few lines: reference, category, address, description, map, SLA."""
+def osm_link(lat: float, lon: float) -> str:
+    """The place on OpenStreetMap's site, zoomed to the street (what a phone opens)."""
+    return (
+        f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=19/{lat:.6f}/{lon:.6f}"
+    )
+
+
+def card_lines(session: Session, report: Report, lang: str, title: str, *,
+               longest: int = 500) -> list[str]:  # fmt: skip
+    """A report in a few lines for an agent's chat: the title (a msgid with {ref} and
+    {category}), the place, the description, the map link."""
     category = session.get(Category, report.category_id)
-    lines = [translate(lang, ASSIGNED, ref=report.ref, category=category.name(lang))]
+    lines = [translate(lang, title, ref=report.ref, category=category.name(lang))]
     if report.address or report.lat is not None:
         place = report.address or f"{report.lat:.5f}, {report.lon:.5f}"
         lines.append(translate(lang, WHERE, place=place))
-    lines.append(report.description[:500])
+    lines.append(report.description[:longest])
     if report.lat is not None:
-        url = f"https://www.openstreetmap.org/?mlat={report.lat:.6f}&mlon={report.lon:.6f}#map=19/{report.lat:.6f}/{report.lon:.6f}"
-        lines.append(translate(lang, MAP, url=url))
+        lines.append(translate(lang, MAP, url=osm_link(report.lat, report.lon)))
+    return lines
+
+
+def card(session: Session, report: Report, lang: str) -> str:
+    """An assigned report: its card, and the time left before its deadline."""
+    lines = card_lines(session, report, lang, ASSIGNED)
     hours = (due_at(session, report) - utcnow()).total_seconds() / 3600
     if hours >= 0:
         lines.append(translate(lang, SLA_LEFT, hours=int(hours)))

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlmodel import Session
 
 from models.agent import Agent, services_of_agent
-from models.catalog import Category, Service
+from models.catalog import Service
 from models.db import utcnow
 from models.messaging import PRIORITY_PAGE, queue_messages
 from models.oncall import (
@@ -41,7 +41,7 @@ from models.oncall import (
 from models.report import EventKind, Priority, Report, ReportEvent, get_report, media_of_report
 from services import access, channels
 from services.audit import Action, Actor, Thing, changed, record
-from services.crew_notices import linked_chat
+from services.crew_notices import card_lines, linked_chat
 from services.texts import N_, translate
 from services.town_clock import TOWN_ZONE, in_town
 from services.types import Reply
@@ -230,8 +230,6 @@ def chain(session: Session, service_id: int, moment: datetime) -> list[int]:
 # --- paging ----------------------------------------------------------------------------
 
 PAGE_TITLE = N_("URGENT {ref}: {category}")
-WHERE = N_("Where: {place}")
-MAP = N_("Map: {url}")
 ACK_BUTTON = N_("I'm handling it")
 ACK_HINT = N_("Reply OK {number} to handle it.")
 PHOTO = N_("Photo of {ref}")
@@ -294,16 +292,7 @@ def _page(session: Session, report: Report, agent_id: int, step: int | None,
 def page_card(session: Session, report: Report, channel_name: str, lang: str) -> list[Reply]:
     """The page: the photo where the channel shows one, then the card (category, place,
     description, map link) with the button to acknowledge, or the words to type."""
-    category = session.get(Category, report.category_id)
-    lines = [translate(lang, PAGE_TITLE, ref=report.ref, category=category.name(lang))]
-    if report.address or report.lat is not None:
-        place = report.address or f"{report.lat:.5f}, {report.lon:.5f}"
-        lines.append(translate(lang, WHERE, place=place))
-    lines.append(report.description[:300])
-    if report.lat is not None:
-        url = (f"https://www.openstreetmap.org/?mlat={report.lat:.6f}&mlon={report.lon:.6f}"
-               f"#map=19/{report.lat:.6f}/{report.lon:.6f}")  # fmt: skip
-        lines.append(translate(lang, MAP, url=url))
+    lines = card_lines(session, report, lang, PAGE_TITLE, longest=300)
     channel = channels.get(channel_name)
     if channel.can_show_buttons:
         card = Reply("\n".join(lines), choices=[(f"crew:ack:{report.id}",
