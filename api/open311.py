@@ -555,7 +555,10 @@ def _new_request(form, snapshot: Snapshot) -> dict:
 def _location(form, snapshot: Snapshot, problems: list[str]):
     """lat and long, or address_string (kept as text, placed on the map later)."""
     lat_text, lon_text = form.get("lat"), form.get("long")
-    address = (form.get("address_string") or "").strip()[:MAX_ADDRESS] or None
+    typed = form.get("address_string") or ""
+    if len(typed) > MAX_ADDRESS:  # refused as the description is, never cut short
+        problems.append(f"address_string is longer than {MAX_ADDRESS} characters.")
+    address = typed.strip()[:MAX_ADDRESS] or None
     if lat_text is None and lon_text is None:
         if address is None:
             problems.append("A location is required: lat and long, or address_string.")

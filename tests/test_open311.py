@@ -218,6 +218,13 @@ BAD_POSTS = [
         ["This place is outside Vitré."],
     ),
     (
+        "address too long",
+        {"service_code": "lampadaire", "address_string": "12 rue de la Poterie " + "*" * 250},
+        "KEY",
+        400,
+        ["address_string is longer than 255 characters."],
+    ),
+    (
         "two problems",
         {"service_code": "piscine"},
         "KEY",
