@@ -99,8 +99,8 @@ def retrain_reader(rt: Runtime, now: datetime | None = None) -> int | None:
     category kept or corrected), trains and stores a new version, not in use: an admin
     compares its scores and activates it (console, or `webleads nlu activate`)."""
     from models.nlu import all_models, seen_reports_text
-    from services.crews import TOWN_ZONE
     from services.nlu import training
+    from services.town_clock import TOWN_ZONE
 
     now = now or datetime.now(UTC)
     if now.astimezone(TOWN_ZONE).hour != RETRAIN_HOUR:
