@@ -32,7 +32,7 @@ from services.maps import map_tiles, place_drawing, town_outline
 from services.media import photo_response
 from services.public_view import PublicReport, public_report, public_reports
 from services.runtime import current_runtime
-from services.texts import N_, status_name, translate
+from services.texts import N_, page_language, status_name, translate
 from services.town_clock import TOWN_ZONE, town_date
 from services.types import clean_text
 
@@ -77,7 +77,7 @@ def _render(template: str, status: int = 200, **context) -> Response:
     rt = current_runtime()
     with rt.db.reading() as db:
         town = rt.catalog.get(db).area_name
-    other = "en" if lang == "fr" else "fr"
+    words = page_language(lang)
     # The page's own filters, in the other language; url_for's own words (endpoint,
     # _method, _external...) and the path's values (`number`) are never taken from a
     # visitor's query string: `?number=1` must not make the link another report's.
@@ -88,14 +88,11 @@ def _render(template: str, status: int = 200, **context) -> Response:
         if k != "endpoint" and not k.startswith("_") and k not in path_values
     }
     switch = {**asked, **path_values}
-    switch["lang"] = other
+    switch["lang"] = words["other_lang"]
     body = render_template(
         template,
-        lang=lang,
-        t=lambda msgid, **values: translate(lang, msgid, **values),
+        **words,
         town=town,
-        other_lang=other,
-        other_lang_name={"fr": "Français", "en": "English"}[other],
         switch_url=url_for(request.endpoint, **switch),
         tiles=map_tiles(rt.settings),
         status_name=lambda status: status_name(lang, status),

@@ -36,6 +36,21 @@ def translate(language: str, msgid: str, **values) -> str:
     return text.format(**values) if values else text
 
 
+LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
+
+
+def page_language(language: str) -> dict:
+    """What a server-rendered page of the public site needs of its language: `lang`, the
+    translator `t`, and the other language it switches to (`other_lang`, `other_lang_name`)."""
+    other = "en" if language == "fr" else "fr"
+    return {
+        "lang": language,
+        "t": lambda msgid, **values: translate(language, msgid, **values),
+        "other_lang": other,
+        "other_lang_name": LANGUAGE_NAMES[other],
+    }
+
+
 def pick_language(code: str | None, default: str) -> str:
     """Maps a client's language tag (Telegram `language_code`, 'fr-FR') to fr or en."""
     if code:

@@ -33,7 +33,7 @@ from services.media import MAX_PHOTO_BYTES, PhotoError, drop_upload, keep_upload
 from services.public_view import public_report
 from services.runtime import Runtime, current_runtime
 from services.storage import StoreUnavailable
-from services.texts import pick_language, translate
+from services.texts import page_language, pick_language, translate
 from services.types import TEXT, Inbound, Reply
 from webhooks.web import texts
 from webhooks.web.inbound import CHANNEL
@@ -294,15 +294,12 @@ def render_page(rt: Runtime, template: str, language: str, **context) -> str:
     """A page of the public site's look (public/templates/public/base.html)."""
     with rt.db.reading() as session:
         town = rt.catalog.get(session).area_name
-    other = "en" if language == "fr" else "fr"
+    words = page_language(language)
     return render_template(
         template,
-        lang=language,
-        t=lambda msgid, **values: translate(language, msgid, **values),
+        **words,
         town=town,
-        other_lang=other,
-        other_lang_name={"fr": "Français", "en": "English"}[other],
-        switch_url=url_for("web.page", lang=other),
+        switch_url=url_for("web.page", lang=words["other_lang"]),
         honeypot=HONEYPOT,
         max_text=MAX_TEXT,
         limit_mb=MAX_PHOTO_BYTES // (1024 * 1024),
