@@ -7,7 +7,7 @@ their answer comes back (DESIGN.md, "Other bodies").
   has its place (services/body_routing.py, from `file_report` and when a place settles).
 - An e-mail body gets the report by e-mail from the worker (a FORWARD_BODY job, never
   inside a transaction) with a signed link to `/b/<token>`, no account needed; an
-  Open311 body through the Open311 client (`_forward_open311`).
+  Open311 body through the Open311 client (`services/open311_queue.py`).
 - On that page the body answers taken (-> in progress), done (-> resolved, a photo
   allowed) or not ours (a reason: back to the service of its category, flagged). Each
   answer is an event of the report's history and reaches its followers through

@@ -69,20 +69,17 @@ def _forward(session: Session, report: Report, rule: BodyRoute) -> BodyForward:
     session.flush()
     body_event(session, report, body, "forwarded", now)
     if body.kind == BodyKind.OPEN311:
-        if _forward_open311(session, report, body):
-            forward.sent_at = now
+        # The Open311 client's worker pushes it and pulls the answers; handed over now.
+        target = Open311Target(
+            body.code, body.endpoint, body.api_key, dict(body.service_codes or {})
+        )
+        enqueue_push(session, report, target)
+        forward.sent_at = now
     else:
         queue_job(session, JobKind.FORWARD_BODY, {"forward": forward.id}, report_id=report.id)
     session.add(forward)
     session.flush()
     return forward
-
-
-def _forward_open311(session: Session, report: Report, body: Body) -> bool:
-    """Hands the report to the Open311 client: the worker pushes it, then pulls its news."""
-    target = Open311Target(body.code, body.endpoint, body.api_key, dict(body.service_codes or {}))
-    enqueue_push(session, report, target)
-    return True
 
 
 def body_event(session: Session, report: Report, body: Body, what: str, at: datetime, *,
