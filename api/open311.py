@@ -43,7 +43,7 @@ from models.open311_queries import (
     statuses_of_kind,
 )
 from models.question import Kind, Question
-from models.report import Report
+from models.report import Report, Status
 from services import reports, urgency
 from services.catalog import Snapshot
 from services.channels import Channel, register
@@ -61,12 +61,12 @@ CONTENT_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; ch
 
 # Our statuses -> GeoReport's two.
 STATUS_MAP = {
-    "new": "open",
-    "acknowledged": "open",
-    "in_progress": "open",
-    "resolved": "closed",
-    "closed": "closed",
-    "duplicate": "closed",
+    Status.NEW: "open",
+    Status.ACKNOWLEDGED: "open",
+    Status.IN_PROGRESS: "open",
+    Status.RESOLVED: "closed",
+    Status.CLOSED: "closed",
+    Status.DUPLICATE: "closed",
 }
 STATUS_KINDS = {"open": {"open"}, "closed": {"fixed", "closed"}}
 DEFAULT_DAYS = 90

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from models.agent import Agent, AgentService, agent_by_email
 from models.catalog import IDEA, PROBLEM, Category, Service, category_by_code, service_by_code
+from models.report import Status
 from models.settings import set_setting
 from models.zone import BOUNDARY, zone_by_name
 from services.placing import import_zone
@@ -225,7 +226,7 @@ DEMO_REPORTS = [
         "3 Rue de Paris 35500 Vitré",
         48.12440,
         -1.20520,
-        ["acknowledged", "in_progress", "resolved"],
+        [Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED],
         "Rebouché à l'enrobé à froid ce matin.",
     ),
     (
@@ -235,7 +236,7 @@ DEMO_REPORTS = [
         "12 Rue de la Poterie 35500 Vitré",
         48.12460,
         -1.20820,
-        ["acknowledged", "resolved"],
+        [Status.ACKNOWLEDGED, Status.RESOLVED],
         "Ampoule et ballast changés.",
     ),
     (
@@ -245,7 +246,7 @@ DEMO_REPORTS = [
         "Place de la République 35500 Vitré",
         48.12284,
         -1.20632,
-        ["acknowledged", "closed"],
+        [Status.ACKNOWLEDGED, Status.CLOSED],
         "Le dépôt relève de la collecte du jeudi : il a été enlevé lors de la tournée.",
     ),
     (
@@ -255,7 +256,7 @@ DEMO_REPORTS = [
         "5 Rue Garangeau 35500 Vitré",
         48.12330,
         -1.20930,
-        ["acknowledged", "in_progress"],
+        [Status.ACKNOWLEDGED, Status.IN_PROGRESS],
         "L'entreprise de nettoyage passe lundi.",
     ),
     (
@@ -265,7 +266,7 @@ DEMO_REPORTS = [
         "2 Allée des Tilleuls 35500 Vitré",
         48.11745,
         -1.21640,
-        ["acknowledged"],
+        [Status.ACKNOWLEDGED],
         None,
     ),
     (
@@ -275,7 +276,7 @@ DEMO_REPORTS = [
         "Boulevard des Rochers 35500 Vitré",
         48.11900,
         -1.20260,
-        ["in_progress"],
+        [Status.IN_PROGRESS],
         "Zone balisée ; élagage prévu jeudi.",
     ),
     (
@@ -320,10 +321,10 @@ DEMO_REPORTS = [
     ),
 ]
 STATUS_COLUMNS = {
-    "acknowledged": "acknowledged_at",
-    "in_progress": "in_progress_at",
-    "resolved": "resolved_at",
-    "closed": "closed_at",
+    Status.ACKNOWLEDGED: "acknowledged_at",
+    Status.IN_PROGRESS: "in_progress_at",
+    Status.RESOLVED: "resolved_at",
+    Status.CLOSED: "closed_at",
 }
 DEMO_CITIZENS = ["Camille", "Louis", "Manon", "Hugo", "Léa", "Nathan", "Chloé", "Jules"]
 

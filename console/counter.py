@@ -21,6 +21,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from console import bp
 from console.queue import lang
 from console.security import UPLOAD_LIMITS
+from models.report import EventKind
 from services import counter
 from services.counter import CounterError, Lookup, Place
 from services.media import MAX_PHOTO_BYTES, PhotoError, drop_upload, keep_upload
@@ -276,10 +277,10 @@ def filed_by(report, events, lookups) -> dict:
     """The history's label of a report an agent filed: "Filed at the counter by Claire
     Martin" (an event label for the report page); nothing for the others."""
     label = FILED_BY.get(report.channel)
-    agent = next((e.agent_id for e in events if e.kind == "created" and e.agent_id), None)
+    agent = next((e.agent_id for e in events if e.kind == EventKind.CREATED and e.agent_id), None)
     if label is None or agent is None:
         return {}
-    return {"created": str(label) % {"name": lookups.agent_name(agent)}}
+    return {EventKind.CREATED: str(label) % {"name": lookups.agent_name(agent)}}
 
 
 @bp.errorhandler(RequestEntityTooLarge)

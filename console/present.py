@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,16 +9,16 @@ from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from models.report import Report
+from models.report import EventKind, Report, Status
 from services import channels
 
 STATUS_LABELS = {
-    "new": _l("New"),
-    "acknowledged": _l("Acknowledged"),
-    "in_progress": _l("In progress"),
-    "resolved": _l("Resolved"),
-    "closed": _l("Closed"),
-    "duplicate": _l("Duplicate"),
+    Status.NEW: _l("New"),
+    Status.ACKNOWLEDGED: _l("Acknowledged"),
+    Status.IN_PROGRESS: _l("In progress"),
+    Status.RESOLVED: _l("Resolved"),
+    Status.CLOSED: _l("Closed"),
+    Status.DUPLICATE: _l("Duplicate"),
 }
 # The outbox's words for where a message is: what the agent needs to know.
 DELIVERY_LABELS = {
@@ -35,26 +33,26 @@ DELIVERY_LABELS = {
     "cancelled": _l("cancelled"),
 }
 EVENT_LABELS = {
-    "created": _l("Report filed"),
-    "citizen_message": _l("Citizen's message"),
-    "status": _l("Status change"),
-    "reply": _l("Reply to the citizen"),
-    "note": _l("Internal note"),
-    "follower": _l("New follower"),
-    "assigned": _l("Assignment"),
-    "recategorised": _l("Category changed"),
-    "reopened": _l("Reopened by the citizen"),
-    "feedback": _l("Citizen's feedback"),
-    "reminder": _l("Waiting message to the followers"),
-    "geocoded": _l("Placed on the map"),
-    "moderated": _l("Public site"),
-    "body": _l("Other body"),
+    EventKind.CREATED: _l("Report filed"),
+    EventKind.CITIZEN_MESSAGE: _l("Citizen's message"),
+    EventKind.STATUS: _l("Status change"),
+    EventKind.REPLY: _l("Reply to the citizen"),
+    EventKind.NOTE: _l("Internal note"),
+    EventKind.FOLLOWER: _l("New follower"),
+    EventKind.ASSIGNED: _l("Assignment"),
+    EventKind.RECATEGORISED: _l("Category changed"),
+    EventKind.REOPENED: _l("Reopened by the citizen"),
+    EventKind.FEEDBACK: _l("Citizen's feedback"),
+    EventKind.REMINDER: _l("Waiting message to the followers"),
+    EventKind.GEOCODED: _l("Placed on the map"),
+    EventKind.MODERATED: _l("Public site"),
+    EventKind.BODY: _l("Other body"),
     # On call (services/oncall.py): the event's agent is the one paged, silent, or answering.
-    "paged": _l("On-call agent paged"),
-    "escalated": _l("Page unanswered: the next one is paged"),
-    "page_acknowledged": _l("Page answered"),
+    EventKind.PAGED: _l("On-call agent paged"),
+    EventKind.ESCALATED: _l("Page unanswered: the next one is paged"),
+    EventKind.PAGE_ACKNOWLEDGED: _l("Page answered"),
 }
-# What happened with another body (services/bodies.py: the note's "answer").
+# What happened with another body (services/bodies.py: the detail's "answer").
 BODY_LABELS = {
     "forwarded": _l("Forwarded to %(body)s."),
     "reminded": _l("%(body)s reminded: no answer within its response time."),
@@ -62,7 +60,7 @@ BODY_LABELS = {
     "done": _l("%(body)s says it is done."),
     "not_ours": _l("%(body)s says it is not responsible: back with the town."),
 }
-# The public site's moderation (services/moderation.py: the note's "action").
+# The public site's moderation (services/moderation.py: the detail's "action").
 MODERATION_LABELS = {
     "published": _l("Published on the public site, with the citizen's words."),
     "hidden": _l("Hidden from the public site."),
@@ -71,27 +69,18 @@ MODERATION_LABELS = {
     "photo approved": _l("Photo approved for the public site."),
     "photo withdrawn": _l("Photo withdrawn from the public site."),
 }
-# The citizen's answer to "is it really fixed?" (kept as "fixed: <verdict>" in the note).
+# The citizen's answer to "is it really fixed?" (the detail's "verdict").
 VERDICT_LABELS = {
     "yes": _l("The citizen confirms it is fixed."),
     "no": _l("The citizen says it is not fixed."),
     "partly": _l("The citizen says it is only partly fixed."),
 }
-# How the bot words a report's placing on the map (services/placing.py, models/report.py),
-# and how the console says it; an unknown wording is shown as it is.
-GEOCODED_NOTES = (
-    (
-        re.compile(r"^Placed on the map from the typed address: (?P<label>.+) \(score [\d.]+\)\.$"),
-        _l("Placed from the typed address: %(label)s."),
-    ),
-    (
-        re.compile(
-            r"^The citizen placed the pin from the link sent by SMS: "
-            r"(?P<lat>[-\d.]+), (?P<lon>[-\d.]+) \(before: .*\)\.$"
-        ),
-        _l("The citizen placed the pin from the link sent by SMS (%(lat)s, %(lon)s)."),
-    ),
-)
+# How the console says a report's placing on the map (the detail's "source":
+# services/placing.py, models/report.py pin_report).
+PLACING_LABELS = {
+    "typed": _l("Placed from the typed address: %(label)s."),
+    "link": _l("The citizen placed the pin from the link sent by SMS (%(lat)s, %(lon)s)."),
+}
 # Placeholders a response template may use, and what fills them.
 PLACEHOLDERS = ("name", "ref", "category", "address", "service")
 
@@ -166,32 +155,33 @@ def fill_template(body: str, values: dict) -> str:
 
 
 def event_detail(event) -> str | None:
-    """Says in words what a citizen's verdict or a placing on the map was; None otherwise."""
-    note = event.internal_note or ""
-    if event.kind in ("feedback", "reopened"):
-        default = "yes" if event.kind == "feedback" else "no"
-        verdict = note.removeprefix("fixed:").strip() or default
-        return str(VERDICT_LABELS.get(verdict, note))
-    if event.kind == "geocoded":
-        for pattern, text in GEOCODED_NOTES:
-            match = pattern.match(note)
-            if match:
-                return str(text) % match.groupdict()
-        return note
-    if event.kind == "body":
-        try:
-            said = json.loads(note)
-        except ValueError:
-            return note
-        label = BODY_LABELS.get(said.get("answer", ""))
-        return str(label) % {"body": said.get("name", "")} if label else note
-    if event.kind == "moderated":
-        try:
-            action = json.loads(note).get("action", "")
-        except (ValueError, AttributeError):
-            return note
+    """Says in words what a citizen's verdict, a placing on the map, another body's answer
+    or a moderation was; None for the other events."""
+    detail = event.detail or {}
+    if event.kind in (EventKind.FEEDBACK, EventKind.REOPENED):
+        if event.internal_note:  # written over the verdict when the citizen was erased
+            return event.internal_note
+        default = "yes" if event.kind == EventKind.FEEDBACK else "no"
+        verdict = detail.get("verdict") or default
+        return str(VERDICT_LABELS.get(verdict, verdict))
+    if event.kind == EventKind.GEOCODED:
+        return _placing(detail) or event.internal_note or ""
+    if event.kind == EventKind.BODY:
+        label = BODY_LABELS.get(detail.get("answer", ""))
+        return str(label) % {"body": detail.get("name", "")} if label else ""
+    if event.kind == EventKind.MODERATED:
+        action = detail.get("action", "")
         return str(MODERATION_LABELS.get(action, action))
     return None
+
+
+def _placing(detail: dict) -> str | None:
+    label = PLACING_LABELS.get(detail.get("source", ""))
+    if label is None:
+        return None
+    if detail["source"] == "link":
+        return str(label) % {"lat": f"{detail['lat']:.5f}", "lon": f"{detail['lon']:.5f}"}
+    return str(label) % {"label": detail.get("label", "")}
 
 
 def mask_address(channel: str, address: str) -> str:
@@ -201,13 +191,10 @@ def mask_address(channel: str, address: str) -> str:
 
 
 def event_change(event) -> dict:
-    """Reads what an assignment or recategorisation changed (kept as JSON in the note)."""
-    if event.kind not in ("assigned", "recategorised") or not event.internal_note:
+    """What an assignment or recategorisation changed (the event's detail)."""
+    if event.kind not in (EventKind.ASSIGNED, EventKind.RECATEGORISED):
         return {}
-    try:
-        return json.loads(event.internal_note)
-    except ValueError:
-        return {}
+    return event.detail or {}
 
 
 # --- a category's questions and what made a report urgent (services/urgency.py) ---------
@@ -241,10 +228,7 @@ def report_answers(report: Report) -> list[tuple[str, str]]:
 
 def urgency_reason(event) -> str:
     """Why the bot made a report urgent, read from its priority event ('' for an agent's)."""
-    try:
-        reason = json.loads(event.internal_note or "").get("reason") or {}
-    except (ValueError, AttributeError):
-        return ""
+    reason = (event.detail or {}).get("reason") or {}
     said = [str(label) for key, label in URGENT_REASONS.items() if key in reason]
     if reason.get("danger_words"):
         said.append(_("the words “%(words)s”", words=reason["danger_words"]))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -48,8 +47,10 @@ from models.report import (
     PRIORITIES,
     REASON_REQUIRED,
     TRANSITIONS,
+    EventKind,
     Media,
     Report,
+    Status,
     get_report,
     mark_seen_by_agent,
     media_of_report,
@@ -129,8 +130,8 @@ def _render_report(number: int, **extra):
         status_label=status_label,
         event_labels={
             **EVENT_LABELS,
-            "prioritised": _l("Priority changed"),
-            "public_note": _l("Public note"),
+            EventKind.PRIORITISED: _l("Priority changed"),
+            EventKind.PUBLIC_NOTE: _l("Public note"),
             **filed_by(report, context["events"], lookups),
         },
         priority_labels=PRIORITY_LABELS,
@@ -161,13 +162,13 @@ def _nearby(db, report: Report) -> list[tuple[Report, float]]:
 
 
 def _priority_change(event) -> tuple[str, str] | None:
-    """A priority change as (from, to) labels, read from the event's JSON note."""
+    """A priority change as (from, to) labels, read from the event's detail."""
+    change = event.detail or {}
     try:
-        change = json.loads(event.internal_note or "")
         return str(PRIORITY_LABELS[change["from_priority"]]), str(
             PRIORITY_LABELS[change["priority"]]
         )
-    except (ValueError, KeyError, TypeError):
+    except KeyError:
         return None
 
 
@@ -215,7 +216,11 @@ class PriorityForm(FlaskForm):
 
 
 # A status's natural next step, the status form's default (never a step backwards).
-NEXT_STEP = {"new": "acknowledged", "acknowledged": "in_progress", "in_progress": "resolved"}
+NEXT_STEP = {
+    Status.NEW: Status.ACKNOWLEDGED,
+    Status.ACKNOWLEDGED: Status.IN_PROGRESS,
+    Status.IN_PROGRESS: Status.RESOLVED,
+}
 
 
 def _status_form(report: Report) -> StatusForm:
@@ -223,7 +228,8 @@ def _status_form(report: Report) -> StatusForm:
     where there is no natural step (a resolved or closed report)."""
     form = StatusForm(prefix="status")
     choices = [
-        (s, status_label(s)) for s in _ordered_statuses(TRANSITIONS[report.status] - {"duplicate"})
+        (s, status_label(s))
+        for s in _ordered_statuses(TRANSITIONS[report.status] - {Status.DUPLICATE})
     ]
     step = NEXT_STEP.get(report.status)
     if choices and step is None:
@@ -266,8 +272,7 @@ def _forms(report: Report, lookups: Lookups, agent_services: dict) -> dict:
 
 
 def _ordered_statuses(statuses) -> list[str]:
-    order = ["new", "acknowledged", "in_progress", "resolved", "closed", "duplicate"]
-    return [s for s in order if s in statuses]
+    return [s for s in Status if s in statuses]
 
 
 # --- actions -------------------------------------------------------------------------

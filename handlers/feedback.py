@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.context import Ctx
 from models.citizen import State
 from models.db import read_number
-from models.report import get_report
+from models.report import Status, get_report
 from services import feedback
 from services.audience import Audience, audience_of
 from services.types import Inbound, Outcome, Reply
@@ -26,7 +26,7 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
         or audience_of(ctx.session, report, ctx.citizen.id) is not Audience.AUTHOR
     ):
         return Outcome([Reply(ctx.t("That button is no longer active."))], _after(ctx))
-    if report.status != "resolved":
+    if report.status != Status.RESOLVED:
         text = ctx.t("Thank you. {ref} is no longer marked as resolved: the service is on it.",
                      ref=report.ref)  # fmt: skip
         return Outcome([Reply(text)], _after(ctx))
@@ -45,7 +45,7 @@ def take_words(ctx: Ctx, msg: Inbound) -> Outcome:
     if report is None:
         ctx.reset_draft()
         return Outcome([Reply(ctx.t("Sorry, I did not understand your choice."))], State.IDLE)
-    if report.status == "resolved":
+    if report.status == Status.RESOLVED:
         feedback.reopen(ctx.session, report, ctx.citizen, ctx.draft.get("verdict", "no"), words)
     ctx.reset_draft()
     text = ctx.t("Thank you. {ref} is reopened and back with the service, with your words.",

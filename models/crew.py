@@ -11,7 +11,7 @@ from sqlmodel import Field, Session, SQLModel
 from models.agent import Agent
 from models.citizen import Citizen
 from models.db import utcnow
-from models.report import OPEN_STATUSES, Report, ReportEvent
+from models.report import OPEN_STATUSES, EventKind, Report, ReportEvent, Status
 from models.scope import AgentScope, Communes, in_scope, service_and_commune
 
 DEFAULT_DIGEST_TIME = "08:00"
@@ -194,8 +194,8 @@ def field_resolved_share(
         select(Report.service_id, func.count(ReportEvent.id))
         .join(ReportEvent, ReportEvent.report_id == Report.id)
         .where(
-            ReportEvent.kind == "status",
-            ReportEvent.to_status == "resolved",
+            ReportEvent.kind == EventKind.STATUS,
+            ReportEvent.to_status == Status.RESOLVED,
             *service_and_commune(services, communes),
         )
         .group_by(Report.service_id)

@@ -9,16 +9,13 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from models.messaging import UNDELIVERED, Outbox, dead_messages
-from models.report import (
-    Report,
-    ReportEvent,
-)
+from models.report import EventKind, Report, ReportEvent
 from models.scope import AgentScope, in_scope
 
 # --- delivery and the citizens' verdicts ---------------------------------------------
 
 # The events that answer a citizen's reopening, and the reopening itself.
-REOPEN_ANSWERS = ("reopened", "status", "reply")
+REOPEN_ANSWERS = (EventKind.REOPENED, EventKind.STATUS, EventKind.REPLY)
 
 
 def undelivered_messages(session: Session, scope: AgentScope, limit: int = 100) -> list[Outbox]:
@@ -47,7 +44,7 @@ def awaiting_after_reopening(session: Session, numbers: list[int]) -> set[int]:
     queue flags the report.
     """
     last = _last_event_kinds(session, numbers, REOPEN_ANSWERS)
-    return {number for number, kind in last.items() if kind == "reopened"}
+    return {number for number, kind in last.items() if kind == EventKind.REOPENED}
 
 
 def _last_event_kinds(session: Session, numbers: list[int], kinds: tuple[str, ...]) -> dict:
@@ -63,7 +60,7 @@ def _last_event_kinds(session: Session, numbers: list[int], kinds: tuple[str, ..
 
 
 # The events that are news for the citizen, and the watchdog's automatic reminder.
-NEWS_OR_REMINDER = ("status", "reply", "reminder")
+NEWS_OR_REMINDER = (EventKind.STATUS, EventKind.REPLY, EventKind.REMINDER)
 
 
 def reminded_without_news(session: Session, numbers: list[int]) -> set[int]:
@@ -73,4 +70,4 @@ def reminded_without_news(session: Session, numbers: list[int]) -> set[int]:
     being handled; the queue flags it until an agent says something real.
     """
     last = _last_event_kinds(session, numbers, NEWS_OR_REMINDER)
-    return {number for number, kind in last.items() if kind == "reminder"}
+    return {number for number, kind in last.items() if kind == EventKind.REMINDER}

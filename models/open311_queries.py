@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from models.catalog import Category, Service
-from models.report import STATUSES, Report, ReportEvent
+from models.report import STATUSES, EventKind, Report, ReportEvent
 
 # The agents' words in the town's full record: a status change, a reply, a public note.
-PUBLIC_KINDS = ("status", "reply", "public_note")
+PUBLIC_KINDS = (EventKind.STATUS, EventKind.REPLY, EventKind.PUBLIC_NOTE)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from sqlalchemy import delete, exists, or_, select, update
 from sqlmodel import Session
 
 from models.agent import Agent
-from models.citizen import Citizen, Conversation
+from models.citizen import Citizen, Conversation, State
 from models.db import utcnow
 from models.mail_thread import MailMessage
 from models.messaging import (
@@ -22,11 +22,11 @@ from models.messaging import (
     InboundMessage,
     Outbox,
 )
-from models.report import OPEN_STATUSES, Follower, Media, Report, ReportEvent
+from models.report import OPEN_STATUSES, EventKind, Follower, Media, Report, ReportEvent
 from models.web_contact import WebContact
 
 # Events that carry the citizen's own free words (added messages, "not fixed, because...").
-CITIZEN_WORDS_KINDS = ("citizen_message", "reopened")
+CITIZEN_WORDS_KINDS = (EventKind.CITIZEN_MESSAGE, EventKind.REOPENED)
 FINISHED = (SENT, DELIVERED, READ, FAILED, DEAD, CANCELLED)
 WORDS_REMOVED_NOTE = "Message removed: the citizen erased their data."
 
@@ -47,7 +47,7 @@ def anonymise_citizen(
     session.execute(
         update(Conversation)
         .where(Conversation.citizen_id == citizen_id)
-        .values(state="start", draft={}, updated_at=now)
+        .values(state=State.START, draft={}, updated_at=now)
     )
     session.execute(delete(Follower).where(Follower.citizen_id == citizen_id))
     session.execute(delete(Outbox).where(Outbox.citizen_id == citizen_id))

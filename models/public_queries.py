@@ -11,13 +11,20 @@ from sqlmodel import Session
 
 from models.catalog import Category, Service
 from models.citizen import Citizen
-from models.report import STATUSES, Follower, Media, Report, ReportEvent
+from models.report import STATUSES, EventKind, Follower, Media, Report, ReportEvent, Status
 
 # The events a public view is made of: the status history, the agents' public notes, the
 # placings on the map. A reopening is a status change (the citizen's words stay out). A
 # reply to the followers is never shown; it is read for its writer's name, which the
 # redaction of what followers read takes out.
-PUBLIC_EVENT_KINDS = ("created", "status", "public_note", "reply", "reopened", "geocoded")
+PUBLIC_EVENT_KINDS = (
+    EventKind.CREATED,
+    EventKind.STATUS,
+    EventKind.PUBLIC_NOTE,
+    EventKind.REPLY,
+    EventKind.REOPENED,
+    EventKind.GEOCODED,
+)
 
 
 def reports_with_catalog(
@@ -241,7 +248,7 @@ def figures_by_service(session: Session, since: datetime, until: datetime) -> li
 def _median_hours(session: Session, since: datetime, until: datetime) -> dict[int, float]:
     resolved = and_(
         Report.hidden.is_(False),
-        Report.status == "resolved",
+        Report.status == Status.RESOLVED,
         Report.resolved_at >= since,
         Report.resolved_at < until,
     )

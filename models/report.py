@@ -51,12 +51,12 @@ class EventKind(StrEnum):
     REOPENED = "reopened"
     REMINDER = "reminder"
     # The public site's moderation (services/moderation.py): published, hidden, redacted,
-    # a photo approved; the note says which.
+    # a photo approved; the detail says which.
     MODERATED = "moderated"
-    # An agent set the report's priority (the note keeps the change as JSON).
+    # An agent set the report's priority (the detail keeps the change).
     PRIORITISED = "prioritised"
-    # Another body: forwarded to it, reminded, or its answer (the note keeps body and
-    # answer as JSON; a status change it brought is in from/to_status).
+    # Another body: forwarded to it, reminded, or its answer (the detail keeps body and
+    # answer; a status change it brought is in from/to_status).
     BODY = "body"
     # On call (services/oncall.py): an urgent report paged to an agent's chat (the event's
     # agent), the page left unanswered past its delay, and the agent who answered it.
@@ -224,7 +224,13 @@ class ReportEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
     public_message: str | None = Field(default=None, sa_column=Column(Text))
+    # An agent's own words, for agents only (a note, the note of a status change).
     internal_note: str | None = Field(default=None, sa_column=Column(Text))
+    # What the event did, as data the console, the public site and the audit export read:
+    # {"source": "typed", "label", "score"} or {"source": "link", "lat", "lon", "before"}
+    # (geocoded), {"verdict"} (feedback, reopened), {"action", ...} (moderated), the change
+    # (assigned, recategorised, prioritised), {"body", "name", "answer"} (body).
+    detail: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
 
 
 class Follower(SQLModel, table=True):
@@ -440,7 +446,7 @@ def pin_report(
     at: datetime,
 ) -> None:
     """Places a report where its citizen dropped the pin, and says so in its history."""
-    before = f"{report.lat:.5f}, {report.lon:.5f}" if report.lat is not None else "none"
+    before = [report.lat, report.lon] if report.lat is not None else None
     report.lat, report.lon, report.geolocated = lat, lon, True
     if address:
         report.address = address[:255]
@@ -452,10 +458,7 @@ def pin_report(
             # The kind services.placing uses when a report gets its place on the map.
             kind=EventKind.GEOCODED,
             citizen_id=citizen_id,
-            internal_note=(
-                f"The citizen placed the pin from the link sent by SMS: {lat:.5f}, {lon:.5f} "
-                f"(before: {before})."
-            ),
+            detail={"source": "link", "lat": lat, "lon": lon, "before": before},
             created_at=at,
         )
     )

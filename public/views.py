@@ -24,7 +24,7 @@ from models.public_queries import (
     public_points_in_box,
     reports_with_catalog,
 )
-from models.report import get_report
+from models.report import Status, get_report
 from services import channels
 from services.channels import FollowWay, follow_ways
 from services.config import LANGUAGES
@@ -362,7 +362,7 @@ def report(number: int):
     with rt.db.reading() as db:
         view = public_report(db, number)
         snapshot = rt.catalog.get(db)
-        carries_on = _carries_on(db, number) if view and view.status == "duplicate" else None
+        carries_on = _carries_on(db, number) if view and view.status == Status.DUPLICATE else None
     if view is None:
         abort(404)
     place = view.place  # the public place only: a drawing that needs no JavaScript
@@ -380,7 +380,7 @@ def _carries_on(db, number: int) -> int | None:
         if report is None or report.duplicate_of_id is None:
             break
         report = get_report(db, report.duplicate_of_id)
-    if report is None or report.id == number or report.status == "duplicate" or report.hidden:
+    if report is None or report.id == number or report.status == Status.DUPLICATE or report.hidden:
         return None
     return report.id
 

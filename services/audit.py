@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import getpass
 import io
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, time
@@ -27,19 +26,20 @@ from models.catalog import all_categories, all_services
 from models.console_queries import agents_by_id
 from models.crew import field_event_ids
 from models.privacy_queries import agent_events
+from models.report import EventKind, ReportEvent
 
 # What agents do (an action made from the CLI has no agent but is one all the same).
 AGENT_KINDS = (
-    "status",
-    "reply",
-    "note",
-    "public_note",
-    "assigned",
-    "recategorised",
-    "moderated",
-    "paged",
-    "escalated",
-    "page_acknowledged",
+    EventKind.STATUS,
+    EventKind.REPLY,
+    EventKind.NOTE,
+    EventKind.PUBLIC_NOTE,
+    EventKind.ASSIGNED,
+    EventKind.RECATEGORISED,
+    EventKind.MODERATED,
+    EventKind.PAGED,
+    EventKind.ESCALATED,
+    EventKind.PAGE_ACKNOWLEDGED,
 )
 HEADER = ("when", "agent", "report", "action", "from", "to", "public_message", "internal_note")
 # A cell starting with one of these is a formula to a spreadsheet: defuse it.
@@ -75,7 +75,7 @@ def audit_rows(
             from_status=event.from_status or "",
             to_status=event.to_status or "",
             public_message=event.public_message or "",
-            internal_note=_note(event.kind, event.internal_note, names),
+            internal_note=_note(event, names),
         )
         for event, agent in events
     ]
@@ -111,14 +111,19 @@ def _names(session: Session) -> dict[str, dict[int, str]]:
     }
 
 
-def _note(kind: str, note: str | None, names: dict[str, dict[int, str]]) -> str:
-    """Spells out what an assignment or a recategorisation changed (kept as JSON)."""
-    if kind not in ("assigned", "recategorised") or not note:
-        return note or ""
-    try:
-        change = json.loads(note)
-    except ValueError:
-        return note
+def _note(event: ReportEvent, names: dict[str, dict[int, str]]) -> str:
+    """The agent's own note, then what the event did, spelled out from its detail: the
+    codes and e-mails an assignment or a recategorisation moved between, "action:
+    published" for a moderation."""
+    detail = event.detail or {}
+    if event.kind in (EventKind.ASSIGNED, EventKind.RECATEGORISED):
+        said = _change(detail, names)
+    else:
+        said = [f"{key}: {value}" for key, value in detail.items()]
+    return "; ".join([*([event.internal_note] if event.internal_note else []), *said])
+
+
+def _change(change: dict, names: dict[str, dict[int, str]]) -> list[str]:
     parts = []
     for what in ("category", "service", "assignee"):
         if f"{what}_id" in change:
@@ -126,7 +131,7 @@ def _note(kind: str, note: str | None, names: dict[str, dict[int, str]]) -> str:
             new = names[what].get(change.get(f"{what}_id"), "none")
             if old != new:
                 parts.append(f"{what}: {old} -> {new}")
-    return "; ".join(parts)
+    return parts
 
 
 def spreadsheet_cell(value):

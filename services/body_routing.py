@@ -5,7 +5,6 @@ services/bodies.py, which moves statuses through services/reports.py, import no 
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 
@@ -85,14 +84,14 @@ def _forward(session: Session, report: Report, rule: BodyRoute) -> BodyForward:
 def body_event(session: Session, report: Report, body: Body, what: str, at: datetime, *,
            old: str | None = None, new: str | None = None,
            reason: str | None = None) -> ReportEvent:  # fmt: skip
-    """One row of the report's history about a body; the note keeps body and what as JSON."""
+    """One row of the report's history about a body; its detail keeps body and what."""
     event = ReportEvent(
         report_id=report.id,
         kind=EventKind.BODY,
         from_status=old,
         to_status=new,
         public_message=reason,
-        internal_note=json.dumps({"body": body.code, "name": body.name, "answer": what}),
+        detail={"body": body.code, "name": body.name, "answer": what},
         created_at=at,
     )
     session.add(event)

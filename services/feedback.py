@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def record_fixed(session: Session, report: Report, citizen: Citizen) -> None:
     """Records that a follower confirms the problem is fixed (satisfaction)."""
     session.add(ReportEvent(report_id=report.id, kind=EventKind.FEEDBACK, citizen_id=citizen.id,
-                            public_message=None, internal_note="fixed: yes"))  # fmt: skip
+                            public_message=None, detail={"verdict": "yes"}))  # fmt: skip
 
 
 def reopen(session: Session, report: Report, citizen: Citizen, verdict: str, words: str) -> None:
@@ -40,7 +40,7 @@ def reopen(session: Session, report: Report, citizen: Citizen, verdict: str, wor
             from_status=Status.RESOLVED,
             to_status=Status.IN_PROGRESS,
             public_message=words or None,
-            internal_note=f"fixed: {verdict}",
+            detail={"verdict": verdict},
             created_at=now,
         )
     )

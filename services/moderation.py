@@ -12,8 +12,6 @@ both.
 
 from __future__ import annotations
 
-import json
-
 from sqlmodel import Session
 
 from models.db import utcnow
@@ -105,10 +103,12 @@ def approve_photo(
 def _record(session: Session, report: Report, action: str, agent_id: int | None, **details):
     report.updated_at = utcnow()
     session.add(report)
-    note = json.dumps({"action": action, **details}, ensure_ascii=False)
     session.add(
         ReportEvent(
-            report_id=report.id, kind=EventKind.MODERATED, agent_id=agent_id, internal_note=note
+            report_id=report.id,
+            kind=EventKind.MODERATED,
+            agent_id=agent_id,
+            detail={"action": action, **details},
         )
     )
     session.flush()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 from babel.dates import format_date
@@ -11,7 +10,7 @@ from sqlmodel import Session
 from models.catalog import Category, Service
 from models.citizen import Citizen, State, park_idle_conversations
 from models.messaging import PRIORITY_NOTIFICATION, queue_messages
-from models.report import Report, ReportEvent
+from models.report import EventKind, Report, ReportEvent, Status
 from services.audience import CitizenView, ReportViews, recipients
 from services.public_view import GREETING
 from services.texts import N_, translate
@@ -19,21 +18,21 @@ from services.town_clock import in_town
 
 # The message the author gets when their report reaches a status.
 STATUS_TEMPLATES = {
-    "acknowledged": N_(
+    Status.ACKNOWLEDGED: N_(
         "{greeting} your report {ref} ({about}) has been received by the {service} service."
     ),
-    "in_progress": N_(
+    Status.IN_PROGRESS: N_(
         "{greeting} work on your report {ref} ({about}) has started: the "
         "{service} service is on it."
     ),
-    "resolved": N_(
+    Status.RESOLVED: N_(
         "{greeting} your report {ref} ({about}) has been resolved by the {service} "
         "service. Thank you for reporting it!"
     ),
-    "closed": N_(
+    Status.CLOSED: N_(
         "{greeting} your report {ref} ({about}) has been closed by the {service} service."
     ),
-    "duplicate": N_(
+    Status.DUPLICATE: N_(
         "{greeting} your report {ref} ({about}) is the same problem as {other}: "
         "you will now get the updates of {other}."
     ),
@@ -43,22 +42,22 @@ REMINDER_TEMPLATE = N_("{greeting} your report {ref} ({about}) is still being ha
 REPLY_TEMPLATE = N_("{greeting} news from the {service} service about your report {ref} ({about}).")
 # The same news for a follower who did not file the report: it is not theirs.
 FOLLOWED_TEMPLATES = {
-    "acknowledged": N_(
+    Status.ACKNOWLEDGED: N_(
         "{greeting} the report {ref} you follow ({about}) has been received by the "
         "{service} service."
     ),
-    "in_progress": N_(
+    Status.IN_PROGRESS: N_(
         "{greeting} work on the report {ref} you follow ({about}) has started: the "
         "{service} service is on it."
     ),
-    "resolved": N_(
+    Status.RESOLVED: N_(
         "{greeting} the report {ref} you follow ({about}) has been resolved by the "
         "{service} service."
     ),
-    "closed": N_(
+    Status.CLOSED: N_(
         "{greeting} the report {ref} you follow ({about}) has been closed by the {service} service."
     ),
-    "duplicate": N_(
+    Status.DUPLICATE: N_(
         "{greeting} the report {ref} you follow ({about}) is the same problem as "
         "{other}: you will now get the updates of {other}."
     ),
@@ -102,9 +101,9 @@ def _template(event: ReportEvent, view: CitizenView) -> str:
         statuses, reminder, reply = STATUS_TEMPLATES, REMINDER_TEMPLATE, REPLY_TEMPLATE
     else:
         statuses, reminder, reply = FOLLOWED_TEMPLATES, FOLLOWED_REMINDER, FOLLOWED_REPLY
-    if event.kind == "reminder":
+    if event.kind == EventKind.REMINDER:
         return reminder
-    if event.kind == "body":
+    if event.kind == EventKind.BODY:
         templates = BODY_TEMPLATES if view.is_author else FOLLOWED_BODY_TEMPLATES
         return templates[_body_note(event)["answer"]]
     return statuses.get(event.to_status or "", reply)
@@ -122,7 +121,7 @@ def personalised_text(
     view of the report their audience may read (services/audience.py)."""
     lang = citizen.language
     words = view.words(event.public_message)
-    body, reason = (_body_note(event) if event.kind == "body" else {}), ""
+    body, reason = (_body_note(event) if event.kind == EventKind.BODY else {}), ""
     if body:  # a body's reason is part of its sentence, not "a message from the service"
         reason, words = words or "", None
     greeting = (
@@ -144,7 +143,7 @@ def personalised_text(
         service=service.name(lang),
         other=f"#{report.duplicate_of_id}" if report.duplicate_of_id else "",
         date=format_date(in_town(expected_by(report, category)), format="long", locale=lang)
-        if event.kind == "reminder"
+        if event.kind == EventKind.REMINDER
         else "",
         body=body.get("name", ""),
         reason=reason,
@@ -158,7 +157,7 @@ def personalised_text(
 
 def _body_note(event: ReportEvent) -> dict:
     """Which body and which answer an event of kind "body" records (services/bodies)."""
-    return json.loads(event.internal_note or "{}")
+    return event.detail or {}
 
 
 def queue_for_followers(session: Session, report: Report, event: ReportEvent) -> int:
@@ -186,7 +185,7 @@ def queue_for_followers(session: Session, report: Report, event: ReportEvent) ->
         )
         if view.is_author:
             authors[citizen.id] = citizen
-    if event.to_status == "resolved" and category.ask_if_fixed:
+    if event.to_status == Status.RESOLVED and category.ask_if_fixed:
         _ask_if_fixed(session, report, [r for r in rows if r["citizen_id"] in authors], authors)
     queue_messages(session, rows)
     return len(rows)

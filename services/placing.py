@@ -60,8 +60,7 @@ def _place(session: Session, number: int, place, commune: str | None) -> None:
         ReportEvent(
             report_id=number,
             kind=EventKind.GEOCODED,
-            internal_note=f"Placed on the map from the typed address: {place.label} "
-            f"(score {place.score:.2f}).",
+            detail={"source": "typed", "label": place.label, "score": place.score},
         )
     )
 

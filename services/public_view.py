@@ -38,24 +38,18 @@ from models.public_queries import (
     public_events,
     reports_with_catalog,
 )
-from models.report import Report, ReportEvent
+from models.report import EventKind, Report, ReportEvent
 from services.config import LANGUAGES
 from services.texts import status_name
 
 # The events the public history shows (a reply to the followers is private: never shown),
 # and those that carry the agents' public words.
-SHOWN_KINDS = frozenset({"created", "status", "public_note", "reopened"})
-PUBLIC_WORDS = frozenset({"status", "public_note"})
+SHOWN_KINDS = frozenset(
+    {EventKind.CREATED, EventKind.STATUS, EventKind.PUBLIC_NOTE, EventKind.REOPENED}
+)
+PUBLIC_WORDS = frozenset({EventKind.STATUS, EventKind.PUBLIC_NOTE})
 # Reports filed by the town's other tools (Open311): their address is that tool's text.
 OTHER_TOOLS = frozenset({"open311"})
-# How a report's placing on the map is written in its history (services/placing.py,
-# models/report.py pin_report); tests/test_public_view.py files both for real.
-TYPED_AND_PLACED = re.compile(
-    r"^Placed on the map from the typed address: (?P<label>.+) \(score [\d.]+\)\.$"
-)
-PINNED_FROM_LINK = re.compile(
-    r"^The citizen placed the pin from the link sent by SMS: .+ \(before: (?P<before>.+)\)\.$"
-)
 HOUSE_NUMBER = re.compile(
     r"^\s*\d+(?:\s*[-/]\s*\d+)?(?:\s*(?:bis|ter|quater|[a-d])\b)?[\s,]*", re.IGNORECASE
 )
@@ -167,7 +161,7 @@ def view_of(
     shown = [event for event in events if event.kind in SHOWN_KINDS]
     history = tuple(_public_event(event, private) for event in shown)
     expected = report.created_at + timedelta(hours=category.sla_hours)
-    placings = [event for event in events if event.kind == "geocoded"]
+    placings = [event for event in events if event.kind == EventKind.GEOCODED]
     description = None
     if description_is_public(report, category):
         description = private.remove(report.public_text or report.description)
@@ -201,7 +195,7 @@ def public_place_and_redaction(
 ) -> tuple[str | None, Redaction]:
     """The place anyone may read, and what to take out of any text shown beside it
     (`agents`: the display names of the agents who wrote on the report)."""
-    placings = [event.internal_note or "" for event in events if event.kind == "geocoded"]
+    placings = [event.detail or {} for event in events if event.kind == EventKind.GEOCODED]
     label = public_label(report, placings)
     private = Redaction(
         people,
@@ -249,7 +243,7 @@ def public_note_preview(
 # --- the place ------------------------------------------------------------------------
 
 
-def public_label(report: Report, placings: list[str]) -> str | None:
+def public_label(report: Report, placings: list[dict]) -> str | None:
     """The place's name anyone may read: a geocoder's label without the house number."""
     if report.lat is None or report.lon is None:
         return None
@@ -257,10 +251,12 @@ def public_label(report: Report, placings: list[str]) -> str | None:
     return street_of(label) if label else None
 
 
-def _geocoders_label(report: Report, placings: list[str]) -> str | None:
+def _geocoders_label(report: Report, placings: list[dict]) -> str | None:
     """The label a geocoder gave this place, when the history shows there is one.
 
-    `placings` are the notes of the report's later placings on the map, oldest first.
+    `placings` are the details of the report's later placings on the map, oldest first
+    (services/placing.py, models/report.py pin_report; tests/test_public_view.py files
+    both for real).
     """
     if report.channel in OTHER_TOOLS and not placings:
         return None
@@ -268,11 +264,10 @@ def _geocoders_label(report: Report, placings: list[str]) -> str | None:
         # Placed in the chat: a pin named by the geocoder, or a search result the citizen
         # confirmed. An address kept as typed is not geolocated.
         return report.address if report.geolocated else None
-    typed = TYPED_AND_PLACED.match(placings[-1])
-    if typed:
-        return typed["label"]
-    pinned = PINNED_FROM_LINK.match(placings[-1])
-    if pinned and len(placings) == 1 and pinned["before"] != "none":
+    last = placings[-1]
+    if last.get("source") == "typed":
+        return last.get("label")
+    if last.get("source") == "link" and len(placings) == 1 and last.get("before"):
         # A pin moved from the link: the address is the chat's label or the new pin's name.
         return report.address if report.channel not in OTHER_TOOLS else None
     # Otherwise the address may still be the text typed before the report was placed.

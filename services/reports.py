@@ -285,7 +285,7 @@ def _merge_into(session: Session, report: Report, target_number: int | None) -> 
     target = get_report(session, target_number)
     if target is None or target.id == report.id:
         raise ReportError(N_("#%(number)d is not another report."), number=target_number)
-    if target.status == "duplicate":
+    if target.status == Status.DUPLICATE:
         raise ReportError(
             N_("#%(number)d is itself merged into #%(into)d."),
             number=target.id,
@@ -348,8 +348,8 @@ def assign(
 ) -> ReportEvent:
     """Hands a report to a service and, optionally, to one of its agents (internal).
 
-    The event's internal note keeps what changed as JSON (`service_id`, `from_service_id`,
-    `assignee_id`, `from_assignee_id`), for the console to show in the thread.
+    The event's detail keeps what changed (`service_id`, `from_service_id`, `assignee_id`,
+    `from_assignee_id`), for the console to show in the thread.
     """
     from models.agent import Agent, services_of_agent
     from models.catalog import Service
@@ -405,7 +405,7 @@ def set_priority(
 ) -> ReportEvent:
     """Sets how pressing a report is (the queue's first key); internal, kept in its history.
 
-    The event's internal note keeps the change as JSON (`priority`, `from_priority`, and
+    The event's detail keeps the change (`priority`, `from_priority`, and
     `reason` when the bot made it urgent: services/urgency.py says why).
     """
     report = report_or_error(session, number)
@@ -426,13 +426,9 @@ def set_priority(
 def _internal_event(
     session: Session, report: Report, kind: str, change: dict, agent_id: int | None
 ) -> ReportEvent:
-    import json
-
     report.updated_at = utcnow()
     session.add(report)
-    event = ReportEvent(
-        report_id=report.id, kind=kind, agent_id=agent_id, internal_note=json.dumps(change)
-    )
+    event = ReportEvent(report_id=report.id, kind=kind, agent_id=agent_id, detail=change)
     session.add(event)
     session.flush()
     return event

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 
+from models.report import Status
 from services.config import LANGUAGES
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
@@ -67,12 +68,12 @@ def fold(text: str) -> str:
 
 
 STATUS_NAMES = {
-    "new": N_("registered"),
-    "acknowledged": N_("acknowledged"),
-    "in_progress": N_("in progress"),
-    "resolved": N_("resolved"),
-    "closed": N_("closed"),
-    "duplicate": N_("merged with another report"),
+    Status.NEW: N_("registered"),
+    Status.ACKNOWLEDGED: N_("acknowledged"),
+    Status.IN_PROGRESS: N_("in progress"),
+    Status.RESOLVED: N_("resolved"),
+    Status.CLOSED: N_("closed"),
+    Status.DUPLICATE: N_("merged with another report"),
 }
 
 

@@ -137,7 +137,7 @@ def test_assign_to_an_agent_of_the_service(desk):
     )
     event = events(rt, number)[-1]
     assert (event.kind, event.agent_id) == ("assigned", agent_id)
-    assert json.loads(event.internal_note)["assignee_id"] == colleague
+    assert event.detail["assignee_id"] == colleague
     with rt.db.reading() as session:
         assert get_report(session, number).assigned_agent_id == colleague
     assert outbox(rt, number) == []

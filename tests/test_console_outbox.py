@@ -241,8 +241,11 @@ def test_the_thread_says_every_kind_of_event_in_french(sqlite_app):
             ReportEvent(
                 report_id=number,
                 kind="geocoded",
-                internal_note="Placed on the map from the typed address: "
-                "12 Rue de la Poterie 35500 Vitré (score 0.93).",
+                detail={
+                    "source": "typed",
+                    "label": "12 Rue de la Poterie 35500 Vitré",
+                    "score": 0.93,
+                },
             )
         )
         report = get_report(session, number)

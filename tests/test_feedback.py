@@ -51,7 +51,7 @@ def test_no_reopens_with_the_citizens_words(rt, answer, verdict) -> None:
         event = report_events(session, number)[-1]
     assert report.status == "in_progress" and report.reopened_count == 1
     assert event.kind == "reopened" and event.public_message == "Le trou est revenu après la pluie"
-    assert event.internal_note == f"fixed: {verdict}"
+    assert event.detail == {"verdict": verdict} and event.internal_note is None
 
 
 def test_buttons_work_even_mid_conversation(rt) -> None:

@@ -140,3 +140,68 @@ def test_a_reports_status_is_written_in_one_function_only() -> None:
                         ):
                             writers.append(f"{path.relative_to(ROOT)}:{node.name}")
     assert writers == ["services/reports.py:move_status"]
+
+
+def test_no_product_code_names_a_status_or_an_event_kind_as_a_bare_string() -> None:
+    """Statuses, event kinds and states are named by their enums (Status.RESOLVED,
+    EventKind.GEOCODED, State.START), so a typo fails at import and grep finds every
+    reader: no bare "resolved" compared to a report's status or an event's kind, as a
+    label table's keys, in a list of kinds, or as a status=/kind=/state= argument."""
+    from models.report import EventKind, Status
+
+    statuses, kinds, states = {*map(str, Status)}, {*map(str, EventKind)}, {*map(str, State)}
+    by_attribute = {"status": statuses, "from_status": statuses, "to_status": statuses,
+                    "kind": kinds}  # fmt: skip
+    by_keyword = {**by_attribute, "state": states}
+
+    def strings(node) -> list[str]:
+        items = node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else [node]
+        return [n.value for n in items if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+    def named(node) -> set[str]:  # what a compared side is: x.status, kind
+        if isinstance(node, ast.Attribute):
+            return by_attribute.get(node.attr, set())
+        return kinds if isinstance(node, ast.Name) and node.id == "kind" else set()
+
+    def bare_in(tree: ast.AST) -> list[tuple[int, str]]:
+        found = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                names = set().union(*map(named, sides))
+                found += [(node.lineno, s) for side in sides for s in strings(side) if s in names]
+            elif isinstance(node, ast.Dict):
+                keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+                for vocabulary in (statuses, kinds):
+                    if len(keys) >= 2 and sum(k in vocabulary for k in keys) * 2 > len(keys):
+                        found += [(node.lineno, k) for k in keys if k in vocabulary]
+            elif isinstance(node, ast.Call):
+                for keyword in node.keywords:
+                    said = strings(keyword.value) if isinstance(keyword.value, ast.Constant) else []
+                    found += [
+                        (node.lineno, s) for s in said if s in by_keyword.get(keyword.arg, ())
+                    ]
+            elif isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                said = strings(node)
+                for vocabulary in (statuses, kinds):
+                    if len(said) >= 2 and len(said) == len(node.elts) and set(said) <= vocabulary:
+                        found += [(node.lineno, s) for s in said]
+        return sorted(set(found))
+
+    # The reading is not vacuous: it finds each shape it looks for.
+    sample = ('if e.kind == "geocoded" or r.status in ("new", "closed"): pass\n'
+              'LABELS = {"new": 1, "resolved": 2}\nKINDS = ("note", "reply")\n'
+              'q.values(state="start", status="resolved")\n'
+              'if zone.kind == "commune" or far.status == "open": pass\n')  # fmt: skip
+    assert [s for _, s in bare_in(ast.parse(sample))] == [
+        "closed", "geocoded", "new", "new", "resolved", "note", "reply", "resolved", "start",
+    ]  # fmt: skip
+    bare = []
+    for folder in ("bot", "handlers", "services", "models", "webhooks", "api", "console", "public"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if "migrations" not in path.parts:
+                where = path.relative_to(ROOT)
+                bare += [
+                    f"{where}:{line}: {s!r}" for line, s in bare_in(ast.parse(path.read_text()))
+                ]
+    assert bare == []

@@ -109,3 +109,85 @@ def test_a_town_with_reports_upgrades_to_daily_figures_that_count_them(empty_url
     assert sum(row[4] for row in rows) == 2  # received in the last 30 days
     assert sum(row[6] for row in rows) == 1  # done in the last 30 days
     db.dispose()
+
+
+# Old notes at 0025 (kind, internal_note) and the detail 0026 makes of them; None: the
+# note is an agent's own words, or a wording nobody parses, and stays as it is.
+PINNED = "The citizen placed the pin from the link sent by SMS: 48.12460, -1.20820 (before: {})."
+OLD_NOTES = [
+    ("geocoded", "Placed on the map from the typed address: 12 Rue de la Poterie 35500 Vitré"
+                 " (score 0.93).",
+     {"source": "typed", "label": "12 Rue de la Poterie 35500 Vitré", "score": 0.93}),
+    ("geocoded", PINNED.format("none"),
+     {"source": "link", "lat": 48.1246, "lon": -1.2082, "before": None}),
+    ("geocoded", PINNED.format("48.10000, -1.20000"),
+     {"source": "link", "lat": 48.1246, "lon": -1.2082, "before": [48.1, -1.2]}),
+    ("geocoded", "Placed by hand by the roads team.", None),
+    ("feedback", "fixed: yes", {"verdict": "yes"}),
+    ("reopened", "fixed: partly", {"verdict": "partly"}),
+    ("reopened", "Message removed: the citizen erased their data.", None),
+    ("moderated", '{"action": "photo approved", "photo": 3}',
+     {"action": "photo approved", "photo": 3}),
+    ("prioritised", '{"priority": "urgent", "from_priority": "normal", "reason": {"category":'
+                    ' true}}',
+     {"priority": "urgent", "from_priority": "normal", "reason": {"category": True}}),
+    ("body", '{"body": "sdis", "name": "SDIS 35", "answer": "taken"}',
+     {"body": "sdis", "name": "SDIS 35", "answer": "taken"}),
+    ("assigned", '{"service_id": 2, "from_service_id": 1, "assignee_id": null,'
+                 ' "from_assignee_id": null}',
+     {"service_id": 2, "from_service_id": 1, "assignee_id": None, "from_assignee_id": None}),
+    ("note", "fixed: yes", None),  # an agent's note that happens to look like a verdict
+    ("status", '{"action": "hidden"}', None),
+]  # fmt: skip
+
+
+def test_event_notes_become_details_and_come_back_on_downgrade(empty_url) -> None:
+    """A deployment at 0025 keeps its history: what the notes said is the events' detail,
+    an agent's own notes stay notes; the downgrade writes the notes back."""
+    from sqlalchemy import text
+    from sqlmodel import select
+
+    from models.report import ReportEvent
+
+    db = Database(empty_url)
+    migrate.upgrade(db.engine, "0025_oncall")
+    with db.transaction() as session:
+        # Written as SQL: today's models have the column 0025 does not have yet.
+        session.execute(text("INSERT INTO service (code, name_fr, name_en, active)"
+                             " VALUES ('voirie', 'Voirie', 'Roads', true)"))  # fmt: skip
+        session.execute(
+            text(
+                "INSERT INTO category (code, name_fr, name_en, service_id, kind, active,"
+                " sla_hours, photo_required, ask_if_fixed, position) SELECT 'nid-de-poule',"
+                " 'Nid-de-poule', 'Pothole', id, 'problem', true, 72, false, true, 0"
+                " FROM service"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO report (category_id, service_id, channel, description, status,"
+                " geolocated, created_at, updated_at, reopened_count) SELECT id, service_id,"
+                " 'sms', 'Trou', 'new', false, :at, :at, 0 FROM category"
+            ),
+            {"at": "2026-12-01 10:00:00"},
+        )
+        for kind, note, _ in OLD_NOTES:
+            session.execute(
+                text(
+                    "INSERT INTO reportevent (report_id, kind, created_at, internal_note)"
+                    " SELECT id, :kind, :at, :note FROM report"
+                ),
+                {"kind": kind, "at": "2026-12-01 10:00:00", "note": note},
+            )
+    migrate.upgrade(db.engine)
+    with db.reading() as session:
+        events = session.scalars(select(ReportEvent).order_by(ReportEvent.id)).all()
+        assert [(e.kind, e.detail) for e in events] == [(k, d) for k, _, d in OLD_NOTES]
+        assert [e.internal_note for e in events] == [
+            None if d is not None else n for _, n, d in OLD_NOTES
+        ]
+    migrate.downgrade(db.engine, "0025_oncall")
+    with db.reading() as session:
+        notes = session.execute(text("SELECT internal_note FROM reportevent ORDER BY id"))
+        assert [row[0] for row in notes] == [n for _, n, _ in OLD_NOTES]
+    db.dispose()

@@ -226,8 +226,13 @@ def report(**fields) -> Report:
     return Report(category_id=1, service_id=1, description="", **{**values, **fields})
 
 
-PLACED = "Placed on the map from the typed address: 12 Rue de la Poterie 35500 Vitré (score 0.93)."
-PINNED = "The citizen placed the pin from the link sent by SMS: 48.12460, -1.20820 (before: {})."
+PLACED = {"source": "typed", "label": "12 Rue de la Poterie 35500 Vitré", "score": 0.93}
+
+
+def pinned(before: list[float] | None) -> dict:
+    return {"source": "link", "lat": 48.1246, "lon": -1.2082, "before": before}
+
+
 LABELS = [
     ("a pin named by the geocoder", report(address="12 Rue de la Poterie 35500 Vitré"), [],
      "Rue de la Poterie 35500 Vitré"),
@@ -236,11 +241,11 @@ LABELS = [
      None),
     ("typed, then placed by the geocoder", report(address="12 rue poterie"), [PLACED],
      "Rue de la Poterie 35500 Vitré"),
-    ("typed, then pinned from the link", report(address=TYPED), [PINNED.format("none")], None),
+    ("typed, then pinned from the link", report(address=TYPED), [pinned(None)], None),
     ("typed, placed, then pinned", report(address=TYPED),
-     [PLACED, PINNED.format("48.12460, -1.20820")], None),
+     [PLACED, pinned([48.1246, -1.2082])], None),
     ("placed in the chat, then pinned", report(address="3 Rue Notre-Dame 35500 Vitré"),
-     [PINNED.format("48.12460, -1.20820")], "Rue Notre-Dame 35500 Vitré"),
+     [pinned([48.1246, -1.2082])], "Rue Notre-Dame 35500 Vitré"),
     ("another tool's address", report(channel="open311", address="chez M. Martin"), [], None),
 ]  # fmt: skip
 

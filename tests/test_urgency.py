@@ -7,7 +7,6 @@ walks its other conversations without them.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -57,7 +56,7 @@ def _history(rt, number: int) -> list[dict]:
                 ReportEvent.report_id == number, ReportEvent.kind == "prioritised"
             )
         )
-        return [json.loads(e.internal_note) for e in events]
+        return [e.detail for e in events]
 
 
 def test_a_pothole_deeper_than_10_cm_by_sms_is_urgent_first_in_the_queue_and_said(fr_sms, twilio):
