@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import cli
+from app.cli import cli
 from models import migrate
 from models.agent import agent_by_email
 from models.db import Database
@@ -22,7 +22,7 @@ def invoke(app, *args, input=None):
 
 
 def test_init_db_migrates_an_empty_database(tmp_path) -> None:
-    from bot.app import create_app
+    from app.factory import create_app
 
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "x"})
@@ -32,7 +32,7 @@ def test_init_db_migrates_an_empty_database(tmp_path) -> None:
 
 
 def test_seed_demo_is_idempotent_and_prints_the_password_once(tmp_path) -> None:
-    from bot.app import create_app
+    from app.factory import create_app
 
     app = create_app(
         {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}", "SECRET_KEY": "x"}
@@ -172,7 +172,7 @@ def test_commands_say_nothing_of_a_geocoder_they_do_not_use(tmp_path) -> None:
     # libraries, the object store's, the sentence reader's, the zones'.
     heavy = ("sklearn", "scipy", "boto3", "telegram", "twilio.rest", "requests", "shapely")
     loaded = subprocess.run(
-        [sys.executable, "-c", "import atexit, sys; from bot.cli import main; atexit.register("
+        [sys.executable, "-c", "import atexit, sys; from app.cli import main; atexit.register("
          f"lambda: print([m for m in {heavy!r} if m in sys.modules], file=sys.stderr)); main()",
          "report", "set-status", "1005", "acknowledged"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=True,
