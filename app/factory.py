@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import webhooks  # noqa: F401  (registers every channel: services/channels.py)
 from app import access_log
+from app.background import warm_reader
 from models.db import Database
 from services import channels
 from services.catalog import CatalogCache
@@ -81,8 +82,6 @@ def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
 
 
 def _warm_reader(app: Flask) -> None:
-    from app.background import warm_reader
-
     warm_reader(app.extensions["webleads"])
 
 

@@ -1,4 +1,5 @@
-"""DOC"""
+"""`webleads body`: the other bodies (the département's roads, the electricity network...)
+and the rules that send them reports."""
 
 from __future__ import annotations
 
@@ -58,7 +59,3 @@ def body_list() -> None:
     with current_runtime().db.reading() as session:
         lines = body_listing(session)
     click.echo("\n".join(lines) if lines else "No bodies: every report stays with the town.")
-
-
-# Registered on `webleads` by app/cli/__init__.py.
-COMMANDS = (body_group,)

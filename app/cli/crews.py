@@ -1,4 +1,5 @@
-"""DOC"""
+"""`webleads agent`: field crews, an agent's chat linked to their account, the heads of
+service and their morning digest."""
 
 from __future__ import annotations
 
@@ -61,7 +62,3 @@ def agent_digest_time(service: str, at: str) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"The {service} digest goes out at {at}.")
-
-
-# Registered on `webleads` by app/cli/__init__.py.
-COMMANDS = (agent_group,)

@@ -1,10 +1,11 @@
-"""DOC"""
+"""`webleads init-db`: the database's schema."""
 
 from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
 
+from models import migrate
 from services.runtime import current_runtime
 
 
@@ -12,12 +13,6 @@ from services.runtime import current_runtime
 @with_appcontext
 def init_db() -> None:
     """Migrates the database to the latest schema."""
-    from models import migrate  # alembic: this command alone
-
     rt = current_runtime()
     migrate.upgrade(rt.db.engine)
     click.echo(f"Database ready at revision {migrate.current_revision(rt.db.engine)}.")
-
-
-# Registered on `webleads` by app/cli/__init__.py.
-COMMANDS = (init_db,)

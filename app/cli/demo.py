@@ -1,4 +1,5 @@
-"""DOC"""
+"""`webleads seed-demo` and `webleads chat`: the demo town, and a citizen's conversation
+with the bot in a terminal."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from app.chat import TerminalChat, log_to_file
 from app.seed import (
     ADMIN_EMAIL,
     CREW_CHAT,
@@ -20,6 +22,9 @@ from app.seed import (
     seed_templates,
 )
 from services.runtime import current_runtime
+
+# Where `webleads chat` writes its log lines, so the terminal shows the conversation only.
+CHAT_LOG = "instance/chat.log"
 
 
 @click.command("seed-demo")
@@ -72,21 +77,9 @@ def seed_demo_command() -> None:
 @with_appcontext
 def chat_command(name: str | None, lang: str | None, verbose: bool, photo: str | None) -> None:
     """Talks to the bot in this terminal, as a citizen on the dev channel."""
-    from app.chat import TerminalChat, log_to_file  # the engine and the dev channel
-
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     else:
         log_to_file(CHAT_LOG)
     name = name or getpass.getuser()
     TerminalChat(current_runtime(), name, lang, photo).run(sys.stdin, sys.stdout)
-
-
-CHAT_LOG = "instance/chat.log"
-
-
-# Registered on `webleads` by app/cli/__init__.py.
-COMMANDS = (
-    seed_demo_command,
-    chat_command,
-)

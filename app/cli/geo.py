@@ -1,4 +1,5 @@
-"""DOC"""
+"""`webleads geo`: geocoding, an address checked, the BAN imported, the reports kept as
+text placed."""
 
 from __future__ import annotations
 
@@ -64,7 +65,3 @@ def geo_retry() -> None:
     """Places on the map the reports whose address was kept as text."""
     placed, left = place_unlocated(current_runtime())
     click.echo(f"{placed} report(s) placed on the map; {left} left for an agent to place.")
-
-
-# Registered on `webleads` by app/cli/__init__.py.
-COMMANDS = (geo_group,)

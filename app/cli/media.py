@@ -1,4 +1,4 @@
-"""DOC"""
+"""`webleads media`: where the photos are kept."""
 
 from __future__ import annotations
 
@@ -40,7 +40,3 @@ def media_migrate(target: str, delete_source: bool) -> None:
         f"{done.copied} photo(s) copied, {done.skipped} already there, "
         f"{done.deleted} removed from the source. Now set MEDIA_STORAGE={target}."
     )
-
-
-# Registered on `webleads` by app/cli/__init__.py.
-COMMANDS = (media_group,)

@@ -1,4 +1,5 @@
-"""DOC"""
+"""`webleads nlu`: the free-text reader (services/nlu), guessed, evaluated, retrained,
+activated, its examples exported and imported."""
 
 from __future__ import annotations
 
@@ -159,7 +160,3 @@ def nlu_import(in_file: str) -> None:
         click.echo(f"  line {bad.line}: {bad.reason % {'value': bad.value}}: {bad.text}")
     if done.added:
         click.echo("Train a new version to use them: `webleads nlu train`.")
-
-
-# Registered on `webleads` by app/cli/__init__.py.
-COMMANDS = (nlu_group,)

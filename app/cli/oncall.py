@@ -1,4 +1,4 @@
-"""DOC"""
+"""`webleads oncall`: who is paged about urgent reports out of a service's hours."""
 
 from __future__ import annotations
 
@@ -61,7 +61,3 @@ def oncall_list() -> None:
             for shift in (s for s in shifts if s.service_id == service.id):
                 who = session.get(Agent, shift.agent_id).email
                 click.echo(f"  {shift.rank}. {who}  {oncall.describe(shift)}")
-
-
-# Registered on `webleads` by app/cli/__init__.py.
-COMMANDS = (oncall_group,)

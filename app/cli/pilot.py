@@ -1,11 +1,9 @@
-"""DOC"""
+"""`webleads pilot`: the pilot's zones, services, codes and allowlist."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 
 from models.pilot import admitted_counts, all_allowed, all_invites
 from services.audit import Actor
@@ -22,7 +20,6 @@ from services.pilot import (
     switch,
 )
 from services.runtime import current_runtime
-from services.texts import fold
 
 
 @click.group("pilot", cls=AppGroup, invoke_without_command=True)
@@ -185,50 +182,3 @@ def pilot_demand(days: int) -> None:
     if admitted:
         parts = ", ".join(f"{via or '?'}: {n}" for via, n in sorted(admitted.items()))
         click.echo(f"Let in so far: {parts}.")
-
-
-@click.command("launch-kit")
-@click.option(
-    "--out", "out_dir", default="launch-kit", show_default=True, type=click.Path(file_okay=False)
-)
-@click.option(
-    "--code",
-    default=None,
-    help="The invite code for the Telegram QR code "
-    "(default: the pilot's first active code, while it restricts groups).",
-)
-@click.option(
-    "--commune",
-    default=None,
-    metavar="INSEE",
-    help="Only this commune's kit (several communes; default: the intercommunalité's kit "
-    "and one per commune, in subfolders).",
-)
-@with_appcontext
-def launch_kit(out_dir: str, code: str | None, commune: str | None) -> None:
-    """Writes the A4 poster, the A5 flyer and the agents' guide (PDF, French)."""
-    from services.launchkit import LaunchKitError, kit_for, kits_for, write_kit  # fpdf, qrcode
-
-    rt = current_runtime()
-    try:
-        code = fold(code) if code else None
-        kits = {"": kit_for(rt, code, commune)} if commune else kits_for(rt, code)
-        written = {folder: write_kit(kit, Path(out_dir, folder)) for folder, kit in kits.items()}
-    except LaunchKitError as exc:
-        raise click.ClickException(str(exc)) from exc
-    for folder, paths in written.items():
-        if len(written) > 1:
-            click.echo(f"{kits[folder].town}:")
-        for path in paths.values():
-            click.echo(f"Wrote {path}")
-    kit = kits[""]
-    for label, url in ((invite.label, invite.url) for invite in kit.invites):
-        if url:
-            click.echo(f"{label} QR code: {url}")
-
-
-# Registered on `webleads` by app/cli/__init__.py.
-COMMANDS = (
-    pilot_group,
-    launch_kit,
-)

@@ -1,4 +1,5 @@
-"""DOC"""
+"""`webleads report` and `webleads remind`: a report's status and publication, the
+followers' reminders."""
 
 from __future__ import annotations
 
@@ -96,10 +97,3 @@ def remind_command() -> None:
     count = remind_silent_reports(rt)
     rt.wake_worker()
     click.echo(f"{count} report(s) past their SLA: followers told they are still handled.")
-
-
-# Registered on `webleads` by app/cli/__init__.py.
-COMMANDS = (
-    report_group,
-    remind_command,
-)

@@ -1,4 +1,5 @@
-"""DOC"""
+"""`webleads run` and `webleads worker`: the web server with its background threads, the
+worker alone."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import threading
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 
+from app import background
 from services.runtime import current_runtime
 
 
@@ -18,10 +21,6 @@ from services.runtime import current_runtime
 @with_appcontext
 def run_command(host: str, port: int) -> None:
     """Runs the web server, the outbox worker and (if set) Telegram polling, in one process."""
-    from werkzeug.serving import run_simple
-
-    from app import background  # the worker's loops and senders
-
     app = current_app._get_current_object()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -40,8 +39,6 @@ def run_command(host: str, port: int) -> None:
 @with_appcontext
 def worker_command() -> None:
     """Runs the outbox worker alone (production: one or more next to the web server)."""
-    from app import background
-
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -50,10 +47,3 @@ def worker_command() -> None:
         background.run_worker(current_runtime(), stop)
     except KeyboardInterrupt:
         stop.set()
-
-
-# Registered on `webleads` by app/cli/__init__.py.
-COMMANDS = (
-    run_command,
-    worker_command,
-)

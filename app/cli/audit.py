@@ -1,4 +1,4 @@
-"""DOC"""
+"""`webleads audit`: the audit log of agents' actions, exported."""
 
 from __future__ import annotations
 
@@ -9,20 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from services.audit import export_csv
-from services.privacy import purge
 from services.runtime import current_runtime
-
-
-@click.group("privacy", cls=AppGroup)
-def privacy_group() -> None:
-    """Personal data: the retention purge (docs/privacy.md)."""
-
-
-@privacy_group.command("purge")
-def privacy_purge() -> None:
-    """Forgets identities past RETENTION_DAYS and trims the message logs (idempotent)."""
-    rt = current_runtime()
-    click.echo(f"Retention: {rt.settings.RETENTION_DAYS} day(s). {purge(rt)}")
 
 
 @click.group("audit", cls=AppGroup)
@@ -63,10 +50,3 @@ def audit_export(since, until, out_file: str) -> None:
         return
     Path(out_file).write_text(buffer.getvalue(), encoding="utf-8", newline="")
     click.echo(f"{count} action(s) written to {out_file}.")
-
-
-# Registered on `webleads` by app/cli/__init__.py.
-COMMANDS = (
-    privacy_group,
-    audit_group,
-)
