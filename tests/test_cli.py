@@ -9,9 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
-from app.cli import cli
+from app.cli import COMMAND_MODULES, cli
 from models import migrate
 from models.agent import agent_by_email
 from models.db import Database
@@ -282,3 +283,16 @@ def test_chat_photo_is_refused_as_on_every_channel(app, tmp_path) -> None:
     assert "Cette image est trop lourde (limite\u202f: 20 Mo)" in out
     assert "(cannot read" in out
     assert "Photo\u202f: oui" not in out
+
+
+def test_help_lists_every_command_of_every_module_and_each_name_runs_its_own() -> None:
+    """`webleads --help` reads app/cli/'s modules instead of importing them: a module left
+    out of COMMAND_MODULES, or a listed name that loads another command, would show."""
+    folder = Path(__file__).resolve().parent.parent / "app" / "cli"
+    modules = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("__"))
+    assert sorted(COMMAND_MODULES) == modules
+    listed = cli.list_commands(click.Context(cli))
+    assert {"init-db", "seed-demo", "report", "pilot", "launch-kit", "nlu", "mail"} <= set(listed)
+    for name in listed:
+        command = cli.get_command(click.Context(cli), name)
+        assert isinstance(command, click.Command) and command.name == name
