@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WEBLEADS = [sys.executable, "-c", "from bot.cli import main; main()"]
+WEBLEADS = [sys.executable, "-c", "from app.cli import main; main()"]
 NOTICE = "GEOCODER is not set"
 
 

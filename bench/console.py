@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import create_app
-from bot.seed import seed_demo
+from app.factory import create_app
+from app.seed import seed_demo
 from console.dashboard import clear_cache
 from models import migrate
 from models.catalog import all_categories

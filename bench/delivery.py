@@ -33,9 +33,9 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.seed import seed_demo
 from bot.engine import handle
 from bot.outbox import OutboxWorker
-from bot.seed import seed_demo
 from models import migrate
 from models.citizen import Citizen
 from models.db import Database

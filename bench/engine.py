@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import event, select, update
 from sqlmodel import Session
 
+from app.seed import seed_demo
 from bot.engine import handle
-from bot.seed import seed_demo
 from models import migrate
 from models.citizen import Citizen, Conversation
 from models.db import Database, utcnow

@@ -1,6 +1,6 @@
 """Benchmark: GEOCODER=local against the real addok, on the same addresses.
 
-The demo addresses (bot/data/adresses-demo.csv, the BAN's CSV format) are imported into
+The demo addresses (app/data/adresses-demo.csv, the BAN's CSV format) are imported into
 SQLite and into a throwaway PostgreSQL (`webleads geo import-ban` does the same), and
 given to a real addok (tests/fakes/addok_server.py: BAN's software and configuration)
 as the street documents BAN builds from that same CSV. Queries are typed as citizens
@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.seed import ADDRESSES_FILE
+from app.seed import ADDRESSES_FILE
 from models import migrate
 from models.db import Database
 from services.ban_import import BAN_COLUMNS, import_ban

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select, text
 
-from bot.seed import seed_demo
+from app.seed import seed_demo
 from models import migrate
 from models.catalog import Category
 from models.db import Database, utcnow

@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text
 
-from bot.app import create_app
+from app.factory import create_app
+from app.seed import seed_demo
 from bot.engine import handle
-from bot.seed import seed_demo
 from models import migrate
 from models.db import Database
 from services.nlu import evaluate, reader

@@ -28,11 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.background import run_worker
+from app.factory import create_app
+from app.seed import seed_demo
 from bench.delivery import LIMIT, database
-from bot.app import create_app
-from bot.background import run_worker
 from bot.engine import handle
-from bot.seed import seed_demo
 from models import migrate
 from models.agent import agent_by_email
 from models.catalog import service_by_code

@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text
 
-from bot.app import create_app
-from bot.seed import seed_demo
+from app.factory import create_app
+from app.seed import seed_demo
 from models import migrate
 from models.db import Database
 

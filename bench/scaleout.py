@@ -4,14 +4,14 @@ Starts a throwaway PostgreSQL (tests/pg.py), a real SeaweedFS S3 gateway
 (tests/seaweed.py), the Telegram and Twilio stand-ins (tests/fakes, in this process on
 loopback, with the providers' flood limits enforced), then for each layout:
 
-- N web nodes: `gunicorn bot.app:create_app()` each on its own port, each with its own
+- N web nodes: `gunicorn app.factory:create_app()` each on its own port, each with its own
   MEDIA_DIR (no shared disk), MEDIA_STORAGE=s3, and each its own CPU budget: a cgroup
   of --node-cpu CPUs (0.3 by default) holding the gunicorn master and its workers, as a
   machine of that size would (cgroup v2 `cpu.max`, else v1 `cpu.cfs_quota_us`; a node
   restarted after its kill goes back into its cgroup), weighing more than the processes
   outside it, so that it gets its share first when the machine is busy;
 - nginx from Debian in front, with deploy/nginx.conf rendered with the nodes' ports;
-- M `python -m bot.cli worker` processes (the outbox and the jobs: photo downloads).
+- M `python -m app.cli worker` processes (the outbox and the jobs: photo downloads).
 
 Citizens (Python threads, one connection each to nginx, as Telegram and Twilio would
 open) file whole reports: "bonjour", a category, a description, a photo or "passer",
@@ -95,8 +95,8 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from app.seed import seed_demo  # noqa: E402
 from bench.processes import CpuBudget, free_port, machine_busy, wait_http  # noqa: E402
-from bot.seed import seed_demo  # noqa: E402
 from models import migrate  # noqa: E402
 from models.db import Database  # noqa: E402
 from services import reports  # noqa: E402
@@ -173,7 +173,7 @@ class Node:
                     f"127.0.0.1:{self.port}",
                     "--log-level",
                     "warning",
-                    "bot.app:create_app()",
+                    "app.factory:create_app()",
                 ],
                 env=self.env,
                 cwd=ROOT,
@@ -193,7 +193,7 @@ class Node:
 
 
 class Worker:
-    """One `webleads worker` (python -m bot.cli worker), with its own MEDIA_DIR; its CPU is
+    """One `webleads worker` (python -m app.cli worker), with its own MEDIA_DIR; its CPU is
     counted in a cgroup, not capped (the providers' limits hold it back)."""
 
     def __init__(self, name: str, env: dict, logs: Path, group: str) -> None:
@@ -207,7 +207,7 @@ class Worker:
     def start(self) -> Worker:
         with open(self.logs / f"{self.name}.log", "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "worker"],
+                [sys.executable, "-m", "app.cli", "worker"],
                 env=self.env,
                 cwd=ROOT,
                 stdout=log,

@@ -72,7 +72,7 @@ CATEGORY = "cat:nid-de-poule"
 # Run in the measured checkout: the same database preparation as bench/webhook.py's.
 PREPARE = """
 import sys
-from bot.seed import seed_demo
+from app.seed import seed_demo
 from models import migrate
 from models.db import Database
 db = Database(sys.argv[1])
@@ -416,12 +416,12 @@ def serving(env: dict, app_root: Path, logs: Path) -> Iterator[int]:
         web = subprocess.Popen(
             [str(BIN / "gunicorn"), "--workers", str(os.cpu_count() or 2),
              "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
-             "--log-level", "warning", "bot.app:create_app()"],
+             "--log-level", "warning", "app.factory:create_app()"],
             env=env, cwd=app_root, stdout=web_log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        # `webleads` is bot.cli:main (pyproject's [project.scripts]); -m runs app_root's.
+        # `webleads` is app.cli:main (pyproject's [project.scripts]); -m runs app_root's.
         worker = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "worker"],
+            [sys.executable, "-m", "app.cli", "worker"],
             env=env, cwd=app_root, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:

@@ -1,7 +1,7 @@
 """Benchmark: the Telegram webhook under load, against a bare reference, and reply latency.
 
 (b) Throughput: gunicorn with as many sync workers as cores serves the real app
-(`bot.app:create_app()`); wrk posts realistic Telegram updates (a first "bonjour", then
+(`app.factory:create_app()`); wrk posts realistic Telegram updates (a first "bonjour", then
 more messages, from thousands of distinct chats, each with its own update_id) to
 /webhooks/telegram. The reference is bench/reference_app.py in the same gunicorn setup:
 it parses the same body and does one select, one update, one insert and one commit on
@@ -51,9 +51,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.seed import seed_demo  # noqa: E402
 from bench import slow_services  # noqa: E402
 from bench.processes import free_port  # noqa: E402
-from bot.seed import seed_demo  # noqa: E402
 from models import migrate  # noqa: E402
 from models.db import Database  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
@@ -175,8 +175,8 @@ def throughput(
     to the reference run just before it, so the spread shows how noisy the machine is."""
     apps = [("reference", "bench.reference_app:create_app()", ROOT)]
     if before is not None:
-        apps.append(("before", "bot.app:create_app()", before))
-    apps.append(("webhook", "bot.app:create_app()", ROOT))
+        apps.append(("before", "app.factory:create_app()", before))
+    apps.append(("webhook", "app.factory:create_app()", ROOT))
     best: dict[str, dict] = {}
     ratios: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in apps[1:]}
     runs = 0
@@ -219,7 +219,7 @@ def throughput(
 
 def latency(label: str, env: dict, api: FakeTelegramAPI, count: int = 150) -> None:
     port = free_port()
-    web = start_gunicorn("bot.app:create_app()", env, port)
+    web = start_gunicorn("app.factory:create_app()", env, port)
     worker = subprocess.Popen(
         [str(BIN / "webleads"), "worker"],
         env=env,

@@ -1,7 +1,7 @@
 """The agents' console: queue, report pages, dashboard, undelivered messages, simulator,
 and the admin pages (settings, the pilot, the launch kit, Open311 API keys, the audit log).
 
-`init_app(app)` is the single entry point (bot/app.py calls it): it registers the
+`init_app(app)` is the single entry point (app/factory.py calls it): it registers the
 blueprint and hooks in what the console needs, for the console's URLs only:
 Flask-Login sessions, Flask-WTF CSRF checks on every POST, Flask-Babel (French by
 default, English too; the console's own catalog is under console/translations) and

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from console import bp, csrf
 from console.auth import login_manager
-from services.maps import map_tiles
+from services.page_policy import content_security_policy
 from services.runtime import current_runtime
 
 # What may be reached without a session: the login form and the stylesheets it needs.
@@ -28,42 +28,13 @@ def require_login():
     return None
 
 
-def content_security_policy() -> str:
-    """Only our own files; map tiles from the configured tile server, if any."""
-    images = ["'self'", "data:"]
-    tile_origin = _origin(map_tiles(current_runtime().settings).url)
-    if tile_origin:
-        images.append(tile_origin)
-    return "; ".join(
-        [
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self'",
-            f"img-src {' '.join(images)}",
-            "connect-src 'self'",
-            "font-src 'self'",
-            "object-src 'none'",
-            "base-uri 'self'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        ]
-    )
-
-
-def _origin(url: str) -> str:
-    """Turns `https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png` into an origin CSP accepts."""
-    if not url or "://" not in url:
-        return ""
-    scheme, rest = url.split("://", 1)
-    host = rest.split("/", 1)[0].replace("{s}", "*")
-    return f"{scheme}://{host}"
-
-
 def _headers(response):
-    """The console's own, stricter than every response's (bot.app adds the rest, and HSTS)."""
+    """The console's own, stricter than every response's (app.factory adds the rest, and HSTS)."""
     if not request.path.startswith(bp.url_prefix or "/console"):
         return response
-    response.headers["Content-Security-Policy"] = content_security_policy()
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        current_runtime().settings
+    )
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"

@@ -1,6 +1,6 @@
 """gunicorn's settings for a webleads web node (deploy/webleads-web.service).
 
-    gunicorn --config deploy/gunicorn.conf.py 'bot.app:create_app()'
+    gunicorn --config deploy/gunicorn.conf.py 'app.factory:create_app()'
 
 Two can be changed from /etc/webleads/env without editing this file:
 WEBLEADS_BIND (default 127.0.0.1:8000, where nginx's upstream points; 0.0.0.0:8000 on a
@@ -27,7 +27,7 @@ keepalive = 65
 max_requests = 2000
 max_requests_jitter = 200
 # nginx keeps the access log (masked, nginx-site.conf); gunicorn's errors go to the journal
-# (masked too, bot/access_log.py).
+# (masked too, app/access_log.py).
 accesslog = None
 errorlog = "-"
 loglevel = "info"

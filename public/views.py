@@ -30,6 +30,7 @@ from services.channels import FollowWay, follow_ways
 from services.config import LANGUAGES
 from services.maps import map_tiles, place_drawing, town_outline
 from services.media import photo_response
+from services.page_policy import content_security_policy
 from services.public_view import PublicReport, public_report, public_reports
 from services.runtime import current_runtime
 from services.texts import N_, page_language, status_name, translate
@@ -116,9 +117,8 @@ def _cached(response: Response) -> Response:
 def _policy(response: Response) -> Response:
     # The map's tiles come from the tile server, when there is one (as in the console).
     if response.mimetype == "text/html":
-        from console.security import content_security_policy
-
-        response.headers["Content-Security-Policy"] = content_security_policy()
+        settings = current_runtime().settings
+        response.headers["Content-Security-Policy"] = content_security_policy(settings)
     return response
 
 

@@ -77,7 +77,7 @@ class Settings:
     # The bot's @username without the @, for t.me links in the launch kit (else getMe).
     TELEGRAM_BOT_USERNAME: str = ""
     # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host (nginx: 1).
-    # 0 trusts none: the client's address is the connection's (ProxyFix, bot.app).
+    # 0 trusts none: the client's address is the connection's (ProxyFix, app.factory).
     PROXY_FIX_HOPS: int = 0
     # E-mail: the server every e-mail leaves through (smtp://user:pass@host:port, smtps://…
     # or smtp+starttls://…), the sender residents and other bodies see, and the mailbox the

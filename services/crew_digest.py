@@ -120,7 +120,7 @@ def _queue_digest(session: Session, service_id: int, since: datetime, now: datet
 
 
 def run_digests(rt) -> int:
-    """The worker's periodic task (bot/background.py)."""
+    """The worker's periodic task (app/background.py)."""
     with rt.db.transaction() as session:
         sent = send_due_digests(session)
     if sent:

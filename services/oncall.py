@@ -326,7 +326,7 @@ def escalate_due(session: Session, now: datetime | None = None) -> int:
 
 
 def run_escalations(rt) -> int:
-    """The worker's periodic task (bot/background.py)."""
+    """The worker's periodic task (app/background.py)."""
     with rt.db.transaction() as session:
         escalated = escalate_due(session)
     if escalated:

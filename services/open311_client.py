@@ -3,7 +3,7 @@ tool) that speaks GeoReport v2, and its status changes pulled back to the reside
 
 The caller (a routing rule, an agent) calls `enqueue_push` inside its own transaction: it
 only writes a row (models/open311_forward.py). The worker (`Open311Worker`, run every
-minute by bot/background.py) does the network work with no transaction open:
+minute by app/background.py) does the network work with no transaction open:
 
 - **push**: `POST {endpoint}/requests.json`, form-encoded: api_key, service_code (the
   body's own, from the target's mapping), lat/long, address_string, a description and
@@ -297,7 +297,7 @@ class Open311Worker:
 
 
 def run_forwards(rt: Runtime) -> None:
-    """The worker's periodic task (bot/background.py)."""
+    """The worker's periodic task (app/background.py)."""
     Open311Worker(rt).run_once()
 
 

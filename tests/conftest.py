@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
-from bot.app import create_app
-from bot.seed import seed_demo
+from app.factory import create_app
+from app.seed import seed_demo
 from models import migrate
 from models.db import Database
 from tests import network_guard
@@ -342,7 +342,7 @@ def sms_sqlite_app(sqlite_url, tmp_path, twilio):
 @pytest.fixture
 def communes(app, tmp_path):
     """Vitré and Étrelles in one deployment, Étrelles' potholes to its own roads service."""
-    from bot.cli import cli
+    from app.cli import cli
     from models.catalog import Service
     from tests.helpers import add_communes
 
@@ -361,7 +361,7 @@ def communes(app, tmp_path):
 def _town_app(database_url: str, tmp_path, channels: dict):
     """The app with these channels' settings on and the bot's Telegram name, as a town runs
     it; its database disposed of afterwards."""
-    from bot.app import create_app
+    from app.factory import create_app
 
     app = create_app(
         {**base_config(database_url, tmp_path), **channels, "TELEGRAM_BOT_USERNAME": "VitreBot"}

@@ -208,7 +208,7 @@ def make_agent(
 
 
 def admin_id(rt) -> int:
-    from bot.seed import ADMIN_EMAIL
+    from app.seed import ADMIN_EMAIL
 
     with rt.db.reading() as session:
         return agent_by_email(session, ADMIN_EMAIL).id
@@ -334,7 +334,7 @@ def add_communes(app, tmp_path, communes=VITRE_AND_ETRELLES):
     `webleads commune add`; returns the CLI runner."""
     import json
 
-    from bot.cli import cli
+    from app.cli import cli
 
     runner = app.test_cli_runner()
     for insee, name, box in communes:

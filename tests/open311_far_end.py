@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from bot.app import create_app
+from app.factory import create_app
 from models.api_key import KeyView
 from models.catalog import Category
 from models.report import Report, ReportEvent

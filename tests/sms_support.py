@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from twilio.request_validator import RequestValidator
 
-from bot.app import create_app
+from app.factory import create_app
 from bot.outbox import OutboxWorker
 from tests.conftest import base_config
 from tests.fakes.twilio_api import FakeTwilioAPI

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bot.cli import cli
-from bot.seed import ADMIN_EMAIL
+from app.cli import cli
+from app.seed import ADMIN_EMAIL
 from models.agent import agent_by_email
 from models.api_key import key_by_name
 from models.audit import AdminChange, admin_changes

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from bot.cli import cli
+from app.cli import cli
 from services.bodies import remind_late_bodies
 from tests.conftest import base_config
 from tests.helpers import (
@@ -33,7 +33,7 @@ LINK_RE = re.compile(r"https://town\.example\.org(/b/\S+)")
 @pytest.fixture
 def body_app(database_url, tmp_path, twilio, smtp):
     """The town with SMS, its addresses searched locally, and an SMTP server."""
-    from bot.app import create_app
+    from app.factory import create_app
 
     app = create_app(
         {

@@ -9,9 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
-from bot.cli import cli
+from app.cli import COMMAND_MODULES, cli
 from models import migrate
 from models.agent import agent_by_email
 from models.db import Database
@@ -22,7 +23,7 @@ def invoke(app, *args, input=None):
 
 
 def test_init_db_migrates_an_empty_database(tmp_path) -> None:
-    from bot.app import create_app
+    from app.factory import create_app
 
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "x"})
@@ -32,7 +33,7 @@ def test_init_db_migrates_an_empty_database(tmp_path) -> None:
 
 
 def test_seed_demo_is_idempotent_and_prints_the_password_once(tmp_path) -> None:
-    from bot.app import create_app
+    from app.factory import create_app
 
     app = create_app(
         {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}", "SECRET_KEY": "x"}
@@ -172,7 +173,7 @@ def test_commands_say_nothing_of_a_geocoder_they_do_not_use(tmp_path) -> None:
     # libraries, the object store's, the sentence reader's, the zones'.
     heavy = ("sklearn", "scipy", "boto3", "telegram", "twilio.rest", "requests", "shapely")
     loaded = subprocess.run(
-        [sys.executable, "-c", "import atexit, sys; from bot.cli import main; atexit.register("
+        [sys.executable, "-c", "import atexit, sys; from app.cli import main; atexit.register("
          f"lambda: print([m for m in {heavy!r} if m in sys.modules], file=sys.stderr)); main()",
          "report", "set-status", "1005", "acknowledged"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=True,
@@ -282,3 +283,16 @@ def test_chat_photo_is_refused_as_on_every_channel(app, tmp_path) -> None:
     assert "Cette image est trop lourde (limite\u202f: 20 Mo)" in out
     assert "(cannot read" in out
     assert "Photo\u202f: oui" not in out
+
+
+def test_help_lists_every_command_of_every_module_and_each_name_runs_its_own() -> None:
+    """`webleads --help` reads app/cli/'s modules instead of importing them: a module left
+    out of COMMAND_MODULES, or a listed name that loads another command, would show."""
+    folder = Path(__file__).resolve().parent.parent / "app" / "cli"
+    modules = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("__"))
+    assert sorted(COMMAND_MODULES) == modules
+    listed = cli.list_commands(click.Context(cli))
+    assert {"init-db", "seed-demo", "report", "pilot", "launch-kit", "nlu", "mail"} <= set(listed)
+    for name in listed:
+        command = cli.get_command(click.Context(cli), name)
+        assert isinstance(command, click.Command) and command.name == name

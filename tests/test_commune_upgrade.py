@@ -9,12 +9,12 @@ import re
 
 import pytest
 
-from bot.cli import cli
+from app.cli import cli
 from models.daily_figure import open_figures
 from models.report import count_reports, get_report
 from tests.helpers import TalkingCitizen, rectangle
 
-# East of Vitré's real boundary (bot/data/vitre-boundary.geojson ends at -1.148).
+# East of Vitré's real boundary (app/data/vitre-boundary.geojson ends at -1.148).
 ETRELLES_BOX = (-1.14, 48.05, -1.05, 48.20)
 IN_ETRELLES = (48.12, -1.10)
 IN_VITRE = (48.1246, -1.2082)  # 12 rue de la Poterie

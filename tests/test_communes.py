@@ -4,7 +4,7 @@ Open311 speaks jurisdiction_id; a lone town is unchanged."""
 
 from __future__ import annotations
 
-from bot.cli import cli
+from app.cli import cli
 from models.catalog import category_by_code, service_by_code
 from models.report import get_report
 from tests.helpers import EAST, WEST, TalkingCitizen, log_in_as, make_agent

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cli import cli
+from app.cli import cli
 from models.audit import admin_changes
 from models.citizen import find_citizen
 from models.messaging import messages_for_citizen

@@ -21,8 +21,8 @@ from pathlib import Path
 import argon2
 import pytest
 
-from bot.app import create_app
-from bot.cli import cli
+from app.cli import cli
+from app.factory import create_app
 from models.agent import Agent, agent_by_email, services_of_agent
 from tests.conftest import base_config
 from tests.helpers import PASSWORD, make_agent, report_by
@@ -462,7 +462,7 @@ def test_gunicorns_access_log_masks_link_tokens_and_api_keys(database_url, tmp_p
             str(tmp_path),
             "--pythonpath",
             str(root),
-            "bot.app:create_app()",
+            "app.factory:create_app()",
         ],
         env=env,
         stdout=subprocess.DEVNULL,

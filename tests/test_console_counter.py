@@ -9,7 +9,7 @@ import io
 import pytest
 from PIL import Image
 
-from bot.cli import cli
+from app.cli import cli
 from models.catalog import category_by_code
 from models.citizen import find_citizen
 from models.messaging import messages_for_report

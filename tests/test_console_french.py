@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.seed import seed_demo_reports
+from app.seed import seed_demo_reports
 from models.catalog import category_by_code, service_by_code
 from models.report import get_report
 from services import reports

@@ -11,7 +11,7 @@ import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 
-from bot.app import create_app
+from app.factory import create_app
 from models.api_key import all_keys, check_key
 from models.db import utcnow
 from models.pilot import all_allowed, invite_by_code

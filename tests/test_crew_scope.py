@@ -13,7 +13,7 @@ from datetime import datetime
 import pytest
 import time_machine
 
-from bot.cli import cli
+from app.cli import cli
 from console.dashboard import clear_cache
 from models.catalog import service_by_code
 from models.messaging import mark_dead, messages_for_report

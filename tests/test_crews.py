@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import time_machine
 from PIL import Image
 
-from bot.cli import cli
+from app.cli import cli
 from models.agent import agent_by_email
 from models.catalog import service_by_code
 from models.citizen import lock_citizen

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.app import create_app
+from app.factory import create_app
 from bot.jobs import JobRunner
 from models.jobs import pending_jobs
 from tests import network_guard

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.cli import cli
+from app.cli import cli
 from models.console import ResponseTemplate
 from models.report import Report, media_of_report
 from services.media import media_path

@@ -483,7 +483,7 @@ def test_gunicorn_accepts_the_config(tmp_path):
     check = subprocess.run(
         [
             *(str(gunicorn), "--config", str(DEPLOY / "gunicorn.conf.py")),
-            *("--check-config", "bot.app:create_app()"),
+            *("--check-config", "app.factory:create_app()"),
         ],
         cwd=ROOT,
         env=env,

@@ -16,8 +16,8 @@ import pytest
 from imapclient import SEEN
 from PIL import Image
 
-from bot.app import create_app
-from bot.cli import cli
+from app.cli import cli
+from app.factory import create_app
 from bot.outbox import OutboxWorker
 from models.citizen import find_citizen
 from models.report import get_report, media_of_report, report_events

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.cli import cli
+from app.cli import cli
 from models.db import utcnow
 from models.report import get_report, report_events
 from services import reports

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.cli import cli
+from app.cli import cli
 from models.report import get_report, report_events
 from services.geo import BanGeocoder, GeocoderUnavailable, Town, ZoneError, Zones, parse_geometry
 from tests.conftest import base_config
@@ -19,7 +19,7 @@ PARIS = (48.8566, 2.3522)
 
 @pytest.fixture
 def geo_app(database_url, tmp_path, addok):
-    from bot.app import create_app
+    from app.factory import create_app
 
     app = create_app({**base_config(database_url, tmp_path), "GEOCODER": "ban",
                       "GEOCODER_URL": addok.base_url})  # fmt: skip
@@ -208,7 +208,7 @@ ZONE_ROWS = [
 @pytest.mark.parametrize(("label", "pilots", "point", "refused"), ZONE_ROWS,
                          ids=[r[0] for r in ZONE_ROWS])  # fmt: skip
 def test_zone_rows(label, pilots, point, refused) -> None:
-    from bot.seed import BOUNDARY_FILE
+    from app.seed import BOUNDARY_FILE
 
     boundary = json.loads(BOUNDARY_FILE.read_text())["geometry"]
     zones = Zones([("Vitré", boundary)], pilots)

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from bot.cli import cli
-from bot.seed import ADDRESSES_FILE, seed_demo
+from app.cli import cli
+from app.seed import ADDRESSES_FILE, seed_demo
 from models.address import commune_counts
 from models.db import Database
 from models.report import get_report

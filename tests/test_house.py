@@ -1,21 +1,27 @@
-"""The house (docs/architecture.md): a channel is one package plus one registry line, and
-the modules import each other one way only."""
+"""The house (docs/architecture.md): a channel is one package plus one registry line, the
+modules import each other one way only, and the composition root (app/) is the one place
+that knows every package."""
 
 from __future__ import annotations
 
 import re
+import tomllib
+from pathlib import Path
 
 import grimp
 import pytest
 
-from bot.app import create_app
+from app.factory import create_app
 from bot.outbox import OutboxWorker
 from services import channels
 from tests.conftest import base_config
 from tests.helpers import admin_id, log_in_as
 from tests.plugins import pigeon
 
-OURS = ("bot", "services", "handlers", "models", "webhooks", "api", "public")
+OURS = ("app", "bot", "services", "handlers", "models", "webhooks", "api", "public")
+# pyproject.toml's one layers contract, top to bottom: a layer imports only those below it.
+LAYERS = ["app", "console | api | public", "webhooks", "bot", "handlers", "services", "models"]
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
 
 @pytest.fixture
@@ -86,3 +92,34 @@ def test_our_modules_import_each_other_one_way_only() -> None:
             if graph.chain_exists(importer=imported, imported=module):
                 circles.append(f"{module} -> {imported}")
     assert circles == []
+
+
+def test_the_brain_knows_neither_its_composition_root_nor_the_pages_nor_the_channels() -> None:
+    """bot/ and what lies below it name no channel, no page and nothing of app/: the app
+    factory, the CLI, the worker's loops and the terminal chat live in app/."""
+    graph = grimp.build_graph(*OURS, "console")
+    above = {"app", "console", "api", "public", "webhooks"}
+    below = {"bot", "handlers", "services", "models"}
+    reaching_up = sorted(
+        f"{module} -> {imported}"
+        for module in graph.modules
+        if module.split(".")[0] in below
+        for imported in graph.find_modules_directly_imported_by(module)
+        if imported.split(".")[0] in above
+    )
+    assert reaching_up == []
+    assert {"app.factory", "app.cli", "app.background"} <= graph.modules
+
+
+def test_pyproject_keeps_the_house_in_one_layers_contract() -> None:
+    """One layers contract for the whole house and one independence contract for the
+    channels, over every package of ours (app/ included)."""
+    pyproject = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
+    config = pyproject["tool"]["importlinter"]
+    assert {*OURS, "console"} == set(config["root_packages"])
+    contracts = config["contracts"]
+    assert [c["type"] for c in contracts] == ["layers", "independence"]
+    assert contracts[0]["layers"] == LAYERS
+    assert "ignore_imports" not in contracts[0]
+    assert contracts[1]["modules"] == ["webhooks.*"]
+    assert pyproject["project"]["scripts"]["webleads"] == "app.cli:main"

@@ -12,8 +12,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from bot.app import create_app
-from bot.cli import cli
+from app.cli import cli
+from app.factory import create_app
 from models.audit import admin_changes
 from services import pilot, town_logo
 from services.audit import Actor

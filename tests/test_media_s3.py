@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import create_app
-from bot.cli import cli
+from app.cli import cli
+from app.factory import create_app
 from models.report import get_report, media_of_report
 from services import moderation
 from services.links import LINK_PATH, mint_token

@@ -35,7 +35,7 @@ def test_upgrade_from_empty_matches_the_models(empty_url) -> None:
 
 
 def test_report_numbers_start_at_1001(empty_url) -> None:
-    from bot.seed import seed_demo
+    from app.seed import seed_demo
     from models.report import Report
 
     db = Database(empty_url)

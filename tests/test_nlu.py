@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from app.cli import cli as webleads_cli
 from tests.conftest import _make_app
 from tests.helpers import TalkingCitizen
 
@@ -132,7 +133,7 @@ def test_the_confidence_is_the_predicted_class_probability(rt) -> None:
 
 
 def invoke(rt_app, *args):
-    from bot.cli import cli
+    from app.cli import cli
 
     return rt_app.test_cli_runner().invoke(cli, list(args), catch_exceptions=False)
 
@@ -158,7 +159,7 @@ def test_cli_guess_and_eval(app, tmp_path) -> None:
 
 
 def test_cli_train_scores_and_activate_is_audited(app) -> None:
-    from bot.seed import seed_demo_reports
+    from app.seed import seed_demo_reports
     from models.db import utcnow
 
     rt = app.extensions["webleads"]
@@ -174,7 +175,7 @@ def test_cli_train_scores_and_activate_is_audited(app) -> None:
     with rt.db.reading() as session:
         row = session.execute(text("SELECT thing, changes FROM adminchange")).all()[-1]
     assert row[0] == "reader"
-    result = app.test_cli_runner().invoke(__import__("bot.cli").cli.cli, ["nlu", "activate", "9"])
+    result = app.test_cli_runner().invoke(webleads_cli, ["nlu", "activate", "9"])
     assert result.exit_code != 0 and "There is no version 9." in result.output
 
 

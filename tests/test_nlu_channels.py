@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 
-from bot.cli import cli
+from app.cli import cli
 from models.report import get_report
 from tests.helpers import csrf_token, log_in_as, make_agent
 from tests.telegram_support import CHAT, callback_update, deliver, post, text_update

@@ -43,7 +43,7 @@ def guesses(client, sentence: str) -> list[str]:
 
 def seen_reports(rt) -> None:
     """The demo's reports, an agent having seen each (its category kept): examples."""
-    from bot.seed import seed_demo_reports
+    from app.seed import seed_demo_reports
 
     with rt.db.transaction() as session:
         seed_demo_reports(session)
@@ -140,7 +140,7 @@ AFTERNOON = datetime(2026, 12, 8, 13, 15, tzinfo=UTC)
 
 
 def test_the_worker_retrains_at_night_only_when_there_are_new_examples(app) -> None:
-    from bot.background import retrain_reader
+    from app.background import retrain_reader
 
     rt = app.extensions["webleads"]
     with time_machine.travel(NIGHT, tick=False):

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from bot.cli import cli
+from app.cli import cli
 from models.audit import AdminChange
 from models.catalog import category_by_code
 from models.report import mark_seen_by_agent

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 
-from bot.cli import cli
+from app.cli import cli
+from app.seed import seed_questions
 from bot.outbox import OutboxWorker
-from bot.seed import seed_questions
 from models.agent import Agent, agent_by_email
 from models.catalog import service_by_code
 from models.messaging import PRIORITY_NOTIFICATION, queue_messages

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
-from bot.cli import cli
+from app.cli import cli
 from models.api_key import KeyView, create_key, revoke_key
 from models.report import Report, get_report, report_events
 from services import reports

@@ -113,7 +113,7 @@ def test_a_body_set_up_with_the_cli_gets_the_routed_report_through_open311(
 ):
     """`webleads body add … --open311 URL --key KEY` and `body route`: a pothole filed on
     Telegram is pushed by the worker, and the back-office's answer reaches the resident."""
-    from bot.cli import cli
+    from app.cli import cli
 
     rt, runner = tg_app.extensions["webleads"], tg_app.test_cli_runner()
     added = runner.invoke(cli, ["body", "add", "gmao", "--name", "Centre technique", "--open311",

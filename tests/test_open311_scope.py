@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from bot.cli import cli
+from app.cli import cli
 from models import migrate
 from models.api_key import KeyView, create_key, key_by_name
 from models.audit import admin_changes

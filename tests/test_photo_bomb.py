@@ -248,7 +248,7 @@ SERVER = """
 import io, json, sys, time
 from pathlib import Path
 
-from bot.app import create_app
+from app.factory import create_app
 from services.links import mint_token
 from tests.conftest import base_config
 from tests.helpers import TalkingCitizen

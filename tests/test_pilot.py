@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.cli import cli
+from app.cli import cli
 from models.citizen import update_citizen
 from models.db import utcnow
 from models.messaging import messages_for_citizen

@@ -8,7 +8,7 @@ from datetime import timedelta
 from PIL import Image
 from sqlmodel import select
 
-from bot.cli import cli
+from app.cli import cli
 from models.citizen import Citizen, Conversation, find_citizen
 from models.db import utcnow
 from models.jobs import Job, JobKind, finish_job, queue_job

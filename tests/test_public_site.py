@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 import pytest
 import time_machine
 
-from bot.cli import cli
+from app.cli import cli
 from models.catalog import category_by_code
 from models.db import utcnow
 from models.public_queries import figures_by_service
@@ -468,7 +468,7 @@ def test_the_town_outline_answers_the_public_and_the_console_without_personal_da
 
 
 def test_every_map_takes_its_tiles_from_one_setting(database_url, tmp_path, twilio) -> None:
-    from bot.app import create_app
+    from app.factory import create_app
     from tests.conftest import base_config
     from tests.sms_support import sms_settings
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.app import create_app
-from bot.cli import cli
+from app.cli import cli
+from app.factory import create_app
 from models.api_key import KeyView, create_key
 from models.catalog import category_by_code
 from models.citizen import Citizen

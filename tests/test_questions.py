@@ -11,7 +11,7 @@ from georeport import GeoReport
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from bot.seed import seed_questions
+from app.seed import seed_questions
 from models.api_key import KeyView, create_key
 from models.audit import AdminChange
 from models.catalog import category_by_code, service_by_code

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from bot.app import create_app
-from bot.cli import cli
+from app.cli import cli
+from app.factory import create_app
 from tests.conftest import base_config
 from tests.telegram_support import (
     CHAT,

@@ -13,7 +13,7 @@ import re
 
 from PIL import Image
 
-from bot.seed import CATEGORIES
+from app.seed import CATEGORIES
 from models.catalog import PROBLEM
 from models.messaging import SENT, messages_for_citizen
 from models.report import get_report, media_of_report

@@ -282,7 +282,7 @@ def test_language_comes_from_the_telegram_client(tg_client, tg_rt) -> None:
 
 
 def test_no_telegram_channel_without_a_token(sqlite_url, tmp_path) -> None:
-    from bot.app import create_app
+    from app.factory import create_app
     from tests.conftest import base_config
 
     app = create_app(base_config(sqlite_url, tmp_path))

@@ -1,7 +1,7 @@
 """Urgent reports: a category, an answer or the words make a report urgent, through
 services.reports.set_priority; it opens the queue and the resident is told what happens.
 
-The demo's questions (bot/seed.py seed_questions) are seeded here only: the tests' town
+The demo's questions (app/seed.py seed_questions) are seeded here only: the tests' town
 walks its other conversations without them.
 """
 
@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from bot.seed import seed_questions
+from app.seed import seed_questions
 from models.audit import AdminChange
 from models.catalog import category_by_code
 from models.db import utcnow

@@ -17,7 +17,7 @@ import pytest
 import time_machine
 from PIL import Image
 
-from bot.app import create_app
+from app.factory import create_app
 from bot.outbox import OutboxWorker, channel_senders
 from models.db import utcnow
 from models.report import count_reports, get_report, media_of_report

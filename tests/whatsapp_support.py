@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import update
 
-from bot.app import create_app
+from app.factory import create_app
 from bot.outbox import OutboxWorker
 from models.citizen import Citizen
 from tests.conftest import base_config

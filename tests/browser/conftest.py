@@ -16,8 +16,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from bot.app import create_app
-from bot.seed import seed_demo
+from app.factory import create_app
+from app.seed import seed_demo
 from models import migrate
 from models.db import Database
 from services.runtime import Runtime

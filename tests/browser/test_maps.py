@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pytest
 from werkzeug.serving import make_server
 
-from bot.app import create_app
-from bot.seed import seed_demo
+from app.factory import create_app
+from app.seed import seed_demo
 from models import migrate
 from models.db import Database
 from models.report import get_report

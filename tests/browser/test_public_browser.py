@@ -11,7 +11,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from bot.app import create_app
+from app.factory import create_app
 from services import moderation, reports
 from tests.browser.axe import assert_accessible
 from tests.conftest import base_config

@@ -10,7 +10,8 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import webhooks  # noqa: F401  (registers every channel: services/channels.py)
-from bot import access_log
+from app import access_log
+from app.background import warm_reader
 from models.db import Database
 from services import channels
 from services.catalog import CatalogCache
@@ -81,8 +82,6 @@ def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
 
 
 def _warm_reader(app: Flask) -> None:
-    from bot.background import warm_reader
-
     warm_reader(app.extensions["webleads"])
 
 
