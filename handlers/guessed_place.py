@@ -6,10 +6,9 @@ from __future__ import annotations
 from handlers import location
 from handlers.context import Ctx
 from models.citizen import State
-from models.jobs import JobKind
-from services.geo import Found, GeocoderUnavailable, Place, geocoder_enabled, needs_network
+from services.geo import Found, Place, geocoder_enabled, needs_network
 from services.texts import fold
-from services.types import Inbound, Outcome, Reply, Wait, go_on
+from services.types import Inbound, Outcome, Reply, go_on
 
 
 def place_guess(ctx: Ctx, place: dict | None) -> Outcome:
@@ -25,12 +24,8 @@ def place_guess(ctx: Ctx, place: dict | None) -> Outcome:
         ctx.draft.update(address=query, geolocated=False)
         return _then(ctx)
     if needs_network(ctx.rt.geocoder):
-        return Outcome([], State.GUESS, wait=Wait(JobKind.FIND_ADDRESS, {"text": query}))
-    try:
-        found = ctx.rt.geocoder.search(query, ctx.catalog.town)
-    except GeocoderUnavailable:
-        found = None
-    return _placed(ctx, query, found)
+        return Outcome([], State.GUESS, wait=location.look_up(query))
+    return _placed(ctx, query, location.search(ctx, query))
 
 
 def placed(ctx: Ctx, msg: Inbound) -> Outcome:

@@ -128,12 +128,21 @@ def take_address(ctx: Ctx, msg: Inbound) -> Outcome:
     if not geocoder_enabled(ctx.rt):
         return keep_unlocated(ctx, text)
     if needs_network(ctx.rt.geocoder):
-        return Outcome([], State.LOCATION, wait=Wait(JobKind.FIND_ADDRESS, {"text": text}))
+        return Outcome([], State.LOCATION, wait=look_up(text))
+    return found_places(ctx, text, search(ctx, text))
+
+
+def look_up(text: str) -> Wait:
+    """The worker's lookup of a typed address; it comes back as an ADDRESS_FOUND event."""
+    return Wait(JobKind.FIND_ADDRESS, {"text": text})
+
+
+def search(ctx: Ctx, text: str) -> Found | None:
+    """Looks an address up in the town now (a local geocoder); None: it did not answer."""
     try:
-        found = ctx.rt.geocoder.search(text, ctx.catalog.town)
+        return ctx.rt.geocoder.search(text, ctx.catalog.town)
     except GeocoderUnavailable:
-        found = None
-    return found_places(ctx, text, found)
+        return None
 
 
 def found_places(ctx: Ctx, text: str, found: Found | None) -> Outcome:
