@@ -256,7 +256,7 @@ def next_step(ctx: Ctx, after: str) -> Outcome:
     raise LookupError(f"no report step after {after!r} is always asked")
 
 
-def going_on(ctx: Ctx, outcome: Outcome) -> Outcome:
+def _with_next_step(ctx: Ctx, outcome: Outcome) -> Outcome:
     """A step's outcome, with the next report step asked when it said `go_on`."""
     if outcome.after is None:
         return outcome
@@ -300,7 +300,7 @@ REASKS = {
 def step(ctx: Ctx, msg: Inbound) -> Outcome:
     """Runs the step for this message (a command, or the current state's handler), then
     the next report step if it went on."""
-    return going_on(ctx, _step(ctx, msg))
+    return _with_next_step(ctx, _step(ctx, msg))
 
 
 def _step(ctx: Ctx, msg: Inbound) -> Outcome:
