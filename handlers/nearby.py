@@ -15,7 +15,8 @@ from services.types import Inbound, Outcome, Reply, go_on
 
 def nothing_close(ctx: Ctx) -> bool:
     """The nearby step has nothing to ask: an idea, no pin, or no open report of the same
-    category close by. Otherwise the close ones are kept in the draft, for `ask`."""
+    category close by. Otherwise the close ones are kept for `ask`: their numbers in the draft
+    (for the answer), the reports as loaded in the session (not read again)."""
     category = ctx.category
     lat, lon = ctx.draft.get("lat"), ctx.draft.get("lon")
     if category is None or category.is_idea or lat is None or lon is None:
@@ -25,12 +26,16 @@ def nothing_close(ctx: Ctx) -> bool:
     if not near:
         return True
     ctx.draft["nearby"] = [report.id for report, _ in near]
+    ctx.session.info["nearby"] = [report for report, _ in near]
     return False
 
 
 def ask(ctx: Ctx) -> list[Reply]:
-    """Asks about the close reports `nothing_close` kept (already in the session)."""
-    return ask_about(ctx, [get_report(ctx.session, number) for number in ctx.draft["nearby"]])
+    """Asks about the close reports `nothing_close` found."""
+    close = ctx.session.info.pop("nearby", None)
+    if close is None:
+        close = [get_report(ctx.session, number) for number in ctx.draft["nearby"]]
+    return ask_about(ctx, close)
 
 
 def ask_about(ctx: Ctx, candidates) -> list[Reply]:
