@@ -19,7 +19,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from bot import flow
-from handlers import crew, pilot_gate
 from handlers.context import Ctx
 from models.citizen import (
     Citizen,
@@ -41,10 +40,9 @@ from models.jobs import (
     queue_job,
 )
 from models.messaging import PRIORITY_REPLY, queue_messages, record_inbound
-from services import words
 from services.runtime import Runtime, current_runtime
 from services.texts import pick_language, translate
-from services.types import EVENT, Inbound, Outcome, Reply, Wait
+from services.types import Inbound, Reply, Wait
 
 log = logging.getLogger(__name__)
 
@@ -177,18 +175,16 @@ def _run(ctx: Ctx, inbound: Inbound) -> list[Reply]:
         # Pictures of theirs are still being decoded (sent before a STOP, or on the link
         # page): this one is answered "one moment", so one sender never holds every thread.
         inbound.media, inbound.photo_error = None, "busy"
-    # A field agent's linked chat (or `/agent CODE`) is not a citizen's conversation.
-    if crew.wants_crew(ctx, inbound):
-        answered = crew.handle(ctx, inbound)
-        if answered is not None:
-            return [*_rewrites(inbound), *answered]
-    # After STOP/START, so STOP always works; someone outside the pilot is answered
-    # (a result coming back from the worker was let through with its message).
-    gated = None if inbound.kind == EVENT else pilot_gate.gate(ctx, inbound)
-    if isinstance(gated, pilot_gate.Admitted):
-        welcome = flow.run_command(ctx, inbound, words.Command("start"))
-        gated = Outcome([*gated.replies, *welcome.replies], welcome.state)
-    outcome: Outcome = gated or flow.step(ctx, inbound)
+    # Who answers: the first of bot/flow.py MODES that wants the message and answers it
+    # (a field agent's chat, the pilot's gate, the conversation).
+    for mode in flow.MODES:
+        outcome = mode.handle(ctx, inbound) if mode.wants(ctx, inbound) else None
+        if outcome is not None:
+            break
+    else:
+        raise LookupError("no mode of bot/flow.py MODES answered")
+    if not mode.moves:
+        return [*_rewrites(inbound), *outcome.replies]
     conversation.state = outcome.state
     offered = flow.offered_choices(outcome.replies)
     conversation.draft = {

@@ -1,4 +1,5 @@
-"""The conversation, as data: state -> accepted input kind -> step function.
+"""The conversation, as data: state -> accepted input kind -> step function; the order of
+a report's steps (REPORT_STEPS); who answers a message (MODES).
 
 ```mermaid
 stateDiagram-v2
@@ -67,15 +68,31 @@ stateDiagram-v2
     erase_confirm --> start: yes (data erased)
     erase_confirm --> idle: no (or back to the question pending)
 ```
-Events: a step that needs the network (geocoding, reverse geocoding, a picture to
-download) returns a `Wait`; the worker does the call outside any transaction and its
-result comes back as an EVENT to the state the step returned (bot/jobs.py). The
-citizen's messages meanwhile are held and replayed after it, in order.
-Fallbacks, at every state: help, cancel, menu, my reports, `#1042` / status,
-language, STOP / START, erase (`/supprimer`, SMS SUPPRIMER: asks `erase_confirm`).
-A step that already has its answer (a photo sent with the description, a pin sent
-early) is skipped. Before any step, the pilot's gate (handlers/pilot_gate.py, called by the
-engine) may answer someone outside the pilot instead.
+The way a message goes, in order (bot/engine.py `handle`, then `_run`):
+1. The engine records it (a redelivery has no effect) and locks its citizen. While the
+   conversation waits on the worker the message is held, STOP apart; an opted-out citizen
+   is answered START and help only; a picture still at the provider is fetched first.
+2. MODES (at the end of this file) are tried in order; the first that answers has it: a
+   field agent's linked chat or `/agent CODE` (handlers/crew.py), someone outside the
+   pilot (handlers/pilot_gate.py; not for EVENTs; admitted with a code: the welcome),
+   then the conversation, `step`.
+3. `step`: a command (COMMANDS, at every state: help, cancel, menu, my reports, `#1042` /
+   status, language, STOP / START, erase (`/supprimer`, SMS SUPPRIMER: asks
+   `erase_confirm`)); else a typed answer read as the choice offered ("2", "oui"); a
+   language button, or one under a "resolved" message, works at any time; else the step
+   FLOW names for the state and the input kind (`InputKind`; another kind is
+   asked again, REASKS).
+4. A report's steps follow REPORT_STEPS: a step that is answered returns `go_on(State.X)`
+   and `next_step` asks the next one the draft does not answer yet (a photo sent with the
+   description, a pin sent early, nothing close: skipped). A sentence read as a report
+   (handlers/sentence.py) has the place it named looked up after the questions
+   (handlers/guessed_place.py), then goes on the same way.
+5. Events: a step that needs the network (geocoding, reverse geocoding, a picture to
+   download) returns a `Wait`; the worker does the call outside any transaction and its
+   result comes back as an EVENT (`WorkerEvent`) to the state the step returned
+   (bot/jobs.py). The citizen's messages meanwhile are held and replayed after it, in order.
+6. The engine keeps the new state and the choices offered (for a typed "2"), queues the
+   replies and the work to wait for, all in the message's one transaction.
 """
 
 from __future__ import annotations
@@ -88,6 +105,7 @@ from handlers import (
 )
 from handlers import (
     confirm,
+    crew,
     description,
     erase,
     feedback,
@@ -97,6 +115,7 @@ from handlers import (
     menu,
     nearby,
     photo,
+    pilot_gate,
     questions,
     sentence,
 )
@@ -105,7 +124,7 @@ from models.citizen import State
 from models.db import read_number
 from services import words
 from services.texts import N_, fold
-from services.types import CHOICE, EVENT, LOCATION, OTHER, PHOTO, TEXT, Inbound, Outcome, Reply
+from services.types import Inbound, InputKind, Outcome, Reply
 
 Step = Callable[[Ctx, Inbound], Outcome]
 
@@ -115,63 +134,135 @@ class Row:
     """A row of the flow table: the question a state asks, the step for each input kind."""
 
     prompt: Callable[[Ctx], list[Reply]] | None
-    accepts: dict[str, Step] = field(default_factory=dict)
+    accepts: dict[InputKind, Step] = field(default_factory=dict)
 
 
 FLOW: dict[State, Row] = {
     State.START: Row(
         None,
         {
-            **dict.fromkeys((CHOICE, LOCATION, OTHER), menu.welcome),
-            TEXT: sentence.read,
-            PHOTO: sentence.read,
+            **dict.fromkeys((InputKind.CHOICE, InputKind.LOCATION, InputKind.OTHER), menu.welcome),
+            InputKind.TEXT: sentence.read,
+            InputKind.PHOTO: sentence.read,
         },
     ),
-    State.MENU: Row(menu.ask, {CHOICE: menu.choose, TEXT: sentence.read_at_menu}),
-    State.GUESS: Row(sentence.ask, {CHOICE: sentence.confirm, EVENT: guessed_place.placed}),
-    State.GUESS_PICK: Row(sentence.ask_pick, {CHOICE: sentence.pick}),
+    State.MENU: Row(
+        menu.ask, {InputKind.CHOICE: menu.choose, InputKind.TEXT: sentence.read_at_menu}
+    ),
+    State.GUESS: Row(
+        sentence.ask, {InputKind.CHOICE: sentence.confirm, InputKind.EVENT: guessed_place.placed}
+    ),
+    State.GUESS_PICK: Row(sentence.ask_pick, {InputKind.CHOICE: sentence.pick}),
     State.DESCRIPTION: Row(
         description.ask,
         {
-            TEXT: description.take,
-            PHOTO: description.take_photo,
-            LOCATION: description.take_location,
-            EVENT: description.pin_named,
+            InputKind.TEXT: description.take,
+            InputKind.PHOTO: description.take_photo,
+            InputKind.LOCATION: description.take_location,
+            InputKind.EVENT: description.pin_named,
         },
     ),
     State.QUESTION: Row(
         questions.ask,
-        {CHOICE: questions.choose, TEXT: questions.text, PHOTO: questions.take_photo},
+        {
+            InputKind.CHOICE: questions.choose,
+            InputKind.TEXT: questions.text,
+            InputKind.PHOTO: questions.take_photo,
+        },
     ),
     State.PHOTO: Row(
         photo.ask,
-        {PHOTO: photo.take, CHOICE: photo.skip, TEXT: photo.text, LOCATION: location.take_pin},
+        {
+            InputKind.PHOTO: photo.take,
+            InputKind.CHOICE: photo.skip,
+            InputKind.TEXT: photo.text,
+            InputKind.LOCATION: location.take_pin,
+        },
     ),
     State.LOCATION: Row(
         location.ask,
         {
-            LOCATION: location.take_pin,
-            TEXT: location.take_address,
-            CHOICE: location.skip,
-            EVENT: location.looked_up,
+            InputKind.LOCATION: location.take_pin,
+            InputKind.TEXT: location.take_address,
+            InputKind.CHOICE: location.skip,
+            InputKind.EVENT: location.looked_up,
         },
     ),
     State.LOCATION_CONFIRM: Row(
         location.ask_candidates,
-        {CHOICE: location.confirm_candidate, TEXT: location.retype, LOCATION: location.take_pin},
+        {
+            InputKind.CHOICE: location.confirm_candidate,
+            InputKind.TEXT: location.retype,
+            InputKind.LOCATION: location.take_pin,
+        },
     ),
-    State.NEARBY: Row(None, {CHOICE: nearby.answer}),
-    State.CONFIRM: Row(confirm.ask, {CHOICE: confirm.answer}),
+    State.NEARBY: Row(None, {InputKind.CHOICE: nearby.answer}),
+    State.CONFIRM: Row(confirm.ask, {InputKind.CHOICE: confirm.answer}),
     State.IDLE: Row(
-        None, {TEXT: sentence.read_idle, PHOTO: sentence.read_idle, CHOICE: idle.free_message}
+        None,
+        {
+            InputKind.TEXT: sentence.read_idle,
+            InputKind.PHOTO: sentence.read_idle,
+            InputKind.CHOICE: idle.free_message,
+        },
     ),
-    State.ADD_TO_REPORT: Row(None, {CHOICE: sentence.add_choice, TEXT: idle.free_message}),
+    State.ADD_TO_REPORT: Row(
+        None, {InputKind.CHOICE: sentence.add_choice, InputKind.TEXT: idle.free_message}
+    ),
     State.IS_FIXED: Row(
-        None, {CHOICE: feedback.answer, TEXT: idle.free_message, PHOTO: idle.free_message}
+        None,
+        {
+            InputKind.CHOICE: feedback.answer,
+            InputKind.TEXT: idle.free_message,
+            InputKind.PHOTO: idle.free_message,
+        },
     ),
-    State.FEEDBACK_WORDS: Row(None, {TEXT: feedback.take_words}),
-    State.ERASE_CONFIRM: Row(erase.prompt, {CHOICE: erase.answer, TEXT: erase.answer}),
+    State.FEEDBACK_WORDS: Row(None, {InputKind.TEXT: feedback.take_words}),
+    State.ERASE_CONFIRM: Row(
+        erase.prompt, {InputKind.CHOICE: erase.answer, InputKind.TEXT: erase.answer}
+    ),
 }
+
+
+@dataclass(frozen=True)
+class ReportStep:
+    """A step of a report, in order: the question it asks, and whether the draft already
+    answers it (then it is skipped; None: always asked)."""
+
+    state: State
+    ask: Callable[[Ctx], list[Reply]]
+    answered: Callable[[Ctx], bool] | None
+
+
+# The order of a report. A step that is answered returns `go_on(State.X)`, and `next_step`
+# asks the first step after X that the draft does not answer yet (a photo sent with the
+# description, a pin sent early, no open report close by: skipped).
+REPORT_STEPS = [
+    ReportStep(State.DESCRIPTION, description.ask, description.described),
+    ReportStep(State.QUESTION, questions.ask, questions.all_answered),
+    ReportStep(State.PHOTO, photo.ask, photo.sent),
+    ReportStep(State.LOCATION, location.ask, location.given),
+    ReportStep(State.NEARBY, nearby.ask, nearby.nothing_close),
+    ReportStep(State.CONFIRM, confirm.ask, None),
+]
+
+
+def next_step(ctx: Ctx, after: str) -> Outcome:
+    """Asks the first report step after `after` that the draft does not answer yet."""
+    states = [step.state for step in REPORT_STEPS]
+    for step in REPORT_STEPS[states.index(State(after)) + 1 :]:
+        if step.answered is None or not step.answered(ctx):
+            return Outcome(step.ask(ctx), step.state)
+    raise LookupError(f"no report step after {after!r} is always asked")
+
+
+def _with_next_step(ctx: Ctx, outcome: Outcome) -> Outcome:
+    """A step's outcome, with the next report step asked when it said `go_on`."""
+    if outcome.after is None:
+        return outcome
+    following = next_step(ctx, outcome.after)
+    return Outcome([*outcome.replies, *following.replies], following.state, wait=outcome.wait)
+
 
 # Moves the steps' code does not name (tests/test_flow_table.py reads the rest from it):
 # a resolution's notification parks an idle conversation in is_fixed (services/notify.py), and
@@ -198,17 +289,22 @@ NO_WORDS = {"non", "n", "no", "nope"}
 SKIP_WORDS = {"passer", "passe", "skip", "sans photo", "pas de photo"}
 
 REASKS = {
-    PHOTO: N_("I cannot use a picture at this step."),
-    LOCATION: N_("I do not need a location at this step."),
-    CHOICE: N_("That button is no longer active."),
-    OTHER: N_("Sorry, I can only read text, photos and locations."),
-    TEXT: N_("Please answer with one of the choices."),
+    InputKind.PHOTO: N_("I cannot use a picture at this step."),
+    InputKind.LOCATION: N_("I do not need a location at this step."),
+    InputKind.CHOICE: N_("That button is no longer active."),
+    InputKind.OTHER: N_("Sorry, I can only read text, photos and locations."),
+    InputKind.TEXT: N_("Please answer with one of the choices."),
 }
 
 
 def step(ctx: Ctx, msg: Inbound) -> Outcome:
-    """Runs the step for this message: a command, or the current state's handler."""
-    command = words.parse(msg.text) if msg.kind == TEXT else None
+    """Runs the step for this message (a command, or the current state's handler), then
+    the next report step if it went on."""
+    return _with_next_step(ctx, _step(ctx, msg))
+
+
+def _step(ctx: Ctx, msg: Inbound) -> Outcome:
+    command = words.parse(msg.text) if msg.kind == InputKind.TEXT else None
     if command is not None:
         return run_command(ctx, msg, command)
     msg = resolve_choice(ctx, msg)
@@ -219,7 +315,7 @@ def step(ctx: Ctx, msg: Inbound) -> Outcome:
         return feedback.answer(ctx, msg)  # buttons under a "resolved" message, any time
     row = row_of(ctx.state)
     handler = row.accepts.get(msg.kind)
-    if handler is None and msg.kind == EVENT:
+    if handler is None and msg.kind == InputKind.EVENT:
         return Outcome([], ctx.state)  # the worker's answer to a question no longer asked
     if handler is None:
         return reask(ctx, msg)
@@ -269,7 +365,7 @@ def reask(ctx: Ctx, msg: Inbound) -> Outcome:
 def resolve_choice(ctx: Ctx, msg: Inbound) -> Inbound:
     """Turns a typed answer ('2', 'oui', 'passer', a label) into the offered choice."""
     offered: list[list[str]] = ctx.draft.get("_offered") or []
-    if msg.kind != TEXT or not offered:
+    if msg.kind != InputKind.TEXT or not offered:
         return msg
     values = [value for value, _ in offered]
     word = fold(msg.text or "").strip(" .!")
@@ -305,3 +401,47 @@ def offered_choices(replies: list[Reply]) -> list[list[str]]:
         if reply.choices:
             return [list(c) for c in reply.choices]
     return []
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Who answers a message, tried in order (bot/engine.py): the first mode that wants it
+    and answers it (not None) has it. A mode that does not move the conversation leaves
+    its state, offered choices and pending work as they were."""
+
+    name: str
+    wants: Callable[[Ctx, Inbound], bool]
+    handle: Callable[[Ctx, Inbound], Outcome | None]
+    moves: bool = True
+
+
+def _crew_answer(ctx: Ctx, msg: Inbound) -> Outcome | None:
+    answered = crew.handle(ctx, msg)
+    return None if answered is None else Outcome(answered, ctx.state)
+
+
+def _not_an_event(ctx: Ctx, msg: Inbound) -> bool:
+    # A result coming back from the worker was let through with its message.
+    return msg.kind != InputKind.EVENT
+
+
+def _outside_pilot(ctx: Ctx, msg: Inbound) -> Outcome | None:
+    gated = pilot_gate.gate(ctx, msg)
+    if isinstance(gated, pilot_gate.Admitted):
+        welcome = run_command(ctx, msg, words.Command("start"))
+        return Outcome([*gated.replies, *welcome.replies], welcome.state)
+    return gated
+
+
+def _always(ctx: Ctx, msg: Inbound) -> bool:
+    return True
+
+
+MODES = [
+    # A field agent's linked chat (or `/agent CODE`) is not a citizen's conversation.
+    Mode("crew", wants=crew.wants_crew, handle=_crew_answer, moves=False),
+    # Someone outside the pilot is told what it covers; STOP, erase and language still
+    # pass the gate (handlers/pilot_gate.py OPEN_COMMANDS), START undoes a STOP there.
+    Mode("outside_pilot", wants=_not_an_event, handle=_outside_pilot),
+    Mode("conversation", wants=_always, handle=step),
+]

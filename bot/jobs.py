@@ -42,7 +42,7 @@ from services.media import PhotoError, drop_upload, store_photo, take_upload
 from services.runtime import Runtime
 from services.storage import PhotoNotFound
 from services.texts import N_, translate
-from services.types import Inbound, Reply, StoredPhoto
+from services.types import Inbound, Reply, StoredPhoto, WorkerEvent
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +184,9 @@ def find_address(runner: JobRunner, job: Job) -> dict[str, Any]:
     try:
         found = rt.geocoder.search(text, town)
     except GeocoderUnavailable:
-        return {"kind": "address_found", "text": text, "unavailable": True}
+        return {"kind": WorkerEvent.ADDRESS_FOUND, "text": text, "unavailable": True}
     return {
-        "kind": "address_found",
+        "kind": WorkerEvent.ADDRESS_FOUND,
         "text": text,
         "places": [asdict(place) for place in found.places],
         "elsewhere": found.elsewhere,
@@ -200,7 +200,12 @@ def name_pin(runner: JobRunner, job: Job) -> dict[str, Any]:
         place = runner.rt.geocoder.reverse(lat, lon)
     except GeocoderUnavailable:
         place = None  # the pin is what matters; agents see the map
-    return {"kind": "pin_named", "lat": lat, "lon": lon, "label": place.label if place else None}
+    return {
+        "kind": WorkerEvent.PIN_NAMED,
+        "lat": lat,
+        "lon": lon,
+        "label": place.label if place else None,
+    }
 
 
 def fetch_media(runner: JobRunner, job: Job) -> dict[str, Any]:
@@ -321,12 +326,17 @@ def fallback(job: Job) -> dict[str, Any]:
     """The result after the last try: the conversation goes on without the service."""
     payload = job.payload
     if job.kind == JobKind.FIND_ADDRESS:
-        return {"kind": "address_found", "text": payload["text"], "unavailable": True}
+        return {"kind": WorkerEvent.ADDRESS_FOUND, "text": payload["text"], "unavailable": True}
     if job.kind == JobKind.FORWARD_BODY:
         return {"sent": False}
     if job.kind in (JobKind.FETCH_MEDIA, JobKind.LINK_PHOTO, JobKind.BODY_PHOTO):
         return {"photo": None, "error": "download_failed"}
-    return {"kind": "pin_named", "lat": payload["lat"], "lon": payload["lon"], "label": None}
+    return {
+        "kind": WorkerEvent.PIN_NAMED,
+        "lat": payload["lat"],
+        "lon": payload["lon"],
+        "label": None,
+    }
 
 
 def _with_photo(job: Job, result: dict[str, Any]) -> Inbound:

@@ -16,7 +16,7 @@ from handlers.context import Ctx
 from models.db import read_number
 from services import crew_links, crews, oncall
 from services.texts import N_, fold
-from services.types import CHOICE, LOCATION, PHOTO, Inbound, Reply
+from services.types import Inbound, InputKind, Reply
 
 # On the folded text (accents and case ignored).
 LINK_RE = re.compile(r"^/?agent(?:@\w+)?\s+([\d ]{4,20})$|^/start(?:@\w+)?\s+agent_(\d{4,12})$")
@@ -58,13 +58,13 @@ def wants_crew(ctx: Ctx, msg: Inbound) -> bool:
     """Whether this message is for the crew commands: a linked chat, or a linking code."""
     if ctx.citizen.field_chat:
         return True
-    return msg.kind == "text" and bool(LINK_RE.match(fold(msg.text or "").strip()))
+    return msg.kind == InputKind.TEXT and bool(LINK_RE.match(fold(msg.text or "").strip()))
 
 
 def handle(ctx: Ctx, msg: Inbound) -> list[Reply] | None:
     """Answers one message of a field agent (or links the chat); None: not an agent's."""
     words = fold(msg.text or "").strip(" .!")
-    link = LINK_RE.match(words) if msg.kind == "text" else None
+    link = LINK_RE.match(words) if msg.kind == InputKind.TEXT else None
     if link:
         return link_chat(ctx, link.group(1) or link.group(2))
     agent = crews.agent_of_chat(ctx.session, ctx.citizen.id)
@@ -94,11 +94,11 @@ def link_chat(ctx: Ctx, code: str) -> list[Reply]:
 def _act(ctx: Ctx, agent, msg: Inbound, words: str) -> list[Reply]:
     pending = dict(ctx.draft.get("crew") or {})
     channel = ctx.citizen.channel
-    if msg.kind == CHOICE:
+    if msg.kind == InputKind.CHOICE:
         return _choice(ctx, agent, msg.choice or "")
-    if msg.kind == LOCATION:
+    if msg.kind == InputKind.LOCATION:
         return nearby(ctx, agent, *msg.location)
-    if msg.kind == PHOTO:
+    if msg.kind == InputKind.PHOTO:
         return _photo(ctx, agent, msg, words, pending)
     if UNLINK_RE.match(words):
         crew_links.unlink_chat(ctx.session, ctx.citizen.id)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handlers import emergency, photo, questions
+from handlers import emergency, location, photo
 from handlers.context import Ctx
 from models.citizen import State
 from services import urgency
-from services.types import Inbound, Outcome, Reply
+from services.types import Inbound, Outcome, Reply, go_on
 
 MIN_LENGTH = 3
 MAX_LENGTH = 2000
@@ -48,17 +48,11 @@ def take(ctx: Ctx, msg: Inbound) -> Outcome:
             State.DESCRIPTION,
         )
     ctx.draft["description"] = text
-    outcome = (
-        Outcome(questions.ask(ctx), State.QUESTION)
-        if questions.current(ctx) is not None
-        else photo.next_step(ctx)
-    )
     if not urgency.danger_to_people(text) or ctx.draft.get("emergency_told"):
-        return outcome
+        return go_on(State.DESCRIPTION)
     # Someone may be in danger: the emergency numbers at once, before anything else.
     ctx.draft["emergency_told"] = True
-    warning = Reply(emergency.emergency_text(ctx))
-    return Outcome([warning, *outcome.replies], outcome.state, wait=outcome.wait)
+    return go_on(State.DESCRIPTION, [Reply(emergency.emergency_text(ctx))])
 
 
 def take_photo(ctx: Ctx, msg: Inbound) -> Outcome:
@@ -76,8 +70,6 @@ def take_photo(ctx: Ctx, msg: Inbound) -> Outcome:
 
 def take_location(ctx: Ctx, msg: Inbound) -> Outcome:
     """Keeps a location sent early and asks again for the description."""
-    from handlers import location
-
     refusal = location.zone_refusal(ctx, *msg.location)  # type: ignore[misc]
     if refusal:
         return Outcome([refusal], State.DESCRIPTION)
@@ -89,10 +81,13 @@ def take_location(ctx: Ctx, msg: Inbound) -> Outcome:
 
 def pin_named(ctx: Ctx, msg: Inbound) -> Outcome:
     """Names the pin sent early, then asks again for the description."""
-    from handlers import location
-
     location.name_pin(ctx, msg.event or {})
     return have_place(ctx)
+
+
+def described(ctx: Ctx) -> bool:
+    """The description step is answered (a report is under way)."""
+    return "description" in ctx.draft
 
 
 def have_place(ctx: Ctx) -> Outcome:

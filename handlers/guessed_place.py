@@ -3,13 +3,12 @@ looked up by the worker, or chosen among what the geocoder found; then what is m
 
 from __future__ import annotations
 
-from handlers import location, photo
+from handlers import location
 from handlers.context import Ctx
 from models.citizen import State
-from models.jobs import JobKind
-from services.geo import Found, GeocoderUnavailable, Place, geocoder_enabled, needs_network
+from services.geo import Found, Place, geocoder_enabled, needs_network
 from services.texts import fold
-from services.types import Inbound, Outcome, Reply, Wait
+from services.types import Inbound, Outcome, Reply, go_on
 
 
 def place_guess(ctx: Ctx, place: dict | None) -> Outcome:
@@ -25,12 +24,8 @@ def place_guess(ctx: Ctx, place: dict | None) -> Outcome:
         ctx.draft.update(address=query, geolocated=False)
         return _then(ctx)
     if needs_network(ctx.rt.geocoder):
-        return Outcome([], State.GUESS, wait=Wait(JobKind.FIND_ADDRESS, {"text": query}))
-    try:
-        found = ctx.rt.geocoder.search(query, ctx.catalog.town)
-    except GeocoderUnavailable:
-        found = None
-    return _placed(ctx, query, found)
+        return Outcome([], State.GUESS, wait=location.look_up(query))
+    return _placed(ctx, query, location.search(ctx, query))
 
 
 def placed(ctx: Ctx, msg: Inbound) -> Outcome:
@@ -56,11 +51,11 @@ def _placed(ctx: Ctx, query: str, found: Found | None) -> Outcome:
 
 
 def _then(ctx: Ctx) -> Outcome:
-    """What is still missing: the photo (on SMS: by the link at the end), the place..."""
+    """What is still missing after the questions: the photo (on SMS: by the link at the
+    end), the place..."""
     if ctx.channel.needs_link_for_pin and not ctx.draft.get("media_ids"):
         # Every exchange is a paid SMS, and most French numbers receive no MMS: the done
         # message brings the link to add a photo, so it is not asked for here.
-        outcome = location.next_step(ctx)
         note = Reply(ctx.t("You can add a photo with the link you will get once it is sent."))
-        return Outcome([note, *outcome.replies], outcome.state, wait=outcome.wait)
-    return photo.next_step(ctx)
+        return go_on(State.PHOTO, [note])
+    return go_on(State.QUESTION)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers import menu
 from handlers.context import Ctx
-from handlers.photo import keep_photo
+from handlers.photo import keep_photo, refuse
 from models.citizen import State
 from models.db import read_number
 from models.report import get_report, is_follower, open_reports_of_citizen
@@ -21,8 +21,6 @@ def free_message(ctx: Ctx, msg: Inbound) -> Outcome:
     if msg.photo is not None:
         keep_photo(ctx, msg)
     elif msg.photo_error:
-        from handlers.photo import refuse
-
         return refuse(ctx, msg, State.IDLE)
     if not open_reports or (not msg.text and msg.photo is None):
         return Outcome(menu.ask(ctx), State.MENU)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from handlers import nearby
 from handlers.context import Ctx
 from models.citizen import State
 from models.db import read_number
 from models.jobs import JobKind
 from services.geo import Found, GeocoderUnavailable, Place, geocoder_enabled, needs_network
 from services.texts import fold
-from services.types import Inbound, Outcome, Reply, Wait
+from services.types import Inbound, Outcome, Reply, Wait, WorkerEvent, go_on
 
 SKIP = "skip"
 KEEP = "keep"  # keep the place as the citizen typed it (a landmark the geocoder does not know)
@@ -17,11 +16,9 @@ SKIP_WORDS = {"skip", "passer", "passe", "aucun", "none", "non", "no"}
 MIN_ADDRESS = 3
 
 
-def next_step(ctx: Ctx) -> Outcome:
-    """Asks for the place, unless the citizen already gave it."""
-    if "lat" in ctx.draft or "address" in ctx.draft:
-        return nearby.next_step(ctx)
-    return Outcome(ask(ctx), State.LOCATION)
+def given(ctx: Ctx) -> bool:
+    """The place step is answered: a pin or an address is already in the draft."""
+    return "lat" in ctx.draft or "address" in ctx.draft
 
 
 def ask(ctx: Ctx) -> list[Reply]:
@@ -57,7 +54,7 @@ def take_pin(ctx: Ctx, msg: Inbound) -> Outcome:
     wait = place_pin(ctx, msg)
     if wait is not None:
         return Outcome([], State.LOCATION, wait=wait)
-    return nearby.next_step(ctx)
+    return go_on(State.LOCATION)
 
 
 def place_pin(ctx: Ctx, msg: Inbound) -> Wait | None:
@@ -85,9 +82,9 @@ def name_pin(ctx: Ctx, event: dict) -> None:
 def looked_up(ctx: Ctx, msg: Inbound) -> Outcome:
     """Goes on with what the worker found: the pin's address, or the typed address's."""
     event = msg.event or {}
-    if event.get("kind") == "pin_named":
+    if event.get("kind") == WorkerEvent.PIN_NAMED:
         name_pin(ctx, event)
-        return nearby.next_step(ctx)
+        return go_on(State.LOCATION)
     if event.get("unavailable"):
         return found_places(ctx, event["text"], None)
     places = [Place(**place) for place in event.get("places", [])]
@@ -112,7 +109,7 @@ def skip(ctx: Ctx, msg: Inbound) -> Outcome:
     button is out of date."""
     category = ctx.category
     if msg.choice == SKIP and category is not None and category.is_idea:
-        return nearby.next_step(ctx)
+        return go_on(State.LOCATION)
     if msg.choice == KEEP and ctx.draft.get("typed"):
         return keep_unlocated(ctx, ctx.draft["typed"])
     return Outcome([Reply(ctx.t("That button is no longer active.")), *ask(ctx)], State.LOCATION)
@@ -123,7 +120,7 @@ def take_address(ctx: Ctx, msg: Inbound) -> Outcome:
     text = (msg.text or "").strip()
     category = ctx.category
     if fold(text) in SKIP_WORDS and category is not None and category.is_idea:
-        return nearby.next_step(ctx)
+        return go_on(State.LOCATION)
     if len(text) < MIN_ADDRESS:
         return Outcome(
             [Reply(ctx.t("Please type an address, or share your location."))], State.LOCATION
@@ -131,25 +128,33 @@ def take_address(ctx: Ctx, msg: Inbound) -> Outcome:
     if not geocoder_enabled(ctx.rt):
         return keep_unlocated(ctx, text)
     if needs_network(ctx.rt.geocoder):
-        return Outcome([], State.LOCATION, wait=Wait(JobKind.FIND_ADDRESS, {"text": text}))
+        return Outcome([], State.LOCATION, wait=look_up(text))
+    return found_places(ctx, text, search(ctx, text))
+
+
+def look_up(text: str) -> Wait:
+    """The worker's lookup of a typed address; it comes back as an ADDRESS_FOUND event."""
+    return Wait(JobKind.FIND_ADDRESS, {"text": text})
+
+
+def search(ctx: Ctx, text: str) -> Found | None:
+    """Looks an address up in the town now (a local geocoder); None: it did not answer."""
     try:
-        found = ctx.rt.geocoder.search(text, ctx.catalog.town)
+        return ctx.rt.geocoder.search(text, ctx.catalog.town)
     except GeocoderUnavailable:
-        found = None
-    return found_places(ctx, text, found)
+        return None
 
 
 def found_places(ctx: Ctx, text: str, found: Found | None) -> Outcome:
     """Asks the citizen to confirm what the geocoder found (None: it did not answer)."""
     if found is None:
-        outcome = keep_unlocated(ctx, text)
         note = Reply(
             ctx.t(
                 "I cannot check addresses right now: I keep yours as you wrote it, "
                 "and the service will place it on the map."
             )
         )
-        return Outcome([note, *outcome.replies], outcome.state)
+        return keep_unlocated(ctx, text).led_by(note)
     places = [p for p in found.places if zone_refusal(ctx, p.lat, p.lon) is None][:3]
     if found.places and not places:  # found, but outside the boundary or the pilot zones
         refusal = zone_refusal(ctx, found.places[0].lat, found.places[0].lon)
@@ -203,7 +208,7 @@ def keep_unlocated(ctx: Ctx, text: str) -> Outcome:
     """Keeps the address as typed, flagged for the agents as a place to be confirmed."""
     ctx.draft.pop("typed", None)
     ctx.draft.update(address=text[:255], geolocated=False)
-    return nearby.next_step(ctx)
+    return go_on(State.LOCATION)
 
 
 def ask_candidates(ctx: Ctx) -> list[Reply]:
@@ -230,7 +235,7 @@ def confirm_candidate(ctx: Ctx, msg: Inbound) -> Outcome:
             label, lat, lon = candidates[index]
             ctx.draft.pop("candidates", None)
             ctx.draft.update(lat=lat, lon=lon, address=label, geolocated=True)
-            return nearby.next_step(ctx)
+            return go_on(State.LOCATION)
     ctx.draft.pop("candidates", None)
     return Outcome(
         [

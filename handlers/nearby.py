@@ -4,31 +4,41 @@ from __future__ import annotations
 
 from babel.dates import format_timedelta
 
-from handlers import confirm
 from handlers.context import Ctx
 from models.citizen import State
 from models.db import read_number, utcnow
 from models.report import get_report, open_reports_near
 from services import reports
 from services.texts import status_name
-from services.types import Inbound, Outcome, Reply
+from services.types import Inbound, Outcome, Reply, go_on
 
 
-def next_step(ctx: Ctx) -> Outcome:
-    """Offers open reports of the same category close by, or goes to the summary."""
+def nothing_close(ctx: Ctx) -> bool:
+    """The nearby step has nothing to ask: an idea, no pin, or no open report of the same
+    category close by. Otherwise the close ones are kept for `ask`: their numbers in the draft
+    (for the answer), the reports as loaded in the session (not read again)."""
     category = ctx.category
     lat, lon = ctx.draft.get("lat"), ctx.draft.get("lon")
     if category is None or category.is_idea or lat is None or lon is None:
-        return Outcome(confirm.ask(ctx), State.CONFIRM)
+        return True
     metres = ctx.rt.settings.NEARBY_METRES
     near = open_reports_near(ctx.session, lat, lon, category.id, metres)
     if not near:
-        return Outcome(confirm.ask(ctx), State.CONFIRM)
+        return True
     ctx.draft["nearby"] = [report.id for report, _ in near]
-    return Outcome(ask(ctx, [report for report, _ in near]), State.NEARBY)
+    ctx.session.info["nearby"] = [report for report, _ in near]
+    return False
 
 
-def ask(ctx: Ctx, candidates) -> list[Reply]:
+def ask(ctx: Ctx) -> list[Reply]:
+    """Asks about the close reports `nothing_close` found."""
+    close = ctx.session.info.pop("nearby", None)
+    if close is None:
+        close = [get_report(ctx.session, number) for number in ctx.draft["nearby"]]
+    return ask_about(ctx, close)
+
+
+def ask_about(ctx: Ctx, candidates) -> list[Reply]:
     """Asks whether the problem is one already reported."""
     now = utcnow()
 
@@ -75,4 +85,4 @@ def answer(ctx: Ctx, msg: Inbound) -> Outcome:
             )
             return Outcome([Reply(text)], State.IDLE)
     ctx.draft.pop("nearby", None)
-    return Outcome(confirm.ask(ctx), State.CONFIRM)
+    return go_on(State.NEARBY)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from handlers import location
 from handlers.context import Ctx
 from models.citizen import State
 from models.report import add_media
 from services.texts import N_
-from services.types import Inbound, Outcome, Reply, StoredPhoto
+from services.types import Inbound, Outcome, Reply, StoredPhoto, go_on
 
 SKIP = "skip"
 
@@ -29,11 +28,10 @@ PHOTO_ERRORS = {
 }
 
 
-def next_step(ctx: Ctx) -> Outcome:
-    """Asks for a photo, unless the citizen already sent one."""
-    if ctx.draft.get("media_ids"):
-        return location.next_step(ctx)
-    return Outcome(ask(ctx), State.PHOTO)
+def sent(ctx: Ctx) -> bool:
+    """The photo step is answered: the citizen already sent one (with the description,
+    during the questions...)."""
+    return bool(ctx.draft.get("media_ids"))
 
 
 def ask(ctx: Ctx) -> list[Reply]:
@@ -79,7 +77,7 @@ def take(ctx: Ctx, msg: Inbound) -> Outcome:
     if msg.photo is None:
         return refuse(ctx, msg, State.PHOTO)
     keep_photo(ctx, msg)
-    return location.next_step(ctx)
+    return go_on(State.PHOTO)
 
 
 def skip(ctx: Ctx, msg: Inbound) -> Outcome:
@@ -92,7 +90,7 @@ def skip(ctx: Ctx, msg: Inbound) -> Outcome:
     # Where the link page follows (SMS), the photo may come through it (see _ask_by_sms).
     if category is not None and category.photo_required and not ctx.channel.needs_link_for_pin:
         return Outcome(ask(ctx), State.PHOTO)
-    return location.next_step(ctx)
+    return go_on(State.PHOTO)
 
 
 def text(ctx: Ctx, msg: Inbound) -> Outcome:

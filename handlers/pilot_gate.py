@@ -21,7 +21,7 @@ from models.pilot import (
 from services import words
 from services.pilot import CODE_RE
 from services.texts import N_, fold
-from services.types import LOCATION, TEXT, Inbound, Outcome, Reply
+from services.types import Inbound, InputKind, Outcome, Reply
 
 # Commands that work for someone outside the pilot (STOP is honoured before the gate).
 OPEN_COMMANDS = {"stop", "erase", "language"}
@@ -51,11 +51,11 @@ def gate(ctx: Ctx, msg: Inbound) -> Outcome | Admitted | None:
     rules = ctx.catalog.pilot
     if not rules.on:
         return None
-    if msg.kind == LOCATION and ctx.state in PLACE_STATES and rules.zones:
+    if msg.kind == InputKind.LOCATION and ctx.state in PLACE_STATES and rules.zones:
         _count_place_outside(ctx, msg)
     if not rules.groups or ctx.citizen.admitted_at is not None:
         return None
-    command = words.parse(msg.text) if msg.kind == TEXT else None
+    command = words.parse(msg.text) if msg.kind == InputKind.TEXT else None
     if ctx.state == State.ERASE_CONFIRM or (command and command.name in OPEN_COMMANDS):
         return None
     code = _code_in(msg, command)
@@ -86,7 +86,7 @@ def _code_in(msg: Inbound, command: words.Command | None) -> str | None:
     if command is not None:
         return command.arg if command.name == "start" and command.arg else None
     word = fold(msg.text or "").strip(" .!")
-    return word if msg.kind == TEXT and CODE_RE.match(word) else None
+    return word if msg.kind == InputKind.TEXT and CODE_RE.match(word) else None
 
 
 def _admit_with_code(ctx: Ctx, msg: Inbound, code: str) -> Admitted:

@@ -10,7 +10,7 @@ from models.citizen import State
 from models.question import Kind, Question
 from services import urgency
 from services.texts import fold
-from services.types import Inbound, Outcome, Reply
+from services.types import Inbound, Outcome, Reply, go_on
 
 SKIP = "skip"
 PREFIX = "q:"
@@ -26,18 +26,17 @@ def current(ctx: Ctx) -> Question | None:
     return category.questions[index]
 
 
-def next_step(ctx: Ctx) -> Outcome:
-    """Asks the category's next question, or goes on once none is left."""
-    if current(ctx) is not None:
-        return Outcome(ask(ctx), State.QUESTION)
-    return after(ctx)
+def all_answered(ctx: Ctx) -> bool:
+    """The questions step is answered: the category has none, or none is left."""
+    return current(ctx) is None
 
 
 def after(ctx: Ctx) -> Outcome:
-    """Goes on where the report was headed: the place the message named, or the photo."""
+    """Goes on where the report was headed: the place the message named (a detour, from
+    handlers/sentence.py), or the next report step."""
     if "guessed_place" in ctx.draft:
         return guessed_place.place_guess(ctx, ctx.draft.pop("guessed_place"))
-    return photo.next_step(ctx)
+    return go_on(State.QUESTION)
 
 
 def ask(ctx: Ctx) -> list[Reply]:
@@ -92,9 +91,8 @@ def text(ctx: Ctx, msg: Inbound) -> Outcome:
         example = int(question.urgent_above or 10) + 5
         again = ctx.t("Please answer with a number, for example {example}.", example=example)
         return Outcome([Reply(again), *ask(ctx)], State.QUESTION)
-    outcome = _next(ctx)  # asked twice: not worth a third time
-    note = Reply(ctx.t("No matter, let us go on."))
-    return Outcome([note, *outcome.replies], outcome.state, wait=outcome.wait)
+    # Asked twice: not worth a third time.
+    return _next(ctx).led_by(Reply(ctx.t("No matter, let us go on.")))
 
 
 def take_photo(ctx: Ctx, msg: Inbound) -> Outcome:
@@ -115,4 +113,6 @@ def _keep(ctx: Ctx, question: Question, value) -> Outcome:
 def _next(ctx: Ctx) -> Outcome:
     ctx.draft["question"] = ctx.draft.get("question", 0) + 1
     ctx.draft.pop("question_retried", None)
-    return next_step(ctx)
+    if current(ctx) is not None:
+        return Outcome(ask(ctx), State.QUESTION)
+    return after(ctx)

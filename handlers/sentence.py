@@ -8,14 +8,23 @@ brings it), the place when none was found, nearby reports, the summary.
 
 from __future__ import annotations
 
-from handlers import description, emergency, guessed_place, menu, photo, pilot_gate, questions
+from handlers import (
+    description,
+    emergency,
+    guessed_place,
+    idle,
+    menu,
+    photo,
+    pilot_gate,
+    questions,
+)
 from handlers.context import Ctx
 from models.citizen import State
 from models.report import open_reports_of_citizen
 from services.nlu import reader
 from services.nlu.reader import Verdict
 from services.texts import fold
-from services.types import Inbound, Outcome, Reply
+from services.types import Inbound, InputKind, Outcome, Reply, go_on
 
 YES, OTHER, MORE, REPORT = "guess:yes", "guess:no", "guess:more", "guess:report"
 
@@ -37,11 +46,9 @@ def read_at_menu(ctx: Ctx, msg: Inbound) -> Outcome:
 def read_idle(ctx: Ctx, msg: Inbound) -> Outcome:
     """Reads a message from a citizen with no open report; with one, offers to add to it."""
     captioned = msg.photo is not None and bool(msg.text)
-    if (msg.kind != "text" and not captioned) or open_reports_of_citizen(
+    if (msg.kind != InputKind.TEXT and not captioned) or open_reports_of_citizen(
         ctx.session, ctx.citizen.id
     ):
-        from handlers import idle
-
         return idle.free_message(ctx, msg)
     _keep_captioned_photo(ctx, msg)
     return _read(ctx, msg) or Outcome(menu.ask(ctx), State.MENU)
@@ -55,8 +62,6 @@ def _keep_captioned_photo(ctx: Ctx, msg: Inbound) -> None:
 
 def add_choice(ctx: Ctx, msg: Inbound) -> Outcome:
     """Adds the pending message to an open report; "new report" reads it as one."""
-    from handlers import idle
-
     pending = ctx.draft.get("pending_text") or ""
     if msg.choice == idle.NEW and pending:
         read = _read(ctx, Inbound(msg.channel, msg.sender, text=pending))
@@ -181,7 +186,7 @@ def accept(ctx: Ctx, code: str) -> Outcome:
         ctx.draft.pop(key, None)
     ctx.draft.update(category=code, description=text)
     place = guess.get("place")
-    if questions.current(ctx) is not None:  # the category's questions first, then the place
+    if not questions.all_answered(ctx):  # the category's questions first, then the place
         ctx.draft["guessed_place"] = place
-        return Outcome(questions.ask(ctx), State.QUESTION)
+        return go_on(State.DESCRIPTION)
     return guessed_place.place_guess(ctx, place)

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
-# Input kinds a step may accept (the columns of the flow table). EVENT is not a
-# citizen's message: it is the result of work done in the worker (an address looked up,
-# a pin named) coming back to the conversation.
-TEXT, CHOICE, PHOTO, LOCATION, OTHER, EVENT = (
-    "text",
-    "choice",
-    "photo",
-    "location",
-    "other",
-    "event",
-)
+
+class InputKind(StrEnum):
+    """What a message is: the columns of the flow table (bot/flow.py FLOW).
+
+    EVENT is not a citizen's message: it is the result of work done in the worker (an
+    address looked up, a pin named) coming back to the conversation.
+    """
+
+    TEXT = "text"
+    CHOICE = "choice"
+    PHOTO = "photo"
+    LOCATION = "location"
+    OTHER = "other"
+    EVENT = "event"
+
+
+# Still imported by webhooks/web/routes.py (another area): the enum is the name to use.
+TEXT = InputKind.TEXT
+
+
+class WorkerEvent(StrEnum):
+    """What the worker found for a conversation (bot/jobs.py), in `Inbound.event["kind"]`."""
+
+    ADDRESS_FOUND = "address_found"  # a typed address geocoded: {"text", "places", ...}
+    PIN_NAMED = "pin_named"  # a shared location's address: {"lat", "lon", "label"}
 
 
 _CONTROLS = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
@@ -62,7 +77,7 @@ class Inbound:
     language_code: str | None = None
     # Channel details a sender may need to answer in place (e.g. a Telegram message id).
     meta: dict[str, Any] = field(default_factory=dict)
-    # EVENT: what the worker found, e.g. {"kind": "address_found", "places": [...]}.
+    # EVENT: what the worker found, e.g. {"kind": WorkerEvent.ADDRESS_FOUND, "places": [...]}.
     event: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
@@ -74,18 +89,18 @@ class Inbound:
                 setattr(self, name, clean_text(value))
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> InputKind:
         if self.event is not None:
-            return EVENT
+            return InputKind.EVENT
         if self.choice is not None:
-            return CHOICE
+            return InputKind.CHOICE
         if self.photo is not None or self.photo_error is not None:
-            return PHOTO
+            return InputKind.PHOTO
         if self.location is not None:
-            return LOCATION
+            return InputKind.LOCATION
         if self.text is not None and not self.unsupported:
-            return TEXT
-        return OTHER
+            return InputKind.TEXT
+        return InputKind.OTHER
 
     @property
     def awaits_download(self) -> bool:
@@ -165,3 +180,16 @@ class Outcome:
     replies: list[Reply]
     state: str
     wait: Wait | None = None
+    # Set by `go_on`: the report step just answered. The flow then asks the next one
+    # the report still needs (bot/flow.py REPORT_STEPS) after these replies.
+    after: str | None = None
+
+    def led_by(self, *replies: Reply) -> Outcome:
+        """The same outcome, with these replies said first."""
+        return replace(self, replies=[*replies, *self.replies])
+
+
+def go_on(after: str, replies: list[Reply] | None = None) -> Outcome:
+    """The report step `after` is answered (or skipped): the flow goes on to the next step
+    of bot/flow.py REPORT_STEPS not answered yet, and asks it after `replies`."""
+    return Outcome(list(replies or []), after, after=after)

@@ -1,14 +1,16 @@
 """The flow table, its states and its diagram agree with what the steps really return.
 
-The steps' code is read with `ast`: every `Outcome(replies, State.X)` a step builds, and
-the states of the steps it calls, give the states it can move to. The Mermaid diagram
-in bot/flow.py must show exactly those moves (commands and fallbacks apart).
+The steps' code is read with `ast`: every `Outcome(replies, State.X)` a step builds, every
+`go_on(State.X)` (the report steps after X in REPORT_STEPS that may be asked next), and the
+states of the steps it calls, give the states it can move to. The Mermaid diagram in
+bot/flow.py must show exactly those moves (commands and fallbacks apart).
 """
 
 from __future__ import annotations
 
 import ast
 import inspect
+import itertools
 import re
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 
 from bot import flow
 from models.citizen import State
+from services.types import InputKind, WorkerEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 STEP_DIRS = [ROOT / "handlers", ROOT / "bot", ROOT / "services"]
@@ -50,6 +53,29 @@ def test_no_step_returns_a_state_as_a_bare_string() -> None:
     assert bare == []
 
 
+def _go_on_calls(tree: ast.AST):
+    """The report step each `go_on(State.X, ...)` says is answered."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "go_on":
+            after = node.args[0] if node.args else None
+            if isinstance(after, ast.Attribute) and getattr(after.value, "id", "") == "State":
+                yield node, after.attr.lower()
+            else:
+                yield node, None
+
+
+def _asked_after(after: str) -> set[str]:
+    """The report steps `flow.next_step` may ask after `after`: each one up to the first
+    that is always asked (any before it may be skipped as already answered)."""
+    states = [str(step.state) for step in flow.REPORT_STEPS]
+    asked = set()
+    for step in flow.REPORT_STEPS[states.index(after) + 1 :]:
+        asked.add(str(step.state))
+        if step.answered is None:
+            break
+    return asked
+
+
 def _states_each_function_returns() -> dict[str, set[str]]:
     """module.function -> the states it (or what it calls) can return."""
     direct: dict[str, set[str]] = {}
@@ -65,6 +91,8 @@ def _states_each_function_returns() -> dict[str, set[str]]:
                 for _, state in _outcome_calls(node)
                 if isinstance(state, ast.Attribute) and getattr(state.value, "id", "") == "State"
             }
+            for _, after in _go_on_calls(node):
+                direct[name] |= _asked_after(after)
             calls[name] = set()
             for call in ast.walk(node):
                 if not isinstance(call, ast.Call):
@@ -121,6 +149,80 @@ def test_the_step_reading_sees_the_steps() -> None:
     reach = _states_each_function_returns()
     assert reach["location.take_address"] >= {"location", "location_confirm", "confirm"}
     assert inspect.getsource(flow).count("-->") >= len(_diagram_edges())
+
+
+def test_the_report_goes_on_through_the_list_beside_the_diagram_only() -> None:
+    """A report's order is REPORT_STEPS: a step says `go_on`, it never asks another step's
+    question itself (the first step apart: the menu starts a report)."""
+    owner = {str(s.state): s.ask.__module__.rsplit(".", 1)[-1] for s in flow.REPORT_STEPS}
+    first = str(flow.REPORT_STEPS[0].state)
+    found = []
+    for path in sorted((ROOT / "handlers").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name == "next_step":
+                found.append(f"{path.name}:{node.lineno}: a next_step of its own")
+        for node, state in _outcome_calls(tree):
+            name = state.attr.lower() if isinstance(state, ast.Attribute) else None
+            if name in owner and name != first and owner[name] != path.stem:
+                found.append(f"{path.name}:{node.lineno}: asks {name} ({owner[name]}.py's)")
+        for node, after in _go_on_calls(tree):
+            if after not in owner:
+                found.append(f"{path.name}:{node.lineno}: go_on after {after}, not a report step")
+    assert found == []
+
+
+def test_the_report_steps_are_in_the_diagrams_order() -> None:
+    steps = [str(step.state) for step in flow.REPORT_STEPS]
+    assert steps[-1] == "confirm" and flow.REPORT_STEPS[-1].answered is None
+    edges = _diagram_edges()
+    assert [pair for pair in itertools.pairwise(steps) if pair not in edges] == []
+
+
+def _is_a_kind(node: ast.AST) -> bool:
+    """`x.kind`, `x.get("kind")` or `x["kind"]`."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "kind"
+    if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "get" and node.args:
+        return getattr(node.args[0], "value", None) == "kind"
+    return isinstance(node, ast.Subscript) and getattr(node.slice, "value", None) == "kind"
+
+
+def test_input_kinds_and_worker_events_are_named_not_bare_strings() -> None:
+    inputs = {str(kind) for kind in InputKind}
+    events = {str(kind) for kind in WorkerEvent}
+    bare = []
+    for folder in ("handlers", "bot"):
+        for path in sorted((ROOT / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                strings = []
+                if isinstance(node, ast.Compare) and any(
+                    _is_a_kind(side) for side in (node.left, *node.comparators)
+                ):
+                    strings = [n for side in (node.left, *node.comparators) for n in ast.walk(side)]
+                    strings = [n for n in strings if getattr(n, "value", None) in inputs | events]
+                elif isinstance(node, ast.Dict):
+                    strings = [
+                        value
+                        for key, value in zip(node.keys, node.values, strict=True)
+                        if getattr(key, "value", None) == "kind"
+                        and getattr(value, "value", None) in events
+                    ]
+                bare += [f"{path.name}:{n.lineno}: {n.value!r}" for n in strings]
+    assert bare == []
+
+
+def test_who_answers_a_message_is_the_table_of_modes() -> None:
+    """The engine walks bot/flow.py MODES: it names no mode's handler itself."""
+    assert [mode.name for mode in flow.MODES] == ["crew", "outside_pilot", "conversation"]
+    engine = ast.parse((ROOT / "bot" / "engine.py").read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(engine)
+        if isinstance(node, ast.ImportFrom) and node.module == "handlers"
+        for alias in node.names
+    }
+    assert imported == set()
 
 
 def test_a_reports_status_is_written_in_one_function_only() -> None:
