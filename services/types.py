@@ -22,10 +22,6 @@ class InputKind(StrEnum):
     EVENT = "event"
 
 
-# Still imported by webhooks/web/routes.py (another area): the enum is the name to use.
-TEXT = InputKind.TEXT
-
-
 class WorkerEvent(StrEnum):
     """What the worker found for a conversation (bot/jobs.py), in `Inbound.event["kind"]`."""
 

@@ -34,7 +34,7 @@ from services.public_view import public_report
 from services.runtime import Runtime, current_runtime
 from services.storage import StoreUnavailable
 from services.texts import page_language, pick_language, translate
-from services.types import TEXT, Inbound, Reply
+from services.types import Inbound, InputKind, Reply
 from webhooks.web import texts
 from webhooks.web.inbound import CHANNEL
 from webhooks.web.sender import MAIL_TO, ON_PAGE, is_on_page
@@ -218,7 +218,7 @@ def _step(rt: Runtime, visit: Visit) -> dict:
     state = State(conversation.state)
     waiting = conversation.waiting_on is not None
     choices = next((r.choices for r in reversed(replies) if r.choices), [])
-    accepts_text = TEXT in FLOW[state].accepts
+    accepts_text = InputKind.TEXT in FLOW[state].accepts
     return {
         "language": citizen.language,
         "first": False,
