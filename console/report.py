@@ -51,6 +51,7 @@ from models.report import (
     Media,
     Report,
     Status,
+    can_transition,
     get_report,
     mark_seen_by_agent,
     media_of_report,
@@ -319,7 +320,7 @@ def change_status(number: int):
 
     def action(db):
         current = get_report(db, number).status
-        if status not in TRANSITIONS[current]:
+        if not can_transition(current, status):
             raise reports.ReportError(
                 _(
                     "A report “%(old)s” cannot become “%(new)s”.",
