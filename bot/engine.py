@@ -40,6 +40,7 @@ from models.jobs import (
     queue_job,
 )
 from models.messaging import PRIORITY_REPLY, queue_messages, record_inbound
+from services import channels
 from services.runtime import Runtime, current_runtime
 from services.texts import pick_language, translate
 from services.types import Inbound, Reply, Wait
@@ -78,6 +79,9 @@ def handle(inbound: Inbound, rt: Runtime | None = None) -> Handled:
         if locked is None:
             return Handled(duplicate=True)
         citizen, conversation, _ = locked
+        on_inbound = channels.get(inbound.channel).on_inbound
+        if on_inbound is not None:  # what the channel records of each message (WhatsApp)
+            on_inbound(session, citizen, inbound)
         if citizen.unreachable:
             # They write again (unblocked the bot, got their number back): answer them.
             citizen.unreachable = False

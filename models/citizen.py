@@ -341,18 +341,5 @@ def park_idle_conversations(
         )
 
 
-def open_window(
-    session: Session, channel: str, address: str, *, display_name: str | None, language: str,
-    at: datetime,
-) -> Citizen:  # fmt: skip
-    """Records that the citizen just wrote (creating them on a first message)."""
-    citizen, _, _ = lock_citizen(
-        session, channel, address, display_name=display_name, language=language
-    )
-    update_citizen(session, citizen.id, last_inbound_at=at)
-    citizen.last_inbound_at = at
-    return citizen
-
-
 def citizen_language(session: Session, citizen_id: int) -> str | None:
     return session.scalar(select(Citizen.language).where(Citizen.id == citizen_id))

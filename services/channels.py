@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import phonenumbers
 
-from services.config import Settings
+from services.config import Setting, Settings, declare
 
 if TYPE_CHECKING:
     from models.messaging import Outbox
@@ -158,6 +158,13 @@ class Channel:
     # address an agent may type for a resident on this channel, "phone" or "email", read
     # by `identity`; None: agents cannot type one.
     typed_by_agent: str | None = None
+    # Its settings (env names, defaults, secrets, a one-line comment each, checks at
+    # start), read by `load_settings` as the core's and listed in .env.example.
+    settings: tuple[Setting, ...] = ()
+    # Called by the engine right after the citizen is locked, in the message's transaction
+    # (session, citizen, inbound): what the channel records of every message it receives
+    # (WhatsApp: its 24-hour window opens, held messages go).
+    on_inbound: Callable[[Any, Any, Any], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def label(self, language: str = "en") -> str:
@@ -172,6 +179,7 @@ def register(channel: Channel) -> Channel:
     existing = _REGISTRY.get(channel.name)
     if existing is not None and existing is not channel:
         raise ValueError(f"two channels are named {channel.name!r}")
+    declare(channel.settings)
     _REGISTRY[channel.name] = channel
     return channel
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
 
@@ -18,27 +20,13 @@ def _flag(value: str | None) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every variable of the public contract (listed in .env.example), with its default."""
+    """The core variables of the public contract (listed in .env.example), with their
+    defaults; each channel declares its own (`Setting`, on its spec)."""
 
     DATABASE_URL: str = "sqlite:///instance/webleads.db"
     SECRET_KEY: str = ""
     PUBLIC_BASE_URL: str = "http://localhost:5000"
     DEFAULT_LANGUAGE: str = "fr"
-    TELEGRAM_BOT_TOKEN: str = ""
-    TELEGRAM_WEBHOOK_SECRET: str = ""
-    TELEGRAM_API_BASE_URL: str = "https://api.telegram.org"
-    TWILIO_ACCOUNT_SID: str = ""
-    TWILIO_AUTH_TOKEN: str = ""
-    TWILIO_FROM_NUMBER: str = ""
-    TWILIO_MESSAGING_SERVICE_SID: str = ""
-    TWILIO_API_BASE_URL: str = "https://api.twilio.com"
-    # WhatsApp through Twilio (same account): the sender, or a Messaging Service holding it.
-    TWILIO_WHATSAPP_FROM: str = ""
-    TWILIO_WHATSAPP_MESSAGING_SERVICE_SID: str = ""
-    # Content SIDs (HX...) of the approved utility template sent outside the 24-hour
-    # window: {{1}} = the report's reference, {{2}} = its new status.
-    WHATSAPP_TEMPLATE_FR: str = ""
-    WHATSAPP_TEMPLATE_EN: str = ""
     # Empty: ban, except in development once addresses are imported
     # (services.geocoders.make_geocoder).
     GEOCODER: str = ""
@@ -64,53 +52,96 @@ class Settings:
     MAP_TILES_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     MAP_TILES_ATTRIBUTION: str = ""
     # Older names, each overriding MAP_TILES_URL for one area when set: the console and the
-    # public site, and the SMS citizens' link page (/r/...).
+    # public site, and the citizens' link page (/r/...).
     CONSOLE_TILE_URL: str = ""
-    # Twilio messages per second from one worker (a French long code takes about 1).
-    SMS_RATE_PER_SECOND: int = 1
-    # WhatsApp messages per second from one worker (the sandbox: 1 every 3 s, i.e. 0.33).
-    WHATSAPP_RATE_PER_SECOND: float = 10.0
     LINK_TILE_URL: str = ""
     # Days after a citizen's last report ended (and their last message) before their phone
     # number or chat identity is forgotten (`webleads privacy purge`, daily in the worker).
     RETENTION_DAYS: int = 365
-    # The bot's @username without the @, for t.me links in the launch kit (else getMe).
-    TELEGRAM_BOT_USERNAME: str = ""
     # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host (nginx: 1).
     # 0 trusts none: the client's address is the connection's (ProxyFix, app.factory).
     PROXY_FIX_HOPS: int = 0
     # E-mail: the server every e-mail leaves through (smtp://user:pass@host:port, smtps://…
-    # or smtp+starttls://…), the sender residents and other bodies see, and the mailbox the
-    # worker reads (imaps://user:pass@host/INBOX). Unset: no e-mail is sent or read.
+    # or smtp+starttls://…) and the sender residents and other bodies see. Unset: no
+    # e-mail is sent.
     SMTP_URL: str = ""
     MAIL_FROM: str = ""
-    MAIL_IMAP_URL: str = ""
-    extra: dict = field(default_factory=dict)
+    # The values of the settings packages declare (`Setting`, `declare`), by name; read as
+    # attributes like the fields above.
+    declared: dict = field(default_factory=dict, repr=False)
+    # What `load_settings` was given beyond the core, for a package declared after it.
+    overrides: dict = field(default_factory=dict, repr=False)
 
     @property
     def is_production(self) -> bool:
         return self.ENV == "production"
 
     @property
-    def telegram_enabled(self) -> bool:
-        return bool(self.TELEGRAM_BOT_TOKEN)
-
-    @property
-    def sms_enabled(self) -> bool:
-        return bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN)
-
-    @property
     def mail_enabled(self) -> bool:
         return bool(self.SMTP_URL and self.MAIL_FROM)
 
-    @property
-    def whatsapp_enabled(self) -> bool:
-        sender = self.TWILIO_WHATSAPP_FROM or self.TWILIO_WHATSAPP_MESSAGING_SERVICE_SID
-        return bool(self.sms_enabled and sender)
+    def __getattr__(self, name: str):
+        """A declared setting's value: read at load, or now for a package declared since
+        (from the environment and the overrides the settings were loaded with)."""
+        if name.startswith("_") or name in ("declared", "overrides"):
+            raise AttributeError(name)
+        values = self.declared
+        if name in values:
+            return values[name]
+        setting = _DECLARED.get(name)
+        if setting is None:
+            raise AttributeError(f"no setting named {name}")
+        values[name] = value = setting.value(self.overrides)
+        return value
 
-    def whatsapp_template(self, language: str) -> str:
-        """The approved template's Content SID for a language ("" when none is set)."""
-        return {"fr": self.WHATSAPP_TEMPLATE_FR, "en": self.WHATSAPP_TEMPLATE_EN}.get(language, "")
+    def replaced(self, **changes) -> Settings:
+        """A copy with some values changed, core or declared."""
+        core = {k: v for k, v in changes.items() if k in _CORE}
+        declared = {k: v for k, v in changes.items() if k not in _CORE}
+        return replace(self, **core, declared={**self.declared, **declared})
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One variable of the public contract that a package declares (a channel lists its
+    own on its spec): read from the environment by `load_settings` like the core's, listed
+    in .env.example (tests/test_settings_documented.py checks it)."""
+
+    name: str
+    default: str | int | float = ""
+    doc: str = ""  # one line, as .env.example explains it
+    secret: bool = False  # a password or token: never shown
+    # Checked at start: (its value, all settings) -> what is wrong, or None.
+    check: Callable[[Any, Settings], str | None] | None = None
+
+    def value(self, overrides: dict):
+        """Its value: an override as given, else the environment's string typed as the
+        default is, else the default."""
+        if self.name in overrides:
+            return overrides[self.name]
+        raw = os.environ.get(self.name)
+        if raw is None or raw == "":
+            return self.default
+        return _typed(type(self.default).__name__, self.name, raw)
+
+
+_DECLARED: dict[str, Setting] = {}
+
+
+def declare(settings: Iterable[Setting]) -> None:
+    """Adds a package's settings to the contract (a channel's, when it registers)."""
+    for setting in settings:
+        known = _DECLARED.get(setting.name)
+        if known is not None and known != setting:
+            raise ValueError(f"{setting.name} is declared twice, differently")
+        _DECLARED[setting.name] = setting
+
+
+def declared_settings() -> list[Setting]:
+    return list(_DECLARED.values())
+
+
+_CORE = tuple(f.name for f in fields(Settings) if f.name not in ("declared", "overrides"))
 
 
 class ConfigError(RuntimeError):
@@ -122,16 +153,15 @@ def load_settings(overrides: dict | None = None, *, dotenv: bool = True) -> Sett
     if dotenv:
         load_dotenv(Path.cwd() / ".env", override=False)
     values: dict = {}
-    for f in fields(Settings):
-        if f.name == "extra":
-            continue
-        raw = os.environ.get(f.name)
+    for name in _CORE:
+        raw = os.environ.get(name)
         if raw is not None and raw != "":
-            values[f.name] = _typed(f.type, f.name, raw)
-    values.update(
-        {k: v for k, v in (overrides or {}).items() if k in Settings.__dataclass_fields__}
-    )
-    settings = Settings(**values)
+            values[name] = _typed(Settings.__dataclass_fields__[name].type, name, raw)
+    overrides = overrides or {}
+    values.update({k: v for k, v in overrides.items() if k in _CORE})
+    rest = {k: v for k, v in overrides.items() if k not in _CORE}
+    declared = {s.name: s.value(rest) for s in _DECLARED.values()}
+    settings = Settings(**values, declared=declared, overrides=rest)
     return _checked(settings)
 
 
@@ -162,15 +192,12 @@ def _checked(settings: Settings) -> Settings:
             "MEDIA_STORAGE=s3 needs S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY "
             "(and S3_ENDPOINT_URL for a store that is not Amazon's)"
         )
-    if settings.WHATSAPP_RATE_PER_SECOND <= 0:
-        raise ConfigError("WHATSAPP_RATE_PER_SECOND must be above 0 (the sandbox: 0.33)")
     if settings.PROXY_FIX_HOPS < 0:
         raise ConfigError("PROXY_FIX_HOPS is the number of proxies in front of the app: 0 or more")
-    if settings.telegram_enabled and not settings.TELEGRAM_WEBHOOK_SECRET:
-        raise ConfigError(
-            "TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_BOT_TOKEN is set "
-            "(any random string of letters, digits, _ and -)"
-        )
+    for setting in _DECLARED.values():
+        problem = setting.check and setting.check(getattr(settings, setting.name), settings)
+        if problem:
+            raise ConfigError(problem)
     if not settings.SECRET_KEY:
         if settings.is_production:
             raise ConfigError("SECRET_KEY is required in production")

@@ -25,11 +25,10 @@ LOCATION_KEYBOARD = [
 @pytest.fixture
 def sender(telegram) -> TelegramSender:
     """A sender without a database: buttons are worded in DEFAULT_LANGUAGE (en here)."""
-    settings = Settings(
+    settings = Settings(DEFAULT_LANGUAGE="en").replaced(
         TELEGRAM_BOT_TOKEN=telegram.token,
         TELEGRAM_WEBHOOK_SECRET=SECRET,
         TELEGRAM_API_BASE_URL=telegram.base_url,
-        DEFAULT_LANGUAGE="en",
     )
     return TelegramSender(settings)
 

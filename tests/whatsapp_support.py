@@ -59,7 +59,7 @@ def make_wa_app(database_url: str, tmp_path, twilio: FakeTwilioAPI, **extra):
 
 def worker(rt, whatsapp: WhatsAppSender | None = None, **kw) -> OutboxWorker:
     senders = {"whatsapp": whatsapp or WhatsAppSender(rt)}
-    if rt.settings.sms_enabled and rt.settings.TWILIO_FROM_NUMBER:
+    if rt.settings.TWILIO_ACCOUNT_SID and rt.settings.TWILIO_FROM_NUMBER:
         senders["sms"] = SmsSender(rt)
     return OutboxWorker(rt, senders, **kw)
 

@@ -250,14 +250,13 @@ def test_admin_pages(page, live, town):
 def test_the_pilot_and_its_launch_kit(page, live, town):
     """An admin opens a pilot to one district with an invite code and prints its poster."""
     from contextlib import suppress
-    from dataclasses import replace
 
     from services import pilot
     from services.audit import Actor
 
     rt = live.rt
     settings = rt.settings
-    rt.settings = replace(settings, TELEGRAM_BOT_USERNAME="VitreBot")  # the kit prints t.me links
+    rt.settings = settings.replaced(TELEGRAM_BOT_USERNAME="VitreBot")  # the kit prints t.me links
     try:
         log_in(page, live, "admin@vitre.example", live.admin_password)
         page.click("nav.mainnav a:text-is('Administration')")

@@ -14,13 +14,21 @@ from email.utils import parseaddr
 from urllib.parse import quote
 
 from services.channels import Channel, Invite, Limits, register
-from services.config import Settings
+from services.config import Setting, Settings
 from webhooks.email.cli import mail_cli
 from webhooks.email.imap import watch_mailbox
 from webhooks.email.inbound import CHANNEL
 from webhooks.email.routes import bp
 from webhooks.email.sender import MailSender
 
+SETTINGS = (
+    # The core's SMTP_URL and MAIL_FROM send (bodies get e-mails too); this one reads.
+    Setting(
+        "MAIL_IMAP_URL",
+        secret=True,
+        doc="E-mail: the mailbox the worker reads, imaps://user:pass@host/INBOX",
+    ),
+)
 ADDRESS_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 SUBJECT = "Signalement"
 
@@ -60,6 +68,7 @@ CHANNEL_SPEC = register(
         labels={"en": "E-mail", "fr": "Courriel"},
         can_receive_photos=True,  # attached pictures
         enabled=_enabled,
+        settings=SETTINGS,
         blueprints=(bp,),
         sender=MailSender,
         # A town's SMTP relay: a few messages a second, no more to one resident at once.

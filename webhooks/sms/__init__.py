@@ -12,14 +12,11 @@ from services.config import Settings
 from webhooks import link
 from webhooks.sms.inbound import CHANNEL
 from webhooks.sms.routes import bp
+from webhooks.sms.settings import SETTINGS, enabled
 from webhooks.twilio.media import fetch_picture
 from webhooks.twilio.phone import national, phone_identity
 
 GREETING = "Bonjour"
-
-
-def _enabled(settings: Settings) -> bool:
-    return settings.sms_enabled
 
 
 def _invite(settings: Settings, code: str | None) -> Invite | None:
@@ -46,7 +43,8 @@ CHANNEL_SPEC = register(
         labels={"en": "SMS"},
         can_receive_photos=True,  # by MMS, where the number takes them
         needs_link_for_pin=True,
-        enabled=_enabled,
+        enabled=enabled,
+        settings=SETTINGS,
         blueprints=(bp, link.bp),
         sender=_sender,
         fetcher=lambda rt: lambda media: fetch_picture(media, rt.settings),

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, request
 from bot import engine
 from services.runtime import Runtime, current_runtime
 from webhooks.sms.inbound import CHANNEL, INBOUND_PATH, STATUS_PATH, parse_inbound
+from webhooks.sms.settings import enabled
 from webhooks.twilio.form import message_sid_of, twiml
 from webhooks.twilio.phone import normalise_phone
 from webhooks.twilio.receipts import record_receipt
@@ -52,6 +53,6 @@ def status_callback() -> Response:
 
 def _runtime_with_sms() -> Runtime:
     rt = current_runtime()
-    if not rt.settings.sms_enabled:
+    if not enabled(rt.settings):
         abort(404)  # no auth token: nothing could be verified
     return rt

@@ -14,13 +14,10 @@ from services.config import Settings
 from webhooks.telegram.cli import telegram_cli
 from webhooks.telegram.inbound import CHANNEL, fetch_picture
 from webhooks.telegram.routes import bp
+from webhooks.telegram.settings import SETTINGS, enabled
 
 # A Telegram user id, as an admin types it in the pilot's allowlist.
 TELEGRAM_ID_RE = re.compile(r"^[1-9][0-9]{4,15}$")
-
-
-def _enabled(settings: Settings) -> bool:
-    return settings.telegram_enabled
 
 
 # The sender, the client and the polling loop import python-telegram-bot and httpx: only
@@ -50,7 +47,7 @@ def _identity(text: str, region: str) -> str | None:
 
 def _invite(settings: Settings, code: str | None) -> Invite | None:
     """t.me/<bot>, with the pilot's code as the deep link's start parameter."""
-    if not (settings.telegram_enabled or settings.TELEGRAM_BOT_USERNAME):
+    if not (enabled(settings) or settings.TELEGRAM_BOT_USERNAME):
         return None
     url = f"https://t.me/{bot_username(settings)}" + (f"?start={code}" if code else "")
     return Invite("Telegram", "Scannez, puis appuyez sur Démarrer.", url)
@@ -86,7 +83,8 @@ CHANNEL_SPEC = register(
         can_receive_photos=True,
         can_show_photos=True,
         has_command_menu=True,
-        enabled=_enabled,
+        enabled=enabled,
+        settings=SETTINGS,
         blueprints=(bp,),
         sender=_sender,
         fetcher=_fetcher,

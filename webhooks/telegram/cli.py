@@ -13,6 +13,7 @@ from services.texts import N_, translate
 from webhooks.telegram.client import TelegramClient, client_for, describe
 from webhooks.telegram.inbound import ALLOWED_UPDATES
 from webhooks.telegram.routes import PATH
+from webhooks.telegram.settings import enabled
 
 if TYPE_CHECKING:  # python-telegram-bot: imported when a command runs, not to list them
     from telegram import Bot, BotCommand
@@ -117,7 +118,7 @@ def command_menus() -> dict[str | None, list[BotCommand]]:
 
 def _client() -> TelegramClient:
     settings = current_runtime().settings
-    if not settings.telegram_enabled:
+    if not enabled(settings):
         raise click.ClickException(
             "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather, then put its token "
             "in .env (see docs/telegram.md)."

@@ -18,6 +18,7 @@ from telegram.error import Conflict, TelegramError
 from services.runtime import Runtime
 from webhooks.telegram.client import TelegramClient, client_for, describe
 from webhooks.telegram.inbound import ALLOWED_UPDATES, handle_update, parse_update
+from webhooks.telegram.settings import enabled
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'")
 def poll_forever(app: Flask, stop: threading.Event) -> None:
     """Fetches updates with getUpdates until `stop` is set, unless a webhook is set."""
     rt = app.extensions["webleads"]
-    if rt.settings.telegram_enabled:
+    if enabled(rt.settings):
         Poller(rt, client_for(rt.settings), stop).run()
 
 

@@ -10,6 +10,7 @@ from flask import Blueprint, request
 from bot import engine
 from services.runtime import current_runtime
 from webhooks.telegram.inbound import CHANNEL, handle_update, parse_update
+from webhooks.telegram.settings import enabled
 from webhooks.telegram.shape import NotAnUpdate
 
 PATH = "/webhooks/telegram"
@@ -23,7 +24,7 @@ def webhook():
     """Receives one Update: checks the secret, parses, hands it to the engine."""
     rt = current_runtime()
     settings = rt.settings
-    if not settings.telegram_enabled:
+    if not enabled(settings):
         return "Telegram is not configured here.", 404
     if not secret_matches(request.headers.get(SECRET_HEADER), settings.TELEGRAM_WEBHOOK_SECRET):
         return "", 403

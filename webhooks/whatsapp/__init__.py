@@ -11,20 +11,18 @@ from urllib.parse import quote
 from services.channels import Channel, Invite, Limits, mask_phone, register
 from services.config import Settings
 from webhooks.twilio.media import fetch_picture
+from webhooks.whatsapp import window
 from webhooks.whatsapp.inbound import CHANNEL, PREFIX
 from webhooks.whatsapp.routes import bp
+from webhooks.whatsapp.settings import SETTINGS, enabled
 
 GREETING = "Bonjour"
-
-
-def _enabled(settings: Settings) -> bool:
-    return settings.whatsapp_enabled
 
 
 def _invite(settings: Settings, code: str | None) -> Invite | None:
     """wa.me/<number> with "Bonjour" typed, or the pilot's code while a pilot is on."""
     number = settings.TWILIO_WHATSAPP_FROM.removeprefix(PREFIX).strip()
-    if not (settings.whatsapp_enabled and number):
+    if not (enabled(settings) and number):
         return None
     digits = number.lstrip("+")
     text = code or GREETING
@@ -56,7 +54,8 @@ CHANNEL_SPEC = register(
         can_show_buttons=True,
         can_share_location=True,
         can_receive_photos=True,
-        enabled=_enabled,
+        enabled=enabled,
+        settings=SETTINGS,
         blueprints=(bp,),
         sender=_sender,
         fetcher=lambda rt: lambda media: fetch_picture(media, rt.settings),
@@ -67,5 +66,6 @@ CHANNEL_SPEC = register(
         allowlist_as="sms",
         invite=_invite,
         preview=_preview,
+        on_inbound=window.opened,
     )
 )

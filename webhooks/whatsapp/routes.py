@@ -10,17 +10,16 @@ import time
 from flask import Blueprint, Response, abort, request
 
 from bot import engine
-from models.citizen import open_window
-from models.db import read_number, utcnow
-from models.messaging import outbox_by_provider_id, release_held
+from models.db import read_number
+from models.messaging import outbox_by_provider_id
 from services.runtime import Runtime, current_runtime
-from services.texts import pick_language
 from webhooks.twilio.form import message_sid_of, twiml
 from webhooks.twilio.phone import normalise_phone
 from webhooks.twilio.receipts import record_receipt
 from webhooks.twilio.signature import signature_is_valid
 from webhooks.whatsapp import window
 from webhooks.whatsapp.inbound import CHANNEL, INBOUND_PATH, STATUS_PATH, bare, parse_inbound
+from webhooks.whatsapp.settings import enabled
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,8 @@ bp = Blueprint("whatsapp", __name__)
 
 @bp.post(INBOUND_PATH)
 def inbound() -> Response:
-    """Verifies a Twilio WhatsApp message, opens the citizen's window, hands it on."""
+    """Verifies a Twilio WhatsApp message and hands it on (the engine opens the window:
+    `window.opened`, the spec's `on_inbound`)."""
     rt = _runtime_with_whatsapp()
     if not signature_is_valid(rt.settings):
         abort(403)
@@ -45,7 +45,6 @@ def inbound() -> Response:
     with engine.acknowledged(rt, CHANNEL, message_sid):
         replied_report = _replied_report(rt, message_sid_of({"MessageSid": form.get(
             "OriginalRepliedMessageSid", "")}))  # fmt: skip
-        _open_window(rt, phone, form)
         engine.handle(parse_inbound(form, message_sid, phone, replied_report=replied_report), rt)
     return twiml()
 
@@ -85,22 +84,6 @@ def _wait_for_the_send(rt: Runtime, sid: str) -> None:
     log.info("WhatsApp refusal for unknown message %s", sid)
 
 
-def _open_window(rt: Runtime, phone: str, form) -> None:
-    """The citizen wrote: their window opens now, and what waited for them goes first."""
-    with rt.db.transaction() as session:
-        citizen = open_window(
-            session,
-            CHANNEL,
-            phone,
-            display_name=_name(form.get("ProfileName")),
-            language=pick_language(None, rt.settings.DEFAULT_LANGUAGE),
-            at=utcnow(),
-        )
-        released = release_held(session, citizen.id)
-    if released:
-        rt.wake_worker()
-
-
 def _replied_report(rt: Runtime, sid: str) -> int | None:
     """The report of our message the citizen replied to (WhatsApp's "reply"), if any."""
     if not sid:
@@ -110,13 +93,8 @@ def _replied_report(rt: Runtime, sid: str) -> int | None:
         return message.report_id if message is not None else None
 
 
-def _name(value: str | None) -> str | None:
-    name = " ".join((value or "").split())[:64]
-    return name or None
-
-
 def _runtime_with_whatsapp() -> Runtime:
     rt = current_runtime()
-    if not rt.settings.whatsapp_enabled:
+    if not enabled(rt.settings):
         abort(404)  # no auth token or no sender: nothing could be verified or answered
     return rt

@@ -25,6 +25,7 @@ from webhooks.twilio.client import create_message, make_client, send_failure
 from webhooks.whatsapp import window
 from webhooks.whatsapp.content import TEXT, ContentCache, shape
 from webhooks.whatsapp.inbound import CHANNEL, PREFIX, STATUS_PATH
+from webhooks.whatsapp.settings import template_sid
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class WhatsAppSender:
         by SMS if it can)."""
         if message.payload.get("after_template"):
             raise Held(window.HELD_AFTER_TEMPLATE)  # its template went already: it waits
-        template = self.rt.settings.whatsapp_template(language)
+        template = template_sid(self.rt.settings, language)
         if template and variables:
             try:
                 sid = self._create(message, content_sid=template,

@@ -29,11 +29,14 @@ from models.messaging import (
     mark_retry,
     outbox_by_provider_id,
     queue_messages,
+    release_held,
     set_payload,
 )
 from models.report import Report
 from services.runtime import Runtime
 from services.texts import status_name
+from webhooks.twilio.settings import account_set
+from webhooks.whatsapp.settings import template_sid
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,15 @@ RATE_LIMITED = 63018  # the sender's per-second rate: try again shortly
 UNAPPROVED_CONTENT = 63005
 INVALID_RECIPIENT = 63024
 RETRY_AFTER_RATE = timedelta(seconds=30)
+
+
+def opened(session, citizen: Citizen, inbound) -> None:
+    """The citizen wrote (the engine calls this in the message's transaction, the citizen
+    locked): their window opens now, and what waited for them goes first."""
+    at = utcnow()
+    update_citizen(session, citizen.id, last_inbound_at=at)
+    citizen.last_inbound_at = at
+    release_held(session, citizen.id)
 
 
 def is_open(last_inbound_at: datetime | None, now: datetime | None = None) -> bool:
@@ -98,8 +110,8 @@ def fall_back_to_sms(session, rt: Runtime, message: Outbox, payload: dict) -> bo
     """Queues the message by SMS to the same number, if the town has SMS and the number
     has not opted out of it there; returns whether it did."""
     settings = rt.settings
-    if not (settings.sms_enabled and (settings.TWILIO_FROM_NUMBER or
-                                      settings.TWILIO_MESSAGING_SERVICE_SID)):  # fmt: skip
+    sms_sender = settings.TWILIO_FROM_NUMBER or settings.TWILIO_MESSAGING_SERVICE_SID
+    if not (account_set(settings) and sms_sender):
         return False
     whatsapp_citizen = session.get(Citizen, message.citizen_id)
     if whatsapp_citizen is None or not whatsapp_citizen.can_receive:
@@ -187,7 +199,7 @@ def _template_instead(session, rt: Runtime, message: Outbox) -> bool:
     if citizen is None or not citizen.can_receive:
         return False
     language = citizen.language or rt.settings.DEFAULT_LANGUAGE
-    if not (rt.settings.whatsapp_template(language) and
+    if not (template_sid(rt.settings, language) and
             template_variables(session, message, language)):  # fmt: skip
         return False
     queue_messages(
