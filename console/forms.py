@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -29,11 +30,14 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from console.present import channel_label
 from models.agent import ROLES
 from models.catalog import IDEA, PROBLEM
 from models.db import read_number
 from models.zone import BOUNDARY, PILOT
+from services import channels
 from services.agents import EMAIL_RE
+from services.runtime import current_runtime
 from services.types import clean_text
 
 MESSAGE_MAX = 1500  # an SMS update stays within a few segments; Telegram allows 4096
@@ -296,21 +300,40 @@ class InviteForm(FlaskForm):
             ) from exc
 
 
+def allowlist_channels() -> str:
+    """The channels an allowlist entry may name, in the agent's language: "SMS, Telegram"."""
+    found = channels.on_allowlists(current_runtime().settings)
+    return ", ".join(channel_label(c.name) for c in found)
+
+
+def reachable_channels() -> str:
+    """The channels residents start a conversation on, in the agent's language."""
+    return ", ".join(channel_label(c.name) for c in channels.reachable(current_runtime().settings))
+
+
 class AllowForm(FlaskForm):
-    identity = StringField(
-        _l("Phone number or Telegram user id"), validators=[DataRequired(), Length(max=64)]
-    )
+    identity = StringField(validators=[DataRequired(), Length(max=64)])
     label = StringField(_l("Label"), validators=[Optional(), Length(max=128)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        named = allowlist_channels()
+        self.identity.label.text = _(
+            "Phone number, user id or address (%(channels)s)", channels=named
+        )
 
     def validate_identity(self, field) -> None:
         from services.pilot import PilotError, identity
-        from services.runtime import current_runtime
 
         try:
             identity(field.data, current_runtime().settings.DEFAULT_REGION)
         except PilotError as exc:
+            channels_named = allowlist_channels()
             raise ValidationError(
-                _l("Neither a valid phone number nor a Telegram user id (digits only).")
+                _(
+                    "Not a phone number, user id or address of %(channels)s.",
+                    channels=channels_named,
+                )
             ) from exc
 
 

@@ -26,6 +26,8 @@ from console.forms import (
     PilotOpeningForm,
     PilotServicesForm,
     PilotSwitchForm,
+    allowlist_channels,
+    reachable_channels,
 )
 from console.present import channel_labels, mask_address
 from console.queue import lang
@@ -40,7 +42,7 @@ from models.pilot import (
     all_allowed,
     all_invites,
 )
-from services import launchkit, pilot, town_logo
+from services import channels, launchkit, pilot, town_logo
 from services.audit import Actor
 from services.catalog import CatalogCache, PilotRules
 from services.runtime import current_runtime
@@ -142,6 +144,8 @@ def _pilot_page(bound: dict | None = None, status: int = 200):
         channel_labels=channel_labels(),
         username=_username(rt.settings),
         sms_number=rt.settings.TWILIO_FROM_NUMBER,
+        reachable=reachable_channels(),
+        allowed_on=allowlist_channels(),
     ), status
 
 
@@ -340,9 +344,11 @@ def admin_launch_kit():
     try:
         kit = launchkit.kit_for(rt, code)
     except launchkit.LaunchKitError:
+        printable = ", ".join(channel_labels()[c.name] for c in channels.all_channels() if c.invite)
         error = _(
-            "Nothing to print yet: the bot's Telegram name (TELEGRAM_BOT_USERNAME) or the "
-            "town's SMS number (TWILIO_FROM_NUMBER) must be set first."
+            "Nothing to print yet: set up a channel residents can reach first (%(channels)s); "
+            "its settings are in .env.example.",
+            channels=printable,
         )
     return render_template(
         "console/admin/launch_kit.html",

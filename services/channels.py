@@ -197,6 +197,27 @@ def enabled_channels(settings: Settings) -> list[Channel]:
     return [c for c in all_channels() if c.enabled(settings)]
 
 
+def reachable(settings: Settings) -> list[Channel]:
+    """The enabled channels a resident starts a conversation on (each has an invite): what
+    the town's copy names (the launch kit, the pilot)."""
+    return [c for c in enabled_channels(settings) if c.for_citizens and c.invite is not None]
+
+
+def on_allowlists(settings: Settings) -> list[Channel]:
+    """The enabled channels whose residents an allowlist entry may name (read by their own
+    `identity`, or by another's: WhatsApp's by the phone's)."""
+    return [
+        c
+        for c in enabled_channels(settings)
+        if c.for_citizens and (reads_identity(c) or c.allowlist_as)
+    ]
+
+
+def reads_identity(channel: Channel) -> bool:
+    """It reads allowlist entries typed by an admin (`identity`)."""
+    return channel.identity is not _no_identity
+
+
 def get(name: str) -> Channel:
     """The channel of this name; an unknown one (an old row) can do nothing special and
     is masked like the others."""

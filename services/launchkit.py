@@ -4,9 +4,10 @@ PDFs in French with the town's name, made with fpdf2 and qrcode. With several co
 (an intercommunalité), one kit names the intercommunalité and one per commune names it
 and points to its reports on the public site; all carry the same bot (the citizen's place
 decides the commune). While a pilot with
-invite codes is on, the Telegram QR code carries the pilot's code (`?start=CODE`), so
-whoever scans the poster is let in. The SMS QR code opens the phone's messages to the
-town's number with "Bonjour" typed.
+invite codes is on, the QR codes that can carry the pilot's code do (Telegram's
+`?start=CODE`, WhatsApp's prepared message), so whoever scans the poster is let in; the
+others open a message to the town with "Bonjour" typed. Each QR code, its name and what
+to do come from the channel's spec (`invite`, services/channels.py).
 
 What the kit says and how each page is laid out is here; drawing with fpdf2 (the embedded
 font, French typography, QR codes) is services/pdf_drawing.py, the town's logo
@@ -112,9 +113,10 @@ def kit_for(rt: Runtime, code: str | None = None, commune: str | None = None) ->
         if invite is not None:
             invites.append(invite)
     if not invites:
+        printable = ", ".join(c.label() for c in channels.all_channels() if c.invite)
         raise LaunchKitError(
-            "Nothing to print: set TELEGRAM_BOT_USERNAME (or TELEGRAM_BOT_TOKEN) or "
-            "TWILIO_FROM_NUMBER first."
+            f"Nothing to print: set up a channel residents can reach ({printable}) first; "
+            "its settings are in .env.example."
         )
     kit = Kit(
         town=snapshot.area_name or "votre commune",
@@ -333,9 +335,22 @@ def _site_lines(kit: Kit) -> list[str]:
     if kit.pilot_note:
         lines.append(kit.pilot_note)
     if kit.pilot_note and kit.invite_code:
-        lines.append(f"Code d’invitation : {kit.invite_code.upper()} (déjà inclus dans le QR "
-                     "code Telegram ; par SMS ou WhatsApp, envoyez-le).")  # fmt: skip
+        lines.append(invite_code_line(kit))
     return lines
+
+
+def invite_code_line(kit: Kit) -> str:
+    """The pilot's code: in which QR codes it is already, and where to send it."""
+    code = kit.invite_code or ""
+    carried = [i.label for i in kit.invites if i.url and code in i.url]
+    sent = [i.label for i in kit.invites if i.label not in carried]
+    line = f"Code d’invitation : {code.upper()}"
+    if not carried:
+        return f"{line} (envoyez-le dans votre premier message)."
+    inside = f"déjà inclus dans le QR code {_named(carried, 'et')}"
+    if not sent:
+        return f"{line} ({inside})."
+    return f"{line} ({inside} ; par {_named(sent)}, envoyez-le)."
 
 
 def _site_height(pdf: FPDF, kit: Kit, layout: Layout) -> float:
@@ -497,5 +512,9 @@ def agent_guide_pdf(kit: Kit) -> bytes:
 
 
 def _channels_named(kit: Kit) -> str:
-    labels = [invite.label for invite in kit.invites]
-    return ", ".join(labels[:-1]) + " ou " + labels[-1] if len(labels) > 1 else labels[0]
+    return _named([invite.label for invite in kit.invites])
+
+
+def _named(labels: list[str], conjunction: str = "ou") -> str:
+    """ "Telegram, SMS ou WhatsApp"."""
+    return f"{', '.join(labels[:-1])} {conjunction} {labels[-1]}" if len(labels) > 1 else labels[0]

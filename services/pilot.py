@@ -143,7 +143,8 @@ def identity(text: str, region: str = "FR") -> tuple[str, str]:
     except ValueError as exc:
         raise PilotError(f"{text!r}: {exc}") from exc
     if found is None:
-        raise PilotError(f"{text!r} is neither a phone number nor a Telegram user id.")
+        known = ", ".join(c.label() for c in channels.all_channels() if channels.reads_identity(c))
+        raise PilotError(f"{text!r} is not an address on any channel that reads one ({known}).")
     return found
 
 

@@ -12,10 +12,18 @@ import pytest
 from sqlalchemy import text, update
 
 import webhooks  # noqa: F401  (registers every channel)
+from bot.app import create_app
 from models.messaging import Outbox
 from services import channels
 from services.config import _CORE, ConfigError, load_settings
+from services.launchkit import agent_guide_pdf, kit_for, poster_pdf
+from tests.conftest import base_config
+from tests.helpers import admin_id, log_in_as
+from tests.plugins import pigeon
+from tests.test_launchkit import read_pdf
 from tests.whatsapp_support import WhatsApp
+
+FRENCH = {"Accept-Language": "fr"}
 
 ENV_EXAMPLE = Path(__file__).parents[1] / ".env.example"
 
@@ -26,12 +34,18 @@ def _documented() -> dict[str, str]:
     return {name: "#" if commented else value for commented, name, value in lines}
 
 
-def test_env_example_lists_every_setting_of_the_core_and_of_every_channel() -> None:
+def _undocumented() -> list[str]:
+    """The core's and the registered channels' settings .env.example does not list."""
     documented = _documented()
-    assert [name for name in _CORE if name not in documented] == []
+    names = [*_CORE, *(s.name for c in channels.all_channels() for s in c.settings)]
+    return [name for name in names if name not in documented]
+
+
+def test_env_example_lists_every_setting_of_the_core_and_of_every_channel() -> None:
+    assert _undocumented() == []
+    documented = _documented()
     for channel in channels.all_channels():
         for setting in channel.settings:
-            assert setting.name in documented, f"{channel.name}: {setting.name} not in .env.example"
             assert setting.doc, f"{setting.name} has no comment"
             if setting.secret:
                 assert documented[setting.name] in ("", "#"), f"{setting.name}: a secret"
@@ -117,3 +131,40 @@ def test_a_whatsapp_message_the_engine_fails_on_leaves_the_window_and_held_news(
     wa.text("Il y a un trou")
     assert _as_utc(wa.citizen.last_inbound_at) > datetime.now(UTC) - timedelta(minutes=1)
     assert [m for m in wa.outbox() if m.status == "held"] == []
+
+
+# --- a throwaway channel: its settings and its name in the town's copy, from its package ---
+
+
+@pytest.fixture
+def pigeon_app(database_url, tmp_path):
+    pigeon.plug_in()
+    app = create_app(base_config(database_url, tmp_path))
+    yield app
+    app.extensions["webleads"].db.dispose()
+    channels.unregister(pigeon.NAME)
+
+
+def test_a_throwaway_channels_settings_are_read_and_must_be_documented(pigeon_app) -> None:
+    rt = pigeon_app.extensions["webleads"]
+    assert rt.settings.PIGEON_LOFT == "Mairie"
+    assert _undocumented() == ["PIGEON_LOFT"]  # what the .env.example check would say
+
+
+def test_a_throwaway_channel_is_named_in_the_pilot_and_the_launch_kit(pigeon_app) -> None:
+    rt = pigeon_app.extensions["webleads"]
+    client = pigeon_app.test_client()
+    log_in_as(client, admin_id(rt))
+    page = client.get("/console/admin/pilot", headers=FRENCH).get_data(as_text=True)
+    assert re.search(r"Numéro de téléphone, identifiant ou adresse \([^)]*Pigeon voyageur", page)
+    assert re.search(r"L’habitant envoie le code seul \([^)]*Pigeon voyageur", page)
+    assert re.search(r"Habitants admis sans code \([^)]*Pigeon voyageur", page)
+    kit_page = client.get("/console/admin/launch-kit", headers=FRENCH).get_data(as_text=True)
+    assert "Lâchez un pigeon vers la mairie." in kit_page
+    assert re.search(
+        r"chacun ouvre une conversation avec la commune \([^)]*Pigeon voyageur", kit_page
+    )
+    codes, text = read_pdf(poster_pdf(kit_for(rt)))
+    assert "pigeon://Mairie" in codes and "Lâchez un pigeon" in " ".join(text.split())
+    _, guide = read_pdf(agent_guide_pdf(kit_for(rt)))
+    assert "Pigeon voyageur" in " ".join(guide.split())

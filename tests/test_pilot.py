@@ -265,7 +265,7 @@ def test_pilot_from_the_command_line(app, rt) -> None:
         (["code", "add", "a b"], "3 to 32"),
         (["code", "off", "nope"], "No invite code"),
         (["services", "voirie", "piscine"], "No service piscine"),
-        (["allow", "hello"], "neither a phone number nor a Telegram user id"),
+        (["allow", "hello"], "is not an address on any channel"),
         (["allow", "+3361"], "not a valid phone number"),
     ],
 )

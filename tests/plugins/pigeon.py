@@ -1,4 +1,5 @@
-"""A throwaway channel, the whole of it: a webhook, a sender, a spec, one register() line.
+"""A throwaway channel, the whole of it: a webhook, a sender, its settings, how residents
+reach it, a spec, one register() line.
 
 Its "provider" is a loft of carrier pigeons: citizens post JSON to /webhooks/pigeon and
 the birds that fly back are kept in `LOFT` (the sender's provider side).
@@ -9,7 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from bot.engine import handle
-from services.channels import Channel, register
+from services.channels import Channel, Invite, register
+from services.config import Setting
 from services.runtime import current_runtime
 from services.types import Inbound, Reply
 
@@ -54,6 +56,20 @@ class PigeonSender:
         return f"pigeon-{len(LOFT)}"
 
 
+SETTINGS = (Setting("PIGEON_LOFT", "Mairie", doc="Pigeon: the loft the birds fly to"),)
+
+
+def _invite(settings, code: str | None) -> Invite:
+    """What the poster prints: the loft (a setting of its own) and the pilot's code."""
+    url = f"pigeon://{settings.PIGEON_LOFT}" + (f"?start={code}" if code else "")
+    return Invite("Pigeon voyageur", "Lâchez un pigeon vers la mairie.", url)
+
+
+def _identity(text: str, region: str) -> str | None:
+    """A bird's ring, as an admin types it in the pilot's allowlist: "ring:coo-1"."""
+    return text.removeprefix("ring:") if text.startswith("ring:") else None
+
+
 SPEC = Channel(
     name=NAME,
     labels={"en": "Carrier pigeon", "fr": "Pigeon voyageur"},
@@ -61,6 +77,9 @@ SPEC = Channel(
     can_share_location=True,
     blueprints=(bp,),
     sender=PigeonSender,
+    settings=SETTINGS,
+    invite=_invite,
+    identity=_identity,
 )
 
 
