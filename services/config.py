@@ -80,6 +80,11 @@ class Settings:
     def mail_enabled(self) -> bool:
         return bool(self.SMTP_URL and self.MAIL_FROM)
 
+    def __post_init__(self) -> None:
+        # Kept as attributes too: reading one costs what reading a field does.
+        for name, value in self.declared.items():
+            object.__setattr__(self, name, value)
+
     def __getattr__(self, name: str):
         """A declared setting's value: read at load, or now for a package declared since
         (from the environment and the overrides the settings were loaded with)."""
@@ -92,6 +97,7 @@ class Settings:
         if setting is None:
             raise AttributeError(f"no setting named {name}")
         values[name] = value = setting.value(self.overrides)
+        object.__setattr__(self, name, value)
         return value
 
     def replaced(self, **changes) -> Settings:
