@@ -133,7 +133,7 @@ def _pilot_page(bound: dict | None = None, status: int = 200):
         summary=pilot_summary(rules, dict(choices)),
         forms=forms,
         invites=invites,
-        links={i.code: _links(rt.settings, i.code) for i in invites},
+        links={i.code: _ways(rt.settings, i.code) for i in invites},
         allowed=[(a, mask_address(a.channel, a.address)) for a in allowed],
         demand=sorted(demand, key=lambda r: (r.day, r.channel, r.reason), reverse=True),
         demand_totals=_demand_totals(demand),
@@ -142,8 +142,6 @@ def _pilot_page(bound: dict | None = None, status: int = 200):
         periods=DEMAND_PERIODS,
         refusal_labels=REFUSAL_LABELS,
         channel_labels=channel_labels(),
-        username=_username(rt.settings),
-        sms_number=rt.settings.TWILIO_FROM_NUMBER,
         reachable=reachable_channels(),
         allowed_on=allowlist_channels(),
     ), status
@@ -169,15 +167,18 @@ def pilot_summary(rules: PilotRules, service_names: dict[str, str]) -> list[tupl
     ]
 
 
-def _username(settings) -> str:
-    """The bot's @username when the settings name it (no call to Telegram from a page)."""
-    return settings.TELEGRAM_BOT_USERNAME.lstrip("@")
-
-
-def _links(settings, code: str) -> dict[str, str]:
-    """A code's Telegram deep link, when the bot's name is known."""
-    username = _username(settings)
-    return {"telegram": f"https://t.me/{username}?start={code}"} if username else {}
+def _ways(settings, code: str) -> list[tuple[str, str | None]]:
+    """How a resident uses a code on each channel, from its invite (as the public site and
+    the launch kit do): (its name, the link that carries the code, or None: send it)."""
+    ways = []
+    for channel in channels.reachable(settings):
+        try:
+            invite = channel.invite(settings, code)
+        except channels.InviteUnavailable:
+            invite = None
+        carries = invite is not None and invite.url and code in invite.url
+        ways.append((channel_labels()[channel.name], invite.url if carries else None))
+    return ways
 
 
 def _demand_totals(demand: list[pilot.DemandRow]) -> list[tuple[str, int]]:

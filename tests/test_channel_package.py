@@ -14,7 +14,8 @@ from sqlalchemy import text, update
 import webhooks  # noqa: F401  (registers every channel)
 from bot.app import create_app
 from models.messaging import Outbox
-from services import channels
+from services import channels, pilot
+from services.audit import Actor
 from services.config import _CORE, ConfigError, load_settings
 from services.launchkit import agent_guide_pdf, kit_for, poster_pdf
 from tests.conftest import base_config
@@ -153,9 +154,12 @@ def test_a_throwaway_channels_settings_are_read_and_must_be_documented(pigeon_ap
 
 def test_a_throwaway_channel_is_named_in_the_pilot_and_the_launch_kit(pigeon_app) -> None:
     rt = pigeon_app.extensions["webleads"]
+    with rt.db.transaction() as session:
+        pilot.add_code(session, Actor("admin@vitre.example"), "Centre", "Quartier du centre")
     client = pigeon_app.test_client()
     log_in_as(client, admin_id(rt))
     page = client.get("/console/admin/pilot", headers=FRENCH).get_data(as_text=True)
+    assert 'href="pigeon://Mairie?start=centre"' in page  # the code's link, from the invite
     assert re.search(r"Numéro de téléphone, identifiant ou adresse \([^)]*Pigeon voyageur", page)
     assert re.search(r"L’habitant envoie le code seul \([^)]*Pigeon voyageur", page)
     assert re.search(r"Habitants admis sans code \([^)]*Pigeon voyageur", page)
@@ -165,6 +169,6 @@ def test_a_throwaway_channel_is_named_in_the_pilot_and_the_launch_kit(pigeon_app
         r"chacun ouvre une conversation avec la commune \([^)]*Pigeon voyageur", kit_page
     )
     codes, text = read_pdf(poster_pdf(kit_for(rt)))
-    assert "pigeon://Mairie" in codes and "Lâchez un pigeon" in " ".join(text.split())
+    assert "pigeon://Mairie?start=centre" in codes and "Lâchez un pigeon" in " ".join(text.split())
     _, guide = read_pdf(agent_guide_pdf(kit_for(rt)))
     assert "Pigeon voyageur" in " ".join(guide.split())
