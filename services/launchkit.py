@@ -68,6 +68,8 @@ class Kit:
     commune: str | None = None
     communes: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()  # the town's own problem categories, as printed
+    # The channels whose app shows the bot's commands (/supprimer), as printed.
+    command_menus: tuple[str, ...] = ()
     logo: bytes | None = None  # the town's logo (PNG), uploaded in the console
 
     def url_of(self, label: str) -> str | None:
@@ -102,7 +104,7 @@ def kit_for(rt: Runtime, code: str | None = None, commune: str | None = None) ->
         zone = commune_by_insee(session, commune.strip().upper()) if commune else None
         if commune and zone is None:
             raise LaunchKitError(f"No commune {commune!r}: see webleads commune list.")
-    invites = []
+    invites, command_menus = [], []
     for channel in channels.all_channels():
         if channel.invite is None:
             continue
@@ -112,6 +114,8 @@ def kit_for(rt: Runtime, code: str | None = None, commune: str | None = None) ->
             raise LaunchKitError(str(exc)) from exc
         if invite is not None:
             invites.append(invite)
+            if channel.has_command_menu:
+                command_menus.append(invite.label)
     if not invites:
         printable = ", ".join(c.label() for c in channels.all_channels() if c.invite)
         raise LaunchKitError(
@@ -122,6 +126,7 @@ def kit_for(rt: Runtime, code: str | None = None, commune: str | None = None) ->
         town=snapshot.area_name or "votre commune",
         base_url=settings.PUBLIC_BASE_URL.rstrip("/"),
         invites=tuple(invites),
+        command_menus=tuple(command_menus),
         invite_code=code,
         pilot_note=_pilot_note(snapshot) if rules.restricts else None,
         categories=tuple(c.name_fr for c in snapshot.categories if c.kind == "problem"),
@@ -233,7 +238,7 @@ def _citizens_page(kit: Kit, layout: Layout) -> bytes:
     _header(pdf, kit, layout)
     write_text(pdf, layout.text, "", examples_line(kit), INK, align="C")
     top = pdf.get_y() + GAP
-    footer_top = _footer(pdf, layout)
+    footer_top = _footer(pdf, kit, layout)
     site_top = footer_top - GAP - _site_height(pdf, kit, layout)
     how_to_top = site_top - GAP - _how_to_height(pdf, layout)
     _codes_row(pdf, kit, layout, top, how_to_top - GAP)
@@ -378,7 +383,7 @@ def _site(pdf: FPDF, kit: Kit, layout: Layout) -> None:
         pdf.multi_cell(width, layout.text * 0.9 * 0.45, french(line), align="L")
 
 
-def _footer(pdf: FPDF, layout: Layout) -> float:
+def _footer(pdf: FPDF, kit: Kit, layout: Layout) -> float:
     """The privacy line in a band at the foot of the page; returns where the band starts."""
     height = layout.small * 1.9
     top = pdf.h - height - 4
@@ -387,14 +392,17 @@ def _footer(pdf: FPDF, layout: Layout) -> float:
     pdf.set_xy(pdf.l_margin, top)
     pdf.set_font(FONT, "", layout.small)
     pdf.set_text_color(*INK)
-    pdf.multi_cell(pdf.epw, layout.small * 0.42, french(PRIVACY), align="C")
+    pdf.multi_cell(pdf.epw, layout.small * 0.42, french(privacy_line(kit)), align="C")
     return top - 3
 
 
-PRIVACY = (
-    "Vos données servent au suivi de vos signalements. Envoyez SUPPRIMER (ou /supprimer sur "
-    "Telegram) pour les effacer à tout moment, et STOP pour ne plus recevoir de messages."
-)
+def privacy_line(kit: Kit) -> str:
+    """The privacy line; the slash command on the channels whose app shows commands."""
+    command = f" (ou /supprimer sur {_named(list(kit.command_menus))})" if kit.command_menus else ""
+    return (
+        f"Vos données servent au suivi de vos signalements. Envoyez SUPPRIMER{command} pour "
+        "les effacer à tout moment, et STOP pour ne plus recevoir de messages."
+    )
 
 
 def _communes_line(names: tuple[str, ...]) -> str:

@@ -169,6 +169,8 @@ def test_a_throwaway_channel_is_named_in_the_pilot_and_the_launch_kit(pigeon_app
         r"chacun ouvre une conversation avec la commune \([^)]*Pigeon voyageur", kit_page
     )
     codes, text = read_pdf(poster_pdf(kit_for(rt)))
-    assert "pigeon://Mairie?start=centre" in codes and "Lâchez un pigeon" in " ".join(text.split())
+    flat = " ".join(text.split())
+    assert "pigeon://Mairie?start=centre" in codes and "Lâchez un pigeon" in flat
+    assert "Envoyez SUPPRIMER pour les effacer" in flat  # no command menu: no /supprimer
     _, guide = read_pdf(agent_guide_pdf(kit_for(rt)))
     assert "Pigeon voyageur" in " ".join(guide.split())

@@ -70,6 +70,7 @@ def test_the_qr_codes_open_the_bot_and_the_sms(kit_app, make) -> None:
     assert "Déjà signalé ? Voyez les signalements" in flat and "/reports" in flat, flat
     assert "SUIVRE" in flat
     assert "signalez aussi sur https://webleads.example.org/signaler" in flat, flat
+    assert "Envoyez SUPPRIMER (ou /supprimer sur Telegram)" in flat  # its command menu
 
 
 def test_during_a_pilot_the_telegram_code_carries_the_invitation(kit_app) -> None:
