@@ -302,13 +302,7 @@ class InviteForm(FlaskForm):
 
 def allowlist_channels() -> str:
     """The channels an allowlist entry may name, in the agent's language: "SMS, Telegram"."""
-    found = channels.on_allowlists(current_runtime().settings)
-    return ", ".join(channel_label(c.name) for c in found)
-
-
-def reachable_channels() -> str:
-    """The channels residents start a conversation on, in the agent's language."""
-    return ", ".join(channel_label(c.name) for c in channels.reachable(current_runtime().settings))
+    return ", ".join(channel_label(c.name) for c in channels.on_allowlists())
 
 
 class AllowForm(FlaskForm):

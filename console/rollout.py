@@ -27,7 +27,6 @@ from console.forms import (
     PilotServicesForm,
     PilotSwitchForm,
     allowlist_channels,
-    reachable_channels,
 )
 from console.present import channel_labels, mask_address
 from console.queue import lang
@@ -134,6 +133,7 @@ def _pilot_page(bound: dict | None = None, status: int = 200):
         forms=forms,
         invites=invites,
         links={i.code: _ways(rt.settings, i.code) for i in invites},
+        reachable=", ".join(name for name, _ in _ways(rt.settings, None)),
         allowed=[(a, mask_address(a.channel, a.address)) for a in allowed],
         demand=sorted(demand, key=lambda r: (r.day, r.channel, r.reason), reverse=True),
         demand_totals=_demand_totals(demand),
@@ -142,7 +142,6 @@ def _pilot_page(bound: dict | None = None, status: int = 200):
         periods=DEMAND_PERIODS,
         refusal_labels=REFUSAL_LABELS,
         channel_labels=channel_labels(),
-        reachable=reachable_channels(),
         allowed_on=allowlist_channels(),
     ), status
 
@@ -167,17 +166,21 @@ def pilot_summary(rules: PilotRules, service_names: dict[str, str]) -> list[tupl
     ]
 
 
-def _ways(settings, code: str) -> list[tuple[str, str | None]]:
-    """How a resident uses a code on each channel, from its invite (as the public site and
-    the launch kit do): (its name, the link that carries the code, or None: send it)."""
+def _ways(settings, code: str | None) -> list[tuple[str, str | None]]:
+    """How a resident uses a code on each channel set up, from its invite (as the public
+    site and the launch kit do): (its name, a link carrying the code, or None: send it)."""
     ways = []
-    for channel in channels.reachable(settings):
+    for channel in channels.reachable():
         try:
             invite = channel.invite(settings, code)
         except channels.InviteUnavailable:
-            invite = None
-        carries = invite is not None and invite.url and code in invite.url
-        ways.append((channel_labels()[channel.name], invite.url if carries else None))
+            continue  # its provider did not say how to reach it
+        if invite is None:
+            continue  # not set up
+        url = invite.url
+        if url and code and code not in url:
+            url = channels.prepared(url, code.upper())  # a message prepared with the code
+        ways.append((channel_labels()[channel.name], url if code else None))
     return ways
 
 
@@ -345,7 +348,7 @@ def admin_launch_kit():
     try:
         kit = launchkit.kit_for(rt, code)
     except launchkit.LaunchKitError:
-        printable = ", ".join(channel_labels()[c.name] for c in channels.all_channels() if c.invite)
+        printable = ", ".join(channel_labels()[c.name] for c in channels.reachable())
         error = _(
             "Nothing to print yet: set up a channel residents can reach first (%(channels)s); "
             "its settings are in .env.example.",

@@ -197,20 +197,16 @@ def enabled_channels(settings: Settings) -> list[Channel]:
     return [c for c in all_channels() if c.enabled(settings)]
 
 
-def reachable(settings: Settings) -> list[Channel]:
-    """The enabled channels a resident starts a conversation on (each has an invite): what
-    the town's copy names (the launch kit, the pilot)."""
-    return [c for c in enabled_channels(settings) if c.for_citizens and c.invite is not None]
+def reachable() -> list[Channel]:
+    """The channels a resident starts a conversation on (each has an invite, which says
+    whether it is set up): what the town's copy names (the launch kit, the pilot)."""
+    return [c for c in all_channels() if c.for_citizens and c.invite is not None]
 
 
-def on_allowlists(settings: Settings) -> list[Channel]:
-    """The enabled channels whose residents an allowlist entry may name (read by their own
+def on_allowlists() -> list[Channel]:
+    """The channels whose residents an allowlist entry may name (read by their own
     `identity`, or by another's: WhatsApp's by the phone's)."""
-    return [
-        c
-        for c in enabled_channels(settings)
-        if c.for_citizens and (reads_identity(c) or c.allowlist_as)
-    ]
+    return [c for c in all_channels() if c.for_citizens and (reads_identity(c) or c.allowlist_as)]
 
 
 def reads_identity(channel: Channel) -> bool:
@@ -276,14 +272,21 @@ def follow_link(invite_url: str, number: int) -> tuple[str, str | None] | None:
     """The invite's link made to follow a report: a deep link keeps the code it was given
     (Telegram's `?start=follow_1042`); a link that opens a message (SMS `body=`, WhatsApp's
     click-to-chat `text=`) gets the words `SUIVRE 1042` instead of its greeting."""
+    if "start" in {name for name, _ in parse_qsl(urlsplit(invite_url).query)}:
+        return invite_url, None
+    words = FOLLOW_WORDS.format(number=number)
+    url = prepared(invite_url, words)
+    return (url, words) if url is not None else None
+
+
+def prepared(invite_url: str, words: str) -> str | None:
+    """The invite's link with `words` as the message it prepares (SMS `body=`, WhatsApp's
+    click-to-chat `text=`); None for a link that prepares none."""
     parts = urlsplit(invite_url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     names = {name for name, _ in query}
-    if "start" in names:
-        return invite_url, None
     for field_name in ("body", "text"):
         if field_name in names:
-            words = FOLLOW_WORDS.format(number=number)
             query = [(n, words if n == field_name else v) for n, v in query]
-            return urlunsplit(parts._replace(query=urlencode(query))), words
+            return urlunsplit(parts._replace(query=urlencode(query)))
     return None

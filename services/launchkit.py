@@ -117,7 +117,7 @@ def kit_for(rt: Runtime, code: str | None = None, commune: str | None = None) ->
             if channel.has_command_menu:
                 command_menus.append(invite.label)
     if not invites:
-        printable = ", ".join(c.label() for c in channels.all_channels() if c.invite)
+        printable = ", ".join(c.label() for c in channels.reachable())
         raise LaunchKitError(
             f"Nothing to print: set up a channel residents can reach ({printable}) first; "
             "its settings are in .env.example."
