@@ -272,7 +272,7 @@ def test_the_pilot_and_its_launch_kit(page, live, town):
         page.click("#invite-form button[type=submit]")
         page.wait_for_selector("tr[data-code=quartier-gare]")
         assert "Seulement les habitants avec un code" in state.inner_text()
-        link = page.locator("tr[data-code=quartier-gare] a.deep-link")
+        link = page.locator("tr[data-code=quartier-gare] a.deep-link[href^='https://t.me']")
         assert link.get_attribute("href") == "https://t.me/VitreBot?start=quartier-gare"
         screenshot(page, "admin-pilot")
 
