@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text, update
 
 import webhooks  # noqa: F401  (registers every channel)
-from bot.app import create_app
+from app.factory import create_app
 from models.messaging import Outbox
 from services import channels, pilot
 from services.audit import Actor
