@@ -86,17 +86,21 @@ def handle(inbound: Inbound, rt: Runtime | None = None) -> Handled:
             # They write again (unblocked the bot, got their number back): answer them.
             citizen.unreachable = False
             update_citizen(session, citizen.id, unreachable=False)
-        if conversation.waiting_on is not None:
-            if not _jumps_the_queue(inbound):
-                hold_inbound(session, citizen.id, inbound.to_dict())
-                return Handled(citizen_id=citizen.id, state=conversation.state, waiting=True)
-            # STOP: the pending work and what was said meanwhile are dropped with it.
-            conversation.waiting_on = None
-            drop_held(session, citizen.id)
-        ctx = Ctx(session, rt, citizen, conversation, rt.catalog.get(session))
-        replies = _run(ctx, inbound)
-        _save(session, ctx, citizen, replies)
+        held = conversation.waiting_on is not None and not _jumps_the_queue(inbound)
+        if held:
+            hold_inbound(session, citizen.id, inbound.to_dict())
+        else:
+            if conversation.waiting_on is not None:
+                # STOP: the pending work and what was said meanwhile are dropped with it.
+                conversation.waiting_on = None
+                drop_held(session, citizen.id)
+            ctx = Ctx(session, rt, citizen, conversation, rt.catalog.get(session))
+            replies = _run(ctx, inbound)
+            _save(session, ctx, citizen, replies)
+    # Held too: the channel's hook may have queued messages (WhatsApp's held news).
     rt.wake_worker()
+    if held:
+        return Handled(citizen_id=citizen.id, state=conversation.state, waiting=True)
     return Handled(
         citizen_id=citizen.id,
         state=conversation.state,
