@@ -273,16 +273,18 @@ def _actor() -> Actor:
 
 
 def _save_service(db, form: ServiceForm, item_id: int | None) -> str:
-    service = admin.save_service(
-        db,
-        _actor(),
-        item_id,
-        code=form.code.data,
-        name_fr=form.name_fr.data,
-        name_en=form.name_en.data,
-        active=form.active.data,
-    )
+    service = admin.save_service(db, _actor(), item_id, **_code_and_names(form))
     return service.name(lang())
+
+
+def _code_and_names(form: ServiceForm | CategoryForm) -> dict:
+    """What a service and a category both have: a code, a name in each language, active."""
+    return {
+        "code": form.code.data,
+        "name_fr": form.name_fr.data,
+        "name_en": form.name_en.data,
+        "active": form.active.data,
+    }
 
 
 def _save_category(db, form: CategoryForm, item_id: int | None) -> str:
@@ -290,9 +292,7 @@ def _save_category(db, form: CategoryForm, item_id: int | None) -> str:
         db,
         _actor(),
         item_id,
-        code=form.code.data,
-        name_fr=form.name_fr.data,
-        name_en=form.name_en.data,
+        **_code_and_names(form),
         service_id=form.service_id.data,
         kind=form.kind.data,
         sla_hours=form.sla_hours.data,
@@ -300,7 +300,6 @@ def _save_category(db, form: CategoryForm, item_id: int | None) -> str:
         ask_if_fixed=form.ask_if_fixed.data,
         description_public=form.description_public.data,
         position=form.position.data or 0,
-        active=form.active.data,
         # a form without the field (an older page still open) leaves the keywords as they are
         **({"keywords": form.keywords.data or ""} if "keywords" in request.form else {}),
         **_urgency_fields(db, form, item_id),
