@@ -13,8 +13,10 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     func,
+    literal,
     or_,
     select,
+    type_coerce,
     union,
     union_all,
     update,
@@ -210,7 +212,7 @@ def queue_replies(
     statement, values = along
     values = {
         **values,
-        **{f"reply_payload_{i}": payload for i, payload in enumerate(payloads)},
+        "reply_payloads": payloads,
         "reply_citizen": citizen_id,
         "reply_channel": channel,
         "reply_address": address,
@@ -220,18 +222,24 @@ def queue_replies(
         "cancelled_status": CANCELLED,
         "superseded": SUPERSEDED,
     }
-    result = connection.execute(_queue_replies_statement(statement, len(payloads)), values)
+    result = connection.execute(_queue_replies_statement(statement), values)
     _log_dropped(citizen_id, result.rowcount)
 
 
-@functools.lru_cache(maxsize=4 * MAX_QUEUED_REPLIES)
-def _queue_replies_statement(along: Executable, count: int) -> Executable:
-    """`queue_replies`'s one statement on PostgreSQL, built once per `along` and count:
+@functools.lru_cache(maxsize=8)
+def _queue_replies_statement(along: Executable) -> Executable:
+    """`queue_replies`'s one statement on PostgreSQL, built once per `along`:
 
     WITH along AS (...),
-         queued AS (INSERT INTO outbox ... VALUES (...), (...) RETURNING id)
+         queued AS (INSERT INTO outbox ... SELECT ..., value
+                    FROM json_array_elements(:reply_payloads) WITH ORDINALITY
+                    ORDER BY ordinality RETURNING id)
     UPDATE outbox SET status = 'cancelled', ... WHERE <this chat's queued replies>
     AND id < (the 10th newest id among them and the ids in queued)
+
+    The replies are one JSON array, not a row of VALUES each: a multi-row VALUES has
+    no cache key, and SQLAlchemy compiled it again for every message (~1 ms). Their
+    ids follow the array's order (the ORDER BY), as a multi-row VALUES gave them.
     """
     table = Outbox.__table__
     column = table.c
@@ -245,13 +253,24 @@ def _queue_replies_statement(along: Executable, count: int) -> Executable:
         "address": param("reply_address", column.address),
         "priority": param("reply_priority", column.priority),
         "status": param("queued_status", column.status),
-        "attempts": 0,
+        "attempts": literal(0, column.attempts.type),
         "next_attempt_at": param("reply_at", column.next_attempt_at),
         "created_at": param("reply_at", column.created_at),
     }
-    rows = [{**row, "payload": param(f"reply_payload_{i}", column.payload)} for i in range(count)]
+    payloads = (
+        func.json_array_elements(bindparam("reply_payloads", type_=JSON))
+        .table_valued("value", with_ordinality="ordinality")
+        .render_derived()
+        .alias("reply")
+    )
+    rows = select(
+        *(value.label(name) for name, value in row.items()),
+        type_coerce(payloads.c.value, column.payload.type).label("payload"),
+    ).order_by(payloads.c.ordinality)
     # On PostgreSQL a trigger NOTIFYs the workers (migration 0005), delivered at commit.
-    queued = pg_insert(table).values(rows).returning(column.id).cte("queued")
+    queued = (
+        pg_insert(table).from_select([*row, "payload"], rows).returning(column.id).cte("queued")
+    )
     waiting = (
         (column.citizen_id == row["citizen_id"])
         & (column.status == row["status"])
