@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, UniqueConstraint, bindparam, func, select, true, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    UniqueConstraint,
+    bindparam,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -158,21 +168,25 @@ def _create(session: Session, channel: str, address: str, display_name, language
         unreachable=False,
         created_at=now,
     )
-    citizen.id = connection.execute(
-        _INSERT_CITIZEN[postgres],
-        {
-            "channel": channel,
-            "address": address,
-            "display_name": display_name,
-            "language": language,
-            "now": now,
-        },
-    ).scalar()
+    values = {
+        "channel": channel,
+        "address": address,
+        "display_name": display_name,
+        "language": language,
+        "now": now,
+    }
     conversation_id = None
-    if citizen.id is not None:
-        conversation_id = connection.execute(
-            _INSERT_CONVERSATION[postgres], {"citizen_id": citizen.id, "now": now}
-        ).scalar()
+    if postgres:
+        # Both rows in one statement (one round trip): the conversation's INSERT selects
+        # the id the citizen's returned; no row when a twin created the citizen first.
+        row = connection.execute(_INSERT_CITIZEN_AND_CONVERSATION, values).one_or_none()
+        citizen.id, conversation_id = row if row is not None else (None, None)
+    else:
+        citizen.id = connection.execute(_INSERT_CITIZEN[postgres], values).scalar()
+        if citizen.id is not None:
+            conversation_id = connection.execute(
+                _INSERT_CONVERSATION[postgres], {"citizen_id": citizen.id, "now": now}
+            ).scalar()
     if conversation_id is None:
         # Another message of the same citizen created them at the same time: wait for
         # its transaction (the row lock), then go on from what it left.
@@ -221,6 +235,33 @@ _INSERT_CITIZEN, _INSERT_CONVERSATION = (
     {postgres: _inserts(pg_insert if postgres else sqlite_insert)[i] for postgres in (False, True)}
     for i in (0, 1)
 )
+
+
+def _insert_citizen_and_conversation():
+    """`_create`'s one statement on PostgreSQL:
+
+    WITH new_citizen AS (INSERT INTO citizen ... ON CONFLICT DO NOTHING RETURNING id)
+    INSERT INTO conversation (citizen_id, ...) SELECT id, ... FROM new_citizen
+    ON CONFLICT DO NOTHING RETURNING citizen_id, id
+    """
+    conversations = Conversation.__table__
+    new_citizen = _INSERT_CITIZEN[True].cte("new_citizen")
+    columns = conversations.c
+    first = select(
+        new_citizen.c.id,
+        literal(State.START.value, columns.state.type),
+        literal({}, columns.draft.type),
+        bindparam("now", type_=columns.updated_at.type),
+    )
+    return (
+        pg_insert(conversations)
+        .from_select(["citizen_id", "state", "draft", "updated_at"], first)
+        .on_conflict_do_nothing(index_elements=["citizen_id"])
+        .returning(columns.citizen_id, columns.id)
+    )
+
+
+_INSERT_CITIZEN_AND_CONVERSATION = _insert_citizen_and_conversation()
 
 
 # Built once: the hot path of every inbound message (see bench/engine.py).
