@@ -18,7 +18,6 @@ from sqlalchemy import (
     select,
     type_coerce,
     union,
-    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -197,8 +196,9 @@ def queue_replies(
     `queue_messages` does.
 
     On PostgreSQL the three go in one statement (one round trip, not three): `along` and
-    the INSERT of the replies as CTEs of the UPDATE that trims the backlog, which counts
-    the new replies from the INSERT's RETURNING (its snapshot does not see them).
+    the INSERT of the replies as CTEs of the UPDATE that trims the backlog. Its snapshot
+    does not see the new replies, newer than every waiting one: it keeps the newest
+    MAX_QUEUED_REPLIES - len(payloads) of those and cancels the others.
     """
     connection = session.connection()
     if connection.dialect.name != "postgresql" or not 0 < len(payloads) <= MAX_QUEUED_REPLIES:
@@ -221,6 +221,7 @@ def queue_replies(
         "queued_status": QUEUED,
         "cancelled_status": CANCELLED,
         "superseded": SUPERSEDED,
+        "kept_waiting": MAX_QUEUED_REPLIES - len(payloads),
     }
     result = connection.execute(_queue_replies_statement(statement), values)
     _log_dropped(citizen_id, result.rowcount)
@@ -234,8 +235,8 @@ def _queue_replies_statement(along: Executable) -> Executable:
          queued AS (INSERT INTO outbox ... SELECT ..., value
                     FROM json_array_elements(:reply_payloads) WITH ORDINALITY
                     ORDER BY ordinality RETURNING id)
-    UPDATE outbox SET status = 'cancelled', ... WHERE <this chat's queued replies>
-    AND id < (the 10th newest id among them and the ids in queued)
+    UPDATE outbox SET status = 'cancelled', ... WHERE <this chat's waiting replies>
+    AND id <= (the newest of them beyond the (10 - new replies) newest)
 
     The replies are one JSON array, not a row of VALUES each: a multi-row VALUES has
     no cache key, and SQLAlchemy compiled it again for every message (~1 ms). Their
@@ -276,17 +277,20 @@ def _queue_replies_statement(along: Executable) -> Executable:
         & (column.status == row["status"])
         & (column.priority == row["priority"])
     )
-    ids = union_all(select(column.id).where(waiting), select(queued.c.id)).subquery("ids")
-    oldest_kept = (
-        select(ids.c.id)
-        .order_by(ids.c.id.desc())
-        .offset(MAX_QUEUED_REPLIES - 1)
+    # Found from this chat's rows of ix_outbox_citizen (citizen_id, id), newest first,
+    # whatever the other chats have waiting (the union with the new ids it replaces sorted
+    # every waiting reply of every chat once the outbox was long).
+    newest_dropped = (
+        select(column.id)
+        .where(waiting)
+        .order_by(column.id.desc())
+        .offset(bindparam("kept_waiting", type_=column.id.type))
         .limit(1)
         .scalar_subquery()
     )
     return (
         table.update()
-        .where(waiting, column.id < oldest_kept)
+        .where(waiting, column.id <= newest_dropped)
         .values(
             status=param("cancelled_status", column.status),
             last_error=param("superseded", column.last_error),
