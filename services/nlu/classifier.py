@@ -226,6 +226,16 @@ class Model:
         return cls(pickle.loads(data))
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One row as CSR arrays: what inplace_csr_row_normalize_l2 reads of a matrix."""
+
+    data: object
+    shape: tuple[int, int]
+    indices: object
+    indptr: object
+
+
 class _Scorer:
     """`predict_proba` of the pipeline make_pipeline builds, for one message, without
     scikit-learn's input checks: they cost about 2 ms a message (four fifths of a read,
@@ -302,13 +312,13 @@ class _Scorer:
                 np.log(values, values)
                 values += 1.0
             values *= idf[own]
-            part = sparse.csr_array(
-                (values, own, np.array([0, len(own)], dtype=np.int32)),
-                shape=(1, len(vocabulary)),
+            # scikit-learn's own l2 normalisation, on the row's arrays (a scipy matrix
+            # built for it costs more than the rest of the arithmetic).
+            inplace_csr_row_normalize_l2(
+                _Row(values, (1, len(vocabulary)), own, np.array([0, len(own)], dtype=np.int32))
             )
-            inplace_csr_row_normalize_l2(part)
             indices.append(own + offset)
-            data.append(part.data)
+            data.append(values)
         vector = sparse.csr_array(
             (np.concatenate(data), np.concatenate(indices).astype(np.int32),
              np.array([0, sum(len(i) for i in indices)], dtype=np.int32)),
