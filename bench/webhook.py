@@ -6,8 +6,9 @@ more messages, from thousands of distinct chats, each with its own update_id) to
 /webhooks/telegram. The reference is bench/reference_app.py in the same gunicorn setup:
 it parses the same body and does one select, one update, one insert and one commit on
 the same database. Runs alternate (reference, webhook, reference, webhook); the best of
-each is kept. Prints requests/s, p50 and p99 latency, errors, and the ratios: of the bests,
-and round by round (each webhook run to the reference run just before it) with their
+each is kept. Each app's processes are left to settle (idle, their start-up work done)
+before the load starts. Prints requests/s, p50 and p99 latency, errors, and the ratios:
+of the bests, and round by round (each webhook run to the reference run just before it) with their
 median and spread. `--before PATH` runs another checkout's webhook (e.g. the code before
 a change, `git archive main | tar -x -C PATH`) in the same rounds, after the reference.
 
@@ -124,6 +125,34 @@ def start_gunicorn(app: str, env: dict, port: int, root: Path = ROOT) -> subproc
     )
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its children (gunicorn's master, workers)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        pid = pending.pop()
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            pending += [int(child) for child in children]
+    return total
+
+
+def settle(pid: int, timeout: float = 20.0) -> None:
+    """Waits until the app's processes are idle before the load starts: the first worker
+    answering does not mean the others have booted, nor that work a worker does once at
+    start (the webhook app warms its free-text reader, 1-3 s of CPU) is done. Every app
+    (the reference too) is measured settled, as a long-running server is."""
+    deadline = time.monotonic() + timeout
+    used = _cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _cpu_seconds(pid)
+        if now - used < 0.05:
+            return
+        used = now
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -188,6 +217,7 @@ def throughput(
             script.write_text(WRK_SCRIPT.replace("__BASE__", str(runs * 10**12)))
             try:
                 wait_http(port, "/" if name == "reference" else "/healthz")
+                settle(proc.pid)
                 result = run_wrk(port, seconds, script)
             finally:
                 stop(proc)

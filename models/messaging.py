@@ -13,10 +13,11 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     func,
+    literal,
     or_,
     select,
+    type_coerce,
     union,
-    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -195,8 +196,9 @@ def queue_replies(
     `queue_messages` does.
 
     On PostgreSQL the three go in one statement (one round trip, not three): `along` and
-    the INSERT of the replies as CTEs of the UPDATE that trims the backlog, which counts
-    the new replies from the INSERT's RETURNING (its snapshot does not see them).
+    the INSERT of the replies as CTEs of the UPDATE that trims the backlog. Its snapshot
+    does not see the new replies, newer than every waiting one: it keeps the newest
+    MAX_QUEUED_REPLIES - len(payloads) of those and cancels the others.
     """
     connection = session.connection()
     if connection.dialect.name != "postgresql" or not 0 < len(payloads) <= MAX_QUEUED_REPLIES:
@@ -210,7 +212,7 @@ def queue_replies(
     statement, values = along
     values = {
         **values,
-        **{f"reply_payload_{i}": payload for i, payload in enumerate(payloads)},
+        "reply_payloads": payloads,
         "reply_citizen": citizen_id,
         "reply_channel": channel,
         "reply_address": address,
@@ -219,19 +221,26 @@ def queue_replies(
         "queued_status": QUEUED,
         "cancelled_status": CANCELLED,
         "superseded": SUPERSEDED,
+        "kept_waiting": MAX_QUEUED_REPLIES - len(payloads),
     }
-    result = connection.execute(_queue_replies_statement(statement, len(payloads)), values)
+    result = connection.execute(_queue_replies_statement(statement), values)
     _log_dropped(citizen_id, result.rowcount)
 
 
-@functools.lru_cache(maxsize=4 * MAX_QUEUED_REPLIES)
-def _queue_replies_statement(along: Executable, count: int) -> Executable:
-    """`queue_replies`'s one statement on PostgreSQL, built once per `along` and count:
+@functools.lru_cache(maxsize=8)
+def _queue_replies_statement(along: Executable) -> Executable:
+    """`queue_replies`'s one statement on PostgreSQL, built once per `along`:
 
     WITH along AS (...),
-         queued AS (INSERT INTO outbox ... VALUES (...), (...) RETURNING id)
-    UPDATE outbox SET status = 'cancelled', ... WHERE <this chat's queued replies>
-    AND id < (the 10th newest id among them and the ids in queued)
+         queued AS (INSERT INTO outbox ... SELECT ..., value
+                    FROM json_array_elements(:reply_payloads) WITH ORDINALITY
+                    ORDER BY ordinality RETURNING id)
+    UPDATE outbox SET status = 'cancelled', ... WHERE <this chat's waiting replies>
+    AND id <= (the newest of them beyond the (10 - new replies) newest)
+
+    The replies are one JSON array, not a row of VALUES each: a multi-row VALUES has
+    no cache key, and SQLAlchemy compiled it again for every message (~1 ms). Their
+    ids follow the array's order (the ORDER BY), as a multi-row VALUES gave them.
     """
     table = Outbox.__table__
     column = table.c
@@ -245,29 +254,43 @@ def _queue_replies_statement(along: Executable, count: int) -> Executable:
         "address": param("reply_address", column.address),
         "priority": param("reply_priority", column.priority),
         "status": param("queued_status", column.status),
-        "attempts": 0,
+        "attempts": literal(0, column.attempts.type),
         "next_attempt_at": param("reply_at", column.next_attempt_at),
         "created_at": param("reply_at", column.created_at),
     }
-    rows = [{**row, "payload": param(f"reply_payload_{i}", column.payload)} for i in range(count)]
+    payloads = (
+        func.json_array_elements(bindparam("reply_payloads", type_=JSON))
+        .table_valued("value", with_ordinality="ordinality")
+        .render_derived()
+        .alias("reply")
+    )
+    rows = select(
+        *(value.label(name) for name, value in row.items()),
+        type_coerce(payloads.c.value, column.payload.type).label("payload"),
+    ).order_by(payloads.c.ordinality)
     # On PostgreSQL a trigger NOTIFYs the workers (migration 0005), delivered at commit.
-    queued = pg_insert(table).values(rows).returning(column.id).cte("queued")
+    queued = (
+        pg_insert(table).from_select([*row, "payload"], rows).returning(column.id).cte("queued")
+    )
     waiting = (
         (column.citizen_id == row["citizen_id"])
         & (column.status == row["status"])
         & (column.priority == row["priority"])
     )
-    ids = union_all(select(column.id).where(waiting), select(queued.c.id)).subquery("ids")
-    oldest_kept = (
-        select(ids.c.id)
-        .order_by(ids.c.id.desc())
-        .offset(MAX_QUEUED_REPLIES - 1)
+    # Found from this chat's rows of ix_outbox_citizen (citizen_id, id), newest first,
+    # whatever the other chats have waiting (the union with the new ids it replaces sorted
+    # every waiting reply of every chat once the outbox was long).
+    newest_dropped = (
+        select(column.id)
+        .where(waiting)
+        .order_by(column.id.desc())
+        .offset(bindparam("kept_waiting", type_=column.id.type))
         .limit(1)
         .scalar_subquery()
     )
     return (
         table.update()
-        .where(waiting, column.id < oldest_kept)
+        .where(waiting, column.id <= newest_dropped)
         .values(
             status=param("cancelled_status", column.status),
             last_error=param("superseded", column.last_error),

@@ -223,3 +223,32 @@ def test_new_report_instead_of_adding_reads_the_message(rt) -> None:
     assert "cat:" not in str(offer.choices) and offer.choices[-1][0] == "new"
     question = marie.say(choice="new")[-1]
     assert question.text == "Lampadaire en panne, Rue Pasteur\u202f: c’est bien ça\u202f?"
+
+
+def test_a_message_is_scored_with_scikit_learns_own_probabilities() -> None:
+    """The reader scores one message itself, without scikit-learn's input checks (2 ms a
+    message): the same numbers as the pipeline's predict_proba, on every shipped and
+    evaluation text, so no verdict can move."""
+    from pathlib import Path
+
+    from services.nlu.classifier import (
+        BUILT_IN,
+        CategoryWords,
+        Model,
+        read_examples,
+        shipped_keys,
+        training_set,
+    )
+    from services.nlu.text import normalise
+
+    keys = sorted(shipped_keys() - set(BUILT_IN))
+    model = Model.train(*training_set([CategoryWords(k, k, k, k) for k in keys]))
+    evaluation = Path(__file__).parent.parent / "bench" / "data" / "nlu_eval.tsv"
+    texts = [t for t, _ in read_examples()] + [
+        row.split("\t")[0] for row in evaluation.read_text(encoding="utf-8").splitlines()[1:]
+    ]
+    texts += ["", "1", "#1001", "xqzvw blorf", "é" * 300]
+    for said in texts:
+        ranked, _ = model.read(said)
+        expected = model.pipeline.predict_proba([normalise(said)])[0]
+        assert dict(ranked) == dict(zip(model.classes, map(float, expected), strict=True)), said

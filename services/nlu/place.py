@@ -99,6 +99,26 @@ def _alias(alias: str, landmark: Landmark) -> _Name:
     return _Name(" ".join(core), len(core), None, landmark.street, landmark)
 
 
+class _Windows:
+    """The message's runs of `size` consecutive content words, joined, each size built
+    once per message (not once per street and landmark of the town)."""
+
+    def __init__(self, content: list[tuple[int, str]]) -> None:
+        self.content = content
+        self.built: dict[int, list[str]] = {}
+
+    def of(self, size: int) -> list[str]:
+        runs = self.built.get(size)
+        if runs is None:
+            content = self.content
+            runs = [
+                " ".join(w for _, w in content[at : at + size])
+                for at in range(len(content) - size + 1)
+            ]
+            self.built[size] = runs
+        return runs
+
+
 class Gazetteer:
     """The town's streets and landmarks, ready to be found in a message."""
 
@@ -110,22 +130,23 @@ class Gazetteer:
         """The place the message most likely names, or None."""
         words = words_of(text)
         content = [(i, w) for i, w in enumerate(words) if w not in STOPWORDS]
+        windows = _Windows(content)
         best: tuple[float, FoundPlace] | None = None
         for name in self.streets:
-            for found in self._streets_at(name, words, content):
+            for found in self._streets_at(name, words, content, windows):
                 if best is None or found.score > best[0]:
                     best = (found.score, found)
         for name in self.aliases:
-            found = self._landmark_at(name, content)
+            found = self._landmark_at(name, windows)
             if found is not None and (best is None or found.score > best[0]):
                 best = (found.score, found)
         return best[1] if best else None
 
-    def _streets_at(self, name: _Name, words: list[str], content: list[tuple[int, str]]):
+    def _streets_at(self, name: _Name, words: list[str], content: list[tuple[int, str]],
+                    windows: _Windows):  # fmt: skip
         from rapidfuzz import fuzz  # imported by the first sentence read, not by every command
 
-        for at in range(len(content) - name.size + 1):
-            window = " ".join(w for _, w in content[at : at + name.size])
+        for at, window in enumerate(windows.of(name.size)):
             ratio = fuzz.ratio(name.core, window)
             if ratio < SAME_NAME:
                 continue
@@ -138,14 +159,13 @@ class Gazetteer:
             elif ratio >= NAME_ALONE and len(name.core) >= NAME_ALONE_LENGTH:
                 yield FoundPlace(name.street or "", name.street, score=ratio - 10)
 
-    def _landmark_at(self, name: _Name, content: list[tuple[int, str]]) -> FoundPlace | None:
+    def _landmark_at(self, name: _Name, windows: _Windows) -> FoundPlace | None:
         from rapidfuzz import fuzz
 
         landmark = name.landmark
         assert landmark is not None
         best = 0.0
-        for at in range(len(content) - name.size + 1):
-            window = " ".join(w for _, w in content[at : at + name.size])
+        for window in windows.of(name.size):
             ratio = (
                 fuzz.ratio(name.core, window)
                 if len(name.core) >= 6

@@ -3,7 +3,8 @@
 `read(session, catalog, text)` is what a conversation step calls. The model in use is
 the active stored version (models/nlu.py), else one trained in memory from the shipped
 examples and the categories' keywords (a few tenths of a second, once per process and
-keywords' change). The town's streets are read once per process and `TTL_SECONDS`.
+keywords' change). The town's streets are read once per process and `TTL_SECONDS`; which
+version is active, every `VERSION_TTL_SECONDS` (at once in the process that activates one).
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ NONE_FROM = 0.2
 # How many categories an unsure guess offers.
 OFFERED = 3
 TTL_SECONDS = 300.0
+# Which stored version is active is asked again after this long: not a query for every
+# message read; another process (the console's, the CLI's) activating a version is seen
+# within it, as a catalog change is (services/catalog.py).
+VERSION_TTL_SECONDS = 30.0
 
 
 class Verdict(StrEnum):
@@ -139,6 +144,7 @@ def ranked_top(ranked: list[tuple[str, float]]) -> str:
 _lock = threading.Lock()
 _models: dict[object, Model] = {}
 _places: dict[tuple[str, ...], tuple[float, Gazetteer]] = {}
+_active: list[tuple[float, int | None]] = []  # (when read, the active version)
 
 
 def category_words(catalog) -> list[CategoryWords]:
@@ -189,12 +195,29 @@ def gazetteer(session: Session, citycodes: tuple[str, ...]) -> Gazetteer:
 
 def reader(session: Session, catalog) -> Reader:
     """The reader in use: the active stored version, else the shipped examples'."""
-    version = active_version(session)
+    version = _active_version(session)
     model = stored_model(session, version) if version is not None else None
     if model is None:
         version, model = None, default_model(category_words(catalog))
     codes = tuple(sorted(catalog.town.codes))
     return Reader(model, gazetteer(session, codes), version)
+
+
+def _active_version(session: Session) -> int | None:
+    now = time.monotonic()
+    with _lock:
+        if _active and now - _active[0][0] < VERSION_TTL_SECONDS:
+            return _active[0][1]
+    version = active_version(session)
+    with _lock:
+        _active[:] = [(now, version)]
+    return version
+
+
+def version_changed() -> None:
+    """Another version was activated: the next read asks which."""
+    with _lock:
+        _active.clear()
 
 
 def read(session: Session, catalog, text: str) -> Reading:
@@ -224,3 +247,4 @@ def forget() -> None:
     with _lock:
         _models.clear()
         _places.clear()
+        _active.clear()

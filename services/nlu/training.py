@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from sqlalchemy import event
 from sqlmodel import Session
 
 from models.nlu import (
@@ -79,6 +80,8 @@ def activate(session: Session, actor: Actor, version: int) -> bool:
     before = active_version(session)
     if not activate_version(session, version):
         return False
+    # This process reads with it from the commit on (others within VERSION_TTL_SECONDS).
+    event.listen(session, "after_commit", lambda _: reader.version_changed(), once=True)
     record(session, actor, Thing.READER, "free-text reader", Action.UPDATED,
            {"version": [before, version]} if before != version else {})  # fmt: skip
     return True

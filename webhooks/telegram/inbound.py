@@ -1,4 +1,4 @@
-"""Telegram updates in: parsed with python-telegram-bot's types, handed to the engine.
+"""Telegram updates in: checked and read (webhooks/telegram/shape.py), handed to the engine.
 
 The webhook and long polling both call `handle_update`. Nothing here reads or writes
 the conversation: the engine does, in its own transaction, deduplicating on update_id.
@@ -7,7 +7,7 @@ the conversation: the engine does, in its own transaction, deduplicating on upda
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import engine
 from services.config import LANGUAGES
@@ -16,10 +16,15 @@ from services.runtime import Runtime
 from services.texts import N_, translate
 from services.types import Inbound
 from webhooks.telegram.client import MAX_DOWNLOAD_BYTES, FileTooBig, TelegramClient, describe
-from webhooks.telegram.shape import NotAnUpdate, Verdict, check_update
-
-if TYPE_CHECKING:  # python-telegram-bot: imported when an update is parsed, not before
-    from telegram import CallbackQuery, Message, PhotoSize, Update
+from webhooks.telegram.shape import (
+    CallbackQuery,
+    Message,
+    NotAnUpdate,
+    PhotoSize,
+    Update,
+    Verdict,
+    check_update,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +65,13 @@ MAX_TEXT = 4096
 def parse_update(data: Any) -> Update | None:
     """Parses an update the bot can use; None (logged) for a kind or shape it cannot use.
 
-    Raises NotAnUpdate when `data` is no update at all. Only the kinds the bot handles
-    reach PTB, and only once their shape is checked (webhooks.telegram.shape).
+    Raises NotAnUpdate when `data` is no update at all. The update is the checked shape
+    itself (webhooks.telegram.shape): the fields the bot reads, of the right types.
     """
     checked = check_update(data)
     if checked.verdict is Verdict.NOT_AN_UPDATE:
         raise NotAnUpdate
-    if not checked.usable:
-        return None
-    from telegram import Update
-
-    try:
-        return Update.de_json(checked.data, None)
-    except Exception as exc:  # foreign data: whatever PTB trips on, the update is unusable
-        log.warning("telegram: update %s ignored, PTB cannot parse it: %r", data["update_id"], exc)
-        return None
+    return checked.update if checked.usable else None
 
 
 def handle_update(rt: Runtime, update: Update) -> str:
@@ -135,7 +132,7 @@ def message_inbound(update: Update, message: Message) -> Inbound | None:
     return inbound
 
 
-def _largest_photo(sizes: tuple[PhotoSize, ...]) -> tuple[str | None, int | None]:
+def _largest_photo(sizes: list[PhotoSize]) -> tuple[str | None, int | None]:
     """The biggest size Telegram lets a bot download; (None, size) when none fits."""
     ordered = sorted(sizes, key=lambda s: (s.width * s.height, s.file_size or 0))
     fitting = [s for s in ordered if not s.file_size or s.file_size <= MAX_DOWNLOAD_BYTES]
@@ -193,11 +190,9 @@ def _handle_callback(rt: Runtime, update: Update, query: CallbackQuery) -> str:
     return DUPLICATE if engine.handle(inbound, rt).duplicate else HANDLED
 
 
-def _show_choice(message: Any, data: str) -> dict:
+def _show_choice(message: Message, data: str) -> dict:
     """Asks the engine to rewrite the menu message: its text, the choice, no buttons."""
-    from telegram import Message
-
-    if not isinstance(message, Message) or not message.text:
+    if not message.accessible or not message.text:
         return {}  # too old to be shown (InaccessibleMessage), or a photo
     labels = [
         button.text
