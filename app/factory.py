@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Request, Response, current_app, jsonify
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -58,6 +59,7 @@ def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
         SESSION_COOKIE_SECURE=settings.PUBLIC_BASE_URL.startswith("https://"),
     )
     app.config.update({k: v for k, v in test_config.items() if k.isupper()})
+    app.session_interface = ProvidersCarryNoSession()
     db = Database(settings.DATABASE_URL)
     app.extensions["webleads"] = Runtime(
         settings=settings,
@@ -83,6 +85,17 @@ def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
 
 def _warm_reader(app: Flask) -> None:
     warm_reader(app.extensions["webleads"])
+
+
+class ProvidersCarryNoSession(SecureCookieSessionInterface):
+    """Flask's cookie session, but none for the providers' webhooks (`/webhooks/...`): they
+    never send a cookie, and opening and saving an empty session was a twentieth of a
+    Telegram update's CPU."""
+
+    def open_session(self, app: Flask, request: Request):
+        if request.path.startswith("/webhooks/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 class LazyGeocoder:
