@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import utcnow
@@ -134,7 +135,10 @@ def lock_citizen_for_message(
 def _built(model, values: dict):
     """A detached instance of `model` with these column values (the others at their
     defaults), built as the ORM builds one from a row: SQLModel's __init__ sets every
-    field through the ORM's instrumentation, about 0.1 ms a Citizen on the webhook's path."""
+    field through the ORM's instrumentation, about 0.1 ms a Citizen on the webhook's path.
+    The mappers are configured first (at once when they are): in a fresh process this may
+    be the first use of the ORM, and an unconfigured class has no attribute to set."""
+    configure_mappers()
     instance = model._sa_class_manager.new_instance()
     fields = instance.__dict__
     for name, field in model.model_fields.items():

@@ -168,3 +168,39 @@ def test_first_message_of_a_new_citizen_after_a_redelivery_check(rt) -> None:
     assert again.duplicate and again.citizen_id is None
     with rt.db.reading() as session:
         assert count_citizens(session) == 1
+
+
+FRESH_PROCESS = """
+import sys
+from pathlib import Path
+
+from app.factory import create_app
+from bot.engine import handle
+from services.types import Inbound
+from tests.conftest import base_config
+
+url, tmp = sys.argv[1:3]
+rt = create_app(base_config(url, Path(tmp))).extensions["webleads"]
+handled = handle(Inbound("telegram", "4242", external_id="u1", text="bonjour"), rt)
+print(handled.replies)
+"""
+
+
+def test_a_worker_just_started_answers_a_new_citizens_first_message(database_url, tmp_path):
+    """The first thing a fresh process does with the ORM is a new citizen's first message
+    (a gunicorn worker just booted): it is answered, not failed."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, database_url, str(tmp_path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert int(run.stdout.split()[-1]) >= 1  # the welcome
