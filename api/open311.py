@@ -216,6 +216,7 @@ def create_request(fmt: str) -> Response:
     form = {name: clean_text(value) for name, value in request.values.items()}
     rt = current_runtime()
     try:
+        _refuse_too_long(request.values)
         with rt.db.transaction() as session:
             key = check_key(session, form.get("api_key", ""))
             if key is None:
@@ -526,6 +527,19 @@ def _w3c(moment: datetime) -> str:
 # --- writing -------------------------------------------------------------------------
 
 
+def _refuse_too_long(sent) -> None:
+    """A description or an address longer than allowed is refused as it was sent (the
+    OpenAPI description's maxLength), before control characters are taken out of it;
+    never cut short."""
+    problems = [
+        f"{name} is longer than {limit} characters."
+        for name, limit in (("address_string", MAX_ADDRESS), ("description", MAX_DESCRIPTION))
+        if len(sent.get(name) or "") > limit
+    ]
+    if problems:
+        raise Open311Error(400, *problems)
+
+
 def _new_request(form, snapshot: Snapshot) -> dict:
     """Checks a new request's fields; raises Open311Error(400) listing what is wrong."""
     problems: list[str] = []
@@ -537,8 +551,6 @@ def _new_request(form, snapshot: Snapshot) -> dict:
         problems.append(f"service_code {code} is not a service here.")
     lat, lon, address = _location(form, snapshot, problems)
     description = (form.get("description") or "").strip()
-    if len(description) > MAX_DESCRIPTION:
-        problems.append(f"description is longer than {MAX_DESCRIPTION} characters.")
     answers = _answers(form, category, problems)
     if problems:
         raise Open311Error(400, *problems)
@@ -555,10 +567,7 @@ def _new_request(form, snapshot: Snapshot) -> dict:
 def _location(form, snapshot: Snapshot, problems: list[str]):
     """lat and long, or address_string (kept as text, placed on the map later)."""
     lat_text, lon_text = form.get("lat"), form.get("long")
-    typed = form.get("address_string") or ""
-    if len(typed) > MAX_ADDRESS:  # refused as the description is, never cut short
-        problems.append(f"address_string is longer than {MAX_ADDRESS} characters.")
-    address = typed.strip()[:MAX_ADDRESS] or None
+    address = (form.get("address_string") or "").strip() or None  # its length: as sent
     if lat_text is None and lon_text is None:
         if address is None:
             problems.append("A location is required: lat and long, or address_string.")

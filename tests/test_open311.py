@@ -225,6 +225,20 @@ BAD_POSTS = [
         ["address_string is longer than 255 characters."],
     ),
     (
+        "too long as sent, control characters counted (schemathesis found it)",
+        {
+            "service_code": "lampadaire",
+            "address_string": "\x17" + "*" * 255,
+            "description": "\x17" * 4001,
+        },
+        "KEY",
+        400,
+        [
+            "address_string is longer than 255 characters.",
+            "description is longer than 4000 characters.",
+        ],
+    ),
+    (
         "two problems",
         {"service_code": "piscine"},
         "KEY",
