@@ -10,11 +10,11 @@ from typing import TextIO
 from bot.engine import handle
 from bot.jobs import JobRunner
 from models.citizen import find_citizen, update_citizen
+from services import simulated
 from services.media import MAX_PHOTO_BYTES
 from services.runtime import Runtime
 from services.storage import StoreError
 from services.types import Inbound
-from webhooks import dev
 
 POLL_SECONDS = 1.0
 
@@ -73,22 +73,22 @@ class TerminalChat:
                 handled = handle(message, self.rt)
                 if handled.waiting:  # a geocoder to ask: the worker's part, done here
                     JobRunner(self.rt, fetchers={}).run_until_idle()
-                self._show(dev.drain(self.rt, self.name))
+                self._show(simulated.drain(self.rt, self.name))
         finally:
             stop.set()
             watcher.join(timeout=2)
-            self._show(dev.drain(self.rt, self.name))
+            self._show(simulated.drain(self.rt, self.name))
 
     def _who(self) -> str:
         """A citizen, or an agent's phone once linked (`/agent CODE`, or seed-demo's crew)."""
         with self.rt.db.reading() as session:
-            chat = find_citizen(session, dev.CHANNEL, self.name)
+            chat = find_citizen(session, simulated.CHANNEL, self.name)
             return "a field crew's phone" if chat is not None and chat.field_chat else "a citizen"
 
     def _message(self, text: str) -> Inbound | None:
         """The line as the citizen's message: words, or `/photo [PATH]` a picture."""
         if text.split()[0] != PHOTO_COMMAND:
-            return dev.inbound(self.name, text, name=self.name, lang=self.lang)
+            return simulated.inbound(self.name, text, name=self.name, lang=self.lang)
         path = text[len(PHOTO_COMMAND) :].strip() or self.photo
         if not path:
             self._say(f"(no picture: start with --photo FILE, or type {PHOTO_COMMAND} FILE)")
@@ -100,7 +100,7 @@ class TerminalChat:
             self._say(f"(cannot read {path}: {exc.strerror})")
             return None
         try:
-            return dev.photo_inbound(self.rt, self.name, data, name=self.name, lang=self.lang)
+            return simulated.photo_inbound(self.rt, self.name, data, name=self.name, lang=self.lang)
         except StoreError as exc:
             self._say(f"(the photo store cannot be reached, try again: {exc})")
             return None
@@ -109,7 +109,7 @@ class TerminalChat:
         """Shows status updates queued by agents while the citizen is typing."""
         while not stop.wait(POLL_SECONDS):
             try:
-                self._show(dev.drain(self.rt, self.name))
+                self._show(simulated.drain(self.rt, self.name))
             except Exception as exc:  # a busy database must not kill the terminal
                 self._say(f"(could not check for updates: {exc})")
 
@@ -117,7 +117,7 @@ class TerminalChat:
         if not self.lang:
             return
         with self.rt.db.transaction() as session:
-            citizen = find_citizen(session, dev.CHANNEL, self.name)
+            citizen = find_citizen(session, simulated.CHANNEL, self.name)
             if citizen is not None and citizen.language != self.lang:
                 update_citizen(session, citizen.id, language=self.lang)
 

@@ -17,12 +17,12 @@ from console import bp
 from console.security import UPLOAD_LIMITS
 from models.citizen import find_citizen, update_citizen
 from models.messaging import messages_for_citizen
+from services import simulated
 from services.channels import all_channels
 from services.media import MAX_PHOTO_BYTES
 from services.runtime import current_runtime
 from services.storage import StoreUnavailable
 from services.types import Inbound, Reply
-from webhooks import dev
 
 HISTORY = 30  # messages shown when the page opens
 MAX_REPLIES = 100  # taken per call
@@ -40,7 +40,7 @@ def simulator():
     """Shows the phone, with the latest messages the bot sent to this agent's citizen."""
     rt = current_runtime()
     with rt.db.reading() as db:
-        citizen = find_citizen(db, dev.CHANNEL, sender())
+        citizen = find_citizen(db, simulated.CHANNEL, sender())
         history = messages_for_citizen(db, citizen.id)[-HISTORY:] if citizen else []
     return render_template(
         "console/simulator.html",
@@ -55,7 +55,7 @@ def simulator_say():
     """Hands what the agent typed, tapped or pinned to the bot; returns its replies."""
     data = _json_object()
     inbound = Inbound(
-        dev.CHANNEL,
+        simulated.CHANNEL,
         sender(),
         external_id=uuid.uuid4().hex,
         display_name=current_user.display_name,
@@ -90,7 +90,9 @@ def simulator_photo():
     if not data:
         return jsonify(error="no picture"), 400
     try:
-        inbound = dev.photo_inbound(rt, sender(), data, name=current_user.display_name, lang=lang)
+        inbound = simulated.photo_inbound(
+            rt, sender(), data, name=current_user.display_name, lang=lang
+        )
     except StoreUnavailable:
         return jsonify(error="the photo store cannot be reached, try again"), 503
     handle(inbound, rt)
@@ -111,7 +113,7 @@ def simulator_language():
         return jsonify(error="fr or en"), 400
     rt = current_runtime()
     with rt.db.transaction() as db:
-        citizen = find_citizen(db, dev.CHANNEL, sender())
+        citizen = find_citizen(db, simulated.CHANNEL, sender())
         if citizen is not None:
             update_citizen(db, citizen.id, language=code)
     return jsonify(lang=code)
@@ -139,10 +141,10 @@ def _location(value) -> tuple[float, float] | None:
 def take_replies(rt, language: str | None = None) -> list[dict]:
     """The messages queued for the simulated citizen (the dev channel's own drain), kept
     with their choices as buttons, and drawn as WhatsApp would show them."""
-    replies = dev.take(rt, sender(), MAX_REPLIES)
+    replies = simulated.take(rt, sender(), MAX_REPLIES)
     if replies and language not in ("fr", "en"):
         with rt.db.reading() as db:
-            citizen = find_citizen(db, dev.CHANNEL, sender())
+            citizen = find_citizen(db, simulated.CHANNEL, sender())
             language = citizen.language if citizen else rt.settings.DEFAULT_LANGUAGE
     return [_bubble(reply, language or rt.settings.DEFAULT_LANGUAGE) for reply in replies]
 

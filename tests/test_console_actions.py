@@ -11,8 +11,8 @@ import pytest
 from models.console import ResponseTemplate
 from models.messaging import messages_for_report
 from models.report import follower_ids, get_report, report_events
+from services import simulated
 from tests.helpers import TalkingCitizen, csrf_token, log_in_as, make_agent, report_by
-from webhooks import dev
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_status_change_tells_each_follower_and_shows_the_delivery(desk):
     assert heard(john).startswith(f"Hello John, work on the report #{number} you follow")
     page = client.get(f"/console/reports/{number}").get_data(as_text=True)
     assert page.count('data-status="queued"') == 2
-    while dev.drain(rt, "marie"):  # the dev channel's "provider" takes Marie's messages
+    while simulated.drain(rt, "marie"):  # the dev channel's "provider" takes Marie's messages
         pass
     page = client.get(f"/console/reports/{number}").get_data(as_text=True)
     assert page.count('data-status="sent"') == 1 and page.count('data-status="queued"') == 1

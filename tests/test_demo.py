@@ -12,9 +12,9 @@ from sqlmodel import select
 from app.cli import cli
 from models.console import ResponseTemplate
 from models.report import Report, media_of_report
+from services import simulated
 from services.media import media_path
 from tests.conftest import _make_app
-from webhooks import dev
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -60,7 +60,7 @@ def test_the_readme_first_try_reaches_the_citizen(demo) -> None:
     done = invoke(demo, *agent[1:])
     assert "1 message(s) queued" in done
     assert f"#{number}: new -> in_progress" in done  # not a demo report reopened
-    told = "\n".join(dev.drain(demo.extensions["webleads"], marie))
+    told = "\n".join(simulated.drain(demo.extensions["webleads"], marie))
     assert f"votre signalement #{number}" in told and "Une équipe passe demain." in told
 
 

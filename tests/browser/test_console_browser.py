@@ -10,10 +10,9 @@ import pytest
 from models.console import ResponseTemplate
 from models.messaging import messages_for_report
 from models.report import get_report
-from services import reports
+from services import reports, simulated
 from tests.browser.support import log_in, screenshot
 from tests.helpers import PASSWORD, TalkingCitizen, make_agent
-from webhooks import dev
 
 
 @dataclass
@@ -67,7 +66,7 @@ def town(live) -> Town:
 
 def drain(rt, sender: str) -> None:
     """Plays the dev channel's provider: takes every message waiting for the citizen."""
-    while dev.drain(rt, sender):
+    while simulated.drain(rt, sender):
         pass
 
 
