@@ -196,6 +196,13 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def factory_of(root: Path) -> str:
+    """The app factory of a checkout: `app.factory` since the composition root left `bot/`."""
+    return "app.factory:create_app()" if (root / "app" / "factory.py").exists() else (
+        "bot.app:create_app()"
+    )
+
+
 def throughput(
     label: str, env: dict, seconds: int, rounds: int, script: Path, before: Path | None = None
 ) -> None:
@@ -204,7 +211,7 @@ def throughput(
     to the reference run just before it, so the spread shows how noisy the machine is."""
     apps = [("reference", "bench.reference_app:create_app()", ROOT)]
     if before is not None:
-        apps.append(("before", "app.factory:create_app()", before))
+        apps.append(("before", factory_of(before), before))
     apps.append(("webhook", "app.factory:create_app()", ROOT))
     best: dict[str, dict] = {}
     ratios: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in apps[1:]}
