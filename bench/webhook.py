@@ -198,8 +198,10 @@ def _ms(value: str) -> float:
 
 def factory_of(root: Path) -> str:
     """The app factory of a checkout: `app.factory` since the composition root left `bot/`."""
-    return "app.factory:create_app()" if (root / "app" / "factory.py").exists() else (
-        "bot.app:create_app()"
+    return (
+        "app.factory:create_app()"
+        if (root / "app" / "factory.py").exists()
+        else "bot.app:create_app()"
     )
 
 
