@@ -77,16 +77,7 @@ def test_a_town_with_reports_upgrades_to_daily_figures_that_count_them(empty_url
     migrate.upgrade(db.engine, "0013")
     with db.transaction() as session:
         # Written as SQL: the models of today have columns 0013 does not have yet.
-        session.execute(text("INSERT INTO service (code, name_fr, name_en, active)"
-                             " VALUES ('voirie', 'Voirie', 'Roads', true)"))  # fmt: skip
-        session.execute(
-            text(
-                "INSERT INTO category (code, name_fr, name_en, service_id, kind, active,"
-                " sla_hours, photo_required, ask_if_fixed, position) SELECT 'nid-de-poule',"
-                " 'Nid-de-poule', 'Pothole', id, 'problem', true, 72, false, true, 0"
-                " FROM service"
-            )
-        )
+        _a_service_and_its_pothole(session)
         category, service = session.execute(
             text("SELECT id, service_id FROM category WHERE code = 'nid-de-poule'")
         ).one()
@@ -153,16 +144,7 @@ def test_event_notes_become_details_and_come_back_on_downgrade(empty_url) -> Non
     migrate.upgrade(db.engine, "0025_oncall")
     with db.transaction() as session:
         # Written as SQL: today's models have the column 0025 does not have yet.
-        session.execute(text("INSERT INTO service (code, name_fr, name_en, active)"
-                             " VALUES ('voirie', 'Voirie', 'Roads', true)"))  # fmt: skip
-        session.execute(
-            text(
-                "INSERT INTO category (code, name_fr, name_en, service_id, kind, active,"
-                " sla_hours, photo_required, ask_if_fixed, position) SELECT 'nid-de-poule',"
-                " 'Nid-de-poule', 'Pothole', id, 'problem', true, 72, false, true, 0"
-                " FROM service"
-            )
-        )
+        _a_service_and_its_pothole(session)
         session.execute(
             text(
                 "INSERT INTO report (category_id, service_id, channel, description, status,"
@@ -191,3 +173,20 @@ def test_event_notes_become_details_and_come_back_on_downgrade(empty_url) -> Non
         notes = session.execute(text("SELECT internal_note FROM reportevent ORDER BY id"))
         assert [row[0] for row in notes] == [n for _, n, _ in OLD_NOTES]
     db.dispose()
+
+
+def _a_service_and_its_pothole(session) -> None:
+    """The roads service and its pothole category, written as SQL: an old schema's
+    columns, not today's models."""
+    from sqlalchemy import text
+
+    session.execute(text("INSERT INTO service (code, name_fr, name_en, active)"
+                         " VALUES ('voirie', 'Voirie', 'Roads', true)"))  # fmt: skip
+    session.execute(
+        text(
+            "INSERT INTO category (code, name_fr, name_en, service_id, kind, active,"
+            " sla_hours, photo_required, ask_if_fixed, position) SELECT 'nid-de-poule',"
+            " 'Nid-de-poule', 'Pothole', id, 'problem', true, 72, false, true, 0"
+            " FROM service"
+        )
+    )
