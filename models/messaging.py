@@ -191,7 +191,7 @@ def _drop_stale_replies(session: Session, citizen_id: int) -> None:
     )
     result = session.connection().execute(
         table.update()
-        # The second condition, on the look-up alone, is checked once before any row is
+        # The last condition, on the look-up alone, is checked once before any row is
         # read: with fewer waiting (almost always) no row is looked at.
         .where(waiting, table.c.id < oldest_kept, oldest_kept.is_not(None))
         .values(status=CANCELLED, last_error=SUPERSEDED)
@@ -308,7 +308,7 @@ def _queue_replies_statement(along: Executable) -> Executable:
     )
     return (
         table.update()
-        # The second condition, on the look-up alone, is checked once before any row is
+        # The last condition, on the look-up alone, is checked once before any row is
         # read (a one-time filter): with no reply to drop (almost always) no row is read.
         # Without it the planner may scan ix_outbox_due for this chat's rows, even so.
         .where(waiting, column.id <= newest_dropped, newest_dropped.is_not(None))
