@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Index,
     UniqueConstraint,
+    any_,
     bindparam,
     func,
     literal,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import BindParameter
@@ -296,22 +298,25 @@ def _queue_replies_statement(along: Executable) -> Executable:
         pg_insert(table).from_select([*row, "payload"], rows).returning(column.id).cte("queued")
     )
     waiting = (column.citizen_id == row["citizen_id"]) & _waiting_reply(table)
-    # Found from this chat's entries of ix_outbox_waiting_reply (citizen_id, id), newest
-    # first, whatever the other chats have waiting and this chat has had sent.
-    newest_dropped = (
+    # The ids to drop, found from this chat's entries of ix_outbox_waiting_reply
+    # (citizen_id, id), newest first, whatever the other chats have waiting and this chat
+    # has had sent; locked there (a reply a worker claimed meanwhile is passed over, no
+    # longer waiting). As an array, so that the UPDATE reads them, none almost always,
+    # by the chat's ids (ix_outbox_citizen or the primary key), not by an index of its
+    # choosing: with the outbox's statistics stale, the status and priority it was
+    # given made it read ix_outbox_due, every chat's waiting replies, for each message.
+    dropped = func.array(
         select(column.id)
         .where(waiting)
         .order_by(column.id.desc())
         .offset(bindparam("kept_waiting", type_=column.id.type))
-        .limit(1)
-        .scalar_subquery()
+        .with_for_update()
+        .scalar_subquery(),
+        type_=postgresql.ARRAY(column.id.type),
     )
     return (
         table.update()
-        # The last condition, on the look-up alone, is checked once before any row is
-        # read (a one-time filter): with no reply to drop (almost always) no row is read.
-        # Without it the planner may scan ix_outbox_due for this chat's rows, even so.
-        .where(waiting, column.id <= newest_dropped, newest_dropped.is_not(None))
+        .where(column.citizen_id == row["citizen_id"], column.id == any_(dropped))
         .values(
             status=param("cancelled_status", column.status),
             last_error=param("superseded", column.last_error),
