@@ -11,15 +11,19 @@ from sqlalchemy import (
     Column,
     Index,
     UniqueConstraint,
+    any_,
     bindparam,
     func,
     literal,
+    literal_column,
     or_,
     select,
+    text,
     type_coerce,
     union,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import BindParameter
@@ -75,10 +79,33 @@ class InboundMessage(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
 
 
+# A reply still waiting to be sent, as ix_outbox_waiting_reply's predicate says it. Written
+# out, not bound: a bound status or priority (a generic plan's $1) never matches a partial
+# index's predicate, and the planner fell back on ix_outbox_due, reading every chat's
+# waiting rows for one chat's trim (all of them while the outbox's statistics are stale).
+WAITING_REPLY = f"status = '{QUEUED}' AND priority = {PRIORITY_REPLY}"
+
+
+def _waiting_reply(table):
+    return (table.c.status == literal_column(f"'{QUEUED}'")) & (
+        table.c.priority == literal_column(str(PRIORITY_REPLY))
+    )
+
+
 class Outbox(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
         Index("ix_outbox_citizen", "citizen_id", "id"),
+        # A chat's waiting replies, newest last: what the trim after every reply reads
+        # (queue_replies, _drop_stale_replies). At most MAX_QUEUED_REPLIES entries a chat,
+        # whatever its history or the other chats' backlog (migration 0027).
+        Index(
+            "ix_outbox_waiting_reply",
+            "citizen_id",
+            "id",
+            postgresql_where=text(WAITING_REPLY),
+            sqlite_where=text(WAITING_REPLY),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -154,11 +181,7 @@ def queue_messages(session: Session, rows: list[dict]) -> None:
 def _drop_stale_replies(session: Session, citizen_id: int) -> None:
     """Cancels a chat's queued replies beyond the newest MAX_QUEUED_REPLIES."""
     table = Outbox.__table__
-    waiting = (
-        (table.c.citizen_id == citizen_id)
-        & (table.c.status == QUEUED)
-        & (table.c.priority == PRIORITY_REPLY)
-    )
+    waiting = (table.c.citizen_id == citizen_id) & _waiting_reply(table)
     # The oldest reply to keep; NULL (nothing dropped) while fewer are waiting.
     oldest_kept = (
         select(table.c.id)
@@ -170,7 +193,9 @@ def _drop_stale_replies(session: Session, citizen_id: int) -> None:
     )
     result = session.connection().execute(
         table.update()
-        .where(waiting, table.c.id < oldest_kept)
+        # The last condition, on the look-up alone, is checked once before any row is
+        # read: with fewer waiting (almost always) no row is looked at.
+        .where(waiting, table.c.id < oldest_kept, oldest_kept.is_not(None))
         .values(status=CANCELLED, last_error=SUPERSEDED)
     )
     _log_dropped(citizen_id, result.rowcount)
@@ -272,25 +297,26 @@ def _queue_replies_statement(along: Executable) -> Executable:
     queued = (
         pg_insert(table).from_select([*row, "payload"], rows).returning(column.id).cte("queued")
     )
-    waiting = (
-        (column.citizen_id == row["citizen_id"])
-        & (column.status == row["status"])
-        & (column.priority == row["priority"])
-    )
-    # Found from this chat's rows of ix_outbox_citizen (citizen_id, id), newest first,
-    # whatever the other chats have waiting (the union with the new ids it replaces sorted
-    # every waiting reply of every chat once the outbox was long).
-    newest_dropped = (
+    waiting = (column.citizen_id == row["citizen_id"]) & _waiting_reply(table)
+    # The ids to drop, found from this chat's entries of ix_outbox_waiting_reply
+    # (citizen_id, id), newest first, whatever the other chats have waiting and this chat
+    # has had sent; locked there (a reply a worker claimed meanwhile is passed over, no
+    # longer waiting). As an array, so that the UPDATE reads them, none almost always,
+    # by the chat's ids (ix_outbox_citizen or the primary key), not by an index of its
+    # choosing: with the outbox's statistics stale, the status and priority it was
+    # given made it read ix_outbox_due, every chat's waiting replies, for each message.
+    dropped = func.array(
         select(column.id)
         .where(waiting)
         .order_by(column.id.desc())
         .offset(bindparam("kept_waiting", type_=column.id.type))
-        .limit(1)
-        .scalar_subquery()
+        .with_for_update()
+        .scalar_subquery(),
+        type_=postgresql.ARRAY(column.id.type),
     )
     return (
         table.update()
-        .where(waiting, column.id <= newest_dropped)
+        .where(column.citizen_id == row["citizen_id"], column.id == any_(dropped))
         .values(
             status=param("cancelled_status", column.status),
             last_error=param("superseded", column.last_error),
