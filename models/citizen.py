@@ -180,25 +180,12 @@ def _create(session: Session, channel: str, address: str, display_name, language
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     now = utcnow()
+    given = {"channel": channel, "address": address, "display_name": display_name,
+             "language": language}  # fmt: skip
     citizen = _built(
-        Citizen,
-        {
-            "channel": channel,
-            "address": address,
-            "display_name": display_name,
-            "language": language,
-            "opted_out": False,
-            "unreachable": False,
-            "created_at": now,
-        },
+        Citizen, {**given, "opted_out": False, "unreachable": False, "created_at": now}
     )
-    values = {
-        "channel": channel,
-        "address": address,
-        "display_name": display_name,
-        "language": language,
-        "now": now,
-    }
+    values = {**given, "now": now}
     conversation_id = None
     if postgres:
         # Both rows in one statement (one round trip): the conversation's INSERT selects
