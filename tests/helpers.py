@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import itertools
 import re
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 from PIL import Image
 from sqlalchemy import text
@@ -360,3 +363,19 @@ LONG_CATEGORY_NAMES = [
     "Proposer une idée pour améliorer la vie du quartier",
     "Mes signalements et leur avancement",
 ]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
+    """Runs `code` in a fresh Python process of the project (nothing imported yet, as a
+    worker just started), with `args` as sys.argv[1:]; its output is captured as text."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )

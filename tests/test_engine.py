@@ -15,7 +15,7 @@ from bot.engine import handle
 from models.citizen import count_citizens
 from models.report import count_reports
 from services.types import Inbound
-from tests.helpers import TalkingCitizen
+from tests.helpers import TalkingCitizen, run_python
 
 
 def test_redelivered_message_has_no_second_effect(rt) -> None:
@@ -189,18 +189,6 @@ print(handled.replies)
 def test_a_worker_just_started_answers_a_new_citizens_first_message(database_url, tmp_path):
     """The first thing a fresh process does with the ORM is a new citizen's first message
     (a gunicorn worker just booted): it is answered, not failed."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    run = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS, database_url, str(tmp_path)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)},
-    )
+    run = run_python(FRESH_PROCESS, database_url, str(tmp_path))
     assert run.returncode == 0, run.stderr[-2000:]
     assert int(run.stdout.split()[-1]) >= 1  # the welcome

@@ -9,8 +9,6 @@ import io
 import json
 import re
 import struct
-import subprocess
-import sys
 import time
 import uuid
 import zlib
@@ -24,12 +22,12 @@ from bot.jobs import JobRunner
 from models.jobs import photo_jobs_pending
 from services import media
 from services.media import MAX_PIXELS, PhotoError, jpeg_scans, store_photo
+from tests.helpers import run_python
 from tests.sms_support import post_signed
 from tests.telegram_support import citizen_at, payload, with_ids
 from tests.telegram_support import post as telegram_post
 from tests.whatsapp_support import INBOUND, WhatsApp, wa_form
 
-ROOT = Path(__file__).resolve().parents[1]
 # The review's picture: 627 KiB on disk, 158 megapixels (476 MB of RGB) once decoded.
 BOMB_SIDE = 12_600
 MAX_GROWTH_MB = 100
@@ -299,14 +297,7 @@ def test_the_reviews_bomb_through_the_link_page_is_refused_in_bounded_memory(
     bomb, small = tmp_path / "bomb.png", tmp_path / "small.png"
     bomb.write_bytes(flat_png(BOMB_SIDE, BOMB_SIDE))
     small.write_bytes(flat_png(640, 480))
-    run = subprocess.run(
-        [sys.executable, "-c", SERVER, database_url, str(tmp_path), str(bomb), str(small)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-    )
+    run = run_python(SERVER, database_url, str(tmp_path), str(bomb), str(small))
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["kept"] == 0, result["growth_mb"]
