@@ -28,6 +28,11 @@ PostgreSQL (a throwaway cluster).
 
     python bench/webhook.py [--seconds N] [--rounds 2] [--only sqlite|postgres]
         [--only-measure throughput|latency|slow] [--app-root PATH] [--before PATH]
+        [--town 5000]
+
+--town is the number of citizens who wrote before the throughput load (default 5,000, with
+their conversations and messages, then ANALYZE): a town that has been running. `--town 0`
+starts from the demo's few rows, as a town's first minutes (see grow_town).
 
 --seconds is wrk's duration (default 10) and the slow measure's per run (default 15).
 """
@@ -56,7 +61,7 @@ from app.seed import seed_demo  # noqa: E402
 from bench import slow_services  # noqa: E402
 from bench.processes import free_port  # noqa: E402
 from models import migrate  # noqa: E402
-from models.db import Database  # noqa: E402
+from models.db import Database, utcnow  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
 
 SECRET = "bench-secret"
@@ -313,13 +318,69 @@ def latency(label: str, env: dict, api: FakeTelegramAPI, count: int = 150) -> No
         stop(web)
 
 
-def prepared(url: str) -> str:
+def prepared(url: str, town: int = 0) -> str:
     db = Database(url)
     migrate.upgrade(db.engine)
     with db.transaction() as session:
         seed_demo(session)
+    if town:
+        grow_town(db, town)
     db.dispose()
     return url
+
+
+def grow_town(db: Database, citizens: int) -> None:
+    """A town that has been running: `citizens` people who wrote before (by SMS, none of
+    them a chat of the load), each with a conversation, a received message and a sent
+    reply; then the statistics a server keeps (ANALYZE, which autovacuum runs as tables
+    grow). Without it the load starts on the demo's few rows: PostgreSQL plans its cached
+    statements (its own foreign-key checks too) for tables of one page, and keeps those
+    sequential scans while the tables grow to thousands of rows in the run's seconds,
+    until autovacuum analyzes them, up to a minute later; a town never lives that."""
+    from sqlalchemy import insert, select, text
+
+    from models.citizen import Citizen, Conversation
+    from models.messaging import SENT, InboundMessage, Outbox
+
+    now = utcnow()
+    phones = [f"+3361{n:07d}" for n in range(citizens)]
+    with db.engine.begin() as conn:
+        conn.execute(
+            insert(Citizen),
+            [{"channel": "sms", "address": p, "language": "fr", "created_at": now} for p in phones],
+        )
+        ids = conn.scalars(
+            select(Citizen.id).where(Citizen.channel == "sms", Citizen.address.in_(phones))
+        ).all()
+        conn.execute(
+            insert(Conversation),
+            [{"citizen_id": i, "state": "start", "draft": {}, "updated_at": now} for i in ids],
+        )
+        conn.execute(
+            insert(Outbox),
+            [
+                {
+                    "citizen_id": i,
+                    "channel": "sms",
+                    "address": p,
+                    "payload": {"text": "Merci"},
+                    "status": SENT,
+                    "attempts": 1,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for i, p in zip(ids, phones, strict=True)
+            ],
+        )
+        conn.execute(
+            insert(InboundMessage),
+            [
+                {"channel": "sms", "external_id": f"SM{n:030d}", "received_at": now}
+                for n in range(citizens)
+            ],
+        )
+    with db.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
 
 
 def bench(label: str, new_database, args, script: Path, addok) -> None:
@@ -344,7 +405,7 @@ def classic(label: str, new_database, args, script: Path) -> None:
             "PYTHONPATH": str(ROOT),
         }
         if args.only_measure in (None, "throughput"):
-            url = prepared(new_database("load"))
+            url = prepared(new_database("load"), args.town)
             throughput(label, {**env, "DATABASE_URL": url}, seconds, rounds, script, args.before)
         if args.only_measure in (None, "latency"):
             latency(label, {**env, "DATABASE_URL": prepared(new_database("latency"))}, api)
@@ -359,6 +420,12 @@ def main() -> None:
     parser.add_argument(
         "--before", type=Path, help="another checkout's webhook, run in the same rounds"
     )
+    parser.add_argument(
+        "--town",
+        type=int,
+        default=5000,
+        help="citizens who wrote before the load (0: the demo's few rows, a new town)",
+    )
     slow_services.add_arguments(parser)
     args = parser.parse_args()
     if args.app_root and args.only_measure != "slow":
@@ -371,7 +438,8 @@ def main() -> None:
         if args.only_measure in (None, "throughput"):
             print(
                 f"gunicorn, {os.cpu_count()} sync workers; wrk -t2 -c8 for "
-                f"{args.seconds or 10} s; {args.rounds} alternating rounds"
+                f"{args.seconds or 10} s; {args.rounds} alternating rounds; a town of "
+                f"{args.town} citizens who wrote before"
                 + (f" (before: {args.before})" if args.before else "")
             )
         addok = None
