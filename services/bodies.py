@@ -285,22 +285,36 @@ def forward_view(session: Session, forward: BodyForward, base_url: str,
 
 # --- the e-mail (built in a reading transaction, sent by the worker outside it) ----------
 
-MAIL_SUBJECT = N_("[{ref}] {category}, {place}: a report for {body}")
-REMINDER_SUBJECT = N_("Reminder: [{ref}] {category}, {place}: a report for {body}")
-MAIL_INTRO = N_("Hello,\n\n{town} forwards you a report that is for {body} to deal with.")
-REMINDER_INTRO = N_(
-    "Hello,\n\n{town} forwarded you this report on {date} and has had no answer yet: "
-    "please say where it stands."
+
+@dataclass(frozen=True)
+class ForwardMail:
+    """The words of the e-mail forwarding a report to its body, in the order it reads; the
+    reminder differs from the first e-mail by its subject and opening paragraph only."""
+
+    subject: str
+    intro: str
+    fields: str = N_("Report: {ref}\nCategory: {category}\nPlace: {place}\nMap: {map}")
+    no_map: str = N_("no point on the map")
+    description: str = N_("Description: {description}")
+    photos: str = N_("Photos:")
+    identity: str = N_("Reported by: {identity}")
+    link: str = N_(
+        "To answer (taken in hand, done, or not yours), open this page, no account needed:\n"
+        "{link}\nIt works until the report is closed. The resident is told each answer."
+    )
+
+
+FORWARD_MAIL = ForwardMail(
+    subject=N_("[{ref}] {category}, {place}: a report for {body}"),
+    intro=N_("Hello,\n\n{town} forwards you a report that is for {body} to deal with."),
 )
-MAIL_FIELDS = N_("Report: {ref}\nCategory: {category}\nPlace: {place}\nMap: {map}")
-MAIL_DESCRIPTION = N_("Description: {description}")
-MAIL_PHOTOS = N_("Photos:")
-MAIL_IDENTITY = N_("Reported by: {identity}")
-MAIL_LINK = N_(
-    "To answer (taken in hand, done, or not yours), open this page, no account needed:\n"
-    "{link}\nIt works until the report is closed. The resident is told each answer."
+REMINDER_MAIL = ForwardMail(
+    subject=N_("Reminder: [{ref}] {category}, {place}: a report for {body}"),
+    intro=N_(
+        "Hello,\n\n{town} forwarded you this report on {date} and has had no answer yet: "
+        "please say where it stands."
+    ),
 )
-NO_MAP = N_("no point on the map")
 
 
 def forward_message(session: Session, settings, forward_id: int, town: str, *,
@@ -316,21 +330,22 @@ def forward_message(session: Session, settings, forward_id: int, town: str, *,
     view = forward_view(session, forward, settings.PUBLIC_BASE_URL, language)
     if not view.report.is_open or not view.body.email or (reminder and forward.answered_at):
         return None
+    words = REMINDER_MAIL if reminder else FORWARD_MAIL
     values = {"ref": view.report.ref, "category": view.category, "place": view.place,
-              "body": view.body.name, "town": town}  # fmt: skip
-    intro = REMINDER_INTRO if reminder else MAIL_INTRO
+              "body": view.body.name, "town": town,
+              "map": view.map_url or translate(language, words.no_map)}  # fmt: skip
     parts = [
-        translate(language, intro, date=forward.created_at.strftime("%d/%m/%Y"), **values),
-        translate(language, MAIL_FIELDS, map=view.map_url or translate(language, NO_MAP), **values),
-        translate(language, MAIL_DESCRIPTION, description=view.report.description),
+        translate(language, words.intro, date=forward.created_at.strftime("%d/%m/%Y"), **values),
+        translate(language, words.fields, **values),
+        translate(language, words.description, description=view.report.description),
     ]
     if view.photos:
-        parts.append("\n".join([translate(language, MAIL_PHOTOS), *view.photos]))
+        parts.append("\n".join([translate(language, words.photos), *view.photos]))
     if view.identity:
-        parts.append(translate(language, MAIL_IDENTITY, identity=view.identity))
+        parts.append(translate(language, words.identity, identity=view.identity))
     link = body_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, forward.id)
-    parts.append(translate(language, MAIL_LINK, link=link))
-    subject = translate(language, REMINDER_SUBJECT if reminder else MAIL_SUBJECT, **values)
+    parts.append(translate(language, words.link, link=link))
+    subject = translate(language, words.subject, **values)
     return build_message(sender=settings.MAIL_FROM, to=view.body.email, subject=subject,
                          text="\n\n".join(parts) + "\n", sender_name=town)  # fmt: skip
 
