@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
@@ -288,27 +288,34 @@ def forward_view(session: Session, forward: BodyForward, base_url: str,
 
 @dataclass(frozen=True)
 class ForwardMail:
-    """The words of the e-mail forwarding a report to its body, in the order it reads; the
-    reminder differs from the first e-mail by its subject and opening paragraph only."""
+    """The words of the e-mail forwarding a report to its body, in the order it reads."""
 
     subject: str
     intro: str
-    fields: str = N_("Report: {ref}\nCategory: {category}\nPlace: {place}\nMap: {map}")
-    no_map: str = N_("no point on the map")
-    description: str = N_("Description: {description}")
-    photos: str = N_("Photos:")
-    identity: str = N_("Reported by: {identity}")
-    link: str = N_(
-        "To answer (taken in hand, done, or not yours), open this page, no account needed:\n"
-        "{link}\nIt works until the report is closed. The resident is told each answer."
-    )
+    fields: str
+    no_map: str
+    description: str
+    photos: str
+    identity: str
+    link: str
 
 
 FORWARD_MAIL = ForwardMail(
     subject=N_("[{ref}] {category}, {place}: a report for {body}"),
     intro=N_("Hello,\n\n{town} forwards you a report that is for {body} to deal with."),
+    fields=N_("Report: {ref}\nCategory: {category}\nPlace: {place}\nMap: {map}"),
+    no_map=N_("no point on the map"),
+    description=N_("Description: {description}"),
+    photos=N_("Photos:"),
+    identity=N_("Reported by: {identity}"),
+    link=N_(
+        "To answer (taken in hand, done, or not yours), open this page, no account needed:\n"
+        "{link}\nIt works until the report is closed. The resident is told each answer."
+    ),
 )
-REMINDER_MAIL = ForwardMail(
+# The same e-mail, its subject and opening saying it is a reminder.
+REMINDER_MAIL = replace(
+    FORWARD_MAIL,
     subject=N_("Reminder: [{ref}] {category}, {place}: a report for {body}"),
     intro=N_(
         "Hello,\n\n{town} forwarded you this report on {date} and has had no answer yet: "
