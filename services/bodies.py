@@ -170,7 +170,7 @@ def add_route(session: Session, actor: Actor, category_code: str, body_code: str
     rule.also = also
     session.add(rule)
     session.flush()
-    name = f"{category.code} -> {body.code}" + (f" ({zone.name})" if zone else "")
+    name = _route_name(session, rule)
     after = {"category": category.code, "other_body": body.code,
              "zone": zone.name if zone else None, "also": also}  # fmt: skip
     action = Action.CREATED if not before else Action.UPDATED
@@ -178,13 +178,19 @@ def add_route(session: Session, actor: Actor, category_code: str, body_code: str
     return rule
 
 
+def _route_name(session: Session, rule: BodyRoute) -> str:
+    """A rule as the audit trail names it: `pothole -> roads (Centre)`."""
+    category, body = session.get(Category, rule.category_id), session.get(Body, rule.body_id)
+    zone = session.get(Zone, rule.zone_id) if rule.zone_id else None
+    return f"{category.code} -> {body.code}" + (f" ({zone.name})" if zone else "")
+
+
 def remove_route(session: Session, actor: Actor, rule_id: int) -> bool:
+    """Removes a routing rule (audited); False when there is none."""
     rule = session.get(BodyRoute, rule_id)
     if rule is None:
         return False
-    category, body = session.get(Category, rule.category_id), session.get(Body, rule.body_id)
-    zone = session.get(Zone, rule.zone_id) if rule.zone_id else None
-    name = f"{category.code} -> {body.code}" + (f" ({zone.name})" if zone else "")
+    name = _route_name(session, rule)
     session.delete(rule)
     session.flush()
     record(session, actor, Thing.BODY_ROUTE, name, Action.REMOVED, {"also": [rule.also, None]})
