@@ -320,6 +320,19 @@ def report_events(session: Session, report_id: int) -> list[ReportEvent]:
     return list(session.scalars(stmt))
 
 
+def add_event(session: Session, report: Report, kind: EventKind, at: datetime | None = None,
+              **fields) -> ReportEvent:  # fmt: skip
+    """Writes an event of the report's history (`fields`: who, what) and marks the report
+    updated at the same moment (`at`, now by default)."""
+    at = at or utcnow()
+    report.updated_at = at
+    session.add(report)
+    event = ReportEvent(report_id=report.id, kind=kind, created_at=at, **fields)
+    session.add(event)
+    session.flush()
+    return event
+
+
 def attach_media(session: Session, media_ids: list[int], report_id: int) -> None:
     if media_ids:
         session.execute(update(Media).where(Media.id.in_(media_ids)).values(report_id=report_id))
@@ -450,19 +463,9 @@ def pin_report(
     report.lat, report.lon, report.geolocated = lat, lon, True
     if address:
         report.address = address[:255]
-    report.updated_at = at
-    session.add(report)
-    session.add(
-        ReportEvent(
-            report_id=report.id,
-            # The kind services.placing uses when a report gets its place on the map.
-            kind=EventKind.GEOCODED,
-            citizen_id=citizen_id,
-            detail={"source": "link", "lat": lat, "lon": lon, "before": before},
-            created_at=at,
-        )
-    )
-    session.flush()
+    # The kind services.placing uses when a report gets its place on the map.
+    add_event(session, report, EventKind.GEOCODED, at, citizen_id=citizen_id,
+              detail={"source": "link", "lat": lat, "lon": lon, "before": before})  # fmt: skip
 
 
 def followers_of(session: Session, report_id: int) -> list[tuple[int, bool]]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
@@ -170,7 +170,7 @@ def add_route(session: Session, actor: Actor, category_code: str, body_code: str
     rule.also = also
     session.add(rule)
     session.flush()
-    name = f"{category.code} -> {body.code}" + (f" ({zone.name})" if zone else "")
+    name = _route_name(session, rule)
     after = {"category": category.code, "other_body": body.code,
              "zone": zone.name if zone else None, "also": also}  # fmt: skip
     action = Action.CREATED if not before else Action.UPDATED
@@ -178,13 +178,19 @@ def add_route(session: Session, actor: Actor, category_code: str, body_code: str
     return rule
 
 
+def _route_name(session: Session, rule: BodyRoute) -> str:
+    """A rule as the audit trail names it: `pothole -> roads (Centre)`."""
+    category, body = session.get(Category, rule.category_id), session.get(Body, rule.body_id)
+    zone = session.get(Zone, rule.zone_id) if rule.zone_id else None
+    return f"{category.code} -> {body.code}" + (f" ({zone.name})" if zone else "")
+
+
 def remove_route(session: Session, actor: Actor, rule_id: int) -> bool:
+    """Removes a routing rule (audited); False when there is none."""
     rule = session.get(BodyRoute, rule_id)
     if rule is None:
         return False
-    category, body = session.get(Category, rule.category_id), session.get(Body, rule.body_id)
-    zone = session.get(Zone, rule.zone_id) if rule.zone_id else None
-    name = f"{category.code} -> {body.code}" + (f" ({zone.name})" if zone else "")
+    name = _route_name(session, rule)
     session.delete(rule)
     session.flush()
     record(session, actor, Thing.BODY_ROUTE, name, Action.REMOVED, {"also": [rule.also, None]})
@@ -285,22 +291,43 @@ def forward_view(session: Session, forward: BodyForward, base_url: str,
 
 # --- the e-mail (built in a reading transaction, sent by the worker outside it) ----------
 
-MAIL_SUBJECT = N_("[{ref}] {category}, {place}: a report for {body}")
-REMINDER_SUBJECT = N_("Reminder: [{ref}] {category}, {place}: a report for {body}")
-MAIL_INTRO = N_("Hello,\n\n{town} forwards you a report that is for {body} to deal with.")
-REMINDER_INTRO = N_(
-    "Hello,\n\n{town} forwarded you this report on {date} and has had no answer yet: "
-    "please say where it stands."
+
+@dataclass(frozen=True)
+class ForwardMail:
+    """The words of the e-mail forwarding a report to its body, in the order it reads."""
+
+    subject: str
+    intro: str
+    fields: str
+    no_map: str
+    description: str
+    photos: str
+    identity: str
+    link: str
+
+
+FORWARD_MAIL = ForwardMail(
+    subject=N_("[{ref}] {category}, {place}: a report for {body}"),
+    intro=N_("Hello,\n\n{town} forwards you a report that is for {body} to deal with."),
+    fields=N_("Report: {ref}\nCategory: {category}\nPlace: {place}\nMap: {map}"),
+    no_map=N_("no point on the map"),
+    description=N_("Description: {description}"),
+    photos=N_("Photos:"),
+    identity=N_("Reported by: {identity}"),
+    link=N_(
+        "To answer (taken in hand, done, or not yours), open this page, no account needed:\n"
+        "{link}\nIt works until the report is closed. The resident is told each answer."
+    ),
 )
-MAIL_FIELDS = N_("Report: {ref}\nCategory: {category}\nPlace: {place}\nMap: {map}")
-MAIL_DESCRIPTION = N_("Description: {description}")
-MAIL_PHOTOS = N_("Photos:")
-MAIL_IDENTITY = N_("Reported by: {identity}")
-MAIL_LINK = N_(
-    "To answer (taken in hand, done, or not yours), open this page, no account needed:\n"
-    "{link}\nIt works until the report is closed. The resident is told each answer."
+# The same e-mail, its subject and opening saying it is a reminder.
+REMINDER_MAIL = replace(
+    FORWARD_MAIL,
+    subject=N_("Reminder: [{ref}] {category}, {place}: a report for {body}"),
+    intro=N_(
+        "Hello,\n\n{town} forwarded you this report on {date} and has had no answer yet: "
+        "please say where it stands."
+    ),
 )
-NO_MAP = N_("no point on the map")
 
 
 def forward_message(session: Session, settings, forward_id: int, town: str, *,
@@ -316,21 +343,22 @@ def forward_message(session: Session, settings, forward_id: int, town: str, *,
     view = forward_view(session, forward, settings.PUBLIC_BASE_URL, language)
     if not view.report.is_open or not view.body.email or (reminder and forward.answered_at):
         return None
+    words = REMINDER_MAIL if reminder else FORWARD_MAIL
     values = {"ref": view.report.ref, "category": view.category, "place": view.place,
-              "body": view.body.name, "town": town}  # fmt: skip
-    intro = REMINDER_INTRO if reminder else MAIL_INTRO
+              "body": view.body.name, "town": town,
+              "map": view.map_url or translate(language, words.no_map)}  # fmt: skip
     parts = [
-        translate(language, intro, date=forward.created_at.strftime("%d/%m/%Y"), **values),
-        translate(language, MAIL_FIELDS, map=view.map_url or translate(language, NO_MAP), **values),
-        translate(language, MAIL_DESCRIPTION, description=view.report.description),
+        translate(language, words.intro, date=forward.created_at.strftime("%d/%m/%Y"), **values),
+        translate(language, words.fields, **values),
+        translate(language, words.description, description=view.report.description),
     ]
     if view.photos:
-        parts.append("\n".join([translate(language, MAIL_PHOTOS), *view.photos]))
+        parts.append("\n".join([translate(language, words.photos), *view.photos]))
     if view.identity:
-        parts.append(translate(language, MAIL_IDENTITY, identity=view.identity))
+        parts.append(translate(language, words.identity, identity=view.identity))
     link = body_link(settings.PUBLIC_BASE_URL, settings.SECRET_KEY, forward.id)
-    parts.append(translate(language, MAIL_LINK, link=link))
-    subject = translate(language, REMINDER_SUBJECT if reminder else MAIL_SUBJECT, **values)
+    parts.append(translate(language, words.link, link=link))
+    subject = translate(language, words.subject, **values)
     return build_message(sender=settings.MAIL_FROM, to=view.body.email, subject=subject,
                          text="\n\n".join(parts) + "\n", sender_name=town)  # fmt: skip
 

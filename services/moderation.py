@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from models.db import utcnow
-from models.report import EventKind, Media, Report, ReportEvent
+from models.report import EventKind, Media, Report, add_event
 from services.reports import ReportError, report_or_error
 from services.texts import N_
 
@@ -71,17 +71,8 @@ def add_public_note(session: Session, number: int, text: str, *, agent_id: int |
     if not text:
         raise ReportError(N_("A public note needs some words."))
     report = report_or_error(session, number)
-    report.updated_at = utcnow()
-    session.add(report)
-    event = ReportEvent(
-        report_id=report.id,
-        kind=EventKind.PUBLIC_NOTE,
-        agent_id=agent_id,
-        public_message=text[:MAX_PUBLIC_TEXT],
-    )
-    session.add(event)
-    session.flush()
-    return event
+    return add_event(session, report, EventKind.PUBLIC_NOTE, agent_id=agent_id,
+                     public_message=text[:MAX_PUBLIC_TEXT])  # fmt: skip
 
 
 def approve_photo(
@@ -101,15 +92,6 @@ def approve_photo(
 
 
 def _record(session: Session, report: Report, action: str, agent_id: int | None, **details):
-    report.updated_at = utcnow()
-    session.add(report)
-    session.add(
-        ReportEvent(
-            report_id=report.id,
-            kind=EventKind.MODERATED,
-            agent_id=agent_id,
-            detail={"action": action, **details},
-        )
-    )
-    session.flush()
+    add_event(session, report, EventKind.MODERATED, agent_id=agent_id,
+              detail={"action": action, **details})  # fmt: skip
     return report

@@ -25,6 +25,7 @@ from webhooks.web.routes import (
     bp,
     browser_language,
     expired_page,
+    message_page,
     refused_page,
     render_page,
     secured,
@@ -32,6 +33,7 @@ from webhooks.web.routes import (
     throttle,
 )
 from webhooks.web.sender import MAIL_TO
+from webhooks.web.texts import Page
 from webhooks.web.visit import Expired, read_visit
 
 CONFIRM_SALT = "webleads.web-email"
@@ -46,15 +48,21 @@ CONFIRM_MAIL = N_(
     "be sent to you."
 )
 ASKED = N_("We sent a link to {email}. Open it to confirm your address.")
-CONFIRM_TITLE = N_("Confirm your e-mail address")
-CONFIRM_INTRO = N_("The news of your reports will be sent to {email}.")
-CONFIRM_BUTTON = N_("Confirm this address")
-CONFIRMED_TITLE = N_("Your address is confirmed")
-CONFIRMED = N_("The news of your reports will be sent to {email}. Thank you!")
-BAD_LINK_TITLE = N_("This link does not work")
-BAD_LINK = N_(
-    "This link is not valid or has expired (links last 7 days). You can give your address "
-    "again at the end of a report."
+CONFIRM_PAGE = Page(
+    title=N_("Confirm your e-mail address"),
+    message=N_("The news of your reports will be sent to {email}."),
+    button=N_("Confirm this address"),
+)
+CONFIRMED_PAGE = Page(
+    title=N_("Your address is confirmed"),
+    message=N_("The news of your reports will be sent to {email}. Thank you!"),
+)
+BAD_LINK_PAGE = Page(
+    title=N_("This link does not work"),
+    message=N_(
+        "This link is not valid or has expired (links last 7 days). You can give your "
+        "address again at the end of a report."
+    ),
 )
 
 
@@ -117,10 +125,8 @@ def confirm_page(token: str) -> Response:
     if claim is None:
         return _bad_link(rt)
     language, email = claim
-    body = render_page(rt, "web/confirm.html", language, email=email,
-                   title=translate(language, CONFIRM_TITLE),
-                   message=translate(language, CONFIRM_INTRO, email=email),
-                   button=translate(language, CONFIRM_BUTTON))  # fmt: skip
+    body = render_page(rt, "web/confirm.html", language,
+                       **CONFIRM_PAGE.translated(language, email=email))  # fmt: skip
     return secured(Response(body))
 
 
@@ -140,11 +146,7 @@ def confirm(token: str) -> Response:
     if not confirmed or citizen is None:
         return _bad_link(rt)
     rt.wake_worker()
-    language = citizen.language
-    body = render_page(rt, "web/problem.html", language,
-                   title=translate(language, CONFIRMED_TITLE),
-                   message=translate(language, CONFIRMED, email=data["e"]))  # fmt: skip
-    return secured(Response(body))
+    return message_page(rt, citizen.language, CONFIRMED_PAGE, email=data["e"])
 
 
 def _claim(rt: Runtime, token: str) -> tuple[str, str] | None:
@@ -159,8 +161,4 @@ def _claim(rt: Runtime, token: str) -> tuple[str, str] | None:
 
 
 def _bad_link(rt: Runtime) -> Response:
-    language = browser_language(rt)
-    body = render_page(rt, "web/problem.html", language,
-                   title=translate(language, BAD_LINK_TITLE),
-                   message=translate(language, BAD_LINK))  # fmt: skip
-    return secured(Response(body, status=404))
+    return message_page(rt, browser_language(rt), BAD_LINK_PAGE, status=404)

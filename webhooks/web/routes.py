@@ -269,11 +269,15 @@ def _to_page(rt: Runtime, visit: Visit) -> Response:
 
 
 def expired_page(rt: Runtime) -> Response:
-    language = browser_language(rt)
-    body = render_page(rt, "web/problem.html", language,
-                   title=translate(language, texts.EXPIRED_TITLE),
-                   message=translate(language, texts.EXPIRED))  # fmt: skip
-    return end_visit(secured(Response(body, status=410)), secure=_secure(rt))
+    page = message_page(rt, browser_language(rt), texts.EXPIRED, status=410)
+    return end_visit(page, secure=_secure(rt))
+
+
+def message_page(rt: Runtime, language: str, page: texts.Page, *, status: int = 200,
+                 **values) -> Response:  # fmt: skip
+    """A page that says one thing (web/problem.html); `values` fill its message."""
+    body = render_page(rt, "web/problem.html", language, **page.translated(language, **values))
+    return secured(Response(body, status=status))
 
 
 def refused_page(rt: Runtime, visit: Visit | None, refused: Refused) -> Response:

@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from services.media import MAX_PHOTO_BYTES
 from services.texts import N_, translate
 
 # A sentence, a description or an address; longer is refused, politely.
 MAX_TEXT = 1000
 
+
+@dataclass(frozen=True)
+class Page:
+    """The words of a page that says one thing (web/problem.html), or asks for one click
+    (web/confirm.html: its button)."""
+
+    title: str
+    message: str
+    button: str | None = None
+
+    def translated(self, language: str, **values) -> dict[str, str]:
+        """The page's title, message (its placeholders filled) and button, translated."""
+        words = {
+            "title": translate(language, self.title),
+            "message": translate(language, self.message, **values),
+        }
+        if self.button is not None:
+            words["button"] = translate(language, self.button)
+        return words
+
+
+# The label of the step page's text field (routes.TEXT_LABELS: by the question asked).
 SENTENCE = N_("Describe the problem in one sentence")
 DESCRIBE = N_("Describe the problem")
 PLACE = N_("Address or landmark")
 PLACE_AGAIN = N_("Or type the address again")
 ANSWER = N_("Your answer")
 
-EXPIRED_TITLE = N_("Your session has ended")
-EXPIRED = N_(
-    "This page was left open for too long, or your browser does not keep cookies. Nothing "
-    "that was not confirmed has been filed. You can start again."
+EXPIRED = Page(
+    title=N_("Your session has ended"),
+    message=N_(
+        "This page was left open for too long, or your browser does not keep cookies. "
+        "Nothing that was not confirmed has been filed. You can start again."
+    ),
 )
 REFUSED_TITLE = N_("This form could not be sent")
 REFUSALS = {
