@@ -18,7 +18,7 @@ fields; a view of None means: say nothing of it to that audience.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from enum import StrEnum
 
 from sqlmodel import Session
@@ -42,14 +42,45 @@ class Audience(StrEnum):
 PRIVATE = frozenset({Audience.AUTHOR, Audience.AGENT})
 
 
-@dataclass(frozen=True)
 class CitizenView:
-    """What one audience may read of a report, in the words it may read."""
+    """What one audience may read of a report, in the words it may read.
 
-    audience: Audience
-    ref: str
-    place: str | None  # the author's typed address, or the public street; None: say none
-    redaction: Redaction | None = field(default=None, repr=False)  # None: words as written
+    A view for a follower or the public takes its place and redaction from the public
+    view, which reads the report's history: `derive` does that on the first reading of
+    either, so a path that only asks whether, and as whom, someone may see the report
+    (`#N`'s status) reads no history."""
+
+    __slots__ = ("audience", "ref", "_place", "_redaction", "_derive")
+
+    def __init__(
+        self,
+        audience: Audience,
+        ref: str,
+        place: str | None = None,  # the author's typed address, or the public street
+        redaction: Redaction | None = None,  # None: the words as written
+        *,
+        derive: Callable[[], CitizenView] | None = None,
+    ) -> None:
+        self.audience, self.ref = audience, ref
+        self._place, self._redaction, self._derive = place, redaction, derive
+
+    def _derived(self) -> CitizenView:
+        if self._derive is not None:
+            public, self._derive = self._derive(), None
+            self._place, self._redaction = public.place, public.redaction
+        return self
+
+    @property
+    def place(self) -> str | None:
+        """The place this audience may read; None: say none."""
+        return self._derived()._place
+
+    @property
+    def redaction(self) -> Redaction | None:
+        return self._derived()._redaction
+
+    def __repr__(self) -> str:
+        return f"CitizenView({self.audience!s}, {self.ref!r})"
 
     @property
     def is_author(self) -> bool:
@@ -79,8 +110,8 @@ class ReportViews:
     """The views of one report for each audience; the redaction is derived once, and only
     when an audience other than the author asks."""
 
-    def __init__(self, session: Session, report: Report, category: Category,
-                 service: Service) -> None:  # fmt: skip
+    def __init__(self, session: Session, report: Report, category: Category | None = None,
+                 service: Service | None = None) -> None:  # fmt: skip
         self.session, self.report = session, report
         self.category, self.service = category, service
         self._public: CitizenView | None = None
@@ -91,9 +122,12 @@ class ReportViews:
             return CitizenView(audience, report.ref, report.address)
         if report.hidden:
             return None
+        return CitizenView(audience, report.ref, derive=self._public_view)
+
+    def _public_view(self) -> CitizenView:
         if self._public is None:
             self._public = self._derive_public()
-        return CitizenView(audience, report.ref, self._public.place, self._public.redaction)
+        return self._public
 
     def _derive_public(self) -> CitizenView:
         number = self.report.id
@@ -101,8 +135,8 @@ class ReportViews:
         names = agent_names(self.session, sorted({e.agent_id for e in events if e.agent_id}))
         label, redaction = public_place_and_redaction(
             self.report,
-            self.category,
-            self.service,
+            self.category or self.session.get(Category, self.report.category_id),
+            self.service or self.session.get(Service, self.report.service_id),
             events,
             people_of_reports(self.session, [number])[number],
             agents=sorted(names.values()),
@@ -129,10 +163,4 @@ def recipients(session: Session, report: Report) -> list[tuple[Citizen, Audience
 
 def citizen_view(session: Session, report: Report, citizen_id: int | None) -> CitizenView | None:
     """The view of a report for one citizen (the author, a follower, or anyone)."""
-    views = ReportViews(
-        session,
-        report,
-        session.get(Category, report.category_id),
-        session.get(Service, report.service_id),
-    )
-    return views.for_audience(audience_of(session, report, citizen_id))
+    return ReportViews(session, report).for_audience(audience_of(session, report, citizen_id))
