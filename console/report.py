@@ -308,7 +308,14 @@ def _invalid(form, number: int):
     return redirect(url_for("console.report_page", number=number)), 303
 
 
-def _form_action(name: str, form_class, prefix: str, *, public: bool, unchecked=()):
+def _form_action(
+    name: str,
+    form_class: type[FlaskForm],
+    prefix: str,
+    *,
+    public: bool,
+    unchecked: tuple[str, ...] = (),
+):
     """Declares POST /reports/<number>/<name>, an action with one form on one report.
 
     The form is checked (a wrong one goes back to the page with its errors); the choices of
