@@ -224,6 +224,13 @@ def read_filter(lookups: Lookups) -> tuple[QueueFilter, dict]:
     return f, raw
 
 
+def _lookups_and_filter(db) -> tuple[Lookups, QueueFilter, dict]:
+    """The lookups, and the queue filter of the query string (which names their rows)."""
+    lookups = load_lookups(db)
+    f, raw = read_filter(lookups)
+    return lookups, f, raw
+
+
 _shapes: dict[tuple[int, str], object] = {}
 
 
@@ -261,11 +268,9 @@ def home():
 @bp.get("/reports")
 def queue():
     """Lists the reports of the filter, one keyset page at a time, with counts per status."""
-    rt = current_runtime()
     now = utcnow()
-    with rt.db.reading() as db:
-        lookups = load_lookups(db)
-        f, raw = read_filter(lookups)
+    with current_runtime().db.reading() as db:
+        lookups, f, raw = _lookups_and_filter(db)
         page = queue_page(
             db, f, after=read_cursor(f, "after"), before=read_cursor(f, "before"), now=now
         )
@@ -284,19 +289,26 @@ def queue():
         reopened=reopened,
         silent=silent,
         counts=shown,
-        raw=raw,
-        lookups=lookups,
         now=now,
         status_tabs=[("open", _open_label()), *STATUS_LABELS.items(), ("all", _all_label())],
         status_label=status_label,
         is_overdue=is_overdue,
-        channels=channel_names(),
-        lookups_communes=lookups.communes,
-        channel_labels=channel_labels(),
         sorts=SORTS,
         priority_labels=PRIORITY_LABELS,
-        filter_args=filter_args,
+        **_filter_context(raw, lookups),
     )
+
+
+def _filter_context(raw: dict, lookups: Lookups) -> dict:
+    """What the filter bar of the queue and of the map shows: the filter and its choices."""
+    return {
+        "raw": raw,
+        "lookups": lookups,
+        "channels": channel_names(),
+        "lookups_communes": lookups.communes,
+        "channel_labels": channel_labels(),
+        "filter_args": filter_args,
+    }
 
 
 def count_label(n: int, more: bool) -> str:
@@ -319,29 +331,20 @@ def _all_label() -> str:
 @bp.get("/map")
 def queue_map():
     """Shows the reports of the same filter on a map."""
-    rt = current_runtime()
-    with rt.db.reading() as db:
-        lookups = load_lookups(db)
-        _f, raw = read_filter(lookups)
+    with current_runtime().db.reading() as db:
+        lookups, _f, raw = _lookups_and_filter(db)
     return render_template(
         "console/map.html",
-        raw=raw,
-        lookups=lookups,
-        channels=channel_names(),
-        lookups_communes=lookups.communes,
-        channel_labels=channel_labels(),
-        filter_args=filter_args,
         data_url=url_for("console.queue_points", **filter_args(raw)),
+        **_filter_context(raw, lookups),
     )
 
 
 @bp.get("/reports.json")
 def queue_points():
     """The filter's located reports, as GeoJSON points for the map."""
-    rt = current_runtime()
-    with rt.db.reading() as db:
-        lookups = load_lookups(db)
-        f, _ = read_filter(lookups)
+    with current_runtime().db.reading() as db:
+        lookups, f, _raw = _lookups_and_filter(db)
         points = map_points(db, f)
     features = [
         {
@@ -365,8 +368,7 @@ def export_csv():
     """Streams every report of the filter as CSV (UTF-8 with BOM, for spreadsheets)."""
     rt = current_runtime()
     with rt.db.reading() as db:
-        lookups = load_lookups(db)
-        f, _ = read_filter(lookups)
+        lookups, f, _raw = _lookups_and_filter(db)
 
     header = "\ufeff" + csv_line(str(CSV_LABELS[c]) for c in CSV_COLUMNS)  # in the request
 

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlmodel import Session
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -279,17 +280,18 @@ def _ordered_statuses(statuses) -> list[str]:
 # --- actions -------------------------------------------------------------------------
 
 
-def _act(number: int, action: Callable, success: str, *, public: bool):
+def _act(number: int, action: Callable[[Session], str], *, public: bool):
     """Runs one action in one transaction on a report the agent may see, then goes back.
 
-    A public action's messages to the followers are queued in that same transaction.
+    The action returns what the agent is told. A public action's messages to the followers
+    are queued in that same transaction.
     """
     rt = current_runtime()
     try:
         with rt.db.transaction() as db:
             visible_report(db, number)
             mark_seen_by_agent(db, number)
-            action(db)
+            success = action(db)
     except reports.ReportError as exc:
         flash(_(exc.text, **exc.values), "error")  # the engine's msgid, in the agent's words
         return redirect(url_for("console.report_page", number=number)), 303
@@ -304,6 +306,37 @@ def _invalid(form, number: int):
         label = getattr(form, field).label.text if hasattr(form, field) else field
         flash(f"{label}: {' '.join(str(e) for e in errors)}", "error")
     return redirect(url_for("console.report_page", number=number)), 303
+
+
+def _form_action(
+    name: str,
+    form_class: type[FlaskForm],
+    prefix: str,
+    *,
+    public: bool,
+    unchecked: tuple[str, ...] = (),
+):
+    """Declares POST /reports/<number>/<name>, an action with one form on one report.
+
+    The form is checked (a wrong one goes back to the page with its errors); the choices of
+    the fields named in `unchecked` are left to the service, which knows them. Then the
+    decorated `action(db, number, form)` runs through _act and returns what the agent is told.
+    """
+
+    def declare(action):
+        def view(number: int):
+            form = form_class(prefix=prefix)
+            for field in unchecked:
+                form[field].choices = None
+                form[field].validate_choice = False
+            if not form.validate():
+                return _invalid(form, number)
+            return _act(number, lambda db: action(db, number, form), public=public)
+
+        view.__doc__ = action.__doc__
+        return bp.post(f"/reports/<int:number>/{name}", endpoint=action.__name__)(view)
+
+    return declare
 
 
 @bp.post("/reports/<int:number>/status")
@@ -336,30 +369,19 @@ def change_status(number: int):
             note=form.note.data,
             agent_id=current_user.id,
         )
-
-    return _act(
-        number,
-        action,
-        _(
+        return _(
             "Status changed to “%(status)s”; the followers are being told.",
             status=status_label(status),
-        ),
-        public=True,
-    )
+        )
+
+    return _act(number, action, public=True)
 
 
-@bp.post("/reports/<int:number>/reply")
-def reply(number: int):
+@_form_action("reply", ReplyForm, "reply", public=True)
+def reply(db, number: int, form: ReplyForm) -> str:
     """Sends the agent's words to the followers, status unchanged."""
-    form = ReplyForm(prefix="reply")
-    if not form.validate():
-        return _invalid(form, number)
-    return _act(
-        number,
-        lambda db: reports.reply(db, number, form.message.data, agent_id=current_user.id),
-        _("Reply sent to the followers."),
-        public=True,
-    )
+    reports.reply(db, number, form.message.data, agent_id=current_user.id)
+    return _("Reply sent to the followers.")
 
 
 @bp.post("/reports/<int:number>/public-note")
@@ -375,79 +397,47 @@ def public_note(number: int):
             report = visible_report(db, number)
             preview = public_note_preview(db, report, text, writer=current_user.display_name)
         return _render_report(number, public_note_form=form, public_note_preview=preview or "")
-    return _act(
-        number,
-        lambda db: moderation.add_public_note(db, number, text, agent_id=current_user.id),
-        _("Public note published on the report's public page."),
-        public=False,
-    )
+
+    def publish(db):
+        moderation.add_public_note(db, number, text, agent_id=current_user.id)
+        return _("Public note published on the report's public page.")
+
+    return _act(number, publish, public=False)
 
 
-@bp.post("/reports/<int:number>/note")
-def note(number: int):
+@_form_action("note", NoteForm, "note", public=False)
+def note(db, number: int, form: NoteForm) -> str:
     """Adds an internal note (never sent)."""
-    form = NoteForm(prefix="note")
-    if not form.validate():
-        return _invalid(form, number)
-    return _act(
-        number,
-        lambda db: reports.add_note(db, number, form.note.data, agent_id=current_user.id),
-        _("Note added."),
-        public=False,
-    )
+    reports.add_note(db, number, form.note.data, agent_id=current_user.id)
+    return _("Note added.")
 
 
-@bp.post("/reports/<int:number>/assign")
-def assign(number: int):
+@_form_action("assign", AssignForm, "assign", public=False, unchecked=("service", "assignee"))
+def assign(db, number: int, form: AssignForm) -> str:
     """Hands the report to a service and, optionally, one of its agents."""
-    form = AssignForm(prefix="assign")
-    form.service.choices = None
-    form.assignee.choices = None
-    form.service.validate_choice = form.assignee.validate_choice = False
-    if not form.validate():
-        return _invalid(form, number)
-    return _act(
+    reports.assign(
+        db,
         number,
-        lambda db: reports.assign(
-            db,
-            number,
-            service_id=form.service.data,
-            assignee_id=form.assignee.data,
-            agent_id=current_user.id,
-        ),
-        _("Assignment saved."),
-        public=False,
+        service_id=form.service.data,
+        assignee_id=form.assignee.data,
+        agent_id=current_user.id,
     )
+    return _("Assignment saved.")
 
 
-@bp.post("/reports/<int:number>/category")
-def recategorise(number: int):
+@_form_action("category", RecategoriseForm, "recat", public=False, unchecked=("category",))
+def recategorise(db, number: int, form: RecategoriseForm) -> str:
     """Moves the report to another category (and its service)."""
-    form = RecategoriseForm(prefix="recat")
-    form.category.validate_choice = False
-    if not form.validate():
-        return _invalid(form, number)
-    return _act(
-        number,
-        lambda db: reports.recategorise(db, number, form.category.data, agent_id=current_user.id),
-        _("Category changed."),
-        public=False,
-    )
+    reports.recategorise(db, number, form.category.data, agent_id=current_user.id)
+    return _("Category changed.")
 
 
-@bp.post("/reports/<int:number>/priority")
-def set_priority(number: int):
+@_form_action("priority", PriorityForm, "priority", public=False)
+def set_priority(db, number: int, form: PriorityForm) -> str:
     """Sets how pressing the report is: the queue opens with the most pressing."""
-    form = PriorityForm(prefix="priority")
-    if not form.validate():
-        return _invalid(form, number)
     priority = form.priority.data
-    return _act(
-        number,
-        lambda db: reports.set_priority(db, number, priority, agent_id=current_user.id),
-        _("Priority saved: %(priority)s.", priority=PRIORITY_LABELS[priority]),
-        public=False,
-    )
+    reports.set_priority(db, number, priority, agent_id=current_user.id)
+    return _("Priority saved: %(priority)s.", priority=PRIORITY_LABELS[priority])
 
 
 @bp.post("/reports/<int:number>/merge")
@@ -477,10 +467,9 @@ def merge(number: int):
             agent_id=current_user.id,
             duplicate_of=target,
         )
+        return _("Merged into #%(n)d; its followers now follow it.", n=target)
 
-    return _act(
-        number, action, _("Merged into #%(n)d; its followers now follow it.", n=target), public=True
-    )
+    return _act(number, action, public=True)
 
 
 # The moderation buttons' values -> what they do and what the agent is told.
@@ -497,34 +486,42 @@ def moderate(number: int):
     form = PublicForm(prefix="public")
     if not form.validate():
         return _invalid(form, number)
-    action = request.form.get("action", "")
-    kind, _sep, photo = action.partition(":")
+    picked = _moderation(number, request.form.get("action", ""), form.text.data or "")
+    if picked is None:
+        flash(_("Unknown action."), "error")
+        return redirect(url_for("console.report_page", number=number)), 303
+    change, success = picked
+
+    def action(db):
+        change(db)
+        return success
+
+    return _act(number, action, public=False)
+
+
+def _moderation(number: int, action: str, text: str):
+    """What a moderation button does to the report and what the agent is told; None for a
+    button we do not know."""
     agent = current_user.id
+    kind, _sep, photo = action.partition(":")
+    media_id = read_number(photo)  # None past nine digits: no photo of ours
     if action in MODERATION:
         change, success = MODERATION[action]
-        return _act(
-            number, lambda db: change(db, number, agent_id=agent), str(success), public=False
-        )
+        return lambda db: change(db, number, agent_id=agent), str(success)
     if action == "redact":
-        text = form.text.data or ""
-        return _act(
-            number,
+        return (
             lambda db: moderation.redact(db, number, text, agent_id=agent),
             _("Public text saved."),
-            public=False,
         )
-    media_id = read_number(photo)  # None past nine digits: no photo of ours
     if kind in ("approve", "withdraw") and media_id is not None:
-        return _act(
-            number,
+        approved = kind == "approve"
+        return (
             lambda db: moderation.approve_photo(
-                db, number, media_id, approved=kind == "approve", agent_id=agent
+                db, number, media_id, approved=approved, agent_id=agent
             ),
-            _("Photo approved.") if kind == "approve" else _("Photo withdrawn."),
-            public=False,
+            _("Photo approved.") if approved else _("Photo withdrawn."),
         )
-    flash(_("Unknown action."), "error")
-    return redirect(url_for("console.report_page", number=number)), 303
+    return None
 
 
 @bp.get("/media/<int:media_id>")

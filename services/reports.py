@@ -52,14 +52,15 @@ class ReportError(ValueError):
 
 def file_report(session: Session, citizen: Citizen | None, draft: dict, category: CategoryInfo,
                 commune: str | None = None, *, channel: str | None = None,
-                agent_id: int | None = None) -> Report:  # fmt: skip
+                agent_id: int | None = None, note: str | None = None) -> Report:  # fmt: skip
     """Creates the report from a finished draft; its author follows it. In a deployment of
     several communes, `commune` (whose boundary holds the place) picks its own service for
     the category when it has one; otherwise the category's service (shared) takes it.
 
     An agent filing it for a resident (console/counter.py) names themselves (`agent_id`)
     and how it came (`channel`: the counter, a phone call); the resident may have no
-    citizen to reach."""
+    citizen to reach. Another tool's report (file_external_report) has no citizen either,
+    and may bring an internal `note`."""
     now = utcnow()
     report = Report(
         category_id=category.id,
@@ -88,6 +89,7 @@ def file_report(session: Session, citizen: Citizen | None, draft: dict, category
             citizen_id=report.citizen_id,
             agent_id=agent_id,
             to_status=Status.NEW,
+            internal_note=note,
         )
     )
     attach_media(session, draft.get("media_ids", []), report.id)
@@ -451,34 +453,15 @@ def file_external_report(
     answers: list | None = None,
 ) -> Report:
     """Creates a report sent by another tool (no citizen follows it in the chat)."""
-    now = utcnow()
-    report = Report(
-        category_id=category.id,
-        service_id=routed_service(session, commune, category.id) or category.service_id,
-        commune=commune,
-        citizen_id=None,
-        channel=channel,
-        description=description,
-        lat=lat,
-        lon=lon,
-        address=address,
-        geolocated=lat is not None,
-        status=Status.NEW,
-        created_at=now,
-        updated_at=now,
-        answers=answers or None,
-    )
-    session.add(report)
-    session.flush()
-    session.add(
-        ReportEvent(
-            report_id=report.id, kind=EventKind.CREATED, to_status=Status.NEW, internal_note=note
-        )
-    )
-    session.flush()
-    _route_to_bodies(session, report)
-    oncall.report_filed(session, report)
-    return report
+    draft = {
+        "description": description,
+        "lat": lat,
+        "lon": lon,
+        "address": address,
+        "geolocated": lat is not None,
+        "answers": answers,
+    }
+    return file_report(session, None, draft, category, commune, channel=channel, note=note)
 
 
 def name_report_place(
