@@ -50,7 +50,7 @@ class CitizenView:
     either, so a path that only asks whether, and as whom, someone may see the report
     (`#N`'s status) reads no history."""
 
-    __slots__ = ("audience", "ref", "_place", "_redaction", "_derive")
+    __slots__ = ("_derive", "_place", "_redaction", "audience", "ref")
 
     def __init__(
         self,
