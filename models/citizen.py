@@ -119,17 +119,20 @@ def lock_citizen_for_message(
         return lock_citizen(session, channel, address, display_name=display_name, language=language)
     values = {"channel": channel, "address": address, "external_id": external_id,
               "received_at": utcnow()}  # fmt: skip
-    # Core, not the ORM: the rows become detached objects without the session's
-    # identity map (which `lock_citizen` then has to expunge them from).
     row = session.connection().execute(_RECORD_AND_LOCK, values).one_or_none()
     if row is None:
         return None
-    found = row._mapping
-    if found["citizen_id"] is None:  # the citizen's id: none yet
+    if row._mapping["citizen_id"] is None:  # the citizen's id: none yet
         return _create(session, channel, address, display_name, language)
+    return *_from_row(row), False
+
+
+def _from_row(row) -> tuple[Citizen, Conversation]:
+    """The citizen and conversation of a row of `_LOCKED` (or of `_RECORD_AND_LOCK`)."""
+    found = row._mapping
     citizen = _built(Citizen, {name: found[key] for name, key in _CITIZEN_KEYS})
     conversation = _built(Conversation, {name: found[key] for name, key in _CONVERSATION_KEYS})
-    return citizen, conversation, False
+    return citizen, conversation
 
 
 def _built(model, values: dict):
@@ -164,14 +167,9 @@ def lock_citizen(
     Returns (citizen, conversation, created). On PostgreSQL the conversation row is
     locked FOR UPDATE, so two messages of one citizen are handled one after the other.
     """
-    row = _select_locked(session, channel, address)
-    if row is not None:
-        citizen, conversation = row
-        # Detached: the engine writes changes with explicit UPDATEs (save_conversation,
-        # update_citizen), so the unit of work must not flush them a second time.
-        session.expunge(citizen)
-        session.expunge(conversation)
-        return citizen, conversation, False
+    found = _select_locked(session, channel, address)
+    if found is not None:
+        return *found, False
     return _create(session, channel, address, display_name, language)
 
 
@@ -201,10 +199,7 @@ def _create(session: Session, channel: str, address: str, display_name, language
     if conversation_id is None:
         # Another message of the same citizen created them at the same time: wait for
         # its transaction (the row lock), then go on from what it left.
-        citizen, conversation = _select_locked(session, channel, address)
-        session.expunge(citizen)
-        session.expunge(conversation)
-        return citizen, conversation, False
+        return *_select_locked(session, channel, address), False
     # Rows this transaction inserted are locked by it until commit: no need to select.
     conversation = _built(
         Conversation,
@@ -278,12 +273,6 @@ _INSERT_CITIZEN_AND_CONVERSATION = _insert_citizen_and_conversation()
 
 
 # Built once: the hot path of every inbound message (see bench/engine.py).
-_SELECT_LOCKED = (
-    select(Citizen, Conversation)
-    .join(Conversation, Conversation.citizen_id == Citizen.id)
-    .where(Citizen.channel == bindparam("channel"), Citizen.address == bindparam("address"))
-    .with_for_update(of=Conversation)
-)
 _SAVE_CONVERSATION = (
     Conversation.__table__.update()
     .where(Conversation.__table__.c.id == bindparam("conversation_id"))
@@ -307,8 +296,16 @@ def _record_and_lock():
     No row: a redelivery. A row with no citizen: a first message.
     """
     seen = record_inbound_statement(pg_insert).cte("seen")
+    locked = _LOCKED.subquery("locked")
+    return select(seen.c.id, locked).select_from(seen).outerjoin(locked, true())
+
+
+def _locked():
+    """The citizen of a channel's address and their conversation, locked FOR UPDATE (on
+    PostgreSQL), as one row of plain columns (citizen_…, conversation_…): Core, not the
+    ORM, whose identity map the engine's detached objects would have to leave again."""
     citizens, conversations = Citizen.__table__, Conversation.__table__
-    locked = (
+    return (
         select(
             *(column.label(key) for key, column in _keys(citizens, "citizen_")),
             *(column.label(key) for key, column in _keys(conversations, "conversation_")),
@@ -317,9 +314,7 @@ def _record_and_lock():
         .where(citizens.c.channel == bindparam("channel"),
                citizens.c.address == bindparam("address"))
         .with_for_update(of=conversations)
-        .subquery("locked")
     )  # fmt: skip
-    return select(seen.c.id, locked).select_from(seen).outerjoin(locked, true())
 
 
 def _keys(table, prefix: str) -> list[tuple[str, object]]:
@@ -327,9 +322,14 @@ def _keys(table, prefix: str) -> list[tuple[str, object]]:
 
 
 def _select_locked(session: Session, channel: str, address: str):
-    return session.execute(_SELECT_LOCKED, {"channel": channel, "address": address}).one_or_none()
+    """The citizen and their conversation, detached (the engine writes their changes with
+    explicit UPDATEs, save_conversation and update_citizen), or None."""
+    values = {"channel": channel, "address": address}
+    row = session.connection().execute(_LOCKED, values).one_or_none()
+    return _from_row(row) if row is not None else None
 
 
+_LOCKED = _locked()
 _RECORD_AND_LOCK = _record_and_lock()
 # (attribute, the row's key) of each model's columns in _RECORD_AND_LOCK's rows.
 _CITIZEN_KEYS = [(c.key, key) for key, c in _keys(Citizen.__table__, "citizen_")]

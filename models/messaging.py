@@ -180,8 +180,13 @@ def queue_messages(session: Session, rows: list[dict]) -> None:
 
 def _drop_stale_replies(session: Session, citizen_id: int) -> None:
     """Cancels a chat's queued replies beyond the newest MAX_QUEUED_REPLIES."""
+    result = session.connection().execute(_DROP_STALE_REPLIES, {"chat": citizen_id})
+    _log_dropped(citizen_id, result.rowcount)
+
+
+def _drop_stale_replies_statement() -> Executable:
     table = Outbox.__table__
-    waiting = (table.c.citizen_id == citizen_id) & _waiting_reply(table)
+    waiting = (table.c.citizen_id == bindparam("chat")) & _waiting_reply(table)
     # The oldest reply to keep; NULL (nothing dropped) while fewer are waiting.
     oldest_kept = (
         select(table.c.id)
@@ -191,14 +196,17 @@ def _drop_stale_replies(session: Session, citizen_id: int) -> None:
         .limit(1)
         .scalar_subquery()
     )
-    result = session.connection().execute(
+    return (
         table.update()
         # The last condition, on the look-up alone, is checked once before any row is
         # read: with fewer waiting (almost always) no row is looked at.
         .where(waiting, table.c.id < oldest_kept, oldest_kept.is_not(None))
         .values(status=CANCELLED, last_error=SUPERSEDED)
     )
-    _log_dropped(citizen_id, result.rowcount)
+
+
+# Built once: run after every reply on SQLite (PostgreSQL trims in queue_replies' statement).
+_DROP_STALE_REPLIES = _drop_stale_replies_statement()
 
 
 def _log_dropped(citizen_id: int, count: int) -> None:
