@@ -9,7 +9,9 @@ alternate (reference, engine, reference, engine...) and the best of each is kept
 Prints, per database: steps/s for both, their ratio, SQL statements per step (BEGIN and
 COMMIT not counted) and commits per step.
 
-    python bench/engine.py [--citizens 300] [--rounds 3] [--only sqlite|postgres]
+    python bench/engine.py [--citizens 300] [--rounds 3] [--only sqlite|postgres] [--town 5000]
+
+--town: the citizens who wrote before (bench/town.py), as in bench/webhook.py.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy import event, select, update
 from sqlmodel import Session
 
 from app.seed import seed_demo
+from bench.town import grow_town
 from bot.engine import handle
 from models import migrate
 from models.citizen import Citizen, Conversation
@@ -101,11 +104,13 @@ def run_bare(db: Database, steps: int, citizen_ids: list[int]) -> int:
     return steps
 
 
-def bench(url: str, label: str, citizens: int, rounds: int) -> dict:
+def bench(url: str, label: str, citizens: int, rounds: int, town: int = 0) -> dict:
     db = Database(url)
     migrate.upgrade(db.engine)
     with db.transaction() as session:
         seed_demo(session)
+    if town:
+        grow_town(db, town)
     settings = load_settings({"DATABASE_URL": url, "SECRET_KEY": "bench", "GEOCODER": "none"},
                              dotenv=False)  # fmt: skip
     rt = Runtime(settings=settings, db=db, catalog=CatalogCache(), geocoder=NoGeocoder())
@@ -143,18 +148,21 @@ def main() -> None:
     parser.add_argument("--citizens", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=["sqlite", "postgres"])
+    parser.add_argument(
+        "--town", type=int, default=5000, help="citizens who wrote before; 0: a new town"
+    )
     args = parser.parse_args()
     print(f"{args.citizens} citizens x 6 steps, interleaved; best of {args.rounds} alternating "
-          "rounds")  # fmt: skip
+          f"rounds; a town of {args.town} citizens who wrote before")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "sqlite"):
-            bench(f"sqlite:///{tmp}/bench.db", "SQLite", args.citizens, args.rounds)
+            bench(f"sqlite:///{tmp}/bench.db", "SQLite", args.citizens, args.rounds, args.town)
         if args.only in (None, "postgres"):
             from tests.pg import throwaway_database
 
             with throwaway_database("bench") as url:
                 if url:
-                    bench(url, "PostgreSQL", args.citizens, args.rounds)
+                    bench(url, "PostgreSQL", args.citizens, args.rounds, args.town)
 
 
 if __name__ == "__main__":

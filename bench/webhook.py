@@ -32,7 +32,7 @@ PostgreSQL (a throwaway cluster).
 
 --town is the number of citizens who wrote before the throughput load (default 5,000, with
 their conversations and messages, then ANALYZE): a town that has been running. `--town 0`
-starts from the demo's few rows, as a town's first minutes (see grow_town).
+starts from the demo's few rows, as a town's first minutes (see bench/town.py).
 
 --seconds is wrk's duration (default 10) and the slow measure's per run (default 15).
 """
@@ -60,8 +60,9 @@ sys.path.insert(0, str(ROOT))
 from app.seed import seed_demo  # noqa: E402
 from bench import slow_services  # noqa: E402
 from bench.processes import free_port  # noqa: E402
+from bench.town import grow_town  # noqa: E402
 from models import migrate  # noqa: E402
-from models.db import Database, utcnow  # noqa: E402
+from models.db import Database  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
 
 SECRET = "bench-secret"
@@ -327,60 +328,6 @@ def prepared(url: str, town: int = 0) -> str:
         grow_town(db, town)
     db.dispose()
     return url
-
-
-def grow_town(db: Database, citizens: int) -> None:
-    """A town that has been running: `citizens` people who wrote before (by SMS, none of
-    them a chat of the load), each with a conversation, a received message and a sent
-    reply; then the statistics a server keeps (ANALYZE, which autovacuum runs as tables
-    grow). Without it the load starts on the demo's few rows: PostgreSQL plans its cached
-    statements (its own foreign-key checks too) for tables of one page, and keeps those
-    sequential scans while the tables grow to thousands of rows in the run's seconds,
-    until autovacuum analyzes them, up to a minute later; a town never lives that."""
-    from sqlalchemy import insert, select, text
-
-    from models.citizen import Citizen, Conversation
-    from models.messaging import SENT, InboundMessage, Outbox
-
-    now = utcnow()
-    phones = [f"+3361{n:07d}" for n in range(citizens)]
-    with db.engine.begin() as conn:
-        conn.execute(
-            insert(Citizen),
-            [{"channel": "sms", "address": p, "language": "fr", "created_at": now} for p in phones],
-        )
-        ids = conn.scalars(
-            select(Citizen.id).where(Citizen.channel == "sms", Citizen.address.in_(phones))
-        ).all()
-        conn.execute(
-            insert(Conversation),
-            [{"citizen_id": i, "state": "start", "draft": {}, "updated_at": now} for i in ids],
-        )
-        conn.execute(
-            insert(Outbox),
-            [
-                {
-                    "citizen_id": i,
-                    "channel": "sms",
-                    "address": p,
-                    "payload": {"text": "Merci"},
-                    "status": SENT,
-                    "attempts": 1,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for i, p in zip(ids, phones, strict=True)
-            ],
-        )
-        conn.execute(
-            insert(InboundMessage),
-            [
-                {"channel": "sms", "external_id": f"SM{n:030d}", "received_at": now}
-                for n in range(citizens)
-            ],
-        )
-    with db.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
 
 
 def bench(label: str, new_database, args, script: Path, addok) -> None:
