@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -48,10 +51,13 @@ def make_engine(url: str, **kwargs) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": BUSY_SECONDS},
             **kwargs,
         )
-        _tune_sqlite(engine)
+        queue = None
+        if parsed.database and parsed.database != ":memory:" and "mode=memory" not in url:
+            queue = WriterQueue(Path(parsed.database + "-writers"))
+        _tune_sqlite(engine, queue)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
@@ -59,7 +65,69 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _tune_sqlite(engine: Engine) -> None:
+# How long a SQLite writer waits for the database before its statement fails.
+BUSY_SECONDS = 30
+
+
+class WriterQueue:
+    """SQLite's writers, of every process and thread, queue on a lock file beside the
+    database (flock), taken before BEGIN IMMEDIATE and given back at COMMIT or ROLLBACK.
+
+    SQLite's own wait for a taken database sleeps 1, 2, 5, 10, 15... ms between tries: a
+    writer that finds it taken sleeps on long after it is free (a step holds it about a
+    millisecond), and with two gunicorn workers half the webhook's time went to those
+    sleeps. Here the next writer tries again every tenth of a millisecond. Past
+    BUSY_SECONDS it goes on without its turn, and SQLite's own wait decides, as before."""
+
+    POLL_SECONDS = 0.0001
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # By DBAPI connection: [process, descriptor, taken]. One descriptor per connection
+        # and process: flock's lock belongs to an open file, which a forked process would
+        # otherwise share with its parent.
+        self._held: dict[int, list] = {}
+
+    def _handle(self, dbapi_connection) -> list:
+        held = self._held.get(id(dbapi_connection))
+        if held is None or held[0] != os.getpid():
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            held = self._held[id(dbapi_connection)] = [os.getpid(), fd, False]
+        return held
+
+    def take(self, dbapi_connection) -> None:
+        held = self._handle(dbapi_connection)
+        if held[2]:
+            return
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                fcntl.flock(held[1], fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(self.POLL_SECONDS)
+                continue
+            held[2] = True
+            return
+
+    def give_back(self, connection) -> None:
+        # The pool's reset rolls back through its own wrapper of the connection.
+        held = self._held.get(id(getattr(connection, "dbapi_connection", connection)))
+        if held is not None and held[2] and held[0] == os.getpid():
+            fcntl.flock(held[1], fcntl.LOCK_UN)
+            held[2] = False
+
+    def close(self, dbapi_connection) -> None:
+        held = self._held.pop(id(dbapi_connection), None)
+        if held is not None and held[0] == os.getpid():
+            os.close(held[1])
+
+
+def _tune_sqlite(engine: Engine, queue: WriterQueue | None = None) -> None:
+    if queue is not None:
+        _queue_writers(engine, queue)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # pysqlite's own BEGIN handling is off: we emit BEGIN ourselves below.
@@ -78,7 +146,40 @@ def _tune_sqlite(engine: Engine) -> None:
         if conn.get_execution_options().get("readonly"):
             conn.exec_driver_sql("BEGIN")
         else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            dbapi_connection = conn.connection.dbapi_connection
+            if queue is not None:
+                queue.take(dbapi_connection)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                if queue is not None:
+                    queue.give_back(dbapi_connection)
+                raise
+
+
+def _queue_writers(engine: Engine, queue: WriterQueue) -> None:
+    """Gives the writers' turn back right after the database's COMMIT or ROLLBACK (the
+    engine's events come before them)."""
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            queue.give_back(dbapi_connection)
+
+    def do_rollback(dbapi_connection) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            queue.give_back(dbapi_connection)
+
+    dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
+
+    @event.listens_for(engine, "close")
+    def _on_close(dbapi_connection, _record) -> None:
+        queue.close(dbapi_connection)
 
 
 def is_postgres(engine: Engine) -> bool:
