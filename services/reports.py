@@ -20,6 +20,7 @@ from models.report import (
     Report,
     ReportEvent,
     Status,
+    add_event,
     attach_media,
     can_transition,
     count_followed_open,
@@ -82,16 +83,8 @@ def file_report(session: Session, citizen: Citizen | None, draft: dict, category
     session.flush()
     if citizen is not None:
         session.add(Follower(report_id=report.id, citizen_id=citizen.id, is_author=True))
-    session.add(
-        ReportEvent(
-            report_id=report.id,
-            kind=EventKind.CREATED,
-            citizen_id=report.citizen_id,
-            agent_id=agent_id,
-            to_status=Status.NEW,
-            internal_note=note,
-        )
-    )
+    add_event(session, report, EventKind.CREATED, now, citizen_id=report.citizen_id,
+              agent_id=agent_id, to_status=Status.NEW, internal_note=note)  # fmt: skip
     attach_media(session, draft.get("media_ids", []), report.id)
     session.flush()
     _route_to_bodies(session, report)
@@ -201,19 +194,9 @@ def change_status(
     now = utcnow()
     old = move_status(report, status, now)
     report.last_public_update_at = now
-    session.add(report)
-    event = ReportEvent(
-        report_id=report.id,
-        kind=EventKind.STATUS,
-        agent_id=agent_id,
-        from_status=old,
-        to_status=status,
-        public_message=message,
-        internal_note=(note or "").strip() or None,
-        created_at=now,
-    )
-    session.add(event)
-    session.flush()
+    event = add_event(session, report, EventKind.STATUS, now, agent_id=agent_id,
+                      from_status=old, to_status=status, public_message=message,
+                      internal_note=(note or "").strip() or None)  # fmt: skip
     notify.queue_for_followers(session, report, event)
     return event
 
