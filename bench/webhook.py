@@ -144,6 +144,13 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
+def _machine_cpu_seconds() -> float:
+    """CPU time the whole machine spent busy so far (every process, the kernel too)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def settle(pid: int, timeout: float = 20.0) -> None:
     """Waits until the app's processes are idle before the load starts: the first worker
     answering does not mean the others have booted, nor that work a worker does once at
@@ -233,7 +240,13 @@ def throughput(
             try:
                 wait_http(port, "/" if name == "reference" else "/healthz")
                 settle(proc.pid)
+                app_cpu, all_cpu = _cpu_seconds(proc.pid), _machine_cpu_seconds()
                 result = run_wrk(port, seconds, script)
+                done = result["rps"] * seconds
+                result["app_ms"] = (_cpu_seconds(proc.pid) - app_cpu) / done * 1000
+                result["rest_ms"] = (_machine_cpu_seconds() - all_cpu) / done * 1000 - result[
+                    "app_ms"
+                ]
             finally:
                 stop(proc)
             if name == "reference":
@@ -246,7 +259,9 @@ def throughput(
         r = best[name]
         print(
             f"{label:10} {name:9} {r['rps']:7.0f} req/s  p50 {r['p50']:6.2f} ms  "
-            f"p99 {r['p99']:6.2f} ms  errors {r['errors']} {r['socket_errors']}"
+            f"p99 {r['p99']:6.2f} ms  errors {r['errors']} {r['socket_errors']}  CPU per "
+            f"request: app {r['app_ms']:.2f} ms, the rest (database, wrk, kernel) "
+            f"{r['rest_ms']:.2f} ms"
         )
     for name, _, _ in apps[1:]:
         real, ref = best[name], best["reference"]
