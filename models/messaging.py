@@ -308,23 +308,24 @@ def _queue_replies_statement(along: Executable) -> Executable:
     waiting = (column.citizen_id == row["citizen_id"]) & _waiting_reply(table)
     # The ids to drop, found from this chat's entries of ix_outbox_waiting_reply
     # (citizen_id, id), newest first, whatever the other chats have waiting and this chat
-    # has had sent; locked there (a reply a worker claimed meanwhile is passed over, no
-    # longer waiting). As an array, so that the UPDATE reads them, none almost always,
-    # by the chat's ids (ix_outbox_citizen or the primary key), not by an index of its
-    # choosing: with the outbox's statistics stale, the status and priority it was
-    # given made it read ix_outbox_due, every chat's waiting replies, for each message.
+    # has had sent. As an array, so that the UPDATE reads them, none almost always, by the
+    # chat's ids (ix_outbox_citizen or the primary key), not by an index of its choosing:
+    # with the outbox's statistics stale, the status and priority it was given made it
+    # read ix_outbox_due, every chat's waiting replies, for each message. Not locked here:
+    # FOR UPDATE under the OFFSET locked every reply it passed over too, the ones kept;
+    # the UPDATE locks what it drops, and its own test of "still waiting", made again on
+    # a row a worker claimed meanwhile, passes that one over.
     dropped = func.array(
         select(column.id)
         .where(waiting)
         .order_by(column.id.desc())
         .offset(bindparam("kept_waiting", type_=column.id.type))
-        .with_for_update()
         .scalar_subquery(),
         type_=postgresql.ARRAY(column.id.type),
     )
     return (
         table.update()
-        .where(column.citizen_id == row["citizen_id"], column.id == any_(dropped))
+        .where(waiting, column.id == any_(dropped))
         .values(
             status=param("cancelled_status", column.status),
             last_error=param("superseded", column.last_error),
