@@ -8,7 +8,8 @@ it parses the same body and does one select, one update, one insert and one comm
 the same database. Runs alternate (reference, webhook, reference, webhook); the best of
 each is kept. Each app's processes are left to settle (idle, their start-up work done)
 before the load starts, and the replies the last run queued are marked sent, as the
-worker would have sent them (replies_sent). Prints requests/s, p50 and p99 latency, errors, and the ratios:
+worker would have sent them (replies_sent). Prints requests/s, p50 and p99 latency,
+errors, each app's CPU per request and the rest of the machine's, and the ratios:
 of the bests, and round by round (each webhook run to the reference run just before it) with their
 median and spread. `--before PATH` runs another checkout's webhook (e.g. the code before
 a change, `git archive main | tar -x -C PATH`) in the same rounds, after the reference.
