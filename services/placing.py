@@ -8,8 +8,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from models.db import utcnow
-from models.report import EventKind, ReportEvent, lock_report, unlocated_reports
+from models.report import EventKind, add_event, lock_report, unlocated_reports
 from models.zone import ZONE_KINDS, Zone, zone_by_name
 from services.geo import SURE_SCORE, GeocoderUnavailable, ZoneError, parse_geometry
 from services.reports import settle_commune
@@ -54,15 +53,8 @@ def _place(session: Session, number: int, place, commune: str | None) -> None:
         return
     report.lat, report.lon, report.geolocated = place.lat, place.lon, True
     settle_commune(session, report, commune)
-    report.updated_at = utcnow()
-    session.add(report)
-    session.add(
-        ReportEvent(
-            report_id=number,
-            kind=EventKind.GEOCODED,
-            detail={"source": "typed", "label": place.label, "score": place.score},
-        )
-    )
+    add_event(session, report, EventKind.GEOCODED,
+              detail={"source": "typed", "label": place.label, "score": place.score})  # fmt: skip
 
 
 def import_zone(session: Session, path: Path, kind: str, name: str) -> tuple[Zone, bool]:

@@ -313,14 +313,7 @@ def add_note(session: Session, number: int, note: str, *, agent_id: int | None) 
     note = (note or "").strip()
     if not note:
         raise ReportError(N_("A note needs some text."))
-    report.updated_at = utcnow()
-    session.add(report)
-    event = ReportEvent(
-        report_id=report.id, kind=EventKind.NOTE, agent_id=agent_id, internal_note=note
-    )
-    session.add(event)
-    session.flush()
-    return event
+    return add_event(session, report, EventKind.NOTE, agent_id=agent_id, internal_note=note)
 
 
 def assign(
@@ -357,7 +350,7 @@ def assign(
         "from_assignee_id": report.assigned_agent_id,
     }
     report.service_id, report.assigned_agent_id = service_id, assignee_id
-    event = _internal_event(session, report, EventKind.ASSIGNED, change, agent_id)
+    event = add_event(session, report, EventKind.ASSIGNED, agent_id=agent_id, detail=change)
     if assignee_id not in (None, agent_id, change["from_assignee_id"]):
         tell_assignee(session, report, assignee_id)  # on their phone, at once
     return event
@@ -382,7 +375,7 @@ def recategorise(
         "from_service_id": report.service_id,
     }
     report.category_id, report.service_id = category.id, category.service_id
-    return _internal_event(session, report, EventKind.RECATEGORISED, change, agent_id)
+    return add_event(session, report, EventKind.RECATEGORISED, agent_id=agent_id, detail=change)
 
 
 def set_priority(
@@ -402,20 +395,9 @@ def set_priority(
     if reason:
         change["reason"] = reason
     report.priority = priority
-    event = _internal_event(session, report, EventKind.PRIORITISED, change, agent_id)
+    event = add_event(session, report, EventKind.PRIORITISED, agent_id=agent_id, detail=change)
     if priority == Priority.URGENT:
         oncall.report_became_urgent(session, report)  # rows only; the worker sends
-    return event
-
-
-def _internal_event(
-    session: Session, report: Report, kind: str, change: dict, agent_id: int | None
-) -> ReportEvent:
-    report.updated_at = utcnow()
-    session.add(report)
-    event = ReportEvent(report_id=report.id, kind=kind, agent_id=agent_id, detail=change)
-    session.add(event)
-    session.flush()
     return event
 
 
