@@ -109,8 +109,7 @@ def bench(url: str, label: str, citizens: int, rounds: int, town: int = 0) -> di
     migrate.upgrade(db.engine)
     with db.transaction() as session:
         seed_demo(session)
-    if town:
-        grow_town(db, town)
+    grow_town(db, town)
     settings = load_settings({"DATABASE_URL": url, "SECRET_KEY": "bench", "GEOCODER": "none"},
                              dotenv=False)  # fmt: skip
     rt = Runtime(settings=settings, db=db, catalog=CatalogCache(), geocoder=NoGeocoder())

@@ -17,7 +17,10 @@ def grow_town(db: Database, citizens: int) -> None:
     grow). Without it the load starts on the demo's few rows: PostgreSQL plans its cached
     statements (its own foreign-key checks too) for tables of one page, and keeps those
     sequential scans while the tables grow to thousands of rows in the run's seconds,
-    until autovacuum analyzes them, up to a minute later; a town never lives that."""
+    until autovacuum analyzes them, up to a minute later; a town never lives that.
+    None (0): the demo's few rows, a new town."""
+    if not citizens:
+        return
     now = utcnow()
     phones = [f"+3361{n:07d}" for n in range(citizens)]
     with db.engine.begin() as conn:

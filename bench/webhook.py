@@ -359,8 +359,7 @@ def prepared(url: str, town: int = 0) -> str:
     migrate.upgrade(db.engine)
     with db.transaction() as session:
         seed_demo(session)
-    if town:
-        grow_town(db, town)
+    grow_town(db, town)
     db.dispose()
     return url
 
