@@ -22,7 +22,13 @@ from sqlalchemy.orm import configure_mappers
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import utcnow
-from models.messaging import queue_replies, record_inbound, record_inbound_statement
+from models.messaging import (
+    note_waiting_replies,
+    queue_replies,
+    record_inbound,
+    record_inbound_statement,
+    waiting_replies,
+)
 
 
 class State(StrEnum):
@@ -116,7 +122,16 @@ def lock_citizen_for_message(
     if session.connection().dialect.name != "postgresql":
         if not record_inbound(session, channel, external_id):
             return None
-        return lock_citizen(session, channel, address, display_name=display_name, language=language)
+        values = {"channel": channel, "address": address}
+        row = session.connection().execute(_LOCKED_COUNTING, values).one_or_none()
+        if row is None:
+            citizen, conversation, created = _create(
+                session, channel, address, display_name, language
+            )
+            note_waiting_replies(session, citizen.id, 0)
+            return citizen, conversation, created
+        note_waiting_replies(session, row._mapping["citizen_id"], row._mapping["waiting"])
+        return *_from_row(row), False
     values = {"channel": channel, "address": address, "external_id": external_id,
               "received_at": utcnow()}  # fmt: skip
     row = session.connection().execute(_RECORD_AND_LOCK, values).one_or_none()
@@ -300,15 +315,18 @@ def _record_and_lock():
     return select(seen.c.id, locked).select_from(seen).outerjoin(locked, true())
 
 
-def _locked():
+def _locked(*, counting: bool = False):
     """The citizen of a channel's address and their conversation, locked FOR UPDATE (on
     PostgreSQL), as one row of plain columns (citizen_…, conversation_…): Core, not the
-    ORM, whose identity map the engine's detached objects would have to leave again."""
+    ORM, whose identity map the engine's detached objects would have to leave again.
+    `counting` adds `waiting`, the replies the chat has waiting (note_waiting_replies)."""
     citizens, conversations = Citizen.__table__, Conversation.__table__
+    count = [waiting_replies(citizens.c.id).label("waiting")] if counting else []
     return (
         select(
             *(column.label(key) for key, column in _keys(citizens, "citizen_")),
             *(column.label(key) for key, column in _keys(conversations, "conversation_")),
+            *count,
         )
         .join_from(citizens, conversations, conversations.c.citizen_id == citizens.c.id)
         .where(citizens.c.channel == bindparam("channel"),
@@ -330,6 +348,8 @@ def _select_locked(session: Session, channel: str, address: str):
 
 
 _LOCKED = _locked()
+# SQLite's lock of a message's citizen (lock_citizen_for_message).
+_LOCKED_COUNTING = _locked(counting=True)
 _RECORD_AND_LOCK = _record_and_lock()
 # (attribute, the row's key) of each model's columns in _RECORD_AND_LOCK's rows.
 _CITIZEN_KEYS = [(c.key, key) for key, c in _keys(Citizen.__table__, "citizen_")]

@@ -293,8 +293,6 @@ class _Scorer:
 
     def probabilities(self, said: str):
         import numpy as np
-        from scipy import sparse
-        from sklearn.utils.extmath import softmax
         from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
         indices, data = [], []
@@ -319,10 +317,19 @@ class _Scorer:
             )
             indices.append(own + offset)
             data.append(values)
-        vector = sparse.csr_array(
-            (np.concatenate(data), np.concatenate(indices).astype(np.int32),
-             np.array([0, sum(len(i) for i in indices)], dtype=np.int32)),
-            shape=(1, self.width),
-        )  # fmt: skip
-        scores = vector @ self.coef_t + self.intercept
-        return softmax(np.asarray(scores).reshape(1, -1), copy=False)[0]
+        weights, features = np.concatenate(data), np.concatenate(indices)
+        # The row times the coefficients as scipy's CSR product computes it (csr_matvecs):
+        # each feature's coefficients, times its weight, added in turn to a running sum.
+        # np.cumsum adds in that order too (np.sum would pair them otherwise), and needs
+        # no sparse matrix, whose checks cost more than the arithmetic.
+        scores = (
+            np.cumsum(weights[:, None] * self.coef_t[features], axis=0)[-1]
+            if len(features)
+            else np.zeros(self.coef_t.shape[1])
+        )
+        scores += self.intercept
+        # scikit-learn's softmax, on the one row.
+        scores -= scores.max()
+        np.exp(scores, out=scores)
+        scores /= scores.sum()
+        return scores

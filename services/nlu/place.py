@@ -120,11 +120,19 @@ class _Windows:
 
 
 class Gazetteer:
-    """The town's streets and landmarks, ready to be found in a message."""
+    """The town's streets and landmarks, ready to be found in a message.
+
+    The names are compared with the message's runs of words by rapidfuzz's `cdist`, all
+    names of one length against all runs of that length in one call: a town's hundreds of
+    streets cost one call per name length, not one Python loop turn per street and run."""
 
     def __init__(self, streets: Iterable[str], landmarks: Sequence[Landmark] = ()) -> None:
         self.streets = [n for n in map(_street_name, sorted(set(streets))) if n is not None]
         self.aliases = [_alias(a, lm) for lm in landmarks for a in lm.aliases]
+        self._streets = _by_size(enumerate(self.streets))
+        # A short alias ("gare") must be the run itself; a longer one, near it.
+        self._fuzzy_aliases = _by_size((o, n) for o, n in enumerate(self.aliases)
+                                       if len(n.core) >= 6)  # fmt: skip
 
     def find(self, text: str) -> FoundPlace | None:
         """The place the message most likely names, or None."""
@@ -132,51 +140,75 @@ class Gazetteer:
         content = [(i, w) for i, w in enumerate(words) if w not in STOPWORDS]
         windows = _Windows(content)
         best: tuple[float, FoundPlace] | None = None
-        for name in self.streets:
-            for found in self._streets_at(name, words, content, windows):
-                if best is None or found.score > best[0]:
-                    best = (found.score, found)
-        for name in self.aliases:
-            found = self._landmark_at(name, windows)
+        for _, at, ratio, name in sorted(_matches(self._streets, windows, SAME_NAME)):
+            found = _street_at(name, at, ratio, words, content)
+            if found is not None and (best is None or found.score > best[0]):
+                best = (found.score, found)
+        fuzzy = {}
+        for order, _, ratio, _ in _matches(self._fuzzy_aliases, windows, NAME_ALONE):
+            fuzzy[order] = max(fuzzy.get(order, 0.0), ratio)
+        for order, name in enumerate(self.aliases):
+            if len(name.core) >= 6:
+                ratio = fuzzy.get(order, 0.0)
+            else:
+                ratio = 100.0 if name.core in windows.of(name.size) else 0.0
+            found = _landmark(name, ratio)
             if found is not None and (best is None or found.score > best[0]):
                 best = (found.score, found)
         return best[1] if best else None
 
-    def _streets_at(self, name: _Name, words: list[str], content: list[tuple[int, str]],
-                    windows: _Windows):  # fmt: skip
-        from rapidfuzz import fuzz  # imported by the first sentence read, not by every command
 
-        for at, window in enumerate(windows.of(name.size)):
-            ratio = fuzz.ratio(name.core, window)
-            if ratio < SAME_NAME:
-                continue
-            before = content[at - 1] if at > 0 else None
-            if before is not None and before[1] in STREET_TYPES:
-                score = ratio + (10 if before[1] == name.kind else 5)
-                yield FoundPlace(
-                    name.street or "", name.street, _number_before(words, before[0]), score=score
-                )
-            elif ratio >= NAME_ALONE and len(name.core) >= NAME_ALONE_LENGTH:
-                yield FoundPlace(name.street or "", name.street, score=ratio - 10)
+def _by_size(names: Iterable[tuple[int, _Name]]) -> dict:
+    """(place, name) pairs by the name's number of words: {size: (places, names, cores)}."""
+    sizes: dict[int, tuple[list[int], list[_Name], list[str]]] = {}
+    for order, name in names:
+        orders, same, cores = sizes.setdefault(name.size, ([], [], []))
+        orders.append(order)
+        same.append(name)
+        cores.append(name.core)
+    return sizes
 
-    def _landmark_at(self, name: _Name, windows: _Windows) -> FoundPlace | None:
-        from rapidfuzz import fuzz
 
-        landmark = name.landmark
-        assert landmark is not None
-        best = 0.0
-        for window in windows.of(name.size):
-            ratio = (
-                fuzz.ratio(name.core, window)
-                if len(name.core) >= 6
-                else 100.0 * (name.core == window)
-            )
-            best = max(best, ratio)
-        if best < NAME_ALONE:
-            return None
-        label = landmark.street or landmark.name
-        return FoundPlace(label, landmark.street, None, landmark.lat, landmark.lon,
-                          score=best - 12 + 3 * name.size)  # fmt: skip
+def _matches(sizes, windows: _Windows, cutoff: float):
+    """(the name's place, the run's, the ratio, the name) of every name and run of the
+    message alike at `cutoff` or more."""
+    import numpy as np
+    from rapidfuzz import fuzz, process  # imported by the first sentence read
+
+    for size, (orders, names, cores) in sizes.items():
+        runs = windows.of(size)
+        if not runs:
+            continue
+        ratios = process.cdist(
+            cores, runs, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.float64
+        )
+        for row, at in zip(*np.nonzero(ratios), strict=True):
+            yield orders[row], int(at), float(ratios[row, at]), names[row]
+
+
+def _street_at(name: _Name, at: int, ratio: float, words: list[str],
+               content: list[tuple[int, str]]) -> FoundPlace | None:  # fmt: skip
+    """The street `name` found at the run of content words starting at `at`, scored."""
+    before = content[at - 1] if at > 0 else None
+    if before is not None and before[1] in STREET_TYPES:
+        score = ratio + (10 if before[1] == name.kind else 5)
+        return FoundPlace(
+            name.street or "", name.street, _number_before(words, before[0]), score=score
+        )
+    if ratio >= NAME_ALONE and len(name.core) >= NAME_ALONE_LENGTH:
+        return FoundPlace(name.street or "", name.street, score=ratio - 10)
+    return None
+
+
+def _landmark(name: _Name, best: float) -> FoundPlace | None:
+    """The landmark `name` names, when a run of the message is it (`best`, 0-100)."""
+    landmark = name.landmark
+    assert landmark is not None
+    if best < NAME_ALONE:
+        return None
+    label = landmark.street or landmark.name
+    return FoundPlace(label, landmark.street, None, landmark.lat, landmark.lon,
+                      score=best - 12 + 3 * name.size)  # fmt: skip
 
 
 def _number_before(words: list[str], type_at: int) -> int | None:
