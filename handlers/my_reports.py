@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Ctx
-from models.report import get_report, reports_of_citizen
+from models.report import read_report, reports_of_citizen
 from services.audience import Audience, citizen_view
 from services.texts import status_name
 from services.town_clock import town_date
@@ -37,7 +37,7 @@ def show(ctx: Ctx, msg: Inbound) -> Outcome:
 
 def status(ctx: Ctx, number: int) -> list[Reply]:
     """Tells one report's status; its author and followers also see when it changed."""
-    report = get_report(ctx.session, number)
+    report = read_report(ctx.session, number)
     # A hidden report does not exist for anyone but its author (services/audience.py).
     view = citizen_view(ctx.session, report, ctx.citizen.id) if report is not None else None
     if view is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session
 
 # The most digits of a number read from outside (a button's data, a form, a query string,
@@ -26,6 +27,38 @@ def read_number(text: str | None) -> int | None:
     if text and len(text) <= NUMBER_DIGITS and text.isascii() and text.isdigit():
         return int(text)
     return None
+
+
+def detached(model, values: dict):
+    """A detached instance of `model` with these column values (the others at their
+    defaults), built as the ORM builds one from a row: SQLModel's __init__ sets every
+    field through the ORM's instrumentation, about 0.1 ms a Citizen on the webhook's path.
+    The mappers are configured first (at once when they are): in a fresh process this may
+    be the first use of the ORM, and an unconfigured class has no attribute to set."""
+    if not model.__mapper__.configured:
+        configure_mappers()
+    instance = model._sa_class_manager.new_instance()
+    fields = instance.__dict__
+    for name, default, factory in _defaults(model):
+        if name in values:
+            fields[name] = values[name]
+        elif factory is not None:
+            fields[name] = factory()
+        else:
+            fields[name] = default
+    return instance
+
+
+_DEFAULTS: dict[type, list[tuple[str, object, object]]] = {}
+
+
+def _defaults(model) -> list[tuple[str, object, object]]:
+    """(name, default, default factory) of each of the model's fields, read once."""
+    found = _DEFAULTS.get(model)
+    if found is None:
+        found = [(n, f.default, f.default_factory) for n, f in model.model_fields.items()]
+        _DEFAULTS[model] = found
+    return found
 
 
 def utcnow() -> datetime:

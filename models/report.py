@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Identity, Index, Text, func, select, update
+from sqlalchemy import JSON, Identity, Index, Text, bindparam, func, select, update
 from sqlmodel import Column, Field, Session, SQLModel
 
 from models.citizen import Citizen
-from models.db import utcnow
+from models.db import detached, utcnow
 
 
 @dataclass(frozen=True)
@@ -262,6 +262,14 @@ def get_report(session: Session, number: int) -> Report | None:
     return session.get(Report, number)
 
 
+def read_report(session: Session, number: int) -> Report | None:
+    """A report to read, not to change (a citizen's `#N`): one built statement and a
+    detached instance, a third of session.get's CPU, which goes through the ORM's
+    identity map and loading."""
+    row = session.connection().execute(_READ_REPORT, {"number": number}).one_or_none()
+    return detached(Report, row._asdict()) if row is not None else None
+
+
 def mark_seen_by_agent(session: Session, number: int) -> None:
     """Records that an agent has seen the report, the first time only."""
     session.execute(
@@ -305,10 +313,8 @@ def follower_ids(session: Session, report_id: int) -> list[int]:
 
 
 def is_follower(session: Session, report_id: int, citizen_id: int) -> bool:
-    stmt = select(Follower.citizen_id).where(
-        Follower.report_id == report_id, Follower.citizen_id == citizen_id
-    )
-    return session.scalar(stmt) is not None
+    values = {"report_id": report_id, "citizen_id": citizen_id}
+    return session.connection().execute(_IS_FOLLOWER, values).first() is not None
 
 
 def report_events(session: Session, report_id: int) -> list[ReportEvent]:
@@ -505,3 +511,11 @@ def count_follows_since(session: Session, citizen_id: int, since: datetime) -> i
         )
     )
     return session.scalar(stmt) or 0
+
+
+# Built once: a citizen's `#N` (read_report, is_follower).
+_READ_REPORT = select(Report.__table__).where(Report.__table__.c.id == bindparam("number"))
+_IS_FOLLOWER = select(Follower.__table__.c.citizen_id).where(
+    Follower.__table__.c.report_id == bindparam("report_id"),
+    Follower.__table__.c.citizen_id == bindparam("citizen_id"),
+)

@@ -7,7 +7,7 @@ holds the translations and `make messages` extracts and compiles them.
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.support import NullTranslations, Translations
@@ -61,8 +61,11 @@ def pick_language(code: str | None, default: str) -> str:
     return default
 
 
+@lru_cache(maxsize=1024)
 def fold(text: str) -> str:
-    """Lower-cases and strips accents, for matching what citizens type."""
+    """Lower-cases and strips accents, for matching what citizens type. Kept for the
+    latest texts: a message is folded by each matcher it meets (the crew's code, the
+    commands, the offered choices), and the categories' names against every message."""
     decomposed = unicodedata.normalize("NFKD", text.strip().lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
