@@ -23,6 +23,7 @@ from models.citizen import State
 from models.report import open_reports_of_citizen
 from services.nlu import reader
 from services.nlu.reader import Verdict
+from services.nlu.text import only_politeness
 from services.texts import fold
 from services.types import Inbound, InputKind, Outcome, Reply, go_on
 
@@ -72,8 +73,8 @@ def add_choice(ctx: Ctx, msg: Inbound) -> Outcome:
 
 def _read(ctx: Ctx, msg: Inbound) -> Outcome | None:
     text = (msg.text or "").strip()
-    if len(text) < description.MIN_LENGTH:
-        return None
+    if len(text) < description.MIN_LENGTH or only_politeness(text):
+        return None  # "Bonjour": the welcome, as the model's own verdict would have it
     reading = reader.read(ctx.session, ctx.catalog, text)
     if reading.verdict == Verdict.NONE:
         return None

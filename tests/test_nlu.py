@@ -80,6 +80,38 @@ def test_not_a_report_gets_the_welcome_and_files_nothing(rt, said) -> None:
     assert marie.state == "menu"
 
 
+def test_politeness_alone_is_not_read_and_the_model_would_have_said_the_same() -> None:
+    """A greeting or thanks alone (`Bonjour !`, `bjr`, `merci madame`) gets the welcome
+    without the model being run: the model itself finds no report in any politeness word
+    alone or any two of them, so the short cut moves no verdict."""
+    from itertools import permutations
+
+    from services.nlu.classifier import (
+        BUILT_IN,
+        CategoryWords,
+        Model,
+        shipped_keys,
+        training_set,
+    )
+    from services.nlu.place import Gazetteer
+    from services.nlu.reader import Reader, Verdict
+    from services.nlu.text import POLITE, only_politeness
+
+    keys = sorted(shipped_keys() - set(BUILT_IN))
+    model = Model.train(*training_set([CategoryWords(k, k, k, k) for k in keys]))
+    reader = Reader(model, Gazetteer([]), None)
+    # (`svp` is spelt out as `s il vous plait` first: the model reads it.)
+    polite = sorted(w for w in POLITE if only_politeness(w))
+    assert len(polite) >= 20
+    said = [*polite, *(" ".join(pair) for pair in permutations(polite, 2))]
+    said += ["Bonjour !", "bjr", "Merci, cordialement.", "slt"]
+    for message in said:
+        assert only_politeness(message), message
+        assert reader.read(message).verdict == Verdict.NONE, message
+    for message in ["bonjour, un trou", "merci de réparer le lampadaire", "", "12", "svp"]:
+        assert not only_politeness(message), message
+
+
 def test_an_emergency_gets_the_numbers_at_once_and_a_report_only_if_wanted(rt) -> None:
     phone = TalkingCitizen(rt, "+33612345678", channel="sms", name=None)
     first = phone.say("ça sent le gaz très fort rue de la poterie !!")

@@ -63,6 +63,13 @@ POLITE = frozenset(
 CONTENT_WORDS = 3
 
 
+def only_politeness(text: str) -> bool:
+    """Whether the message greets or thanks and says nothing else (`Bonjour !`, `bjr`,
+    `merci madame`): there is no report in it to read, and no model to run."""
+    said = words(text)
+    return bool(said) and all(lemma(word) in POLITE for word in said)
+
+
 def normalise(text: str) -> str:
     """The message as the classifier reads it: folded lemmas, one space apart."""
     lemmas = [lemma(word) for word in words(text)]
