@@ -174,7 +174,7 @@ def queue_messages(session: Session, rows: list[dict]) -> None:
             row.setdefault("created_at", now)
             row.setdefault("priority", PRIORITY_REPLY)
         # On PostgreSQL a trigger NOTIFYs the workers (migration 0005), delivered at commit.
-        session.connection().execute(Outbox.__table__.insert(), rows)
+        session.connection().execute(_INSERT_OUTBOX, rows)
         answered = Counter(r["citizen_id"] for r in rows if r["priority"] == PRIORITY_REPLY)
         known = session.info.get(_WAITING, {})
         for citizen_id, count in answered.items():
@@ -185,6 +185,8 @@ def queue_messages(session: Session, rows: list[dict]) -> None:
                 _drop_stale_replies(session, citizen_id)
 
 
+# Built once: a new Insert per call costs its cache key's making on every message.
+_INSERT_OUTBOX = Outbox.__table__.insert()
 # Session.info's key: {citizen id: replies waiting} of the chats whose citizen this
 # transaction locked on SQLite (note_waiting_replies).
 _WAITING = "waiting_replies"
