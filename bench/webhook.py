@@ -234,6 +234,7 @@ def throughput(
         apps.append(("before", factory_of(before), before))
     apps.append(("webhook", "app.factory:create_app()", ROOT))
     best: dict[str, dict] = {}
+    rates: dict[str, list[float]] = {}
     ratios: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in apps[1:]}
     runs = 0
     for _ in range(rounds):
@@ -259,6 +260,7 @@ def throughput(
                 ref = result
             else:
                 ratios[name].append((result["rps"] / ref["rps"], result["p99"] / ref["p99"]))
+            rates.setdefault(name, []).append(result["rps"])
             if name not in best or result["rps"] > best[name]["rps"]:
                 best[name] = result
     for name, _, _ in apps:
@@ -281,6 +283,8 @@ def throughput(
         )
         each = ", ".join(f"{r:.0%}/x{p:.2f}" for r, p in ratios[name])
         print(f"{label:10} {name} rounds: {each}")
+    for name, _, _ in apps:
+        print(f"{label:10} {name} req/s run by run: " + ", ".join(f"{r:.0f}" for r in rates[name]))
 
 
 def replies_sent(url: str) -> None:

@@ -234,6 +234,9 @@ class ReportEvent(SQLModel, table=True):
 
 
 class Follower(SQLModel, table=True):
+    # A citizen's reports (open_reports_of_citizen, reports_of_citizen), from the citizen.
+    __table_args__ = (Index("ix_follower_citizen", "citizen_id", "report_id"),)
+
     report_id: int = Field(foreign_key="report.id", primary_key=True)
     citizen_id: int = Field(foreign_key="citizen.id", primary_key=True, ondelete="CASCADE")
     created_at: datetime = Field(default_factory=utcnow)
