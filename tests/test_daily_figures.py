@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import numpy
 import pytest
+from sqlalchemy import select
 
 from models.catalog import category_by_code
 from models.daily_figure import backfill, daily_figures
@@ -55,7 +56,8 @@ def _clean(arrivals, closures, channels, reopened, hours):
     def keep(counter):
         return {k: v for k, v in counter.items() if v}
 
-    times = {k: (sorted(a), sorted(r)) for k, (a, r) in hours.items()}
+    # A key with no hours yet (nothing acknowledged) has none on either side.
+    times = {k: (sorted(a), sorted(r)) for k, (a, r) in hours.items() if a or r}
     return keep(arrivals), keep(closures), keep(channels), keep(reopened), times
 
 
@@ -111,6 +113,65 @@ def test_figures_equal_a_recount_after_every_kind_of_change(app):
     assert sum(len(resolve) for _ack, resolve in times.values()) == 2
 
     # A full recount (what the migration does) finds the very same rows.
+    with rt.db.transaction() as session:
+        backfill(session.connection())
+    with rt.db.reading() as session:
+        _assert_same(_from_table(session, since_day), kept)
+
+
+def test_reports_filed_fresh_are_added_to_their_rows_as_a_recount_would_count_them(app):
+    """A report filed open and untouched is added to its row (received, still open, its
+    channel) without a recount of the day: on a row a recount wrote, on a row it adds,
+    together with a change of the same key in one transaction, and not at all when the
+    savepoint that filed it is rolled back. The rows stay one per key, equal to a recount."""
+    from models.daily_figure import DailyFigure
+    from models.report import Report
+
+    rt = app.extensions["webleads"]
+    now = utcnow()
+    ago = lambda minutes: {"created_at": now - timedelta(minutes=minutes)}  # noqa: E731
+    since_day = (now - timedelta(days=30)).date()
+    since = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=30)
+
+    def figures():
+        with rt.db.reading() as session:
+            kept = _from_table(session, since_day)
+            _assert_same(kept, _from_reports(session, since))
+            keys = session.execute(
+                select(DailyFigure.day, DailyFigure.service_id, DailyFigure.category_id,
+                       DailyFigure.commune)
+            ).all()  # fmt: skip
+            assert len(keys) == len(set(keys))  # one row per key
+        return kept
+
+    (first,) = add_reports(rt, [ago(50)])
+    with rt.db.transaction() as session:
+        change_status(session, first, "acknowledged")  # the key's row, from a recount
+    for channel in ("telegram", "sms", "telegram"):
+        add_reports(rt, [{**ago(40), "channel": channel}])  # added to that row
+    add_reports(rt, [{**ago(40), "category": "graffiti"}, ago(30)])  # a new row, and one more
+    arrivals, _, channels, *_ = figures()
+    assert sum(arrivals.values()) == 6
+    assert channels == {"dev": 3, "telegram": 2, "sms": 1}
+
+    (second,) = add_reports(rt, [ago(20)])
+    with rt.db.transaction() as session:
+        change_status(session, second, "resolved", message="Fait.")
+        category = category_by_code(session, "nid-de-poule")
+        session.add(Report(category_id=category.id, service_id=category.service_id,
+                           channel="sms", description="Encore un", lat=48.1, lon=-1.2,
+                           created_at=now - timedelta(minutes=10)))  # fmt: skip
+    with rt.db.transaction() as session:
+        savepoint = session.begin_nested()
+        session.add(Report(category_id=category.id, service_id=category.service_id,
+                           channel="sms", description="Annulé", lat=48.1, lon=-1.2,
+                           created_at=now - timedelta(minutes=5)))  # fmt: skip
+        session.flush()
+        savepoint.rollback()
+    kept = figures()
+    arrivals, closures, channels, *_ = kept
+    assert sum(arrivals.values()) == 8 and sum(closures.values()) == 1
+    assert channels == {"dev": 4, "telegram": 2, "sms": 2}  # not the one rolled back
     with rt.db.transaction() as session:
         backfill(session.connection())
     with rt.db.reading() as session:
