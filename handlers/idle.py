@@ -15,9 +15,12 @@ NEW = "new"
 OFFER_LIMIT = 3
 
 
-def free_message(ctx: Ctx, msg: Inbound) -> Outcome:
-    """Offers to add a message to the citizen's open report, or shows the menu."""
-    open_reports = open_reports_of_citizen(ctx.session, ctx.citizen.id)[:OFFER_LIMIT]
+def free_message(ctx: Ctx, msg: Inbound, every: list | None = None) -> Outcome:
+    """Offers to add a message to the citizen's open report, or shows the menu; `every`:
+    the citizen's open reports, when the caller read them already."""
+    if every is None:
+        every = open_reports_of_citizen(ctx.session, ctx.citizen.id)
+    open_reports = every[:OFFER_LIMIT]
     if msg.photo is not None:
         keep_photo(ctx, msg)
     elif msg.photo_error:
@@ -26,7 +29,7 @@ def free_message(ctx: Ctx, msg: Inbound) -> Outcome:
         return Outcome(menu.ask(ctx), State.MENU)
     ctx.draft["pending_text"] = (msg.text or "").strip()[:2000]
     replied = msg.meta.get("replied_report")
-    if replied in {r.id for r in open_reports_of_citizen(ctx.session, ctx.citizen.id)}:
+    if replied in {r.id for r in every}:
         # A reply to our message about that report (WhatsApp's "reply"): no need to ask.
         return add_choice(ctx, Inbound(msg.channel, msg.sender, choice=f"add:{replied}"))
     refs = ", ".join(r.ref for r in open_reports)

@@ -47,10 +47,10 @@ def read_at_menu(ctx: Ctx, msg: Inbound) -> Outcome:
 def read_idle(ctx: Ctx, msg: Inbound) -> Outcome:
     """Reads a message from a citizen with no open report; with one, offers to add to it."""
     captioned = msg.photo is not None and bool(msg.text)
-    if (msg.kind != InputKind.TEXT and not captioned) or open_reports_of_citizen(
-        ctx.session, ctx.citizen.id
-    ):
+    if msg.kind != InputKind.TEXT and not captioned:
         return idle.free_message(ctx, msg)
+    if every := open_reports_of_citizen(ctx.session, ctx.citizen.id):
+        return idle.free_message(ctx, msg, every)
     _keep_captioned_photo(ctx, msg)
     return _read(ctx, msg) or Outcome(menu.ask(ctx), State.MENU)
 

@@ -301,13 +301,9 @@ def reports_of_citizen(session: Session, citizen_id: int, limit: int = 10) -> li
 
 
 def open_reports_of_citizen(session: Session, citizen_id: int) -> list[Report]:
-    stmt = (
-        select(Report)
-        .join(Follower, Follower.report_id == Report.id)
-        .where(Follower.citizen_id == citizen_id, Report.status.in_(OPEN_STATUSES))
-        .order_by(Report.id.desc())
-    )
-    return list(session.scalars(stmt))
+    """The open reports a citizen wrote or follows, newest first (asked by every message
+    of a citizen with no report under way: the statement is built once)."""
+    return list(session.scalars(_OPEN_REPORTS_OF_CITIZEN, {"citizen_id": citizen_id}))
 
 
 def follower_ids(session: Session, report_id: int) -> list[int]:
@@ -521,4 +517,10 @@ _READ_REPORT = select(Report.__table__).where(Report.__table__.c.id == bindparam
 _IS_FOLLOWER = select(Follower.__table__.c.citizen_id).where(
     Follower.__table__.c.report_id == bindparam("report_id"),
     Follower.__table__.c.citizen_id == bindparam("citizen_id"),
+)
+_OPEN_REPORTS_OF_CITIZEN = (
+    select(Report)
+    .join(Follower, Follower.report_id == Report.id)
+    .where(Follower.citizen_id == bindparam("citizen_id"), Report.status.in_(OPEN_STATUSES))
+    .order_by(Report.id.desc())
 )
