@@ -60,3 +60,17 @@ def grow_town(db: Database, citizens: int) -> None:
         )
     with db.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+
+
+def tidy(db: Database) -> None:
+    """What a running town's database does on its own between two bursts, done before a
+    run rather than during one: on PostgreSQL autovacuum's VACUUM ANALYZE (the rows the
+    last run wrote and updated would be vacuumed in the middle of the next run, on one of
+    the machine's two cores, against whichever app runs then); on SQLite the checkpoint
+    that empties the write-ahead log."""
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        if db.is_postgres:
+            conn.execute(text("VACUUM (ANALYZE)"))
+        else:
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
