@@ -68,9 +68,12 @@ def tidy(db: Database) -> None:
     last run wrote and updated would be vacuumed in the middle of the next run, on one of
     the machine's two cores, against whichever app runs then); on SQLite the checkpoint
     that empties the write-ahead log."""
-    with db.engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        if db.is_postgres:
-            conn.execute(text("VACUUM (ANALYZE)"))
-        else:
-            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    if db.is_postgres:
+        with db.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM (ANALYZE)"))
+        return
+    raw = db.engine.raw_connection()  # outside a transaction (the engine's would BEGIN)
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
