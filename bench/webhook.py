@@ -235,7 +235,7 @@ def throughput(
         apps.append(("before", factory_of(before), before))
     apps.append(("webhook", "app.factory:create_app()", ROOT))
     best: dict[str, dict] = {}
-    rates: dict[str, list[float]] = {}
+    rates: dict[str, list[dict]] = {}
     ratios: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in apps[1:]}
     runs = 0
     for _ in range(rounds):
@@ -261,7 +261,7 @@ def throughput(
                 ref = result
             else:
                 ratios[name].append((result["rps"] / ref["rps"], result["p99"] / ref["p99"]))
-            rates.setdefault(name, []).append(result["rps"])
+            rates.setdefault(name, []).append(result)
             if name not in best or result["rps"] > best[name]["rps"]:
                 best[name] = result
     for name, _, _ in apps:
@@ -285,7 +285,10 @@ def throughput(
         each = ", ".join(f"{r:.0%}/x{p:.2f}" for r, p in ratios[name])
         print(f"{label:10} {name} rounds: {each}")
     for name, _, _ in apps:
-        print(f"{label:10} {name} req/s run by run: " + ", ".join(f"{r:.0f}" for r in rates[name]))
+        runs = ", ".join(
+            f"{r['rps']:.0f} ({r['app_ms']:.2f}/{r['rest_ms']:.2f})" for r in rates[name]
+        )
+        print(f"{label:10} {name} run by run, req/s (CPU ms per request: app/rest): {runs}")
 
 
 def replies_sent(url: str) -> None:

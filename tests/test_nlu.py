@@ -80,12 +80,8 @@ def test_not_a_report_gets_the_welcome_and_files_nothing(rt, said) -> None:
     assert marie.state == "menu"
 
 
-def test_politeness_alone_is_not_read_and_the_model_would_have_said_the_same() -> None:
-    """A greeting or thanks alone (`Bonjour !`, `bjr`, `merci madame`) gets the welcome
-    without the model being run: the model itself finds no report in any politeness word
-    alone or any two of them, so the short cut moves no verdict."""
-    from itertools import permutations
-
+def _shipped_model():
+    """The model trained from the shipped examples, a category for each of their keys."""
     from services.nlu.classifier import (
         BUILT_IN,
         CategoryWords,
@@ -93,13 +89,22 @@ def test_politeness_alone_is_not_read_and_the_model_would_have_said_the_same() -
         shipped_keys,
         training_set,
     )
+
+    keys = sorted(shipped_keys() - set(BUILT_IN))
+    return Model.train(*training_set([CategoryWords(k, k, k, k) for k in keys]))
+
+
+def test_politeness_alone_is_not_read_and_the_model_would_have_said_the_same() -> None:
+    """A greeting or thanks alone (`Bonjour !`, `bjr`, `merci madame`) gets the welcome
+    without the model being run: the model itself finds no report in any politeness word
+    alone or any two of them, so the short cut moves no verdict."""
+    from itertools import permutations
+
     from services.nlu.place import Gazetteer
     from services.nlu.reader import Reader, Verdict
     from services.nlu.text import POLITE, only_politeness
 
-    keys = sorted(shipped_keys() - set(BUILT_IN))
-    model = Model.train(*training_set([CategoryWords(k, k, k, k) for k in keys]))
-    reader = Reader(model, Gazetteer([]), None)
+    reader = Reader(_shipped_model(), Gazetteer([]), None)
     # (`svp` is spelt out as `s il vous plait` first: the model reads it.)
     polite = sorted(w for w in POLITE if only_politeness(w))
     assert len(polite) >= 20
@@ -263,18 +268,10 @@ def test_a_message_is_scored_with_scikit_learns_own_probabilities() -> None:
     evaluation text, so no verdict can move."""
     from pathlib import Path
 
-    from services.nlu.classifier import (
-        BUILT_IN,
-        CategoryWords,
-        Model,
-        read_examples,
-        shipped_keys,
-        training_set,
-    )
+    from services.nlu.classifier import read_examples
     from services.nlu.text import normalise
 
-    keys = sorted(shipped_keys() - set(BUILT_IN))
-    model = Model.train(*training_set([CategoryWords(k, k, k, k) for k in keys]))
+    model = _shipped_model()
     evaluation = Path(__file__).parent.parent / "bench" / "data" / "nlu_eval.tsv"
     texts = [t for t, _ in read_examples()] + [
         row.split("\t")[0] for row in evaluation.read_text(encoding="utf-8").splitlines()[1:]
