@@ -121,16 +121,8 @@ def lock_citizen_for_message(
     if session.connection().dialect.name != "postgresql":
         if not record_inbound(session, channel, external_id):
             return None
-        values = {"channel": channel, "address": address}
-        row = session.connection().execute(_LOCKED_COUNTING, values).one_or_none()
-        if row is None:
-            citizen, conversation, created = _create(
-                session, channel, address, display_name, language
-            )
-            note_waiting_replies(session, citizen.id, 0)
-            return citizen, conversation, created
-        note_waiting_replies(session, row._mapping["citizen_id"], row._mapping["waiting"])
-        return *_from_row(row), False
+        return lock_citizen(session, channel, address, display_name=display_name,
+                            language=language, counting=True)  # fmt: skip
     values = {"channel": channel, "address": address, "external_id": external_id,
               "received_at": utcnow()}  # fmt: skip
     row = session.connection().execute(_RECORD_AND_LOCK, values).one_or_none()
@@ -156,16 +148,22 @@ def lock_citizen(
     *,
     display_name: str | None,
     language: str,
+    counting: bool = False,
 ) -> tuple[Citizen, Conversation, bool]:
     """Loads (or creates) the citizen and their conversation, row-locked until commit.
 
     Returns (citizen, conversation, created). On PostgreSQL the conversation row is
     locked FOR UPDATE, so two messages of one citizen are handled one after the other.
+    `counting` (SQLite's messages): the chat's waiting replies are counted in the same
+    read and told to queue_messages (note_waiting_replies).
     """
-    found = _select_locked(session, channel, address)
+    found = _select_locked(session, channel, address, counting=counting)
     if found is not None:
         return *found, False
-    return _create(session, channel, address, display_name, language)
+    created = _create(session, channel, address, display_name, language)
+    if counting:
+        note_waiting_replies(session, created[0].id, 0)
+    return created
 
 
 def _create(session: Session, channel: str, address: str, display_name, language: str):
@@ -319,12 +317,17 @@ def _keys(table, prefix: str) -> list[tuple[str, object]]:
     return [(prefix + column.name, column) for column in table.c]
 
 
-def _select_locked(session: Session, channel: str, address: str):
+def _select_locked(session: Session, channel: str, address: str, *, counting: bool = False):
     """The citizen and their conversation, detached (the engine writes their changes with
     explicit UPDATEs, save_conversation and update_citizen), or None."""
     values = {"channel": channel, "address": address}
-    row = session.connection().execute(_LOCKED, values).one_or_none()
-    return _from_row(row) if row is not None else None
+    statement = _LOCKED_COUNTING if counting else _LOCKED
+    row = session.connection().execute(statement, values).one_or_none()
+    if row is None:
+        return None
+    if counting:
+        note_waiting_replies(session, row._mapping["citizen_id"], row._mapping["waiting"])
+    return _from_row(row)
 
 
 _LOCKED = _locked()
