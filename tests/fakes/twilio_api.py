@@ -145,27 +145,39 @@ GSM7_SINGLE, GSM7_MULTI = 160, 153  # septets; a UDH takes 7 in each part
 UCS2_SINGLE, UCS2_MULTI = 70, 67  # UTF-16 code units
 
 
-def _pack(costs: list[int], single: int, multi: int) -> int:
-    """Count parts, never splitting an escape pair or a surrogate pair across two."""
-    if sum(costs) <= single:
-        return 1
-    parts, used = 1, 0
-    for cost in costs:
-        if used + cost > multi:
-            parts, used = parts + 1, 0
-        used += cost
+ESC = "\x1b"  # GSM 03.38's escape septet, sent before each extension character
+
+
+def _parts(units: list, single: int, multi: int, opens_pair) -> list[list]:
+    """Cut the encoded message the way a carrier does: one part when it fits, or parts of
+    `multi` units, a cut that would leave a pair's first unit (an escape, a high
+    surrogate) at a part's end moved one unit earlier."""
+    if len(units) <= single:
+        return [units]
+    parts = []
+    while units:
+        if len(units) <= multi:
+            cut = len(units)
+        else:
+            cut = multi - 1 if opens_pair(units[multi - 1]) else multi
+        parts.append(units[:cut])
+        units = units[cut:]
     return parts
 
 
 def count_segments(body: str) -> int:
-    """Return how many SMS parts Twilio bills for `body` (no Smart Encoding)."""
+    """Return how many SMS parts Twilio bills for `body` (no Smart Encoding).
+
+    An oracle of its own, not the product's arithmetic: the body is encoded as the
+    network sends it (septets with their escapes, or UTF-16 code units) and cut."""
     if not body:
         return 1
     if all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in body):
-        costs = [2 if ch in GSM7_EXTENDED else 1 for ch in body]
-        return _pack(costs, GSM7_SINGLE, GSM7_MULTI)
-    costs = [2 if ord(ch) > 0xFFFF else 1 for ch in body]
-    return _pack(costs, UCS2_SINGLE, UCS2_MULTI)
+        septets = [unit for ch in body for unit in ((ESC, ch) if ch in GSM7_EXTENDED else (ch,))]
+        return len(_parts(septets, GSM7_SINGLE, GSM7_MULTI, lambda unit: unit == ESC))
+    raw = body.encode("utf-16-be")
+    units = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
+    return len(_parts(units, UCS2_SINGLE, UCS2_MULTI, lambda unit: 0xD800 <= unit <= 0xDBFF))
 
 
 # --- Twilio's formats ------------------------------------------------------------

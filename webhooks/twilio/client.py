@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import TypeGuard
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -113,28 +113,10 @@ class BaseUrlHttpClient(TwilioHttpClient):
                 # from the environment (requests does not bypass localhost by itself).
                 self.session.trust_env = False
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        """Send the request with its Twilio host replaced by `base_url`."""
-        return super().request(
-            method,
-            rebase_url(url, self.base_url),
-            params=params,
-            data=data,
-            headers=headers,
-            auth=auth,
-            timeout=timeout,
-            allow_redirects=allow_redirects,
-        )
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        """Send the request with its Twilio host replaced by `base_url`; the rest of
+        twilio's `HttpClient.request` arguments pass through as they are."""
+        return super().request(method, rebase_url(url, self.base_url), *args, **kwargs)
 
 
 def make_client(
