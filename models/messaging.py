@@ -81,17 +81,21 @@ class InboundMessage(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
 
 
-# A reply still waiting to be sent, as ix_outbox_waiting_reply's predicate says it. Written
-# out, not bound: a bound status or priority (a generic plan's $1) never matches a partial
-# index's predicate, and the planner fell back on ix_outbox_due, reading every chat's
-# waiting rows for one chat's trim (all of them while the outbox's statistics are stale).
-WAITING_REPLY = f"status = '{QUEUED}' AND priority = {PRIORITY_REPLY}"
+# A reply still waiting to be sent, as ix_outbox_waiting_reply's predicate says it (migration
+# 0029). Written out, not bound: a bound status or priority (a generic plan's $1) never
+# matches a partial index's predicate. And the status through coalesce, a form
+# ix_outbox_due (status, priority, next_attempt_at) cannot serve: as `status = 'queued'`
+# the planner could read that index for it, with a filter on the chat, whenever the
+# statistics said no reply was waiting (an outbox the worker keeps empty, analyzed). A
+# burst, or the provider down, then cost each message the whole backlog: 12,000 rows read
+# to find one chat's three (tests/test_delivery.py).
+WAITING_REPLY = f"coalesce(status, '') = '{QUEUED}' AND priority = {PRIORITY_REPLY}"
 
 
 def _waiting_reply(table):
-    return (table.c.status == literal_column(f"'{QUEUED}'")) & (
-        table.c.priority == literal_column(str(PRIORITY_REPLY))
-    )
+    return (
+        func.coalesce(table.c.status, literal_column("''")) == literal_column(f"'{QUEUED}'")
+    ) & (table.c.priority == literal_column(str(PRIORITY_REPLY)))
 
 
 class Outbox(SQLModel, table=True):
@@ -359,11 +363,11 @@ def _queue_replies_statement(along: Executable) -> Executable:
         type_=postgresql.ARRAY(column.id.type),
     )
     # The UPDATE finds them by their ids alone (the primary key), and checks again that
-    # each is still waiting in a form no index serves. Written as `waiting`, it let the
-    # planner read ix_outbox_due for it, every chat's waiting replies, whenever the
-    # statistics said none were waiting (an outbox the worker keeps empty, analyzed), in
-    # one bench run of two or three: 3,000 rows read for each message of a burst.
-    still_waiting = func.coalesce(column.status, "") == literal_column(f"'{QUEUED}'")
+    # each is still waiting, in the same coalesce form: an index of the status never serves
+    # it (see WAITING_REPLY).
+    still_waiting = func.coalesce(column.status, literal_column("''")) == literal_column(
+        f"'{QUEUED}'"
+    )
     return (
         table.update()
         .where(column.id == any_(dropped), still_waiting)

@@ -12,12 +12,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import literal_column, select, text
 
 from bot.engine import handle
 from bot.outbox import OutboxWorker
 from models.citizen import Citizen
-from models.messaging import MAX_QUEUED_REPLIES
+from models.messaging import MAX_QUEUED_REPLIES, waiting_replies
 from models.report import Follower
 from services import reports
 from services.types import Inbound
@@ -357,6 +357,63 @@ def test_a_flooding_chat_is_answered_only_to_its_last_messages(tg_rt, telegram) 
     received = telegram.sent_messages(FLOODER)
     assert len(received) == MAX_QUEUED_REPLIES
     assert received[-1]["text"] == queued_texts(tg_rt, FLOODER)[-1]  # the latest answer
+
+
+def _a_backlog_the_statistics_have_not_seen(rt, chats: int, each: int) -> list[int]:
+    """Chats with replies waiting, queued after the outbox was analyzed with none waiting
+    (the worker keeps it empty; then a burst, or the provider down): their ids."""
+    with rt.db.engine.begin() as conn:
+        ids = [
+            conn.execute(
+                text(
+                    "INSERT INTO citizen (channel, address, language, opted_out, unreachable,"
+                    " field_chat, created_at) VALUES ('dev', :address, 'fr', :no, :no, :no,"
+                    " CURRENT_TIMESTAMP) RETURNING id"
+                ),
+                {"address": f"backlog-{i}", "no": False},
+            ).scalar_one()
+            for i in range(chats)
+        ]
+    replies = text(
+        "INSERT INTO outbox (citizen_id, channel, address, payload, priority, status,"
+        " attempts, next_attempt_at, created_at) VALUES (:chat, 'dev', 'x', '{}', 0,"
+        " :status, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    with rt.db.engine.begin() as conn:  # their history: every reply sent
+        conn.execute(replies, [{"chat": chat, "status": "sent"} for chat in ids * 3 * each])
+    with rt.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE")
+    with rt.db.engine.begin() as conn:
+        conn.execute(replies, [{"chat": chat, "status": "queued"} for chat in ids * each])
+    return ids
+
+
+def test_a_chats_waiting_replies_are_read_from_its_own_entries_whatever_the_backlog(
+    rt,
+) -> None:
+    """The trim after each reply (and SQLite's count as the citizen is locked) reads the
+    chat's own waiting replies, ten at most, not every chat's: read from ix_outbox_due with
+    a filter on the chat, a backlog of 3,000 cost each message of the burst 3,000 rows.
+    PostgreSQL is asked as the webhook's backends ask it after five messages: a generic
+    plan, which knows the chat only as $1."""
+    chat = _a_backlog_the_statistics_have_not_seen(rt, chats=300, each=10)[7]
+    with rt.db.engine.connect() as conn:
+        if rt.db.is_postgres:
+            asked = select(waiting_replies(literal_column("$1")))
+            sql = asked.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+            conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+            conn.exec_driver_sql(f"PREPARE waiting(integer) AS {sql}")
+            plan = conn.exec_driver_sql(f"EXPLAIN (ANALYZE) EXECUTE waiting({chat})").scalars()
+            waiting = conn.exec_driver_sql(f"EXECUTE waiting({chat})").scalar_one()
+        else:
+            asked = select(waiting_replies(literal_column("?")))
+            sql = str(asked.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", (chat,))]
+            waiting = conn.exec_driver_sql(sql, (chat,)).scalar_one()
+        plan = "\n".join(plan)
+    assert waiting == 10
+    assert "ix_outbox_waiting_reply" in plan, plan
+    assert "ix_outbox_due" not in plan and "Rows Removed by Filter" not in plan, plan
 
 
 def test_replies_go_before_notices(tg_rt, telegram) -> None:
