@@ -11,7 +11,7 @@ line in webhooks/__init__.py.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -20,8 +20,12 @@ import phonenumbers
 from services.config import Setting, Settings, declare
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from models.citizen import Citizen
     from models.messaging import Outbox
     from services.runtime import Runtime
+    from services.types import Inbound
 
 
 # --- what a channel's sender may answer (the outbox worker acts on each) -------------
@@ -164,8 +168,7 @@ class Channel:
     # Called by the engine right after the citizen is locked, in the message's transaction
     # (session, citizen, inbound): what the channel records of every message it receives
     # (WhatsApp: its 24-hour window opens, held messages go).
-    on_inbound: Callable[[Any, Any, Any], None] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    on_inbound: Callable[[Session, Citizen, Inbound], None] | None = None
 
     def label(self, language: str = "en") -> str:
         return self.labels.get(language) or self.labels["en"]
