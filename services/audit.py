@@ -242,6 +242,14 @@ def record(
     return row
 
 
+def remove(session: Session, actor: Actor, thing: Thing, name: str, row, changes: dict) -> None:
+    """Deletes an admin's row (a rule, a shift, an allowlist entry) and records its removal
+    in the same transaction; `changes` says what it held ({field: [old, None]})."""
+    session.delete(row)
+    session.flush()
+    record(session, actor, thing, name, Action.REMOVED, changes)
+
+
 def mask(address: str) -> str:
     """A citizen's address as the audit trail keeps it: its last two characters only."""
     if len(address) <= 4:

@@ -54,7 +54,7 @@ from models.report import (
 )
 from models.zone import Zone
 from services import notify
-from services.audit import Action, Actor, Thing, changed, record
+from services.audit import Action, Actor, Thing, changed, record, remove
 from services.body_routing import body_event
 from services.crew_notices import osm_link
 from services.texts import N_, translate
@@ -190,10 +190,8 @@ def remove_route(session: Session, actor: Actor, rule_id: int) -> bool:
     rule = session.get(BodyRoute, rule_id)
     if rule is None:
         return False
-    name = _route_name(session, rule)
-    session.delete(rule)
-    session.flush()
-    record(session, actor, Thing.BODY_ROUTE, name, Action.REMOVED, {"also": [rule.also, None]})
+    changes = {"also": [rule.also, None]}
+    remove(session, actor, Thing.BODY_ROUTE, _route_name(session, rule), rule, changes)
     return True
 
 

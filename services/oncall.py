@@ -40,7 +40,7 @@ from models.oncall import (
 )
 from models.report import EventKind, Priority, Report, ReportEvent, get_report, media_of_report
 from services import access, channels
-from services.audit import Action, Actor, Thing, changed, record
+from services.audit import Action, Actor, Thing, changed, record, remove
 from services.crew_notices import card_lines, linked_chat
 from services.texts import N_, translate
 from services.town_clock import TOWN_ZONE, in_town
@@ -172,10 +172,8 @@ def remove_shift(session: Session, actor: Actor, shift_id: int) -> bool:
     if shift is None:
         return False
     service, agent = session.get(Service, shift.service_id), session.get(Agent, shift.agent_id)
-    record(session, actor, Thing.ONCALL, f"{service.code}: {agent.email}", Action.REMOVED,
-           {"when": [describe(shift), None], "order": [shift.rank, None]})  # fmt: skip
-    session.delete(shift)
-    session.flush()
+    changes = {"when": [describe(shift), None], "order": [shift.rank, None]}
+    remove(session, actor, Thing.ONCALL, f"{service.code}: {agent.email}", shift, changes)
     return True
 
 

@@ -172,11 +172,7 @@ def disallow(session: Session, actor: Actor, text: str, region: str = "FR") -> b
     if entry is None:
         return False
     changes = {"channel": [channel, None], "label": [entry.label, None]}
-    session.delete(entry)
-    session.flush()
-    audit.record(
-        session, actor, audit.Thing.ALLOWLIST, _entry_name(entry), audit.Action.REMOVED, changes
-    )
+    audit.remove(session, actor, audit.Thing.ALLOWLIST, _entry_name(entry), entry, changes)
     return True
 
 
