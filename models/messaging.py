@@ -92,10 +92,13 @@ class InboundMessage(SQLModel, table=True):
 WAITING_REPLY = f"coalesce(status, '') = '{QUEUED}' AND priority = {PRIORITY_REPLY}"
 
 
+def _still_queued(table):
+    """`coalesce(status, '') = 'queued'`: WAITING_REPLY's test of the status."""
+    return func.coalesce(table.c.status, literal_column("''")) == literal_column(f"'{QUEUED}'")
+
+
 def _waiting_reply(table):
-    return (
-        func.coalesce(table.c.status, literal_column("''")) == literal_column(f"'{QUEUED}'")
-    ) & (table.c.priority == literal_column(str(PRIORITY_REPLY)))
+    return _still_queued(table) & (table.c.priority == literal_column(str(PRIORITY_REPLY)))
 
 
 class Outbox(SQLModel, table=True):
@@ -365,12 +368,9 @@ def _queue_replies_statement(along: Executable) -> Executable:
     # The UPDATE finds them by their ids alone (the primary key), and checks again that
     # each is still waiting, in the same coalesce form: an index of the status never serves
     # it (see WAITING_REPLY).
-    still_waiting = func.coalesce(column.status, literal_column("''")) == literal_column(
-        f"'{QUEUED}'"
-    )
     return (
         table.update()
-        .where(column.id == any_(dropped), still_waiting)
+        .where(column.id == any_(dropped), _still_queued(table))
         .values(
             status=param("cancelled_status", column.status),
             last_error=param("superseded", column.last_error),

@@ -23,6 +23,9 @@ SAME_NAME = 82
 # Without a street type before it ("rue", "bd"), a name alone must be long and near exact.
 NAME_ALONE = 92
 NAME_ALONE_LENGTH = 7
+# A landmark's alias this long or longer may be misspelt; a shorter one ("gare") must be
+# the run itself.
+FUZZY_ALIAS_LENGTH = 6
 _NUMBER = re.compile(r"^(\d{1,4})(bis|ter|[a-d])?$")
 
 
@@ -130,9 +133,8 @@ class Gazetteer:
         self.streets = [n for n in map(_street_name, sorted(set(streets))) if n is not None]
         self.aliases = [_alias(a, lm) for lm in landmarks for a in lm.aliases]
         self._streets = _by_size(enumerate(self.streets))
-        # A short alias ("gare") must be the run itself; a longer one, near it.
         self._fuzzy_aliases = _by_size((o, n) for o, n in enumerate(self.aliases)
-                                       if len(n.core) >= 6)  # fmt: skip
+                                       if len(n.core) >= FUZZY_ALIAS_LENGTH)  # fmt: skip
 
     def find(self, text: str) -> FoundPlace | None:
         """The place the message most likely names, or None."""
@@ -148,7 +150,7 @@ class Gazetteer:
         for order, _, ratio, _ in _matches(self._fuzzy_aliases, windows, NAME_ALONE):
             fuzzy[order] = max(fuzzy.get(order, 0.0), ratio)
         for order, name in enumerate(self.aliases):
-            if len(name.core) >= 6:
+            if len(name.core) >= FUZZY_ALIAS_LENGTH:
                 ratio = fuzzy.get(order, 0.0)
             else:
                 ratio = 100.0 if name.core in windows.of(name.size) else 0.0
